@@ -1,0 +1,48 @@
+"""lstm-search: find and compare recurrent cells.
+
+A cell is a :class:`Genome` (a small graph of gates and pointwise ops); :func:`compile_rnn` turns
+it into a PyTorch module; searches write :class:`TrialResult` rows that :func:`load_results`
+reads back as a pandas DataFrame.
+
+Nothing heavy happens at import: names are resolved lazily, so ``import lstm_search`` does not
+import torch, ray, optuna, seaborn or matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Genome": "lstm_search.genome",
+    "Node": "lstm_search.genome",
+    "GenomeError": "lstm_search.genome",
+    "validate": "lstm_search.genome",
+    "genome_id": "lstm_search.genome",
+    "zoo": "lstm_search.zoo",
+    "compile_rnn": "lstm_search.compile",
+    "compile_cell": "lstm_search.compile",
+    "load_torch_weights": "lstm_search.compile",
+    "TrialResult": "lstm_search.results",
+    "ResultsWriter": "lstm_search.results",
+    "load_results": "lstm_search.results",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lstm_search' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith("." + name) else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,3 @@
+from lstm_search.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,283 @@
+"""The results table: one :class:`TrialResult` row per trial, the record of truth of a search.
+
+Layout on disk (``results/<experiment>/<run>/``)::
+
+    run.json        the resolved experiment configuration, seed, versions, git commit
+    trials.jsonl    one JSON object per line, one line per finished trial (append-only)
+    curves.jsonl    one JSON object per (trial, epoch): the per-epoch metrics of every trial
+
+Rows are appended with a single ``write`` on a file opened with ``O_APPEND`` followed by
+``fsync``, so several worker processes may append to the same table and a process killed
+mid-write leaves at most one truncated last line, which :func:`load_results` skips with a
+warning. Optuna studies and Ray Tune folders are working memory of a search; this table is what
+analysis reads, and it needs neither torch nor a model to do so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+TRIALS_FILE = "trials.jsonl"
+CURVES_FILE = "curves.jsonl"
+RUN_FILE = "run.json"
+
+Status = Literal["complete", "pruned", "failed", "invalid"]
+STATUSES: tuple[str, ...] = ("complete", "pruned", "failed", "invalid")
+
+
+@dataclass
+class TrialResult:
+    """One trial of one experiment: identity, outcome, cost and provenance.
+
+    ``metrics`` maps ``"<split>.<metric>"`` (for example ``"valid.ppl"``, ``"test.nll"``,
+    ``"valid.acc"``) to the value at the best epoch; ``objective`` is the validation value the
+    search optimised (``objective_name`` says which metric, ``direction`` whether lower or higher
+    is better).
+    """
+
+    # identity
+    experiment: str
+    run: str
+    trial: int
+    cell: str
+    genome_id: str
+    genome: str  # canonical genome JSON
+    task: str
+    seed: int
+    hparams: dict[str, Any] = field(default_factory=dict)
+    # outcome
+    status: Status = "complete"
+    error: str | None = None
+    objective: float | None = None
+    objective_name: str = ""
+    direction: Literal["minimize", "maximize"] = "minimize"
+    metrics: dict[str, float] = field(default_factory=dict)
+    best_epoch: int | None = None
+    epochs: int = 0
+    n_params: int | None = None
+    # cost
+    train_seconds: float = 0.0
+    tokens_per_second: float | None = None
+    backend: str = ""
+    device: str = ""
+    # search bookkeeping
+    search: str = ""  # "optuna", "ray", "grid", "evolution", ...
+    reused_from: str | None = None  # "<run>/<trial>" whose outcome was reused (same cell + hparams)
+    worker: str = ""
+    # provenance
+    package_version: str = ""
+    git_commit: str = ""
+    torch_version: str = ""
+    python_version: str = field(default_factory=platform.python_version)
+    start_time: str = ""
+    end_time: str = ""
+    host: str = field(default_factory=socket.gethostname)
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"TrialResult.status must be one of {STATUSES}, got {self.status!r}")
+        if self.direction not in ("minimize", "maximize"):
+            raise ValueError(f"TrialResult.direction must be 'minimize' or 'maximize', "
+                             f"got {self.direction!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrialResult:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _json_default(value: Any) -> Any:
+    # numpy / torch scalars
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities are not JSON: store them as null (the error text says what happened)."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def append_jsonl(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
+    """Append one JSON line atomically (single O_APPEND write, then fsync)."""
+    line = json.dumps(_clean(dict(record)), default=_json_default, sort_keys=True) + "\n"
+    data = line.encode("utf-8")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(fd, data)
+        if written != len(data):  # pragma: no cover - local file systems write whole lines
+            raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Read a JSON-lines file, skipping (with a warning) a truncated or corrupt line."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                warnings.warn(f"{path}:{lineno}: skipping a corrupt or truncated line",
+                              stacklevel=2)
+
+
+class ResultsWriter:
+    """Appends rows and curves to ``<root>/<experiment>/<run>/``; safe across processes."""
+
+    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def trials_path(self) -> Path:
+        return self.run_dir / TRIALS_FILE
+
+    @property
+    def curves_path(self) -> Path:
+        return self.run_dir / CURVES_FILE
+
+    def write_run_info(self, info: Mapping[str, Any]) -> None:
+        """Write run.json atomically (temp file + rename)."""
+        tmp = self.run_dir / (RUN_FILE + f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(_clean(dict(info)), default=_json_default, indent=2,
+                                  sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, self.run_dir / RUN_FILE)
+
+    def append(self, result: TrialResult) -> None:
+        append_jsonl(self.trials_path, result.to_dict())
+
+    def append_curve(self, run: str, trial: int, epoch: int, metrics: Mapping[str, float]) -> None:
+        append_jsonl(self.curves_path, {"run": run, "trial": trial, "epoch": epoch, **metrics})
+
+    def finished_trials(self) -> set[int]:
+        """Trial numbers already recorded in this run's table (used on resume)."""
+        if not self.trials_path.exists():
+            return set()
+        return {int(r["trial"]) for r in read_jsonl(self.trials_path) if "trial" in r}
+
+    def rows(self) -> list[TrialResult]:
+        if not self.trials_path.exists():
+            return []
+        return [TrialResult.from_dict(r) for r in read_jsonl(self.trials_path)]
+
+
+def _find(paths: Iterable[str | os.PathLike[str]], name: str) -> list[Path]:
+    found: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_file():
+            found.append(p if p.name == name else p.parent / name)
+        elif p.is_dir():
+            found.extend(sorted(p.rglob(name)))
+        else:
+            raise FileNotFoundError(f"results path does not exist: {p}")
+    return [f for f in found if f.exists()]
+
+
+def load_results(*paths: str | os.PathLike[str]) -> Any:
+    """Read every ``trials.jsonl`` under the given folders (or files) into a pandas DataFrame.
+
+    One row per trial. Columns: every :class:`TrialResult` field, with ``hparams`` flattened to
+    ``hp.<name>`` and ``metrics`` to ``<split>.<metric>`` (``valid.ppl``, ``test.nll`` ...).
+    Rows recorded twice for the same (experiment, run, trial) keep the last one.
+    """
+    import pandas as pd
+
+    if not paths:
+        raise ValueError("load_results needs at least one path")
+    records: list[dict[str, Any]] = []
+    for file in _find(paths, TRIALS_FILE):
+        for r in read_jsonl(file):
+            row = {k: v for k, v in r.items() if k not in ("hparams", "metrics")}
+            for k, v in (r.get("hparams") or {}).items():
+                row[f"hp.{k}"] = v
+            for k, v in (r.get("metrics") or {}).items():
+                row[k] = v
+            records.append(row)
+    columns = [f.name for f in dataclasses.fields(TrialResult) if f.name not in ("hparams",
+                                                                                  "metrics")]
+    if not records:
+        return pd.DataFrame(columns=columns)
+    df = pd.DataFrame.from_records(records)
+    df = df.drop_duplicates(subset=["experiment", "run", "trial"], keep="last")
+    return df.reset_index(drop=True)
+
+
+def load_curves(*paths: str | os.PathLike[str]) -> Any:
+    """Read every ``curves.jsonl`` under the given folders into a long DataFrame
+    (run, trial, epoch, one column per metric)."""
+    import pandas as pd
+
+    records = [r for file in _find(paths, CURVES_FILE) for r in read_jsonl(file)]
+    return pd.DataFrame.from_records(records) if records else pd.DataFrame(
+        columns=["run", "trial", "epoch"])
+
+
+def git_commit(cwd: str | os.PathLike[str] | None = None) -> str:
+    """The current git commit (with ``-dirty`` if the tree has changes), or "" outside git."""
+    where = Path(cwd) if cwd else Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=where, capture_output=True, text=True, timeout=10).stdout
+        return sha + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def provenance() -> dict[str, str]:
+    """Versions and commit recorded with every run and every row."""
+    from lstm_search import __version__
+
+    info = {
+        "package_version": __version__,
+        "git_commit": git_commit(),
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    torch = sys.modules.get("torch")
+    if torch is None:
+        try:
+            import torch
+        except ImportError:  # analysis-only installs
+            torch = None
+    info["torch_version"] = getattr(torch, "__version__", "") if torch else ""
+    return info
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
