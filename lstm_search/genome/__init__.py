@@ -1,0 +1,46 @@
+"""Genomes: recurrent cells as small graphs of gates and pointwise ops.
+
+>>> from lstm_search.genome import Genome, validate, genome_id
+>>> from lstm_search import zoo
+>>> g = zoo.get("gru")
+>>> validate(g)
+[]
+>>> len(genome_id(g))
+16
+"""
+
+from lstm_search.genome._canonical import canonical, genome_id
+from lstm_search.genome._genome import Builder, Genome, Node
+from lstm_search.genome._ops import (
+    ACTIVATIONS,
+    ELEMENTWISE,
+    FORMAT,
+    FORMAT_VERSION,
+    OPS,
+    RESERVED_INPUT_PREFIXES,
+    RESERVED_OPS,
+    OpSpec,
+    X,
+)
+from lstm_search.genome._validate import GenomeError, Problem, n_params, validate
+
+__all__ = [
+    "ACTIVATIONS",
+    "ELEMENTWISE",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "OPS",
+    "RESERVED_INPUT_PREFIXES",
+    "RESERVED_OPS",
+    "Builder",
+    "Genome",
+    "GenomeError",
+    "Node",
+    "OpSpec",
+    "Problem",
+    "X",
+    "canonical",
+    "genome_id",
+    "n_params",
+    "validate",
+]

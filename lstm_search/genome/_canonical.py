@@ -1,0 +1,136 @@
+"""Canonical form and genome_id: the same cell written two ways gets the same id.
+
+The canonical form renames internal nodes by structure (``n0``, ``n1``, ... in a topological
+order broken by structural labels), renames states (``s0`` is the output's state, then by
+structure), orders the inputs of commutative ops (add, mul), drops the genome's name and default
+parameter values. Labels are computed by a few rounds of Weisfeiler-Lehman style refinement in
+both directions (what a node computes from, and what consumes it); this is exact for every
+cell without structural symmetries and deterministic for all.
+
+:func:`genome_id` is the first 16 hex digits of the SHA-256 of the canonical JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+
+from lstm_search.genome._genome import Genome, Node
+from lstm_search.genome._ops import OPS, X
+
+
+def _h(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _params(node: Node) -> dict[str, object]:
+    spec = OPS[node.op]
+    out: dict[str, object] = {}
+    for k, v in node.params.items():
+        p = spec.params[k]
+        v = p.kind(v)
+        if v != p.default:
+            out[k] = v
+    return out
+
+
+def _topo(genome: Genome) -> list[Node]:
+    nmap = genome.node_map
+    order: list[Node] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        stack = [(name, False)]
+        while stack:
+            v, expanded = stack.pop()
+            if v in done or v not in nmap:
+                continue
+            if expanded:
+                done.add(v)
+                order.append(nmap[v])
+                continue
+            stack.append((v, True))
+            stack.extend((d, False) for d in reversed(nmap[v].inputs) if d not in done)
+
+    for n in genome.nodes:
+        visit(n.name)
+    return order
+
+
+def _labels(genome: Genome) -> tuple[dict[str, str], dict[str, str]]:
+    """Structural labels of nodes (bottom-up + top-down) and of states."""
+    order = _topo(genome)
+    out_state = {s for s, v in genome.new_states.items() if v == genome.output}
+    slabel = {s: _h("state", s in out_state) for s in genome.states}
+    down: dict[str, str] = {}
+    for _ in range(len(genome.states) + 2):
+        down = {X: "x", **slabel}
+        for n in order:
+            ins = [down[i] for i in n.inputs]
+            if OPS[n.op].commutative:
+                ins.sort()
+            down[n.name] = _h(n.op, _params(n), ins)
+        new = {s: _h("state", slabel[s], down[genome.new_states[s]]) for s in genome.states}
+        if new == slabel:
+            break
+        slabel = new
+    # top-down: how each value is consumed
+    up: dict[str, list[str]] = defaultdict(list)
+    for s, v in genome.new_states.items():
+        up[v].append(_h("new-state", slabel[s]))
+    up[genome.output].append("output")
+    for n in reversed(order):
+        mine = _h(sorted(up[n.name]))
+        for pos, i in enumerate(n.inputs):
+            slot = "c" if OPS[n.op].commutative else pos
+            up[i].append(_h(down[n.name], slot, mine))
+    label = {v: _h(down[v], sorted(up[v])) for v in down}
+    return label, slabel
+
+
+def canonical(genome: Genome) -> Genome:
+    """The canonical form of a valid genome (see the module docstring)."""
+    label, slabel = _labels(genome)
+    out_state = [s for s in genome.states if genome.new_states[s] == genome.output]
+    states = sorted(genome.states, key=lambda s: (s not in out_state, slabel[s], s))
+    srename = {s: f"s{i}" for i, s in enumerate(states)}
+    nmap = genome.node_map
+    # Kahn's algorithm, ready nodes taken in label order
+    indeg = {n.name: sum(1 for i in set(n.inputs) if i in nmap) for n in genome.nodes}
+    users: dict[str, list[str]] = defaultdict(list)
+    for n in genome.nodes:
+        for i in set(n.inputs):
+            if i in nmap:
+                users[i].append(n.name)
+    ready = sorted((label[v], v) for v, d in indeg.items() if d == 0)
+    rename: dict[str, str] = {X: X, **srename}
+    order: list[str] = []
+    while ready:
+        _, v = ready.pop(0)
+        rename[v] = f"n{len(order)}"
+        order.append(v)
+        for u in users[v]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                ready.append((label[u], u))
+        ready.sort()
+    nodes = []
+    for v in order:
+        n = nmap[v]
+        ins = [rename[i] for i in n.inputs]
+        if OPS[n.op].commutative:
+            ins = [rename[i] for i in sorted(n.inputs, key=lambda i: (label[i], rename[i]))]
+        nodes.append(Node(rename[v], n.op, tuple(ins), _params(n)))
+    return Genome(
+        states=tuple(srename[s] for s in states),
+        nodes=tuple(nodes),
+        new_states={srename[s]: rename[genome.new_states[s]] for s in states},
+        output=rename[genome.output],
+    )
+
+
+def genome_id(genome: Genome) -> str:
+    """A 16-hex-digit id of the cell's structure, equal for equal cells however written."""
+    g = canonical(genome)
+    return hashlib.sha256(g.to_json(indent=None).encode()).hexdigest()[:16]

@@ -1,0 +1,295 @@
+"""Genome and Node: a recurrent cell as a small graph of ops, a plain value.
+
+A cell reads the input ``x`` and the previous value of each of its named states (``h``, ``c``,
+...; referred to by the state's name), computes its nodes, and names which node becomes each new
+state and which node is the cell's output. Variants of a cell are different Genome values, never
+different classes.
+
+JSON form (format version 1)::
+
+    {"format": "lstm-search-genome", "version": 1, "name": "gru",
+     "states": ["h"],
+     "nodes": [{"name": "r_x", "op": "linear", "inputs": ["x"]}, ...,
+               {"name": "h_new", "op": "blend", "inputs": ["z", "h", "k"]}],
+     "new_states": {"h": "h_new"},
+     "output": "h_new"}
+
+Node parameters (``bias``, ``bias_init``, ``diag``, ``slope``) go in an optional ``"params"``
+object of the node.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lstm_search.genome._ops import FORMAT, FORMAT_VERSION, OPS, X
+
+
+@dataclass(frozen=True)
+class Node:
+    """One op applied to named inputs: ``x``, a state's previous value, or another node."""
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "params", dict(self.params))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.op, self.inputs, tuple(sorted(self.params.items()))))
+
+    def __repr__(self) -> str:
+        extra = f", {dict(self.params)!r}" if self.params else ""
+        return f"Node({self.name!r}, {self.op!r}, {self.inputs!r}{extra})"
+
+    def param(self, key: str) -> Any:
+        """The value of a parameter, or its default from the op's spec."""
+        if key in self.params:
+            return self.params[key]
+        return OPS[self.op].params[key].default
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "op": self.op, "inputs": list(self.inputs)}
+        if self.params:
+            d["params"] = dict(sorted(self.params.items()))
+        return d
+
+
+@dataclass(frozen=True)
+class Genome:
+    """A recurrent cell: states, nodes, which node is each new state, and the output node.
+
+    Build one directly, with :class:`lstm_search.genome.Builder`, or from JSON with
+    :meth:`from_json`. Call :func:`lstm_search.genome.validate` (all problems at once) or
+    :meth:`check` (raises :class:`GenomeError`) before use; the compiler does so itself.
+    """
+
+    states: tuple[str, ...]
+    nodes: tuple[Node, ...]
+    new_states: Mapping[str, str]
+    output: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "states", tuple(self.states))
+        object.__setattr__(self, "nodes", tuple(self.nodes))
+        object.__setattr__(self, "new_states", dict(self.new_states))
+
+    def __hash__(self) -> int:
+        return hash((self.states, self.nodes, tuple(sorted(self.new_states.items())),
+                     self.output, self.name))
+
+    def __repr__(self) -> str:
+        nodes = ",\n        ".join(repr(n) for n in self.nodes)
+        name = f", name={self.name!r}" if self.name else ""
+        return (f"Genome(states={self.states!r},\n    nodes=(\n        {nodes},\n    ),\n"
+                f"    new_states={dict(self.new_states)!r}, output={self.output!r}{name})")
+
+    # -- access -----------------------------------------------------------------------------
+    @property
+    def node_map(self) -> dict[str, Node]:
+        return {n.name: n for n in self.nodes}
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The names a node may read besides other nodes: ``x`` and every state."""
+        return (X, *self.states)
+
+    def replace(self, **changes: Any) -> Genome:
+        fields = {"states": self.states, "nodes": self.nodes, "new_states": self.new_states,
+                  "output": self.output, "name": self.name}
+        fields.update(changes)
+        return Genome(**fields)
+
+    def check(self, **budget: Any) -> Genome:
+        """Validate and return self; raise :class:`GenomeError` listing every problem."""
+        from lstm_search.genome._validate import GenomeError, validate
+
+        problems = validate(self, **budget)
+        if problems:
+            raise GenomeError(problems, self.name or "genome")
+        return self
+
+    # -- JSON -------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION}
+        if self.name:
+            d["name"] = self.name
+        d["states"] = list(self.states)
+        d["nodes"] = [n.to_dict() for n in self.nodes]
+        d["new_states"] = dict(self.new_states)
+        d["output"] = self.output
+        return d
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "genome") -> Genome:
+        """Build from a parsed JSON object; structural problems raise GenomeError (all at once)."""
+        from lstm_search.genome._validate import GenomeError, Problem
+
+        problems: list[Problem] = []
+
+        def bad(where: str, msg: str, rule: str = "format") -> None:
+            problems.append(Problem(where, rule, msg))
+
+        if not isinstance(data, Mapping):
+            raise GenomeError([Problem("genome", "format", "expected a JSON object at the top "
+                                       f"level, got {type(data).__name__}")], source)
+        if data.get("format", FORMAT) != FORMAT:
+            bad("format", f"expected {FORMAT!r}, got {data.get('format')!r}")
+        version = data.get("version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            bad("version", f"this lstm-search reads genome format version {FORMAT_VERSION}, "
+                f"the file has version {version!r}")
+        known = {"format", "version", "name", "states", "nodes", "new_states", "output"}
+        for key in data:
+            if key not in known:
+                bad(str(key), f"unknown top-level key (known: {', '.join(sorted(known))})")
+        states = data.get("states")
+        if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
+            bad("states", "must be a list of state names (strings)")
+            states = []
+        raw_nodes = data.get("nodes")
+        nodes: list[Node] = []
+        if not isinstance(raw_nodes, list):
+            bad("nodes", "must be a list of node objects")
+            raw_nodes = []
+        for i, rn in enumerate(raw_nodes):
+            where = f"nodes[{i}]"
+            if not isinstance(rn, Mapping):
+                bad(where, "must be an object with name, op, inputs")
+                continue
+            name, op, inputs = rn.get("name"), rn.get("op"), rn.get("inputs", [])
+            params = rn.get("params", {})
+            where = f"node {name!r}" if isinstance(name, str) else where
+            ok = True
+            for key in rn:
+                if key not in ("name", "op", "inputs", "params"):
+                    bad(where, f"unknown key {key!r} (known: name, op, inputs, params)")
+            if not isinstance(name, str):
+                bad(where, "missing or non-string 'name'")
+                ok = False
+            if not isinstance(op, str):
+                bad(where, "missing or non-string 'op'")
+                ok = False
+            if not isinstance(inputs, list) or not all(isinstance(s, str) for s in inputs):
+                bad(where, "'inputs' must be a list of names")
+                ok = False
+            if not isinstance(params, Mapping):
+                bad(where, "'params' must be an object")
+                ok = False
+            if ok:
+                nodes.append(Node(name, op, tuple(inputs), dict(params)))
+        new_states = data.get("new_states")
+        if not isinstance(new_states, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in new_states.items()
+        ):
+            bad("new_states", "must be an object mapping each state to the node of its new value")
+            new_states = {}
+        output = data.get("output")
+        if not isinstance(output, str):
+            bad("output", "missing: name the node that is the cell's output", "output-missing")
+            output = ""
+        name = data.get("name", "")
+        if not isinstance(name, str):
+            bad("name", "must be a string")
+            name = ""
+        if problems:
+            raise GenomeError(problems, source)
+        return cls(tuple(states), tuple(nodes), dict(new_states), output, name)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "genome") -> Genome:
+        from lstm_search.genome._validate import GenomeError, Problem
+
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise GenomeError([Problem(f"line {e.lineno} column {e.colno}", "json",
+                                       f"malformed JSON: {e.msg}")], source) from None
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def load(cls, path: str) -> Genome:
+        with open(path, encoding="utf-8") as f:
+            return cls.from_json(f.read(), source=str(path))
+
+
+class Builder:
+    """Write a genome as code: each method adds a node and returns its name.
+
+    >>> b = Builder(states=("h",))
+    >>> z = b.sigmoid(b.add(b.linear("x"), b.linear("h")))
+    >>> b.set_state("h", b.tanh(b.add(b.linear("x"), b.linear(b.mul(z, "h")))))
+    >>> g = b.build(output_state="h", name="toy")
+    """
+
+    def __init__(self, states: Iterable[str]) -> None:
+        self.states = tuple(states)
+        self._nodes: list[Node] = []
+        self._new_states: dict[str, str] = {}
+        self._count: dict[str, int] = {}
+
+    def node(self, op: str, *inputs: str, name: str | None = None, **params: Any) -> str:
+        if name is None:
+            k = self._count.get(op, 0)
+            self._count[op] = k + 1
+            name = f"{op}_{k}"
+        self._nodes.append(Node(name, op, tuple(inputs), params))
+        return name
+
+    def linear(self, v: str, *, name: str | None = None, **params: Any) -> str:
+        return self.node("linear", v, name=name, **params)
+
+    def fit(self, v: str, *, name: str | None = None) -> str:
+        return self.node("fit", v, name=name)
+
+    def diag(self, v: str, *, name: str | None = None) -> str:
+        return self.node("diag", v, name=name)
+
+    def add(self, *vs: str, name: str | None = None) -> str:
+        return self.node("add", *vs, name=name)
+
+    def mul(self, *vs: str, name: str | None = None) -> str:
+        return self.node("mul", *vs, name=name)
+
+    def sub(self, a: str, b: str, *, name: str | None = None) -> str:
+        return self.node("sub", a, b, name=name)
+
+    def one_minus(self, v: str, *, name: str | None = None) -> str:
+        return self.node("one_minus", v, name=name)
+
+    def blend(self, z: str, a: str, b: str, *, name: str | None = None) -> str:
+        return self.node("blend", z, a, b, name=name)
+
+    def sigmoid(self, v: str, *, name: str | None = None) -> str:
+        return self.node("sigmoid", v, name=name)
+
+    def tanh(self, v: str, *, name: str | None = None) -> str:
+        return self.node("tanh", v, name=name)
+
+    def relu(self, v: str, *, name: str | None = None) -> str:
+        return self.node("relu", v, name=name)
+
+    def leaky_relu(self, v: str, *, name: str | None = None, slope: float = 0.01) -> str:
+        return self.node("leaky_relu", v, name=name, slope=slope)
+
+    def identity(self, v: str, *, name: str | None = None) -> str:
+        return self.node("identity", v, name=name)
+
+    def set_state(self, state: str, node: str) -> None:
+        self._new_states[state] = node
+
+    def build(self, *, output: str | None = None, output_state: str | None = None,
+              name: str = "") -> Genome:
+        if output is None:
+            output = self._new_states[output_state or self.states[0]]
+        return Genome(self.states, tuple(self._nodes), dict(self._new_states), output, name)

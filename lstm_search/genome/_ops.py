@@ -1,0 +1,121 @@
+"""The closed op vocabulary of a genome.
+
+Every node of a cell applies one op to one or more values. All values in a cell are vectors of
+the hidden width ``n`` except the input ``x`` (width ``m``); only ``linear`` and ``fit`` may read
+``x`` and they produce ``n``-wide values.
+
+Learned parameters (per layer, with ``m`` the input width and ``n`` the hidden width):
+
+========== ========================================================== ======================
+op         value                                                      parameters
+========== ========================================================== ======================
+linear     ``W v + b`` (``bias=False`` drops b; ``bias_init`` sets   ``n·width(v) [+ n]``
+           b's initial value; ``diag=a`` adds ``a·I`` to W: this is
+           Jozefowicz et al. 2015's Linear(a, ·))
+fit        ``v`` when ``width(v) == n``, else ``W v`` (no bias): how  ``0`` or ``n·m``
+           Jozefowicz et al. 2015 add x to an n-wide vector
+diag       ``p ⊙ v``: a learned diagonal weight (peepholes, Gers &    ``n``
+           Schmidhuber 2000; Greff et al. 2015 eq. 2-4)
+add, mul   sum / elementwise product of 2-8 values (commutative)     ``0``
+sub        ``a − b``                                                   ``0``
+one_minus  ``1 − v`` (coupled gates, GRU)                              ``0``
+blend      ``z ⊙ a + (1 − z) ⊙ b`` (NAS-Bench-NLP's blend)            ``0``
+sigmoid, tanh, relu, identity   activations                          ``0``
+leaky_relu ``max(v, slope·v)`` (``slope`` default 0.01)               ``0``
+========== ========================================================== ======================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT = "lstm-search-genome"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Param:
+    """A node parameter: its type and default."""
+
+    kind: type
+    default: Any
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    min_arity: int
+    max_arity: int
+    commutative: bool = False
+    params: dict[str, Param] = field(default_factory=dict)
+    reads_x: bool = False  # may take the n- or m-wide input x
+    learned: bool = False  # has weights
+    doc: str = ""
+
+
+def _unary(name: str, doc: str, **params: Param) -> OpSpec:
+    return OpSpec(name, 1, 1, params=params, doc=doc)
+
+
+OPS: dict[str, OpSpec] = {
+    spec.name: spec
+    for spec in (
+        OpSpec(
+            "linear", 1, 1, reads_x=True, learned=True,
+            params={
+                "bias": Param(bool, True, "learn a bias vector"),
+                "bias_init": Param(float, 0.0, "initial value of every bias entry"),
+                "diag": Param(float, 0.0, "constant added to W's diagonal (Linear(a, v))"),
+            },
+            doc="learned projection W v + b",
+        ),
+        OpSpec("fit", 1, 1, reads_x=True, learned=True,
+               doc="v if it is n-wide already, else a learned projection W v (no bias)"),
+        OpSpec("diag", 1, 1, learned=True, doc="learned diagonal weight p ⊙ v (peephole)"),
+        OpSpec("add", 2, 8, commutative=True, doc="elementwise sum"),
+        OpSpec("mul", 2, 8, commutative=True, doc="elementwise product"),
+        OpSpec("sub", 2, 2, doc="a − b"),
+        OpSpec("blend", 3, 3, doc="z ⊙ a + (1 − z) ⊙ b"),
+        _unary("one_minus", "1 − v"),
+        _unary("sigmoid", "logistic sigmoid"),
+        _unary("tanh", "hyperbolic tangent"),
+        _unary("relu", "max(v, 0)"),
+        _unary("leaky_relu", "max(v, slope·v)",
+               slope=Param(float, 0.01, "negative-side slope")),
+        _unary("identity", "v"),
+    )
+}
+
+ACTIVATIONS: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+ELEMENTWISE: tuple[str, ...] = ("add", "mul", "sub")
+
+# Names kept for later format versions so that files written for them fail clearly here.
+RESERVED_OPS: dict[str, str] = {
+    "clock": "time-step dependent updates (Clockwork RNN, Koutník et al. 2014)",
+    "conv": "convolutional projections over spatial inputs (ConvLSTM, Shi et al. 2015)",
+    "attention": "attention over earlier states (Xu et al. 2015)",
+}
+# Input references of the form "<prefix>:<state>" are reserved the same way.
+RESERVED_INPUT_PREFIXES: dict[str, str] = {
+    "below": "the layer below's new state (Depth-Gated RNN, Yao et al. 2015)",
+    "above": "the layer above's previous state (Grid LSTM, Kalchbrenner et al. 2015)",
+}
+
+X = "x"  # the name of the cell input
+
+
+def param_count(op: str, in_width: int, hidden: int) -> int:
+    """Learned parameters of one node whose (first) input is ``in_width`` wide."""
+    if op == "linear":
+        raise ValueError("use linear_param_count: linear's count depends on its bias flag")
+    if op == "fit":
+        return 0 if in_width == hidden else hidden * in_width
+    if op == "diag":
+        return hidden
+    return 0
+
+
+def linear_param_count(in_width: int, hidden: int, bias: bool) -> int:
+    return hidden * in_width + (hidden if bias else 0)

@@ -1,0 +1,218 @@
+"""Named cells: PyTorch's RNN/LSTM/GRU, Greff's vanilla LSTM and its eight variants, and
+Jozefowicz's LSTM variants and evolved MUT1-3, each a :class:`~lstm_search.genome.Genome` value.
+
+Equations are those of ``shared/reference/cells.md``; notation: ``Wx`` a learned projection of
+the input, ``Uh`` of the previous hidden state, ``p ⊙ c`` a peephole (diagonal weight).
+
+>>> from lstm_search import zoo
+>>> zoo.names()[:3]
+('rnn_tanh', 'lstm', 'gru')
+>>> zoo.get("cifg").name
+'cifg'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lstm_search.genome import Builder, Genome
+
+# -- PyTorch conventions (two biases per gate), exact parity targets -------------------------
+
+
+def _rnn_tanh() -> Genome:
+    """torch.nn.RNN (tanh): h' = tanh(W x + b_ih + U h + b_hh); nm + n² + 2n parameters."""
+    b = Builder(states=("h",))
+    b.set_state("h", b.tanh(b.add(b.linear("x", name="x_h"), b.linear("h", name="h_h")),
+                            name="h_new"))
+    return b.build(name="rnn_tanh")
+
+
+def _lstm() -> Genome:
+    """torch.nn.LSTM (Hochreiter & Schmidhuber 1997; gate order i, f, g, o as in PyTorch):
+    4nm + 4n² + 8n parameters."""
+    b = Builder(states=("h", "c"))
+
+    def pre(g: str) -> str:
+        return b.add(b.linear("x", name=f"x_{g}"), b.linear("h", name=f"h_{g}"), name=f"{g}_pre")
+
+    i = b.sigmoid(pre("i"), name="i")
+    f = b.sigmoid(pre("f"), name="f")
+    g = b.tanh(pre("g"), name="g")
+    o = b.sigmoid(pre("o"), name="o")
+    c_new = b.add(b.mul(f, "c", name="fc"), b.mul(i, g, name="ig"), name="c_new")
+    h_new = b.mul(o, b.tanh(c_new, name="tanh_c"), name="h_new")
+    b.set_state("h", h_new)
+    b.set_state("c", c_new)
+    return b.build(name="lstm")
+
+
+def _gru() -> Genome:
+    """torch.nn.GRU (Cho et al. 2014, PyTorch's form: r gates the projected h, bias included):
+    3nm + 3n² + 6n parameters."""
+    b = Builder(states=("h",))
+    r = b.sigmoid(b.add(b.linear("x", name="x_r"), b.linear("h", name="h_r"), name="r_pre"),
+                  name="r")
+    z = b.sigmoid(b.add(b.linear("x", name="x_z"), b.linear("h", name="h_z"), name="z_pre"),
+                  name="z")
+    k = b.tanh(b.add(b.linear("x", name="x_n"), b.mul(r, b.linear("h", name="h_n"), name="rh"),
+                     name="n_pre"), name="n")
+    b.set_state("h", b.blend(z, "h", k, name="h_new"))  # z ⊙ h + (1 − z) ⊙ n
+    return b.build(name="gru")
+
+
+# -- Jozefowicz, Zaremba & Sutskever 2015 (one bias per gate, no peepholes) -----------------
+# Their plain LSTM is exactly Greff's NP variant (same genome_id), so the zoo names it once: "np".
+
+
+def _jozefowicz_lstm(name: str, *, forget_bias: float = 0.0, gates: str = "ifo") -> Genome:
+    """Jozefowicz et al. 2015's LSTM; ``gates`` lists the gates kept (LSTM-f drops f, ...)."""
+    b = Builder(states=("h", "c"))
+
+    def pre(g: str, **params: float) -> str:
+        return b.add(b.linear("x", name=f"x_{g}", **params),
+                     b.linear("h", name=f"h_{g}", bias=False), name=f"{g}_pre")
+
+    g = b.tanh(pre("g"), name="g")
+    i = b.sigmoid(pre("i"), name="i") if "i" in gates else None
+    f = b.sigmoid(pre("f", **({"bias_init": forget_bias} if forget_bias else {})),
+                  name="f") if "f" in gates else None
+    kept_c = b.mul(f, "c", name="fc") if f else "c"
+    written = b.mul(i, g, name="ig") if i else g
+    c_new = b.add(kept_c, written, name="c_new")
+    tanh_c = b.tanh(c_new, name="tanh_c")
+    if "o" in gates:
+        o = b.sigmoid(pre("o"), name="o")
+        h_new = b.mul(o, tanh_c, name="h_new")
+    else:
+        h_new = tanh_c
+    b.set_state("h", h_new)
+    b.set_state("c", c_new)
+    return b.build(name=name)
+
+
+def _mut1() -> Genome:
+    """MUT1 (Jozefowicz et al. 2015): z = σ(W_xz x + b_z); r = σ(W_xr x + W_hr h + b_r);
+    h' = tanh(W_hh (r ⊙ h) + tanh(x) + b_h) ⊙ z + h ⊙ (1 − z)."""
+    b = Builder(states=("h",))
+    z = b.sigmoid(b.linear("x", name="x_z"), name="z")
+    r = b.sigmoid(b.add(b.linear("x", name="x_r"), b.linear("h", name="h_r", bias=False)),
+                  name="r")
+    rh = b.linear(b.mul(r, "h", name="rh"), name="u_rh")
+    cand = b.tanh(b.add(rh, b.tanh(b.fit("x", name="x_fit"), name="tanh_x")), name="cand")
+    b.set_state("h", b.blend(z, cand, "h", name="h_new"))
+    return b.build(name="mut1")
+
+
+def _mut2() -> Genome:
+    """MUT2 (Jozefowicz et al. 2015): z = σ(W_xz x + W_hz h + b_z); r = σ(x + W_hr h + b_r);
+    h' = tanh(W_hh (r ⊙ h) + W_xh x + b_h) ⊙ z + h ⊙ (1 − z)."""
+    b = Builder(states=("h",))
+    z = b.sigmoid(b.add(b.linear("x", name="x_z"), b.linear("h", name="h_z", bias=False)),
+                  name="z")
+    r = b.sigmoid(b.add(b.fit("x", name="x_fit"), b.linear("h", name="h_r")), name="r")
+    cand = b.tanh(b.add(b.linear(b.mul(r, "h", name="rh"), name="u_rh"),
+                        b.linear("x", name="x_h", bias=False)), name="cand")
+    b.set_state("h", b.blend(z, cand, "h", name="h_new"))
+    return b.build(name="mut2")
+
+
+def _mut3() -> Genome:
+    """MUT3 (Jozefowicz et al. 2015): z = σ(W_xz x + W_hz tanh(h) + b_z);
+    r = σ(W_xr x + W_hr h + b_r); h' = tanh(W_hh (r ⊙ h) + W_xh x + b_h) ⊙ z + h ⊙ (1 − z)."""
+    b = Builder(states=("h",))
+    z = b.sigmoid(b.add(b.linear("x", name="x_z"),
+                        b.linear(b.tanh("h", name="tanh_h"), name="h_z", bias=False)), name="z")
+    r = b.sigmoid(b.add(b.linear("x", name="x_r"), b.linear("h", name="h_r", bias=False)),
+                  name="r")
+    cand = b.tanh(b.add(b.linear(b.mul(r, "h", name="rh"), name="u_rh"),
+                        b.linear("x", name="x_h", bias=False)), name="cand")
+    b.set_state("h", b.blend(z, cand, "h", name="h_new"))
+    return b.build(name="mut3")
+
+
+# -- Greff et al. 2015, "LSTM: A Search Space Odyssey" --------------------------------------
+
+
+def _greff(name: str, change: str = "") -> Genome:
+    """Greff et al. 2015's vanilla LSTM (eq. 1-6: peepholes, one bias per gate, the output
+    gate's peephole reads the new cell state) with one ``change``: nig, nfg, nog, niaf, noaf,
+    np, cifg or fgr (Table 1 of the paper)."""
+    fgr = change == "fgr"
+    b = Builder(states=("h", "c", "i", "f", "o") if fgr else ("h", "c"))
+    peep = change != "np"
+
+    def gate(g: str, cell: str) -> str:
+        terms = [b.linear("x", name=f"x_{g}"), b.linear("h", name=f"h_{g}", bias=False)]
+        if peep:
+            terms.append(b.diag(cell, name=f"p_{g}"))
+        if fgr:  # full gate recurrence: U_{g i} i_prev + U_{g f} f_prev + U_{g o} o_prev
+            terms += [b.linear(s, name=f"{s}_{g}", bias=False) for s in ("i", "f", "o")]
+        return b.sigmoid(b.add(*terms, name=f"{g}_pre"), name=f"{g}_gate")
+
+    z_pre = b.add(b.linear("x", name="x_z"), b.linear("h", name="h_z", bias=False), name="z_pre")
+    z = z_pre if change == "niaf" else b.tanh(z_pre, name="z")
+    i = None if change == "nig" else gate("i", "c")
+    if change == "cifg":
+        f = b.one_minus(i, name="f_gate")  # coupled: f = 1 − i
+    elif change == "nfg":
+        f = None
+    else:
+        f = gate("f", "c")
+    written = b.mul(z, i, name="zi") if i else z
+    kept = b.mul("c", f, name="cf") if f else "c"
+    c_new = b.add(written, kept, name="c_new")
+    act = c_new if change == "noaf" else b.tanh(c_new, name="tanh_c")
+    if change == "nog":
+        h_new = act
+    else:
+        o = gate("o", c_new)
+        h_new = b.mul(act, o, name="h_new")
+    b.set_state("h", h_new)
+    b.set_state("c", c_new)
+    if fgr:
+        b.set_state("i", i)
+        b.set_state("f", f)
+        b.set_state("o", o)
+    return b.build(name=name)
+
+
+GREFF_VARIANTS: tuple[str, ...] = ("nig", "nfg", "nog", "niaf", "noaf", "np", "cifg", "fgr")
+JOZEFOWICZ_CELLS: tuple[str, ...] = ("lstm_b", "lstm_f", "lstm_i", "lstm_o", "mut1", "mut2",
+                                     "mut3")
+
+_FACTORIES: dict[str, Callable[[], Genome]] = {
+    "rnn_tanh": _rnn_tanh,
+    "lstm": _lstm,
+    "gru": _gru,
+    "lstm_b": lambda: _jozefowicz_lstm("lstm_b", forget_bias=1.0),
+    "lstm_f": lambda: _jozefowicz_lstm("lstm_f", gates="io"),
+    "lstm_i": lambda: _jozefowicz_lstm("lstm_i", gates="fo"),
+    "lstm_o": lambda: _jozefowicz_lstm("lstm_o", gates="if"),
+    "mut1": _mut1,
+    "mut2": _mut2,
+    "mut3": _mut3,
+    "vanilla": lambda: _greff("vanilla"),
+    **{v: (lambda v=v: _greff(v, v)) for v in GREFF_VARIANTS},
+}
+
+_CACHE: dict[str, Genome] = {}
+
+
+def names() -> tuple[str, ...]:
+    """Every named cell, PyTorch's first."""
+    return tuple(_FACTORIES)
+
+
+def get(name: str) -> Genome:
+    """The named cell's genome (a frozen value; build a variant with ``replace``)."""
+    try:
+        factory = _FACTORIES[name]
+    except KeyError:
+        raise KeyError(f"no cell named {name!r} in the zoo; known: {', '.join(names())}") from None
+    if name not in _CACHE:
+        _CACHE[name] = factory()
+    return _CACHE[name]
+
+
+__all__ = ["GREFF_VARIANTS", "JOZEFOWICZ_CELLS", "get", "names"]
