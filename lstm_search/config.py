@@ -1,0 +1,348 @@
+"""Configuration of one training run: task, model and training settings as frozen dataclasses.
+
+Every field has a default, every dataclass converts to JSON with :func:`dataclasses.asdict`, and
+:func:`apply_overrides` changes fields from dotted ``key=value`` strings (``--set train.lr=0.5``)
+with the value parsed and type-checked against the field's annotation.
+
+Presets reproduce the published training recipes:
+
+- ``zaremba-small`` / ``-medium`` / ``-large``: Zaremba, Sutskever & Vinyals (2014), "Recurrent
+  Neural Network Regularization", section 4.1 (PTB word level).
+- ``greff``: Greff et al. (2015), "LSTM: A Search Space Odyssey", section 4: SGD with
+  Nesterov-style momentum, Gaussian input noise, early stopping on validation.
+- ``jozefowicz``: Jozefowicz, Zaremba & Sutskever (2015), section 3: batch 20, unroll 35, the
+  learning rate halved each epoch once 3 epochs bring no improvement.
+- ``smoke``: a tiny configuration for tests and smoke runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+__all__ = [
+    "PRESETS",
+    "ConfigError",
+    "ModelConfig",
+    "TaskConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "config_keys",
+    "parse_assignments",
+    "preset",
+    "preset_names",
+]
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """An unknown configuration key or a value of the wrong type; the message names both."""
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Which task to train on and its options.
+
+    ``name`` is a key of :data:`lstm_search.tasks.TASKS`: ``ptb``, ``ptb_char``, ``wikitext2``,
+    ``jsb``, ``nottingham``, ``musedata``, ``piano_midi``, ``arithmetic``, ``xml``, ``memorize``,
+    ``adding``, ``recall``. ``data_dir`` is the folder holding ``ptb/``, ``music/`` ... (None:
+    the environment variable ``LSTM_SEARCH_DATA``, else ``./data``). ``subset`` keeps a fraction
+    of the training split (smoke runs). The remaining fields are options of the synthetic tasks;
+    None means the task's own default.
+    """
+
+    name: str = "ptb"
+    data_dir: str | None = None
+    subset: float | None = None
+    seq_len: int | None = None  # synthetic tasks: sequence length (adding, recall, xml ...)
+    gap: int | None = None  # recall: distance between the cue and the query
+    n_train: int | None = None  # synthetic tasks: number of training sequences
+    n_valid: int | None = None
+    n_test: int | None = None
+    data_seed: int = 1234  # synthetic tasks: the data set is fixed by this seed, not the trial's
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The recurrent stack and the task head around it.
+
+    ``dropout`` is applied to non-recurrent connections only (Zaremba et al. 2014): the embedding
+    output, between layers and before the decoder. ``init_scale``: parameters drawn from
+    U(-s, s) (Zaremba); None keeps the modules' own initialisation.
+    """
+
+    hidden_size: int = 200
+    num_layers: int = 2
+    dropout: float = 0.0
+    embed_size: int | None = None  # None: equal to hidden_size
+    tie_weights: bool = False  # share the embedding and decoder matrices (needs embed == hidden)
+    backend: str = "script"  # "script" | "eager" | "compile"
+    init_scale: float | None = 0.1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, schedule and run settings.
+
+    Learning-rate schedules: ``lr_schedule="step"`` multiplies the rate by ``lr_decay`` at the
+    start of every epoch after ``decay_start`` (Zaremba: epochs are counted from 1, decay from
+    epoch ``decay_start + 1`` on); ``"plateau"`` multiplies it by ``lr_decay`` each epoch once
+    ``plateau_patience`` epochs brought no validation improvement (Jozefowicz); ``"none"`` keeps
+    it constant. ``patience`` stops training after that many epochs without improvement (None:
+    never). ``max_seconds`` stops after the epoch that crosses the time budget.
+    """
+
+    optimizer: str = "sgd"  # "sgd" | "adam"
+    lr: float = 1.0
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    lr_schedule: str = "step"  # "step" | "plateau" | "none"
+    lr_decay: float = 0.5
+    decay_start: int = 4
+    plateau_patience: int = 3
+    epochs: int = 13
+    batch_size: int = 20
+    bptt: int = 20
+    clip: float | None = 5.0
+    input_noise: float = 0.0  # std of Gaussian noise added to real-valued inputs (Greff 2015)
+    patience: int | None = None
+    eval_batch_size: int | None = None  # None: same as batch_size
+    max_seconds: float | None = None
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
+    threads: int | None = None
+    dtype: str = "float32"  # "float32" | "float64"
+    progress: bool = True  # tqdm bar on stderr (shown only when stderr is a terminal)
+
+
+_CHOICES: dict[tuple[type, str], tuple[str, ...]] = {
+    (ModelConfig, "backend"): ("script", "eager", "compile"),
+    (TrainConfig, "optimizer"): ("sgd", "adam"),
+    (TrainConfig, "lr_schedule"): ("step", "plateau", "none"),
+    (TrainConfig, "dtype"): ("float32", "float64"),
+}
+
+
+# -- presets ---------------------------------------------------------------------------------
+
+def _zaremba(hidden: int, dropout: float, init: float, decay: float, decay_start: int,
+             epochs: int, clip: float) -> tuple[ModelConfig, TrainConfig]:
+    # Zaremba et al. 2014, section 4.1: "unrolled for 35 steps" (medium, large), 20 (small)
+    return (
+        ModelConfig(hidden_size=hidden, num_layers=2, dropout=dropout, init_scale=init),
+        TrainConfig(optimizer="sgd", lr=1.0, lr_schedule="step", lr_decay=decay,
+                    decay_start=decay_start, epochs=epochs, batch_size=20,
+                    bptt=20 if hidden == 200 else 35, clip=clip),
+    )
+
+
+PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
+    # small: 2x200, no dropout, U(-0.1, 0.1), lr 1 halved each epoch after epoch 4, 13 epochs,
+    # batch 20, unroll 20, gradient norm clipped at 5 -> test perplexity 114.5
+    "zaremba-small": _zaremba(200, 0.0, 0.1, 0.5, 4, 13, 5.0),
+    # medium: 2x650, dropout 0.5, U(-0.05, 0.05), decay 1/1.2 after epoch 6, 39 epochs -> 82.7
+    "zaremba-medium": _zaremba(650, 0.5, 0.05, 1 / 1.2, 6, 39, 5.0),
+    # large: 2x1500, dropout 0.65, U(-0.04, 0.04), decay 1/1.15 after epoch 14, 55 epochs,
+    # clip 10 -> 78.4
+    "zaremba-large": _zaremba(1500, 0.65, 0.04, 1 / 1.15, 14, 55, 10.0),
+    # Greff et al. 2015: one hidden layer, SGD with Nesterov momentum 0.9, Gaussian input noise,
+    # early stopping (no improvement for 15 epochs; at most 150 epochs); lr, momentum, hidden
+    # size and noise std are what their random search varies (see cells.md for the ranges).
+    "greff": (
+        ModelConfig(hidden_size=100, num_layers=1, dropout=0.0, init_scale=0.1),
+        TrainConfig(optimizer="sgd", lr=1e-3, momentum=0.9, nesterov=True, lr_schedule="none",
+                    epochs=150, batch_size=1, bptt=100, clip=None, input_noise=0.1,
+                    patience=15),
+    ),
+    # Jozefowicz et al. 2015: batch 20, unroll 35, state carried across batches; after 3
+    # epochs without improvement the learning rate is halved every epoch (4 times, then stop).
+    "jozefowicz": (
+        ModelConfig(hidden_size=200, num_layers=1, dropout=0.0, init_scale=0.1),
+        TrainConfig(optimizer="sgd", lr=1.0, lr_schedule="plateau", lr_decay=0.5,
+                    plateau_patience=3, epochs=40, batch_size=20, bptt=35, clip=5.0,
+                    patience=7),
+    ),
+    # tiny and fast: for tests and smoke runs
+    "smoke": (
+        ModelConfig(hidden_size=16, num_layers=1, dropout=0.0, init_scale=0.1),
+        TrainConfig(optimizer="sgd", lr=1.0, lr_schedule="none", epochs=1, batch_size=8,
+                    bptt=10, clip=5.0, progress=False),
+    ),
+}
+
+
+def preset_names() -> tuple[str, ...]:
+    return tuple(PRESETS)
+
+
+def preset(name: str) -> tuple[ModelConfig, TrainConfig]:
+    """The (model, train) configurations of a named preset."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None
+
+
+# -- overrides -------------------------------------------------------------------------------
+
+def config_keys(obj: Any, prefix: str = "") -> list[str]:
+    """Every dotted key that :func:`apply_overrides` accepts on ``obj``."""
+    keys: list[str] = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            keys.extend(config_keys(value, f"{prefix}{f.name}."))
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("true", "1", "yes", "on"):
+        return True
+    if low in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _coerce(value: Any, tp: Any) -> Any:
+    """``value`` (a string from the command line, or a Python value) as type ``tp``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        is_none = value is None or (isinstance(value, str)
+                                    and value.strip().lower() in ("none", "null"))
+        if type(None) in args and is_none:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg)
+            except (TypeError, ValueError):
+                continue
+        raise ValueError(value)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value in allowed:
+            return value
+        raise ValueError(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            return _parse_bool(value)
+        raise TypeError(value)
+    if tp is int:
+        if isinstance(value, bool):
+            raise TypeError(value)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            return int(value.strip())
+        raise TypeError(value)
+    if tp is float:
+        if isinstance(value, bool):
+            raise TypeError(value)
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            return float(value.strip())
+        raise TypeError(value)
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise TypeError(value)
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, Mapping):
+            raise TypeError(value)
+        return dict(value)
+    if origin in (tuple, list) or tp in (tuple, list):
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, list | tuple):
+            raise TypeError(value)
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        items = [_coerce(v, args[0]) for v in value] if args else list(value)
+        return tuple(items) if (origin or tp) is tuple else items
+    if tp is Any:
+        return value
+    raise TypeError(f"cannot set a field of type {_type_name(tp)}")
+
+
+def _set(obj: T, path: list[str], value: Any, full_key: str, root: Any) -> T:
+    hints = typing.get_type_hints(type(obj))
+    names = [f.name for f in dataclasses.fields(obj)]
+    head = path[0]
+    if head not in names:
+        raise ConfigError(f"unknown configuration key {full_key!r}; known keys: "
+                          f"{', '.join(config_keys(root))}")
+    current = getattr(obj, head)
+    if len(path) > 1:
+        if not (dataclasses.is_dataclass(current) and not isinstance(current, type)):
+            raise ConfigError(f"unknown configuration key {full_key!r}: {head!r} has no "
+                              f"sub-keys; known keys: {', '.join(config_keys(root))}")
+        return dataclasses.replace(obj, **{head: _set(current, path[1:], value, full_key, root)})
+    if dataclasses.is_dataclass(current) and not isinstance(current, type):
+        raise ConfigError(f"configuration key {full_key!r} is a section; set one of its "
+                          f"fields: {', '.join(config_keys(current, full_key + '.'))}")
+    tp = hints[head]
+    try:
+        parsed = _coerce(value, tp)
+    except (TypeError, ValueError, json.JSONDecodeError):
+        raise ConfigError(f"bad value for {full_key!r}: {value!r} is not a "
+                          f"{_type_name(tp)}") from None
+    choices = _CHOICES.get((type(obj), head))
+    if choices is not None and parsed not in choices:
+        raise ConfigError(f"bad value for {full_key!r}: {value!r}; expected one of "
+                          f"{', '.join(choices)}")
+    return dataclasses.replace(obj, **{head: parsed})
+
+
+def apply_overrides(obj: T, overrides: Mapping[str, Any]) -> T:
+    """A copy of the frozen dataclass ``obj`` with dotted keys set.
+
+    >>> cfg = apply_overrides(TrainConfig(), {"lr": "0.5", "clip": "none"})
+    >>> cfg.lr, cfg.clip
+    (0.5, None)
+
+    Keys are dotted paths through nested dataclasses (``"train.lr"`` on an object whose field
+    ``train`` is a :class:`TrainConfig`). Values are strings to parse or Python values; both are
+    checked against the field's type. An unknown key raises :class:`ConfigError` naming the key
+    and listing the known ones; a bad value raises it naming key, value and expected type.
+    """
+    if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
+        raise TypeError(f"apply_overrides needs a dataclass instance, got {type(obj).__name__}")
+    for key, value in overrides.items():
+        if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
+            raise ConfigError(f"bad configuration key {key!r}")
+        obj = _set(obj, key.split("."), value, key, obj)
+    return obj
+
+
+def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``["train.lr=0.5", ...]`` as ``{"train.lr": "0.5"}``; an item without ``=`` is an error."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"bad --set item {item!r}: expected KEY=VALUE, e.g. train.lr=0.5")
+        out[key.strip()] = value.strip()
+    return out
