@@ -1,0 +1,1 @@
+"""Corpora, synthetic tasks and downloads for lstm-search (usage note completed below)."""
