@@ -11,6 +11,8 @@
 
 from lstm_search.genome._canonical import canonical, genome_id
 from lstm_search.genome._genome import Builder, Genome, Node
+from lstm_search.genome._mutate import OPERATORS, Mutation, mutate
+from lstm_search.genome._nasbench import from_nasbench, from_nasbench_with_names
 from lstm_search.genome._ops import (
     ACTIVATIONS,
     ELEMENTWISE,
@@ -22,6 +24,7 @@ from lstm_search.genome._ops import (
     OpSpec,
     X,
 )
+from lstm_search.genome._random import prune, random_genome
 from lstm_search.genome._validate import GenomeError, Problem, n_params, validate
 
 __all__ = [
@@ -29,18 +32,25 @@ __all__ = [
     "ELEMENTWISE",
     "FORMAT",
     "FORMAT_VERSION",
+    "OPERATORS",
     "OPS",
     "RESERVED_INPUT_PREFIXES",
     "RESERVED_OPS",
     "Builder",
     "Genome",
     "GenomeError",
+    "Mutation",
     "Node",
     "OpSpec",
     "Problem",
     "X",
     "canonical",
+    "from_nasbench",
+    "from_nasbench_with_names",
     "genome_id",
+    "mutate",
     "n_params",
+    "prune",
+    "random_genome",
     "validate",
 ]

@@ -1,0 +1,316 @@
+"""Mutation: the six transformations of Jozefowicz, Zaremba & Sutskever 2015 (section 3.1).
+
+Each operator takes a genome and a :class:`random.Random`, and returns the changed genome with a
+one-line description, or ``None`` when it does not apply (no node of the kind it needs):
+
+====================== =========================================================================
+swap_activation        an activation becomes another of tanh, sigmoid, relu, Linear(0,·),
+                       Linear(1,·), Linear(0.9,·), Linear(1.1,·); Linear(a, v) = W v + b with a
+                       added to W's diagonal (the ``linear`` op with ``diag=a``)
+swap_elementwise       an elementwise op becomes another of +, ×, − (``add``, ``mul``, ``sub``)
+insert_activation      a new activation between a node and one of its inputs
+remove_node            a node with one input and one consumer is bypassed
+replace_by_ancestor    every use of a node reads one of its ancestors instead
+replace_by_combination every use of a node reads (a ∘ b), ∘ ∈ {+, ×, −}, a an ancestor of the node
+                       and b an ancestor of another node
+====================== =========================================================================
+
+:func:`mutate` applies 1-3 of them (as the paper draws 1-3), prunes dead nodes and redraws until
+the result is valid and differs from the parent (by :func:`~lstm_search.genome.genome_id`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lstm_search.genome._canonical import genome_id
+from lstm_search.genome._genome import Genome, Node
+from lstm_search.genome._ops import OPS, X
+from lstm_search.genome._random import as_rng, prune
+from lstm_search.genome._validate import validate
+
+# (op, params) of each activation Jozefowicz et al. 2015 swap between.
+ACTIVATION_CHOICES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("tanh", {}),
+    ("sigmoid", {}),
+    ("relu", {}),
+    ("linear", {}),  # Linear(0, ·); diag=0 is the default, so no parameter is written
+    ("linear", {"diag": 1.0}),
+    ("linear", {"diag": 0.9}),
+    ("linear", {"diag": 1.1}),
+)
+ELEMENTWISE_CHOICES: tuple[str, ...] = ("add", "mul", "sub")
+_UNARY_ACTIVATIONS = ("tanh", "sigmoid", "relu", "leaky_relu", "identity")
+
+Result = tuple[Genome, str] | None
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """A mutated genome and the transformations applied to its parent, in order."""
+
+    genome: Genome
+    applied: tuple[str, ...]
+    parent_id: str
+
+    @property
+    def ops(self) -> tuple[str, ...]:
+        """The operator names applied (``applied`` without the details)."""
+        return tuple(a.split(":", 1)[0] for a in self.applied)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _fresh(genome: Genome, stem: str) -> str:
+    taken = {X, *genome.states, *(n.name for n in genome.nodes)}
+    k = 0
+    while f"{stem}{k}" in taken:
+        k += 1
+    return f"{stem}{k}"
+
+
+def _ancestors(genome: Genome, name: str) -> set[str]:
+    """Every value ``name`` depends on within a step (x, states and nodes), itself excluded."""
+    nmap = genome.node_map
+    seen: set[str] = set()
+    todo = list(nmap[name].inputs) if name in nmap else []
+    while todo:
+        v = todo.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if v in nmap:
+            todo.extend(nmap[v].inputs)
+    return seen
+
+
+def _descendants(genome: Genome, name: str) -> set[str]:
+    """Every node that depends on ``name``, itself excluded."""
+    out: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for n in genome.nodes:
+            if n.name not in out and any(i == name or i in out for i in n.inputs):
+                out.add(n.name)
+                changed = True
+    return out
+
+
+def _consumers(genome: Genome, name: str) -> list[tuple[str, int]]:
+    """(node, input slot) pairs that read ``name``."""
+    return [(n.name, k) for n in genome.nodes for k, i in enumerate(n.inputs) if i == name]
+
+
+def _sink_roles(genome: Genome, name: str) -> int:
+    return (genome.output == name) + sum(v == name for v in genome.new_states.values())
+
+
+def _redirect(genome: Genome, old: str, new: str, *, sinks: bool = True) -> Genome:
+    """Every read of ``old`` reads ``new`` instead (and, if ``sinks``, so do output/new states)."""
+    nodes = tuple(
+        Node(n.name, n.op, tuple(new if i == old else i for i in n.inputs), n.params)
+        if n.name != new else n
+        for n in genome.nodes
+    )
+    if not sinks:
+        return genome.replace(nodes=nodes)
+    return genome.replace(
+        nodes=nodes,
+        new_states={s: (new if v == old else v) for s, v in genome.new_states.items()},
+        output=new if genome.output == old else genome.output,
+    )
+
+
+def _describe_act(op: str, params: dict[str, Any]) -> str:
+    if op == "linear":
+        return f"Linear({float(params.get('diag', 0.0)):g},·)"
+    return op
+
+
+def _insert_before(genome: Genome, anchor: str, new_nodes: list[Node]) -> tuple[Node, ...]:
+    out: list[Node] = []
+    for n in genome.nodes:
+        if n.name == anchor:
+            out.extend(new_nodes)
+        out.append(n)
+    return tuple(out)
+
+
+# -- the six operators ---------------------------------------------------------------------------
+
+
+def swap_activation(genome: Genome, rng: random.Random) -> Result:
+    """An activation (tanh, sigmoid, relu, ..., or a Linear(a,·) of an n-wide value) becomes
+    another of :data:`ACTIVATION_CHOICES`."""
+    cands = [n for n in genome.nodes
+             if n.op in _UNARY_ACTIVATIONS or (n.op == "linear" and n.inputs[0] != X)]
+    if not cands:
+        return None
+    node = rng.choice(cands)
+    current = (node.op, {k: float(v) for k, v in node.params.items() if k == "diag" and v})
+    choices = [c for c in ACTIVATION_CHOICES if c != current]
+    op, params = rng.choice(choices)
+    new = Node(node.name, op, node.inputs, params)
+    nodes = tuple(new if n.name == node.name else n for n in genome.nodes)
+    desc = (f"swap_activation: {node.name!r} "
+            f"{_describe_act(node.op, dict(node.params))} -> {_describe_act(op, params)}")
+    return genome.replace(nodes=nodes), desc
+
+
+def swap_elementwise(genome: Genome, rng: random.Random) -> Result:
+    """An elementwise op (+, ×, −) becomes another of them (− only where there are 2 inputs)."""
+    cands = [n for n in genome.nodes if n.op in ELEMENTWISE_CHOICES]
+    if not cands:
+        return None
+    node = rng.choice(cands)
+    choices = [o for o in ELEMENTWISE_CHOICES
+               if o != node.op and OPS[o].min_arity <= len(node.inputs) <= OPS[o].max_arity]
+    if not choices:
+        return None
+    op = rng.choice(choices)
+    new = Node(node.name, op, node.inputs)
+    nodes = tuple(new if n.name == node.name else n for n in genome.nodes)
+    return genome.replace(nodes=nodes), f"swap_elementwise: {node.name!r} {node.op} -> {op}"
+
+
+def insert_activation(genome: Genome, rng: random.Random) -> Result:
+    """A new activation node between a node and one of its inputs (its parent)."""
+    edges = [(n, k) for n in genome.nodes for k in range(len(n.inputs))]
+    if not edges:
+        return None
+    node, k = rng.choice(edges)
+    parent = node.inputs[k]
+    choices = list(ACTIVATION_CHOICES)
+    if parent == X:  # only a plain projection may read the m-wide input
+        choices = [("linear", {})]
+    op, params = rng.choice(choices)
+    name = _fresh(genome, "act")
+    act = Node(name, op, (parent,), params)
+    changed = Node(node.name, node.op,
+                   tuple(name if j == k else i for j, i in enumerate(node.inputs)), node.params)
+    nodes = _insert_before(genome, node.name, [act])
+    nodes = tuple(changed if n.name == node.name else n for n in nodes)
+    desc = (f"insert_activation: {_describe_act(op, params)} {name!r} between "
+            f"{parent!r} and {node.name!r}")
+    return genome.replace(nodes=nodes), desc
+
+
+def remove_node(genome: Genome, rng: random.Random) -> Result:
+    """A node with one input and one consumer is removed; the consumer reads its input."""
+    cands = []
+    for n in genome.nodes:
+        uses = len(_consumers(genome, n.name)) + _sink_roles(genome, n.name)
+        if len(n.inputs) == 1 and uses == 1:
+            source = n.inputs[0]
+            # the output and new states must name nodes; x may only go where it fits
+            if _sink_roles(genome, n.name) and source not in genome.node_map:
+                continue
+            cands.append(n)
+    if not cands:
+        return None
+    node = rng.choice(cands)
+    g = _redirect(genome, node.name, node.inputs[0])
+    g = g.replace(nodes=tuple(n for n in g.nodes if n.name != node.name))
+    return g, f"remove_node: {node.name!r} ({node.op}), its reader now reads {node.inputs[0]!r}"
+
+
+def replace_by_ancestor(genome: Genome, rng: random.Random) -> Result:
+    """Every use of a node reads one of the node's ancestors instead."""
+    nmap = genome.node_map
+    pairs = []
+    for n in genome.nodes:
+        anc = sorted(_ancestors(genome, n.name))
+        if _sink_roles(genome, n.name):
+            anc = [a for a in anc if a in nmap]
+        pairs.extend((n.name, a) for a in anc)
+    if not pairs:
+        return None
+    name, anc = rng.choice(pairs)
+    return _redirect(genome, name, anc), f"replace_by_ancestor: {name!r} -> {anc!r}"
+
+
+def replace_by_combination(genome: Genome, rng: random.Random) -> Result:
+    """Every use of a node reads ``a ∘ b`` instead, ∘ ∈ {+, ×, −}: ``a`` an ancestor of the
+    node, ``b`` an ancestor of another node (never the node or anything it feeds: no cycle)."""
+    nodes = list(genome.nodes)
+    if len(nodes) < 2:
+        return None
+    node = rng.choice(nodes)
+    other = rng.choice([n for n in nodes if n.name != node.name])
+    a_cands = sorted(a for a in _ancestors(genome, node.name) if a != X)
+    below = _descendants(genome, node.name) | {node.name}
+    b_cands = sorted(b for b in _ancestors(genome, other.name) if b != X and b not in below)
+    if not a_cands or not b_cands:
+        return None
+    a, b = rng.choice(a_cands), rng.choice(b_cands)
+    op = rng.choice(ELEMENTWISE_CHOICES)
+    name = _fresh(genome, op)
+    combo = Node(name, op, (a, b))
+    g = genome.replace(nodes=_insert_before(genome, node.name, [combo]))
+    g = _redirect(g, node.name, name)
+    sym = {"add": "+", "mul": "×", "sub": "−"}[op]
+    return g, f"replace_by_combination: {node.name!r} -> {name!r} = {a!r} {sym} {b!r}"
+
+
+OPERATORS: dict[str, Callable[[Genome, random.Random], Result]] = {
+    "swap_activation": swap_activation,
+    "swap_elementwise": swap_elementwise,
+    "insert_activation": insert_activation,
+    "remove_node": remove_node,
+    "replace_by_ancestor": replace_by_ancestor,
+    "replace_by_combination": replace_by_combination,
+}
+
+
+def mutate(
+    genome: Genome,
+    rng: int | random.Random,
+    n_ops: int | None = None,
+    *,
+    operators: tuple[str, ...] | None = None,
+    max_nodes: int = 64,
+    max_tries: int = 1000,
+    name: str = "",
+) -> Mutation:
+    """A valid mutant of ``genome`` (Jozefowicz et al. 2015's mutation step).
+
+    ``n_ops`` transformations (drawn uniformly from 1-3 when ``None``) are chosen uniformly from
+    ``operators`` (default: all six) and applied in turn; dead nodes are pruned. Attempts that
+    give an invalid genome (e.g. x fed to an elementwise op), more than ``max_nodes`` nodes, or
+    a cell with the parent's genome_id are discarded and redrawn from the same generator, so the
+    result depends only on the parent and the seed.
+    """
+    rng = as_rng(rng)
+    names = tuple(OPERATORS) if operators is None else operators
+    for o in names:
+        if o not in OPERATORS:
+            raise ValueError(f"unknown mutation operator {o!r} (known: {', '.join(OPERATORS)})")
+    if n_ops is not None and n_ops < 1:
+        raise ValueError(f"n_ops must be >= 1, got {n_ops}")
+    problems = validate(genome)
+    if problems:
+        raise ValueError(f"cannot mutate an invalid genome: {problems[0]}")
+    parent_id = genome_id(genome)
+    for _ in range(max_tries):
+        k = rng.randint(1, 3) if n_ops is None else n_ops
+        g, applied = genome, []
+        for _ in range(k):
+            op = rng.choice(names)
+            res = OPERATORS[op](g, rng)
+            if res is None:
+                break
+            g, desc = res
+            g = prune(g)
+            applied.append(desc)
+        if len(applied) != k:
+            continue
+        if validate(g, max_nodes=max_nodes) or genome_id(g) == parent_id:
+            continue
+        return Mutation(g.replace(name=name), tuple(applied), parent_id)
+    raise RuntimeError(f"no valid mutant of {genome.name or 'genome'} in {max_tries} tries "
+                       f"with operators {names}")

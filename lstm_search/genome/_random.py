@@ -1,0 +1,173 @@
+"""Seeded random genomes, in the spirit of NAS-Bench-NLP's random cells.
+
+Klyuchnikov et al. 2020 (NAS-Bench-NLP) sample a cell by adding nodes one at a time, each an op
+drawn from a small vocabulary (linear, blend, elementwise product and sum, tanh, sigmoid, leaky
+ReLU) reading earlier values, then keep the part that reaches the new hidden state.
+:func:`random_genome` does the same over this package's op vocabulary and redraws until the
+result passes :func:`~lstm_search.genome.validate`, so it always returns a valid cell.
+
+Every random choice comes from one :class:`random.Random` built from the seed (or passed in), so
+the same seed always gives the same genome and no global random state is touched.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+
+from lstm_search.genome._genome import Genome, Node
+from lstm_search.genome._ops import OPS, X
+from lstm_search.genome._validate import validate
+
+# NAS-Bench-NLP's vocabulary, weighted towards projections and gates like its sampler.
+DEFAULT_OP_WEIGHTS: dict[str, float] = {
+    "linear": 0.30,
+    "add": 0.14,
+    "mul": 0.14,
+    "sigmoid": 0.12,
+    "tanh": 0.12,
+    "blend": 0.06,
+    "leaky_relu": 0.04,
+    "relu": 0.02,
+    "sub": 0.03,
+    "one_minus": 0.03,
+}
+STATE_NAMES: tuple[str, ...] = ("h", "c", "s2", "s3", "s4", "s5", "s6", "s7")
+
+
+def _as_range(value: int | tuple[int, int], what: str) -> tuple[int, int]:
+    lo, hi = (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+    if lo < 1 or hi < lo:
+        raise ValueError(f"{what} must be a positive int or a range (lo, hi) with 1 <= lo <= hi, "
+                         f"got {value!r}")
+    return lo, hi
+
+
+def as_rng(seed_or_rng: int | random.Random) -> random.Random:
+    """``seed_or_rng`` itself if it is a :class:`random.Random`, else a new one seeded with it."""
+    if isinstance(seed_or_rng, random.Random):
+        return seed_or_rng
+    if isinstance(seed_or_rng, bool) or not isinstance(seed_or_rng, int):
+        raise TypeError(f"expected an int seed or a random.Random, got {seed_or_rng!r}")
+    return random.Random(seed_or_rng)
+
+
+def prune(genome: Genome) -> Genome:
+    """Drop every node that reaches neither a new state nor the output (order kept)."""
+    nmap = genome.node_map
+    live: set[str] = set()
+    todo = [genome.output, *genome.new_states.values()]
+    while todo:
+        v = todo.pop()
+        if v in live or v not in nmap:
+            continue
+        live.add(v)
+        todo.extend(nmap[v].inputs)
+    return genome.replace(nodes=tuple(n for n in genome.nodes if n.name in live))
+
+
+def _draw(rng: random.Random, states: tuple[str, ...], n_nodes: int,
+          ops: list[str], weights: list[float]) -> Genome:
+    """One attempt: ``n_nodes`` nodes, each reading earlier values; may be invalid."""
+    values: list[str] = [X, *states]  # what a node may read
+    unread: list[str] = [X, *states]  # values no node reads yet: preferred, to limit dead nodes
+    nodes: list[Node] = []
+
+    def pick(n_wide: bool, taken: list[str]) -> str:
+        def ok(v: str) -> bool:
+            return not (n_wide and v == X) and v not in taken
+
+        pool = [v for v in unread if ok(v)]
+        if pool and rng.random() < 0.6:
+            v = rng.choice(pool)
+        else:
+            v = rng.choice([v for v in values if ok(v)] or [v for v in values if v != X])
+        if v in unread:
+            unread.remove(v)
+        return v
+
+    for k in range(n_nodes):
+        # The first node projects x so that the cell always sees its input.
+        op = "linear" if k == 0 else rng.choices(ops, weights)[0]
+        spec = OPS[op]
+        # add / mul: mostly two inputs, sometimes three (NAS-Bench-NLP sums up to 3)
+        fixed = spec.min_arity == spec.max_arity
+        arity = spec.min_arity if fixed else rng.choice((2, 2, 2, 3))
+        if k == 0:
+            inputs = [X]
+            unread.remove(X)
+        else:
+            inputs: list[str] = []
+            for _ in range(arity):
+                inputs.append(pick(not spec.reads_x, inputs))
+        name = f"n{k}"
+        nodes.append(Node(name, op, tuple(inputs)))
+        values.append(name)
+        unread.append(name)
+    node_names = [n.name for n in nodes]
+    output = node_names[-1]
+    # Other states take their new value from one of the later nodes.
+    new_states = {states[0]: output}
+    for s in states[1:]:
+        new_states[s] = rng.choice(node_names[len(node_names) // 2:])
+    return Genome(states, tuple(nodes), new_states, output)
+
+
+def _renumber(genome: Genome) -> Genome:
+    """Name the nodes n0, n1, ... in their order (gaps left by pruning closed)."""
+    rename = {n.name: f"n{i}" for i, n in enumerate(genome.nodes)}
+
+    def r(v: str) -> str:
+        return rename.get(v, v)
+
+    return Genome(genome.states,
+                  tuple(Node(rename[n.name], n.op, tuple(r(i) for i in n.inputs), n.params)
+                        for n in genome.nodes),
+                  {s: r(v) for s, v in genome.new_states.items()}, r(genome.output))
+
+
+def random_genome(
+    seed_or_rng: int | random.Random,
+    *,
+    n_states: int | tuple[int, int] = (1, 2),
+    n_nodes: int | tuple[int, int] = (4, 16),
+    op_weights: Mapping[str, float] | None = None,
+    name: str = "",
+    max_tries: int = 10_000,
+) -> Genome:
+    """A random valid cell.
+
+    ``n_states`` (count or inclusive range) states named ``h``, ``c``, ``s2``...; ``h`` is the
+    output's state. ``n_nodes`` (count or inclusive range) bounds the node count after dead nodes
+    are pruned. ``op_weights`` maps ops of the vocabulary to sampling weights (default
+    :data:`DEFAULT_OP_WEIGHTS`). Draws are repeated with the same generator until one is valid,
+    so the result depends only on the seed (or the generator's state).
+    """
+    rng = as_rng(seed_or_rng)
+    s_lo, s_hi = _as_range(n_states, "n_states")
+    if s_hi > len(STATE_NAMES):
+        raise ValueError(f"at most {len(STATE_NAMES)} states, got n_states={n_states!r}")
+    n_lo, n_hi = _as_range(n_nodes, "n_nodes")
+    weights_map = dict(DEFAULT_OP_WEIGHTS if op_weights is None else op_weights)
+    for op, w in weights_map.items():
+        if op not in OPS:
+            raise ValueError(f"op_weights: unknown op {op!r} (known: {', '.join(sorted(OPS))})")
+        if not w >= 0:
+            raise ValueError(f"op_weights: weight of {op!r} must be >= 0, got {w!r}")
+    if "linear" not in weights_map and "fit" not in weights_map:
+        weights_map["linear"] = 0.0  # the first node is always a projection of x
+    ops = sorted(weights_map)
+    weights = [float(weights_map[o]) for o in ops]
+    if sum(weights) <= 0:
+        raise ValueError("op_weights: at least one op needs a positive weight")
+    for _ in range(max_tries):
+        states = STATE_NAMES[: rng.randint(s_lo, s_hi)]
+        # Draw a few more nodes than wanted: pruning removes the dead ones.
+        size = rng.randint(n_lo, n_hi)
+        g = prune(_draw(rng, states, size + len(states), ops, weights))
+        if not n_lo <= len(g.nodes) <= n_hi:
+            continue
+        if not validate(g, max_nodes=max(n_hi, 1)):
+            return _renumber(g).replace(name=name)
+    raise RuntimeError(f"no valid genome in {max_tries} draws with n_states={n_states!r}, "
+                       f"n_nodes={n_nodes!r}, op_weights={weights_map!r}")
