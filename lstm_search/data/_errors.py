@@ -14,7 +14,26 @@ class DataError(Exception):
 
 
 class MissingDataError(DataError, FileNotFoundError):
-    """A dataset file could not be found; the message lists the paths tried and how to get it."""
+    """A dataset file could not be found; the message lists the paths tried and how to get it.
+
+    ``dataset``, ``split`` and ``tried`` carry the same facts for programs.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        dataset: str | None = None,
+        split: str | None = None,
+        tried: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.dataset = dataset
+        self.split = split
+        self.tried = tried
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class ChecksumError(DataError):

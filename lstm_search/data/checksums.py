@@ -73,9 +73,7 @@ def file_entries(dataset: str | None = None) -> tuple[FileEntry, ...]:
     try:
         return table[dataset]
     except KeyError:
-        raise KeyError(
-            f"no file table for dataset {dataset!r}; known: {sorted(table)}"
-        ) from None
+        raise KeyError(f"no file table for dataset {dataset!r}; known: {sorted(table)}") from None
 
 
 def sha256_file(path: str | Path) -> str:

@@ -35,6 +35,7 @@ __all__ = [
     "load_music",
     "load_text",
     "locate",
+    "search",
 ]
 
 DATA_DIR_ENV = "LSTM_SEARCH_DATA_DIR"
@@ -75,38 +76,57 @@ DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
         DatasetSpec(
-            "ptb", "text", "Penn Treebank, word level (Mikolov's preprocessing)",
+            "ptb",
+            "text",
+            "Penn Treebank, word level (Mikolov's preprocessing)",
             "Marcus et al. 1993; Mikolov et al. 2010; Zaremba et al. 2014",
             _text("ptb", "ptb.{}.txt", ("simple-examples/data/ptb.{}.txt", "penn/{}.txt")),
         ),
         DatasetSpec(
-            "ptb_char", "text", "Penn Treebank, character level (Mikolov's ptb.char.*)",
+            "ptb_char",
+            "text",
+            "Penn Treebank, character level (Mikolov's ptb.char.*)",
             "Mikolov et al. 2012 (subword LM); Graves 2013",
             _text("ptb", "ptb.char.{}.txt", ("simple-examples/data/ptb.char.{}.txt",)),
         ),
         DatasetSpec(
-            "wikitext2", "text", "WikiText-2 (tokenized, v1)",
+            "wikitext2",
+            "text",
+            "WikiText-2 (tokenized, v1)",
             "Merity et al. 2016, Pointer Sentinel Mixture Models",
             _text("wikitext-2", "wiki.{}.tokens", ("wikitext-2/{}.txt",)),
         ),
         DatasetSpec(
-            "jsb", "music", "JSB Chorales, quarter notes, Boulanger-Lewandowski split",
+            "jsb",
+            "music",
+            "JSB Chorales, quarter notes, Boulanger-Lewandowski split",
             "Boulanger-Lewandowski et al. 2012",
-            _music("JSB_Chorales.mat", "JSB_Chorales.pkl", "JSB Chorales.pickle",
-                   "jsb-chorales-quarter.json", "jsb-chorales-quarter.pkl"),
+            _music(
+                "JSB_Chorales.mat",
+                "JSB_Chorales.pkl",
+                "JSB Chorales.pickle",
+                "jsb-chorales-quarter.json",
+                "jsb-chorales-quarter.pkl",
+            ),
         ),
         DatasetSpec(
-            "nottingham", "music", "Nottingham folk tunes, Boulanger-Lewandowski split",
+            "nottingham",
+            "music",
+            "Nottingham folk tunes, Boulanger-Lewandowski split",
             "Boulanger-Lewandowski et al. 2012",
             _music("Nottingham.mat", "Nottingham.pkl", "Nottingham.pickle"),
         ),
         DatasetSpec(
-            "musedata", "music", "MuseData, Boulanger-Lewandowski split",
+            "musedata",
+            "music",
+            "MuseData, Boulanger-Lewandowski split",
             "Boulanger-Lewandowski et al. 2012",
             _music("MuseData.mat", "MuseData.pkl", "MuseData.pickle"),
         ),
         DatasetSpec(
-            "piano_midi", "music", "Piano-midi.de, Boulanger-Lewandowski split",
+            "piano_midi",
+            "music",
+            "Piano-midi.de, Boulanger-Lewandowski split",
             "Boulanger-Lewandowski et al. 2012",
             _music("Piano_midi.mat", "Piano_midi.pkl", "Piano-midi.de.pickle"),
         ),
@@ -148,8 +168,31 @@ def default_data_dir() -> Path:
 def _resolve_dir(data_dir: str | Path | None) -> Path:
     path = default_data_dir() if data_dir is None else Path(data_dir).expanduser()
     if not path.is_dir():
-        raise MissingDataError(f"data folder {path} does not exist or is not a folder")
+        raise MissingDataError(
+            f"data folder {path} does not exist or is not a folder", tried=(str(path),)
+        )
     return path
+
+
+def search(
+    name: str, data_dir: str | Path | None = None
+) -> tuple[dict[str, Path], dict[str, list[Path]]]:
+    """Look for every role of dataset ``name``.
+
+    Returns (role -> file found, role -> paths tried in vain); never raises for a missing file.
+    """
+    spec = _spec(name)
+    root = _resolve_dir(data_dir)
+    found: dict[str, Path] = {}
+    missing: dict[str, list[Path]] = {}
+    for role, rels in spec.candidates.items():
+        tried = [root / rel for rel in rels]
+        hit = next((p for p in tried if p.is_file()), None)
+        if hit is None:
+            missing[role] = tried
+        else:
+            found[role] = hit
+    return found, missing
 
 
 def locate(name: str, data_dir: str | Path | None = None) -> dict[str, Path]:
@@ -158,20 +201,18 @@ def locate(name: str, data_dir: str | Path | None = None) -> dict[str, Path]:
     Raises :class:`MissingDataError` naming the dataset, the split, every path tried and the
     command that downloads it.
     """
-    spec = _spec(name)
-    root = _resolve_dir(data_dir)
-    found: dict[str, Path] = {}
-    for role, rels in spec.candidates.items():
-        tried = [root / rel for rel in rels]
-        hit = next((p for p in tried if p.is_file()), None)
-        if hit is None:
-            what = "all splits" if role == "all" else f"split {role!r}"
-            listing = "\n".join(f"  {p}" for p in tried)
-            raise MissingDataError(
-                f"dataset {name!r}: no file for {what} under {root}. Tried:\n{listing}\n"
-                f"Get it with: lstm-search data download {name} --to {root}"
-            )
-        found[role] = hit
+    found, missing = search(name, data_dir)
+    for role, tried in missing.items():
+        root = _resolve_dir(data_dir)
+        what = "all splits" if role == "all" else f"split {role!r}"
+        listing = "\n".join(f"  {p}" for p in tried)
+        raise MissingDataError(
+            f"dataset {name!r}: no file for {what} under {root}. Tried:\n{listing}\n"
+            f"Get it with: lstm-search data download {name} --to {root}",
+            dataset=name,
+            split=role,
+            tried=tuple(str(p) for p in tried),
+        )
     return found
 
 

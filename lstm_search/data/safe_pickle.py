@@ -31,9 +31,7 @@ ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
 
 # numpy dtype codes a pickle may ask for: booleans, signed/unsigned ints, floats
 _NUMERIC_DTYPES = frozenset(
-    {"b1", "?"}
-    | {f"{k}{n}" for k in "iu" for n in (1, 2, 4, 8)}
-    | {"f2", "f4", "f8"}
+    {"b1", "?"} | {f"{k}{n}" for k in "iu" for n in (1, 2, 4, 8)} | {"f2", "f4", "f8"}
 )
 
 
@@ -58,8 +56,7 @@ def _safe_scalar(dtype: Any, data: Any = None) -> int | float | bool:
         data = data.encode("latin1")
     if not isinstance(data, bytes) or len(data) != dtype.itemsize:
         raise UnsafePickleError(
-            f"pickle gives a numpy {dtype} scalar with {type(data).__name__} data of the wrong "
-            "size"
+            f"pickle gives a numpy {dtype} scalar with {type(data).__name__} data of the wrong size"
         )
     return np.frombuffer(data, dtype=dtype)[0].item()
 
@@ -92,8 +89,15 @@ def loads_pickle(data: bytes, *, source: str = "<bytes>") -> Any:
         if not msg.startswith(source):
             msg = f"{source}: refused to load: {msg}"
         raise UnsafePickleError(msg) from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError) as e:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+    ) as e:
         raise DataError(f"{source}: not a readable pickle ({type(e).__name__}: {e})") from None
 
 

@@ -1,0 +1,104 @@
+"""``lstm-search data``: list, download or verify the standard corpora.
+
+    lstm-search data list
+    lstm-search data download NAME [NAME ...] --to DIR [--url-base URL] [--force] [--quiet]
+    lstm-search data check DIR [NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    sub.add_parser("list", help="list the known datasets and where their files come from")
+
+    p = sub.add_parser("download", help="fetch dataset files, verified by sha256")
+    p.add_argument("names", nargs="+", metavar="NAME", help="dataset name(s), or 'all'")
+    p.add_argument("--to", required=True, metavar="DIR", help="destination data folder")
+    p.add_argument(
+        "--url-base",
+        metavar="URL",
+        default=None,
+        help="mirror serving <URL>/<path> (default: $LSTM_SEARCH_DATA_MIRROR, else upstream)",
+    )
+    p.add_argument("--force", action="store_true", help="fetch again files already present")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per network read")
+
+    p = sub.add_parser("check", help="verify a data folder's files (presence, size, sha256)")
+    p.add_argument("dir", metavar="DIR", help="data folder")
+    p.add_argument("names", nargs="*", metavar="NAME", help="datasets to require (default: found)")
+
+
+def _names(names: list[str]) -> list[str]:
+    from lstm_search.data import dataset_names
+
+    return dataset_names() if names == ["all"] else names
+
+
+def _list() -> int:
+    from lstm_search.data import DATASETS, file_entries
+
+    for name, spec in DATASETS.items():
+        print(f"{name:<11} {spec.kind:<6} {spec.title} [{spec.citation}]")
+        for e in file_entries(name):
+            if e.url:
+                source = e.url
+            elif e.derive_from:
+                source = f"built from {e.derive_from}"
+                if e.home:
+                    source += f" (original: {e.home})"
+            else:
+                source = "converted locally; verified by check only"
+            note = "" if e.fetch else " (not fetched by download)"
+            print(f"    {e.path:<34} {e.size:>10,} B  {source}{note}")
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from lstm_search.data import DataError, download
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr)
+
+    try:
+        download(
+            _names(args.names),
+            args.to,
+            url_base=args.url_base,
+            progress=not args.quiet,
+            timeout=args.timeout,
+            force=args.force,
+            log=log,
+        )
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from lstm_search.data import check_data_dir
+
+    report = check_data_dir(args.dir, _names(args.names) or None)
+    for line in report.ok:
+        print(f"ok       {line}")
+    for line in report.problems:
+        print(f"PROBLEM  {line}")
+    if report.problems:
+        print(f"{len(report.problems)} problem(s) in {report.data_dir}", file=sys.stderr)
+        return 1
+    print(f"all good: {', '.join(report.datasets)} in {report.data_dir}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _list()
+    if args.action == "download":
+        return _download(args)
+    return _check(args)
