@@ -4,8 +4,11 @@ The canonical form renames internal nodes by structure (``n0``, ``n1``, ... in a
 order broken by structural labels), renames states (``s0`` is the output's state, then by
 structure), orders the inputs of commutative ops (add, mul), drops the genome's name and default
 parameter values. Labels are computed by a few rounds of Weisfeiler-Lehman style refinement in
-both directions (what a node computes from, and what consumes it); this is exact for every
-cell without structural symmetries and deterministic for all.
+both directions (what a node computes from, and what consumes it), repeated until no class
+splits; values still tied (symmetric ones, such as two gates built alike) are individualised one
+at a time and refined again. This is exact for symmetric and asymmetric cells alike, except for
+rare graphs where refinement ties values that are not interchangeable (the known limit of
+Weisfeiler-Lehman refinement); the id is deterministic for all.
 
 :func:`genome_id` is the first 16 hex digits of the SHA-256 of the canonical JSON.
 """
@@ -58,40 +61,69 @@ def _topo(genome: Genome) -> list[Node]:
     return order
 
 
-def _labels(genome: Genome) -> tuple[dict[str, str], dict[str, str]]:
-    """Structural labels of nodes (bottom-up + top-down) and of states."""
+def _labels(genome: Genome, marks: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Structural labels of values (bottom-up + top-down) and of states.
+
+    Rounds repeat until the partition stops splitting: a state's label takes in the full label
+    (both directions) of its new value, so states that are built alike but consumed differently
+    (FGR's i and f gates) are told apart, and with them the nodes that read them. ``marks``
+    individualises values that refinement alone cannot tell apart (see :func:`_final_labels`).
+    """
     order = _topo(genome)
     out_state = {s for s, v in genome.new_states.items() if v == genome.output}
-    slabel = {s: _h("state", s in out_state) for s in genome.states}
-    down: dict[str, str] = {}
-    for _ in range(len(genome.states) + 2):
-        down = {X: "x", **slabel}
+    slabel = {s: _h("state", s in out_state, marks.get(s)) for s in genome.states}
+    label: dict[str, str] = {}
+    n_classes = -1
+    for _ in range(len(genome.states) + len(genome.nodes) + 2):
+        down: dict[str, str] = {X: "x", **slabel}
         for n in order:
             ins = [down[i] for i in n.inputs]
             if OPS[n.op].commutative:
                 ins.sort()
-            down[n.name] = _h(n.op, _params(n), ins)
-        new = {s: _h("state", slabel[s], down[genome.new_states[s]]) for s in genome.states}
-        if new == slabel:
+            down[n.name] = _h(n.op, _params(n), ins, marks.get(n.name))
+        # top-down: how each value is consumed
+        up: dict[str, list[str]] = defaultdict(list)
+        for s, v in genome.new_states.items():
+            up[v].append(_h("new-state", slabel[s]))
+        up[genome.output].append("output")
+        for n in reversed(order):
+            mine = _h(sorted(up[n.name]))
+            for pos, i in enumerate(n.inputs):
+                slot = "c" if OPS[n.op].commutative else pos
+                up[i].append(_h(down[n.name], slot, mine))
+        label = {v: _h(down[v], sorted(up[v])) for v in down}
+        slabel = {s: _h("state", label[s], label[genome.new_states[s]]) for s in genome.states}
+        classes = len(set(label.values())) + len(set(slabel.values()))
+        if classes == n_classes:
             break
-        slabel = new
-    # top-down: how each value is consumed
-    up: dict[str, list[str]] = defaultdict(list)
-    for s, v in genome.new_states.items():
-        up[v].append(_h("new-state", slabel[s]))
-    up[genome.output].append("output")
-    for n in reversed(order):
-        mine = _h(sorted(up[n.name]))
-        for pos, i in enumerate(n.inputs):
-            slot = "c" if OPS[n.op].commutative else pos
-            up[i].append(_h(down[n.name], slot, mine))
-    label = {v: _h(down[v], sorted(up[v])) for v in down}
+        n_classes = classes
     return label, slabel
+
+
+def _final_labels(genome: Genome) -> tuple[dict[str, str], dict[str, str]]:
+    """Labels with no ties among nodes or among states (individualisation-refinement).
+
+    Values still tied after refinement are mostly symmetric (LSTM's i and g gates when both use
+    tanh: either may come first). Marking one of the first tied class and refining again breaks
+    the tie; when the tied values are truly interchangeable, any choice gives the same form.
+    """
+    marks: dict[str, str] = {}
+    while True:
+        label, slabel = _labels(genome, marks)
+        classes: dict[str, list[str]] = defaultdict(list)
+        for n in genome.nodes:
+            classes[label[n.name]].append(n.name)
+        for s in genome.states:
+            classes["state:" + slabel[s]].append(s)
+        tied = sorted((k, sorted(v)) for k, v in classes.items() if len(v) > 1)
+        if not tied:
+            return label, slabel
+        marks[tied[0][1][0]] = _h("mark", len(marks))
 
 
 def canonical(genome: Genome) -> Genome:
     """The canonical form of a valid genome (see the module docstring)."""
-    label, slabel = _labels(genome)
+    label, slabel = _final_labels(genome)
     out_state = [s for s in genome.states if genome.new_states[s] == genome.output]
     states = sorted(genome.states, key=lambda s: (s not in out_state, slabel[s], s))
     srename = {s: f"s{i}" for i, s in enumerate(states)}
