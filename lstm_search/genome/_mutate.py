@@ -237,16 +237,19 @@ def replace_by_ancestor(genome: Genome, rng: random.Random) -> Result:
 def replace_by_combination(genome: Genome, rng: random.Random) -> Result:
     """Every use of a node reads ``a ∘ b`` instead, ∘ ∈ {+, ×, −}: ``a`` an ancestor of the
     node, ``b`` an ancestor of another node (never the node or anything it feeds: no cycle)."""
-    nodes = list(genome.nodes)
-    if len(nodes) < 2:
+    nodes = [n.name for n in genome.nodes]
+    choices = []  # (node, its ancestors a may be, the values b may be)
+    for u in nodes:
+        a_cands = sorted(a for a in _ancestors(genome, u) if a != X)
+        below = _descendants(genome, u) | {u}
+        b_cands = sorted({b for o in nodes if o != u for b in _ancestors(genome, o)}
+                         - below - {X})
+        if a_cands and b_cands:
+            choices.append((u, a_cands, b_cands))
+    if not choices:
         return None
-    node = rng.choice(nodes)
-    other = rng.choice([n for n in nodes if n.name != node.name])
-    a_cands = sorted(a for a in _ancestors(genome, node.name) if a != X)
-    below = _descendants(genome, node.name) | {node.name}
-    b_cands = sorted(b for b in _ancestors(genome, other.name) if b != X and b not in below)
-    if not a_cands or not b_cands:
-        return None
+    target, a_cands, b_cands = rng.choice(choices)
+    node = genome.node_map[target]
     a, b = rng.choice(a_cands), rng.choice(b_cands)
     op = rng.choice(ELEMENTWISE_CHOICES)
     name = _fresh(genome, op)

@@ -1,0 +1,124 @@
+"""random_genome: seeded, always valid; canonical form and id stable under renaming/shuffling."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lstm_search.genome import (
+    Genome,
+    Node,
+    canonical,
+    genome_id,
+    n_params,
+    prune,
+    random_genome,
+    validate,
+)
+from lstm_search.genome._ops import OPS
+
+seeds = st.integers(min_value=0, max_value=2**63)
+
+
+def scramble(g: Genome, rng: random.Random) -> Genome:
+    """The same cell with nodes and states renamed, nodes and states listed in another order and
+    inputs of commutative ops permuted."""
+    nodes = [n.name for n in g.nodes]
+    new = [f"v{k}" for k in range(len(nodes))]
+    rng.shuffle(new)
+    states = list(g.states)
+    snew = [f"st{k}" for k in range(len(states))]
+    rng.shuffle(snew)
+    m = dict(zip(nodes, new)) | dict(zip(states, snew))
+
+    def r(v: str) -> str:
+        return m.get(v, v)
+
+    out = []
+    for n in g.nodes:
+        ins = [r(i) for i in n.inputs]
+        if OPS[n.op].commutative:
+            rng.shuffle(ins)
+        out.append(Node(r(n.name), n.op, tuple(ins), n.params))
+    rng.shuffle(out)
+    st_order = [r(s) for s in g.states]
+    rng.shuffle(st_order)
+    return Genome(tuple(st_order), tuple(out), {r(s): r(v) for s, v in g.new_states.items()},
+                  r(g.output))
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=seeds)
+def test_always_valid_and_deterministic(seed: int) -> None:
+    g = random_genome(seed)
+    assert validate(g) == []
+    assert 1 <= len(g.states) <= 2 and 4 <= len(g.nodes) <= 16
+    assert random_genome(seed) == g
+    assert random_genome(random.Random(seed)) == g
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=seeds)
+def test_json_round_trip(seed: int) -> None:
+    g = random_genome(seed, n_states=(1, 3), name="rand")
+    assert Genome.from_json(g.to_json()) == g
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=seeds, shuffle_seed=seeds)
+def test_canonical_idempotent_and_id_stable(seed: int, shuffle_seed: int) -> None:
+    g = random_genome(seed, n_states=(1, 3), n_nodes=(3, 24))
+    c = canonical(g)
+    assert canonical(c) == c
+    assert validate(c) == []
+    g2 = scramble(g, random.Random(shuffle_seed))
+    assert canonical(g2) == c
+    assert genome_id(g2) == genome_id(g)
+
+
+@pytest.mark.parametrize("n_states,n_nodes", [(1, 2), (2, (6, 6)), (3, (10, 30)), ((1, 4), 8)])
+def test_sizes_respected(n_states, n_nodes) -> None:
+    s_lo, s_hi = (n_states, n_states) if isinstance(n_states, int) else n_states
+    lo, hi = (n_nodes, n_nodes) if isinstance(n_nodes, int) else n_nodes
+    for seed in range(20):
+        g = random_genome(seed, n_states=n_states, n_nodes=n_nodes)
+        assert s_lo <= len(g.states) <= s_hi and lo <= len(g.nodes) <= hi
+        assert validate(g) == [] and prune(g) == g
+
+
+def test_seeds_give_different_cells() -> None:
+    ids = {genome_id(random_genome(s)) for s in range(200)}
+    assert len(ids) >= 190
+
+
+def test_op_weights() -> None:
+    weights = {"linear": 1.0, "mul": 1.0, "tanh": 1.0}
+    for seed in range(30):
+        g = random_genome(seed, op_weights=weights)
+        assert {n.op for n in g.nodes} <= set(weights)
+    g = random_genome(0, op_weights={"linear": 1.0, "add": 1.0, "blend": 5.0}, n_nodes=(8, 12))
+    assert any(n.op == "blend" for n in g.nodes)
+    assert n_params(g, 3, 5) > 0
+
+
+def test_uses_no_global_random_state() -> None:
+    random.seed(1)
+    before = random.getstate()
+    random_genome(3)
+    assert random.getstate() == before
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"op_weights": {"conv": 1.0}}, "unknown op 'conv'"),
+    ({"op_weights": {"linear": -1.0}}, ">= 0"),
+    ({"n_nodes": (5, 2)}, "n_nodes"),
+    ({"n_states": 0}, "n_states"),
+])
+def test_bad_arguments(kwargs, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        random_genome(0, **kwargs)
+    with pytest.raises(TypeError):
+        random_genome("seed")  # type: ignore[arg-type]
