@@ -1,0 +1,304 @@
+"""Code generation: TorchScript source for one layer's time loop, forward and backward.
+
+Every identifier in the generated source is made here from plan positions (``x``, ``s0``,
+``v3``, ``w1``, ``q1_0``, ``d3`` ...); numbers are written with ``repr(float(...))``. Nothing from
+the genome's strings (node names, the genome's name) reaches the source, so a genome cannot
+inject code; :func:`program_source` is a pure function of the :class:`~._plan.Plan`'s structure.
+
+Three functions are generated:
+
+``forward(x, s0.., weights.., packed)``
+    the whole sequence: the hoisted product of ``x`` with every x-projection, then the time
+    loop with one fused product per recurrent source per step and the pointwise graph. Used as
+    is for inference and (``fused_backward=False``) with autograd through TorchScript.
+``forward_save(...)``
+    the same, also returning, stacked over time, the values the backward needs.
+``backward(dy, ds0.., saved.., weights^T.., packed)``
+    the reverse time loop generated from the derivative of each op: it returns the gradient
+    of the hoisted product, of the raw input (``fit`` of x when m == n), of the initial states,
+    of every per-step product (stacked, so each weight gradient is then one matrix product over
+    the whole sequence) and of the diagonal weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lstm_search.compile._plan import Group, Plan, Step
+
+_MM_ONEDNN = '''def _mm(a: Tensor, w: Tensor, b: Optional[Tensor], packed: bool) -> Tensor:
+    # a (R, in) times w (out, in)^T [+ b]: oneDNN with a weight packed once, else F.linear
+    if packed:
+        scalars: List[Optional[number]] = []
+        return torch.ops.mkldnn._linear_pointwise(a, w, b, "none", scalars, "")
+    return torch.nn.functional.linear(a, w, b)
+'''
+
+_MM_PLAIN = '''def _mm(a: Tensor, w: Tensor, b: Optional[Tensor], packed: bool) -> Tensor:
+    # a (R, in) times w (out, in)^T [+ b]
+    return torch.nn.functional.linear(a, w, b)
+'''
+
+
+def _f(v: float) -> str:
+    return repr(float(v))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Argument and result order shared by the generated code and its Python caller."""
+
+    weights: tuple[str, ...]  # w{gid}, b{gid} (groups with a bias), p{k} (diag nodes)
+    saved: tuple[str, ...]  # refs saved per step by forward_save, in order
+    step_groups: tuple[int, ...]  # gids of the per-step groups, order of dq results
+
+
+def layout(plan: Plan) -> Layout:
+    weights: list[str] = []
+    for g in plan.groups:
+        weights.append(f"w{g.gid}")
+        if g.n_bias:
+            weights.append(f"b{g.gid}")
+    weights += [f"p{k}" for k in plan.diags]
+    need: set[str] = set()
+    for g in plan.step_groups:
+        need.add(g.source)
+    for s in plan.steps:
+        if s.op in ("sigmoid", "tanh", "relu"):
+            need.add(s.out)
+        elif s.op in ("leaky_relu", "mul", "blend", "diag"):
+            need.update(s.args)
+    need.discard("x")
+
+    def key(r: str) -> tuple[int, int]:
+        return ({"s": 0, "x": 1, "v": 2}[r[0]], int(r[1:]) if r[1:].isdigit() else 0)
+
+    return Layout(tuple(weights), tuple(sorted(need, key=key)),
+                  tuple(g.gid for g in plan.step_groups))
+
+
+def _signature(plan: Plan, lay: Layout) -> str:
+    states = ", ".join(f"s{j}: Tensor" for j in range(plan.n_states))
+    weights = "".join(f", {w}: Tensor" for w in lay.weights)
+    return f"x: Tensor, {states}{weights}, packed: bool"
+
+
+def _slots(g: Group, prod: str) -> list[str]:
+    names = [f"q{g.gid}_{i}" for i in range(len(g.members))]
+    if len(names) == 1:
+        return [f"{names[0]} = {prod}"]
+    return [f"{', '.join(names)} = {prod}.chunk({len(names)}, 1)"]
+
+
+def _bias(g: Group) -> str:
+    return f"b{g.gid}" if g.n_bias else "None"
+
+
+def _expr(step: Step, plan: Plan) -> str:
+    a = step.args
+    op = step.op
+    if op == "proj":
+        g = plan.groups[step.group]
+        e = f"q{g.gid}_{step.slot}"
+        return f"{e} + {_f(step.diag_add)} * {g.source}" if step.diag_add else e
+    if op == "add":
+        return " + ".join(a)
+    if op == "mul":
+        return " * ".join(a)
+    if op == "sub":
+        return f"{a[0]} - {a[1]}"
+    if op == "blend":
+        return f"{a[0]} * {a[1]} + (1.0 - {a[0]}) * {a[2]}"
+    if op == "one_minus":
+        return f"1.0 - {a[0]}"
+    if op in ("sigmoid", "tanh", "relu"):
+        return f"torch.{op}({a[0]})"
+    if op == "leaky_relu":
+        if step.slope <= 1.0:
+            return f"torch.nn.functional.leaky_relu({a[0]}, {_f(step.slope)})"
+        return f"torch.where({a[0]} > 0.0, {a[0]} * {_f(step.slope)}, {a[0]})"
+    if op == "diag":
+        return f"p{step.pos} * {a[0]}"
+    if op == "copy":
+        return a[0]
+    raise ValueError(f"no code rule for op {op!r}")  # pragma: no cover
+
+
+def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
+    name = "forward_save" if save else "forward"
+    n_ret = 1 + plan.n_states + (len(lay.saved) if save else 0)
+    ret_t = ", ".join(["Tensor"] * n_ret)
+    out = [f"def {name}({_signature(plan, lay)}) -> Tuple[{ret_t}]:",
+           "    T = x.size(0)", "    B = x.size(1)"]
+    xg = plan.x_group
+    if xg is not None:
+        out.append(f"    # hoisted: every projection of x for the whole sequence, (T, B, "
+                   f"{len(xg.members)}·n)")
+        out.append(f"    xp = _mm(x.reshape(T * B, x.size(2)), w{xg.gid}, {_bias(xg)}, "
+                   "packed).reshape(T, B, -1)")
+    out.append("    ys: List[Tensor] = []")
+    for r in lay.saved if save else ():
+        out.append(f"    sv_{r}: List[Tensor] = []")
+    out.append("    for t in range(T):")
+    body: list[str] = []
+    if xg is not None:
+        body += _slots(xg, "xp[t]")
+    if plan.uses_xt:
+        body.append("xt = x[t]")
+    for g in plan.step_groups:
+        if g.source[0] == "s":  # one fused product per previous state, (B, K·n)
+            body += _slots(g, f"_mm({g.source}, w{g.gid}, {_bias(g)}, packed)")
+    for s in plan.steps:
+        body.append(f"{s.out} = {_expr(s, plan)}")
+        for g in plan.step_groups:
+            if g.source == s.out:
+                body += _slots(g, f"_mm({s.out}, w{g.gid}, {_bias(g)}, packed)")
+    if save:
+        body += [f"sv_{r}.append({r})" for r in lay.saved]
+    body.append(f"ys.append({plan.output})")
+    for j, r in enumerate(plan.new_states):
+        body.append(f"s{j} = {r}")
+    out += ["        " + line for line in body]
+    rets = ["torch.stack(ys, 0)", *(f"s{j}" for j in range(plan.n_states))]
+    if save:
+        rets += [f"torch.stack(sv_{r}, 0)" for r in lay.saved]
+    out.append(f"    return {', '.join(rets)}")
+    return out
+
+
+class _Grads:
+    """Contributions to the gradient of each value within one backward step."""
+
+    def __init__(self) -> None:
+        self.terms: dict[str, list[tuple[int, str]]] = {}
+
+    def add(self, ref: str, expr: str, sign: int = 1) -> None:
+        self.terms.setdefault(ref, []).append((sign, expr))
+
+    def total(self, ref: str) -> str | None:
+        terms = self.terms.get(ref)
+        if not terms:
+            return None
+        parts: list[str] = []
+        for sign, e in terms:
+            wrapped = f"({e})" if " " in e else e
+            if not parts:
+                parts.append(e if sign > 0 else f"-{wrapped}")
+            else:
+                parts.append(f"+ {e}" if sign > 0 else f"- {wrapped}")
+        return " ".join(parts)
+
+
+def _backward(plan: Plan, lay: Layout) -> list[str]:
+    ns = plan.n_states
+    xg = plan.x_group
+    node_groups = {g.source: g for g in plan.step_groups if g.source[0] == "v"}
+    args = ["dy: Tensor", *(f"ds{j}: Tensor" for j in range(ns)),
+            *(f"sv_{r}: Tensor" for r in lay.saved),
+            *(f"wt{gid}: Tensor" for gid in lay.step_groups),
+            *(f"p{k}: Tensor" for k in plan.diags), "packed: bool"]
+    n_ret = 2 + ns + len(lay.step_groups) + len(plan.diags)
+    out = [f"def backward({', '.join(args)}) -> Tuple[{', '.join(['Tensor'] * n_ret)}]:",
+           "    T = dy.size(0)",
+           "    dxps: List[Tensor] = []", "    dxts: List[Tensor] = []"]
+    out += [f"    dqs{gid}: List[Tensor] = []" for gid in lay.step_groups]
+    out += [f"    dp{k} = torch.zeros_like(p{k})" for k in plan.diags]
+    out.append("    for i in range(T):")
+    out.append("        t = T - 1 - i")
+    body: list[str] = ["dyt = dy[t]"]
+    body += [f"{r} = sv_{r}[t]" for r in lay.saved]
+    gr = _Grads()
+    gr.add(plan.output, "dyt")
+    for j, r in enumerate(plan.new_states):
+        gr.add(r, f"ds{j}")
+
+    def group_back(g: Group) -> None:
+        # gradient of the fused product (B, K·n): slot gradients side by side
+        slots = [f"d{k}" for k in g.members]
+        dq = slots[0] if len(slots) == 1 else f"torch.cat([{', '.join(slots)}], 1)"
+        body.append(f"dq{g.gid} = {dq}")
+        body.append(f"dqs{g.gid}.append(dq{g.gid})")
+        gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
+
+    for step in reversed(plan.steps):
+        if step.out in node_groups:
+            group_back(node_groups[step.out])
+        total = gr.total(step.out)
+        d = f"d{step.pos}"
+        if total is None:  # pragma: no cover - every planned node is live
+            body.append(f"{d} = torch.zeros_like(dyt)")
+        else:
+            body.append(f"{d} = {total}")
+        a, op, v = step.args, step.op, step.out
+        if op == "proj":
+            g = plan.groups[step.group]
+            if step.diag_add:
+                gr.add(g.source, f"{_f(step.diag_add)} * {d}")
+        elif op in ("add", "copy"):
+            for r in a:
+                gr.add(r, d)
+        elif op == "sub":
+            gr.add(a[0], d)
+            gr.add(a[1], d, -1)
+        elif op == "one_minus":
+            gr.add(a[0], d, -1)
+        elif op == "mul":
+            for i in range(len(a)):
+                others = [a[j] for j in range(len(a)) if j != i]
+                gr.add(a[i], " * ".join([d, *others]))
+        elif op == "blend":  # z ⊙ a + (1 − z) ⊙ b
+            body.append(f"e{step.pos} = {d} * {a[0]}")
+            gr.add(a[0], f"{d} * ({a[1]} - {a[2]})")
+            gr.add(a[1], f"e{step.pos}")
+            gr.add(a[2], d)
+            gr.add(a[2], f"e{step.pos}", -1)
+        elif op == "sigmoid":
+            gr.add(a[0], f"{d} * {v} * (1.0 - {v})")
+        elif op == "tanh":
+            gr.add(a[0], f"{d} * (1.0 - {v} * {v})")
+        elif op == "relu":
+            gr.add(a[0], f"torch.where({v} > 0.0, {d}, torch.zeros_like({d}))")
+        elif op == "leaky_relu":
+            hi, lo = max(1.0, step.slope), min(1.0, step.slope)
+            gr.add(a[0], f"torch.where({a[0]} > 0.0, {d} * {_f(hi)}, {d} * {_f(lo)})")
+        elif op == "diag":
+            gr.add(a[0], f"{d} * p{step.pos}")
+            body.append(f"dp{step.pos} = dp{step.pos} + ({d} * {a[0]}).sum(0)")
+        else:  # pragma: no cover
+            raise ValueError(f"no derivative rule for op {op!r}")
+    # end of the step: products of x and of the previous states
+    if xg is not None:
+        slots = [f"d{k}" for k in xg.members]
+        body.append("dxps.append(" + (slots[0] if len(slots) == 1
+                                      else f"torch.cat([{', '.join(slots)}], 1)") + ")")
+    if plan.uses_xt:
+        body.append(f"dxts.append({gr.total('xt')})")
+    for g in plan.step_groups:
+        if g.source[0] == "s":
+            group_back(g)
+    for j in range(ns):
+        total = gr.total(f"s{j}")
+        body.append(f"ds{j} = {total if total is not None else f'torch.zeros_like(ds{j})'}")
+    out += ["        " + line for line in body]
+    empty = "torch.zeros(0, dtype=dy.dtype, device=dy.device)"
+    # lists were filled from the last step to the first
+    out += ["    dxps.reverse()", "    dxts.reverse()"]
+    out += [f"    dqs{gid}.reverse()" for gid in lay.step_groups]
+    rets = ["torch.stack(dxps, 0)" if xg is not None else empty,
+            "torch.stack(dxts, 0)" if plan.uses_xt else empty,
+            *(f"ds{j}" for j in range(ns)),
+            *(f"torch.stack(dqs{gid}, 0)" for gid in lay.step_groups),
+            *(f"dp{k}" for k in plan.diags)]
+    out.append(f"    return {', '.join(rets)}")
+    return out
+
+
+def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -> str:
+    """TorchScript source of one layer: ``_mm``, ``forward`` and (``backward``) the fused
+    ``forward_save`` / ``backward`` pair."""
+    lay = layout(plan)
+    parts = [_MM_ONEDNN if onednn else _MM_PLAIN, "\n".join(_forward(plan, lay, save=False))]
+    if backward:
+        parts.append("\n".join(_forward(plan, lay, save=True)))
+        parts.append("\n".join(_backward(plan, lay)))
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,100 @@
+"""The eager backend: the plan interpreted step by step with plain PyTorch ops and autograd.
+
+This is the reference semantics of every op (see ``lstm_search.genome._ops``); the generated
+TorchScript code and the generated backward are checked against it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from lstm_search.compile._plan import Plan, Step
+
+
+def full_bias(bias: Tensor | None, rows: int) -> Tensor | None:
+    """The bias of a fused group: ``bias`` covers the leading rows, zeros the rest."""
+    if bias is None or bias.numel() == rows:
+        return bias
+    return F.pad(bias, (0, rows - bias.numel()))
+
+
+def leaky(v: Tensor, slope: float) -> Tensor:
+    """``max(v, slope·v)`` exactly as the op vocabulary defines it, for any slope."""
+    if slope <= 1.0:
+        return F.leaky_relu(v, slope)
+    return torch.where(v > 0, v * slope, v)
+
+
+def apply_op(step: Step, a: list[Tensor]) -> Tensor:
+    """Value of one pointwise step from its argument values."""
+    op = step.op
+    if op == "add":
+        out = a[0]
+        for v in a[1:]:
+            out = out + v
+        return out
+    if op == "mul":
+        out = a[0]
+        for v in a[1:]:
+            out = out * v
+        return out
+    if op == "sub":
+        return a[0] - a[1]
+    if op == "blend":
+        return a[0] * a[1] + (1.0 - a[0]) * a[2]
+    if op == "one_minus":
+        return 1.0 - a[0]
+    if op == "sigmoid":
+        return torch.sigmoid(a[0])
+    if op == "tanh":
+        return torch.tanh(a[0])
+    if op == "relu":
+        return torch.relu(a[0])
+    if op == "leaky_relu":
+        return leaky(a[0], step.slope)
+    if op == "copy":
+        return a[0]
+    raise ValueError(f"no eager rule for op {op!r}")  # pragma: no cover
+
+
+def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor,
+              states: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+    """Run one layer over ``x`` (T, B, m) from ``states`` (each (B, n)); returns the outputs
+    (T, B, n) and the final states."""
+    n = plan.hidden_size
+    xg = plan.x_group
+    xp = None
+    if xg is not None:  # hoisted: one product over the whole sequence, (T, B, Kx·n)
+        rows = len(xg.members) * n
+        xp = F.linear(x, params[xg.weight_name], full_bias(params.get(xg.bias_name), rows))
+    groups = {g.gid: g for g in plan.groups}
+    outs: list[Tensor] = []
+    for t in range(x.shape[0]):
+        env: dict[str, Tensor] = {f"s{j}": s for j, s in enumerate(states)}
+        env["xt"] = x[t]
+        prods: dict[int, Tensor] = {}
+        for step in plan.steps:
+            if step.op == "proj":
+                g = groups[step.group]
+                if g.hoisted:
+                    assert xp is not None
+                    prod = xp[t]
+                else:
+                    if g.gid not in prods:  # (B, K·n), once per step and source
+                        rows = len(g.members) * n
+                        prods[g.gid] = F.linear(env[g.source], params[g.weight_name],
+                                                full_bias(params.get(g.bias_name), rows))
+                    prod = prods[g.gid]
+                val = prod[:, step.slot * n:(step.slot + 1) * n]
+                if step.diag_add != 0.0:  # Linear(a, v): (W + a·I) v
+                    val = val + step.diag_add * env[g.source]
+            elif step.op == "diag":
+                val = params[f"diag_v{step.pos}"] * env[step.args[0]]
+            else:
+                val = apply_op(step, [env[r] for r in step.args])
+            env[step.out] = val
+        states = [env[r] for r in plan.new_states]
+        outs.append(env[plan.output])
+    return torch.stack(outs, 0), states

@@ -1,0 +1,199 @@
+"""Backends: objects that run one layer's planned computation over a whole sequence.
+
+``eager``    :func:`~._eager.run_eager`, the reference, autograd through plain PyTorch ops.
+``script``   the generated TorchScript program (:mod:`._codegen`). With ``fused_backward``
+             (the default) training runs ``forward_save`` inside a ``torch.autograd.Function``
+             whose backward is the generated reverse loop: weight gradients are then one matrix
+             product over the whole sequence, and on CPU float32 every product uses oneDNN with
+             weights packed once per call (:mod:`._gemm`). Without it, autograd runs through the
+             TorchScript forward. Inference (no gradient needed) always runs ``forward``.
+``compile``  ``torch.compile`` of the eager interpreter (autograd through inductor's graph).
+
+Every kernel takes ``params``: the layer's parameters by name (``weight_x``, ``bias_s0``,
+``diag_v3`` ...) and returns ``(outputs (T, B, n), [final states (B, n)])``.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from lstm_search.compile import _gemm
+from lstm_search.compile._codegen import Layout, layout, program_source
+from lstm_search.compile._eager import full_bias, run_eager
+from lstm_search.compile._plan import Plan
+
+BACKENDS: tuple[str, ...] = ("eager", "script", "compile")
+
+
+@functools.lru_cache(maxsize=1024)
+def script_unit(source: str) -> Any:
+    """Compile generated source into a TorchScript CompilationUnit (cached by source)."""
+    with warnings.catch_warnings():
+        # TorchScript warns that it is deprecated (torch >= 2.13); it still works.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*(TorchScript|torch\\.jit).*")
+        return torch.jit.CompilationUnit(source)
+
+
+def _weights(plan: Plan, lay: Layout, params: dict[str, Tensor]) -> list[Tensor]:
+    """Arguments of the generated code in :class:`Layout` order (biases padded to full rows)."""
+    out: list[Tensor] = []
+    n = plan.hidden_size
+    for g in plan.groups:
+        out.append(params[g.weight_name])
+        if g.n_bias:
+            b = full_bias(params[g.bias_name], len(g.members) * n)
+            assert b is not None
+            out.append(b)
+    out += [params[f"diag_v{k}"] for k in plan.diags]
+    return out
+
+
+class EagerKernel:
+    name = "eager"
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    def __call__(self, x: Tensor, states: list[Tensor],
+                 params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
+        return run_eager(self.plan, params, x, states)
+
+
+class CompileKernel:
+    """``torch.compile`` of the eager interpreter; the first call per shape takes tens of
+    seconds on CPU (inductor generates and builds C++)."""
+
+    name = "compile"
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        fn = functools.partial(run_eager, plan)
+        self._fn = torch.compile(fn, dynamic=False)
+
+    def __call__(self, x: Tensor, states: list[Tensor],
+                 params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
+        y, s = self._fn(params, x, states)
+        return y, list(s)
+
+
+class ScriptKernel:
+    name = "script"
+
+    def __init__(self, plan: Plan, fused_backward: bool = True) -> None:
+        self.plan = plan
+        self.layout = layout(plan)
+        self.fused_backward = fused_backward
+        self.onednn = _gemm.onednn_available()
+        self.source = program_source(plan, onednn=self.onednn, backward=fused_backward)
+        self.unit = script_unit(self.source)
+
+    def packed_weights(self, weights: list[Tensor], batch: int, steps: int) -> list[Tensor]:
+        """Weights with every matrix packed for oneDNN (x's for T·B rows, others for B)."""
+        out = list(weights)
+        i = 0
+        for g in self.plan.groups:
+            out[i] = _gemm.pack(weights[i], steps * batch if g.hoisted else batch)
+            i += 2 if g.n_bias else 1
+        return out
+
+    def __call__(self, x: Tensor, states: list[Tensor],
+                 params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
+        weights = _weights(self.plan, self.layout, params)
+        grad = torch.is_grad_enabled() and (
+            x.requires_grad or any(t.requires_grad for t in (*states, *weights)))
+        if grad and self.fused_backward:
+            out = _FusedLayer.apply(self, x, *states, *weights)
+        else:
+            packed = not grad and _gemm.can_pack(x)
+            ws = self.packed_weights(weights, x.shape[1], x.shape[0]) if packed else weights
+            out = self.unit.forward(x, *states, *ws, packed)
+        return out[0], list(out[1:1 + self.plan.n_states])
+
+
+class _FusedLayer(torch.autograd.Function):
+    """One layer over the whole sequence with the generated backward (not twice differentiable).
+
+    Inputs: the kernel, x (T, B, m), the states (B, n) each, the weights in Layout order.
+    Outputs: y (T, B, n) and the final states.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, kernel: ScriptKernel, x: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
+        plan = kernel.plan
+        ns = plan.n_states
+        states, weights = list(rest[:ns]), list(rest[ns:])
+        packed = _gemm.can_pack(x)
+        ws = kernel.packed_weights(weights, x.shape[1], x.shape[0]) if packed else weights
+        out = kernel.unit.forward_save(x, *states, *ws, packed)
+        ctx.kernel = kernel
+        ctx.packed = packed
+        ctx.save_for_backward(x, *weights, *out[1 + ns:])
+        return tuple(out[:1 + ns])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, dy: Tensor | None, *dstates: Tensor | None) -> tuple[Any, ...]:
+        kernel: ScriptKernel = ctx.kernel
+        plan, lay = kernel.plan, kernel.layout
+        n = plan.hidden_size
+        saved = ctx.saved_tensors
+        x = saved[0]
+        weights = list(saved[1:1 + len(lay.weights)])
+        stash = dict(zip(lay.saved, saved[1 + len(lay.weights):], strict=True))
+        w_of = dict(zip(lay.weights, weights, strict=True))
+        T, B = x.shape[0], x.shape[1]
+        like = stash[lay.saved[0]] if lay.saved else x.new_zeros(T, B, n)
+        dy = dy if dy is not None else like.new_zeros(T, B, n)
+        ds = [d if d is not None else like.new_zeros(B, n) for d in dstates]
+        packed = ctx.packed
+        wts = []
+        for gid in lay.step_groups:  # dq @ W, as a product with the weight W^T (in, K·n)
+            wt = w_of[f"w{gid}"].t()
+            wts.append(_gemm.pack(wt, B) if packed else wt)
+        ps = [w_of[f"p{k}"] for k in plan.diags]
+        res = kernel.unit.backward(dy.contiguous(), *ds, *[stash[r] for r in lay.saved],
+                                   *wts, *ps, packed)
+        ns = plan.n_states
+        dxp, dxt = res[0], res[1]
+        dstate0 = list(res[2:2 + ns])
+        dqs = dict(zip(lay.step_groups, res[2 + ns:2 + ns + len(lay.step_groups)], strict=True))
+        dps = dict(zip(plan.diags, res[2 + ns + len(lay.step_groups):], strict=True))
+        grads: dict[str, Tensor] = {}
+        dx = None
+        xg = plan.x_group
+        if xg is not None:
+            wx = w_of[f"w{xg.gid}"]
+            dxp2 = dxp.reshape(T * B, -1)  # (T·B, Kx·n): one product over the sequence
+            dx = _gemm.linear(dxp2, _gemm.pack(wx.t(), T * B) if packed else wx.t(), None,
+                              packed).reshape(T, B, -1)
+            grads[f"w{xg.gid}"] = dxp2.t().mm(x.reshape(T * B, -1))
+            if xg.n_bias:
+                grads[f"b{xg.gid}"] = dxp2.sum(0)
+        if plan.uses_xt:
+            dx = dxt if dx is None else dx + dxt
+        for g in plan.step_groups:
+            dq2 = dqs[g.gid].reshape(T * B, -1)  # (T·B, K·n)
+            src = stash[g.source].reshape(T * B, -1)  # the product's input at every step
+            grads[f"w{g.gid}"] = dq2.t().mm(src)
+            if g.n_bias:
+                grads[f"b{g.gid}"] = dq2.sum(0)
+        for k in plan.diags:
+            grads[f"p{k}"] = dps[k]
+        return (None, dx, *dstate0, *(grads[w] for w in lay.weights))
+
+
+def make_kernel(plan: Plan, backend: str, *, fused_backward: bool = True) -> Any:
+    """The kernel running ``plan`` with ``backend`` (one of :data:`BACKENDS`)."""
+    if backend == "eager":
+        return EagerKernel(plan)
+    if backend == "script":
+        return ScriptKernel(plan, fused_backward)
+    if backend == "compile":
+        return CompileKernel(plan)
+    raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

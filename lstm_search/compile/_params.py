@@ -1,0 +1,73 @@
+"""Parameters of one compiled layer: shapes, readable names, initialisation.
+
+Names come from the plan, never from genome strings:
+
+* ``weight_x`` (Kx·n, m), ``bias_x``: every projection of the input, fused (hoisted);
+* ``weight_s{j}`` (K·n, n), ``bias_s{j}``: every projection of previous state j (the j-th of the
+  genome's states), fused;
+* ``weight_v{k}``, ``bias_v{k}``: projections of the value of node k (topological position);
+* ``diag_v{k}`` (n,): the diagonal weight (peephole) of diag node k.
+
+Rows of a fused weight are ``n`` per projection, projections with a bias first; a bias covers
+only those rows. :func:`param_map` tells which node owns which rows.
+
+Initialisation follows ``torch.nn.LSTM``: every weight, bias and peephole uniform in
+(−k, k) with k = init_scale / sqrt(n); a projection whose genome node sets ``bias_init``
+explicitly (e.g. LSTM-b's forget bias of 1, Jozefowicz et al. 2015) gets that constant instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from lstm_search.compile._plan import Plan
+from lstm_search.genome import Genome
+
+
+def make_parameters(plan: Plan) -> dict[str, nn.Parameter]:
+    """Uninitialised parameters of one layer, by name."""
+    n = plan.hidden_size
+    out: dict[str, nn.Parameter] = {}
+    for g in plan.groups:
+        out[g.weight_name] = nn.Parameter(torch.empty(len(g.members) * n, g.width))
+        if g.n_bias:
+            out[g.bias_name] = nn.Parameter(torch.empty(g.n_bias * n))
+    for k in plan.diags:
+        out[f"diag_v{k}"] = nn.Parameter(torch.empty(n))
+    return out
+
+
+def param_map(plan: Plan) -> dict[str, list[tuple[str, int, int]]]:
+    """Genome node name -> [(parameter name, first row, end row)] (for humans: the names are
+    the genome's, shown as data, never used in code)."""
+    n = plan.hidden_size
+    out: dict[str, list[tuple[str, int, int]]] = {}
+    for g in plan.groups:
+        for slot, k in enumerate(g.members):
+            entry = [(g.weight_name, slot * n, (slot + 1) * n)]
+            if slot < g.n_bias:
+                entry.append((g.bias_name, slot * n, (slot + 1) * n))
+            out[plan.node_names[k]] = entry
+    for k in plan.diags:
+        out[plan.node_names[k]] = [(f"diag_v{k}", 0, n)]
+    return out
+
+
+@torch.no_grad()
+def init_parameters(plan: Plan, genome: Genome, params: dict[str, nn.Parameter], *,
+                    init_scale: float = 1.0, generator: torch.Generator | None = None) -> None:
+    """Initialise ``params`` in place (see the module docstring)."""
+    n = plan.hidden_size
+    bound = init_scale / math.sqrt(n)
+    for p in params.values():
+        p.copy_(torch.empty(p.shape, dtype=p.dtype).uniform_(-bound, bound,
+                                                              generator=generator))
+    nodes = genome.node_map
+    for g in plan.groups:
+        for slot in range(g.n_bias):
+            node = nodes[plan.node_names[g.members[slot]]]
+            if "bias_init" in node.params:
+                params[g.bias_name][slot * n:(slot + 1) * n] = float(node.params["bias_init"])

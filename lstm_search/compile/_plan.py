@@ -1,0 +1,178 @@
+"""Plan: a validated genome turned into steps over compiler-named values.
+
+The plan is the single description every backend executes. It fixes
+
+* a topological order of the live nodes; node ``k`` of that order computes the value ``v{k}``;
+* *groups*: the learned projections (``linear``, and ``fit`` when it has a matrix) that read
+  the same value share one weight matrix, so they cost one matrix product. The group reading
+  ``x`` is hoisted out of the time loop (one product over the whole sequence); a group reading a
+  previous state ``s{j}`` is one product per step; a group reading an internal value ``v{k}``
+  stays per step too (e.g. ``W_hh (r ⊙ h)`` of GRU-like cells);
+* which value becomes each new state and the output.
+
+Identifiers are built here from positions only (``x``, ``xt``, ``s0``, ``v3``, ``g0``); the
+genome's strings never leave :func:`build_plan` except in :attr:`Plan.node_names`, a mapping kept
+for humans (``param_map``), never for code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lstm_search.genome import Genome, GenomeError, X
+from lstm_search.genome._canonical import _topo
+
+# value references used by steps: "xt" (the step input itself), "s{j}" (previous state j),
+# "v{k}" (value of node k).
+
+
+@dataclass(frozen=True)
+class Group:
+    """Projections of one source value fused into one matrix ``(len(members)·n, width)``.
+
+    ``members`` are node positions, those with a bias first (``n_bias`` of them), so the bias
+    vector covers the leading rows and the rest get none.
+    """
+
+    gid: int
+    source: str  # "x", "s{j}" or "v{k}"
+    width: int  # columns of the weight matrix: m for x, else n
+    members: tuple[int, ...]
+    n_bias: int
+
+    @property
+    def hoisted(self) -> bool:
+        return self.source == "x"
+
+    @property
+    def weight_name(self) -> str:
+        return f"weight_{self.source}"
+
+    @property
+    def bias_name(self) -> str:
+        return f"bias_{self.source}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node: ``v{pos} = op(args)``.
+
+    For projections ``group``/``slot`` locate the rows of the fused product and ``diag_add`` is
+    the constant ``a`` of Linear(a, ·) (``a·v`` is added to the product). ``slope`` is leaky
+    relu's. ``op`` is ``proj`` for every projection with a matrix, ``copy`` for ``identity`` and
+    for ``fit`` of an n-wide value.
+    """
+
+    pos: int
+    op: str
+    args: tuple[str, ...]
+    group: int = -1
+    slot: int = -1
+    diag_add: float = 0.0
+    slope: float = 0.0
+
+    @property
+    def out(self) -> str:
+        return f"v{self.pos}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    n_states: int
+    input_size: int
+    hidden_size: int
+    steps: tuple[Step, ...]
+    groups: tuple[Group, ...]
+    diags: tuple[int, ...]  # positions of diag nodes (each owns a parameter ``diag_v{k}``)
+    new_states: tuple[str, ...]  # value ref of each new state, in the genome's state order
+    output: str  # value ref of the output
+    uses_xt: bool  # some step reads the raw step input (fit of x when m == n)
+    node_names: tuple[str, ...]  # genome node name of each position, for humans only
+
+    @property
+    def x_group(self) -> Group | None:
+        return next((g for g in self.groups if g.hoisted), None)
+
+    @property
+    def step_groups(self) -> tuple[Group, ...]:
+        return tuple(g for g in self.groups if not g.hoisted)
+
+
+_POINTWISE = {"add", "mul", "sub", "blend", "one_minus", "sigmoid", "tanh", "relu",
+              "leaky_relu", "identity", "diag"}
+
+
+def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
+    """Plan one layer of ``genome`` for input width ``input_size`` and hidden width
+    ``hidden_size``; raises :class:`GenomeError` (every problem) for an invalid genome."""
+    if not isinstance(genome, Genome):
+        raise TypeError(f"expected a Genome, got {type(genome).__name__}")
+    for label, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{label} must be a positive int, got {v!r}")
+    genome.check()
+    order = _topo(genome)
+    pos = {node.name: k for k, node in enumerate(order)}
+    state_idx = {s: j for j, s in enumerate(genome.states)}
+
+    def ref(name: str) -> str:
+        if name == X:
+            return "x"
+        if name in state_idx:
+            return f"s{state_idx[name]}"
+        return f"v{pos[name]}"
+
+    # Collect projections by source, in topological order.
+    by_source: dict[str, list[tuple[int, bool]]] = {}
+    for k, node in enumerate(order):
+        if node.op == "linear" or (node.op == "fit" and node.inputs[0] == X
+                                   and input_size != hidden_size):
+            biased = node.op == "linear" and bool(node.param("bias"))
+            by_source.setdefault(ref(node.inputs[0]), []).append((k, biased))
+    groups: list[Group] = []
+    where: dict[int, tuple[int, int]] = {}
+    # x first, then states in order, then internal values by position: a stable layout.
+    def source_key(src: str) -> tuple[int, int]:
+        return (0, 0) if src == "x" else ((1, int(src[1:])) if src[0] == "s" else (2, int(src[1:])))
+
+    for src in sorted(by_source, key=source_key):
+        members = sorted(by_source[src], key=lambda kb: (not kb[1], kb[0]))
+        gid = len(groups)
+        groups.append(Group(gid, src, input_size if src == "x" else hidden_size,
+                            tuple(k for k, _ in members), sum(b for _, b in members)))
+        for slot, (k, _) in enumerate(members):
+            where[k] = (gid, slot)
+
+    steps: list[Step] = []
+    uses_xt = False
+    diags: list[int] = []
+    for k, node in enumerate(order):
+        args = tuple(ref(a) for a in node.inputs)
+        if k in where:
+            gid, slot = where[k]
+            a = float(node.param("diag")) if node.op == "linear" else 0.0
+            steps.append(Step(k, "proj", args, group=gid, slot=slot, diag_add=a))
+        elif node.op in ("fit", "identity"):
+            if args[0] == "x":  # fit of x when m == n: the raw step input
+                uses_xt = True
+                args = ("xt",)
+            steps.append(Step(k, "copy", args))
+        elif node.op in _POINTWISE:
+            if node.op == "diag":
+                diags.append(k)
+            slope = float(node.param("slope")) if node.op == "leaky_relu" else 0.0
+            steps.append(Step(k, node.op, args, slope=slope))
+        else:  # pragma: no cover - validation rejects unknown ops
+            raise GenomeError([], f"op {node.op!r} has no compiler rule")
+    return Plan(
+        n_states=len(genome.states),
+        input_size=input_size,
+        hidden_size=hidden_size,
+        steps=tuple(steps),
+        groups=tuple(groups),
+        diags=tuple(diags),
+        new_states=tuple(ref(genome.new_states[s]) for s in genome.states),
+        output=ref(genome.output),
+        uses_xt=uses_xt,
+        node_names=tuple(node.name for node in order),
+    )

@@ -1,0 +1,71 @@
+"""One recurrent layer of any compiled cell: parameters plus a kernel running the time loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from lstm_search.compile._kernels import make_kernel
+from lstm_search.compile._params import init_parameters, make_parameters, param_map
+from lstm_search.compile._plan import Plan, build_plan
+from lstm_search.genome import Genome
+
+
+class RecurrentLayer(nn.Module):
+    """A layer of ``genome`` cells: ``forward(x (T, B, m), states) -> (y (T, B, n), states)``
+    with ``states`` a tuple of (B, n) tensors in the genome's state order (zeros when None).
+
+    Parameter names are the compiler's (``weight_x``, ``weight_s0``, ``diag_v7`` ...);
+    :meth:`param_map` says which genome node owns which rows.
+    """
+
+    def __init__(self, genome: Genome, input_size: int, hidden_size: int,
+                 backend: str = "script", *, fused_backward: bool = True,
+                 init_scale: float = 1.0, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.plan: Plan = build_plan(genome, input_size, hidden_size)
+        self.genome = genome
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.backend = backend
+        self.init_scale = init_scale
+        for name, p in make_parameters(self.plan).items():
+            self.register_parameter(name, p)
+        self.reset_parameters(generator)
+        self.kernel: Any = make_kernel(self.plan, backend, fused_backward=fused_backward)
+
+    @property
+    def n_states(self) -> int:
+        return self.plan.n_states
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        init_parameters(self.plan, self.genome, dict(self.named_parameters(recurse=False)),
+                        init_scale=self.init_scale, generator=generator)
+
+    def param_map(self) -> dict[str, list[tuple[str, int, int]]]:
+        return param_map(self.plan)
+
+    def zero_states(self, batch: int, like: Tensor) -> tuple[Tensor, ...]:
+        return tuple(like.new_zeros(batch, self.hidden_size) for _ in range(self.n_states))
+
+    def forward(self, x: Tensor, states: tuple[Tensor, ...] | list[Tensor] | None = None
+                ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        if x.dim() != 3 or x.shape[2] != self.input_size or x.shape[0] < 1:
+            raise ValueError(f"expected input (T >= 1, B, {self.input_size}), got "
+                             f"{tuple(x.shape)}")
+        if states is None:
+            states = self.zero_states(x.shape[1], x)
+        states = list(states)
+        want = (x.shape[1], self.hidden_size)
+        if len(states) != self.n_states or any(tuple(s.shape) != want for s in states):
+            raise ValueError(f"expected {self.n_states} state tensor(s) of shape {want}, got "
+                             f"{[tuple(s.shape) for s in states]}")
+        params = dict(self.named_parameters(recurse=False))
+        y, new = self.kernel(x, states, params)
+        return y, tuple(new)
+
+    def extra_repr(self) -> str:
+        name = self.genome.name or "genome"
+        return (f"{name}, {self.input_size}, {self.hidden_size}, backend={self.backend!r}")
