@@ -7,8 +7,10 @@ and ``h_new_1``, ... (extra recurrent states, e.g. the LSTM cell) are the result
 ======================== =======================================================================
 recipe op                genome
 ======================== =======================================================================
-linear [i1, ..., ik]     ``Σ_k W_k i_k + b`` with ONE bias:
-                         ``add(linear(i1), linear(i2, bias=False), ...)``; one input: ``linear``
+linear [i1, ..., ik]     ``Σ_k W_k i_k + b`` with ONE bias: ``add(linear(i1), linear(i2,
+                         bias=False), ...)``, the bias on x's projection when x is an input
+                         (so the order of the inputs does not change the genome_id), else on
+                         the first; one input: ``linear``
 blend [z, a, b]          ``blend`` (z ⊙ a + (1 − z) ⊙ b)
 elementwise_prod / _sum  ``mul`` / ``add`` (chained when more than 8 inputs; one input passes
                          through as ``identity``)
@@ -159,11 +161,12 @@ def from_nasbench_with_names(recipe: Mapping[str, Any], name: str = "",
         if op == "linear":
             if len(ins) == 1:
                 nodes.append(Node(out, "linear", (ins[0],)))
-            else:  # one bias shared by all the inputs: only the first projection has one
+            else:  # one bias shared by all the inputs: only one projection has one
                 terms = []
+                biased = ins.index(X) if X in ins else 0
                 for k, v in enumerate(ins):
                     t = fresh(f"{out}_w{k}")
-                    nodes.append(Node(t, "linear", (v,), {} if k == 0 else {"bias": False}))
+                    nodes.append(Node(t, "linear", (v,), {} if k == biased else {"bias": False}))
                     terms.append(t)
                 sum_of(terms, out, "add")
         elif op == "blend":
