@@ -233,8 +233,8 @@ def load_music(name: str, data_dir: str | Path | None = None) -> MusicCorpus:
         return read_music_file(path, name=name)
     except MissingDataError:
         raise
-    except DataError as e:
-        raise DataError(f"dataset {name!r}: {e}") from None
+    except DataError as e:  # keep the class (UnsafePickleError stays one), name the dataset
+        raise type(e)(f"dataset {name!r}: {e}") from None
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None) -> TextCorpus | MusicCorpus:
