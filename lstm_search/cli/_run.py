@@ -1,0 +1,54 @@
+"""``lstm-search run EXPERIMENT``: run or resume a search and say where its results are."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("experiment", help="a name in experiments/ (e.g. quickstart) or a path "
+                        "to an experiment file")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the experiment's smoke mode: little data, few epochs and trials")
+    parser.add_argument("--backend", choices=("optuna", "ray"), default="optuna")
+    parser.add_argument("--trials", type=int, help="number of trials (search.trials)")
+    parser.add_argument("--workers", type=int,
+                        help="parallel trials: worker processes (optuna) or concurrent trials "
+                             "(ray)")
+    parser.add_argument("--address", help="Ray cluster to join (e.g. 10.0.0.1:6379 or auto); "
+                        "default: start Ray locally")
+    parser.add_argument("--num-cpus", type=int,
+                        help="CPUs of the local Ray instance (default: the workers needed)")
+    parser.add_argument("--storage", help="Optuna storage: sqlite:///PATH (default: study.db in "
+                        "the run folder), journal:PATH, or a postgresql:// / mysql:// URL")
+    parser.add_argument("--out", default="results", help="results root (default: ./results)")
+    parser.add_argument("--run", help="run folder name (default: a UTC time stamp)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run (--run, else the latest) keeping recorded trials")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting, e.g. --set train.lr=0.5 (repeatable)")
+    parser.add_argument("--seed", type=int, help="the experiment's seed")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lstm_search.config import ConfigError, parse_assignments
+    from lstm_search.experiment import ExperimentError
+
+    try:
+        overrides = parse_assignments(args.sets)
+        from lstm_search.search import run_experiment
+
+        outcome = run_experiment(
+            args.experiment, smoke=args.smoke, overrides=overrides, backend=args.backend,
+            trials=args.trials, workers=args.workers, seed=args.seed, out=args.out,
+            run=args.run, resume=args.resume, storage=args.storage, address=args.address,
+            num_cpus=args.num_cpus)
+    except (ExperimentError, ConfigError) as e:
+        print(f"lstm-search run: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lstm-search run: interrupted; continue with --resume", file=sys.stderr)
+        return 130
+    print(outcome.run_dir)
+    return 0

@@ -1,0 +1,250 @@
+"""Experiments: one declaration of what to search, on which task, how long, with which budget.
+
+An experiment file is a short Python module that builds a frozen :class:`Experiment` and binds
+it to the name ``EXPERIMENT``::
+
+    from lstm_search.config import ModelConfig, TaskConfig, TrainConfig
+    from lstm_search.experiment import Experiment, SearchConfig
+    from lstm_search.spaces import load_space
+
+    EXPERIMENT = Experiment(
+        name="quickstart",
+        space=load_space("quickstart"),
+        task=TaskConfig(name="recall", ...),
+        model=ModelConfig(hidden_size=32, num_layers=1),
+        train=TrainConfig(epochs=4),
+        search=SearchConfig(trials=24, sampler="tpe"),
+        smoke={"search.trials": 4, "train.epochs": 1},
+    )
+
+Experiment files are the user's own code, like a configuration file written in Python: they are
+imported from their path (never evaluated from strings). ``smoke`` holds the dotted overrides of
+the smoke mode; ``--set key=value`` overrides are applied after it, type-checked, and an unknown
+key is an error (:class:`lstm_search.config.ConfigError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lstm_search.config import ConfigError, ModelConfig, TaskConfig, TrainConfig, apply_overrides
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+
+SAMPLERS = ("tpe", "random", "nsga2", "evolution")
+PRUNERS = ("none", "median", "halving")
+SECOND_OBJECTIVES = ("", "n_params", "step_time")
+
+
+class ExperimentError(ValueError):
+    """An experiment file that cannot be loaded or is malformed; the message says where."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How the search runs.
+
+    ``sampler``: ``tpe`` (Optuna's TPE), ``random``, ``nsga2`` (multi-objective: the task's
+    objective and ``second_objective``, both minimised or the task's direction, giving a Pareto
+    front) or ``evolution`` (Jozefowicz et al. 2015, :mod:`lstm_search.search.evolution`).
+    ``pruner``: ``none``, ``median`` (Optuna's MedianPruner) or ``halving`` (successive halving;
+    ASHA under Ray). ``max_retries``: how often a trial that crashed its worker is retried (Ray).
+    """
+
+    trials: int = 20
+    sampler: str = "tpe"
+    pruner: str = "none"
+    second_objective: str = ""
+    workers: int = 1
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_retries: int = 1
+    metric: str = ""  # metric fed to pruners; "": the first validation loss reported
+    direction: str = "minimize"  # of the task's objective ("maximize" for accuracies)
+    # evolution (Jozefowicz et al. 2015, section 3)
+    population: int = 10
+    reeval_prob: float = 0.3
+    gru_fraction: float = 0.9
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.trials < 1:
+            problems.append(f"search.trials must be >= 1, got {self.trials}")
+        if self.workers < 1:
+            problems.append(f"search.workers must be >= 1, got {self.workers}")
+        if self.sampler not in SAMPLERS:
+            problems.append(f"search.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        if self.pruner not in PRUNERS:
+            problems.append(f"search.pruner must be one of {PRUNERS}, got {self.pruner!r}")
+        if self.second_objective not in SECOND_OBJECTIVES:
+            problems.append(f"search.second_objective must be one of {SECOND_OBJECTIVES}, "
+                            f"got {self.second_objective!r}")
+        if self.sampler == "nsga2" and not self.second_objective:
+            problems.append("search.sampler 'nsga2' needs search.second_objective "
+                            "('n_params' or 'step_time')")
+        if self.direction not in ("minimize", "maximize"):
+            problems.append(f"search.direction must be 'minimize' or 'maximize', "
+                            f"got {self.direction!r}")
+        if not 0.0 <= self.reeval_prob <= 1.0:
+            problems.append(f"search.reeval_prob must be in [0, 1], got {self.reeval_prob}")
+        if self.population < 2:
+            problems.append(f"search.population must be >= 2, got {self.population}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of staged filtering (Jozefowicz et al. 2015): a task and the fraction of the
+    GRU's fitness a candidate must reach on it to go on to the next stage."""
+
+    task: TaskConfig
+    min_fraction: float = 0.9
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A search: a space of cells and hyperparameters, a task, training settings, a budget.
+
+    ``stages`` (evolution only) are the filtering tasks run before ``task``, cheapest first.
+    """
+
+    name: str
+    space: Any  # a lstm_search.spaces.SearchSpace
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    stages: tuple[Stage, ...] = ()
+    smoke: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stages", tuple(self.stages))
+        object.__setattr__(self, "smoke", dict(self.smoke))
+        from lstm_search.spaces import SearchSpace
+
+        problems = []
+        if not self.name or not all(ch.isalnum() or ch in "_-." for ch in self.name):
+            problems.append(f"name must be a non-empty word of letters, digits, _ - ., "
+                            f"got {self.name!r}")
+        if not isinstance(self.space, SearchSpace):
+            problems.append(f"space must be a SearchSpace (with name, hparam_names, sample, "
+                            f"build), got {type(self.space).__name__}")
+        for fname, tp in (("task", TaskConfig), ("model", ModelConfig), ("train", TrainConfig),
+                          ("search", SearchConfig)):
+            if not isinstance(getattr(self, fname), tp):
+                problems.append(f"{fname} must be a {tp.__name__}, "
+                                f"got {type(getattr(self, fname)).__name__}")
+        if problems:
+            raise ExperimentError(f"experiment {self.name!r}: " + "; ".join(problems))
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Experiment:
+        """A copy with dotted ``section.field`` overrides applied (type-checked)."""
+        return apply_overrides(self, dict(overrides)) if overrides else self
+
+    def resolved(self, *, smoke: bool = False, overrides: Mapping[str, Any] = ()) -> Experiment:
+        """The smoke overrides (if ``smoke``) then ``overrides`` applied."""
+        exp = self
+        if smoke:
+            exp = exp.with_overrides(self.smoke)
+        return exp.with_overrides(dict(overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (the space by its name and parameters)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "space":
+                out[f.name] = {"name": getattr(value, "name", ""), "repr": repr(value)}
+            elif dataclasses.is_dataclass(value):
+                out[f.name] = dataclasses.asdict(value)
+            elif f.name == "stages":
+                out[f.name] = [dataclasses.asdict(s) for s in value]
+            else:
+                out[f.name] = value
+        return out
+
+
+def experiment_names(folder: str | Path = EXPERIMENTS_DIR) -> list[str]:
+    """Names of the experiment files in ``folder`` (the repository's ``experiments/``)."""
+    return sorted(p.stem for p in Path(folder).glob("*.py") if not p.name.startswith("_"))
+
+
+def find_experiment(name_or_path: str | Path) -> Path:
+    """The file of an experiment: a path to a ``.py`` file, or a name in ``experiments/``."""
+    p = Path(name_or_path)
+    if p.suffix == ".py" or p.parent != Path("."):
+        if not p.is_file():
+            raise ExperimentError(f"experiment file not found: {p}")
+        return p
+    candidate = EXPERIMENTS_DIR / f"{name_or_path}.py"
+    if not candidate.is_file():
+        known = ", ".join(experiment_names()) or "(none)"
+        raise ExperimentError(f"no experiment named {str(name_or_path)!r} in {EXPERIMENTS_DIR}; "
+                              f"known: {known}")
+    return candidate
+
+
+def import_declaration(path: Path, attr: str, kind: str) -> Any:
+    """Import the Python file ``path`` as a module and return its ``attr``.
+
+    The file is the user's own declaration (trusted like a configuration file); it is imported
+    with :func:`importlib.util.spec_from_file_location`, nothing is evaluated from strings. Any
+    error while importing (syntax error, a failing import, an exception) becomes an
+    :class:`ExperimentError` naming the file.
+    """
+    mod_name = f"_lstm_search_{kind}_{path.stem}_{abs(hash(str(path.resolve()))):x}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise ExperimentError(f"{path}: cannot be imported as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        sys.modules.pop(mod_name, None)
+        raise ExperimentError(f"{path}:{e.lineno}: syntax error in {kind} file: {e.msg}") from None
+    except Exception as e:
+        sys.modules.pop(mod_name, None)
+        raise ExperimentError(f"{path}: error while importing the {kind} file: "
+                              f"{type(e).__name__}: {e}") from e
+    if not hasattr(module, attr):
+        raise ExperimentError(f"{path}: the {kind} file defines no {attr} "
+                              f"(expected `{attr} = ...` at the top level)")
+    return getattr(module, attr)
+
+
+def load_experiment(name_or_path: str | Path, *, smoke: bool = False,
+                    overrides: Mapping[str, Any] = ()) -> Experiment:
+    """Load ``EXPERIMENT`` from a file (or a name in ``experiments/``), resolved.
+
+    Raises :class:`ExperimentError` for a missing or malformed file and
+    :class:`lstm_search.config.ConfigError` for an unknown or mistyped override key.
+    """
+    path = find_experiment(name_or_path)
+    exp = import_declaration(path, "EXPERIMENT", "experiment")
+    if not isinstance(exp, Experiment):
+        raise ExperimentError(f"{path}: EXPERIMENT must be a lstm_search.experiment.Experiment, "
+                              f"got {type(exp).__name__}")
+    return exp.resolved(smoke=smoke, overrides=overrides)
+
+
+__all__ = [
+    "Experiment",
+    "ExperimentError",
+    "SearchConfig",
+    "Stage",
+    "experiment_names",
+    "find_experiment",
+    "import_declaration",
+    "load_experiment",
+]

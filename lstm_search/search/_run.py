@@ -1,0 +1,138 @@
+"""Run an experiment end to end: resolve, make the run folder, search, report where results are.
+
+``results/<experiment>/<run>/`` holds ``run.json`` (resolved configuration, seed, versions, git
+commit, how it was invoked), ``trials.jsonl`` (one row per trial), ``curves.jsonl``, and the
+search's working memory (``study.db`` for Optuna, ``ray/`` for Ray Tune). ``--resume`` continues
+the same folder: rows already in the table are kept and the budget is completed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from lstm_search.experiment import Experiment, ExperimentError, find_experiment, load_experiment
+from lstm_search.results import RUN_FILE, ResultsWriter, now, provenance
+from lstm_search.search._progress import ProgressMonitor, Summary, summarise
+from lstm_search.search._storage import default_storage_url
+from lstm_search.search._trial import Evaluate
+
+BACKENDS = ("optuna", "ray")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where a run's results are and what its table holds."""
+
+    run_dir: Path
+    experiment: Experiment
+    summary: Summary
+
+
+def _latest_run(exp_dir: Path) -> str:
+    runs = sorted((p for p in exp_dir.iterdir() if (p / RUN_FILE).exists()),
+                  key=lambda p: (p / RUN_FILE).stat().st_mtime) if exp_dir.is_dir() else []
+    if not runs:
+        raise ExperimentError(f"--resume: no earlier run of this experiment in {exp_dir}")
+    return runs[-1].name
+
+
+def run_experiment(
+    experiment: str | Path,
+    *,
+    smoke: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+    backend: str = "optuna",
+    trials: int | None = None,
+    workers: int | None = None,
+    seed: int | None = None,
+    out: str | Path = "results",
+    run: str | None = None,
+    resume: bool = False,
+    storage: str | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    evaluate: Evaluate | None = None,
+    stream: TextIO | None = None,
+) -> RunOutcome:
+    """Run (or resume) a search of ``experiment`` (a name in ``experiments/`` or a path).
+
+    Every problem with the declaration or the overrides raises before anything is written.
+    ``evaluate`` replaces :func:`lstm_search.evaluate.evaluate_candidate` (it must be picklable
+    by reference for several workers).
+    """
+    if backend not in BACKENDS:
+        raise ExperimentError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    stream = stream or sys.stderr
+    out = Path(out)
+    path = find_experiment(experiment)
+    sets: dict[str, Any] = dict(overrides or {})
+    if trials is not None:
+        sets["search.trials"] = trials
+    if workers is not None:
+        sets["search.workers"] = workers
+    if seed is not None:
+        sets["seed"] = seed
+    exp = load_experiment(path, smoke=smoke, overrides=sets)  # raises on any bad input
+    exp_dir = out / exp.name
+    if resume:
+        run = run or _latest_run(exp_dir)
+        info = json.loads((exp_dir / run / RUN_FILE).read_text())
+        inv = info.get("invocation", {})
+        # the resumed run keeps its declaration and settings; new --set values come on top
+        sets = {**inv.get("overrides", {}), **sets}
+        smoke = bool(inv.get("smoke", smoke))
+        storage = storage or inv.get("storage")
+        exp = load_experiment(path, smoke=smoke, overrides=sets)
+    else:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        run = run or (f"smoke-{stamp}" if smoke else stamp)
+        if (exp_dir / run / RUN_FILE).exists():
+            raise ExperimentError(f"run folder {exp_dir / run} exists; pass --resume to continue "
+                                  f"it or choose another --run")
+    run_dir = exp_dir / run
+    writer = ResultsWriter(run_dir)
+    storage = storage or default_storage_url(run_dir)
+    info_path = run_dir / RUN_FILE
+    previous = json.loads(info_path.read_text()) if info_path.exists() else {}
+    writer.write_run_info({
+        "experiment": exp.to_dict(),
+        "run": run,
+        "seed": exp.seed,
+        "invocation": {"experiment_file": str(path.resolve()), "smoke": smoke,
+                       "overrides": {k: v for k, v in sets.items()}, "backend": backend,
+                       "storage": storage, "address": address, "workers": exp.search.workers},
+        "provenance": provenance(),
+        "started": previous.get("started", now()),
+        "resumed": [*previous.get("resumed", []), now()] if resume else [],
+    })
+    print(f"lstm-search: {exp.name} run {run}: {exp.search.trials} trials, backend {backend}, "
+          f"{exp.search.workers} worker(s); results in {run_dir}", file=stream, flush=True)
+    with ProgressMonitor(run_dir, exp.search.trials, stream=stream):
+        if backend == "optuna":
+            from lstm_search.search._optuna import WorkerSpec, run_optuna
+
+            spec = WorkerSpec(experiment_path=str(path.resolve()), smoke=smoke, overrides=sets,
+                              run=run, run_dir=str(run_dir.resolve()), storage=storage,
+                              study_name=f"{exp.name}/{run}", index=0, evaluate=evaluate)
+            run_optuna(exp, spec, workers=exp.search.workers, resume=resume)
+        else:
+            from lstm_search.search._ray import run_ray
+
+            run_ray(exp, experiment_path=str(path.resolve()), smoke=smoke, overrides=sets,
+                    run=run, run_dir=run_dir.resolve(), address=address, num_cpus=num_cpus,
+                    resume=resume, evaluate=evaluate)
+    summary = summarise(run_dir)
+    print(f"lstm-search: {summary.done} trials recorded "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(summary.by_status.items()))}; "
+          f"reused {summary.reused}). Results: {run_dir / 'trials.jsonl'}", file=stream,
+          flush=True)
+    return RunOutcome(run_dir=run_dir, experiment=exp, summary=summary)
+
+
+__all__ = ["BACKENDS", "RunOutcome", "run_experiment"]

@@ -1,0 +1,87 @@
+"""Optuna pieces chosen by the experiment: storage, sampler, pruner, directions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lstm_search.experiment import Experiment
+
+STUDY_DB = "study.db"
+
+
+def default_storage_url(run_dir: str | Path) -> str:
+    """SQLite in the run folder: ``sqlite:////abs/path/results/<exp>/<run>/study.db``."""
+    return f"sqlite:///{Path(run_dir).resolve() / STUDY_DB}"
+
+
+def make_storage(url: str) -> Any:
+    """An Optuna storage for ``url``.
+
+    - ``sqlite:///path`` : SQLite, with a 60 s busy timeout so that several worker processes on
+      one machine wait for each other's writes instead of failing with "database is locked";
+    - ``journal:PATH`` or a path ending in ``.log`` : a journal file
+      (``JournalStorage(JournalFileBackend(PATH))``), safe for processes on one machine and for
+      machines sharing a file system that supports ``open(O_EXCL)`` locks;
+    - ``postgresql://...`` / ``mysql://...`` : a database server, for many machines.
+    """
+    import optuna
+
+    if url.startswith("journal:") or url.endswith(".log"):
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        path = url[len("journal:"):] if url.startswith("journal:") else url
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(
+            JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+    if url.startswith("sqlite:"):
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    if "://" in url:
+        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+    raise ValueError(f"storage {url!r}: expected sqlite:///PATH, journal:PATH, a .log path, "
+                     f"or a postgresql:// / mysql:// URL")
+
+
+def directions(exp: Experiment) -> list[str]:
+    """The study's directions: the task's, then a minimised cost for multi-objective runs."""
+    first = "maximize" if exp.search.sampler == "evolution" else exp.search.direction
+    if exp.search.second_objective:
+        return [first, "minimize"]
+    return [first]
+
+
+def make_sampler(exp: Experiment, seed: int) -> Any:
+    import optuna
+
+    kind = exp.search.sampler
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    if kind == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    # random search, and the hyperparameters of the evolutionary strategy (Jozefowicz draws
+    # each evaluation's settings at random)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def make_pruner(exp: Experiment) -> Any:
+    import optuna
+
+    if exp.search.pruner == "median" and not exp.search.second_objective:
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if exp.search.pruner == "halving" and not exp.search.second_objective:
+        return optuna.pruners.SuccessiveHalvingPruner()
+    return optuna.pruners.NopPruner()
+
+
+def second_value(exp: Experiment, result: Any) -> float | None:
+    """The cost objective of a multi-objective run: parameters, or seconds per 1k tokens."""
+    if exp.search.second_objective == "n_params":
+        return float(result.n_params) if result.n_params is not None else None
+    if exp.search.second_objective == "step_time":
+        tps = result.tokens_per_second
+        return 1000.0 / tps if tps else None
+    return None
+
+
+__all__ = ["default_storage_url", "directions", "make_pruner", "make_sampler", "make_storage",
+           "second_value"]

@@ -1,0 +1,194 @@
+"""One trial of a search: a proposal evaluated (or its recorded outcome reused), one row written.
+
+Every backend (Optuna in-process or in worker processes, Ray Tune trainables, the evolutionary
+strategy) ends a trial here, so rows, reuse and staged filtering behave the same everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lstm_search.experiment import Experiment
+from lstm_search.genome import genome_id
+from lstm_search.results import ResultsWriter, TrialResult, now
+from lstm_search.search._dedup import find_reusable, result_key, reuse
+from lstm_search.spaces import Proposal
+
+OnEval = Callable[[int, dict[str, float]], "bool | None"]
+Evaluate = Callable[..., TrialResult]
+
+# Validation metrics tried in order when the experiment names none (lower is better).
+_MINIMISED = ("valid.nll", "valid.loss", "valid.ppl", "valid.bpc", "valid.bpf")
+
+
+def default_evaluate() -> Evaluate:
+    from lstm_search.evaluate import evaluate_candidate
+
+    return evaluate_candidate
+
+
+def worker_name() -> str:
+    """``host:pid``, with the Ray node id when running inside a Ray worker."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        import sys
+
+        if "ray" in sys.modules:
+            import ray
+
+            if ray.is_initialized():
+                name += f":{ray.get_runtime_context().get_node_id()[:12]}"
+    except Exception:  # pragma: no cover - outside a Ray worker
+        pass
+    return name
+
+
+def pick_metric(metrics: Mapping[str, float], preferred: str = "",
+                direction: str = "minimize") -> str | None:
+    """The metric reported to pruners: ``preferred``, else the first validation metric that
+    goes the study's ``direction`` (a loss when minimising, an accuracy when maximising)."""
+    if preferred:
+        return preferred if preferred in metrics else None
+    if direction == "maximize":
+        return next((k for k in sorted(metrics) if k.startswith("valid.") and "acc" in k), None)
+    for k in _MINIMISED:
+        if k in metrics:
+            return k
+    return next((k for k in sorted(metrics) if k.startswith("valid.") and "acc" not in k), None)
+
+
+def _failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
+                error: str, seed: int, task: str) -> TrialResult:
+    from lstm_search.results import provenance
+
+    prov = provenance()
+    t = now()
+    return TrialResult(
+        experiment=exp.name, run=run, trial=trial, cell=proposal.cell,
+        genome_id=genome_id(proposal.genome) if proposal.genome.nodes else "",
+        genome=proposal.genome.to_json(indent=None), task=task, seed=seed,
+        hparams=dict(proposal.hparams), status="failed", error=error, search=search,
+        worker=worker_name(), package_version=prov["package_version"],
+        git_commit=prov["git_commit"], torch_version=prov["torch_version"], start_time=t,
+        end_time=t)
+
+
+def failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
+               error: str) -> TrialResult:
+    """A ``failed`` row for a trial that never produced a result (its worker died ...)."""
+    return _failed_row(exp, proposal, run=run, trial=trial, search=search, error=error,
+                       seed=exp.seed, task=_task_label(exp))
+
+
+def _task_label(exp: Experiment) -> str:
+    if exp.search.sampler == "evolution" and exp.stages:
+        return "+".join([s.task.name for s in exp.stages] + [exp.task.name])
+    return exp.task.name
+
+
+def _call(evaluate: Evaluate, exp: Experiment, proposal: Proposal, task: Any, *, run: str,
+          trial: int, on_eval: OnEval | None, writer: ResultsWriter | None) -> TrialResult:
+    from lstm_search.evaluate import Candidate
+
+    cand = Candidate(genome=proposal.genome, cell=proposal.cell, hparams=dict(proposal.hparams),
+                     seed=exp.seed)
+    return evaluate(cand, task=task, model=exp.model, train=exp.train, experiment=exp.name,
+                    run=run, trial=trial, on_eval=on_eval, writer=writer)
+
+
+def _ratio(value: float | None, reference: float | None, direction: str) -> float:
+    """How good ``value`` is as a fraction of the GRU's ``reference`` (1 = as good)."""
+    if value is None or reference is None or value != value:
+        return 0.0
+    if direction == "maximize":
+        return value / reference if reference > 0 else 1.0
+    return reference / value if value > 0 else 1.0
+
+
+def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str, trial: int,
+           on_eval: OnEval | None, writer: ResultsWriter | None,
+           references: Mapping[str, float]) -> TrialResult:
+    """Jozefowicz et al. 2015's staged filtering: each stage's task in turn, stopping as soon as
+    the cell falls below the stage's fraction of the GRU; fitness = min ratio to the GRU.
+
+    ``references`` maps a stage's task name to the GRU's best objective on it; a stage without
+    a reference yet counts as ratio 1 (the GRU itself is evaluated first).
+    """
+    stages = [(s.task, s.min_fraction) for s in exp.stages] + [(exp.task, 0.0)]
+    fitness: dict[str, float] = {}
+    result: TrialResult | None = None
+    for i, (task, min_fraction) in enumerate(stages):
+        last = i == len(stages) - 1
+        result = _call(evaluate, exp, proposal, task, run=run, trial=trial,
+                       on_eval=on_eval if last else None, writer=writer)
+        if result.status != "complete":
+            break
+        ref = references.get(task.name)
+        ratio = 1.0 if ref is None else _ratio(result.objective, ref, result.direction)
+        fitness[task.name] = ratio
+        result.metrics[f"stage.{task.name}"] = float(result.objective or 0.0)
+        result.metrics[f"maximize.{task.name}"] = float(result.direction == "maximize")
+        if ratio < min_fraction:
+            break
+    assert result is not None
+    metrics = dict(result.metrics)
+    for name, r in fitness.items():
+        metrics[f"fitness.{name}"] = r
+    if result.status == "complete":
+        # a cell stopped early has its failing ratio in the minimum already
+        fit = min(fitness.values()) if fitness else 0.0
+        metrics["fitness.min"] = fit
+        return dataclasses.replace(result, task=_task_label(exp), metrics=metrics, objective=fit,
+                                   objective_name="fitness.min", direction="maximize")
+    return dataclasses.replace(result, task=_task_label(exp), metrics=metrics)
+
+
+def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_dir: str | Path,
+              search: str, evaluate: Evaluate | None = None, on_eval: OnEval | None = None,
+              references: Mapping[str, float] | None = None) -> TrialResult:
+    """Evaluate ``proposal`` as trial ``trial`` of ``run`` and append its row exactly once.
+
+    A recorded outcome for the same canonical cell, hyperparameters, seed and task is reused
+    (the row says ``reused_from``). Never raises for a bad trial: an unexpected error becomes a
+    ``failed`` row with the traceback's last lines.
+    """
+    writer = ResultsWriter(run_dir)
+    worker = worker_name()
+    task_label = _task_label(exp)
+    key = None
+    try:
+        key = result_key(genome_id(proposal.genome), dict(proposal.hparams), exp.seed,
+                         task_label)
+    except Exception:  # an invalid genome may have no canonical form: evaluate says why
+        key = None
+    original = find_reusable(run_dir, key) if key else None
+    if original is not None:
+        result = reuse(original, trial=trial, worker=worker, search=search, now=now())
+        result = dataclasses.replace(result, run=run, experiment=exp.name)
+    else:
+        evaluate = evaluate or default_evaluate()
+        try:
+            if exp.search.sampler == "evolution":
+                result = staged(evaluate, exp, proposal, run=run, trial=trial, on_eval=on_eval,
+                                writer=writer, references=references or {})
+            else:
+                result = _call(evaluate, exp, proposal, exp.task, run=run, trial=trial,
+                               on_eval=on_eval, writer=writer)
+        except Exception as e:
+            tb = traceback.format_exc(limit=4)
+            result = _failed_row(exp, proposal, run=run, trial=trial, search=search,
+                                 error=f"{type(e).__name__}: {e}\n{tb}", seed=exp.seed,
+                                 task=task_label)
+        result = dataclasses.replace(result, search=search, worker=worker, trial=trial, run=run,
+                                     experiment=exp.name)
+    writer.append(result)
+    return result
+
+
+__all__ = ["failed_row", "pick_metric", "run_trial", "staged", "worker_name"]

@@ -1,0 +1,107 @@
+"""Evolutionary search as Jozefowicz, Zaremba & Sutskever 2015 ran it (section 3), on Optuna.
+
+The population is the ``search.population`` best distinct cells found so far (by fitness),
+seeded with the GRU (evaluated first: it is the reference) and the LSTM. Each step either
+re-evaluates a member with new random hyperparameters (probability ``search.reeval_prob``) or
+evaluates a mutant of a member (:func:`lstm_search.genome.mutate`, the paper's six operators).
+A candidate goes through the experiment's ``stages`` (memorisation first, then each task) and
+stops as soon as it falls below the stage's fraction of the GRU; its fitness is the minimum over
+the tasks it reached of (its result / the GRU's best result) (:func:`lstm_search.search._trial.
+staged`).
+
+Everything lives in the Optuna study through ask/tell: each trial stores its genome, cell name,
+hyperparameters and step kind as user attributes, and its fitness as the value; so several
+workers share one population, a resumed run continues it, and rows go to the same table as every
+other strategy.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+from lstm_search.experiment import Experiment
+from lstm_search.genome import Genome, genome_id, mutate
+from lstm_search.results import TrialResult
+from lstm_search.spaces import Proposal, cell_name
+from lstm_search.spaces._dist import sample_all, values_of
+
+SEED_CELLS = ("gru", "lstm")  # the GRU first: every fitness is relative to it
+
+
+class Evolution:
+    """Proposes the next candidate of an evolutionary search from the study's history."""
+
+    def __init__(self, exp: Experiment, study: Any, *, seed: int) -> None:
+        self.exp = exp
+        self.study = study
+        n = len(study.get_trials(deepcopy=False))
+        self.rng = random.Random(seed * 1_000_003 + n)
+
+    # -- state read from the study ---------------------------------------------------------
+    def _trials(self, complete_only: bool) -> list[Any]:
+        import optuna
+
+        states = ((optuna.trial.TrialState.COMPLETE,) if complete_only else None)
+        return [t for t in self.study.get_trials(deepcopy=False, states=states)
+                if "genome" in t.user_attrs]
+
+    def population(self) -> list[tuple[float, str, str]]:
+        """The best distinct cells: (fitness, genome JSON, cell name), best first."""
+        best: dict[str, tuple[float, str, str]] = {}
+        for t in self._trials(complete_only=True):
+            gid = t.user_attrs.get("genome_id", "")
+            fit = float(t.values[0])
+            if gid not in best or fit > best[gid][0]:
+                best[gid] = (fit, t.user_attrs["genome"], t.user_attrs.get("cell", ""))
+        ranked = sorted(best.values(), key=lambda m: -m[0])
+        return ranked[: self.exp.search.population]
+
+    def references(self) -> dict[str, float]:
+        """The GRU's best objective on each stage's task so far."""
+        refs: dict[str, float] = {}
+        for t in self._trials(complete_only=False):
+            if t.user_attrs.get("cell") != "gru" or "stages" not in t.user_attrs:
+                continue
+            for task, (value, maximize) in json.loads(t.user_attrs["stages"]).items():
+                if task not in refs or (value > refs[task] if maximize else value < refs[task]):
+                    refs[task] = value
+        return refs
+
+    # -- one step ---------------------------------------------------------------------------
+    def propose(self, trial: Any) -> Proposal:
+        """The candidate of ``trial``: a seed cell, a re-evaluation or a mutant."""
+        from lstm_search import zoo
+
+        seen = {t.user_attrs.get("cell") for t in self._trials(complete_only=False)}
+        sample_all(trial, self.exp.space.dists)  # fresh random hyperparameters every time
+        hparams = values_of(trial.params, self.exp.space.dists)
+        pending = [c for c in SEED_CELLS if c not in seen]
+        pop = self.population()
+        if pending or not pop:
+            name = pending[0] if pending else SEED_CELLS[0]
+            genome, cell, kind, parent = zoo.get(name), name, "seed", ""
+        else:
+            _, parent_json, parent_cell = self.rng.choice(pop)
+            parent_genome = Genome.from_json(parent_json)
+            parent = genome_id(parent_genome)
+            if self.rng.random() < self.exp.search.reeval_prob:
+                genome, cell, kind = parent_genome, parent_cell, "reeval"
+            else:
+                genome = mutate(parent_genome, self.rng).genome
+                cell, kind = cell_name(genome), "mutate"
+        trial.set_user_attr("step", kind)
+        trial.set_user_attr("parent_id", parent)
+        trial.set_user_attr("genome_id", genome_id(genome))
+        return Proposal(genome, cell, hparams)
+
+    def record(self, trial: Any, result: TrialResult) -> None:
+        """Keep the per-task results of ``trial`` (the GRU's become the references)."""
+        stages = {k.split(".", 1)[1]: (v, bool(result.metrics.get(
+                      "maximize." + k.split(".", 1)[1], 0.0)))
+                  for k, v in result.metrics.items() if k.startswith("stage.")}
+        trial.set_user_attr("stages", json.dumps(stages))
+
+
+__all__ = ["SEED_CELLS", "Evolution"]

@@ -1,0 +1,169 @@
+"""Hyperparameter distributions sampled define-by-run through an Optuna trial.
+
+Each distribution names the Optuna parameter it samples and maps the sampled value to the value
+the trainer receives. Greff et al. 2015 (section 4) sample the momentum as ``1 - m`` with ``m``
+log-uniform in [0.01, 1]: :class:`OneMinusLogUniform` samples ``m`` (parameter ``1-momentum``)
+and returns ``1 - m``, so the sampler models the quantity the paper drew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Dist(Protocol):
+    """A distribution over one hyperparameter."""
+
+    def sample(self, trial: Any, name: str) -> Any:
+        """Call ``trial.suggest_*`` for the parameter(s) of ``name``; return nothing heavy."""
+        ...
+
+    def value(self, params: Mapping[str, Any], name: str) -> Any:
+        """The hyperparameter's value from the trial's sampled ``params``."""
+        ...
+
+
+def _check_range(kind: str, low: float, high: float, positive: bool = False) -> None:
+    if not low <= high:
+        raise ValueError(f"{kind}: low must be <= high, got low={low!r}, high={high!r}")
+    if positive and low <= 0:
+        raise ValueError(f"{kind}: log scale needs low > 0, got low={low!r}")
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """``U[low, high]`` (float)."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        _check_range("Uniform", self.low, self.high)
+
+    def sample(self, trial: Any, name: str) -> Any:
+        return trial.suggest_float(name, self.low, self.high)
+
+    def value(self, params: Mapping[str, Any], name: str) -> Any:
+        return float(params[name])
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    """Log-uniform on ``[low, high]`` (float), e.g. Greff's learning rate in [1e-6, 1e-2]."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        _check_range("LogUniform", self.low, self.high, positive=True)
+
+    def sample(self, trial: Any, name: str) -> Any:
+        return trial.suggest_float(name, self.low, self.high, log=True)
+
+    def value(self, params: Mapping[str, Any], name: str) -> Any:
+        return float(params[name])
+
+
+@dataclass(frozen=True)
+class IntUniform:
+    """An integer in ``[low, high]``, log-spaced when ``log`` (Greff's hidden size in [20, 200])."""
+
+    low: int
+    high: int
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        _check_range("IntUniform", self.low, self.high, positive=self.log)
+
+    def sample(self, trial: Any, name: str) -> Any:
+        return trial.suggest_int(name, self.low, self.high, log=self.log)
+
+    def value(self, params: Mapping[str, Any], name: str) -> Any:
+        return int(params[name])
+
+
+@dataclass(frozen=True)
+class OneMinusLogUniform:
+    """``1 - m`` with ``m`` log-uniform in ``[low, high]`` (Greff et al. 2015's momentum)."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        _check_range("OneMinusLogUniform", self.low, self.high, positive=True)
+
+    def _param(self, name: str) -> str:
+        return f"1-{name}"
+
+    def sample(self, trial: Any, name: str) -> Any:
+        return trial.suggest_float(self._param(name), self.low, self.high, log=True)
+
+    def value(self, params: Mapping[str, Any], name: str) -> Any:
+        return 1.0 - float(params[self._param(name)])
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a fixed list of values (JSON scalars)."""
+
+    choices: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "choices", tuple(self.choices))
+        if not self.choices:
+            raise ValueError("Choice needs at least one value")
+
+    def sample(self, trial: Any, name: str) -> Any:
+        return trial.suggest_categorical(name, list(self.choices))
+
+    def value(self, params: Mapping[str, Any], name: str) -> Any:
+        return params[name]
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A constant: recorded with the hyperparameters, never sampled."""
+
+    value_: Any
+
+    def sample(self, trial: Any, name: str) -> Any:
+        return self.value_
+
+    def value(self, params: Mapping[str, Any], name: str) -> Any:
+        return self.value_
+
+
+def sample_all(trial: Any, dists: Mapping[str, Dist]) -> None:
+    """Sample every distribution (sorted by name so the order is stable)."""
+    for name in sorted(dists):
+        dists[name].sample(trial, name)
+
+
+def values_of(params: Mapping[str, Any], dists: Mapping[str, Dist]) -> dict[str, Any]:
+    """The hyperparameters (trainer field name -> value) from sampled ``params``."""
+    return {name: dists[name].value(params, name) for name in sorted(dists)}
+
+
+def as_dists(spec: Mapping[str, Any]) -> dict[str, Dist]:
+    """Accept distributions or plain constants (wrapped in :class:`Fixed`)."""
+    out: dict[str, Dist] = {}
+    for k, v in spec.items():
+        out[k] = v if isinstance(v, Dist) and not isinstance(v, type) else Fixed(v)
+    return out
+
+
+__all__: Sequence[str] = [
+    "Choice",
+    "Dist",
+    "Fixed",
+    "IntUniform",
+    "LogUniform",
+    "OneMinusLogUniform",
+    "Uniform",
+    "as_dists",
+    "sample_all",
+    "values_of",
+]

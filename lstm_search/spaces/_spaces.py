@@ -1,0 +1,186 @@
+"""The kinds of search space: a fixed set of cells, random graphs, a template, mutations.
+
+Every space is a frozen dataclass with a ``name`` and ``hparams`` (trainer field name ->
+distribution or constant, see :mod:`lstm_search.spaces._dist`). Named instances live in the
+repository's ``search_spaces/`` folder.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lstm_search.genome import Builder, Genome
+from lstm_search.spaces._dist import Dist, as_dists, sample_all, values_of
+from lstm_search.spaces._space import Proposal, cell_name
+
+_SEED_MAX = 2**31 - 1
+
+
+def _zoo(name: str) -> Genome:
+    from lstm_search import zoo
+
+    return zoo.get(name)
+
+
+@dataclass(frozen=True)
+class _HparamSpace:
+    name: str
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hparams", as_dists(self.hparams))
+
+    @property
+    def dists(self) -> dict[str, Dist]:
+        return dict(self.hparams)
+
+    def hparam_names(self) -> frozenset[str]:
+        return frozenset(self.hparams)
+
+    def _hp(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return values_of(params, self.dists)
+
+
+@dataclass(frozen=True)
+class CellChoiceSpace(_HparamSpace):
+    """One of a fixed list of zoo cells (parameter ``cell``) with sampled hyperparameters.
+
+    Greff et al. 2015 compare the vanilla LSTM with eight variants this way, each under a random
+    search of its hyperparameters; with one cell it is a pure hyperparameter search.
+    """
+
+    cells: tuple[str, ...] = ("lstm",)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "cells", tuple(self.cells))
+        if not self.cells:
+            raise ValueError(f"space {self.name!r}: cells must name at least one zoo cell")
+        from lstm_search import zoo
+
+        unknown = [c for c in self.cells if c not in zoo.names()]
+        if unknown:
+            raise ValueError(f"space {self.name!r}: unknown zoo cells {unknown} "
+                             f"(known: {', '.join(zoo.names())})")
+
+    def sample(self, trial: Any) -> None:
+        if len(self.cells) > 1:
+            trial.suggest_categorical("cell", list(self.cells))
+        sample_all(trial, self.dists)
+
+    def build(self, params: Mapping[str, Any]) -> Proposal:
+        cell = str(params.get("cell", self.cells[0]))
+        return Proposal(_zoo(cell), cell, self._hp(params))
+
+
+@dataclass(frozen=True)
+class RandomGraphSpace(_HparamSpace):
+    """NAS-Bench-NLP-like random cells (Klyuchnikov et al. 2020): a sampled graph seed.
+
+    The seed (parameter ``graph_seed``) fully determines the cell through
+    :func:`lstm_search.genome.random_genome`, which grows a random graph over NAS-Bench-NLP's
+    vocabulary and redraws until it is valid. A model-based sampler learns nothing from a seed:
+    use random sampling with this space.
+    """
+
+    n_states: tuple[int, int] = (1, 2)
+    n_nodes: tuple[int, int] = (4, 16)
+
+    def sample(self, trial: Any) -> None:
+        trial.suggest_int("graph_seed", 0, _SEED_MAX)
+        sample_all(trial, self.dists)
+
+    def build(self, params: Mapping[str, Any]) -> Proposal:
+        from lstm_search.genome._random import random_genome
+
+        g = random_genome(int(params["graph_seed"]), n_states=tuple(self.n_states),
+                          n_nodes=tuple(self.n_nodes))
+        return Proposal(g, cell_name(g), self._hp(params))
+
+
+@dataclass(frozen=True)
+class TemplateSpace(_HparamSpace):
+    """A DARTS-like recurrent template (Liu et al. 2019, section 2.1 and appendix A.1.2).
+
+    ``s_0 = h + c_0 ⊙ (tanh(h_0) − h)`` with ``[c_0, h_0] = [x, h] W`` (``c_0`` a sigmoid gate);
+    then node ``i = 1..n`` picks a predecessor ``j < i`` (parameter ``node<i>_pred``) and an
+    activation (``node<i>_act``) and computes ``[c, k] = s_j W_i``,
+    ``s_i = s_j + c ⊙ (act(k) − s_j)``, which is ``blend(sigmoid(c), act(k), s_j)``.
+
+    DARTS takes the mean of ``s_1..s_n`` as the new state; the genome vocabulary has no mean, so
+    the new state here is their sum (``add``). It differs from the mean by the constant factor
+    ``n``: the output layer absorbs it, but the recurrence sees ``n`` times DARTS' state in the
+    ``s_0`` blend, so trained weights are not interchangeable with DARTS'.
+    """
+
+    n_nodes: int = 8
+    activations: tuple[str, ...] = ("tanh", "relu", "sigmoid", "identity")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "activations", tuple(self.activations))
+        if not 2 <= self.n_nodes <= 8:  # add takes 2..8 inputs
+            raise ValueError(f"space {self.name!r}: n_nodes must be in [2, 8], "
+                             f"got {self.n_nodes}")
+
+    def sample(self, trial: Any) -> None:
+        for i in range(1, self.n_nodes + 1):
+            trial.suggest_int(f"node{i}_pred", 0, i - 1)
+            trial.suggest_categorical(f"node{i}_act", list(self.activations))
+        sample_all(trial, self.dists)
+
+    def build(self, params: Mapping[str, Any]) -> Proposal:
+        b = Builder(states=("h",))
+        c0 = b.sigmoid(b.add(b.linear("x"), b.linear("h")))
+        h0 = b.tanh(b.add(b.linear("x"), b.linear("h")))
+        s = [b.blend(c0, h0, "h")]  # s_0
+        for i in range(1, self.n_nodes + 1):
+            j = int(params[f"node{i}_pred"])
+            act = str(params[f"node{i}_act"])
+            c = b.sigmoid(b.linear(s[j]))
+            k = b.node(act, b.linear(s[j]))
+            s.append(b.blend(c, k, s[j]))
+        b.set_state("h", b.add(*s[1:]))
+        g = b.build(output_state="h")
+        return Proposal(g, cell_name(g), self._hp(params))
+
+
+@dataclass(frozen=True)
+class MutationSpace(_HparamSpace):
+    """Cells a few mutations away from known ones (Jozefowicz et al. 2015, section 3).
+
+    Samples a parent among ``parents`` (zoo names), a number of mutation operators (1 to
+    ``max_mutations``; the paper draws 1-3) and a mutation seed; :meth:`build` calls
+    :func:`lstm_search.genome.mutate` with that many operators and a ``random.Random`` seeded
+    from the parameters. The evolutionary strategy
+    (:mod:`lstm_search.search.evolution`) mutates members of its population instead and stores
+    each genome with its trial; this define-by-run form serves random search and Ray Tune.
+    """
+
+    parents: tuple[str, ...] = ("lstm", "gru")
+    max_mutations: int = 3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "parents", tuple(self.parents))
+        if self.max_mutations < 1:
+            raise ValueError(f"space {self.name!r}: max_mutations must be >= 1")
+
+    def sample(self, trial: Any) -> None:
+        trial.suggest_categorical("parent", list(self.parents))
+        trial.suggest_int("n_mutations", 1, self.max_mutations)
+        trial.suggest_int("mutation_seed", 0, _SEED_MAX)
+        sample_all(trial, self.dists)
+
+    def build(self, params: Mapping[str, Any]) -> Proposal:
+        from lstm_search.genome import mutate
+
+        rng = random.Random(int(params["mutation_seed"]))
+        g = mutate(_zoo(str(params["parent"])), rng, n_ops=int(params["n_mutations"])).genome
+        return Proposal(g, cell_name(g), self._hp(params))
+
+
+__all__ = ["CellChoiceSpace", "MutationSpace", "RandomGraphSpace", "TemplateSpace"]
