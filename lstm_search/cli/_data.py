@@ -1,5 +1,7 @@
 """``lstm-search data``: list, download or verify the standard corpora.
 
+Usage::
+
     lstm-search data list
     lstm-search data download NAME [NAME ...] --to DIR [--url-base URL] [--force] [--quiet]
     lstm-search data check DIR [NAME ...]

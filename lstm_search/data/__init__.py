@@ -14,6 +14,8 @@ Usage::
         ...                                        # (T, 8, 88), (T, 8), (8,)
 
     task = synthetic_splits("arithmetic", seed=0)  # SyntheticSplits: train/valid/test + vocab
+    for b in synthetic_batches(task.train, 32, seed=epoch):
+        ...                                        # b.inputs (T, 32), b.targets, b.mask (T, 32)
 
 The data folder may be in this framework's layout (what ``lstm-search data download NAME --to
 DIR`` writes: ``ptb/``, ``wikitext-2/``, ``music/tcn_mat/``) or hold the files directly; see
@@ -82,6 +84,19 @@ _EXPORTS: dict[str, str] = {
     "pad_pieces": "lstm_search.data.batching",
     "music_batches": "lstm_search.data.batching",
     "PianoRollBatch": "lstm_search.data.batching",
+    "synthetic_batches": "lstm_search.data.batching",
+    "SyntheticBatch": "lstm_search.data.batching",
+    # synthetic tasks (numpy only)
+    "SYNTHETIC_TASKS": "lstm_search.data.synthetic",
+    "SyntheticSplit": "lstm_search.data.synthetic",
+    "SyntheticSplits": "lstm_search.data.synthetic",
+    "synthetic_splits": "lstm_search.data.synthetic",
+    "make_splits": "lstm_search.data.synthetic",
+    "arithmetic": "lstm_search.data.synthetic",
+    "xml": "lstm_search.data.synthetic",
+    "memorize": "lstm_search.data.synthetic",
+    "adding": "lstm_search.data.synthetic",
+    "recall": "lstm_search.data.synthetic",
 }
 
 __all__ = sorted(_EXPORTS)

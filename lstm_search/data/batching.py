@@ -5,6 +5,9 @@ Language modelling (Zaremba et al. 2014, after Mikolov): the token stream is cut
 rows in windows of ``bptt`` steps, carrying the hidden state from one window to the next. The
 target of ``data[t, b]`` is ``data[t + 1, b]``.
 
+Synthetic tasks: :func:`synthetic_batches` turns a batch-major :class:`SyntheticSplit` into
+time-major batches trimmed to their longest sequence.
+
 Music (Boulanger-Lewandowski et al. 2012): pieces of different lengths are padded at the end to
 a (T, B, 88) tensor with a (T, B) mask of real steps; the frame NLL averages over masked steps.
 """
@@ -12,12 +15,23 @@ a (T, B, 88) tensor with a (T, B) mask of real steps; the frame NLL averages ove
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
 
-__all__ = ["PianoRollBatch", "batchify", "bptt_batches", "music_batches", "pad_pieces"]
+if TYPE_CHECKING:
+    from lstm_search.data.synthetic import SyntheticSplit
+
+__all__ = [
+    "PianoRollBatch",
+    "SyntheticBatch",
+    "batchify",
+    "bptt_batches",
+    "music_batches",
+    "pad_pieces",
+    "synthetic_batches",
+]
 
 
 def batchify(
@@ -115,3 +129,52 @@ def music_batches(
         order = np.random.default_rng(seed).permutation(len(pieces))
     for i in range(0, len(order), batch_size):
         yield pad_pieces([pieces[j] for j in order[i : i + batch_size]], device=device)
+
+
+class SyntheticBatch(NamedTuple):
+    """A time-major batch of a synthetic task from :func:`synthetic_batches`."""
+
+    inputs: torch.Tensor  # (T, B) int64 ids, or (T, B, F) float32 for real-valued inputs
+    targets: torch.Tensor  # kind "lm": (T, B) int64; "classify": (B,) int64; "regress": (B,)
+    mask: torch.Tensor  # (T, B) bool: the scored steps
+    valid: torch.Tensor  # (T, B) bool: real (not padding) steps
+    lengths: torch.Tensor  # (B,) int64
+
+
+def synthetic_batches(
+    split: SyntheticSplit,
+    batch_size: int,
+    *,
+    seed: int | None = None,
+    device: torch.device | str | None = None,
+    drop_last: bool = False,
+) -> Iterator[SyntheticBatch]:
+    """Time-major batches of ``batch_size`` examples, each trimmed to its longest sequence.
+
+    With ``seed`` the examples are shuffled by a generator of that seed; otherwise kept in
+    order. For kinds "classify"/"regress" the answer is read at step ``lengths - 1`` (the
+    single True of each ``mask`` column).
+    """
+    if batch_size < 1:
+        raise ValueError(f"synthetic_batches: batch_size must be >= 1, got {batch_size}")
+    n = len(split)
+    order = np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
+    valid_all = split.valid  # (N, T)
+    for i in range(0, n, batch_size):
+        idx = order[i : i + batch_size]
+        if drop_last and len(idx) < batch_size:
+            return
+        t = int(split.lengths[idx].max())
+
+        def tm(a: np.ndarray, idx: np.ndarray = idx, t: int = t) -> torch.Tensor:
+            # (N, T, ...) rows idx -> (t, B, ...) on device
+            return torch.from_numpy(np.ascontiguousarray(a[idx, :t].swapaxes(0, 1))).to(device)
+
+        targets = tm(split.targets) if split.kind == "lm" else torch.from_numpy(split.targets[idx])
+        yield SyntheticBatch(
+            inputs=tm(split.inputs),
+            targets=targets.to(device),
+            mask=tm(split.mask),
+            valid=tm(valid_all),
+            lengths=torch.from_numpy(split.lengths[idx]).to(device),
+        )
