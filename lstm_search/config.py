@@ -60,6 +60,7 @@ class TaskConfig:
     name: str = "ptb"
     data_dir: str | None = None
     subset: float | None = None
+    eval_subset: float | None = None  # fraction of the valid and test splits (smoke runs only)
     seq_len: int | None = None  # synthetic tasks: sequence length (adding, recall, xml ...)
     gap: int | None = None  # recall: distance between the cue and the query
     n_train: int | None = None  # synthetic tasks: number of training sequences
@@ -111,6 +112,10 @@ class TrainConfig:
     batch_size: int = 20
     bptt: int = 20
     clip: float | None = 5.0
+    # "mean": loss averaged over every scored item; "sum_time": summed over the time steps of a
+    # window and averaged over the batch, as Zaremba's (and Jozefowicz's) code does: with lr 1,
+    # the recipes of both papers assume this scale
+    loss_reduction: str = "mean"
     input_noise: float = 0.0  # std of Gaussian noise added to real-valued inputs (Greff 2015)
     patience: int | None = None
     eval_batch_size: int | None = None  # None: same as batch_size
@@ -126,6 +131,7 @@ _CHOICES: dict[tuple[type, str], tuple[str, ...]] = {
     (TrainConfig, "optimizer"): ("sgd", "adam"),
     (TrainConfig, "lr_schedule"): ("step", "plateau", "none"),
     (TrainConfig, "dtype"): ("float32", "float64"),
+    (TrainConfig, "loss_reduction"): ("mean", "sum_time"),
 }
 
 
@@ -138,7 +144,7 @@ def _zaremba(hidden: int, dropout: float, init: float, decay: float, decay_start
         ModelConfig(hidden_size=hidden, num_layers=2, dropout=dropout, init_scale=init),
         TrainConfig(optimizer="sgd", lr=1.0, lr_schedule="step", lr_decay=decay,
                     decay_start=decay_start, epochs=epochs, batch_size=20,
-                    bptt=20 if hidden == 200 else 35, clip=clip),
+                    bptt=20 if hidden == 200 else 35, clip=clip, loss_reduction="sum_time"),
     )
 
 
@@ -166,7 +172,7 @@ PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
         ModelConfig(hidden_size=200, num_layers=1, dropout=0.0, init_scale=0.1),
         TrainConfig(optimizer="sgd", lr=1.0, lr_schedule="plateau", lr_decay=0.5,
                     plateau_patience=3, epochs=40, batch_size=20, bptt=35, clip=5.0,
-                    patience=7),
+                    patience=7, loss_reduction="sum_time"),
     ),
     # tiny and fast: for tests and smoke runs
     "smoke": (

@@ -1,0 +1,197 @@
+"""``evaluate_candidate``: validate -> compile -> build -> train -> :class:`TrialResult`.
+
+The one door through which ``lstm-search train``, ``lstm-search run``, Optuna and Ray Tune
+evaluate a cell. It never raises for a bad trial: an invalid genome gives a row with status
+"invalid" (no training), a diverging or crashing run a row with status "failed" and the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lstm_search.config import ConfigError, ModelConfig, TaskConfig, TrainConfig, apply_overrides
+from lstm_search.genome import Genome, canonical, genome_id, validate
+from lstm_search.results import TrialResult, now, provenance
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from lstm_search.results import ResultsWriter
+    from lstm_search.tasks import Task
+
+__all__ = [
+    "Candidate",
+    "apply_hparams",
+    "build_model",
+    "cell_name",
+    "evaluate_candidate",
+    "make_rnn",
+]
+
+OnEval = Callable[[int, dict[str, float]], "bool | None"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A cell with its hyperparameters and seed: what a search asks to be evaluated.
+
+    ``hparams`` keys are field names of :class:`ModelConfig` or :class:`TrainConfig` (``lr``,
+    ``momentum``, ``hidden_size``, ``input_noise`` ...); an unknown key is an error.
+    """
+
+    genome: Genome
+    cell: str = ""  # zoo name, or "" for "cell-<genome_id[:8]>"
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+
+def cell_name(candidate: Candidate) -> str:
+    return candidate.cell or f"cell-{genome_id(candidate.genome)[:8]}"
+
+
+_MODEL_KEYS = frozenset(f.name for f in dataclasses.fields(ModelConfig))
+_TRAIN_KEYS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def apply_hparams(hparams: Mapping[str, Any], model: ModelConfig, train: TrainConfig
+                  ) -> tuple[ModelConfig, TrainConfig]:
+    """Model and train configs with ``hparams`` applied (keys: their field names, optionally
+    prefixed "model." / "train."); unknown keys raise :class:`ConfigError`."""
+    m: dict[str, Any] = {}
+    t: dict[str, Any] = {}
+    for key, value in hparams.items():
+        name = key.split(".", 1)[1] if key.startswith(("model.", "train.")) else key
+        if key.startswith("train.") or (not key.startswith("model.") and name in _TRAIN_KEYS
+                                        and name not in _MODEL_KEYS):
+            t[name] = value
+        elif name in _MODEL_KEYS:
+            m[name] = value
+        else:
+            raise ConfigError(f"unknown hyperparameter {key!r}; known: "
+                              f"{', '.join(sorted(_MODEL_KEYS | _TRAIN_KEYS))}")
+    return apply_overrides(model, m), apply_overrides(train, t)
+
+
+def make_rnn(genome: Genome, input_size: int, model: ModelConfig) -> nn.Module:
+    """The compiled recurrent stack of ``genome`` (time-major, like ``torch.nn.LSTM``)."""
+    from lstm_search.compile import compile_rnn
+
+    return compile_rnn(genome, input_size, model.hidden_size, num_layers=model.num_layers,
+                       dropout=model.dropout if model.num_layers > 1 else 0.0,
+                       batch_first=False, backend=model.backend)
+
+
+def build_model(genome: Genome, task: Task, model: ModelConfig, train: TrainConfig, *,
+                seed: int) -> nn.Module:
+    """The task's model around the compiled cell, initialised reproducibly from ``seed``
+    (``model.init_scale``: every parameter from U(-s, s), Zaremba et al. 2014)."""
+    import torch
+
+    from lstm_search.nn._models import init_uniform_
+
+    torch.manual_seed(seed)  # modules' default initialisation draws from the global generator
+    net = task.build_model(lambda size: make_rnn(genome, size, model), model, train)
+    if model.init_scale is not None:
+        init_uniform_(net, model.init_scale, torch.Generator().manual_seed(seed))
+    return net
+
+
+def n_parameters(module: nn.Module) -> int:
+    """Distinct parameters (tied weights counted once)."""
+    return sum(p.numel() for p in {id(p): p for p in module.parameters()}.values())
+
+
+def _summary(exc: BaseException) -> str:
+    tb = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = "; ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name}" for f in tb)
+    return f"{type(exc).__name__}: {exc} (at {where})"
+
+
+def evaluate_candidate(
+    candidate: Candidate,
+    *,
+    task: TaskConfig,
+    model: ModelConfig,
+    train: TrainConfig,
+    experiment: str = "",
+    run: str = "",
+    trial: int = 0,
+    on_eval: OnEval | None = None,
+    checkpoint_dir: str | None = None,
+    writer: ResultsWriter | None = None,
+    search: str = "",
+    task_obj: Task | None = None,
+) -> TrialResult:
+    """Train ``candidate`` on ``task`` and return its filled :class:`TrialResult`.
+
+    ``on_eval(epoch, metrics)`` is called after each epoch's validation; returning True or
+    raising :class:`lstm_search.train.StopTrial` stops with status "pruned". With ``writer``
+    every epoch's metrics are appended to the run's curves (the row itself is not appended:
+    the caller does that, once). ``task_obj`` reuses an already built task (data loaded once
+    per process). Configuration errors (an unknown hyperparameter, an unknown task, missing
+    data) raise; everything that goes wrong in training gives status "failed".
+    """
+    prov = provenance()
+    start, t0 = now(), time.perf_counter()
+    genome = candidate.genome
+    problems = validate(genome)
+    try:
+        canon = canonical(genome).to_json(indent=None) if not problems else genome.to_json(None)
+        gid = genome_id(genome) if not problems else ""
+    except Exception:  # a broken genome may not canonicalise; the problems say why
+        canon, gid = genome.to_json(indent=None), ""
+    model_cfg, train_cfg = apply_hparams(candidate.hparams, model, train)
+    result = TrialResult(
+        experiment=experiment, run=run, trial=trial, cell=candidate.cell or
+        (f"cell-{gid[:8]}" if gid else "cell-invalid"), genome_id=gid, genome=canon,
+        task=task.name, seed=candidate.seed, hparams=dict(candidate.hparams),
+        backend=model_cfg.backend, search=search, start_time=start,
+        package_version=prov["package_version"], git_commit=prov["git_commit"],
+        torch_version=prov["torch_version"])
+    if problems:
+        result.status = "invalid"
+        result.error = "; ".join(str(p) for p in problems)
+        result.end_time = now()
+        return result
+
+    from lstm_search.tasks import make_task
+    from lstm_search.train import resolve_device
+    from lstm_search.train import train as run_training
+
+    the_task = task_obj if task_obj is not None else make_task(task)
+    result.objective_name = the_task.objective_name
+    result.direction = the_task.direction
+    result.device = str(resolve_device(train_cfg.device))
+
+    def report(epoch: int, metrics: dict[str, float]) -> bool | None:
+        if writer is not None:
+            writer.append_curve(run, trial, epoch, metrics)
+        return on_eval(epoch, metrics) if on_eval is not None else None
+
+    try:
+        net = build_model(genome, the_task, model_cfg, train_cfg, seed=candidate.seed)
+        result.n_params = n_parameters(net)
+        outcome = run_training(net, the_task, train_cfg, seed=candidate.seed, on_eval=report,
+                               checkpoint_dir=checkpoint_dir, genome_json=canon)
+    except Exception as e:  # a bad trial never raises: it is recorded as failed
+        result.status = "failed"
+        result.error = _summary(e)
+        result.train_seconds = time.perf_counter() - t0
+        result.end_time = now()
+        return result
+    result.status = outcome.status
+    result.error = outcome.error
+    result.metrics = dict(outcome.metrics)
+    result.objective = outcome.objective
+    result.best_epoch = outcome.best_epoch
+    result.epochs = outcome.epochs
+    result.train_seconds = outcome.train_seconds
+    result.tokens_per_second = outcome.tokens_per_second
+    result.device = outcome.device
+    result.end_time = now()
+    return result

@@ -1,0 +1,100 @@
+"""Tasks: data splits + model head + loss + metrics, looked up by name.
+
+>>> from lstm_search.tasks import task_names
+>>> "ptb" in task_names() and "recall" in task_names()
+True
+
+==============  ======================================  ===========  ==========
+name            data                                    objective    direction
+==============  ======================================  ===========  ==========
+ptb             Penn Treebank, words (Zaremba 2014)     valid.ppl    minimize
+ptb_char        Penn Treebank, characters               valid.bpc    minimize
+wikitext2       WikiText-2, words (Merity 2016)         valid.ppl    minimize
+jsb             JSB Chorales piano rolls                valid.nll    minimize
+nottingham      Nottingham piano rolls                  valid.nll    minimize
+musedata        MuseData piano rolls                    valid.nll    minimize
+piano_midi      Piano-midi.de piano rolls               valid.nll    minimize
+arithmetic      Jozefowicz 2015, synthetic              valid.acc    maximize
+xml             Jozefowicz 2015, synthetic              valid.acc    maximize
+memorize        Jozefowicz 2015, synthetic              valid.acc    maximize
+adding          Hochreiter & Schmidhuber 1997           valid.mse    minimize
+recall          long-lag recall, synthetic              valid.acc    maximize
+==============  ======================================  ===========  ==========
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lstm_search.config import ConfigError, TaskConfig
+from lstm_search.tasks._base import DATA_ENV, Batch, RNNFactory, Task, resolve_data_dir
+
+__all__ = [
+    "DATA_ENV",
+    "TASKS",
+    "Batch",
+    "RNNFactory",
+    "Task",
+    "make_task",
+    "resolve_data_dir",
+    "task_names",
+]
+
+
+def _lm(dataset: str, char_level: bool = False) -> Callable[[TaskConfig], Task]:
+    def build(config: TaskConfig) -> Task:
+        from lstm_search.tasks._corpus import LanguageModelTask
+
+        return LanguageModelTask(config, dataset=dataset, char_level=char_level)
+
+    return build
+
+
+def _music(dataset: str) -> Callable[[TaskConfig], Task]:
+    def build(config: TaskConfig) -> Task:
+        from lstm_search.tasks._corpus import MusicTask
+
+        return MusicTask(config, dataset=dataset)
+
+    return build
+
+
+def _synthetic(kind: str) -> Callable[[TaskConfig], Task]:
+    def build(config: TaskConfig) -> Task:
+        from lstm_search.tasks import _synthetic as s
+
+        return s.SYNTHETIC[kind](config)
+
+    return build
+
+
+# name -> builder (TaskConfig -> Task); data is read when the task is built, not at import
+TASKS: dict[str, Callable[[TaskConfig], Task]] = {
+    "ptb": _lm("ptb"),
+    "ptb_char": _lm("ptb_char", char_level=True),
+    "wikitext2": _lm("wikitext2"),
+    "jsb": _music("jsb"),
+    "nottingham": _music("nottingham"),
+    "musedata": _music("musedata"),
+    "piano_midi": _music("piano_midi"),
+    "arithmetic": _synthetic("arithmetic"),
+    "xml": _synthetic("xml"),
+    "memorize": _synthetic("memorize"),
+    "adding": _synthetic("adding"),
+    "recall": _synthetic("recall"),
+}
+
+
+def task_names() -> tuple[str, ...]:
+    return tuple(TASKS)
+
+
+def make_task(config: TaskConfig) -> Task:
+    """The task named ``config.name``, with its data loaded (a missing file raises the data
+    layer's :class:`~lstm_search.data.MissingDataError` naming the paths tried)."""
+    try:
+        builder = TASKS[config.name]
+    except KeyError:
+        raise ConfigError(f"task.name: unknown task {config.name!r}; known tasks: "
+                          f"{', '.join(TASKS)}") from None
+    return builder(config)
