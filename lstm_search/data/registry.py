@@ -179,7 +179,8 @@ def search(
 ) -> tuple[dict[str, Path], dict[str, list[Path]]]:
     """Look for every role of dataset ``name``.
 
-    Returns (role -> file found, role -> paths tried in vain); never raises for a missing file.
+    Returns (role -> file found, role -> paths tried in vain); a missing file is not an error
+    here (only a missing data folder is).
     """
     spec = _spec(name)
     root = _resolve_dir(data_dir)
@@ -201,9 +202,9 @@ def locate(name: str, data_dir: str | Path | None = None) -> dict[str, Path]:
     Raises :class:`MissingDataError` naming the dataset, the split, every path tried and the
     command that downloads it.
     """
-    found, missing = search(name, data_dir)
-    for role, tried in missing.items():
-        root = _resolve_dir(data_dir)
+    root = _resolve_dir(data_dir)
+    found, missing = search(name, root)
+    for role, tried in missing.items():  # report the first missing role
         what = "all splits" if role == "all" else f"split {role!r}"
         listing = "\n".join(f"  {p}" for p in tried)
         raise MissingDataError(

@@ -166,6 +166,19 @@ def test_http_404_names_dataset_file_and_url(mirror: Mirror, tmp_path: Path) -> 
     assert not dest.exists()  # folders made for the download are removed again
 
 
+def test_cli_reports_download_errors_and_lists_datasets(
+    mirror: Mirror, tmp_path: Path, capsys
+) -> None:
+    dest = tmp_path / "data"
+    args = ["data", "download", "musedata", "--to", str(dest), "--url-base", mirror.url]
+    assert cli_main([*args, "--quiet"]) == 1
+    assert "error: musedata music/tcn_mat/MuseData.mat" in capsys.readouterr().err
+    assert cli_main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    for e in file_entries():
+        assert e.path in out
+
+
 def test_bad_existing_file_is_replaced(mirror: Mirror, tmp_path: Path) -> None:
     dest = tmp_path / "data"
     target = dest / "music/tcn_mat/Piano_midi.mat"

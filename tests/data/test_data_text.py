@@ -173,3 +173,16 @@ def test_unknown_dataset_and_data_dir_from_environment(
         locate("ptb")
     monkeypatch.setenv("LSTM_SEARCH_DATA_DIR", str(shared_data))
     assert locate("ptb")["valid"] == shared_data / "ptb" / "ptb.valid.txt"
+
+
+def test_importing_the_data_package_needs_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lstm_search.data as d\n"
+        "d.load_dataset, d.check_data_dir, d.download, d.synthetic_splits\n"
+        "heavy = [m for m in ('torch', 'scipy', 'ray', 'optuna') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
