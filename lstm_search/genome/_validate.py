@@ -207,8 +207,9 @@ def validate(
     elif genome.output not in nmap:
         bad("output", "output-missing", f"{_show(genome.output)} is not a node")
 
-    # Graph-level rules only make sense on a well-formed graph.
-    if problems:
+    # Graph-level rules only make sense on a well-formed graph (a node budget over is no reason
+    # to stop: the parameter budget and the graph rules are still reported with it).
+    if any(p.rule != "budget" for p in problems):
         return problems
 
     def ancestors(roots: list[str]) -> set[str]:

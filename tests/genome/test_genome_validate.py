@@ -251,3 +251,10 @@ def test_duplicate_names() -> None:
 @pytest.mark.parametrize("name", zoo.names())
 def test_zoo_cells_validate(name: str) -> None:
     assert validate(zoo.get(name)) == []
+
+
+def test_node_budget_does_not_hide_other_rules() -> None:
+    g = with_node(base(), Node("junk", "sigmoid", ("h",)))
+    problems = validate(g, max_nodes=2, input_size=10, hidden_size=20, max_params=10)
+    assert sorted((p.where, p.rule) for p in problems) == [
+        ("genome", "budget"), ("node 'junk'", "dead-node"), ("nodes", "budget")]

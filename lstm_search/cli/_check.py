@@ -1,0 +1,67 @@
+"""``lstm-search check FILE.json``: validate a genome file and list every problem.
+
+Exit status 0 for a valid genome (its name, genome_id and parameter count at the given sizes are
+printed), 2 for a missing or unreadable file, malformed JSON or an invalid genome (one problem per
+line: where, message, [rule]).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DEFAULT_SIZE = 128
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    from lstm_search.genome._validate import DEFAULT_MAX_NODES
+
+    parser.add_argument("file", metavar="FILE.json", help="genome JSON file")
+    parser.add_argument("--input-size", type=int, default=DEFAULT_SIZE, metavar="M",
+                        help=f"input width m for the parameter count (default {DEFAULT_SIZE})")
+    parser.add_argument("--hidden-size", type=int, default=DEFAULT_SIZE, metavar="N",
+                        help=f"hidden width n for the parameter count (default {DEFAULT_SIZE})")
+    parser.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES, metavar="K",
+                        help=f"node budget (default {DEFAULT_MAX_NODES})")
+    parser.add_argument("--max-params", type=int, default=None, metavar="P",
+                        help="parameter budget at the given sizes (default: none)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lstm_search.genome import Genome, GenomeError, genome_id, n_params, validate
+
+    for flag in ("input_size", "hidden_size", "max_nodes"):
+        if getattr(args, flag) < 1:
+            print(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}",
+                  file=sys.stderr)
+            return 2
+    try:
+        genome = Genome.load(args.file)
+    except OSError as e:
+        print(f"{args.file}: cannot read: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as e:
+        print(f"{args.file}: not UTF-8 text: {e}", file=sys.stderr)
+        return 2
+    except GenomeError as e:
+        _report(args.file, e.problems)
+        return 2
+    problems = validate(genome, max_nodes=args.max_nodes, input_size=args.input_size,
+                        hidden_size=args.hidden_size, max_params=args.max_params)
+    if problems:
+        _report(args.file, problems)
+        return 2
+    count = n_params(genome, args.input_size, args.hidden_size)
+    print(f"{args.file}: valid")
+    print(f"name:       {genome.name or '(none)'}")
+    print(f"genome_id:  {genome_id(genome)}")
+    print(f"states:     {', '.join(genome.states)}; nodes: {len(genome.nodes)}")
+    print(f"parameters: {count:,} at input size {args.input_size}, hidden size "
+          f"{args.hidden_size} (one layer)")
+    return 0
+
+
+def _report(source: str, problems: list) -> None:
+    print(f"{source}: invalid, {len(problems)} problem(s):")
+    for p in problems:
+        print(f"  {p}")

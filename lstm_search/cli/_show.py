@@ -1,0 +1,89 @@
+"""``lstm-search show CELL|FILE.json``: print a cell as equations or JSON, its generated code,
+its Graphviz source, or draw it to a PNG.
+
+CELL is a zoo name (``lstm-search show gru``); anything ending in ``.json`` or naming an
+existing file is read as a genome file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("cell", metavar="CELL|FILE.json", help="a zoo name or a genome file")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--json", action="store_true", help="print the genome JSON")
+    what.add_argument("--code", action="store_true",
+                      help="print the source the compiler generates for the cell")
+    what.add_argument("--dot", action="store_true", help="print Graphviz source")
+    what.add_argument("--png", metavar="OUT.png", help="draw the cell to a PNG file")
+    parser.add_argument("--backend", default="script",
+                        help="compiler backend for --code (default: script)")
+    parser.add_argument("--input-size", type=int, default=128, metavar="M",
+                        help="input width for --code and the parameter count (default 128)")
+    parser.add_argument("--hidden-size", type=int, default=128, metavar="N",
+                        help="hidden width for --code and the parameter count (default 128)")
+    parser.add_argument("--title", default=None, help="title of the --png drawing")
+
+
+def load_cell(spec: str):
+    """A zoo cell by name, or a genome file; raises KeyError / OSError / GenomeError."""
+    from lstm_search import zoo
+    from lstm_search.genome import Genome
+
+    if spec.endswith(".json") or Path(spec).is_file():
+        return Genome.load(spec)
+    return zoo.get(spec)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lstm_search.genome import GenomeError, genome_id, n_params, validate
+    from lstm_search.genome.draw import draw_png, to_dot, to_equations
+
+    try:
+        genome = load_cell(args.cell)
+    except KeyError as e:
+        print(e.args[0] if e.args else str(e), file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"{args.cell}: cannot read: {e.strerror or e}", file=sys.stderr)
+        return 2
+    except GenomeError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    problems = validate(genome)
+    if problems and not (args.json or args.dot):
+        print(f"{args.cell}: invalid, {len(problems)} problem(s) "
+              "(`lstm-search check` lists them; --json and --dot still work):", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(genome.to_json())
+    elif args.dot:
+        print(to_dot(genome), end="")
+    elif args.png:
+        out = draw_png(genome, args.png, title=args.title)
+        print(f"wrote {out}")
+    elif args.code:
+        try:
+            from lstm_search.compile import generated_source
+        except ImportError as e:
+            print(f"--code needs the compiler (lstm_search.compile), which is not available: "
+                  f"{e}", file=sys.stderr)
+            return 2
+        try:
+            print(generated_source(genome, backend=args.backend, input_size=args.input_size,
+                                   hidden_size=args.hidden_size))
+        except ValueError as e:  # unknown backend
+            print(str(e), file=sys.stderr)
+            return 2
+    else:
+        print(to_equations(genome))
+        print(f"# genome_id {genome_id(genome)}; "
+              f"{n_params(genome, args.input_size, args.hidden_size):,} parameters at input "
+              f"size {args.input_size}, hidden size {args.hidden_size}")
+    return 0
