@@ -1,0 +1,70 @@
+"""Tiny real experiments for the search tests: JSB Chorales (from ../shared/data), 8 units,
+a few per cent of the training split, one epoch: a trial takes about a second."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = (REPO / ".." / "shared" / "data").resolve()
+
+needs_jsb = pytest.mark.skipif(not (DATA / "music").is_dir(),
+                               reason=f"JSB Chorales not found under {DATA / 'music'}")
+
+TEMPLATE = '''
+from lstm_search.config import ModelConfig, TaskConfig, TrainConfig
+from lstm_search.experiment import Experiment, SearchConfig, Stage
+from lstm_search.spaces import CellChoiceSpace, Choice, Fixed, LogUniform, TemplateSpace
+
+TASK = TaskConfig(name="jsb", data_dir={data!r}, subset={subset})
+
+EXPERIMENT = Experiment(
+    name={name!r},
+    space={space},
+    task=TASK,
+    model=ModelConfig(hidden_size=8, num_layers=1, backend="script"),
+    train=TrainConfig(optimizer="sgd", lr=0.5, lr_schedule="none", epochs={epochs},
+                      batch_size=16, bptt=20, clip={clip}, progress=False, threads=1),
+    search=SearchConfig({search}),
+    stages={stages},
+    smoke={{"search.trials": 2}},
+    seed=3,
+)
+'''
+
+DEFAULT_SPACE = ('CellChoiceSpace(name="t", cells=("lstm", "gru", "cifg"), '
+                 'hparams={"lr": LogUniform(0.05, 1.0)})')
+
+
+def write_experiment(folder: Path, name: str = "tiny", *, space: str = DEFAULT_SPACE,
+                     search: str = 'trials=3, sampler="random"', epochs: int = 1,
+                     subset: float = 0.03, clip: Any = 5.0, stages: str = "()") -> Path:
+    path = folder / f"{name}.py"
+    path.write_text(TEMPLATE.format(data=str(DATA), name=name, space=space, search=search,
+                                    epochs=epochs, subset=subset, clip=clip, stages=stages))
+    return path
+
+
+def rows(run_dir: Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "trials.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "lstm_search", *args], cwd=cwd or REPO,
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip()

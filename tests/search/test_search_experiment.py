@@ -1,0 +1,106 @@
+"""Experiment declarations: loading by name and path, smoke mode, overrides, and malformed input
+(clear error, exit code 2, nothing written)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from search_helpers import REPO, write_experiment
+
+from lstm_search.cli import main
+from lstm_search.config import ConfigError
+from lstm_search.experiment import (
+    Experiment,
+    ExperimentError,
+    experiment_names,
+    load_experiment,
+)
+from lstm_search.spaces import SearchSpace
+
+REQUIRED = ("quickstart", "greff_jsb", "jozefowicz", "random_cells_ptb", "hparams_lstm_ptb")
+
+
+def test_required_experiments_are_declared() -> None:
+    assert set(REQUIRED) <= set(experiment_names())
+
+
+@pytest.mark.parametrize("name", experiment_names())
+def test_every_experiment_loads_with_a_smaller_smoke_mode(name: str) -> None:
+    full = load_experiment(name)
+    smoke = load_experiment(name, smoke=True)
+    assert isinstance(full, Experiment) and full.name == name
+    assert isinstance(full.space, SearchSpace)
+    assert smoke.search.trials < full.search.trials
+    assert smoke.train.epochs <= full.train.epochs
+    json.dumps(full.to_dict())  # the resolved configuration goes to run.json
+
+
+def test_paper_scale_is_one_override_away() -> None:
+    exp = load_experiment("greff_jsb", overrides={"search.trials": "200"})
+    assert exp.search.trials == 200
+    assert exp.space.cells[0] == "vanilla" and len(exp.space.cells) == 10
+
+
+def test_load_by_path_and_overrides_are_typed(tmp_path: Path) -> None:
+    path = write_experiment(tmp_path)
+    exp = load_experiment(str(path), overrides={"train.lr": "0.25", "search.trials": 7})
+    assert exp.train.lr == 0.25 and exp.search.trials == 7
+    with pytest.raises(ConfigError, match=r"train\.nope"):
+        load_experiment(str(path), overrides={"train.nope": "1"})
+    with pytest.raises(ConfigError, match=r"search\.trials"):
+        load_experiment(str(path), overrides={"search.trials": "many"})
+
+
+def test_unknown_experiment_name_lists_the_known_ones() -> None:
+    with pytest.raises(ExperimentError, match="quickstart"):
+        load_experiment("no_such_experiment")
+
+
+MALFORMED = {
+    "syntax": "EXPERIMENT = (\n",
+    "no_experiment": "X = 1\n",
+    "wrong_type": "EXPERIMENT = {'name': 'x'}\n",
+    "raises": "raise RuntimeError('broken declaration')\n",
+    "bad_field": ("from lstm_search.experiment import Experiment\n"
+                  "EXPERIMENT = Experiment(name='x', space=42)\n"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+def test_malformed_experiment_file_exits_2_and_writes_nothing(
+        kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / f"{kind}.py"
+    path.write_text(MALFORMED[kind])
+    out = tmp_path / "results"
+    code = main(["run", str(path), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(path) in err or kind == "bad_field"
+    assert "error" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("item", ["train.nope=1", "search.trials=many", "nonsense"])
+def test_bad_set_exits_2_and_writes_nothing(item: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_experiment(tmp_path)
+    out = tmp_path / "results"
+    code = main(["run", str(path), "--out", str(out), "--set", item])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert item.split("=")[0] in err
+    assert not out.exists()
+
+
+def test_experiment_files_import_no_heavy_modules() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from lstm_search.experiment import load_experiment; "
+            "[load_experiment(n) for n in ('quickstart', 'greff_jsb', 'jozefowicz')]; "
+            "print(sorted(m for m in ('torch', 'ray', 'optuna') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout.strip()
+    assert out == "[]"

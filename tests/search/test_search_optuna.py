@@ -1,0 +1,138 @@
+"""Searches with the Optuna backend on a tiny real task (JSB Chorales, one epoch, 8 units):
+the table, run.json, reuse of equal cells, diverging trials, several worker processes on one
+storage, multi-objective runs and the evolutionary strategy."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+from search_helpers import needs_jsb, rows, write_experiment
+
+from lstm_search.search import pareto_front, run_experiment
+from lstm_search.search._storage import make_storage
+
+pytestmark = needs_jsb
+
+
+def _run(path: Path, tmp_path: Path, **kw):
+    stream = io.StringIO()
+    out = run_experiment(str(path), out=tmp_path / "results", stream=stream, **kw)
+    return out, stream.getvalue()
+
+
+def test_search_writes_one_row_per_trial_and_run_json(tmp_path: Path) -> None:
+    path = write_experiment(tmp_path, search='trials=3, sampler="random"')
+    out, log = _run(path, tmp_path, run="r1")
+    table = rows(out.run_dir)
+    assert sorted(r["trial"] for r in table) == [0, 1, 2]
+    assert all(r["status"] == "complete" and r["search"] == "optuna-random" for r in table)
+    assert all(r["objective_name"] == "valid.nll" and r["objective"] > 0 for r in table)
+    assert {r["cell"] for r in table} <= {"lstm", "gru", "cifg"}
+    info = json.loads((out.run_dir / "run.json").read_text())
+    assert info["seed"] == 3 and info["experiment"]["search"]["trials"] == 3
+    assert info["provenance"]["torch_version"] and "git_commit" in info["provenance"]
+    assert (out.run_dir / "study.db").exists()
+    # progress: done/total, best so far, reuse count, ETA; the end says where the results are
+    assert "[3/3] best valid.nll" in log and "reused 0" in log and "ETA" in log
+    assert str(out.run_dir / "trials.jsonl") in log
+
+
+def test_equal_cells_are_not_trained_twice(tmp_path: Path) -> None:
+    space = 'CellChoiceSpace(name="one", cells=("gru",), hparams={"lr": 0.3})'
+    path = write_experiment(tmp_path, space=space, search='trials=3, sampler="random"')
+    out, log = _run(path, tmp_path)
+    table = sorted(rows(out.run_dir), key=lambda r: r["trial"])
+    assert table[0]["reused_from"] is None and table[0]["train_seconds"] > 0
+    assert [r["reused_from"] for r in table[1:]] == [f"{out.run_dir.name}/0"] * 2
+    assert {r["objective"] for r in table} == {table[0]["objective"]}
+    assert "reused 2" in log and out.summary.reused == 2
+
+
+def test_diverging_trial_is_recorded_failed_and_the_search_goes_on(tmp_path: Path) -> None:
+    # identity activations and a learning rate of 1e6: the state overflows to inf, then NaN
+    space = ('TemplateSpace(name="div", n_nodes=2, activations=("identity",), '
+             'hparams={"lr": Choice((1e6, 0.1))})')
+    path = write_experiment(tmp_path, space=space, search='trials=6, sampler="random"',
+                            clip=None)
+    out, _ = _run(path, tmp_path)
+    table = sorted(rows(out.run_dir), key=lambda r: r["trial"])
+    assert len(table) == 6
+    diverged = [r for r in table if r["hparams"]["lr"] == 1e6]
+    assert diverged and len(diverged) < 6, "the seed draws both learning rates"
+    for r in diverged:
+        assert r["status"] == "failed" and "nan" in r["error"].lower()
+    assert all(r["status"] == "complete" for r in table if r["hparams"]["lr"] == 0.1)
+
+
+def test_two_worker_processes_share_one_study(tmp_path: Path) -> None:
+    n = 6
+    path = write_experiment(tmp_path, search=f'trials={n}, sampler="tpe", workers=2')
+    out, _ = _run(path, tmp_path, run="par")
+    table = rows(out.run_dir)
+    numbers = [r["trial"] for r in table]
+    assert sorted(numbers) == list(range(n)), "no trial lost, none duplicated"
+    study = optuna.load_study(study_name="tiny/par",
+                              storage=make_storage(f"sqlite:///{out.run_dir / 'study.db'}"))
+    states = [t.state for t in study.trials]
+    assert len(states) == n and all(s.is_finished() for s in states)
+    assert {r["worker"].split(":")[1] for r in table} != set()
+
+
+def test_journal_storage(tmp_path: Path) -> None:
+    path = write_experiment(tmp_path, search='trials=2, sampler="random"')
+    journal = tmp_path / "journal.log"
+    out, _ = _run(path, tmp_path, storage=f"journal:{journal}")
+    assert len(rows(out.run_dir)) == 2 and journal.stat().st_size > 0
+
+
+def test_multi_objective_pareto_front(tmp_path: Path) -> None:
+    space = ('TemplateSpace(name="d", n_nodes=3, activations=("tanh", "identity"), '
+             'hparams={"lr": 0.3})')
+    path = write_experiment(tmp_path, space=space,
+                            search='trials=4, sampler="nsga2", second_objective="n_params"')
+    out, _ = _run(path, tmp_path, run="mo")
+    study = optuna.load_study(study_name="tiny/mo",
+                              storage=make_storage(f"sqlite:///{out.run_dir / 'study.db'}"))
+    assert len(study.directions) == 2 and len(study.best_trials) >= 1
+    front = pareto_front(rows(out.run_dir), cost="n_params")
+    assert len(front) >= 1
+    done = [r for r in rows(out.run_dir) if r["status"] == "complete"]
+    for _, f in front.iterrows():  # nothing dominates a front member
+        assert not any(r["objective"] <= f["objective"] and r["n_params"] <= f["n_params"]
+                       and (r["objective"] < f["objective"] or r["n_params"] < f["n_params"])
+                       for r in done)
+
+
+def test_evolution_seeds_with_gru_and_lstm_then_mutates(tmp_path: Path) -> None:
+    space = 'load_space("jozefowicz")'
+    path = write_experiment(
+        tmp_path, space=space,
+        search='trials=5, sampler="evolution", population=3, reeval_prob=0.3',
+        stages="(Stage(TASK, 0.5),)")
+    text = path.read_text().replace(
+        "from lstm_search.spaces import", "from lstm_search.spaces import load_space;"
+        " from lstm_search.spaces import")
+    path.write_text(text)
+    out, _ = _run(path, tmp_path, run="evo")
+    table = sorted(rows(out.run_dir), key=lambda r: r["trial"])
+    assert [r["cell"] for r in table[:2]] == ["gru", "lstm"]
+    assert len(table) == 5 and all(r["search"] == "evolution" for r in table)
+    assert table[0]["objective_name"] == "fitness.min" and table[0]["objective"] == 1.0
+    assert all("fitness.jsb" in r["metrics"] for r in table if r["status"] == "complete")
+    study = optuna.load_study(study_name="tiny/evo",
+                              storage=make_storage(f"sqlite:///{out.run_dir / 'study.db'}"))
+    steps = [t.user_attrs["step"] for t in sorted(study.trials, key=lambda t: t.number)]
+    assert steps[:2] == ["seed", "seed"] and set(steps[2:]) <= {"mutate", "reeval"}
+    assert all("genome" in t.user_attrs for t in study.trials)
+
+
+@pytest.mark.slow
+def test_median_pruning_records_pruned_trials(tmp_path: Path) -> None:
+    path = write_experiment(tmp_path, epochs=3,
+                            search='trials=8, sampler="random", pruner="median"')
+    out, _ = _run(path, tmp_path)
+    assert len(rows(out.run_dir)) == 8
