@@ -374,23 +374,21 @@ def draw_png(genome: Genome, path: str | Path, title: str | None = None, *,
     if any(p.rule in ("cycle", "undefined-input", "name") for p in problems):
         raise ValueError("cannot draw a genome whose graph is malformed: "
                          + "; ".join(str(p) for p in problems[:5]))
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    # A bare Figure (no pyplot): nothing global changes, the Agg canvas writes the PNG.
+    from matplotlib.figure import Figure
     from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
     lay = layout(genome)
     # Tall, shallow cells (FGR) get wider columns so that edges are not nearly vertical.
     dx = min(max(DX, 0.8 * lay.height / max(lay.n_layers - 1, 1)), 3.2)
-    width = lay.n_layers * dx + 0.6
-    height = max(lay.height, 2) * DY + 1.4
-    scale = 0.95  # inches per data unit
-    fig = plt.figure(figsize=(max(width * scale, 4.0), max(height * scale, 2.5)))
+    x0, x1 = -0.8, (lay.n_layers - 1) * dx + 0.8
+    y0, y1 = -0.75, (lay.height - 1) * DY + 0.6 + (0.55 if title != "" else 0.0)
+    # Equal scale on both axes (circles stay round), at most 40 inches a side.
+    scale = min(0.95, 40.0 / max(x1 - x0, y1 - y0))  # inches per data unit
+    fig = Figure(figsize=((x1 - x0) * scale, (y1 - y0) * scale))
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(-0.8, (lay.n_layers - 1) * dx + 0.8)
-    ax.set_ylim(-0.75, (lay.height - 1) * DY + 0.6 + (0.55 if title is not False else 0))
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.axis("off")
 
     def xy(p: tuple[float, float]) -> tuple[float, float]:
@@ -407,7 +405,7 @@ def draw_png(genome: Genome, path: str | Path, title: str | None = None, *,
                            zorder=3)
             fs = 13 if op in ("add", "mul") else 11
             ax.text(cx, cy - (0.015 if op in ("add", "mul") else 0), v.label, ha="center",
-                    va="center", fontsize=fs, zorder=4)
+                    va="center", fontsize=fs, zorder=4, parse_math=False)
             # the caption sits below and to the right: inputs arrive from the left
             cap_xy, cap_ha = (cx + 0.55 * r, cy - 0.8 * r), "left"
         else:
@@ -421,15 +419,16 @@ def draw_png(genome: Genome, path: str | Path, title: str | None = None, *,
                                    lw=1.0, zorder=3)
             bold = v.kind in ("input", "state", "new", "output")
             ax.text(cx, cy, v.label, ha="center", va="center", fontsize=10.5 if bold else 10,
-                    fontweight="bold" if bold else "normal", zorder=4)
+                    fontweight="bold" if bold else "normal", zorder=4, parse_math=False)
             cap_xy, cap_ha = (cx, cy - 0.30), "center"
         ax.add_patch(patch)
         patches[v.key] = patch
         if v.caption:
             cap = v.caption if len(v.caption) <= 12 else v.caption[:11] + "…"
             ax.text(*cap_xy, cap, ha=cap_ha, va="top", fontsize=6.5, color="#555555",
-                    zorder=4, bbox={"boxstyle": "round,pad=0.05", "fc": "white", "ec": "none",
-                                    "alpha": 0.8})
+                    zorder=4, parse_math=False,
+                    bbox={"boxstyle": "round,pad=0.05", "fc": "white", "ec": "none",
+                          "alpha": 0.8})
     for (a, b, slot), route in zip(lay.edges, lay.routes):
         pts = [xy(p) for p in route]
         # lines through the dummy points, an arrow on the last leg
@@ -442,20 +441,19 @@ def draw_png(genome: Genome, path: str | Path, title: str | None = None, *,
                                 patchB=patches[b], shrinkA=0, shrinkB=1)
         ax.add_patch(arrow)
         if slot:
-            (x0, y0), (x1, y1) = pts[-2], pts[-1]
-            t = 0.55
-            ax.text(x0 + t * (x1 - x0), y0 + t * (y1 - y0) + 0.06, slot, fontsize=7.5,
-                    color="#b30000", ha="center", va="bottom", zorder=5,
+            (ax_, ay_), (bx_, by_) = pts[-2], pts[-1]
+            t = 0.55  # a little past the middle of the last leg
+            ax.text(ax_ + t * (bx_ - ax_), ay_ + t * (by_ - ay_) + 0.06, slot, fontsize=7.5,
+                    color="#b30000", ha="center", va="bottom", zorder=5, parse_math=False,
                     bbox={"boxstyle": "round,pad=0.08", "fc": "white", "ec": "none",
                           "alpha": 0.85})
     if title is None:
         title = genome.name or "cell"
     if title:
         ax.text(((lay.n_layers - 1) * dx) / 2, (lay.height - 1) * DY + 0.75, title,
-                ha="center", va="center", fontsize=12, fontweight="bold")
+                ha="center", va="center", fontsize=12, fontweight="bold", parse_math=False)
     out = Path(path)
-    fig.savefig(out, dpi=dpi, facecolor="white")
-    plt.close(fig)
+    fig.savefig(out, dpi=dpi, facecolor="white", format="png")
     return out
 
 
