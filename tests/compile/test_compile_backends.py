@@ -1,0 +1,190 @@
+"""Every backend agrees with the eager reference on every zoo cell and on random genomes; the
+generated backward passes gradcheck; the oneDNN product path and its fallback agree."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from torch.func import functional_call
+
+from lstm_search import zoo
+from lstm_search.compile import _gemm, compile_cell, compile_rnn
+from lstm_search.genome import Genome, Node, random_genome
+from lstm_search.genome._random import DEFAULT_OP_WEIGHTS
+
+# the whole vocabulary, including ops the default sampler leaves out
+OP_WEIGHTS = {**DEFAULT_OP_WEIGHTS, "diag": 0.05, "fit": 0.05, "identity": 0.03}
+
+
+def varied_random_genome(seed: int) -> Genome:
+    """A random valid genome with node parameters varied too (no bias, bias_init, Linear(a, ·),
+    leaky slopes below 0, between 0 and 1, above 1)."""
+    g = random_genome(seed, n_states=(1, 3), op_weights=OP_WEIGHTS)
+    rng = random.Random(seed)
+    nodes = []
+    for n in g.nodes:
+        p = dict(n.params)
+        if n.op == "linear":
+            if rng.random() < 0.25:
+                p["bias"] = False
+            elif rng.random() < 0.2:
+                p["bias_init"] = rng.choice([1.0, -0.5])
+            if n.inputs[0] != "x" and rng.random() < 0.25:
+                p["diag"] = rng.choice([1.0, 0.9, 1.1])
+        if n.op == "leaky_relu":
+            p["slope"] = rng.choice([0.01, 0.3, 1.5, -0.2])
+        nodes.append(Node(n.name, n.op, n.inputs, p))
+    return g.replace(nodes=tuple(nodes)).check()
+
+
+def _run(layer, x, states):
+    xi = x.clone().requires_grad_(True)
+    si = tuple(s.clone().requires_grad_(True) for s in states)
+    y, new = layer(xi, si)
+    loss = (y * y.sin()).sum() + sum((s * s.cos()).sum() for s in new)
+    grads = torch.autograd.grad(loss, [xi, *si, *layer.parameters()])
+    return [y, *new, *grads]
+
+
+def _close(ref, got, rtol):
+    assert len(ref) == len(got)
+    for a, b in zip(ref, got, strict=True):
+        assert a.shape == b.shape
+        # relative to the size of the values: random cells may grow fast over steps
+        assert (a - b).abs().max() <= rtol * (1 + a.abs().max()), (a - b).abs().max()
+
+
+def _agree(genome, m_in, n, variants, seed=0, dtype=torch.float64, rtol=1e-10, T=4,
+           B=2) -> bool:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(T, B, m_in, generator=gen, dtype=dtype)
+    states = [torch.randn(B, n, generator=gen, dtype=dtype) for _ in genome.states]
+    ref = _run(compile_cell(genome, m_in, n, "eager", seed=seed).to(dtype), x, states)
+    if not all(torch.isfinite(t).all() for t in ref):
+        return False  # a cell whose values overflow within a few steps: nothing to compare
+    for backend, fused in variants:
+        layer = compile_cell(genome, m_in, n, backend, fused_backward=fused, seed=seed)
+        _close(ref, _run(layer.to(dtype), x, states), rtol)
+        with torch.no_grad():  # the inference path (no saved values, packed products)
+            y, new = layer(x, states)
+        _close(ref[:1 + len(states)], [y, *new], rtol)
+    return True
+
+
+SCRIPT = [("script", True), ("script", False)]
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_script_agrees_with_eager_on_zoo(name):
+    assert _agree(zoo.get(name), 5, 4, SCRIPT)
+    assert _agree(zoo.get(name), 4, 4, SCRIPT, seed=1)  # m == n: fit of x is the raw input
+
+
+def test_script_agrees_with_eager_on_random_genomes():
+    compared = 0
+    for seed in range(240):
+        g = varied_random_genome(seed)
+        compared += _agree(g, 3 if seed % 2 else 4, 4, SCRIPT[:1] if seed % 3 else SCRIPT,
+                           seed=seed)
+    assert compared >= 200
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["gru", "vanilla", "fgr", "mut1"])
+def test_compile_backend_agrees_with_eager(name):
+    assert _agree(zoo.get(name), 3, 4, [("compile", True)])
+
+
+def _gradcheck(genome, m_in=3, n=2, seed=0):
+    layer = compile_cell(genome, m_in, n, "script", seed=seed).double()
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(3, 2, m_in, generator=gen, dtype=torch.float64, requires_grad=True)
+    states = [torch.randn(2, n, generator=gen, dtype=torch.float64, requires_grad=True)
+              for _ in genome.states]
+    names = [k for k, _ in layer.named_parameters()]
+    params = [p.detach().clone().requires_grad_(True) for p in layer.parameters()]
+    k = len(states)
+
+    def fn(x, *rest):
+        y, new = functional_call(layer, dict(zip(names, rest[k:], strict=True)),
+                                 (x, rest[:k]))
+        return (y, *new)
+
+    assert torch.autograd.gradcheck(fn, (x, *states, *params))
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "vanilla", "cifg", "fgr", "mut1", "mut3",
+                                  "nfg", "lstm_f"])
+def test_generated_backward_gradcheck_zoo(name):
+    _gradcheck(zoo.get(name))
+
+
+def test_generated_backward_gradcheck_random():
+    for seed in range(12):
+        _gradcheck(varied_random_genome(1000 + seed), m_in=2 + seed % 2, seed=seed)
+
+
+def test_fused_backward_is_used_for_training(monkeypatch):
+    from lstm_search.compile import _kernels
+
+    calls = []
+    original = _kernels._FusedLayer.apply
+    monkeypatch.setattr(_kernels._FusedLayer, "apply",
+                        lambda *a: calls.append(1) or original(*a))
+    m = compile_rnn(zoo.get("lstm"), 3, 4, backend="script")
+    m(torch.randn(2, 1, 3))[0].sum().backward()
+    assert calls == [1]
+    with torch.no_grad():
+        m(torch.randn(2, 1, 3))
+    assert calls == [1]
+
+
+@pytest.mark.skipif(not _gemm.onednn_available(), reason="this torch build has no oneDNN ops")
+def test_onednn_packed_product_matches_f_linear():
+    gen = torch.Generator().manual_seed(0)
+    a, w, b = (torch.randn(s, generator=gen) for s in ((20, 30), (40, 30), (40,)))
+    ref = torch.nn.functional.linear(a, w, b)
+    assert torch.allclose(_gemm.linear(a, _gemm.pack(w, 20), b, True), ref, atol=1e-5)
+    assert torch.equal(_gemm.linear(a, w, b, False), ref)
+    assert _gemm.can_pack(a) and not _gemm.can_pack(a.double())
+
+
+@pytest.mark.skipif(not _gemm.onednn_available(), reason="this torch build has no oneDNN ops")
+@pytest.mark.parametrize("name", ["lstm", "mut2", "vanilla"])
+def test_onednn_and_fallback_paths_agree_in_float32(name, monkeypatch):
+    packs = []
+    original = _gemm.pack
+    monkeypatch.setattr(_gemm, "pack", lambda w, b: packs.append(b) or original(w, b))
+    g = zoo.get(name)
+    layer = compile_cell(g, 5, 8, "script", seed=0)
+    assert "mkldnn" in layer.kernel.source
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 3, 5, generator=gen)
+    states = [torch.randn(3, 8, generator=gen) for _ in g.states]
+    packed = _run(layer, x, states)
+    assert packs  # the oneDNN path ran (forward and backward products)
+    ref = _run(compile_cell(g, 5, 8, "eager", seed=0), x, states)
+    _close(ref, packed, 1e-5)
+    # the same genome without the operators: generated code falls back to F.linear
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    assert not _gemm.onednn_available()
+    plain = compile_cell(g, 5, 8, "script", seed=0)
+    assert "mkldnn" not in plain.kernel.source
+    n_packs = len(packs)
+    _close(ref, _run(plain, x, states), 1e-5)
+    assert len(packs) == n_packs
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("backend,fused", [("eager", True), *SCRIPT])
+def test_same_code_runs_on_cuda(backend, fused):
+    g = zoo.get("vanilla")
+    cpu = compile_rnn(g, 5, 8, 2, backend="eager", seed=0).double()
+    gpu = compile_rnn(g, 5, 8, 2, backend=backend, fused_backward=fused, seed=0).double().cuda()
+    x = torch.randn(6, 3, 5, dtype=torch.float64)
+    y0, _ = cpu(x)
+    y1, _ = gpu(x.cuda().requires_grad_(True))
+    y1.sum().backward()
+    assert torch.allclose(y0, y1.cpu(), atol=1e-10)
