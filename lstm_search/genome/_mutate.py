@@ -90,14 +90,17 @@ def _ancestors(genome: Genome, name: str) -> set[str]:
 
 def _descendants(genome: Genome, name: str) -> set[str]:
     """Every node that depends on ``name``, itself excluded."""
+    users: dict[str, list[str]] = {}
+    for n in genome.nodes:
+        for i in n.inputs:
+            users.setdefault(i, []).append(n.name)
     out: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for n in genome.nodes:
-            if n.name not in out and any(i == name or i in out for i in n.inputs):
-                out.add(n.name)
-                changed = True
+    todo = list(users.get(name, ()))
+    while todo:
+        v = todo.pop()
+        if v not in out:
+            out.add(v)
+            todo.extend(users.get(v, ()))
     return out
 
 
@@ -238,12 +241,16 @@ def replace_by_combination(genome: Genome, rng: random.Random) -> Result:
     """Every use of a node reads ``a ∘ b`` instead, ∘ ∈ {+, ×, −}: ``a`` an ancestor of the
     node, ``b`` an ancestor of another node (never the node or anything it feeds: no cycle)."""
     nodes = [n.name for n in genome.nodes]
+    anc = {u: _ancestors(genome, u) for u in nodes}
+    everything = set().union(*anc.values()) if anc else set()
     choices = []  # (node, its ancestors a may be, the values b may be)
     for u in nodes:
-        a_cands = sorted(a for a in _ancestors(genome, u) if a != X)
+        a_cands = sorted(a for a in anc[u] if a != X)
         below = _descendants(genome, u) | {u}
-        b_cands = sorted({b for o in nodes if o != u for b in _ancestors(genome, o)}
-                         - below - {X})
+        # ancestors of some other node: those of u only count if another node has them too
+        others = everything if any(u in anc[o] for o in nodes) else set().union(
+            *(anc[o] for o in nodes if o != u))
+        b_cands = sorted(others - below - {X})
         if a_cands and b_cands:
             choices.append((u, a_cands, b_cands))
     if not choices:
