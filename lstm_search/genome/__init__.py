@@ -1,5 +1,10 @@
 """Genomes: recurrent cells as small graphs of gates and pointwise ops.
 
+Values (:class:`Genome`, :class:`Node`, :class:`Builder`), validation listing every problem,
+canonical form and :func:`genome_id`, seeded :func:`random_genome` and :func:`mutate`
+(Jozefowicz et al. 2015's six operators), :func:`from_nasbench` (NAS-Bench-NLP recipes);
+pictures in :mod:`lstm_search.genome.draw`.
+
 >>> from lstm_search.genome import Genome, validate, genome_id
 >>> from lstm_search import zoo
 >>> g = zoo.get("gru")

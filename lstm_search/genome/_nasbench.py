@@ -15,7 +15,7 @@ blend [z, a, b]          ``blend`` (z ⊙ a + (1 − z) ⊙ b)
 elementwise_prod / _sum  ``mul`` / ``add`` (chained when more than 8 inputs; one input passes
                          through as ``identity``)
 activation_tanh / _sigm  ``tanh`` / ``sigmoid``
-activation_leaky_relu    ``leaky_relu`` (slope 0.01, PyTorch's default as in the benchmark code)
+activation_leaky_relu    ``leaky_relu`` (slope 0.01, PyTorch's default)
 ======================== =======================================================================
 
 Choices where the format leaves room:
@@ -26,10 +26,10 @@ Choices where the format leaves room:
 * ``x`` fed directly to an op that needs an n-wide value (anything but ``linear``) is first
   passed through ``fit`` (x itself when the input and hidden sizes are equal, else a learned
   projection), as Jozefowicz et al. 2015 do when they add x to an n-wide vector.
-* Dead nodes (reaching no ``h_new_k``) are dropped: they compute nothing the cell uses, and the
-  benchmark's own code evaluates only what the outputs need. A state ``h_new_k`` (k ≥ 1) whose
-  ``h_prev_k`` nothing reads is dropped too (it carries nothing across steps); a ``h_prev_k``
-  read without its ``h_new_k`` is an error.
+* Dead nodes (reaching no ``h_new_k``) are dropped: they compute nothing the cell uses and
+  would only fail validation (rule ``dead-node``); none of the example recipes has one.
+* A state ``h_new_k`` (k ≥ 1) whose ``h_prev_k`` nothing reads is dropped too (it carries
+  nothing across steps); a ``h_prev_k`` read without its ``h_new_k`` is an error.
 """
 
 from __future__ import annotations

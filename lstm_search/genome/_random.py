@@ -19,7 +19,8 @@ from lstm_search.genome._genome import Genome, Node
 from lstm_search.genome._ops import OPS, X
 from lstm_search.genome._validate import validate
 
-# NAS-Bench-NLP's vocabulary, weighted towards projections and gates like its sampler.
+# NAS-Bench-NLP's vocabulary plus sub and one_minus; the weights are this package's choice,
+# favouring projections, sums, products and gates.
 DEFAULT_OP_WEIGHTS: dict[str, float] = {
     "linear": 0.30,
     "add": 0.14,
@@ -90,7 +91,7 @@ def _draw(rng: random.Random, states: tuple[str, ...], n_nodes: int,
         # The first node projects x so that the cell always sees its input.
         op = "linear" if k == 0 else rng.choices(ops, weights)[0]
         spec = OPS[op]
-        # add / mul: mostly two inputs, sometimes three (NAS-Bench-NLP sums up to 3)
+        # add / mul: mostly two inputs, sometimes three
         fixed = spec.min_arity == spec.max_arity
         arity = spec.min_arity if fixed else rng.choice((2, 2, 2, 3))
         if k == 0:
