@@ -122,3 +122,23 @@ def test_bad_arguments(kwargs, match) -> None:
         random_genome(0, **kwargs)
     with pytest.raises(TypeError):
         random_genome("seed")  # type: ignore[arg-type]
+
+
+def test_random_cells_and_mutants_compile_and_run() -> None:
+    """Valid means usable: each compiles, has n_params parameters and runs two steps."""
+    try:
+        from lstm_search.compile import compile_rnn
+    except ImportError as e:
+        pytest.skip(f"lstm_search.compile is not available: {e}")
+    import torch
+
+    from lstm_search import zoo
+    from lstm_search.genome import mutate
+
+    for seed in range(30):
+        g = random_genome(seed, n_states=(1, 3)) if seed % 2 else \
+            mutate(zoo.get(zoo.names()[seed % len(zoo.names())]), seed).genome
+        rnn = compile_rnn(g, input_size=3, hidden_size=5, backend="eager", seed=seed)
+        assert sum(p.numel() for p in rnn.parameters()) == n_params(g, 3, 5)
+        y, _ = rnn(torch.randn(2, 2, 3))  # (T, B, m)
+        assert y.shape == (2, 2, 5) and torch.isfinite(y).all()
