@@ -33,7 +33,13 @@ from lstm_search.search._storage import (
     make_storage,
     second_value,
 )
-from lstm_search.search._trial import Evaluate, failed_row, pick_metric, run_trial
+from lstm_search.search._trial import (
+    Evaluate,
+    SearchSetupError,
+    failed_row,
+    pick_metric,
+    run_trial,
+)
 from lstm_search.spaces import Proposal, suggest
 
 LOCK_FILE = ".ask.lock"
@@ -187,14 +193,28 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
         trial.set_user_attr("genome", proposal.genome.to_json(indent=None))
         trial.set_user_attr("cell", proposal.cell)
         trial.set_user_attr("hparams", json.dumps(dict(proposal.hparams), sort_keys=True))
-        result = run_trial(exp, proposal, run=spec.run, trial=trial.number, run_dir=spec.run_dir,
-                           search=_search_name(exp, "optuna"), evaluate=spec.evaluate,
-                           on_eval=_on_eval(trial, exp), references=references)
+        try:
+            result = run_trial(exp, proposal, run=spec.run, trial=trial.number,
+                               run_dir=spec.run_dir, search=_search_name(exp, "optuna"),
+                               evaluate=spec.evaluate, on_eval=_on_eval(trial, exp),
+                               references=references)
+        except SearchSetupError:
+            study.tell(trial.number, state=optuna_fail())
+            raise
         if evolution is not None:
             evolution.record(trial, result)
         tell(study, trial.number, exp, result)
         ran += 1
     return ran
+
+
+def optuna_fail() -> Any:
+    import optuna
+
+    return optuna.trial.TrialState.FAIL
+
+
+SETUP_ERROR_EXIT = 3
 
 
 def _search_name(exp: Experiment, backend: str) -> str:
@@ -214,7 +234,11 @@ def _die_with_parent() -> None:
 def _worker_entry(spec: WorkerSpec) -> None:
     _die_with_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    worker_loop(spec)
+    try:
+        worker_loop(spec)
+    except SearchSetupError as e:
+        print(f"lstm-search worker {spec.index}: {e}", file=sys.stderr, flush=True)
+        sys.exit(SETUP_ERROR_EXIT)
 
 
 def sweep_stale(exp: Experiment, spec: WorkerSpec, *, pids: set[int] | None = None,
@@ -279,6 +303,14 @@ def run_optuna(exp: Experiment, spec: WorkerSpec, *, workers: int, resume: bool,
                 continue
             p.join()
             del procs[i]
+            if p.exitcode == SETUP_ERROR_EXIT:
+                for q in procs.values():
+                    q.terminate()
+                    q.join()
+                sweep_stale(exp, spec)
+                raise SearchSetupError(f"a worker stopped on a setup error of {exp.name} "
+                                       f"(its row in {spec.run_dir} says which); fix the "
+                                       f"experiment, then --resume")
             if p.exitcode != 0:
                 sweep_stale(exp, spec, pids={p.pid},
                             error=f"worker process {p.pid} died during the trial "

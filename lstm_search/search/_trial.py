@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from lstm_search.experiment import Experiment
+from lstm_search.config import ConfigError
+from lstm_search.experiment import Experiment, ExperimentError
 from lstm_search.genome import genome_id
 from lstm_search.results import ResultsWriter, TrialResult, now
 from lstm_search.search._dedup import find_reusable, result_key, reuse
@@ -25,6 +26,11 @@ Evaluate = Callable[..., TrialResult]
 
 # Validation metrics tried in order when the experiment names none (lower is better).
 _MINIMISED = ("valid.nll", "valid.loss", "valid.ppl", "valid.bpc", "valid.bpf")
+
+
+class SearchSetupError(ExperimentError):
+    """A trial failed because of the experiment's settings (an unknown hyperparameter, a
+    missing data set): the search stops instead of failing every trial the same way."""
 
 
 def default_evaluate() -> Evaluate:
@@ -185,10 +191,18 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
             result = _failed_row(exp, proposal, run=run, trial=trial, search=search,
                                  error=f"{type(e).__name__}: {e}\n{tb}", seed=exp.seed,
                                  task=task_label)
+            if isinstance(e, ConfigError | FileNotFoundError):
+                # the declaration, not the cell: every trial would fail the same way
+                result = dataclasses.replace(result, search=search, worker=worker, trial=trial,
+                                             run=run, experiment=exp.name)
+                writer.append(result)
+                raise SearchSetupError(f"trial {trial} of {exp.name}: {type(e).__name__}: {e}; "
+                                       f"the search stops (fix the experiment, then --resume)"
+                                       ) from e
         result = dataclasses.replace(result, search=search, worker=worker, trial=trial, run=run,
                                      experiment=exp.name)
     writer.append(result)
     return result
 
 
-__all__ = ["failed_row", "pick_metric", "run_trial", "staged", "worker_name"]
+__all__ = ["SearchSetupError", "failed_row", "pick_metric", "run_trial", "staged", "worker_name"]

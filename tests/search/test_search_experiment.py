@@ -104,3 +104,16 @@ def test_experiment_files_import_no_heavy_modules() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=REPO, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_a_setting_every_trial_would_trip_on_stops_the_search(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown hyperparameter is the declaration's fault: one failed row, exit 2."""
+    space = 'CellChoiceSpace(name="bad", cells=("gru",), hparams={"learning_rate": 0.1})'
+    path = write_experiment(tmp_path, space=space, search='trials=3, sampler="random"')
+    out = tmp_path / "results"
+    code = main(["run", str(path), "--out", str(out), "--run", "r"])
+    err = capsys.readouterr().err
+    assert code == 2 and "learning_rate" in err and "--resume" in err
+    table = [json.loads(x) for x in (out / "tiny" / "r" / "trials.jsonl").read_text().splitlines()]
+    assert len(table) == 1 and table[0]["status"] == "failed"
