@@ -104,8 +104,25 @@ def _call(evaluate: Evaluate, exp: Experiment, proposal: Proposal, task: Any, *,
 
     cand = Candidate(genome=proposal.genome, cell=proposal.cell, hparams=dict(proposal.hparams),
                      seed=exp.seed)
+    extra: dict[str, Any] = {}
+    if evaluate is default_evaluate():
+        extra["task_obj"] = _task(task)  # data loaded once per process, not once per trial
     return evaluate(cand, task=task, model=exp.model, train=exp.train, experiment=exp.name,
-                    run=run, trial=trial, on_eval=on_eval, writer=writer)
+                    run=run, trial=trial, on_eval=on_eval, writer=writer, **extra)
+
+
+_TASKS: dict[Any, Any] = {}
+
+
+def _task(config: Any) -> Any:
+    """The built task of ``config`` (a frozen TaskConfig), cached for this process."""
+    if config not in _TASKS:
+        from lstm_search.tasks import make_task
+
+        if len(_TASKS) >= 4:  # the stages of one experiment at most
+            _TASKS.pop(next(iter(_TASKS)))
+        _TASKS[config] = make_task(config)
+    return _TASKS[config]
 
 
 def _ratio(value: float | None, reference: float | None, direction: str) -> float:
