@@ -77,27 +77,43 @@ def apply_hparams(hparams: Mapping[str, Any], model: ModelConfig, train: TrainCo
     return apply_overrides(model, m), apply_overrides(train, t)
 
 
-def make_rnn(genome: Genome, input_size: int, model: ModelConfig) -> nn.Module:
-    """The compiled recurrent stack of ``genome`` (time-major, like ``torch.nn.LSTM``)."""
+def make_rnn(genome: Genome, input_size: int, model: ModelConfig, *, seed: int | None = None
+             ) -> nn.Module:
+    """The compiled recurrent stack of ``genome`` (time-major, like ``torch.nn.LSTM``).
+
+    ``model.init_scale`` s draws its weights from U(-s, s) (Zaremba et al. 2014), a node's own
+    ``bias_init`` (LSTM-b's forget bias) kept; None keeps the compiler's default,
+    U(-1/sqrt(n), 1/sqrt(n)) like torch.nn.LSTM.
+    """
+    import math
+
     from lstm_search.compile import compile_rnn
 
+    scale = 1.0 if model.init_scale is None else model.init_scale * math.sqrt(model.hidden_size)
     return compile_rnn(genome, input_size, model.hidden_size, num_layers=model.num_layers,
                        dropout=model.dropout if model.num_layers > 1 else 0.0,
-                       batch_first=False, backend=model.backend)
+                       batch_first=False, backend=model.backend, init_scale=scale, seed=seed)
 
 
 def build_model(genome: Genome, task: Task, model: ModelConfig, train: TrainConfig, *,
                 seed: int) -> nn.Module:
-    """The task's model around the compiled cell, initialised reproducibly from ``seed``
-    (``model.init_scale``: every parameter from U(-s, s), Zaremba et al. 2014)."""
+    """The task's model around the compiled cell, initialised reproducibly from ``seed``.
+
+    With ``model.init_scale`` s every parameter outside the cell (embedding, decoder) is drawn
+    from U(-s, s) as well (Zaremba et al. 2014).
+    """
     import torch
 
-    from lstm_search.nn._models import init_uniform_
-
     torch.manual_seed(seed)  # modules' default initialisation draws from the global generator
-    net = task.build_model(lambda size: make_rnn(genome, size, model), model, train)
+    net = task.build_model(lambda size: make_rnn(genome, size, model, seed=seed), model, train)
     if model.init_scale is not None:
-        init_uniform_(net, model.init_scale, torch.Generator().manual_seed(seed))
+        gen = torch.Generator().manual_seed(seed)
+        rnn = getattr(net, "rnn", None)
+        skip = {id(p) for p in rnn.parameters()} if rnn is not None else set()
+        with torch.no_grad():
+            for p in net.parameters():
+                if id(p) not in skip:
+                    p.uniform_(-model.init_scale, model.init_scale, generator=gen)
     return net
 
 

@@ -59,7 +59,7 @@ def _music(dataset: str) -> Callable[[TaskConfig], Task]:
     return build
 
 
-def _synthetic(kind: str) -> Callable[[TaskConfig], Task]:
+def _generated(kind: str) -> Callable[[TaskConfig], Task]:
     def build(config: TaskConfig) -> Task:
         from lstm_search.tasks import _synthetic as s
 
@@ -77,11 +77,11 @@ TASKS: dict[str, Callable[[TaskConfig], Task]] = {
     "nottingham": _music("nottingham"),
     "musedata": _music("musedata"),
     "piano_midi": _music("piano_midi"),
-    "arithmetic": _synthetic("arithmetic"),
-    "xml": _synthetic("xml"),
-    "memorize": _synthetic("memorize"),
-    "adding": _synthetic("adding"),
-    "recall": _synthetic("recall"),
+    "arithmetic": _generated("arithmetic"),
+    "xml": _generated("xml"),
+    "memorize": _generated("memorize"),
+    "adding": _generated("adding"),
+    "recall": _generated("recall"),
 }
 
 
