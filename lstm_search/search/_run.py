@@ -79,6 +79,10 @@ def run_experiment(
     if seed is not None:
         sets["seed"] = seed
     exp = load_experiment(path, smoke=smoke, overrides=sets)  # raises on any bad input
+    if exp.task.data_dir and not Path(exp.task.data_dir).is_absolute():
+        # workers (Ray trials run in their own folders) see the folder the user meant
+        sets["task.data_dir"] = str(Path(exp.task.data_dir).resolve())
+        exp = load_experiment(path, smoke=smoke, overrides=sets)
     exp_dir = out / exp.name
     if resume:
         run = run or _latest_run(exp_dir)

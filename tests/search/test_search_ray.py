@@ -63,3 +63,50 @@ def test_ray_search_with_asha_and_resume(tmp_path: Path) -> None:
     again = run_experiment(str(path), backend="ray", num_cpus=2, out=tmp_path / "results",
                            run="asha", resume=True, stream=io.StringIO())
     assert rows(again.run_dir) == first
+
+
+def _trial_processes() -> list[int]:
+    """Ray worker processes running a trial (their title is ``ray::ImplicitFunc.train``)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "cmdline").read_bytes().startswith(b"ray::ImplicitFunc.train"):
+                    pids.append(int(d.name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.mark.slow
+def test_ray_worker_killed_mid_trial_is_retried(tmp_path: Path) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    path = write_experiment(tmp_path, epochs=25, subset=0.2,
+                            search='trials=2, sampler="random", workers=1, max_retries=1')
+    killed: list[int] = []
+
+    def kill_first_trial() -> None:
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not killed:
+            claims = list((tmp_path / "results").rglob("ray_trials.json"))
+            pids = _trial_processes() if claims else []
+            if pids:
+                time.sleep(1.0)  # inside the training loop
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_first_trial, daemon=True)
+    killer.start()
+    out = run_experiment(str(path), backend="ray", num_cpus=1, out=tmp_path / "results",
+                         run="kill", stream=io.StringIO())
+    killer.join()
+    assert killed, "no trial process was found to kill"
+    table = rows(out.run_dir)
+    assert sorted(r["trial"] for r in table) == [0, 1], "retried, not duplicated"
+    assert all(r["status"] == "complete" for r in table)
+    assert all(r["worker"].split(":")[1] != str(killed[0]) for r in table)
