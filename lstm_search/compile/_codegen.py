@@ -39,6 +39,20 @@ _MM_PLAIN = '''def _mm(a: Tensor, w: Tensor, b: Optional[Tensor], packed: bool) 
     return torch.nn.functional.linear(a, w, b)
 '''
 
+_MM_ADD_ONEDNN = '''def _mm_add(a: Tensor, w: Tensor, b: Optional[Tensor], other: Tensor,
+            packed: bool) -> Tensor:
+    # a w^T [+ b] + other, the sum fused into oneDNN's product when packed
+    if packed:
+        return torch.ops.mkldnn._linear_pointwise(a, other, w, b, "add")
+    return torch.nn.functional.linear(a, w, b) + other
+'''
+
+_MM_ADD_PLAIN = '''def _mm_add(a: Tensor, w: Tensor, b: Optional[Tensor], other: Tensor,
+            packed: bool) -> Tensor:
+    # a w^T [+ b] + other
+    return torch.nn.functional.linear(a, w, b) + other
+'''
+
 
 def _f(v: float) -> str:
     return repr(float(v))
@@ -107,8 +121,8 @@ def _expr(step: Step, plan: Plan) -> str:
         return " * ".join(a)
     if op == "sub":
         return f"{a[0]} - {a[1]}"
-    if op == "blend":
-        return f"{a[0]} * {a[1]} + (1.0 - {a[0]}) * {a[2]}"
+    if op == "blend":  # z ⊙ a + (1 − z) ⊙ b = b + z ⊙ (a − b), one kernel
+        return f"torch.lerp({a[2]}, {a[1]}, {a[0]})"
     if op == "one_minus":
         return f"1.0 - {a[0]}"
     if op in ("sigmoid", "tanh", "relu"):
@@ -141,13 +155,31 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
         out.append(f"    sv_{r}: List[Tensor] = []")
     out.append("    for t in range(T):")
     body: list[str] = []
+    pg = plan.groups[plan.pair_group] if plan.n_pairs else None
+    full_pairs = pg is not None and xg is not None and (
+        plan.n_pairs == len(pg.members) == len(xg.members))
     if xg is not None:
-        body += _slots(xg, "xp[t]")
+        body.append("xpt = xp[t]")
+        if not full_pairs:
+            body += _slots(xg, "xpt")
     if plan.uses_xt:
         body.append("xt = x[t]")
     for g in plan.step_groups:
-        if g.source[0] == "s":  # one fused product per previous state, (B, K·n)
-            body += _slots(g, f"_mm({g.source}, w{g.gid}, {_bias(g)}, packed)")
+        if g.source[0] == "s" and not (full_pairs and g is pg):
+            # one fused product per previous state, (B, K·n)
+            body.append(f"g{g.gid} = _mm({g.source}, w{g.gid}, {_bias(g)}, packed)")
+            body += _slots(g, f"g{g.gid}")
+    if pg is not None:
+        k = plan.n_pairs
+        body.append(f"# pre-added pairs: x-projections plus {pg.source}-projections, (B, {k}·n)")
+        if full_pairs:  # one sum over the whole product, fused into it with oneDNN
+            body.append(f"rr = _mm_add({pg.source}, w{pg.gid}, {_bias(pg)}, xpt, packed)")
+            names = [f"r{i}" for i in range(k)]
+            body.append(f"{names[0]} = rr" if k == 1
+                        else f"{', '.join(names)} = rr.chunk({k}, 1)")
+        else:  # slot by slot (slicing the products trips TorchScript's autodiff)
+            assert xg is not None
+            body += [f"r{i} = q{xg.gid}_{i} + q{pg.gid}_{i}" for i in range(k)]
     for s in plan.steps:
         body.append(f"{s.out} = {_expr(s, plan)}")
         for g in plan.step_groups:
@@ -212,11 +244,26 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
     for j, r in enumerate(plan.new_states):
         gr.add(r, f"ds{j}")
 
+    pair_of = {}
+    if plan.n_pairs:
+        pg = plan.groups[plan.pair_group]
+        for i in range(plan.n_pairs):
+            pair_of[pg.members[i]] = i
+            pair_of[xg.members[i]] = i
+
+    def slot_grads(g: Group) -> list[str]:
+        return [f"dr{pair_of[k]}" if k in pair_of else f"d{k}" for k in g.members]
+
+    def cat(slots: list[str]) -> str:
+        return slots[0] if len(slots) == 1 else f"torch.cat([{', '.join(slots)}], 1)"
+
     def group_back(g: Group) -> None:
         # gradient of the fused product (B, K·n): slot gradients side by side
-        slots = [f"d{k}" for k in g.members]
-        dq = slots[0] if len(slots) == 1 else f"torch.cat([{', '.join(slots)}], 1)"
-        body.append(f"dq{g.gid} = {dq}")
+        slots = slot_grads(g)
+        if xg is not None and plan.n_pairs and slots == slot_grads(xg):
+            body.append(f"dq{g.gid} = dxq")  # fully pre-added: the same gradient as x's
+        else:
+            body.append(f"dq{g.gid} = {cat(slots)}")
         body.append(f"dqs{g.gid}.append(dq{g.gid})")
         gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
 
@@ -252,12 +299,12 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             gr.add(a[1], f"e{step.pos}")
             gr.add(a[2], d)
             gr.add(a[2], f"e{step.pos}", -1)
-        elif op == "sigmoid":
-            gr.add(a[0], f"{d} * {v} * (1.0 - {v})")
-        elif op == "tanh":
-            gr.add(a[0], f"{d} * (1.0 - {v} * {v})")
-        elif op == "relu":
-            gr.add(a[0], f"torch.where({v} > 0.0, {d}, torch.zeros_like({d}))")
+        elif op == "sigmoid":  # d ⊙ y ⊙ (1 − y), one kernel
+            gr.add(a[0], f"torch.ops.aten.sigmoid_backward({d}, {v})")
+        elif op == "tanh":  # d ⊙ (1 − y²)
+            gr.add(a[0], f"torch.ops.aten.tanh_backward({d}, {v})")
+        elif op == "relu":  # d where y > 0
+            gr.add(a[0], f"torch.ops.aten.threshold_backward({d}, {v}, 0.0)")
         elif op == "leaky_relu":
             hi, lo = max(1.0, step.slope), min(1.0, step.slope)
             gr.add(a[0], f"torch.where({a[0]} > 0.0, {d} * {_f(hi)}, {d} * {_f(lo)})")
@@ -267,10 +314,11 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         else:  # pragma: no cover
             raise ValueError(f"no derivative rule for op {op!r}")
     # end of the step: products of x and of the previous states
+    for i in range(plan.n_pairs):
+        body.append(f"dr{i} = {gr.total(f'r{i}')}")
     if xg is not None:
-        slots = [f"d{k}" for k in xg.members]
-        body.append("dxps.append(" + (slots[0] if len(slots) == 1
-                                      else f"torch.cat([{', '.join(slots)}], 1)") + ")")
+        body.append(f"dxq = {cat(slot_grads(xg))}")
+        body.append("dxps.append(dxq)")
     if plan.uses_xt:
         body.append(f"dxts.append({gr.total('xt')})")
     for g in plan.step_groups:
@@ -297,7 +345,8 @@ def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -
     """TorchScript source of one layer: ``_mm``, ``forward`` and (``backward``) the fused
     ``forward_save`` / ``backward`` pair."""
     lay = layout(plan)
-    parts = [_MM_ONEDNN if onednn else _MM_PLAIN, "\n".join(_forward(plan, lay, save=False))]
+    parts = [_MM_ONEDNN if onednn else _MM_PLAIN, _MM_ADD_ONEDNN if onednn else _MM_ADD_PLAIN,
+             "\n".join(_forward(plan, lay, save=False))]
     if backward:
         parts.append("\n".join(_forward(plan, lay, save=True)))
         parts.append("\n".join(_backward(plan, lay)))

@@ -75,6 +75,14 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor,
         env: dict[str, Tensor] = {f"s{j}": s for j, s in enumerate(states)}
         env["xt"] = x[t]
         prods: dict[int, Tensor] = {}
+        if plan.n_pairs:  # pre-added pairs r{i} = (W_i x)[t] + U_i s (see Plan)
+            g = groups[plan.pair_group]
+            prods[g.gid] = F.linear(env[g.source], params[g.weight_name],
+                                    full_bias(params.get(g.bias_name), len(g.members) * n))
+            assert xp is not None
+            for i in range(plan.n_pairs):
+                cols = slice(i * n, (i + 1) * n)
+                env[f"r{i}"] = xp[t][:, cols] + prods[g.gid][:, cols]
         for step in plan.steps:
             if step.op == "proj":
                 g = groups[step.group]

@@ -88,6 +88,12 @@ class Plan:
     output: str  # value ref of the output
     uses_xt: bool  # some step reads the raw step input (fit of x when m == n)
     node_names: tuple[str, ...]  # genome node name of each position, for humans only
+    # Pre-added pairs: slot i < n_pairs of the x group and of state group ``pair_group`` are
+    # only ever summed together (``W_i x + U_i h`` of every LSTM-like gate), so each step adds
+    # the two products once, as one (B, n_pairs·n) sum; its slice i is the value ``r{i}``.
+    pair_group: int = -1
+    n_pairs: int = 0
+    paired: tuple[int, ...] = ()  # positions of the projection nodes folded into pairs
 
     @property
     def x_group(self) -> Group | None:
@@ -164,6 +170,7 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
             steps.append(Step(k, node.op, args, slope=slope))
         else:  # pragma: no cover - validation rejects unknown ops
             raise GenomeError([], f"op {node.op!r} has no compiler rule")
+    steps, pair_gid, n_pairs, paired = _pair(steps, groups, order, genome, ref)
     return Plan(
         n_states=len(genome.states),
         input_size=input_size,
@@ -175,4 +182,65 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
         output=ref(genome.output),
         uses_xt=uses_xt,
         node_names=tuple(node.name for node in order),
+        pair_group=pair_gid,
+        n_pairs=n_pairs,
+        paired=paired,
     )
+
+
+def _pair(steps: list[Step], groups: list[Group], order: list, genome: Genome,
+          ref: object) -> tuple[list[Step], int, int, tuple[int, ...]]:
+    """Find the longest prefix of slots where x slot i and state-group slot i feed only one
+    and the same ``add`` (and nothing else reads them); fold those sums into ``r{i}``."""
+    xg = next((g for g in groups if g.hoisted), None)
+    if xg is None:
+        return steps, -1, 0, ()
+    by_pos = {s.pos: s for s in steps}
+    consumers: dict[str, list[int]] = {}
+    for s in steps:
+        for a in s.args:
+            consumers.setdefault(a, []).append(s.pos)
+    sinks = set(genome.new_states.values()) | {genome.output}
+    free = {k for k in by_pos if by_pos[k].op == "proj" and not by_pos[k].diag_add
+            and len(consumers.get(f"v{k}", [])) == 1 and order[k].name not in sinks}
+    best: tuple[int, int] = (-1, 0)
+    for g in groups:
+        if g.source[0] != "s":
+            continue
+        k = 0
+        used: set[int] = set()
+        while k < min(len(g.members), len(xg.members)):
+            a, b = xg.members[k], g.members[k]
+            if a not in free or b not in free:
+                break
+            ca, cb = consumers[f"v{a}"][0], consumers[f"v{b}"][0]
+            if ca != cb or by_pos[ca].op != "add" or ca in used \
+                    or by_pos[ca].args.count(f"v{a}") != 1 \
+                    or by_pos[ca].args.count(f"v{b}") != 1:
+                break
+            used.add(ca)  # one pair per add node
+            k += 1
+        if k > best[1]:
+            best = (g.gid, k)
+    gid, n_pairs = best
+    if n_pairs == 0:
+        return steps, -1, 0, ()
+    g = groups[gid]
+    folded: dict[int, int] = {}  # add node position -> pair index
+    paired: list[int] = []
+    for i in range(n_pairs):
+        a, b = xg.members[i], g.members[i]
+        folded[consumers[f"v{a}"][0]] = i
+        paired += [a, b]
+    out: list[Step] = []
+    for s in steps:
+        if s.pos in paired:
+            continue
+        if s.pos in folded:
+            i = folded[s.pos]
+            drop = {f"v{xg.members[i]}", f"v{g.members[i]}"}
+            rest = tuple(a for a in s.args if a not in drop)
+            args = (f"r{i}", *rest)
+            s = Step(s.pos, "add" if rest else "copy", args)
+        out.append(s)
+    return out, gid, n_pairs, tuple(sorted(paired))

@@ -62,8 +62,10 @@ def _agree(genome, m_in, n, variants, seed=0, dtype=torch.float64, rtol=1e-10, T
     x = torch.randn(T, B, m_in, generator=gen, dtype=dtype)
     states = [torch.randn(B, n, generator=gen, dtype=dtype) for _ in genome.states]
     ref = _run(compile_cell(genome, m_in, n, "eager", seed=seed).to(dtype), x, states)
-    if not all(torch.isfinite(t).all() for t in ref):
-        return False  # a cell whose values overflow within a few steps: nothing to compare
+    if not all(torch.isfinite(t).all() and t.abs().max() < 1e6 for t in ref):
+        # a cell whose values explode within a few steps is too ill-conditioned to compare
+        # two correct implementations at a tight tolerance (rounding order is amplified)
+        return False
     for backend, fused in variants:
         layer = compile_cell(genome, m_in, n, backend, fused_backward=fused, seed=seed)
         _close(ref, _run(layer.to(dtype), x, states), rtol)

@@ -18,7 +18,9 @@ FIXED_IDENTIFIERS = {
     "dy", "dyt", "else", "for", "forward", "forward_save", "functional", "i", "if", "in",
     "linear", "mkldnn", "nn", "none", "number", "ops", "packed", "range", "reshape", "return",
     "reverse", "scalars", "sigmoid", "size", "stack", "sum", "t", "tanh", "torch", "w", "x",
-    "xp", "ys", "zeros", "zeros_like", "where", "relu", "leaky_relu", "xt",
+    "xp", "ys", "zeros", "zeros_like", "where", "relu", "leaky_relu", "xt", "xpt", "_mm_add",
+    "other", "rr", "dxq", "lerp", "aten", "sigmoid_backward", "tanh_backward",
+    "threshold_backward",
 }
 EVIL = 'a"); import os; os.system("touch pwned"); ("'
 
@@ -81,8 +83,8 @@ def test_source_is_independent_of_names_and_uses_compiler_identifiers(name):
             assert not re.search(rf"\b{re.escape(n.name)}\b", src), n.name
     code = "\n".join(line.split("#")[0] for line in src.splitlines())  # comments aside
     idents = set(re.findall(r"\b[A-Za-z_][A-Za-z0-9_]*\b", code))
-    compiler = re.compile(r"^([vsqde]\d+|[wbp]\d+|wt\d+|ds\d+|dp\d+|dqs?\d+|sv_[sv]\d+|"
-                          r"q\d+_\d+)$")
+    compiler = re.compile(r"^([vsqdegr]\d+|[wbp]\d+|wt\d+|ds\d+|dp\d+|dr\d+|dqs?\d+|"
+                          r"sv_[sv]\d+|q\d+_\d+)$")
     assert not {i for i in idents if not compiler.match(i)} - FIXED_IDENTIFIERS
     # compiles and agrees with eager after renaming
     torch.manual_seed(0)
@@ -97,7 +99,8 @@ def test_generated_source_shape():
     assert "def forward(" in src and "def backward(" in src and "def forward_save(" in src
     # one fused product of h per step, one hoisted product of x
     fwd = src.split("def forward_save")[0]
-    assert fwd.count("_mm(s0,") == 1 and fwd.count("_mm(x.reshape") == 1
+    assert len(re.findall(r"_mm(_add)?\(s0,", fwd)) == 1 and fwd.count("_mm(x.reshape") == 1
+    assert "_mm_add(s0, w1, b1, xpt, packed)" in fwd  # W x + U h pre-added in the product
     assert "_mm(s1" not in fwd  # c is never projected
     assert "mkldnn" in generated_source(zoo.get("lstm"), onednn=True)
     plain = generated_source(zoo.get("lstm"), "eager", fused_backward=False)

@@ -22,6 +22,20 @@ def test_lstm_plan_hoists_x_and_fuses_h():
     assert plan.n_states == 2 and not plan.uses_xt
 
 
+def test_gate_sums_of_x_and_h_projections_are_pre_added():
+    lstm = build_plan(zoo.get("lstm"), 7, 5)
+    assert lstm.n_pairs == 4 and lstm.groups[lstm.pair_group].source == "s0"
+    assert all(s.op != "proj" for s in lstm.steps)  # every projection folded into a pair
+    gru = build_plan(zoo.get("gru"), 7, 5)
+    assert gru.n_pairs == 2  # r and z; n's h-projection is gated by r first
+    assert sum(s.op == "proj" for s in gru.steps) == 2
+    # a projection that feeds two nodes is never folded
+    b = Builder(states=("h",))
+    xh, hh = b.linear("x"), b.linear("h")
+    b.set_state("h", b.tanh(b.add(b.add(xh, hh), b.sigmoid(hh))))
+    assert build_plan(b.build(), 3, 3).n_pairs == 0
+
+
 def test_mut1_keeps_projection_of_internal_value_per_step():
     plan = build_plan(zoo.get("mut1"), 6, 4)
     sources = sorted(g.source for g in plan.groups)
