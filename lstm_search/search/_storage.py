@@ -67,7 +67,8 @@ def make_pruner(exp: Experiment) -> Any:
     import optuna
 
     if exp.search.pruner == "median" and not exp.search.second_objective:
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+        # no verdict before 4 trials finished, nor on a trial's first two epochs
+        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2)
     if exp.search.pruner == "halving" and not exp.search.second_objective:
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.NopPruner()

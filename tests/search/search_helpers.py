@@ -1,5 +1,5 @@
-"""Tiny real experiments for the search tests: JSB Chorales (from ../shared/data), 8 units,
-a few per cent of the training split, one epoch: a trial takes about a second."""
+"""Tiny real experiments for the search tests: the built-in long-lag recall task (no data
+files), 8 units, a few hundred sequences, one epoch: a trial takes a fraction of a second."""
 
 from __future__ import annotations
 
@@ -11,20 +11,14 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
-DATA = (REPO / ".." / "shared" / "data").resolve()
-
-needs_jsb = pytest.mark.skipif(not (DATA / "music").is_dir(),
-                               reason=f"JSB Chorales not found under {DATA / 'music'}")
 
 TEMPLATE = '''
 from lstm_search.config import ModelConfig, TaskConfig, TrainConfig
 from lstm_search.experiment import Experiment, SearchConfig, Stage
 from lstm_search.spaces import CellChoiceSpace, Choice, Fixed, LogUniform, TemplateSpace
 
-TASK = TaskConfig(name="jsb", data_dir={data!r}, subset={subset})
+TASK = TaskConfig(name="recall", gap=5, n_train={n_train}, n_valid=64, n_test=64)
 
 EXPERIMENT = Experiment(
     name={name!r},
@@ -33,7 +27,7 @@ EXPERIMENT = Experiment(
     model=ModelConfig(hidden_size=8, num_layers=1, backend="script"),
     train=TrainConfig(optimizer="sgd", lr=0.5, lr_schedule="none", epochs={epochs},
                       batch_size=16, bptt=20, clip={clip}, progress=False, threads=1),
-    search=SearchConfig({search}),
+    search=SearchConfig(direction="maximize", {search}),
     stages={stages},
     smoke={{"search.trials": 2}},
     seed=3,
@@ -46,10 +40,10 @@ DEFAULT_SPACE = ('CellChoiceSpace(name="t", cells=("lstm", "gru", "cifg"), '
 
 def write_experiment(folder: Path, name: str = "tiny", *, space: str = DEFAULT_SPACE,
                      search: str = 'trials=3, sampler="random"', epochs: int = 1,
-                     subset: float = 0.03, clip: Any = 5.0, stages: str = "()") -> Path:
+                     n_train: int = 256, clip: Any = 5.0, stages: str = "()") -> Path:
     path = folder / f"{name}.py"
-    path.write_text(TEMPLATE.format(data=str(DATA), name=name, space=space, search=search,
-                                    epochs=epochs, subset=subset, clip=clip, stages=stages))
+    path.write_text(TEMPLATE.format(name=name, space=space, search=search, epochs=epochs,
+                                    n_train=n_train, clip=clip, stages=stages))
     return path
 
 

@@ -7,11 +7,11 @@ import io
 from pathlib import Path
 
 import pytest
-from search_helpers import needs_jsb, rows, write_experiment
+from search_helpers import rows, write_experiment
 
 from lstm_search.search import run_experiment
 
-pytestmark = [needs_jsb, pytest.mark.ray]
+pytestmark = [pytest.mark.ray]
 MB = 1024 * 1024
 
 
@@ -85,7 +85,7 @@ def test_ray_worker_killed_mid_trial_is_retried(tmp_path: Path) -> None:
     import threading
     import time
 
-    path = write_experiment(tmp_path, epochs=25, subset=0.2,
+    path = write_experiment(tmp_path, epochs=25, n_train=2048,
                             search='trials=2, sampler="random", workers=1, max_retries=1')
     killed: list[int] = []
 

@@ -11,11 +11,9 @@ import time
 from pathlib import Path
 
 import optuna
-from search_helpers import REPO, cli, needs_jsb, rows, write_experiment
+from search_helpers import REPO, cli, rows, write_experiment
 
 from lstm_search.search._storage import make_storage
-
-pytestmark = needs_jsb
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
@@ -74,7 +72,7 @@ def test_worker_killed_mid_trial_is_recorded_failed_and_the_search_completes(
         tmp_path: Path) -> None:
     n = 4
     path = write_experiment(tmp_path, search=f'trials={n}, sampler="random", workers=2',
-                            epochs=4, subset=0.1)
+                            epochs=4, n_train=4096)
     out = tmp_path / "results"
     run_dir = out / "tiny" / "k"
     proc = _start(path, out)
