@@ -1,0 +1,85 @@
+"""Analysis of results tables: summaries, statistics against baselines, importance, figures,
+reports.
+
+Everything takes the pandas DataFrame of :func:`lstm_search.results.load_results` (and of
+:func:`~lstm_search.results.load_curves`) and returns DataFrames or matplotlib figures; nothing
+here needs torch or a model. seaborn, matplotlib, optuna and scipy are imported only by the
+functions that use them.
+
+Modules: :mod:`.summary` (per-cell table), :mod:`.stats` (tests, effect sizes, Holm),
+:mod:`.importance` (fANOVA / PED-ANOVA, marginal effects), :mod:`.pareto` (fronts,
+leaderboard), :mod:`.plots` and :mod:`.curves` (figures), :mod:`.diagrams` (cell drawings),
+:mod:`.report` (Markdown / HTML / CSV report).
+"""
+
+from lstm_search.analysis._style import figure_png
+from lstm_search.analysis._table import (
+    AnalysisError,
+    best_trials,
+    completed,
+    default_metric,
+    metric_direction,
+)
+from lstm_search.analysis.curves import (
+    gap_data,
+    gap_plot,
+    learning_curve_data,
+    learning_curves_plot,
+)
+from lstm_search.analysis.diagrams import draw_cells
+from lstm_search.analysis.importance import (
+    build_study,
+    hyperparameter_importance,
+    infer_distributions,
+    marginal_effects,
+)
+from lstm_search.analysis.pareto import leaderboard, pareto_front, pareto_mask
+from lstm_search.analysis.plots import (
+    hyperparameter_plot,
+    importance_plot,
+    pareto_plot,
+    variant_boxplot,
+)
+from lstm_search.analysis.report import ReportFiles, build_report, write_report
+from lstm_search.analysis.stats import (
+    bootstrap_median_diff,
+    cliffs_delta,
+    cohens_d,
+    compare_to_baselines,
+    holm,
+)
+from lstm_search.analysis.summary import summarize
+
+__all__ = [
+    "AnalysisError",
+    "ReportFiles",
+    "best_trials",
+    "bootstrap_median_diff",
+    "build_report",
+    "build_study",
+    "cliffs_delta",
+    "cohens_d",
+    "compare_to_baselines",
+    "completed",
+    "default_metric",
+    "draw_cells",
+    "figure_png",
+    "gap_data",
+    "gap_plot",
+    "holm",
+    "hyperparameter_importance",
+    "hyperparameter_plot",
+    "importance_plot",
+    "infer_distributions",
+    "leaderboard",
+    "learning_curve_data",
+    "learning_curves_plot",
+    "marginal_effects",
+    "metric_direction",
+    "pareto_front",
+    "pareto_mask",
+    "pareto_plot",
+    "summarize",
+    "variant_boxplot",
+    "write_report",
+]

@@ -1,0 +1,193 @@
+"""Curves: learning curves per cell (from ``curves.jsonl``) and accuracy against the lag of a
+long-lag recall task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lstm_search.analysis._style import (
+    cell_palette,
+    direction_label,
+    new_figure,
+    readable_log_axis,
+    robust_limits,
+    style,
+    wants_log,
+)
+from lstm_search.analysis._table import (
+    AnalysisError,
+    best_trials,
+    completed,
+    metric_direction,
+    objective_base,
+    require_columns,
+)
+from lstm_search.analysis.plots import one_task
+from lstm_search.analysis.summary import summarize, task_metric
+
+
+def curves_with_cells(curves: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """``curves`` joined with each trial's ``cell``, ``task`` and ``status`` on (run, trial)."""
+    require_columns(curves, ["run", "trial", "epoch"], "learning curves")
+    require_columns(df, ["run", "trial", "cell", "task"], "learning curves")
+    keys = df[["run", "trial", "cell", "task", "status"]].drop_duplicates(["run", "trial"])
+    return curves.merge(keys, on=["run", "trial"], how="inner")
+
+
+def learning_curve_data(curves: pd.DataFrame, df: pd.DataFrame, *, metric: str | None = None,
+                        cells: Sequence[str] | None = None, task: str | None = None,
+                        top_fraction: float = 0.1, min_top: int = 5) -> pd.DataFrame:
+    """Per cell and epoch: median and quartiles of ``metric`` over the cell's best trials.
+
+    Trials are the best ``top_fraction`` by validation score (Greff's selection, at least
+    ``min_top``), so a curve shows how a tuned cell trains; trials stopped early leave the
+    later epochs to those still running (``n`` says how many).
+
+    Returns:
+        Columns ``task, cell, epoch, n, median, q25, q75``.
+    """
+    task, tdf = one_task(df, task)
+    name = metric or _curve_metric(curves, tdf)
+    if name not in curves.columns:
+        raise AnalysisError(f"curves have no column {name!r} (have "
+                            f"{[c for c in curves.columns if c not in ('run', 'trial')]})")
+    direction = metric_direction(tdf, "objective")
+    chosen = list(cells) if cells is not None else list(dict.fromkeys(tdf["cell"]))
+    picked = pd.concat([best_trials(tdf[tdf["cell"] == c], direction, fraction=top_fraction,
+                                    min_n=min_top) for c in chosen]) if chosen else tdf.iloc[:0]
+    if picked.empty:
+        return pd.DataFrame(columns=["task", "cell", "epoch", "n", "median", "q25", "q75"])
+    joined = curves_with_cells(curves, picked)
+    joined = joined[np.isfinite(pd.to_numeric(joined[name], errors="coerce").to_numpy(float))]
+    if joined.empty:
+        return pd.DataFrame(columns=["task", "cell", "epoch", "n", "median", "q25", "q75"])
+    g = joined.groupby(["cell", "epoch"])[name]
+    out = pd.DataFrame({"n": g.size(), "median": g.median(), "q25": g.quantile(0.25),
+                        "q75": g.quantile(0.75)}).reset_index()
+    # stop a cell's curve once fewer than half of its trials (or 2) are still running: a median
+    # over the one or two longest runs only adds noise at the end
+    started = joined.groupby("cell")["trial"].nunique()
+    need = np.maximum(2, np.ceil(0.5 * out["cell"].map(started))).astype(int)
+    out = out[(out["n"] >= need) | (out["cell"].map(started) < 2)]
+    out.insert(0, "task", task)
+    return out
+
+
+def _curve_metric(curves: pd.DataFrame, tdf: pd.DataFrame) -> str:
+    base = objective_base(tdf)
+    if base and f"valid.{base}" in curves.columns:
+        return f"valid.{base}"
+    found = [c for c in curves.columns if str(c).startswith("valid.")]
+    if not found:
+        raise AnalysisError("curves have no validation metric column (valid.*)")
+    return found[0]
+
+
+def learning_curves_plot(curves: pd.DataFrame, df: pd.DataFrame, *, metric: str | None = None,
+                         cells: Sequence[str] | None = None, task: str | None = None,
+                         baselines: Sequence[str] = ("lstm", "gru"), max_cells: int = 8,
+                         top_fraction: float = 0.1, min_top: int = 5) -> Any:
+    """Median learning curve (band: quartiles) of each cell's best trials.
+
+    Without ``cells``: the baselines and the best cells by Greff's best-10% mean, up to
+    ``max_cells`` lines so the figure stays readable.
+    """
+    task, tdf = one_task(df, task)
+    name = metric or _curve_metric(curves, tdf)
+    if cells is None:
+        ranked = list(summarize(tdf, top_fraction=top_fraction, min_top=min_top)
+                      .dropna(subset=["top_mean"])["cell"])
+        keep = [b for b in baselines if b in ranked]
+        cells = keep + [c for c in ranked if c not in keep][:max(0, max_cells - len(keep))]
+    data = learning_curve_data(curves, tdf, metric=name, cells=cells, task=task,
+                               top_fraction=top_fraction, min_top=min_top)
+    if data.empty:
+        raise AnalysisError(f"task {task!r}: no learning curves for the chosen cells")
+    direction = metric_direction(tdf, name)
+    with style():
+        fig = new_figure(7.2, 4.4)
+        ax = fig.add_subplot()
+        palette = cell_palette(list(cells), list(baselines))
+        for cell in cells:
+            d = data[data["cell"] == cell]
+            if d.empty:
+                continue
+            bold = cell in baselines
+            ax.fill_between(d["epoch"], d["q25"], d["q75"], color=palette[cell], alpha=0.12,
+                            linewidth=0)
+            ax.plot(d["epoch"], d["median"], color=palette[cell], lw=2.4 if bold else 1.5,
+                    ls="--" if bold else "-", label=cell)
+        lo, hi, _ = robust_limits(data["median"].to_numpy(float), k=1.5)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(direction_label(name, direction))
+        ax.legend(title="cell (dashed: baseline)", fontsize=8.5, title_fontsize=8.5,
+                  loc="upper right" if direction == "minimize" else "lower right", ncol=2)
+        ax.set_title(f"{task}: {name}, median and quartiles of the best {top_fraction:.0%} "
+                     "trials", loc="left")
+    return fig
+
+
+def gap_data(df: pd.DataFrame, *, gap_column: str = "hp.gap", metric: str | None = None,
+             task: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean ``metric`` per cell and gap with a t confidence interval over trials (seeds).
+
+    Returns:
+        Columns ``task, cell, gap, n, mean, ci_low, ci_high``.
+    """
+    from scipy import stats as sps
+
+    task, tdf = one_task(df, task)
+    name, _ = task_metric(tdf, metric)
+    require_columns(tdf, [gap_column], "accuracy against gap")
+    done = completed(completed(tdf, name), gap_column)
+    rows = []
+    for (cell, gap), g in done.groupby(["cell", gap_column], sort=True):
+        v = pd.to_numeric(g[name]).to_numpy(float)
+        half = (float(sps.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1)
+                      / np.sqrt(v.size)) if v.size > 1 else float("nan"))
+        rows.append({"task": task, "cell": cell, "gap": float(gap), "n": v.size,
+                     "mean": float(v.mean()), "ci_low": float(v.mean() - half),
+                     "ci_high": float(v.mean() + half)})
+    return pd.DataFrame(rows, columns=["task", "cell", "gap", "n", "mean", "ci_low", "ci_high"])
+
+
+def gap_plot(df: pd.DataFrame, *, gap_column: str = "hp.gap", metric: str | None = None,
+             task: str | None = None, baselines: Sequence[str] = ("lstm", "gru")) -> Any:
+    """Accuracy (or ``metric``) against the lag between the token and its recall, per cell:
+    mean over trials with a 95% confidence interval. Lag axes spanning a decade are log."""
+    task, tdf = one_task(df, task)
+    name, direction = task_metric(tdf, metric)
+    data = gap_data(tdf, gap_column=gap_column, metric=name, task=task)
+    if data.empty:
+        raise AnalysisError(f"task {task!r}: no completed trial has {name!r} and {gap_column!r}")
+    cells = list(dict.fromkeys(data["cell"]))
+    with style():
+        fig = new_figure(6.8, 4.2)
+        ax = fig.add_subplot()
+        palette = cell_palette(cells, list(baselines))
+        for cell in cells:
+            d = data[data["cell"] == cell]
+            bold = cell in baselines
+            ax.fill_between(d["gap"], d["ci_low"], d["ci_high"], color=palette[cell],
+                            alpha=0.15, linewidth=0)
+            ax.plot(d["gap"], d["mean"], marker="o", ms=4, color=palette[cell],
+                    lw=2.4 if bold else 1.5, ls="--" if bold else "-", label=cell)
+        gaps = np.unique(data["gap"].to_numpy(float))
+        if wants_log(gaps):
+            ax.set_xscale("log")
+            readable_log_axis(ax.xaxis, gaps)
+        if gaps.size <= 10:
+            ax.set_xticks(gaps, [f"{g:g}" for g in gaps])
+        if name.endswith("acc"):
+            ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel(gap_column.removeprefix("hp.") + " (time steps between token and recall)")
+        ax.set_ylabel(direction_label(name, direction))
+        ax.legend(title="cell", fontsize=8.5, title_fontsize=8.5)
+        ax.set_title(f"{task}: {name} against the lag (mean, 95% CI)", loc="left")
+    return fig

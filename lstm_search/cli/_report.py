@@ -1,0 +1,72 @@
+"""``lstm-search report RESULTS_DIR... [--baseline lstm,gru] [--metric NAME] [--out DIR]``:
+analyse result tables and write report.md, report.html and CSV tables."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="RESULTS_DIR",
+                        help="results folders (or trials.jsonl files); searched recursively")
+    parser.add_argument("--baseline", default="lstm,gru",
+                        help="comma-separated cells to compare against (default: lstm,gru)")
+    parser.add_argument("--metric", default=None,
+                        help="column to compare, e.g. test.nll (default: the test metric of "
+                             "the objective, per task)")
+    parser.add_argument("--out", default="report", help="output folder (default: ./report)")
+    parser.add_argument("--alpha", type=float, default=0.05,
+                        help="significance level after Holm correction (default 0.05)")
+    parser.add_argument("--top-fraction", type=float, default=0.1,
+                        help="share of best trials by validation score (Greff: 0.1)")
+    parser.add_argument("--min-top", type=int, default=5,
+                        help="at least this many best trials per cell (default 5)")
+    parser.add_argument("--importance", choices=("auto", "fanova", "ped-anova"), default="auto",
+                        help="importance method (auto: fANOVA if scikit-learn is installed)")
+    parser.add_argument("--gap-column", default="hp.gap",
+                        help="lag column of long-lag recall tasks (default hp.gap)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of bootstrap and fANOVA")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lstm_search.analysis import AnalysisError, write_report
+    from lstm_search.analysis._table import metric_columns
+    from lstm_search.results import load_curves, load_results
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        for p in missing:
+            print(f"lstm-search report: results path does not exist: {p}", file=sys.stderr)
+        return 2
+    baselines = [b.strip() for b in args.baseline.split(",") if b.strip()]
+    if not baselines:
+        print("lstm-search report: --baseline needs at least one cell name", file=sys.stderr)
+        return 2
+    if not 0 < args.top_fraction <= 1 or not 0 < args.alpha < 1 or args.min_top < 1:
+        print("lstm-search report: --top-fraction must be in (0, 1], --alpha in (0, 1) and "
+              "--min-top at least 1", file=sys.stderr)
+        return 2
+    df = load_results(*args.paths)
+    curves = load_curves(*args.paths)
+    if args.metric and len(df) and args.metric not in df.columns:
+        print(f"lstm-search report: metric {args.metric!r} is not in the results table; "
+              f"available: {', '.join(metric_columns(df)) or '(none)'}", file=sys.stderr)
+        return 2
+    try:
+        files = write_report(df, args.out, curves=curves, baselines=baselines,
+                             metric=args.metric, top_fraction=args.top_fraction,
+                             min_top=args.min_top, alpha=args.alpha, seed=args.seed,
+                             importance_method=args.importance, gap_column=args.gap_column,
+                             sources=list(args.paths))
+    except (AnalysisError, OSError) as e:
+        print(f"lstm-search report: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {files.html}")
+    print(f"wrote {files.markdown}")
+    for path in files.tables.values():
+        print(f"wrote {path}")
+    for note in files.notes:
+        print(f"note: {note}")
+    return 0
