@@ -1,0 +1,70 @@
+"""Record the speed of every zoo cell against PyTorch's RNNs on this machine.
+
+Writes benchmarks/results/cells-<date>.md and .json: forward + backward of one layer, batch 20,
+35 steps, input = hidden; every zoo cell at hidden 200 (eager and script backends, plus compile
+for lstm), lstm and gru also at hidden 650. Ratios are to the torch reference measured in the
+same process (torch.nn.LSTM; nn.GRU for gru, nn.RNN for rnn_tanh).
+
+    python benchmarks/bench_cells.py [--repeats 20] [--threads N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from lstm_search import zoo
+from lstm_search.compile._bench import bench_cell, format_table, machine
+
+OUT = Path(__file__).resolve().parent / "results"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quick", action="store_true", help="lstm and gru at hidden 200 only")
+    p.add_argument("--no-compile", action="store_true", help="skip the compile backend")
+    args = p.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    plan: list[tuple[str, int, tuple[str, ...]]] = []
+    cells = ("lstm", "gru") if args.quick else zoo.names()
+    for c in cells:
+        extra = ("compile",) if c == "lstm" and not args.no_compile else ()
+        plan.append((c, 200, ("eager", "script", *extra)))
+    if not args.quick:
+        plan += [("lstm", 650, ("eager", "script")), ("gru", 650, ("eager", "script"))]
+    rows = []
+    t0 = time.time()
+    for cell, hidden, backends in plan:
+        rows += bench_cell(cell, hidden=hidden, backends=backends, repeats=args.repeats)
+        print(format_table(rows[-1 - len(backends):]).splitlines()[-1 - len(backends):],
+              flush=True)
+    info = machine()
+    info["wall_s"] = round(time.time() - t0, 1)
+    info["repeats"] = args.repeats
+    try:
+        load = Path("/proc/loadavg").read_text().split()[:3]
+        info["loadavg_after"] = " ".join(load)
+    except OSError:
+        pass
+    OUT.mkdir(parents=True, exist_ok=True)
+    stem = OUT / f"cells-{time.strftime('%Y-%m-%d', time.gmtime())}"
+    stem.with_suffix(".json").write_text(json.dumps(
+        {"machine": info, "rows": [r.to_dict() for r in rows]}, indent=2) + "\n")
+    text = (f"# Compiled cells vs torch RNNs\n\n{info['cpu']}, {info['cores']} cores, torch "
+            f"{info['torch']}, {info['threads']} threads, {info['date']}, {args.repeats} "
+            f"interleaved repetitions, batch 20, 35 steps, input = hidden, forward + backward. "
+            f"Load average after the run: {info.get('loadavg_after', '?')} (the machine's 2 "
+            f"cores are shared).\n\n{format_table(rows)}\n")
+    stem.with_suffix(".md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""``lstm-search bench``: structure of its output (timings themselves stay out of tests)."""
+
+from __future__ import annotations
+
+import json
+
+from lstm_search.cli import main
+
+
+def test_bench_json_has_every_backend_and_the_torch_reference(capsys):
+    code = main(["bench", "--cell", "gru", "--hidden", "8", "--batch", "2", "--seq", "3",
+                 "--repeats", "2", "--backends", "eager,script", "--json", "--threads", "1"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = out["rows"]
+    assert [r["impl"] for r in rows] == ["torch.nn.GRU", "eager", "script"]
+    assert rows[0]["ratio"] == 1.0 and rows[0]["compile_s"] is None
+    for r in rows[1:]:
+        assert r["median_ms"] > 0 and r["compile_s"] > 0 and r["hidden"] == 8
+    assert {"cpu", "cores", "torch", "threads", "date"} <= set(out["machine"])
+
+
+def test_bench_rejects_unknown_cell_and_backend(capsys):
+    assert main(["bench", "--cell", "nope"]) == 2
+    assert "no cell named" in capsys.readouterr().err
+    assert main(["bench", "--backends", "script,fast"]) == 2
+    assert "unknown backend" in capsys.readouterr().err
