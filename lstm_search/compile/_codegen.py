@@ -251,6 +251,8 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             pair_of[pg.members[i]] = i
             pair_of[xg.members[i]] = i
 
+    shared: set[int] = set()  # groups whose product gradient is x's (stacked once)
+
     def slot_grads(g: Group) -> list[str]:
         return [f"dr{pair_of[k]}" if k in pair_of else f"d{k}" for k in g.members]
 
@@ -262,9 +264,10 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         slots = slot_grads(g)
         if xg is not None and plan.n_pairs and slots == slot_grads(xg):
             body.append(f"dq{g.gid} = dxq")  # fully pre-added: the same gradient as x's
+            shared.add(g.gid)
         else:
             body.append(f"dq{g.gid} = {cat(slots)}")
-        body.append(f"dqs{g.gid}.append(dq{g.gid})")
+            body.append(f"dqs{g.gid}.append(dq{g.gid})")
         gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
 
     for step in reversed(plan.steps):
@@ -331,11 +334,16 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
     empty = "torch.zeros(0, dtype=dy.dtype, device=dy.device)"
     # lists were filled from the last step to the first
     out += ["    dxps.reverse()", "    dxts.reverse()"]
-    out += [f"    dqs{gid}.reverse()" for gid in lay.step_groups]
-    rets = ["torch.stack(dxps, 0)" if xg is not None else empty,
+    out = [line for line in out
+           if not any(line == f"    dqs{gid}: List[Tensor] = []" for gid in shared)]
+    out += [f"    dqs{gid}.reverse()" for gid in lay.step_groups if gid not in shared]
+    if xg is not None:
+        out.append("    dxp = torch.stack(dxps, 0)")
+    rets = ["dxp" if xg is not None else empty,
             "torch.stack(dxts, 0)" if plan.uses_xt else empty,
             *(f"ds{j}" for j in range(ns)),
-            *(f"torch.stack(dqs{gid}, 0)" for gid in lay.step_groups),
+            *("dxp" if gid in shared else f"torch.stack(dqs{gid}, 0)"
+              for gid in lay.step_groups),
             *(f"dp{k}" for k in plan.diags)]
     out.append(f"    return {', '.join(rets)}")
     return out

@@ -20,7 +20,7 @@ FIXED_IDENTIFIERS = {
     "reverse", "scalars", "sigmoid", "size", "stack", "sum", "t", "tanh", "torch", "w", "x",
     "xp", "ys", "zeros", "zeros_like", "where", "relu", "leaky_relu", "xt", "xpt", "_mm_add",
     "other", "rr", "dxq", "lerp", "aten", "sigmoid_backward", "tanh_backward",
-    "threshold_backward",
+    "threshold_backward", "dxp",
 }
 EVIL = 'a"); import os; os.system("touch pwned"); ("'
 
