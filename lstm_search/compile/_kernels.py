@@ -60,6 +60,10 @@ class EagerKernel:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copies and pickles rebuild the kernel from its plan (compiled code is not copyable)
+        return (make_kernel, (self.plan, self.name))
+
     def __call__(self, x: Tensor, states: list[Tensor],
                  params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
         return run_eager(self.plan, params, x, states)
@@ -75,6 +79,9 @@ class CompileKernel:
         self.plan = plan
         fn = functools.partial(run_eager, plan)
         self._fn = torch.compile(fn, dynamic=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (make_kernel, (self.plan, self.name))
 
     def __call__(self, x: Tensor, states: list[Tensor],
                  params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
@@ -92,6 +99,9 @@ class ScriptKernel:
         self.onednn = _gemm.onednn_available()
         self.source = program_source(plan, onednn=self.onednn, backward=fused_backward)
         self.unit = script_unit(self.source)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_make_script, (self.plan, self.fused_backward))
 
     def packed_weights(self, weights: list[Tensor], batch: int, steps: int) -> list[Tensor]:
         """Weights with every matrix packed for oneDNN (x's for T·B rows, others for B)."""
@@ -186,6 +196,10 @@ class _FusedLayer(torch.autograd.Function):
         for k in plan.diags:
             grads[f"p{k}"] = dps[k]
         return (None, dx, *dstate0, *(grads[w] for w in lay.weights))
+
+
+def _make_script(plan: Plan, fused_backward: bool) -> ScriptKernel:
+    return ScriptKernel(plan, fused_backward)
 
 
 def make_kernel(plan: Plan, backend: str, *, fused_backward: bool = True) -> Any:

@@ -96,6 +96,23 @@ def test_init_bounds_bias_init_and_seed():
     assert big.layers[0].weight_s0.abs().max() > bound
 
 
+@pytest.mark.parametrize("backend", ["eager", "script"])
+def test_modules_deepcopy_and_pickle(backend):
+    import copy
+    import io
+
+    m = compile_rnn(zoo.get("gru"), 3, 4, num_layers=2, backend=backend, seed=0)
+    x = torch.randn(5, 2, 3)
+    twin = copy.deepcopy(m)
+    buf = io.BytesIO()
+    torch.save(m, buf)
+    buf.seek(0)
+    loaded = torch.load(buf, weights_only=False)
+    for other in (twin, loaded):
+        assert torch.equal(other(x)[0], m(x)[0])
+        other(x)[0].sum().backward()
+
+
 def test_invalid_genome_and_bad_arguments_are_rejected():
     b = Builder(states=("h",))
     b.set_state("h", b.tanh(b.linear("x")))  # never reads h: no recurrence
