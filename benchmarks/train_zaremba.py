@@ -27,6 +27,8 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=80.0)
     ap.add_argument("--checkpoint", default="/tmp/lstm_search_zaremba_ckpt")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads (1 is faster than 2 on a loaded 2-core machine)")
     args = ap.parse_args()
 
     from lstm_search import zoo
@@ -37,7 +39,8 @@ def main() -> None:
 
     model_cfg, train_cfg = preset(args.preset)
     model_cfg = apply_overrides(model_cfg, {"backend": args.backend})
-    train_cfg = apply_overrides(train_cfg, {"max_seconds": args.max_minutes * 60})
+    train_cfg = apply_overrides(train_cfg, {"max_seconds": args.max_minutes * 60,
+                                            "threads": args.threads})
     task = make_task(TaskConfig(name="ptb", data_dir=str(DATA)))
     genome = zoo.get(args.cell)
     net = build_model(genome, task, model_cfg, train_cfg, seed=args.seed)

@@ -214,20 +214,34 @@ def train(
     checkpoint_dir: str | None = None,
     genome_json: str = "",
     evaluate_test: bool = True,
+    on_batch: Callable[[int, int, float], None] | None = None,
 ) -> TrainOutcome:
     """Train ``model`` on ``task``; return a :class:`TrainOutcome` (never raises for a diverging
     run: a non-finite loss gives status "failed").
 
     With ``checkpoint_dir`` a checkpoint is written after every epoch and, when one is already
     there, the run continues from it (same weights, optimizer, schedule and random states), so
-    the final metrics equal those of an uninterrupted run. Exceptions other than a non-finite
-    loss or :class:`StopTrial` (bad configuration, a bug) propagate to the caller.
+    the final metrics equal those of an uninterrupted run. ``on_batch(epoch, batch, loss)``
+    sees every training batch's mean loss per item (loss curves, parity tests). Exceptions
+    other than a non-finite loss or :class:`StopTrial` (bad configuration, a bug) propagate.
     """
-    cfg = config
+    threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(model, task, config, seed=seed, on_eval=on_eval,
+                      checkpoint_dir=checkpoint_dir, genome_json=genome_json,
+                      evaluate_test=evaluate_test, on_batch=on_batch)
+    finally:
+        torch.set_num_threads(threads)  # leave the process as it was
+
+
+def _train(model: nn.Module, task: Task, cfg: TrainConfig, *, seed: int,
+           on_eval: OnEval | None, checkpoint_dir: str | None, genome_json: str,
+           evaluate_test: bool, on_batch: Callable[[int, int, float], None] | None
+           ) -> TrainOutcome:
     device = resolve_device(cfg.device)
     dtype = _dtype(cfg.dtype)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     if cfg.epochs < 0 or cfg.batch_size < 1 or cfg.bptt < 1:
         raise ValueError(f"train: epochs >= 0, batch_size >= 1 and bptt >= 1 are required "
                          f"(got {cfg.epochs}, {cfg.batch_size}, {cfg.bptt})")
@@ -271,7 +285,7 @@ def train(
                 group["lr"] = run.lr
             t0 = time.perf_counter()
             train_loss, items, out_of_time = _train_epoch(model, task, optimizer, cfg, run,
-                                                          epoch, seed, device, dtype)
+                                                          epoch, seed, device, dtype, on_batch)
             t_train = time.perf_counter() - t0
             valid = evaluate_split(model, task, "valid", batch_size=eval_bs, bptt=cfg.bptt,
                                    device=device, dtype=dtype)
@@ -333,7 +347,8 @@ def train(
 
 def _train_epoch(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
                  cfg: TrainConfig, run: _Run, epoch: int, seed: int, device: torch.device,
-                 dtype: torch.dtype) -> tuple[float, int, bool]:
+                 dtype: torch.dtype, on_batch: Callable[[int, int, float], None] | None = None
+                 ) -> tuple[float, int, bool]:
     """One pass over the training split: (mean loss per item, items, time budget spent)."""
     model.train()
     params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -368,6 +383,8 @@ def _train_epoch(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
             optimizer.step()
             loss_sum += value
             items += batch.n
+            if on_batch is not None:
+                on_batch(epoch, i + 1, value / batch.n)
             if bar is not None and (i % 10 == 0 or i + 1 == total):
                 elapsed = time.perf_counter() - start
                 bar.set_postfix(loss=f"{loss_sum / max(items, 1):.3f}",

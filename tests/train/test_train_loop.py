@@ -1,0 +1,156 @@
+"""The trainer: non-finite losses, resumption, determinism, pruning and early stopping."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from helpers_train import build, tiny_model, tiny_synthetic, tiny_train
+
+from lstm_search.checkpoint import load_checkpoint
+from lstm_search.train import StopTrial, TrainOutcome, train
+
+
+def _comparable(outcome: TrainOutcome) -> dict[str, object]:
+    """Everything but wall-clock figures."""
+    history = [{k: v for k, v in h.items() if k != "seconds" and "per_second" not in k}
+               for h in outcome.history]
+    return {"status": outcome.status, "metrics": outcome.metrics, "history": history,
+            "best_epoch": outcome.best_epoch, "epochs": outcome.epochs,
+            "objective": outcome.objective}
+
+
+def test_huge_learning_rate_fails_with_a_reason() -> None:
+    task, net = build(tiny_synthetic("adding", seq_len=10), tiny_model(), tiny_train())
+    outcome = train(net, task, tiny_train(lr=1e30, clip=None, epochs=2), seed=0)
+    assert outcome.status == "failed"
+    assert "is inf" in outcome.error or "is nan" in outcome.error, outcome.error
+    assert "epoch 1" in outcome.error
+    assert outcome.metrics.get("test.mse") is None  # no test evaluation of a failed run
+
+
+def test_injected_inf_in_the_loss_fails_cleanly() -> None:
+    task, net = build(tiny_synthetic("recall", gap=3), tiny_model(), tiny_train())
+    original = task.loss
+    calls = {"n": 0}
+
+    def poisoned(output: torch.Tensor, batch: object) -> torch.Tensor:
+        calls["n"] += 1
+        loss = original(output, batch)  # type: ignore[arg-type]
+        return loss * math.inf if calls["n"] == 3 else loss
+
+    task.loss = poisoned  # type: ignore[method-assign]
+    outcome = train(net, task, tiny_train(epochs=2), seed=0)
+    assert outcome.status == "failed"
+    assert outcome.error == "training loss is inf at epoch 1, batch 3 (learning rate 0.5)"
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("task_name", ["memorize", "adding"])
+def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, task_name: str) -> None:
+    # dropout and input noise draw random numbers, so the RNG state must come back exactly
+    task_cfg = tiny_synthetic(task_name)
+    model_cfg = tiny_model(num_layers=2, dropout=0.3)
+    cfg = tiny_train(epochs=3, input_noise=0.1, momentum=0.9, lr_schedule="step",
+                     decay_start=1, lr_decay=0.5)
+
+    task, net = build(task_cfg, model_cfg, cfg, seed=7)
+    straight = train(net, task, cfg, seed=7, checkpoint_dir=str(tmp_path / "straight"))
+
+    def kill_after_first(epoch: int, metrics: dict[str, float]) -> None:
+        if epoch == 1:
+            raise Killed
+
+    task, net = build(task_cfg, model_cfg, cfg, seed=7)
+    with pytest.raises(Killed):
+        train(net, task, cfg, seed=7, on_eval=kill_after_first,
+              checkpoint_dir=str(tmp_path / "resumed"))
+    assert load_checkpoint(tmp_path / "resumed")["trainer"]["epoch"] == 1
+    # a fresh process would build a fresh model: use other initial weights to prove the
+    # checkpoint's weights are the ones used
+    task, net = build(task_cfg, model_cfg, cfg, seed=99)
+    torch.manual_seed(12345)  # and disturb the global generator the checkpoint must restore
+    resumed = train(net, task, cfg, seed=7, checkpoint_dir=str(tmp_path / "resumed"))
+    assert resumed.resumed_from_epoch == 1
+    assert _comparable(resumed) == _comparable(straight)
+    assert straight.status == "complete" and len(straight.history) == 3
+
+
+def test_checkpoint_is_plain_tensors_and_rejects_another_run(tmp_path: Path) -> None:
+    cfg = tiny_train()
+    task, net = build(tiny_synthetic("recall", gap=3), tiny_model(), cfg)
+    train(net, task, cfg, seed=1, checkpoint_dir=str(tmp_path), genome_json="{}")
+    payload = load_checkpoint(tmp_path)  # torch.load(weights_only=True) inside
+    assert payload is not None and payload["genome"] == "{}"
+    assert set(payload) >= {"model", "best_model", "optimizer", "trainer", "rng", "config"}
+    assert all(isinstance(v, torch.Tensor) for v in payload["model"].values())
+    with pytest.raises(ValueError, match=r"belongs to another run .*lr"):
+        train(net, task, tiny_train(lr=0.1), seed=1, checkpoint_dir=str(tmp_path),
+              genome_json="{}")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "bad")
+
+
+def test_same_seed_same_result_other_seed_other_result() -> None:
+    task_cfg, model_cfg = tiny_synthetic("memorize"), tiny_model(dropout=0.2)
+    cfg = tiny_train(epochs=2, input_noise=0.05)
+    runs = []
+    for seed in (3, 3, 4):
+        task, net = build(task_cfg, model_cfg, cfg, seed=seed)
+        runs.append(_comparable(train(net, task, cfg, seed=seed)))
+    assert runs[0] == runs[1]
+    assert runs[0]["metrics"] != runs[2]["metrics"]
+
+
+def test_on_eval_prunes_and_early_stopping_stops() -> None:
+    cfg = tiny_train(epochs=4)
+    task, net = build(tiny_synthetic("recall", gap=3), tiny_model(), cfg)
+    seen: list[tuple[int, dict[str, float]]] = []
+
+    def prune_at_two(epoch: int, metrics: dict[str, float]) -> bool:
+        seen.append((epoch, metrics))
+        return epoch == 2
+
+    out = train(net, task, cfg, seed=0, on_eval=prune_at_two)
+    assert out.status == "pruned" and out.epochs == 2 and [e for e, _ in seen] == [1, 2]
+    assert {"valid.acc", "valid.nll", "train.loss", "lr"} <= set(seen[0][1])
+    assert "test.acc" not in out.metrics and "valid.acc" in out.metrics
+
+    def stop(epoch: int, metrics: dict[str, float]) -> None:
+        raise StopTrial("enough")
+
+    out = train(net, task, cfg, seed=0, on_eval=stop)
+    assert (out.status, out.epochs, out.stop_reason) == ("pruned", 1, "enough")
+
+    # zero patience: stop at the first epoch that does not improve
+    out = train(net, task, tiny_train(epochs=30, patience=1, lr=1e-6), seed=0)
+    assert out.status == "complete" and out.epochs < 30
+    assert out.stop_reason.startswith("early stopping")
+    assert out.metrics["test.acc"] >= 0  # test evaluated at the best epoch's weights
+
+
+def test_learning_rate_schedules() -> None:
+    task, net = build(tiny_synthetic("recall", gap=3), tiny_model(), tiny_train())
+    out = train(net, task, tiny_train(epochs=4, lr=1.0, lr_schedule="step", decay_start=2,
+                                      lr_decay=0.5), seed=0)
+    assert [h["lr"] for h in out.history] == [1.0, 1.0, 0.5, 0.25]
+    # a rate too small to change the accuracy: epoch 2 does not improve, so the rate halves
+    # from epoch 3 on, every epoch (Jozefowicz et al. 2015)
+    out = train(net, task, tiny_train(epochs=4, lr=1e-9, lr_schedule="plateau",
+                                      plateau_patience=1, lr_decay=0.5), seed=0)
+    assert [h["lr"] for h in out.history] == pytest.approx([1e-9, 1e-9, 5e-10, 2.5e-10])
+
+
+def test_adam_and_float64_run() -> None:
+    cfg = tiny_train(optimizer="adam", lr=1e-2, dtype="float64")
+    task, net = build(tiny_synthetic("adding", seq_len=8), tiny_model(), cfg)
+    out = train(net, task, cfg, seed=0)
+    assert out.status == "complete" and math.isfinite(out.metrics["test.mse"])
+    assert next(net.parameters()).dtype == torch.float64
