@@ -121,8 +121,8 @@ def cell_palette(cells: list[str], baselines: tuple[str, ...] | list[str] = ("ls
 
 
 def readable_log_axis(axis: Any, v: np.ndarray) -> None:
-    """Plain tick labels (20, 50, 100 ...) on a log axis spanning fewer than three decades;
-    powers of ten otherwise (learning rates)."""
+    """Plain tick labels (20, 50, 100, 200k ...) on a log axis spanning fewer than three
+    decades; powers of ten otherwise (learning rates)."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     v = np.asarray(v, float)
@@ -131,8 +131,16 @@ def readable_log_axis(axis: Any, v: np.ndarray) -> None:
         axis.set_minor_formatter(NullFormatter())
         return
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    axis.set_major_formatter(FuncFormatter(lambda x, _: compact_number(x)))
     axis.set_minor_formatter(NullFormatter())
+
+
+def compact_number(x: float) -> str:
+    """20, 500, 5k, 200k, 1M: short tick labels for counts such as parameters."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:g}{suffix}"
+    return f"{x:g}"
 
 
 def spaced_labels(ax: Any, xs: np.ndarray, ys: np.ndarray, *, min_px: float = 14.0

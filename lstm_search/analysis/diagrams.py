@@ -60,7 +60,11 @@ def draw_cells(df: pd.DataFrame, cells: list[str], out_dir: str | Path
             continue
         path = out / f"cell-{''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in cell)}.png"
         try:
-            draw(_genome(str(rows["genome"].iloc[0])), path)
+            genome = _genome(str(rows["genome"].iloc[0]))
+            try:
+                draw(genome, path, title=cell)  # type: ignore[call-arg]
+            except TypeError:  # a draw_png(genome, path) without a title argument
+                draw(genome, path)
         except Exception as e:  # a drawing failure must not stop the report
             notes.append(f"{cell}: could not draw ({type(e).__name__}: {e})")
             continue

@@ -7,6 +7,7 @@ when a figure is drawn, never at import.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,12 +114,14 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
         ]
         for k, (ax, data, vcol, pcol, title) in enumerate(panels):
             palette = {c: colour(c, vcol) for c in order}
-            sns.boxplot(data=data, x="cell", y=name, order=order, hue="cell",
-                        hue_order=order, palette=palette, legend=False, whis=(0, 100),
-                        showfliers=False, width=0.62, linewidth=1.1, ax=ax,
-                        medianprops={"color": "black", "linewidth": 1.6},
-                        boxprops={"edgecolor": "#333333"},
-                        whiskerprops={"color": "#333333"}, capprops={"color": "#333333"})
+            with warnings.catch_warnings():  # seaborn 0.13 passes vert= to matplotlib 3.11
+                warnings.filterwarnings("ignore", message=".*vert: bool.*")
+                sns.boxplot(data=data, x="cell", y=name, order=order, hue="cell",
+                            hue_order=order, palette=palette, legend=False, whis=(0, 100),
+                            showfliers=False, width=0.62, linewidth=1.1, ax=ax,
+                            medianprops={"color": "black", "linewidth": 1.6},
+                            boxprops={"edgecolor": "#333333"},
+                            whiskerprops={"color": "#333333"}, capprops={"color": "#333333"})
             sns.stripplot(data=data, x="cell", y=name, order=order, color=COLORS["points"],
                           size=2.6, alpha=0.45, jitter=0.18, ax=ax, zorder=3)
             m = data.groupby("cell")[name].mean().reindex(order)

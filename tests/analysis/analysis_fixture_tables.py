@@ -217,3 +217,17 @@ def _write_recall(root: str | Path, seed: int, seeds_per_gap: int, run: str) -> 
                     train_seconds=float(gap) * 0.1))
                 trial += 1
     return writer.run_dir
+
+
+def write_failed_results(root: str | Path, *, n: int = 6, run: str = "failed-0") -> Path:
+    """Write ``<root>/greff_jsb/<run>/`` where every trial failed (a broken setup)."""
+    with _no_fsync():
+        writer = ResultsWriter(Path(root) / "greff_jsb" / run)
+        for trial in range(n):
+            role = ("lstm", "gru")[trial % 2]
+            writer.append(_row(run=run, trial=trial, cell=role, genome_id=genome_id(role),
+                               genome=genome_json(role), task="jsb", seed=trial,
+                               hparams={"lr": 0.1 * (trial + 1)}, status="failed",
+                               error="CUDA out of memory" if trial % 3 else "loss is NaN",
+                               objective_name="nll", direction="minimize"))
+    return writer.run_dir

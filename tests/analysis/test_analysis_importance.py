@@ -1,0 +1,123 @@
+"""Hyperparameter importance from the table alone (Optuna fANOVA / PED-ANOVA)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from scipy import stats as sps
+
+from lstm_search.analysis import (
+    AnalysisError,
+    build_study,
+    hyperparameter_importance,
+    infer_distributions,
+    marginal_effects,
+)
+
+
+def lr_table(n: int = 150, seed: int = 0) -> pd.DataFrame:
+    """Metric strongly dependent on lr (parabola in log lr), weakly on momentum, not on the
+    rest; lr log-uniform, hidden log-int, one categorical and one constant hyperparameter."""
+    rng = np.random.default_rng(seed)
+    lr = 10 ** rng.uniform(-4, 0, n)
+    momentum = rng.uniform(0, 1, n)
+    hidden = np.round(2 ** rng.uniform(4, 9, n)).astype(int)
+    opt = rng.choice(["sgd", "adam"], n)
+    y = (np.log10(lr) + 2) ** 2 + 0.15 * momentum + rng.normal(0, 0.05, n)
+    return pd.DataFrame({
+        "task": "t", "cell": np.where(np.arange(n) % 2, "a", "b"), "status": "complete",
+        "run": "r", "trial": np.arange(n), "objective": y, "objective_name": "nll",
+        "direction": "minimize", "test.nll": y + 0.01, "hp.lr": lr, "hp.momentum": momentum,
+        "hp.hidden": hidden, "hp.optimizer": opt, "hp.layers": 2})
+
+
+def test_inferred_distributions():
+    d = infer_distributions(lr_table())
+    assert isinstance(d["lr"], FloatDistribution) and d["lr"].log
+    assert isinstance(d["momentum"], FloatDistribution) and not d["momentum"].log
+    assert isinstance(d["hidden"], IntDistribution) and d["hidden"].log
+    assert isinstance(d["optimizer"], CategoricalDistribution)
+    assert set(d["optimizer"].choices) == {"sgd", "adam"}
+    assert "layers" not in d  # constant: nothing to attribute
+
+
+@pytest.mark.parametrize("method", ["fanova", "ped-anova"])
+def test_learning_rate_ranks_first(method):
+    imp = hyperparameter_importance(lr_table(), method=method, by=None, seed=0)
+    ranked = imp.sort_values("rank")
+    assert ranked["param"].iloc[0] == "lr"
+    assert ranked["importance"].iloc[0] > 0.5
+    assert imp["importance"].sum() == pytest.approx(1.0)
+    assert (imp["method"] == method).all()
+    assert set(imp["param"]) <= {"lr", "momentum", "hidden", "optimizer", "cell"}
+
+
+def test_per_cell_pooled_and_skipped():
+    df = lr_table()
+    df.loc[df.index[:3], "cell"] = "tiny"
+    imp = hyperparameter_importance(df, method="ped-anova", min_trials=10)
+    assert set(imp["cell"]) == {"(all cells)", "a", "b"}
+    assert any("tiny" in s for s in imp.attrs["skipped"])
+    pooled = imp[imp["cell"] == "(all cells)"]
+    assert "cell" in set(pooled["param"])
+    for cell in ("a", "b"):
+        rows = imp[imp["cell"] == cell].sort_values("rank")
+        assert rows["param"].iloc[0] == "lr"
+        assert rows["n_trials"].iloc[0] == (df["cell"] == cell).sum()
+
+
+def test_fixture_search_lr_dominates(greff_table):
+    imp = hyperparameter_importance(greff_table, by=None, seed=0)
+    pooled = imp.sort_values("rank")
+    assert pooled["param"].iloc[0] == "lr"
+
+
+def test_build_study_uses_given_distributions_and_reports_bad_rows():
+    df = lr_table(30)
+    dist = {"hp.lr": FloatDistribution(1e-5, 1.0, log=True)}
+    study = build_study(df, distributions=dist, params=["lr", "momentum"])
+    assert len(study.trials) == 30
+    assert study.trials[0].distributions["lr"] == dist["hp.lr"]
+    assert set(study.trials[0].params) == {"lr", "momentum"}
+    assert study.direction.name == "MINIMIZE"
+    with pytest.raises(AnalysisError, match="does not fit"):
+        build_study(df, distributions={"lr": FloatDistribution(0.5, 1.0)})
+
+
+def test_marginal_effects_by_hand():
+    df = lr_table(200)
+    m = marginal_effects(df, params=["lr"], bins=4)
+    assert (m["log"]).all() and len(m) == 4
+    lo, hi = np.log(df["hp.lr"].min()), np.log(df["hp.lr"].max())
+    edges = np.exp(np.linspace(lo, hi, 5))
+    idx = np.clip(np.searchsorted(edges, df["hp.lr"], side="right") - 1, 0, 3)
+    for b, row in m.set_index("bin").iterrows():
+        y = df["test.nll"].to_numpy()[idx == b]
+        assert row["n"] == len(y)
+        assert row["mean"] == pytest.approx(y.mean())
+        half = sps.t.ppf(0.975, len(y) - 1) * y.std(ddof=1) / math.sqrt(len(y))
+        assert row["ci_high"] - row["mean"] == pytest.approx(half)
+    # the parabola: the middle bins are better than the outer ones
+    assert m["mean"].iloc[1:3].max() < min(m["mean"].iloc[0], m["mean"].iloc[3])
+    cat = marginal_effects(df, params=["optimizer"])
+    assert set(cat["bin"]) == {"adam", "sgd"} and (cat["kind"] == "categorical").all()
+
+
+def test_ped_anova_is_the_fallback_without_scikit_learn(monkeypatch):
+    import importlib.util
+
+    from lstm_search.analysis import importance
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importance.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sklearn" else real(name, *a))
+    assert importance.available_method("auto") == "ped-anova"
+    with pytest.raises(AnalysisError, match="scikit-learn"):
+        importance.available_method("fanova")
+    imp = hyperparameter_importance(lr_table(), by=None)
+    assert (imp["method"] == "ped-anova").all()
+    assert imp.sort_values("rank")["param"].iloc[0] == "lr"
