@@ -21,6 +21,7 @@ from lstm_search.analysis._table import (
     metric_direction,
 )
 from lstm_search.analysis.curves import (
+    curves_with_cells,
     gap_data,
     gap_plot,
     learning_curve_data,
@@ -61,6 +62,7 @@ __all__ = [
     "cohens_d",
     "compare_to_baselines",
     "completed",
+    "curves_with_cells",
     "default_metric",
     "draw_cells",
     "figure_png",

@@ -1,0 +1,143 @@
+"""Write the analysis notebooks (outputs stripped) from the cell sources below.
+
+    python analysis/make_notebooks.py
+
+Each notebook reads one results folder, set in its first code cell (tagged "parameters", so
+papermill can override it) or by the environment variable LSTM_SEARCH_RESULTS, and calls
+lstm_search.analysis for every table and figure: the notebooks hold no analysis logic of their
+own, so the report command and the notebooks always agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+PARAMETERS = 'RESULTS = "results/quickstart"  # a results folder (searched recursively)'
+
+SETUP = """\
+import os
+
+from IPython.display import Markdown, display
+
+from lstm_search import analysis as la
+from lstm_search.results import load_curves, load_results
+
+%matplotlib inline
+
+RESULTS = os.environ.get("LSTM_SEARCH_RESULTS", RESULTS)
+df = load_results(RESULTS)
+curves = load_curves(RESULTS)
+tasks = list(df["task"].dropna().unique()) if len(df) else []
+print(f"{len(df)} trials, {df['cell'].nunique() if len(df) else 0} cells, tasks: {tasks}")"""
+
+
+def notebook(title: str, intro: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    params = new_code_cell(PARAMETERS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [new_markdown_cell(f"# {title}\n\n{intro}"), params, new_code_cell(SETUP)]
+    for kind, source in cells:
+        nb.cells.append(new_markdown_cell(source) if kind == "md" else new_code_cell(source))
+    slug = "".join(ch for ch in title.lower() if ch.isalnum())[:12]
+    for i, cell in enumerate(nb.cells):  # stable ids: regenerating gives identical files
+        cell["id"] = f"{slug}-{i:02d}"
+    return nb
+
+
+VARIANT_COMPARISON = notebook(
+    "Variant comparison",
+    "Every cell against the baselines (LSTM and GRU by default), as in Greff et al. (2015, "
+    "\"LSTM: A Search Space Odyssey\"): Welch's t-test on the best 10% of trials by "
+    "validation score, Mann-Whitney U on all completed trials, Holm-corrected across cells.",
+    [
+        ("code", 'BASELINES = ["lstm", "gru"]\nla.summarize(df)'),
+        ("md", "## Comparison with the baselines\n\nDifferences and effect sizes are cell "
+               "minus baseline; `verdict` comes from the best trials, `verdict_all` from all "
+               "trials."),
+        ("code", "present = [b for b in BASELINES if b in set(df['cell'])]\n"
+                 "comparison = la.compare_to_baselines(df, present) if present else None\n"
+                 "comparison"),
+        ("code", "for task in tasks:\n"
+                 "    for base in present:\n"
+                 "        display(Markdown(f'### {task}: against `{base}`'))\n"
+                 "        display(la.variant_boxplot(df, comparison, baseline=base, "
+                 "task=task))"),
+        ("md", "## Leaderboard"),
+        ("code", "la.leaderboard(df)"),
+        ("md", "## Learning curves of the best trials"),
+        ("code", "for task in tasks:\n"
+                 "    if len(curves) and task in set(la.curves_with_cells(curves, df)"
+                 "['task']):\n"
+                 "        display(la.learning_curves_plot(curves, df, task=task, "
+                 "baselines=BASELINES))"),
+    ])
+
+SEARCH_OVERVIEW = notebook(
+    "Search overview",
+    "What a search did: trials per cell and status, what failed and why, the best cells with "
+    "their genome ids, and quality against cost (parameters, training time).",
+    [
+        ("code", "la.summarize(df)"),
+        ("md", "## Failed and invalid trials"),
+        ("code", "bad = df[df['status'].isin(['failed', 'invalid'])] if len(df) else df\n"
+                 "bad.groupby(['status', 'error']).size().rename('trials').to_frame() "
+                 "if len(bad) else 'no failed or invalid trials'"),
+        ("md", "## Leaderboard"),
+        ("code", "la.leaderboard(df, top=10)"),
+        ("md", "## Quality against cost"),
+        ("code", "for task in tasks:\n"
+                 "    display(Markdown(f'### {task}'))\n"
+                 "    display(la.pareto_front(df[df['task'] == task], cost='n_params'))\n"
+                 "    display(la.pareto_plot(df, task=task))"),
+        ("md", "## Accuracy against lag (long-lag recall tasks)"),
+        ("code", "GAP = 'hp.gap'\n"
+                 "for task in tasks:\n"
+                 "    rows = df[df['task'] == task]\n"
+                 "    if GAP in rows and rows[GAP].notna().any():\n"
+                 "        display(la.gap_plot(df, task=task, gap_column=GAP))"),
+    ])
+
+HYPERPARAMETER_IMPORTANCE = notebook(
+    "Hyperparameter importance",
+    "How much of the variance of the validation objective each hyperparameter explains "
+    "(fANOVA, or PED-ANOVA without scikit-learn), per cell and with all cells pooled, and the "
+    "metric against each hyperparameter. Greff et al. (2015) found the learning rate by far "
+    "the most important.",
+    [
+        ("code", "importance = la.hyperparameter_importance(df, seed=0)\n"
+                 "print(importance.attrs.get('skipped') or 'no group skipped')\n"
+                 "importance[importance['cell'] == '(all cells)']"),
+        ("code", "for task in tasks:\n"
+                 "    if (importance['task'] == task).any():\n"
+                 "        display(la.importance_plot(importance, task=task))"),
+        ("md", "## Marginal effects\n\nBinned means with 95% confidence intervals (log bins "
+               "for log-scale hyperparameters such as the learning rate)."),
+        ("code", "marginal = la.marginal_effects(df)\nmarginal"),
+        ("code", "for task in tasks:\n"
+                 "    display(la.hyperparameter_plot(df, task=task))"),
+    ])
+
+NOTEBOOKS = {
+    "variant_comparison.ipynb": VARIANT_COMPARISON,
+    "search_overview.ipynb": SEARCH_OVERVIEW,
+    "hyperparameter_importance.ipynb": HYPERPARAMETER_IMPORTANCE,
+}
+
+
+def main() -> None:
+    for name, nb in NOTEBOOKS.items():
+        nbformat.validate(nb)
+        nbformat.write(nb, HERE / name)
+        print(f"wrote {HERE / name}")
+
+
+if __name__ == "__main__":
+    main()
