@@ -81,6 +81,34 @@ def robust_limits(v: np.ndarray, *, k: float = 3.0, pad: float = 0.05
     return lo - pad * span, hi + pad * span, outside
 
 
+def grouped_limits(groups: list[np.ndarray], *, k: float = 3.0, pad: float = 0.05,
+                   min_n: int = 8) -> tuple[float, float, int]:
+    """Axis limits that show every group's bulk: the union over groups of [q25 - k IQR,
+    q75 + k IQR] (a group's whole range when it has fewer than ``min_n`` values, as quartiles of
+    a handful of trials clip real data), within the overall range; plus how many values fall
+    outside. One cell's diverged trials then cannot squash the others, and a cell far from the
+    rest is not cut off by a pooled quantile."""
+    parts = [np.asarray(g, float)[np.isfinite(np.asarray(g, float))] for g in groups]
+    parts = [g for g in parts if g.size]
+    if not parts:
+        return 0.0, 1.0, 0
+    lows, highs = [], []
+    for g in parts:
+        q25, q75 = np.quantile(g, [0.25, 0.75])
+        iqr = q75 - q25
+        if g.size < min_n or iqr == 0:
+            lows.append(g.min())
+            highs.append(g.max())
+        else:
+            lows.append(max(g.min(), q25 - k * iqr))
+            highs.append(min(g.max(), q75 + k * iqr))
+    lo, hi = min(lows), max(highs)
+    every = np.concatenate(parts)
+    span = hi - lo or (abs(hi) * 0.1 or 1.0)
+    outside = int(((every < lo) | (every > hi)).sum())
+    return lo - pad * span, hi + pad * span, outside
+
+
 def wants_log(v: np.ndarray) -> bool:
     """A log axis for positive values spanning more than a decade."""
     v = np.asarray(v, float)

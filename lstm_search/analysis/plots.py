@@ -17,6 +17,7 @@ import pandas as pd
 from lstm_search.analysis._style import (
     COLORS,
     direction_label,
+    grouped_limits,
     new_figure,
     readable_log_axis,
     robust_limits,
@@ -122,15 +123,20 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
                             medianprops={"color": "black", "linewidth": 1.6},
                             boxprops={"edgecolor": "#333333"},
                             whiskerprops={"color": "#333333"}, capprops={"color": "#333333"})
+            for cell, box in zip(order, ax.containers):
+                if cell == baseline:  # a black median would vanish in the dark box
+                    for line in getattr(box, "medians", []):
+                        line.set_color("white")
             sns.stripplot(data=data, x="cell", y=name, order=order, color=COLORS["points"],
                           size=2.6, alpha=0.45, jitter=0.18, ax=ax, zorder=3)
             m = data.groupby("cell")[name].mean().reindex(order)
             ax.scatter(np.arange(len(order)), m.to_numpy(), color=COLORS["mean"], s=22,
                        zorder=4, edgecolor="white", linewidth=0.6, label="mean")
-            # all trials: diverged ones would squash the boxes, so the axis shows the bulk;
-            # best trials: every one is shown
-            lo, hi, outside = robust_limits(pd.to_numeric(data[name]).to_numpy(float),
-                                            k=3.0 if k == 0 else np.inf)
+            # all trials: diverged ones would squash the boxes, so the axis shows each cell's
+            # bulk; best trials: every one is shown
+            y = pd.to_numeric(data[name])
+            lo, hi, outside = grouped_limits([y[data["cell"] == c].to_numpy(float)
+                                              for c in order], k=3.0 if k == 0 else np.inf)
             ax.set_ylim(lo, hi + 0.14 * (hi - lo))  # headroom for the stars
             _outside_note(ax, outside)
             if len(comp):
