@@ -4,6 +4,7 @@ long-lag recall task.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,7 +36,12 @@ def curves_with_cells(curves: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
     """``curves`` joined with each trial's ``cell``, ``task`` and ``status`` on (run, trial)."""
     require_columns(curves, ["run", "trial", "epoch"], "learning curves")
     require_columns(df, ["run", "trial", "cell", "task"], "learning curves")
-    keys = df[["run", "trial", "cell", "task", "status"]].drop_duplicates(["run", "trial"])
+    keys = df[["run", "trial", "cell", "task", "status"]]
+    if keys.duplicated(["run", "trial"]).any():
+        # curves.jsonl rows carry (run, trial) only: experiments sharing a run name collide
+        warnings.warn("several rows share a (run, trial); their learning curves are "
+                      "ambiguous and the first row's cell is used", stacklevel=2)
+        keys = keys.drop_duplicates(["run", "trial"])
     return curves.merge(keys, on=["run", "trial"], how="inner")
 
 
