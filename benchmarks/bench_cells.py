@@ -1,11 +1,11 @@
 """Record the speed of every zoo cell against PyTorch's RNNs on this machine.
 
-Writes benchmarks/results/cells-<date>.md and .json: forward + backward of one layer, batch 20,
-35 steps, input = hidden; every zoo cell at hidden 200 (eager and script backends, plus compile
-for lstm), lstm and gru also at hidden 650. Ratios are to the torch reference measured in the
-same process (torch.nn.LSTM; nn.GRU for gru, nn.RNN for rnn_tanh).
+Writes benchmarks/results/cells-<date>-t<threads>[-quick].md and .json: forward + backward of
+one layer, batch 20, 35 steps, input = hidden; every zoo cell at hidden 200 (eager and script
+backends, plus compile for lstm), lstm and gru also at hidden 650. Ratios are to the torch
+reference measured in the same process (torch.nn.LSTM; nn.GRU for gru, nn.RNN for rnn_tanh).
 
-    python benchmarks/bench_cells.py [--repeats 20] [--threads N] [--quick]
+    python benchmarks/bench_cells.py [--repeats 20] [--threads N] [--quick] [--no-compile]
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def main() -> None:
     except OSError:
         pass
     OUT.mkdir(parents=True, exist_ok=True)
-    stem = OUT / f"cells-{time.strftime('%Y-%m-%d', time.gmtime())}"
+    quick = "-quick" if args.quick else ""
+    stem = OUT / f"cells-{time.strftime('%Y-%m-%d', time.gmtime())}-t{info['threads']}{quick}"
     stem.with_suffix(".json").write_text(json.dumps(
         {"machine": info, "rows": [r.to_dict() for r in rows]}, indent=2) + "\n")
     text = (f"# Compiled cells vs torch RNNs\n\n{info['cpu']}, {info['cores']} cores, torch "
