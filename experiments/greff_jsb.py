@@ -20,6 +20,7 @@ EXPERIMENT = Experiment(
     model=_model,
     train=_train,
     search=SearchConfig(trials=200, sampler="random", direction="minimize"),
-    smoke={"search.trials": 4, "train.epochs": 1, "task.subset": 0.05, "train.batch_size": 8,
-           "train.bptt": 50, "train.patience": "none", "train.progress": False},
+    smoke={"search.trials": 4, "train.epochs": 1, "task.subset": 0.05, "task.eval_subset": 0.2,
+           "train.batch_size": 8, "train.bptt": 50, "train.patience": "none",
+           "train.progress": False},
 )

@@ -16,6 +16,7 @@ EXPERIMENT = Experiment(
     model=_model,
     train=_train,
     search=SearchConfig(trials=100, sampler="tpe", pruner="median", direction="minimize"),
-    smoke={"search.trials": 3, "train.epochs": 1, "task.subset": 0.01, "train.bptt": 10,
+    smoke={"search.trials": 3, "train.epochs": 1, "task.subset": 0.01, "task.eval_subset": 0.02,
+           "train.bptt": 10,
            "space.hparams": {"hidden_size": 16, "lr": 1.0}, "train.progress": False},
 )

@@ -31,6 +31,8 @@ EXPERIMENT = Experiment(
     search=SearchConfig(trials=500, sampler="evolution", population=20, reeval_prob=0.3,
                         direction="maximize"),
     smoke={"search.trials": 5, "search.population": 3, "train.epochs": 1, "task.subset": 0.01,
+           "task.eval_subset": 0.02,
            "model.hidden_size": 16, "train.bptt": 10, "train.patience": "none",
-           "train.progress": False},
+           "train.progress": False, "stages.task.n_train": 200, "stages.task.n_valid": 50,
+           "stages.task.n_test": 50},
 )

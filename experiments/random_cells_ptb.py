@@ -15,6 +15,7 @@ EXPERIMENT = Experiment(
     train=TrainConfig(optimizer="sgd", lr=5.0, lr_schedule="plateau", epochs=10, batch_size=20,
                       bptt=35, clip=0.25, patience=3),
     search=SearchConfig(trials=100, sampler="random", direction="minimize"),
-    smoke={"search.trials": 3, "train.epochs": 1, "task.subset": 0.01, "model.hidden_size": 16,
+    smoke={"search.trials": 3, "train.epochs": 1, "task.subset": 0.01, "task.eval_subset": 0.02,
+           "model.hidden_size": 16,
            "model.num_layers": 1, "train.bptt": 10, "train.progress": False},
 )

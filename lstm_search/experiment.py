@@ -148,8 +148,25 @@ class Experiment:
             raise ExperimentError(f"experiment {self.name!r}: " + "; ".join(problems))
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Experiment:
-        """A copy with dotted ``section.field`` overrides applied (type-checked)."""
-        return apply_overrides(self, dict(overrides)) if overrides else self
+        """A copy with dotted ``section.field`` overrides applied (type-checked).
+
+        Keys ``stages.<field>`` (e.g. ``stages.task.n_train``) apply to every stage.
+        """
+        overrides = dict(overrides)
+        per_stage = {k[len("stages."):]: v for k, v in overrides.items()
+                     if k.startswith("stages.")}
+        rest = {k: v for k, v in overrides.items() if not k.startswith("stages.")}
+        exp = apply_overrides(self, rest) if rest else self
+        if per_stage:
+            if not exp.stages:
+                raise ConfigError(f"unknown configuration key {next(iter(per_stage))!r}: "
+                                  f"experiment {exp.name!r} has no stages")
+            try:
+                stages = tuple(apply_overrides(s, per_stage) for s in exp.stages)
+            except ConfigError as e:
+                raise ConfigError(f"stages.{e}") from None
+            exp = dataclasses.replace(exp, stages=stages)
+        return exp
 
     def resolved(self, *, smoke: bool = False, overrides: Mapping[str, Any] = ()) -> Experiment:
         """The smoke overrides (if ``smoke``) then ``overrides`` applied."""

@@ -145,6 +145,7 @@ def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str,
     """
     stages = [(s.task, s.min_fraction) for s in exp.stages] + [(exp.task, 0.0)]
     fitness: dict[str, float] = {}
+    stage_metrics: dict[str, float] = {}
     result: TrialResult | None = None
     for i, (task, min_fraction) in enumerate(stages):
         last = i == len(stages) - 1
@@ -155,12 +156,12 @@ def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str,
         ref = references.get(task.name)
         ratio = 1.0 if ref is None else _ratio(result.objective, ref, result.direction)
         fitness[task.name] = ratio
-        result.metrics[f"stage.{task.name}"] = float(result.objective or 0.0)
-        result.metrics[f"maximize.{task.name}"] = float(result.direction == "maximize")
+        stage_metrics[f"stage.{task.name}"] = float(result.objective or 0.0)
+        stage_metrics[f"maximize.{task.name}"] = float(result.direction == "maximize")
         if ratio < min_fraction:
             break
     assert result is not None
-    metrics = dict(result.metrics)
+    metrics = {**result.metrics, **stage_metrics}
     for name, r in fitness.items():
         metrics[f"fitness.{name}"] = r
     if result.status == "complete":
