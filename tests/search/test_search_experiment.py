@@ -117,3 +117,25 @@ def test_a_setting_every_trial_would_trip_on_stops_the_search(
     assert code == 2 and "learning_rate" in err and "--resume" in err
     table = [json.loads(x) for x in (out / "tiny" / "r" / "trials.jsonl").read_text().splitlines()]
     assert len(table) == 1 and table[0]["status"] == "failed"
+
+
+def test_stage_overrides_apply_to_every_stage() -> None:
+    exp = load_experiment("jozefowicz", overrides={"stages.task.n_train": "64",
+                                                   "stages.min_fraction": "0.5"})
+    assert [s.task.n_train for s in exp.stages] == [64, 64, 64]
+    assert {s.min_fraction for s in exp.stages} == {0.5}
+    with pytest.raises(ConfigError, match=r"stages\..*nope"):
+        load_experiment("jozefowicz", overrides={"stages.task.nope": "1"})
+    with pytest.raises(ConfigError, match="no stages"):
+        load_experiment("quickstart", overrides={"stages.task.n_train": "1"})
+
+
+def test_progress_line_reports_done_best_eta_and_reuse() -> None:
+    from lstm_search.search import Summary, progress_line
+
+    s = Summary(done=5, by_status={"complete": 3, "failed": 1, "pruned": 1}, reused=2,
+                best=0.25, best_cell="gru", best_trial=4, objective_name="valid.nll")
+    line = progress_line(s, total=10, elapsed=50.0, done_at_start=0)
+    assert line.startswith("[ 5/10] best valid.nll 0.25 (gru, trial 4)")
+    assert "failed 1" in line and "pruned 1" in line and "reused 2" in line
+    assert "ETA 0:00:50" in line
