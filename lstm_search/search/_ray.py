@@ -109,7 +109,10 @@ def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None
     recorded = writer.finished_trials()
     for res in grid:
         config = res.config or {}
-        trial_id = (res.metrics or {}).get("trial_id") or Path(res.path).name
+        trial_id = (res.metrics or {}).get("trial_id")
+        if not trial_id:  # failed before its first report: find its id in its folder's name
+            folder = Path(res.path).name
+            trial_id = next((t for t in claims if f"_{t}_" in folder), folder)
         number = claims.get(trial_id)
         if number is None:
             # a trial that failed before claiming a number still gets a row
@@ -126,7 +129,7 @@ def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None
                              f"{exp.search.max_retries} retries: {res.error}"[:4000])
         else:
             row = failed_row(exp, proposal, run=run, trial=number,
-                             search=f"ray-{exp.search.sampler}", error=None or "")
+                             search=f"ray-{exp.search.sampler}", error="")
             row.status = "pruned"
             row.error = "stopped by the ASHA scheduler"
             last = (res.metrics or {}).get("objective")

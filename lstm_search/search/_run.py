@@ -63,6 +63,8 @@ def run_experiment(
     """Run (or resume) a search of ``experiment`` (a name in ``experiments/`` or a path).
 
     Every problem with the declaration or the overrides raises before anything is written.
+    ``resume`` assumes no other driver works on the run: trials its study still shows running
+    (left by a killed driver) are finished as failed and replaced.
     ``evaluate`` replaces :func:`lstm_search.evaluate.evaluate_candidate` (it must be picklable
     by reference for several workers).
     """
