@@ -29,6 +29,9 @@ _EXPORTS: dict[str, str] = {
     "TrialResult": "lstm_search.results",
     "ResultsWriter": "lstm_search.results",
     "load_results": "lstm_search.results",
+    "Experiment": "lstm_search.experiment",
+    "load_experiment": "lstm_search.experiment",
+    "run_experiment": "lstm_search.search",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
