@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import optuna
@@ -77,7 +78,8 @@ def test_two_worker_processes_share_one_study(tmp_path: Path) -> None:
                               storage=make_storage(f"sqlite:///{out.run_dir / 'study.db'}"))
     states = [t.state for t in study.trials]
     assert len(states) == n and all(s.is_finished() for s in states)
-    assert {r["worker"].split(":")[1] for r in table} != set()
+    # the trials ran in the spawned worker processes, not in the driver
+    assert all(int(r["worker"].split(":")[1]) != os.getpid() for r in table)
 
 
 def test_journal_storage(tmp_path: Path) -> None:
