@@ -15,7 +15,8 @@ import pandas as pd
 
 @dataclass
 class Block:
-    """One piece of a report. ``kind``: "h1", "h2", "h3", "p", "note", "table", "figure"."""
+    """One piece of a report. ``kind``: "h1", "h2", "h3", "p", "note", "table", "figure",
+    "gallery" (small figures side by side: ``items`` of (name, caption, png))."""
 
     kind: str
     text: str = ""
@@ -23,6 +24,7 @@ class Block:
     png: bytes = b""
     name: str = ""  # figure file stem
     classes: dict[str, str] = field(default_factory=dict)  # table cell text -> CSS class
+    items: list[tuple[str, str, bytes]] = field(default_factory=list)
 
 
 def fmt(value: Any, column: str = "") -> str:
@@ -60,6 +62,8 @@ def to_markdown(blocks: list[Block]) -> str:
             out.append(_md_table(b.table))
         elif b.kind == "figure":
             out.append(f"![{b.text}](figures/{b.name}.png)\n\n*{b.text}*")
+        elif b.kind == "gallery":
+            out.append(" ".join(f"![{cap}](figures/{name}.png)" for name, cap, _ in b.items))
     return "\n\n".join(out) + "\n"
 
 
@@ -98,6 +102,9 @@ tr:hover td{background:#fafafa}
 figure{margin:1rem 0 1.6rem}
 figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85rem;color:#555;margin-top:.3rem}
+.gallery{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+.gallery figure{flex:1 1 30%;margin:0;min-width:260px}
+.gallery img{width:100%;max-height:420px;object-fit:contain;background:#fff}
 code{background:#f4f4f4;padding:0 .25rem;border-radius:3px}
 """
 
@@ -121,6 +128,12 @@ def to_html(blocks: list[Block], title: str) -> str:
             parts.append(f"<figure><img src=\"data:image/png;base64,{data}\" "
                          f"alt=\"{html.escape(b.text)}\" data-figure=\"{html.escape(b.name)}\">"
                          f"<figcaption>{_inline(b.text)}</figcaption></figure>")
+        elif b.kind == "gallery":
+            parts.append("<div class=\"gallery\">" + "".join(
+                f"<figure><img src=\"data:image/png;base64,"
+                f"{base64.b64encode(png).decode('ascii')}\" alt=\"{html.escape(cap)}\" "
+                f"data-figure=\"{html.escape(name)}\"><figcaption>{_inline(cap)}</figcaption>"
+                "</figure>" for name, cap, png in b.items) + "</div>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

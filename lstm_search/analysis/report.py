@@ -356,10 +356,14 @@ def _diagrams(r: _Report, tdf: pd.DataFrame, board: pd.DataFrame, slug: str) -> 
 
     with tempfile.TemporaryDirectory() as tmp:
         drawn, notes = draw_cells(tdf, top, tmp)
+        items = []
         for cell, path in drawn.items():
             name = f"{slug}-{path.stem}"
             r.figures[name] = path.read_bytes()
-            r.add("figure", f"Cell `{cell}`.", png=r.figures[name], name=name)
+            items.append((name, f"Cell `{cell}` (rank {top.index(cell) + 1}).",
+                          r.figures[name]))
+    if items:
+        r.add("gallery", items=items)
     if notes and not drawn:
         r.add("p", f"Cell diagrams left out: {notes[0]}.")
 
