@@ -2,7 +2,8 @@
 
 Both start from the same weights (torch's LSTM copied into the compiled stack with
 ``load_torch_weights``; embedding and decoder copied) and train with the same seed and the
-Zaremba small recipe (2x200, batch 20, unroll 20, SGD lr 1, clip 5) in float32. Recorded: the
+Zaremba small recipe (2x200, batch 20, unroll 20, SGD lr 1, clip 5) in float32 (or float64 with
+``--dtype float64``). Recorded: the
 per-batch loss curves, their largest difference, validation/test perplexity and wall time.
 
     python benchmarks/train_parity.py --subset 0.05
@@ -24,6 +25,7 @@ def main() -> None:
     ap.add_argument("--backend", default="script")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     args = ap.parse_args()
 
     import torch
@@ -39,7 +41,7 @@ def main() -> None:
     model_cfg, train_cfg = preset("zaremba-small")
     model_cfg = apply_overrides(model_cfg, {"backend": args.backend})
     train_cfg = apply_overrides(train_cfg, {"epochs": 1, "threads": args.threads,
-                                            "progress": False})
+                                            "progress": False, "dtype": args.dtype})
     task = make_task(TaskConfig(name="ptb", data_dir=str(DATA), subset=args.subset,
                                 eval_subset=args.eval_subset))
     h, layers = model_cfg.hidden_size, model_cfg.num_layers
@@ -73,13 +75,14 @@ def main() -> None:
             "batches": len(a), "max_abs_loss_diff": max(diffs),
             "max_abs_loss_diff_first_10": max(diffs[:10]), "final_loss_diff": diffs[-1],
             "runs": rows, "curves": curves}
-    write_json("train_parity", info)
+    out_name = "train_parity" + ("" if args.dtype == "float32" else f"_{args.dtype}")
+    write_json(out_name, info)
     names = list(rows)
     lines = ["# Training-loop parity: compiled `lstm` vs torch.nn.LSTM (PTB slice, 1 epoch)", "",
              f"Machine: {info['machine']['cpu']}, {info['machine']['cores']} cores (shared, "
              f"load {info['machine']['load_average_at_start'][0]:.1f}), torch "
              f"{info['machine']['torch']}, {args.threads} thread(s). Zaremba small recipe, "
-             f"PTB train subset {args.subset}, valid/test subset {args.eval_subset}, float32, "
+             f"PTB train subset {args.subset}, valid/test subset {args.eval_subset}, {args.dtype}, "
              f"same initial weights and seed.", "",
              "| model | train loss | valid ppl | test ppl | seconds | tokens/s |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -93,7 +96,7 @@ def main() -> None:
               "| batch | " + " | ".join(names) + " |", "|---:|---:|---:|"]
     for i in sorted({*range(0, len(a), max(1, len(a) // 12)), len(a) - 1}):
         lines.append(f"| {i + 1} | {a[i]:.5f} | {b[i]:.5f} |")
-    write_markdown("train_parity", "\n".join(lines))
+    write_markdown(out_name, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -34,7 +34,9 @@ def main() -> None:
     ap.add_argument("--cells", nargs="+", default=list(CELLS))
     ap.add_argument("--lstm-hidden", type=int, default=32, help="sets the parameter budget")
     ap.add_argument("--n-train", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--patience", type=int, default=12)
+    ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
@@ -44,8 +46,8 @@ def main() -> None:
     from lstm_search.evaluate import Candidate, evaluate_candidate
 
     budget = params_for("lstm", args.lstm_hidden)
-    train = TrainConfig(optimizer="adam", lr=3e-3, lr_schedule="none", epochs=args.epochs,
-                        batch_size=32, clip=1.0, patience=5, threads=args.threads,
+    train = TrainConfig(optimizer="adam", lr=args.lr, lr_schedule="none", epochs=args.epochs,
+                        batch_size=32, clip=1.0, patience=args.patience, threads=args.threads,
                         progress=False, eval_batch_size=250)
     rows = []
     for gap in args.gaps:
@@ -67,9 +69,9 @@ def main() -> None:
                                             "budget": budget, "rows": rows})
     lines = ["# Long-lag recall: test accuracy vs gap at an equal parameter budget", "",
              f"Budget about {budget:,} parameters (LSTM hidden {args.lstm_hidden}); "
-             f"{args.n_train} training sequences, 500 valid, 500 test; Adam lr 3e-3, batch 32, "
-             f"clip 1, at most {args.epochs} epochs, early stopping patience 5; seed "
-             f"{args.seed}. Chance = 0.125.", "",
+             f"{args.n_train} training sequences, 500 valid, 500 test; Adam lr {args.lr}, "
+             f"batch 32, clip 1, at most {args.epochs} epochs, early stopping patience "
+             f"{args.patience}; seed {args.seed}. Chance = 0.125.", "",
              "| gap | " + " | ".join(f"{c} (H={hidden_for_budget(c, budget)})"
                                     for c in args.cells) + " |",
              "|---:|" + "---:|" * len(args.cells)]

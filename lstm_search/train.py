@@ -294,7 +294,7 @@ def _train(model: nn.Module, task: Task, cfg: TrainConfig, *, seed: int,
             run.items += items
             metrics = {"epoch": float(epoch), "lr": run.lr, "train.loss": train_loss,
                        **{f"valid.{k}": v for k, v in valid.items()},
-                       "seconds": time.perf_counter() - t0,
+                       "seconds": time.perf_counter() - t0, f"train.{task.unit}": float(items),
                        f"train.{task.unit}_per_second": items / max(t_train, 1e-9)}
             run.history.append(metrics)
             run.epoch = epoch
