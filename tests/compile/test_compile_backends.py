@@ -179,6 +179,25 @@ def test_onednn_and_fallback_paths_agree_in_float32(name, monkeypatch):
     assert len(packs) == n_packs
 
 
+def test_float32_script_on_random_genomes_matches_float64_eager():
+    # float32 on CPU takes the oneDNN products (strided state views included)
+    compared = 0
+    for seed in range(40):
+        g = varied_random_genome(seed)
+        m_in = 3 if seed % 2 else 6
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.randn(4, 3, m_in, generator=gen)
+        states = [torch.randn(3, 6, generator=gen) for _ in g.states]
+        ref = _run(compile_cell(g, m_in, 6, "eager", seed=seed).double(), x.double(),
+                   [s.double() for s in states])
+        if not all(torch.isfinite(t).all() and t.abs().max() < 1e3 for t in ref):
+            continue
+        got = _run(compile_cell(g, m_in, 6, "script", seed=seed), x, states)
+        _close(ref, [t.double() for t in got], 1e-4)
+        compared += 1
+    assert compared >= 30
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_fast_linear_matches_f_linear_with_gradients(dtype):
     from lstm_search.compile import fast_linear
