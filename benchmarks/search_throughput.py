@@ -27,9 +27,11 @@ from lstm_search.search import run_experiment
 HERE = Path(__file__).resolve().parent
 
 
-def measure(experiment: str, backend: str, workers: int, trials: int, root: Path) -> dict:
+def measure(experiment: str, backend: str, workers: int, trials: int, root: Path,
+            overrides: dict[str, str]) -> dict:
     t0 = time.perf_counter()
     out = run_experiment(experiment, smoke=True, trials=trials, workers=workers,
+                         overrides=overrides,
                          backend=backend, out=root / f"{backend}-{workers}", stream=io.StringIO(),
                          num_cpus=workers if backend == "ray" else None)
     wall = time.perf_counter() - t0
@@ -51,22 +53,27 @@ def main() -> None:
     ap.add_argument("--experiments", nargs="+", default=["quickstart", "greff_jsb"])
     ap.add_argument("--backends", nargs="+", default=["optuna", "ray"])
     ap.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="override on top of the smoke mode (e.g. train.epochs=6)")
+    ap.add_argument("--name", default="search_throughput", help="results file name")
     args = ap.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.sets)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for exp in args.experiments:
             for backend in args.backends:
                 for w in args.workers:
-                    r = measure(exp, backend, w, args.trials, Path(tmp) / exp)
+                    r = measure(exp, backend, w, args.trials, Path(tmp) / exp, overrides)
                     print(json.dumps(r), flush=True)
                     rows.append(r)
     prov = provenance()
-    info = {"rows": rows, "cpus": os.cpu_count(), "machine": platform.processor() or
-            platform.machine(), "provenance": prov}
+    info = {"rows": rows, "overrides": overrides, "cpus": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(), "provenance": prov}
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "search_throughput.json").write_text(json.dumps(info, indent=2) + "\n")
-    lines = ["# Search throughput (smoke modes)", "",
+    (HERE / "results" / f"{args.name}.json").write_text(json.dumps(info, indent=2) + "\n")
+    lines = [f"# Search throughput (smoke modes{', ' if overrides else ''}"
+             f"{' '.join(f'{k}={v}' for k, v in overrides.items())})", "",
              f"{os.cpu_count()} CPU cores (shared), torch {prov['torch_version']}, "
              f"commit {prov['git_commit'][:12]}, {prov['time']}", "",
              "| experiment | backend | workers | trials | wall s | trials/hour | "
@@ -75,7 +82,7 @@ def main() -> None:
         lines.append(f"| {r['experiment']} | {r['backend']} | {r['workers']} | {r['trials']} | "
                      f"{r['wall_seconds']} | {r['trials_per_hour']} | "
                      f"{r['mean_train_seconds']} | {r['overhead_seconds_per_trial']} |")
-    (HERE / "results" / "search_throughput.md").write_text("\n".join(lines) + "\n")
+    (HERE / "results" / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -192,7 +192,10 @@ def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Ma
                 trainable,
                 tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
                                             num_samples=exp.search.trials,
-                                            max_concurrent_trials=exp.search.workers),
+                                            max_concurrent_trials=exp.search.workers,
+                                            # a worker process runs many trials: torch, the
+                                            # task's data and compiled cells load once
+                                            reuse_actors=True),
                 run_config=tune.RunConfig(
                     name=name, storage_path=storage, verbose=0,
                     failure_config=tune.FailureConfig(max_failures=exp.search.max_retries)),
