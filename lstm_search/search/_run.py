@@ -88,6 +88,8 @@ def run_experiment(
     exp_dir = out / exp.name
     if resume:
         run = run or _latest_run(exp_dir)
+        if not (exp_dir / run / RUN_FILE).is_file():
+            raise ExperimentError(f"--resume: no run {run!r} in {exp_dir} (no {RUN_FILE})")
         info = json.loads((exp_dir / run / RUN_FILE).read_text())
         inv = info.get("invocation", {})
         # the resumed run keeps its declaration and settings; new --set values come on top

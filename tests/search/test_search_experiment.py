@@ -139,3 +139,13 @@ def test_progress_line_reports_done_best_eta_and_reuse() -> None:
     assert line.startswith("[ 5/10] best valid.nll 0.25 (gru, trial 4)")
     assert "failed 1" in line and "pruned 1" in line and "reused 2" in line
     assert "ETA 0:00:50" in line
+
+
+def test_resume_without_an_earlier_run_exits_2(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_experiment(tmp_path)
+    out = tmp_path / "results"
+    assert main(["run", str(path), "--out", str(out), "--resume"]) == 2
+    assert main(["run", str(path), "--out", str(out), "--resume", "--run", "nope"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert not out.exists()
