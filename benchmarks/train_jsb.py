@@ -19,7 +19,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cells", nargs="+", default=["lstm", "gru", "vanilla"])
     ap.add_argument("--hidden", type=int, default=100)
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=150)
+    ap.add_argument("--patience", type=int, default=10)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1])
@@ -34,7 +35,7 @@ def main() -> None:
     task = make_task(task_cfg)
     model = ModelConfig(hidden_size=args.hidden, num_layers=1, init_scale=None)
     train = TrainConfig(optimizer="adam", lr=args.lr, lr_schedule="none", epochs=args.epochs,
-                        batch_size=8, clip=5.0, patience=6, threads=args.threads,
+                        batch_size=8, clip=5.0, patience=args.patience, threads=args.threads,
                         progress=False, eval_batch_size=32)
     rows = []
     for seed in args.seeds:
@@ -54,7 +55,8 @@ def main() -> None:
     m = machine()
     lines = ["# JSB Chorales: frame-level NLL (nats per frame, lower is better)", "",
              f"One layer, hidden {args.hidden}, Adam lr {args.lr}, batch 8 pieces, clip 5, at "
-             f"most {args.epochs} epochs, early stopping patience 6. Machine: {m['cpu']}, "
+             f"most {args.epochs} epochs, early stopping patience {args.patience}. Machine: "
+             f"{m['cpu']}, "
              f"{m['cores']} cores (shared), torch {m['torch']}, {args.threads} thread(s).", "",
              "| cell | seed | params | valid NLL | test NLL | best epoch / epochs | seconds |",
              "|---|---:|---:|---:|---:|---:|---:|"]
