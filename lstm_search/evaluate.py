@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lstm_search.config import ConfigError, ModelConfig, TaskConfig, TrainConfig, apply_overrides
 from lstm_search.genome import Genome, canonical, genome_id, validate
-from lstm_search.results import TrialResult, now, provenance
+from lstm_search.results import TrialResult, now, provenance, task_options
 
 if TYPE_CHECKING:
     from torch import nn
@@ -165,7 +165,8 @@ def evaluate_candidate(
     result = TrialResult(
         experiment=experiment, run=run, trial=trial, cell=candidate.cell or
         (f"cell-{gid[:8]}" if gid else "cell-invalid"), genome_id=gid, genome=canon,
-        task=task.name, seed=candidate.seed, hparams=dict(candidate.hparams),
+        task=task.name, task_options=task_options(task), seed=candidate.seed,
+        hparams=dict(candidate.hparams),
         backend=model_cfg.backend, search=search, start_time=start,
         package_version=prov["package_version"], git_commit=prov["git_commit"],
         torch_version=prov["torch_version"])

@@ -58,6 +58,8 @@ class TrialResult:
     task: str
     seed: int
     hparams: dict[str, Any] = field(default_factory=dict)
+    # the task's options that are set (recall ``gap``, ``seq_len``, sizes ...), never data_dir
+    task_options: dict[str, Any] = field(default_factory=dict)
     # outcome
     status: Status = "complete"
     error: str | None = None
@@ -205,11 +207,22 @@ def _find(paths: Iterable[str | os.PathLike[str]], name: str) -> list[Path]:
     return [f for f in found if f.exists()]
 
 
+_NESTED = ("hparams", "task_options", "metrics")
+
+
+def task_options(task: Any) -> dict[str, Any]:
+    """The options of a :class:`lstm_search.config.TaskConfig` that are set, for the row:
+    every field but ``name`` and ``data_dir`` (a machine's path) whose value is not None."""
+    return {f.name: getattr(task, f.name) for f in dataclasses.fields(task)
+            if f.name not in ("name", "data_dir") and getattr(task, f.name) is not None}
+
+
 def load_results(*paths: str | os.PathLike[str]) -> Any:
     """Read every ``trials.jsonl`` under the given folders (or files) into a pandas DataFrame.
 
     One row per trial. Columns: every :class:`TrialResult` field, with ``hparams`` flattened to
-    ``hp.<name>`` and ``metrics`` to ``<split>.<metric>`` (``valid.ppl``, ``test.nll`` ...).
+    ``hp.<name>``, ``task_options`` to ``task.<option>`` (``task.gap`` ...) and ``metrics`` to
+    ``<split>.<metric>`` (``valid.ppl``, ``test.nll`` ...).
     Rows recorded twice for the same (experiment, run, trial) keep the last one.
     """
     import pandas as pd
@@ -219,14 +232,15 @@ def load_results(*paths: str | os.PathLike[str]) -> Any:
     records: list[dict[str, Any]] = []
     for file in _find(paths, TRIALS_FILE):
         for r in read_jsonl(file):
-            row = {k: v for k, v in r.items() if k not in ("hparams", "metrics")}
+            row = {k: v for k, v in r.items() if k not in _NESTED}
             for k, v in (r.get("hparams") or {}).items():
                 row[f"hp.{k}"] = v
+            for k, v in (r.get("task_options") or {}).items():
+                row[f"task.{k}"] = v
             for k, v in (r.get("metrics") or {}).items():
                 row[k] = v
             records.append(row)
-    columns = [f.name for f in dataclasses.fields(TrialResult) if f.name not in ("hparams",
-                                                                                  "metrics")]
+    columns = [f.name for f in dataclasses.fields(TrialResult) if f.name not in _NESTED]
     if not records:
         return pd.DataFrame(columns=columns)
     df = pd.DataFrame.from_records(records)

@@ -71,7 +71,7 @@ def pick_metric(metrics: Mapping[str, float], preferred: str = "",
 
 def _failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
                 error: str, seed: int, task: str) -> TrialResult:
-    from lstm_search.results import provenance
+    from lstm_search.results import provenance, task_options
 
     prov = provenance()
     t = now()
@@ -79,6 +79,7 @@ def _failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, se
         experiment=exp.name, run=run, trial=trial, cell=proposal.cell,
         genome_id=genome_id(proposal.genome) if proposal.genome.nodes else "",
         genome=proposal.genome.to_json(indent=None), task=task, seed=seed,
+        task_options=task_options(exp.task) if task == exp.task.name else {},
         hparams=dict(proposal.hparams), status="failed", error=error, search=search,
         worker=worker_name(), package_version=prov["package_version"],
         git_commit=prov["git_commit"], torch_version=prov["torch_version"], start_time=t,
@@ -168,9 +169,10 @@ def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str,
         # a cell stopped early has its failing ratio in the minimum already
         fit = min(fitness.values()) if fitness else 0.0
         metrics["fitness.min"] = fit
-        return dataclasses.replace(result, task=_task_label(exp), metrics=metrics, objective=fit,
+        return dataclasses.replace(result, task=_task_label(exp), task_options={},
+                                   metrics=metrics, objective=fit,
                                    objective_name="fitness.min", direction="maximize")
-    return dataclasses.replace(result, task=_task_label(exp), metrics=metrics)
+    return dataclasses.replace(result, task=_task_label(exp), task_options={}, metrics=metrics)
 
 
 def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_dir: str | Path,
