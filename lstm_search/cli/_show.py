@@ -3,11 +3,15 @@ its Graphviz source, or draw it to a PNG.
 
 CELL is a zoo name (``lstm-search show gru``); anything ending in ``.json`` or naming an
 existing file is read as a genome file.
+
+Output cut short by the reader (``lstm-search show lstm --code | head``) ends the command quietly
+with status 0: no ``BrokenPipeError`` traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -40,6 +44,30 @@ def load_cell(spec: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        status = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    return status
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush of what is still
+    buffered does not raise again on the closed pipe."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (captured in tests)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _run(args: argparse.Namespace) -> int:
     from lstm_search.genome import GenomeError, genome_id, n_params, validate
     from lstm_search.genome.draw import draw_png, to_dot, to_equations
 

@@ -9,8 +9,9 @@ Metrics:
 
 - arithmetic, xml, memorize (next-symbol prediction): the model trains on every real step; it is
   scored where the task's mask is set (the answer, the closing tags, the reproduction) with
-  ``acc``, the fraction of scored symbols predicted exactly (Jozefowicz et al. 2015, section 4),
-  and ``nll`` per scored symbol.
+  ``acc``, the fraction of scored symbols predicted right, per symbol over all scored steps
+  (not per sequence: an answer with one wrong digit still counts its right ones; Jozefowicz
+  et al. 2015, section 4), and ``nll`` per scored symbol.
 - recall (one class per sequence): ``acc`` and ``nll``; chance is ``1 / n_classes``.
 - adding (regression): ``mse``; always answering 1 gives about 1/6.
 

@@ -124,3 +124,19 @@ def test_show_invalid_file(bad_file, capsys) -> None:
     assert main(["show", str(bad_file)]) == 2
     assert "[unknown-op]" in capsys.readouterr().err
     assert main(["show", str(bad_file), "--json"]) == 0  # printing the JSON still works
+
+
+@pytest.mark.parametrize("flags", [[], ["--code"]])
+def test_show_into_a_closed_pipe_is_quiet(flags) -> None:
+    # `lstm-search show lstm | head -1`: the reader is gone before the output is flushed; the
+    # only read end of the pipe is closed at once, so every write sees EPIPE
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "lstm_search", "show", "lstm", *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert b"BrokenPipeError" not in err and b"Traceback" not in err, err.decode()
+    assert proc.returncode == 0

@@ -53,8 +53,9 @@ def arithmetic(
     every character of the question a run of distractor letters follows, of length k with
     probability (1-p) p^k (``p = distractor_p``), e.g. ``3e36d9-h1h39f94eeh43keg3c=-13991064``.
     The sequence is question, ``=``, the answer (with ``-`` when negative) and ``<eos>``; the
-    answer characters and the ``<eos>`` are the scored targets (exact-match accuracy: all
-    scored targets of a sequence right). ``text`` holds the strings without ``<eos>``.
+    answer characters and the ``<eos>`` are the scored targets. Accuracy is per symbol: the
+    fraction of scored targets predicted right, counted over every scored step of every
+    sequence (not whole answers right). ``text`` holds the strings without ``<eos>``.
     """
     if not 1 <= max_digits <= 17:
         raise ValueError(f"arithmetic: max_digits must be in 1..17, got {max_digits}")
