@@ -2,8 +2,13 @@
 
 The canonical form renames internal nodes by structure (``n0``, ``n1``, ... in a topological
 order broken by structural labels), renames states (``s0`` is the output's state, then by
-structure), orders the inputs of commutative ops (add, mul), drops the genome's name and default
-parameter values. Labels are computed by a few rounds of Weisfeiler-Lehman style refinement in
+structure), orders the inputs of commutative ops (add, mul), drops the genome's name and the
+parameter values that do not change the compiled module (values equal to the op's default;
+``bias_init`` on a linear node without a bias). An explicit ``bias_init`` is kept whatever its
+value, 0.0 included: it makes the bias start at that constant instead of uniform, so two cells
+that start differently never share an id.
+
+Labels are computed by a few rounds of Weisfeiler-Lehman style refinement in
 both directions (what a node computes from, and what consumes it), repeated until no class
 splits; values still tied (symmetric ones, such as two gates built alike) are individualised one
 at a time and refined again. This is exact for symmetric and asymmetric cells alike, except for
@@ -28,6 +33,11 @@ def _h(*parts: object) -> str:
 
 
 def _params(node: Node) -> dict[str, object]:
+    """The node's parameters that change the compiled module: every explicit value that differs
+    from the op's default (so ``bias: true`` and ``diag: 0`` go) and an explicit ``bias_init``
+    of any value, 0.0 included, since a set bias_init initialises the bias to that constant
+    while an unset one draws it uniformly (:mod:`lstm_search.compile._params`). A linear node
+    without a bias has nothing for ``bias_init`` to set, so it is dropped there."""
     spec = OPS[node.op]
     out: dict[str, object] = {}
     for k, v in node.params.items():
@@ -35,6 +45,8 @@ def _params(node: Node) -> dict[str, object]:
         v = p.kind(v)
         if v != p.default:
             out[k] = v
+    if node.op == "linear" and not bool(node.param("bias")):
+        out.pop("bias_init", None)
     return out
 
 

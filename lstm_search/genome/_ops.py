@@ -9,9 +9,10 @@ Learned parameters (per layer, with ``m`` the input width and ``n`` the hidden w
 ========== ========================================================== ======================
 op         value                                                      parameters
 ========== ========================================================== ======================
-linear     ``W v + b`` (``bias=False`` drops b; ``bias_init`` sets   ``n·width(v) [+ n]``
-           b's initial value; ``diag=a`` adds ``a·I`` to W: this is
-           Jozefowicz et al. 2015's Linear(a, ·))
+linear     ``W v + b`` (``bias=False`` drops b; ``bias_init``, when   ``n·width(v) [+ n]``
+           given, is the constant every entry of b starts at, else b
+           starts uniform like W; ``diag=a`` adds ``a·I`` to W: this
+           is Jozefowicz et al. 2015's Linear(a, ·))
 fit        ``v`` when ``width(v) == n``, else ``W v`` (no bias): how  ``0`` or ``n·m``
            Jozefowicz et al. 2015 add x to an n-wide vector
 diag       ``p ⊙ v``: a learned diagonal weight (peepholes, Gers &    ``n``
@@ -36,7 +37,8 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Param:
-    """A node parameter: its type and default."""
+    """A node parameter: its type and default (None: unset, the parameter has no value of its
+    own and the op's documented behaviour applies, e.g. ``bias_init``)."""
 
     kind: type
     default: Any
@@ -66,7 +68,11 @@ OPS: dict[str, OpSpec] = {
             "linear", 1, 1, reads_x=True, learned=True,
             params={
                 "bias": Param(bool, True, "learn a bias vector"),
-                "bias_init": Param(float, 0.0, "initial value of every bias entry"),
+                "bias_init": Param(float, None,
+                                   "constant every bias entry starts at (LSTM-b's forget bias "
+                                   "of 1, Jozefowicz et al. 2015); unset (None): uniform in "
+                                   "±init_scale/sqrt(n) like the weights; ignored with "
+                                   "bias=False"),
                 "diag": Param(float, 0.0, "constant added to W's diagonal (Linear(a, v))"),
             },
             doc="learned projection W v + b",

@@ -32,8 +32,8 @@ def _linear_text(node: Node, v: str) -> str:
     w = f"(W + {a:g}·I)" if a else "W"
     b = ""
     if node.param("bias"):
-        b0 = float(node.param("bias_init"))
-        b = " + b" + (f" (b₀ = {b0:g})" if b0 else "")
+        b0 = node.param("bias_init")
+        b = " + b" + (f" (b₀ = {float(b0):g})" if b0 is not None else "")
     return f"{w}·{v}{b}"
 
 

@@ -87,13 +87,52 @@ def test_reordering_blend_inputs_changes_id() -> None:
 
 def test_name_and_default_params_do_not_change_id() -> None:
     g = zoo.get("rnn_tanh")
-    explicit = map_nodes(g, lambda n: Node(n.name, n.op, n.inputs,
-                                           {"bias": True, "diag": 0.0, "bias_init": 0})
+    explicit = map_nodes(g, lambda n: Node(n.name, n.op, n.inputs, {"bias": True, "diag": 0.0})
                          if n.op == "linear" and n.inputs != (X,) else n)
     assert genome_id(explicit) == genome_id(g) == genome_id(g.replace(name="other"))
     no_bias = map_nodes(g, lambda n: Node(n.name, n.op, n.inputs, {"bias": False})
                         if n.op == "linear" else n)
     assert genome_id(no_bias) != genome_id(g)
+
+
+def _first_weights(g: Genome) -> list:
+    from lstm_search.compile import compile_rnn
+
+    return [p.detach().clone() for p in compile_rnn(g, 3, 4, seed=0, backend="eager")
+            .parameters()]
+
+
+def test_explicit_zero_bias_init_changes_id_because_it_changes_the_module() -> None:
+    # an unset bias_init draws the bias uniformly; any explicit one (0.0 too) is a constant:
+    # two cells that start differently must not share an id (search dedup)
+    import torch
+
+    g = zoo.get("rnn_tanh")
+    zero = map_nodes(g, lambda n: Node(n.name, n.op, n.inputs, {"bias_init": 0.0})
+                     if n.op == "linear" and n.param("bias") else n)
+    assert zero != g
+    assert not all(torch.equal(a, b) for a, b in zip(_first_weights(g), _first_weights(zero),
+                                                      strict=True))
+    assert genome_id(zero) != genome_id(g)
+    assert "bias_init" in canonical(zero).to_json()
+    # 0 and 0.0 are the same value
+    zero_int = map_nodes(g, lambda n: Node(n.name, n.op, n.inputs, {"bias_init": 0})
+                         if n.op == "linear" and n.param("bias") else n)
+    assert genome_id(zero_int) == genome_id(zero)
+
+
+def test_bias_init_without_a_bias_does_not_change_id() -> None:
+    # bias=False leaves nothing for bias_init to set: same module, same id
+    import torch
+
+    g = zoo.get("lstm_b")
+    unbiased = [n.name for n in g.nodes if n.op == "linear" and not n.param("bias")]
+    assert unbiased
+    noisy = map_nodes(g, lambda n: Node(n.name, n.op, n.inputs, {**n.params, "bias_init": 2.5})
+                      if n.name in unbiased else n)
+    assert all(torch.equal(a, b) for a, b in zip(_first_weights(g), _first_weights(noisy),
+                                                  strict=True))
+    assert genome_id(noisy) == genome_id(g)
 
 
 def test_all_zoo_ids_distinct() -> None:
