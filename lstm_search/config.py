@@ -75,7 +75,10 @@ class ModelConfig:
 
     ``dropout`` is applied to non-recurrent connections only (Zaremba et al. 2014): the embedding
     output, between layers and before the decoder. ``init_scale``: parameters drawn from
-    U(-s, s) (Zaremba); None keeps the modules' own initialisation.
+    U(-s, s) (Zaremba); None keeps the modules' own initialisation. ``param_budget``: compare
+    cells at an equal number of parameters (Jozefowicz et al. 2015; Collins et al. 2017): the
+    hidden size of each cell is chosen so that the whole model (embedding, cell, head) has
+    the number of parameters closest to the budget; ``hidden_size`` is then ignored.
     """
 
     hidden_size: int = 200
@@ -85,6 +88,7 @@ class ModelConfig:
     tie_weights: bool = False  # share the embedding and decoder matrices (needs embed == hidden)
     backend: str = "script"  # "script" | "eager" | "compile"
     init_scale: float | None = 0.1
+    param_budget: int | None = None  # None: use hidden_size as given
 
 
 @dataclass(frozen=True)

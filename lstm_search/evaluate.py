@@ -30,6 +30,7 @@ __all__ = [
     "build_model",
     "cell_name",
     "evaluate_candidate",
+    "hidden_for_budget",
     "make_rnn",
 ]
 
@@ -122,6 +123,42 @@ def n_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in {id(p): p for p in module.parameters()}.values())
 
 
+def hidden_for_budget(genome: Genome, task: Task, model: ModelConfig, train: TrainConfig,
+                      budget: int, *, max_hidden: int = 8192) -> int:
+    """The hidden size whose whole model (``task``'s embedding and head around ``genome``'s
+    stack) has the number of parameters closest to ``budget`` (the smaller size on a tie).
+
+    Comparing cells at an equal parameter count rather than an equal width is how
+    Jozefowicz et al. (2015) and Collins et al. (2017) compare architectures. The count grows
+    with the hidden size, so a bisection over sizes finds it; each probe builds the model with
+    the eager backend (no compilation).
+    """
+    if budget < 1:
+        raise ConfigError(f"model.param_budget must be >= 1, got {budget}")
+    probe = dataclasses.replace(model, backend="eager", init_scale=None, param_budget=None)
+
+    def count(hidden: int) -> int:
+        m = dataclasses.replace(probe, hidden_size=hidden)
+        net = task.build_model(lambda size: make_rnn(genome, size, m), m, train)
+        return n_parameters(net)
+
+    lo = 1
+    if count(lo) >= budget:
+        return lo
+    hi = 2  # grow geometrically (no huge probe models), then bisect: count(lo) <= budget
+    while count(hi) <= budget:
+        if hi >= max_hidden:
+            return max_hidden
+        lo, hi = hi, min(2 * hi, max_hidden)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if count(mid) <= budget:
+            lo = mid
+        else:
+            hi = mid
+    return lo if budget - count(lo) <= count(hi) - budget else hi
+
+
 def _summary(exc: BaseException) -> str:
     tb = traceback.extract_tb(exc.__traceback__)[-3:]
     where = "; ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name}" for f in tb)
@@ -181,6 +218,14 @@ def evaluate_candidate(
     from lstm_search.train import train as run_training
 
     the_task = task_obj if task_obj is not None else make_task(task)
+    if model_cfg.param_budget is not None:
+        if "hidden_size" in candidate.hparams:
+            raise ConfigError("set either model.param_budget or a hidden_size hyperparameter, "
+                              "not both")
+        hidden = hidden_for_budget(genome, the_task, model_cfg, train_cfg,
+                                   model_cfg.param_budget)
+        model_cfg = dataclasses.replace(model_cfg, hidden_size=hidden)
+    result.hidden_size = model_cfg.hidden_size
     result.objective_name = the_task.objective_name
     result.direction = the_task.direction
     result.device = str(resolve_device(train_cfg.device))

@@ -38,7 +38,7 @@ from lstm_search.config import ConfigError, ModelConfig, TaskConfig, TrainConfig
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 
-SAMPLERS = ("tpe", "random", "nsga2", "evolution")
+SAMPLERS = ("tpe", "random", "grid", "nsga2", "evolution")
 PRUNERS = ("none", "median", "halving")
 SECOND_OBJECTIVES = ("", "n_params", "step_time")
 
@@ -51,7 +51,9 @@ class ExperimentError(ValueError):
 class SearchConfig:
     """How the search runs.
 
-    ``sampler``: ``tpe`` (Optuna's TPE), ``random``, ``nsga2`` (multi-objective: the task's
+    ``sampler``: ``tpe`` (Optuna's TPE), ``random``, ``grid`` (every point of a space of
+    cells and :class:`~lstm_search.spaces.Choice` hyperparameters once, e.g. cells x seeds;
+    ``trials`` at most the grid's size), ``nsga2`` (multi-objective: the task's
     objective and ``second_objective``, both minimised or the task's direction, giving a Pareto
     front) or ``evolution`` (Jozefowicz et al. 2015, :mod:`lstm_search.search.evolution`).
     ``pruner``: ``none``, ``median`` (Optuna's MedianPruner) or ``halving`` (successive halving;
@@ -144,6 +146,8 @@ class Experiment:
             if not isinstance(getattr(self, fname), tp):
                 problems.append(f"{fname} must be a {tp.__name__}, "
                                 f"got {type(getattr(self, fname)).__name__}")
+        if not problems and self.search.sampler == "grid":
+            problems.extend(_grid_problems(self.space, self.search.trials))
         if problems:
             raise ExperimentError(f"experiment {self.name!r}: " + "; ".join(problems))
 
@@ -189,6 +193,24 @@ class Experiment:
             else:
                 out[f.name] = value
         return out
+
+
+def _grid_problems(space: Any, trials: int) -> list[str]:
+    grid = getattr(space, "grid", None)
+    if grid is None:
+        return [f"search.sampler 'grid' needs a space that can be enumerated; "
+                f"{type(space).__name__} {space.name!r} cannot"]
+    try:
+        points = grid()
+    except ValueError as e:
+        return [str(e)]
+    size = 1
+    for values in points.values():
+        size *= len(values)
+    if trials > size:
+        return [f"search.trials is {trials} but the grid of space {space.name!r} has {size} "
+                f"point(s): set search.trials <= {size}"]
+    return []
 
 
 def experiment_names(folder: str | Path = EXPERIMENTS_DIR) -> list[str]:

@@ -70,6 +70,7 @@ class TrialResult:
     best_epoch: int | None = None
     epochs: int = 0
     n_params: int | None = None
+    hidden_size: int | None = None  # the model's hidden size (chosen by a parameter budget)
     # cost
     train_seconds: float = 0.0
     tokens_per_second: float | None = None

@@ -58,9 +58,42 @@ def make_sampler(exp: Experiment, seed: int) -> Any:
         return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     if kind == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
+    if kind == "grid":
+        # every point once; trials already in the study (other workers, a resumed run) are
+        # skipped, so parallel and resumed grids cover the grid without repeats
+        return _ask_tell_grid_sampler()(grid_points(exp), seed=seed)
     # random search, and the hyperparameters of the evolutionary strategy (Jozefowicz draws
     # each evaluation's settings at random)
     return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _ask_tell_grid_sampler() -> Any:
+    """Optuna's GridSampler without its ``study.stop()`` on the last point, which only works
+    inside ``study.optimize``; with ask/tell the run's trial budget (at most the grid's size)
+    ends the search."""
+    import optuna
+
+    class AskTellGridSampler(optuna.samplers.GridSampler):
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return AskTellGridSampler
+
+
+def grid_points(exp: Experiment) -> dict[str, list[Any]]:
+    """The grid of a ``search.sampler = "grid"`` experiment (from its space's ``grid()``)."""
+    grid = getattr(exp.space, "grid", None)
+    if grid is None:
+        raise ValueError(f"space {exp.space.name!r} cannot be enumerated for grid search")
+    return grid()
+
+
+def grid_size(exp: Experiment) -> int:
+    """How many points the experiment's grid has."""
+    n = 1
+    for values in grid_points(exp).values():
+        n *= len(values)
+    return n
 
 
 def make_pruner(exp: Experiment) -> Any:
@@ -84,5 +117,5 @@ def second_value(exp: Experiment, result: Any) -> float | None:
     return None
 
 
-__all__ = ["default_storage_url", "directions", "make_pruner", "make_sampler", "make_storage",
-           "second_value"]
+__all__ = ["default_storage_url", "directions", "grid_points", "grid_size", "make_pruner",
+           "make_sampler", "make_storage", "second_value"]

@@ -86,11 +86,30 @@ def _failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, se
         end_time=t)
 
 
+def split_seed(exp: Experiment, proposal: Proposal) -> tuple[Proposal, int]:
+    """The proposal without a ``seed`` hyperparameter, and the trial's seed.
+
+    A space may sample the seed like any hyperparameter (``{"seed": Choice((1, 2, 3))}``: a
+    comparison repeated over seeds); without one every trial uses the experiment's seed.
+    """
+    if "seed" not in proposal.hparams:
+        return proposal, exp.seed
+    hparams = dict(proposal.hparams)
+    seed = hparams.pop("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int | float) or int(seed) != seed:
+        raise ConfigError(f"hyperparameter 'seed' must be an integer, got {seed!r}")
+    return Proposal(proposal.genome, proposal.cell, hparams), int(seed)
+
+
 def failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
                error: str) -> TrialResult:
     """A ``failed`` row for a trial that never produced a result (its worker died ...)."""
+    try:
+        proposal, seed = split_seed(exp, proposal)
+    except ConfigError:
+        seed = exp.seed
     return _failed_row(exp, proposal, run=run, trial=trial, search=search, error=error,
-                       seed=exp.seed, task=_task_label(exp))
+                       seed=seed, task=_task_label(exp))
 
 
 def _task_label(exp: Experiment) -> str:
@@ -100,11 +119,12 @@ def _task_label(exp: Experiment) -> str:
 
 
 def _call(evaluate: Evaluate, exp: Experiment, proposal: Proposal, task: Any, *, run: str,
-          trial: int, on_eval: OnEval | None, writer: ResultsWriter | None) -> TrialResult:
+          trial: int, on_eval: OnEval | None, writer: ResultsWriter | None,
+          seed: int) -> TrialResult:
     from lstm_search.evaluate import Candidate
 
     cand = Candidate(genome=proposal.genome, cell=proposal.cell, hparams=dict(proposal.hparams),
-                     seed=exp.seed)
+                     seed=seed)
     extra: dict[str, Any] = {}
     if evaluate is default_evaluate():
         extra["task_obj"] = _task(task)  # data loaded once per process, not once per trial
@@ -137,7 +157,7 @@ def _ratio(value: float | None, reference: float | None, direction: str) -> floa
 
 def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str, trial: int,
            on_eval: OnEval | None, writer: ResultsWriter | None,
-           references: Mapping[str, float]) -> TrialResult:
+           references: Mapping[str, float], seed: int | None = None) -> TrialResult:
     """Jozefowicz et al. 2015's staged filtering: each stage's task in turn, stopping as soon as
     the cell falls below the stage's fraction of the GRU; fitness = min ratio to the GRU.
 
@@ -151,7 +171,8 @@ def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str,
     for i, (task, min_fraction) in enumerate(stages):
         last = i == len(stages) - 1
         result = _call(evaluate, exp, proposal, task, run=run, trial=trial,
-                       on_eval=on_eval if last else None, writer=writer)
+                       on_eval=on_eval if last else None, writer=writer,
+                       seed=exp.seed if seed is None else seed)
         if result.status != "complete":
             break
         ref = references.get(task.name)
@@ -187,10 +208,10 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
     writer = ResultsWriter(run_dir)
     worker = worker_name()
     task_label = _task_label(exp)
+    proposal, seed = split_seed(exp, proposal)
     key = None
     try:
-        key = result_key(genome_id(proposal.genome), dict(proposal.hparams), exp.seed,
-                         task_label)
+        key = result_key(genome_id(proposal.genome), dict(proposal.hparams), seed, task_label)
     except Exception:  # an invalid genome may have no canonical form: evaluate says why
         key = None
     original = find_reusable(run_dir, key) if key else None
@@ -202,14 +223,14 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
         try:
             if exp.search.sampler == "evolution":
                 result = staged(evaluate, exp, proposal, run=run, trial=trial, on_eval=on_eval,
-                                writer=writer, references=references or {})
+                                writer=writer, references=references or {}, seed=seed)
             else:
                 result = _call(evaluate, exp, proposal, exp.task, run=run, trial=trial,
-                               on_eval=on_eval, writer=writer)
+                               on_eval=on_eval, writer=writer, seed=seed)
         except Exception as e:
             tb = traceback.format_exc(limit=4)
             result = _failed_row(exp, proposal, run=run, trial=trial, search=search,
-                                 error=f"{type(e).__name__}: {e}\n{tb}", seed=exp.seed,
+                                 error=f"{type(e).__name__}: {e}\n{tb}", seed=seed,
                                  task=task_label)
             if isinstance(e, ConfigError | FileNotFoundError):
                 # the declaration, not the cell: every trial would fail the same way
@@ -225,4 +246,5 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
     return result
 
 
-__all__ = ["SearchSetupError", "failed_row", "pick_metric", "run_trial", "staged", "worker_name"]
+__all__ = ["SearchSetupError", "failed_row", "pick_metric", "run_trial", "split_seed", "staged",
+           "worker_name"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lstm_search.genome import Builder, Genome
-from lstm_search.spaces._dist import Dist, as_dists, sample_all, values_of
+from lstm_search.spaces._dist import Choice, Dist, Fixed, as_dists, sample_all, values_of
 from lstm_search.spaces._space import Proposal, cell_name
 
 _SEED_MAX = 2**31 - 1
@@ -70,6 +70,19 @@ class CellChoiceSpace(_HparamSpace):
         if len(self.cells) > 1:
             trial.suggest_categorical("cell", list(self.cells))
         sample_all(trial, self.dists)
+
+    def grid(self) -> dict[str, list[Any]]:
+        """Every point of the space, for grid search (``search.sampler = "grid"``): the cells
+        times every :class:`Choice` hyperparameter; fixed values are not sampled. A continuous
+        distribution cannot be enumerated: :class:`ValueError` names it."""
+        out: dict[str, list[Any]] = {"cell": list(self.cells)} if len(self.cells) > 1 else {}
+        for name, dist in sorted(self.dists.items()):
+            if isinstance(dist, Choice):
+                out[name] = list(dist.choices)
+            elif not isinstance(dist, Fixed):
+                raise ValueError(f"space {self.name!r}: grid search enumerates Choice "
+                                 f"hyperparameters only; {name!r} is {type(dist).__name__}")
+        return out
 
     def build(self, params: Mapping[str, Any]) -> Proposal:
         cell = str(params.get("cell", self.cells[0]))

@@ -136,3 +136,44 @@ def test_median_pruning_records_pruned_trials(tmp_path: Path) -> None:
                             search='trials=8, sampler="random", pruner="median"')
     out, _ = _run(path, tmp_path)
     assert len(rows(out.run_dir)) == 8
+
+
+def test_grid_over_cells_and_seeds_runs_every_point_once(tmp_path: Path) -> None:
+    # a fixed comparison: every cell at every seed exactly once, two worker processes
+    space = ('CellChoiceSpace(name="g", cells=("lstm", "gru"), '
+             'hparams={"lr": 0.3, "seed": Choice((1, 2))})')
+    path = write_experiment(tmp_path, space=space, search='trials=4, sampler="grid"')
+    out, _ = _run(path, tmp_path, workers=2)
+    table = rows(out.run_dir)
+    assert sorted((r["cell"], r["seed"]) for r in table) == [
+        ("gru", 1), ("gru", 2), ("lstm", 1), ("lstm", 2)]
+    assert all(r["status"] == "complete" and r["reused_from"] is None for r in table)
+    assert all(r["search"] == "optuna-grid" and "seed" not in r["hparams"] for r in table)
+    # the seed reaches the trainer: the same cell at two seeds trains differently
+    by = {(r["cell"], r["seed"]): r for r in table}
+    assert by[("lstm", 1)]["metrics"] != by[("lstm", 2)]["metrics"]
+
+
+def test_grid_needs_enumerable_hyperparameters_and_a_budget_within_the_grid(
+        tmp_path: Path) -> None:
+    from lstm_search.experiment import ExperimentError, load_experiment
+
+    continuous = write_experiment(tmp_path, name="cont", search='trials=2, sampler="grid"')
+    with pytest.raises(ExperimentError, match="'lr' is LogUniform"):
+        load_experiment(str(continuous))
+    space = 'CellChoiceSpace(name="g", cells=("lstm", "gru"), hparams={"lr": 0.3})'
+    too_many = write_experiment(tmp_path, name="many", space=space,
+                                search='trials=3, sampler="grid"')
+    with pytest.raises(ExperimentError, match="grid of space 'g' has 2 point"):
+        load_experiment(str(too_many))
+
+
+def test_parameter_budget_gives_each_cell_its_hidden_size(tmp_path: Path) -> None:
+    space = 'CellChoiceSpace(name="b", cells=("lstm", "gru", "rnn_tanh"), hparams={"lr": 0.3})'
+    path = write_experiment(tmp_path, space=space, search='trials=3, sampler="grid"')
+    out, _ = _run(path, tmp_path, overrides={"model.param_budget": "2000"})
+    table = {r["cell"]: r for r in rows(out.run_dir)}
+    hidden = {c: r["hidden_size"] for c, r in table.items()}
+    # a wider RNN and GRU than LSTM at the same budget, each model within one unit's worth
+    assert hidden["rnn_tanh"] > hidden["gru"] > hidden["lstm"]
+    assert all(abs(r["n_params"] - 2000) < 0.1 * 2000 for r in table.values())
