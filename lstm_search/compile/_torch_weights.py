@@ -4,6 +4,11 @@ PyTorch stores each layer's input and recurrent matrices gate by gate
 (``weight_ih_l{k}`` rows: i, f, g, o for LSTM; r, z, n for GRU) with two biases per gate; the
 zoo's genomes have one projection node per gate and source (``x_i``, ``h_i``, ...), each with its
 bias, so the copy is row block by row block (shared/reference/cells.md).
+
+The module's genome may be any writing of the zoo cell (same genome_id): nodes and states named
+otherwise, listed in another order, commutative inputs swapped. Its nodes are matched to the zoo
+genome's through the graph (:func:`lstm_search.genome.correspondence`), never by name, so a
+genome whose ``x_i`` computes the forget gate gets the forget gate's rows there.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lstm_search.genome import genome_id
+from lstm_search.genome import correspondence, genome_id
 
 # torch module kind -> (zoo cell, gate suffixes in torch's row order)
 _LAYOUTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -35,7 +40,8 @@ def _kind(torch_rnn: nn.Module) -> str:
 def load_torch_weights(module: nn.Module, torch_rnn: nn.Module) -> nn.Module:
     """Copy every layer's weights of ``torch_rnn`` into ``module`` (from :func:`compile_rnn`)
     and return ``module``. The module's genome must be the zoo's matching cell (same
-    genome_id); sizes and layer counts must agree; bidirectional, projections and bias=False
+    genome_id), written in any way (nodes are matched by structure, see the module docstring);
+    sizes and layer counts must agree; bidirectional, projections and bias=False
     are not supported."""
     from lstm_search import zoo
     from lstm_search.nn import RecurrentStack
@@ -59,6 +65,7 @@ def load_torch_weights(module: nn.Module, torch_rnn: nn.Module) -> nn.Module:
                                 ("num_layers", module.num_layers, torch_rnn.num_layers)):
         if ours != theirs:
             raise ValueError(f"{label} differs: module {ours}, torch.nn.{kind} {theirs}")
+    role = correspondence(module.genome, want)  # zoo node name -> the module's node name
     n = module.hidden_size
     for k, layer in enumerate(module.layers):
         pmap = layer.param_map()
@@ -67,11 +74,10 @@ def load_torch_weights(module: nn.Module, torch_rnn: nn.Module) -> nn.Module:
             w = getattr(torch_rnn, f"weight_{tag}_l{k}")
             b = getattr(torch_rnn, f"bias_{tag}_l{k}")
             for i, gate in enumerate(gates):
-                node = f"{src}_{gate}"
-                if node not in pmap or len(pmap[node]) != 2:
-                    raise ValueError(f"the module's genome has the id of {cell!r} but not its "
-                                     f"node names (no biased projection {node!r}); build it "
-                                     f"from lstm_search.zoo.get({cell!r})")
+                node = role[f"{src}_{gate}"]
+                if node not in pmap or len(pmap[node]) != 2:  # cannot happen for a match
+                    raise ValueError(f"node {node!r} (the zoo's {src}_{gate}) is not a biased "
+                                     "projection of the compiled layer")
                 (wname, r0, r1), (bname, c0, c1) = pmap[node]
                 params[wname][r0:r1] = w[i * n:(i + 1) * n]
                 params[bname][c0:c1] = b[i * n:(i + 1) * n]

@@ -135,6 +135,12 @@ def _final_labels(genome: Genome) -> tuple[dict[str, str], dict[str, str]]:
 
 def canonical(genome: Genome) -> Genome:
     """The canonical form of a valid genome (see the module docstring)."""
+    return _canonical_and_renaming(genome)[0]
+
+
+def _canonical_and_renaming(genome: Genome) -> tuple[Genome, dict[str, str]]:
+    """The canonical form and the renaming that produced it (every node and state of
+    ``genome``, and ``x``, to its canonical name)."""
     label, slabel = _final_labels(genome)
     out_state = [s for s in genome.states if genome.new_states[s] == genome.output]
     states = sorted(genome.states, key=lambda s: (s not in out_state, slabel[s], s))
@@ -166,12 +172,45 @@ def canonical(genome: Genome) -> Genome:
         if OPS[n.op].commutative:
             ins = [rename[i] for i in sorted(n.inputs, key=lambda i: (label[i], rename[i]))]
         nodes.append(Node(rename[v], n.op, tuple(ins), _params(n)))
-    return Genome(
+    form = Genome(
         states=tuple(srename[s] for s in states),
         nodes=tuple(nodes),
         new_states={srename[s]: rename[genome.new_states[s]] for s in states},
         output=rename[genome.output],
     )
+    return form, rename
+
+
+def correspondence(genome: Genome, reference: Genome) -> dict[str, str]:
+    """Which name of ``genome`` plays the part of each node and state of ``reference``.
+
+    The two must be the same cell (equal canonical forms, hence equal :func:`genome_id`) however
+    written: nodes and states renamed, nodes listed in another order, inputs of commutative ops
+    swapped. Both canonical renamings map onto the same canonical graph, so composing one with
+    the other's inverse is an isomorphism; it is checked node by node (op, parameters, inputs)
+    before it is returned. Raises ValueError when the cells differ.
+    """
+    form_g, ren_g = _canonical_and_renaming(genome)
+    form_r, ren_r = _canonical_and_renaming(reference)
+    if form_g != form_r:
+        raise ValueError("the genomes are different cells (their canonical forms differ)")
+    back = {c: v for v, c in ren_g.items()}
+    out = {v: back[c] for v, c in ren_r.items()}
+    gmap = genome.node_map
+    for n in reference.nodes:
+        m = gmap[out[n.name]]
+        ins = [out[i] for i in n.inputs]
+        same_inputs = (sorted(ins) == sorted(m.inputs) if OPS[n.op].commutative
+                       else tuple(ins) == m.inputs)
+        if m.op != n.op or _params(m) != _params(n) or not same_inputs:
+            raise ValueError(f"no node-for-node match for {n.name!r} (a graph that "
+                             "refinement cannot tell apart)")
+    for s, v in reference.new_states.items():
+        if genome.new_states.get(out[s]) != out[v]:
+            raise ValueError(f"no match for the new value of state {s!r}")
+    if genome.output != out[reference.output]:
+        raise ValueError("no match for the output")
+    return out
 
 
 def genome_id(genome: Genome) -> str:

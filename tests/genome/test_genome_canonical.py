@@ -157,3 +157,19 @@ def test_canonical_is_idempotent_and_valid(name: str) -> None:
     assert c.check() == c
     assert c.name == ""
     assert c.output == c.new_states["s0"]
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_correspondence_of_a_rewritten_cell_is_a_checked_isomorphism(name: str) -> None:
+    from lstm_search.genome import correspondence
+
+    g = zoo.get(name)
+    m = {n.name: f"q{i}" for i, n in enumerate(g.nodes)}
+    m.update({s: f"t_{s}" for s in g.states})
+    g2 = rename(g, nodes=m).replace(nodes=tuple(reversed(rename(g, nodes=m).nodes)))
+    role = correspondence(g2, g)  # checked node by node inside
+    assert sorted(role.values()) == sorted([X, *m.values()])
+    # asymmetric nodes can only map one way: each to its own renamed self
+    asym = [n.name for n in g.nodes
+            if sum(1 for k in g.nodes if k.op == n.op and len(k.inputs) == len(n.inputs)) == 1]
+    assert all(role[v] == m[v] for v in asym)
