@@ -2,7 +2,9 @@
 
 Exit status 0 for a valid genome (its name, genome_id and parameter count at the given sizes are
 printed), 2 for a missing or unreadable file, malformed JSON or an invalid genome (one problem per
-line: where, message, [rule]).
+line: where, message, [rule]). Every problem is listed in one go: the file's structural ones
+(unknown keys, fields of the wrong type) together with the genome's, local and graph-level
+(:func:`lstm_search.genome.validate_json`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lstm_search.genome import Genome, GenomeError, genome_id, n_params, validate
+    from lstm_search.genome import genome_id, n_params, validate_json
 
     for flag in ("input_size", "hidden_size", "max_nodes"):
         if getattr(args, flag) < 1:
@@ -36,19 +38,18 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     try:
-        genome = Genome.load(args.file)
+        with open(args.file, encoding="utf-8") as f:
+            text = f.read()
     except OSError as e:
         print(f"{args.file}: cannot read: {e.strerror or e}", file=sys.stderr)
         return 2
     except UnicodeDecodeError as e:
         print(f"{args.file}: not UTF-8 text: {e}", file=sys.stderr)
         return 2
-    except GenomeError as e:
-        _report(args.file, e.problems)
-        return 2
-    problems = validate(genome, max_nodes=args.max_nodes, input_size=args.input_size,
-                        hidden_size=args.hidden_size, max_params=args.max_params)
-    if problems:
+    genome, problems = validate_json(text, max_nodes=args.max_nodes,
+                                     input_size=args.input_size, hidden_size=args.hidden_size,
+                                     max_params=args.max_params)
+    if problems or genome is None:
         _report(args.file, problems)
         return 2
     count = n_params(genome, args.input_size, args.hidden_size)

@@ -31,7 +31,13 @@ from lstm_search.genome._ops import (
     X,
 )
 from lstm_search.genome._random import prune, random_genome
-from lstm_search.genome._validate import GenomeError, Problem, n_params, validate
+from lstm_search.genome._validate import (
+    GenomeError,
+    Problem,
+    n_params,
+    validate,
+    validate_json,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -60,4 +66,5 @@ __all__ = [
     "prune",
     "random_genome",
     "validate",
+    "validate_json",
 ]

@@ -133,78 +133,12 @@ class Genome:
     @classmethod
     def from_dict(cls, data: Any, source: str = "genome") -> Genome:
         """Build from a parsed JSON object; structural problems raise GenomeError (all at once)."""
-        from lstm_search.genome._validate import GenomeError, Problem
+        from lstm_search.genome._validate import GenomeError
 
-        problems: list[Problem] = []
-
-        def bad(where: str, msg: str, rule: str = "format") -> None:
-            problems.append(Problem(where, rule, msg))
-
-        if not isinstance(data, Mapping):
-            raise GenomeError([Problem("genome", "format", "expected a JSON object at the top "
-                                       f"level, got {type(data).__name__}")], source)
-        if data.get("format", FORMAT) != FORMAT:
-            bad("format", f"expected {FORMAT!r}, got {data.get('format')!r}")
-        version = data.get("version", FORMAT_VERSION)
-        if version != FORMAT_VERSION:
-            bad("version", f"this lstm-search reads genome format version {FORMAT_VERSION}, "
-                f"the file has version {version!r}")
-        known = {"format", "version", "name", "states", "nodes", "new_states", "output"}
-        for key in data:
-            if key not in known:
-                bad(str(key), f"unknown top-level key (known: {', '.join(sorted(known))})")
-        states = data.get("states")
-        if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
-            bad("states", "must be a list of state names (strings)")
-            states = []
-        raw_nodes = data.get("nodes")
-        nodes: list[Node] = []
-        if not isinstance(raw_nodes, list):
-            bad("nodes", "must be a list of node objects")
-            raw_nodes = []
-        for i, rn in enumerate(raw_nodes):
-            where = f"nodes[{i}]"
-            if not isinstance(rn, Mapping):
-                bad(where, "must be an object with name, op, inputs")
-                continue
-            name, op, inputs = rn.get("name"), rn.get("op"), rn.get("inputs", [])
-            params = rn.get("params", {})
-            where = f"node {name!r}" if isinstance(name, str) else where
-            ok = True
-            for key in rn:
-                if key not in ("name", "op", "inputs", "params"):
-                    bad(where, f"unknown key {key!r} (known: name, op, inputs, params)")
-            if not isinstance(name, str):
-                bad(where, "missing or non-string 'name'")
-                ok = False
-            if not isinstance(op, str):
-                bad(where, "missing or non-string 'op'")
-                ok = False
-            if not isinstance(inputs, list) or not all(isinstance(s, str) for s in inputs):
-                bad(where, "'inputs' must be a list of names")
-                ok = False
-            if not isinstance(params, Mapping):
-                bad(where, "'params' must be an object")
-                ok = False
-            if ok:
-                nodes.append(Node(name, op, tuple(inputs), dict(params)))
-        new_states = data.get("new_states")
-        if not isinstance(new_states, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in new_states.items()
-        ):
-            bad("new_states", "must be an object mapping each state to the node of its new value")
-            new_states = {}
-        output = data.get("output")
-        if not isinstance(output, str):
-            bad("output", "missing: name the node that is the cell's output", "output-missing")
-            output = ""
-        name = data.get("name", "")
-        if not isinstance(name, str):
-            bad("name", "must be a string")
-            name = ""
-        if problems:
+        genome, problems, _ = _parse(cls, data)
+        if problems or genome is None:
             raise GenomeError(problems, source)
-        return cls(tuple(states), tuple(nodes), dict(new_states), output, name)
+        return genome
 
     @classmethod
     def from_json(cls, text: str, source: str = "genome") -> Genome:
@@ -221,6 +155,98 @@ class Genome:
     def load(cls, path: str) -> Genome:
         with open(path, encoding="utf-8") as f:
             return cls.from_json(f.read(), source=str(path))
+
+
+def _parse(cls: type[Genome], data: Any) -> tuple[Genome | None, list[Any], set[str]]:
+    """Read a parsed JSON object as far as it goes.
+
+    Returns the genome built from every part that could be read (None only when ``data`` is not
+    an object), every structural problem (rule ``format``, or ``output-missing``), and what the
+    file has but could not be read: names of node entries that are malformed (skipped), and the
+    fields ``states``, ``nodes``, ``new_states``, ``output`` when malformed or absent.
+    :func:`lstm_search.genome.validate` takes that set as ``unreadable`` and then reports the
+    rest of the genome's problems without repeating these.
+    """
+    from lstm_search.genome._validate import Problem
+
+    problems: list[Problem] = []
+    unreadable: set[str] = set()
+
+    def bad(where: str, msg: str, rule: str = "format") -> None:
+        problems.append(Problem(where, rule, msg))
+
+    if not isinstance(data, Mapping):
+        bad("genome", "expected a JSON object at the top level, got " + type(data).__name__)
+        return None, problems, unreadable
+    if data.get("format", FORMAT) != FORMAT:
+        bad("format", f"expected {FORMAT!r}, got {data.get('format')!r}")
+    version = data.get("version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        bad("version", f"this lstm-search reads genome format version {FORMAT_VERSION}, "
+            f"the file has version {version!r}")
+    known = {"format", "version", "name", "states", "nodes", "new_states", "output"}
+    for key in data:
+        if key not in known:
+            bad(str(key), f"unknown top-level key (known: {', '.join(sorted(known))})")
+    states = data.get("states")
+    if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
+        bad("states", "must be a list of state names (strings)")
+        states = []
+        unreadable.add("states")
+    raw_nodes = data.get("nodes")
+    nodes: list[Node] = []
+    if not isinstance(raw_nodes, list):
+        bad("nodes", "must be a list of node objects")
+        raw_nodes = []
+        unreadable.add("nodes")
+    for i, rn in enumerate(raw_nodes):
+        where = f"nodes[{i}]"
+        if not isinstance(rn, Mapping):
+            bad(where, "must be an object with name, op, inputs")
+            unreadable.add("nodes")  # a node of unknown name: any reference may be to it
+            continue
+        name, op, inputs = rn.get("name"), rn.get("op"), rn.get("inputs", [])
+        params = rn.get("params", {})
+        where = f"node {name!r}" if isinstance(name, str) else where
+        ok = True
+        for key in rn:
+            if key not in ("name", "op", "inputs", "params"):
+                bad(where, f"unknown key {key!r} (known: name, op, inputs, params)")
+        if not isinstance(name, str):
+            bad(where, "missing or non-string 'name'")
+            unreadable.add("nodes")
+            ok = False
+        if not isinstance(op, str):
+            bad(where, "missing or non-string 'op'")
+            ok = False
+        if not isinstance(inputs, list) or not all(isinstance(s, str) for s in inputs):
+            bad(where, "'inputs' must be a list of names")
+            ok = False
+        if not isinstance(params, Mapping):
+            bad(where, "'params' must be an object")
+            ok = False
+        if ok:
+            nodes.append(Node(name, op, tuple(inputs), dict(params)))
+        elif isinstance(name, str):
+            unreadable.add(name)
+    new_states = data.get("new_states")
+    if not isinstance(new_states, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in new_states.items()
+    ):
+        bad("new_states", "must be an object mapping each state to the node of its new value")
+        new_states = {}
+        unreadable.add("new_states")
+    output = data.get("output")
+    if not isinstance(output, str):
+        bad("output", "missing: name the node that is the cell's output", "output-missing")
+        output = ""
+        unreadable.add("output")
+    name = data.get("name", "")
+    if not isinstance(name, str):
+        bad("name", "must be a string")
+        name = ""
+    genome = cls(tuple(states), tuple(nodes), dict(new_states), output, name)
+    return genome, problems, unreadable
 
 
 class Builder:

@@ -25,14 +25,26 @@ no-input-path    the output does not depend on ``x``
 no-recurrence    the output does not depend on any previous state
 budget           more nodes (or parameters, when sizes are given) than allowed
 ================ ==================================================================
+
+The graph-level rules (dead-node, unused-state, no-input-path, no-recurrence) are checked
+together with the local ones whenever their verdict does not hang on something unknown: they
+are left out when names are ambiguous (a name used twice, a node named like a state or ``x``) or
+when an input refers to nothing known or an op has too few inputs (the missing value might be
+what makes a node live);
+dead-node is also left out when the output or a state's new value is missing; the output rules
+when the output is. :func:`validate_json` reads a file's text and lists its structural problems
+and the genome's together.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
-from lstm_search.genome._genome import Genome
+from lstm_search.genome._genome import Genome, Node
 from lstm_search.genome._ops import (
     OPS,
     RESERVED_INPUT_PREFIXES,
@@ -78,15 +90,26 @@ def validate(
     input_size: int | None = None,
     hidden_size: int | None = None,
     max_params: int | None = None,
+    unreadable: Collection[str] = (),
 ) -> list[Problem]:
-    """Return every problem of ``genome`` (an empty list means it is valid)."""
+    """Return every problem of ``genome`` (an empty list means it is valid).
+
+    ``unreadable`` names what the genome's file had but its parser could not read and has
+    reported already (see :func:`validate_json`): node names, and the fields ``"states"``,
+    ``"nodes"`` (a node entry without a readable name), ``"new_states"``, ``"output"``. They
+    are not reported again as missing, and the rules whose verdict would hang on them are
+    left out.
+    """
     problems: list[Problem] = []
+    unread = set(unreadable)
+    ambiguous = False  # a name that means two things: no graph-level verdict is reliable
+    unknown_ref = bool(unread)  # something a reference may point at is unknown
 
     def bad(where: str, rule: str, message: str) -> None:
         problems.append(Problem(where, rule, message))
 
     # -- names ------------------------------------------------------------------------------
-    if not genome.states:
+    if not genome.states and "states" not in unread:
         bad("states", "state-missing", "a recurrent cell needs at least one state")
     seen: set[str] = set()
     for s in genome.states:
@@ -95,8 +118,10 @@ def validate(
                 "([A-Za-z_][A-Za-z0-9_]*, at most 64 characters)")
         if s == X:
             bad(f"state {_show(s)}", "name", "'x' is the cell input and cannot name a state")
+            ambiguous = True
         if s in seen:
             bad(f"state {_show(s)}", "name", "state declared twice")
+            ambiguous = True
         seen.add(s)
     node_names: set[str] = set()
     for n in genome.nodes:
@@ -107,9 +132,13 @@ def validate(
         if n.name == X or n.name in seen:
             bad(where, "name", "a node cannot take the name of the input or of a state "
                 "(inputs read a state's previous value by its name)")
-        if n.name in node_names:
+            ambiguous = True
+        if n.name in node_names or n.name in unread:
             bad(where, "name", "node name used twice")
+            ambiguous = True
         node_names.add(n.name)
+    known_names = node_names | (unread - {"states", "nodes", "new_states", "output"})
+    any_name_ok = "nodes" in unread  # a node of unknown name exists: any reference may be it
     if len(genome.nodes) > max_nodes:
         bad("nodes", "budget", f"{len(genome.nodes)} nodes, over the budget of {max_nodes}")
 
@@ -131,6 +160,7 @@ def validate(
                 want = (str(spec.min_arity) if spec.min_arity == spec.max_arity
                         else f"{spec.min_arity} to {spec.max_arity}")
                 bad(where, "arity", f"op {n.op!r} takes {want} input(s), got {k}")
+                unknown_ref = unknown_ref or k < spec.min_arity  # an input is missing
             for key, value in n.params.items():
                 p = spec.params.get(key)
                 if p is None:
@@ -152,7 +182,10 @@ def validate(
                 bad(where, "width", f"op {n.op!r} needs n-wide inputs; x is m-wide: project it "
                     "first with 'linear' or 'fit'")
         for inp in n.inputs:
-            if inp in sources or inp in node_names:
+            if inp in sources or inp in known_names:
+                continue
+            unknown_ref = True
+            if any_name_ok and ":" not in inp:
                 continue
             prefix = inp.split(":", 1)[0] if ":" in inp else None
             if prefix in RESERVED_INPUT_PREFIXES:
@@ -191,26 +224,48 @@ def validate(
             "to carry a value to the next step)")
 
     # -- states and output --------------------------------------------------------------------
+    states_complete = "new_states" not in unread
     for s in genome.states:
         target = genome.new_states.get(s)
         if target is None:
-            bad(f"state {_show(s)}", "state-missing", "no node gives this state's new value "
-                "(add it to new_states)")
+            states_complete = False
+            if "new_states" not in unread:
+                bad(f"state {_show(s)}", "state-missing", "no node gives this state's new "
+                    "value (add it to new_states)")
         elif target not in nmap:
-            bad(f"state {_show(s)}", "state-missing", f"its new value {_show(target)} is not a "
-                "node")
-    for s in genome.new_states:
-        if s not in genome.states:
-            bad(f"new_states {_show(s)}", "state-missing", "not a declared state")
-    if not genome.output:
+            states_complete = False
+            if target not in known_names and not any_name_ok:
+                bad(f"state {_show(s)}", "state-missing", f"its new value {_show(target)} is "
+                    "not a node")
+    if "states" not in unread:
+        for s in genome.new_states:
+            if s not in genome.states:
+                bad(f"new_states {_show(s)}", "state-missing", "not a declared state")
+    output_ok = genome.output in nmap
+    if "output" in unread:
+        pass  # reported by the parser
+    elif not genome.output:
         bad("output", "output-missing", "the genome names no output node")
-    elif genome.output not in nmap:
+    elif genome.output not in nmap and genome.output not in known_names and not any_name_ok:
         bad("output", "output-missing", f"{_show(genome.output)} is not a node")
 
-    # Graph-level rules only make sense on a well-formed graph (a node budget over is no reason
-    # to stop: the parameter budget and the graph rules are still reported with it).
-    if any(p.rule != "budget" for p in problems):
-        return problems
+    # Graph-level rules: whenever their verdict does not hang on something unknown (see the
+    # module docstring); a budget or a local fault of a node is no reason to leave them out.
+    if not ambiguous and not unknown_ref:
+        _graph_rules(genome, nmap, bad, output_ok=output_ok, states_complete=states_complete,
+                     states_known="states" not in unread)
+
+    if input_size is not None and hidden_size is not None:
+        count = n_params(genome, input_size, hidden_size)
+        if max_params is not None and count > max_params:
+            bad("genome", "budget", f"{count:,} parameters at input {input_size}, hidden "
+                f"{hidden_size}: over the budget of {max_params:,}")
+    return problems
+
+
+def _graph_rules(genome: Genome, nmap: dict[str, Node], bad: Any, *, output_ok: bool,
+                 states_complete: bool, states_known: bool) -> None:
+    """dead-node, unused-state, no-input-path, no-recurrence (see :func:`validate`)."""
 
     def ancestors(roots: list[str]) -> set[str]:
         seen_: set[str] = set()
@@ -226,29 +281,46 @@ def validate(
 
     sinks = [genome.output, *genome.new_states.values()]
     live = ancestors(sinks)
-    for n in genome.nodes:
-        if n.name not in live:
-            bad(f"node {_show(n.name)}", "dead-node", "reaches neither a new state nor the "
-                "output (remove it)")
-    for s in genome.states:
-        if s not in live:
-            bad(f"state {_show(s)}", "unused-state", "no node reads this state's previous "
-                "value, so it carries nothing across steps")
+    if output_ok and states_complete:
+        for n in genome.nodes:
+            if n.name not in live:
+                bad(f"node {_show(n.name)}", "dead-node", "reaches neither a new state nor the "
+                    "output (remove it)")
+    if states_known:
+        for s in genome.states:
+            if s not in live:
+                bad(f"state {_show(s)}", "unused-state", "no node reads this state's previous "
+                    "value, so it carries nothing across steps")
+    if not output_ok:
+        return
     out_deps = ancestors([genome.output])
     # A state reaches the output if it is read directly, or through another state's chain.
     reach = {s for s in genome.states if s in out_deps}
     if X not in out_deps:
         bad("output", "no-input-path", "the output does not depend on x")
-    if not reach:
+    if states_known and genome.states and not reach:
         bad("output", "no-recurrence", "the output does not depend on any previous state; "
             "this is a feed-forward layer, not a recurrent cell")
 
-    if input_size is not None and hidden_size is not None:
-        count = n_params(genome, input_size, hidden_size)
-        if max_params is not None and count > max_params:
-            bad("genome", "budget", f"{count:,} parameters at input {input_size}, hidden "
-                f"{hidden_size}: over the budget of {max_params:,}")
-    return problems
+
+def validate_json(text: str, **budget: Any) -> tuple[Genome | None, list[Problem]]:
+    """Read a genome file's text and list every problem at once: malformed JSON (alone, since
+    nothing else can be read), then the structural problems of the JSON object (unknown keys,
+    fields of the wrong type) together with every problem :func:`validate` finds in what could
+    be read. ``budget`` takes :func:`validate`'s keywords (``max_nodes``, sizes,
+    ``max_params``). Returns the genome (None when the text is not a JSON object) and the
+    problems; an empty list means the genome is valid."""
+    from lstm_search.genome._genome import _parse
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, [Problem(f"line {e.lineno} column {e.colno}", "json",
+                              f"malformed JSON: {e.msg}")]
+    genome, problems, unreadable = _parse(Genome, data)
+    if genome is None:
+        return None, problems
+    return genome, problems + validate(genome, unreadable=unreadable, **budget)
 
 
 def n_params(genome: Genome, input_size: int, hidden_size: int) -> int:

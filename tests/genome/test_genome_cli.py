@@ -54,6 +54,46 @@ def test_check_lists_all_problems(bad_file, capsys) -> None:
     assert len(lines) == 3
 
 
+def test_check_lists_structural_local_and_graph_problems_together(tmp_path, capsys) -> None:
+    # structural problems (unknown keys) used to stop the check before the genome's own
+    # problems were looked at, and a local problem hid every graph-level one
+    data = zoo.get("gru").to_dict()
+    data["colour"] = "blue"                                   # unknown top-level key
+    data["nodes"][1]["comment"] = "recurrent part of r"       # unknown node key on h_r
+    data["nodes"][0]["op"] = "frobnicate"                     # unknown op on x_r
+    data["nodes"][4]["params"] = {"gain": 2.0}                # unknown parameter on x_z
+    data["nodes"][12]["inputs"] = ["n_pre", "x_n"]            # arity (too many) on n
+    data["nodes"][6]["inputs"] = ["x_z", "h_z", "x"]          # width on z_pre
+    data["nodes"].append({"name": "junk", "op": "sigmoid", "inputs": ["h"]})  # dead node
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(data))
+    assert main(["check", str(path)]) == 2
+    out = capsys.readouterr().out
+    lines = [line.strip() for line in out.splitlines()[1:]]
+    want = [("colour", "format"), ("node 'h_r'", "format"), ("node 'x_r'", "unknown-op"),
+            ("node 'x_z'", "param"), ("node 'n'", "arity"), ("node 'z_pre'", "width"),
+            ("node 'junk'", "dead-node")]
+    for where, rule in want:
+        assert any(line.startswith(where) and line.endswith(f"[{rule}]") for line in lines), \
+            (where, rule, out)
+    assert len(lines) == len(want), out
+    assert f"{len(want)} problem(s)" in out.splitlines()[0]
+
+
+def test_check_does_not_repeat_an_unreadable_node_as_missing(tmp_path, capsys) -> None:
+    data = zoo.get("gru").to_dict()
+    data["nodes"][12]["op"] = 7                  # node n cannot be read ...
+    data["nodes"][3]["inputs"] = ["r_pre", "q"]  # ... but other problems are still found
+    path = tmp_path / "unreadable.json"
+    path.write_text(json.dumps(data))
+    assert main(["check", str(path)]) == 2
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert [line.rsplit("[", 1)[1] for line in lines] == ["format]", "arity]",
+                                                           "undefined-input]"], lines
+    assert lines[0].startswith("node 'n'") and lines[1].startswith("node 'r'")
+    assert not any("'n' is not" in line for line in lines)  # n_pre -> n -> h_new still known
+
+
 def test_check_budgets(gru_file, capsys) -> None:
     assert main(["check", str(gru_file), "--max-nodes", "5", "--max-params", "400",
                  "--input-size", "8", "--hidden-size", "8"]) == 2

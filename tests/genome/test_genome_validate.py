@@ -258,3 +258,38 @@ def test_node_budget_does_not_hide_other_rules() -> None:
     problems = validate(g, max_nodes=2, input_size=10, hidden_size=20, max_params=10)
     assert sorted((p.where, p.rule) for p in problems) == [
         ("genome", "budget"), ("node 'junk'", "dead-node"), ("nodes", "budget")]
+
+
+def test_graph_rules_are_checked_alongside_local_problems() -> None:
+    g = with_node(base(), Node("xh", "linear", ("x",), {"gain": 1.0}))  # a local problem
+    g = with_node(g, Node("junk", "frobnicate", ("h",)))                # another, dead too
+    assert sorted((p.where, p.rule) for p in validate(g)) == [
+        ("node 'junk'", "dead-node"), ("node 'junk'", "unknown-op"), ("node 'xh'", "param")]
+
+
+def test_graph_rules_left_out_when_their_verdict_hangs_on_something_unknown() -> None:
+    # a dangling input might be the node that looks dead: no dead-node / unused-state guess
+    g = with_node(base(), Node("s", "add", ("xh", "hhh")))
+    assert [p.rule for p in validate(g)] == ["undefined-input"]
+    # a name used twice: which node is meant is unknown
+    g = base().replace(nodes=(*base().nodes, Node("s", "sigmoid", ("h",))))
+    assert {p.rule for p in validate(g)} == {"name"}
+
+
+def test_validate_json_lists_structure_and_genome_problems_at_once() -> None:
+    from lstm_search.genome import validate_json
+
+    data = json.loads(base().to_json())
+    data["colour"] = "blue"
+    data["nodes"][2]["op"] = "frobnicate"
+    genome, problems = validate_json(json.dumps(data))
+    assert genome is not None
+    assert [(p.where, p.rule) for p in problems] == [("colour", "format"),
+                                                     ("node 's'", "unknown-op")]
+    assert validate_json(base().to_json()) == (base(), [])
+    genome, problems = validate_json("[1, 2]")
+    assert genome is None and [p.rule for p in problems] == ["format"]
+    genome, problems = validate_json('{"states": [')
+    assert genome is None and [p.rule for p in problems] == ["json"]
+    with pytest.raises(GenomeError):  # from_dict still refuses the file as a whole
+        Genome.from_dict(data)
