@@ -13,6 +13,17 @@ stops the run with status "pruned".
 - A non-finite loss ends the run with status "failed" and the reason; it is never raised.
 - A checkpoint after every epoch (:mod:`lstm_search.checkpoint`); a run resumed from it ends
   with the same metrics as one never interrupted.
+- A time budget (``train.max_seconds``, wall time of training and validation summed over every
+  call on the same checkpoint) is checked after each training batch. When it runs out
+  mid-epoch, the checkpoint keeps the position: the batch reached, the epoch's running loss
+  and item count, the carried recurrent state and the random states, so a later call with more
+  budget (or none) finishes that same epoch from the next batch and ends exactly as a run never
+  stopped. The partial epoch is validated for the outcome only: it appears last in
+  ``history`` marked ``partial`` (with its ``batches``), ``TrainOutcome.partial_epoch`` names
+  it, and it competes for the best epoch of that outcome (test metrics are then those of the
+  weights at the stop), but it leaves no trace in the checkpoint's best epoch, patience or
+  schedule. A call whose budget is already spent trains nothing and reports the same outcome.
+- A pruned run's checkpoint says so: resuming it returns status "pruned" without training.
 """
 
 from __future__ import annotations
@@ -47,6 +58,9 @@ __all__ = [
 
 OnEval = Callable[[int, dict[str, float]], "bool | None"]
 
+# the clock of the time budget and of the seconds reported (tests replace it)
+_clock: Callable[[], float] = time.perf_counter
+
 # settings that may differ between a run and its resumption
 _RESUMABLE_CHANGES = ("epochs", "max_seconds", "progress", "device", "threads", "patience")
 
@@ -65,7 +79,10 @@ class TrainOutcome:
 
     ``metrics`` holds the best epoch's ``train.loss`` and ``valid.*`` values and, when the run
     completed, ``test.*`` computed with the best epoch's weights. ``history`` has one dict per
-    epoch (``epoch``, ``lr``, ``train.loss``, ``valid.*``, ``seconds``).
+    epoch (``epoch``, ``lr``, ``train.loss``, ``valid.*``, ``seconds``). ``epochs`` counts the
+    epochs trained, a partial one included; ``partial_epoch`` is the number of the last epoch
+    when the time budget stopped it mid-way (its history entry has ``partial`` 1.0 and the
+    ``batches`` done), else None.
     """
 
     status: Literal["complete", "pruned", "failed"]
@@ -80,6 +97,7 @@ class TrainOutcome:
     tokens_per_second: float | None = None
     device: str = ""
     resumed_from_epoch: int | None = None
+    partial_epoch: int | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -178,7 +196,12 @@ class _Run:
         self.train_seconds = 0.0  # wall time in training batches only
         self.items = 0  # training items (tokens, frames, sequences) processed
         self.stop_reason = ""
-        self.finished = False
+        self.finished = False  # for good: epochs done, early stopping or pruned
+        self.pruned = False  # on_eval stopped the run
+        self.out_of_time = False  # the time budget stopped the last call (resumable)
+        # mid-epoch position of a time-budget stop: batch (done), loss_sum, items, seconds,
+        # train_seconds of the epoch so far; None between epochs
+        self.position: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -187,6 +210,9 @@ class _Run:
         for k, v in data.items():
             if hasattr(self, k):
                 setattr(self, k, v)
+        if self.finished and "out_of_time" not in data and \
+                self.stop_reason.startswith("time budget"):
+            self.finished = False  # written before time stops were resumable
 
 
 def _lr_for_epoch(run: _Run, cfg: TrainConfig, epoch: int) -> float:
@@ -219,9 +245,11 @@ def train(
     """Train ``model`` on ``task``; return a :class:`TrainOutcome` (never raises for a diverging
     run: a non-finite loss gives status "failed").
 
-    With ``checkpoint_dir`` a checkpoint is written after every epoch and, when one is already
-    there, the run continues from it (same weights, optimizer, schedule and random states), so
-    the final metrics equal those of an uninterrupted run. ``on_batch(epoch, batch, loss)``
+    With ``checkpoint_dir`` a checkpoint is written after every epoch (and at a time-budget or
+    pruning stop) and, when one is already there, the run continues from it (same weights,
+    optimizer, schedule, random states and, after a mid-epoch time stop, position in the
+    epoch), so the final metrics equal those of an uninterrupted run; a run the checkpoint
+    records as pruned returns status "pruned" at once. ``on_batch(epoch, batch, loss)``
     sees every training batch's mean loss per item (loss curves, parity tests). Exceptions
     other than a non-finite loss or :class:`StopTrial` (bad configuration, a bug) propagate.
     """
@@ -253,6 +281,7 @@ def _train(model: nn.Module, task: Task, cfg: TrainConfig, *, seed: int,
     outcome = TrainOutcome(status="complete", device=str(device))
 
     payload = load_checkpoint(checkpoint_dir, map_location=device) if checkpoint_dir else None
+    carried: Any = None  # recurrent state at a mid-epoch stop
     if payload is not None:
         saved_cfg = payload.get("config", {})
         if saved_cfg != _config_dict(cfg) or payload.get("genome", "") != genome_json:
@@ -265,6 +294,7 @@ def _train(model: nn.Module, task: Task, cfg: TrainConfig, *, seed: int,
         optimizer.load_state_dict(payload["optimizer"])
         run.load(payload["trainer"])
         best_state = payload.get("best_model")
+        carried = payload.get("carried_state")
         restore_rng(payload["rng"])
         outcome.resumed_from_epoch = run.epoch
     else:
@@ -275,27 +305,59 @@ def _train(model: nn.Module, task: Task, cfg: TrainConfig, *, seed: int,
             save_checkpoint(checkpoint_dir, {
                 "genome": genome_json, "config": _config_dict(cfg), "model": model.state_dict(),
                 "best_model": best_state, "optimizer": optimizer.state_dict(),
-                "trainer": run.to_dict(), "rng": capture_rng()})
+                "trainer": run.to_dict(), "rng": capture_rng(),
+                "carried_state": carried if run.position is not None else None})
 
+    def over_budget() -> bool:
+        return cfg.max_seconds is not None and run.seconds > cfg.max_seconds
+
+    total = task.n_batches("train", cfg.batch_size, cfg.bptt)
     try:
         while not run.finished and run.epoch < cfg.epochs:
+            if over_budget():
+                if not run.out_of_time:  # the budget ran out with the epoch just finished
+                    run.out_of_time = True
+                    run.stop_reason = f"time budget of {cfg.max_seconds}s spent"
+                    checkpoint()
+                break
+            run.out_of_time, run.stop_reason = False, ""
             epoch = run.epoch + 1
-            run.lr = _lr_for_epoch(run, cfg, epoch)
+            if run.position is None:  # a mid-epoch resume keeps the epoch's rate
+                run.lr = _lr_for_epoch(run, cfg, epoch)
             for group in optimizer.param_groups:
                 group["lr"] = run.lr
-            t0 = time.perf_counter()
-            train_loss, items, out_of_time = _train_epoch(model, task, optimizer, cfg, run,
-                                                          epoch, seed, device, dtype, on_batch)
-            t_train = time.perf_counter() - t0
+            pos = dict(run.position or {"batch": 0, "loss_sum": 0.0, "items": 0,
+                                        "seconds": 0.0, "train_seconds": 0.0})
+            t0 = _clock()
+            done, loss_sum, items, carried, stopped = _train_epoch(
+                model, task, optimizer, cfg, run, epoch, seed, device, dtype, on_batch,
+                start=int(pos["batch"]), loss_sum=float(pos["loss_sum"]),
+                items=int(pos["items"]), state=carried)
+            t_train = _clock() - t0
+            run.train_seconds += t_train
+            run.items += items - int(pos["items"])
+            if stopped:  # out of time mid-epoch: keep the position, validate for show
+                run.seconds += t_train
+                run.position = {"batch": done, "loss_sum": loss_sum, "items": items,
+                                "seconds": float(pos["seconds"]) + t_train,
+                                "train_seconds": float(pos["train_seconds"]) + t_train}
+                run.out_of_time = True
+                run.stop_reason = (f"time budget of {cfg.max_seconds}s spent (epoch {epoch} "
+                                   f"stopped after batch {done} of {total})")
+                carried = detach_state(carried) if task.carry_state else None
+                checkpoint()
+                break
+            carried = None
             valid = evaluate_split(model, task, "valid", batch_size=eval_bs, bptt=cfg.bptt,
                                    device=device, dtype=dtype)
-            run.seconds += time.perf_counter() - t0
-            run.train_seconds += t_train
-            run.items += items
-            metrics = {"epoch": float(epoch), "lr": run.lr, "train.loss": train_loss,
+            run.seconds += _clock() - t0
+            epoch_train = float(pos["train_seconds"]) + t_train
+            metrics = {"epoch": float(epoch), "lr": run.lr, "train.loss": loss_sum / max(items, 1),
                        **{f"valid.{k}": v for k, v in valid.items()},
-                       "seconds": time.perf_counter() - t0, f"train.{task.unit}": float(items),
-                       f"train.{task.unit}_per_second": items / max(t_train, 1e-9)}
+                       "seconds": float(pos["seconds"]) + _clock() - t0,
+                       f"train.{task.unit}": float(items),
+                       f"train.{task.unit}_per_second": items / max(epoch_train, 1e-9)}
+            run.position = None
             run.history.append(metrics)
             run.epoch = epoch
             value = valid[task.objective]
@@ -308,33 +370,44 @@ def _train(model: nn.Module, task: Task, cfg: TrainConfig, *, seed: int,
                 run.bad_epochs += 1
             if cfg.patience is not None and run.bad_epochs >= cfg.patience:
                 run.finished, run.stop_reason = True, f"early stopping after epoch {epoch}"
-            if out_of_time:
-                run.finished, run.stop_reason = True, f"time budget of {cfg.max_seconds}s spent"
-            checkpoint()
+            checkpoint()  # before on_eval: a callback that raises leaves this epoch saved
             if on_eval is not None:
                 try:
                     stop = on_eval(epoch, dict(metrics))
                 except StopTrial as e:
                     stop, run.stop_reason = True, str(e) or "stopped by on_eval"
                 if stop:
-                    outcome.status = "pruned"
+                    run.finished, run.pruned = True, True
                     run.stop_reason = run.stop_reason or f"pruned after epoch {epoch}"
+                    checkpoint()  # so that a resumed run is pruned too
                     break
         if not run.stop_reason:
             run.stop_reason = f"{run.epoch} epochs"
+        if run.pruned:
+            outcome.status = "pruned"
+        partial = _partial_entry(model, task, cfg, run, eval_bs, device, dtype)
     except NonFiniteLoss as e:
         outcome.status, outcome.error = "failed", str(e)
         run.stop_reason = "non-finite loss"
+        partial = None
 
     outcome.stop_reason = run.stop_reason
-    outcome.epochs = run.epoch
     outcome.history = list(run.history)
     outcome.best_epoch = run.best_epoch
     outcome.objective = run.best_value
     outcome.train_seconds = run.seconds
     outcome.tokens_per_second = run.items / run.train_seconds if run.train_seconds else None
-    if run.best_epoch is not None:
-        best = run.history[run.best_epoch - 1]
+    best = run.history[run.best_epoch - 1] if run.best_epoch is not None else None
+    if partial is not None:
+        outcome.history.append(partial)
+        outcome.partial_epoch = int(partial["epoch"])
+        value = partial[f"valid.{task.objective}"]
+        if _is_better(value, run.best_value, task.direction):
+            # the weights at the stop are the best of this outcome (not of the checkpoint)
+            best, best_state = partial, _clone_state(model)
+            outcome.best_epoch, outcome.objective = outcome.partial_epoch, value
+    outcome.epochs = len(outcome.history)
+    if best is not None:
         outcome.metrics = {k: v for k, v in best.items()
                            if k.startswith(("train.loss", "valid."))}
         if evaluate_test and outcome.status == "complete" and best_state is not None:
@@ -345,23 +418,57 @@ def _train(model: nn.Module, task: Task, cfg: TrainConfig, *, seed: int,
     return outcome
 
 
+def _partial_entry(model: nn.Module, task: Task, cfg: TrainConfig, run: _Run, eval_bs: int,
+                   device: torch.device, dtype: torch.dtype) -> dict[str, float] | None:
+    """The history entry of an epoch stopped mid-way by the time budget (validated now, with
+    the weights at the stop), or None when the run stands between epochs."""
+    pos = run.position
+    if pos is None:
+        return None
+    valid = evaluate_split(model, task, "valid", batch_size=eval_bs, bptt=cfg.bptt,
+                           device=device, dtype=dtype)
+    value = valid[task.objective]
+    if not math.isfinite(value):
+        raise NonFiniteLoss(f"validation {task.objective} is {value} in epoch {run.epoch + 1} "
+                            f"(stopped after batch {int(pos['batch'])})")
+    items = int(pos["items"])
+    return {"epoch": float(run.epoch + 1), "lr": run.lr,
+            "train.loss": float(pos["loss_sum"]) / max(items, 1),
+            **{f"valid.{k}": v for k, v in valid.items()},
+            "seconds": float(pos["seconds"]), f"train.{task.unit}": float(items),
+            f"train.{task.unit}_per_second": items / max(float(pos["train_seconds"]), 1e-9),
+            "partial": 1.0, "batches": float(pos["batch"])}
+
+
 def _train_epoch(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
                  cfg: TrainConfig, run: _Run, epoch: int, seed: int, device: torch.device,
-                 dtype: torch.dtype, on_batch: Callable[[int, int, float], None] | None = None
-                 ) -> tuple[float, int, bool]:
-    """One pass over the training split: (mean loss per item, items, time budget spent)."""
+                 dtype: torch.dtype, on_batch: Callable[[int, int, float], None] | None = None,
+                 *, start: int = 0, loss_sum: float = 0.0, items: int = 0, state: Any = None
+                 ) -> tuple[int, float, int, Any, bool]:
+    """Train on the training split from batch ``start`` (0: the epoch's start; later: resuming
+    a time-budget stop with the epoch's running ``loss_sum``, ``items`` and carried ``state``).
+
+    Returns (batches done in the epoch, summed loss, items, recurrent state, stopped):
+    ``stopped`` when the time budget ran out with batches left (checked after every batch, so
+    each call trains at least one).
+    """
     model.train()
     params = [p for g in optimizer.param_groups for p in g["params"]]
-    state = None  # reset at each epoch start (Zaremba et al. 2014)
-    loss_sum, items, out_of_time = 0.0, 0, False
-    start = time.perf_counter()
+    if start == 0:
+        state = None  # reset at each epoch start (Zaremba et al. 2014)
+    done, stopped = start, False
+    t_start = _clock()
     total = task.n_batches("train", cfg.batch_size, cfg.bptt)
     # a different, reproducible shuffle per epoch (tasks that keep text order ignore it)
     shuffle_seed = (seed * 1_000_003 + epoch) % 2**63
     bar = _progress(total, epoch, task.unit, cfg.progress)
+    if bar is not None and start:
+        bar.update(start)
     try:
         for i, batch in enumerate(task.batches("train", cfg.batch_size, cfg.bptt,
                                                seed=shuffle_seed)):
+            if i < start:
+                continue  # done before the stop this call resumes
             batch = batch.to(device, dtype)
             state = detach_state(state) if task.carry_state else None
             out, state = model(batch.x, state)
@@ -383,20 +490,21 @@ def _train_epoch(model: nn.Module, task: Task, optimizer: torch.optim.Optimizer,
             optimizer.step()
             loss_sum += value
             items += batch.n
+            done = i + 1
             if on_batch is not None:
                 on_batch(epoch, i + 1, value / batch.n)
             if bar is not None and (i % 10 == 0 or i + 1 == total):
-                elapsed = time.perf_counter() - start
+                elapsed = _clock() - t_start
                 bar.set_postfix(loss=f"{loss_sum / max(items, 1):.3f}",
                                 **{f"{task.unit}/s": f"{items / max(elapsed, 1e-9):,.0f}"},
                                 refresh=False)
             if bar is not None:
                 bar.update(1)
-            if cfg.max_seconds is not None and run.seconds + (time.perf_counter() - start) \
-                    > cfg.max_seconds:
-                out_of_time = True
+            if cfg.max_seconds is not None and done < total and \
+                    run.seconds + (_clock() - t_start) > cfg.max_seconds:
+                stopped = True  # out of time mid-epoch
                 break
     finally:
         if bar is not None:
             bar.close()
-    return loss_sum / max(items, 1), items, out_of_time
+    return done, loss_sum, items, state, stopped

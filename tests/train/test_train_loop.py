@@ -154,3 +154,129 @@ def test_adam_and_float64_run() -> None:
     out = train(net, task, cfg, seed=0)
     assert out.status == "complete" and math.isfinite(out.metrics["test.mse"])
     assert next(net.parameters()).dtype == torch.float64
+
+
+class FakeClock:
+    """The trainer's clock, moved on only by the test (a time budget stop at a chosen batch)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _budget_case(task_cfg, epochs: int = 3):
+    model_cfg = tiny_model(num_layers=2, dropout=0.3)
+    # plateau_patience=0: the rate decays from epoch 1 on, so recomputing it for the resumed
+    # epoch would decay it twice; dropout and input noise draw from the restored generator
+    cfg = tiny_train(epochs=epochs, input_noise=0.1, momentum=0.9, lr_schedule="plateau",
+                     plateau_patience=0, lr_decay=0.7)
+    return model_cfg, cfg
+
+
+@pytest.mark.parametrize("stop_at", [(2, 3), (1, 6)])  # mid-epoch; last batch of an epoch
+def test_time_budget_stop_resumes_to_the_uninterrupted_result(tmp_path: Path, monkeypatch,
+                                                             stop_at) -> None:
+    import dataclasses
+
+    import lstm_search.train as train_module
+
+    clock = FakeClock()
+    monkeypatch.setattr(train_module, "_clock", clock)
+    task_cfg = tiny_synthetic("memorize")
+    model_cfg, cfg = _budget_case(task_cfg)
+    task, net = build(task_cfg, model_cfg, cfg, seed=7)
+    assert task.n_batches("train", cfg.batch_size, cfg.bptt) == 6
+    straight = train(net, task, cfg, seed=7)
+
+    def spend_the_budget(epoch: int, batch: int, loss: float) -> None:
+        if (epoch, batch) == stop_at:
+            clock.t += 1000.0
+
+    budget = dataclasses.replace(cfg, max_seconds=100.0)
+    folder = str(tmp_path / "ck")
+    task, net = build(task_cfg, model_cfg, cfg, seed=7)
+    stopped = train(net, task, budget, seed=7, checkpoint_dir=folder, on_batch=spend_the_budget)
+    saved = load_checkpoint(folder)["trainer"]
+    assert stopped.status == "complete" and stopped.stop_reason.startswith("time budget")
+    assert saved["out_of_time"] and not saved["finished"]  # the checkpoint says why
+    assert saved["stop_reason"] == stopped.stop_reason
+    if stop_at == (2, 3):
+        assert stopped.partial_epoch == 2 and stopped.epochs == 2
+        assert "epoch 2 stopped after batch 3 of 6" in stopped.stop_reason
+        last = stopped.history[-1]
+        assert (last["epoch"], last["partial"], last["batches"]) == (2.0, 1.0, 3.0)
+        assert saved["epoch"] == 1 and saved["position"]["batch"] == 3
+        assert len(saved["history"]) == 1  # the partial validation is not the checkpoint's
+    else:
+        assert stopped.partial_epoch is None and stopped.epochs == 1
+        assert "partial" not in stopped.history[-1] and saved["position"] is None
+    assert "test.acc" in stopped.metrics
+
+    # the same budget again: nothing left to train, the same outcome
+    batches: list[tuple[int, int]] = []
+    task, net = build(task_cfg, model_cfg, cfg, seed=99)
+    again = train(net, task, budget, seed=7, checkpoint_dir=folder,
+                  on_batch=lambda e, b, loss: batches.append((e, b)))
+    assert batches == [] and _comparable(again) == _comparable(stopped)
+
+    # no budget: continues from the stop (other initial weights, a disturbed generator: the
+    # checkpoint's are used) and ends exactly as the run never stopped
+    task, net = build(task_cfg, model_cfg, cfg, seed=99)
+    torch.manual_seed(12345)
+    resumed = train(net, task, cfg, seed=7, checkpoint_dir=folder,
+                    on_batch=lambda e, b, loss: batches.append((e, b)))
+    assert batches[0] == ((stop_at[0], stop_at[1] + 1) if stop_at[1] < 6 else (2, 1))
+    assert _comparable(resumed) == _comparable(straight)
+    assert resumed.partial_epoch is None and resumed.stop_reason == straight.stop_reason == \
+        "3 epochs"
+    assert not load_checkpoint(folder)["trainer"]["out_of_time"]
+
+
+def test_time_budget_stop_keeps_the_carried_state(shared_data: Path, tmp_path: Path,
+                                                  monkeypatch) -> None:
+    # truncated BPTT: the state carried from batch to batch must survive a mid-epoch stop
+    import dataclasses
+
+    import lstm_search.train as train_module
+    from lstm_search.config import TaskConfig
+
+    clock = FakeClock()
+    monkeypatch.setattr(train_module, "_clock", clock)
+    task_cfg = TaskConfig(name="ptb", data_dir=str(shared_data), subset=0.0005,
+                          eval_subset=0.0005)
+    model_cfg, cfg = _budget_case(task_cfg, epochs=2)
+    task, net = build(task_cfg, model_cfg, cfg, seed=3)
+    assert task.carry_state and task.n_batches("train", cfg.batch_size, cfg.bptt) >= 4
+    straight = train(net, task, cfg, seed=3)
+
+    def spend(epoch: int, batch: int, loss: float) -> None:
+        if (epoch, batch) == (1, 2):
+            clock.t += 1000.0
+
+    folder = str(tmp_path / "ck")
+    task, net = build(task_cfg, model_cfg, cfg, seed=3)
+    stopped = train(net, task, dataclasses.replace(cfg, max_seconds=10.0), seed=3,
+                    checkpoint_dir=folder, on_batch=spend)
+    assert stopped.partial_epoch == 1
+    assert load_checkpoint(folder)["carried_state"] is not None
+    task, net = build(task_cfg, model_cfg, cfg, seed=4)
+    resumed = train(net, task, cfg, seed=3, checkpoint_dir=folder)
+    assert _comparable(resumed) == _comparable(straight)
+
+
+def test_pruned_run_resumes_as_pruned(tmp_path: Path) -> None:
+    cfg = tiny_train(epochs=4)
+    task, net = build(tiny_synthetic("recall", gap=3), tiny_model(), cfg)
+    out = train(net, task, cfg, seed=0, on_eval=lambda epoch, m: epoch == 2,
+                checkpoint_dir=str(tmp_path))
+    assert (out.status, out.epochs) == ("pruned", 2)
+    saved = load_checkpoint(tmp_path)["trainer"]
+    assert saved["pruned"] and saved["finished"]
+    batches: list[int] = []
+    again = train(net, task, cfg, seed=0, checkpoint_dir=str(tmp_path),
+                  on_batch=lambda e, b, loss: batches.append(b))
+    assert batches == []  # nothing trained
+    assert (again.status, again.epochs, again.stop_reason) == ("pruned", 2, out.stop_reason)
+    assert "test.acc" not in again.metrics
