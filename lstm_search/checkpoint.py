@@ -1,8 +1,10 @@
 """Training checkpoints: plain dicts of tensors and numbers, never pickled modules.
 
 A checkpoint holds the model's ``state_dict``, the best epoch's ``state_dict``, the optimizer's
-``state_dict``, the trainer's counters (epoch, learning rate, best value, history), the genome
-as JSON and the random states of torch (CPU and CUDA), numpy and Python. It is written with
+``state_dict``, the trainer's counters (epoch, learning rate, best value, history, why it
+stopped: pruned, out of time, and after a mid-epoch time-budget stop the position in the epoch),
+the recurrent state carried at such a stop, the genome as JSON and the random states of torch
+(CPU and CUDA), numpy and Python. It is written with
 ``torch.save`` to a temporary file and renamed into place, so a process killed mid-write leaves
 the previous checkpoint intact, and read with ``torch.load(weights_only=True)``, which refuses
 anything but tensors and plain containers.
