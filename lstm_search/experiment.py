@@ -19,8 +19,10 @@ it to the name ``EXPERIMENT``::
 
 Experiment files are the user's own code, like a configuration file written in Python: they are
 imported from their path (never evaluated from strings). ``smoke`` holds the dotted overrides of
-the smoke mode; ``--set key=value`` overrides are applied after it, type-checked, and an unknown
-key is an error (:class:`lstm_search.config.ConfigError`).
+the smoke mode, ``paper`` those of the published scale (``--paper``: a cluster's worth of
+trials and epochs where the defaults fit a laptop); ``--set key=value`` overrides are applied
+after them, type-checked, and an unknown key is an error
+(:class:`lstm_search.config.ConfigError`).
 """
 
 from __future__ import annotations
@@ -126,12 +128,16 @@ class Experiment:
     search: SearchConfig = field(default_factory=SearchConfig)
     stages: tuple[Stage, ...] = ()
     smoke: Mapping[str, Any] = field(default_factory=dict)
+    # the published scale (``lstm-search run NAME --paper``) where the defaults are cut down to
+    # what a 2-core machine finishes: dotted overrides like ``smoke``
+    paper: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     description: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stages", tuple(self.stages))
         object.__setattr__(self, "smoke", dict(self.smoke))
+        object.__setattr__(self, "paper", dict(self.paper))
         from lstm_search.spaces import SearchSpace
 
         problems = []

@@ -11,6 +11,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "to an experiment file")
     parser.add_argument("--smoke", action="store_true",
                         help="the experiment's smoke mode: little data, few epochs and trials")
+    parser.add_argument("--paper", action="store_true",
+                        help="the published scale (all the paper's trials and epochs: for a "
+                             "cluster); the defaults fit a 2-core machine")
     parser.add_argument("--backend", choices=("optuna", "ray"), default="optuna")
     parser.add_argument("--trials", type=int, help="number of trials (search.trials)")
     parser.add_argument("--workers", type=int,
@@ -40,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         from lstm_search.search import run_experiment
 
         outcome = run_experiment(
-            args.experiment, smoke=args.smoke, overrides=overrides, backend=args.backend,
+            args.experiment, smoke=args.smoke, paper=args.paper, overrides=overrides,
+            backend=args.backend,
             trials=args.trials, workers=args.workers, seed=args.seed, out=args.out,
             run=args.run, resume=args.resume, storage=args.storage, address=args.address,
             num_cpus=args.num_cpus)

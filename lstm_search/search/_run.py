@@ -46,6 +46,7 @@ def run_experiment(
     experiment: str | Path,
     *,
     smoke: bool = False,
+    paper: bool = False,
     overrides: Mapping[str, Any] | None = None,
     backend: str = "optuna",
     trials: int | None = None,
@@ -62,7 +63,9 @@ def run_experiment(
 ) -> RunOutcome:
     """Run (or resume) a search of ``experiment`` (a name in ``experiments/`` or a path).
 
-    Every problem with the declaration or the overrides raises before anything is written.
+    ``paper`` applies the declaration's ``paper`` overrides (the published scale) under the
+    explicit ones. Every problem with the declaration or the overrides raises before anything
+    is written.
     ``resume`` assumes no other driver works on the run: trials its study still shows running
     (left by a killed driver) are finished as failed and replaced.
     ``evaluate`` replaces :func:`lstm_search.evaluate.evaluate_candidate` (it must be picklable
@@ -80,6 +83,14 @@ def run_experiment(
         sets["search.workers"] = workers
     if seed is not None:
         sets["seed"] = seed
+    if paper:
+        if smoke:
+            raise ExperimentError("--smoke and --paper exclude each other")
+        declared = load_experiment(path)
+        if not declared.paper:
+            raise ExperimentError(f"experiment {declared.name!r} declares no paper scale "
+                                  f"(its defaults are the published configuration)")
+        sets = {**declared.paper, **sets}
     exp = load_experiment(path, smoke=smoke, overrides=sets)  # raises on any bad input
     if exp.task.data_dir and not Path(exp.task.data_dir).is_absolute():
         # workers (Ray trials run in their own folders) see the folder the user meant
@@ -99,7 +110,7 @@ def run_experiment(
         exp = load_experiment(path, smoke=smoke, overrides=sets)
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        run = run or (f"smoke-{stamp}" if smoke else stamp)
+        run = run or (f"smoke-{stamp}" if smoke else f"paper-{stamp}" if paper else stamp)
         if (exp_dir / run / RUN_FILE).exists():
             raise ExperimentError(f"run folder {exp_dir / run} exists; pass --resume to continue "
                                   f"it or choose another --run")
@@ -112,7 +123,7 @@ def run_experiment(
         "experiment": exp.to_dict(),
         "run": run,
         "seed": exp.seed,
-        "invocation": {"experiment_file": str(path.resolve()), "smoke": smoke,
+        "invocation": {"experiment_file": str(path.resolve()), "smoke": smoke, "paper": paper,
                        "overrides": {k: v for k, v in sets.items()}, "backend": backend,
                        "storage": storage, "address": address, "workers": exp.search.workers},
         "provenance": provenance(),

@@ -8,6 +8,8 @@ and returns ``1 - m``, so the sampler models the quantity the paper drew.
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -23,6 +25,11 @@ class Dist(Protocol):
 
     def value(self, params: Mapping[str, Any], name: str) -> Any:
         """The hyperparameter's value from the trial's sampled ``params``."""
+        ...
+
+    def draw(self, rng: random.Random) -> Any:
+        """One value drawn with ``rng`` (fixed hyperparameter settings, see
+        :class:`lstm_search.spaces.CellChoiceSpace`'s ``settings``)."""
         ...
 
 
@@ -46,6 +53,9 @@ class Uniform:
     def sample(self, trial: Any, name: str) -> Any:
         return trial.suggest_float(name, self.low, self.high)
 
+    def draw(self, rng: random.Random) -> Any:
+        return rng.uniform(self.low, self.high)
+
     def value(self, params: Mapping[str, Any], name: str) -> Any:
         return float(params[name])
 
@@ -62,6 +72,9 @@ class LogUniform:
 
     def sample(self, trial: Any, name: str) -> Any:
         return trial.suggest_float(name, self.low, self.high, log=True)
+
+    def draw(self, rng: random.Random) -> Any:
+        return math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
 
     def value(self, params: Mapping[str, Any], name: str) -> Any:
         return float(params[name])
@@ -80,6 +93,12 @@ class IntUniform:
 
     def sample(self, trial: Any, name: str) -> Any:
         return trial.suggest_int(name, self.low, self.high, log=self.log)
+
+    def draw(self, rng: random.Random) -> Any:
+        if not self.log:
+            return rng.randint(self.low, self.high)
+        value = math.exp(rng.uniform(math.log(self.low), math.log(self.high + 1)))
+        return min(self.high, int(value))
 
     def value(self, params: Mapping[str, Any], name: str) -> Any:
         return int(params[name])
@@ -101,6 +120,9 @@ class OneMinusLogUniform:
     def sample(self, trial: Any, name: str) -> Any:
         return trial.suggest_float(self._param(name), self.low, self.high, log=True)
 
+    def draw(self, rng: random.Random) -> Any:
+        return 1.0 - math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+
     def value(self, params: Mapping[str, Any], name: str) -> Any:
         return 1.0 - float(params[self._param(name)])
 
@@ -119,6 +141,9 @@ class Choice:
     def sample(self, trial: Any, name: str) -> Any:
         return trial.suggest_categorical(name, list(self.choices))
 
+    def draw(self, rng: random.Random) -> Any:
+        return rng.choice(self.choices)
+
     def value(self, params: Mapping[str, Any], name: str) -> Any:
         return params[name]
 
@@ -130,6 +155,9 @@ class Fixed:
     value_: Any
 
     def sample(self, trial: Any, name: str) -> Any:
+        return self.value_
+
+    def draw(self, rng: random.Random) -> Any:
         return self.value_
 
     def value(self, params: Mapping[str, Any], name: str) -> Any:
@@ -145,6 +173,14 @@ def sample_all(trial: Any, dists: Mapping[str, Dist]) -> None:
 def values_of(params: Mapping[str, Any], dists: Mapping[str, Dist]) -> dict[str, Any]:
     """The hyperparameters (trainer field name -> value) from sampled ``params``."""
     return {name: dists[name].value(params, name) for name in sorted(dists)}
+
+
+def draw_setting(dists: Mapping[str, Dist], seed: int, index: int) -> dict[str, Any]:
+    """Hyperparameter setting number ``index`` of a fixed list drawn from ``dists`` with
+    ``seed``: the same numbers for every cell and on every machine (sorted names, a
+    ``random.Random`` seeded from ``(seed, index)``)."""
+    rng = random.Random(f"lstm-search-setting:{seed}:{index}")
+    return {name: dists[name].draw(rng) for name in sorted(dists)}
 
 
 def as_dists(spec: Mapping[str, Any]) -> dict[str, Dist]:
@@ -164,6 +200,7 @@ __all__: Sequence[str] = [
     "OneMinusLogUniform",
     "Uniform",
     "as_dists",
+    "draw_setting",
     "sample_all",
     "values_of",
 ]

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lstm_search.genome import Builder, Genome
-from lstm_search.spaces._dist import Choice, Dist, Fixed, as_dists, sample_all, values_of
+from lstm_search.spaces._dist import (
+    Choice,
+    Dist,
+    Fixed,
+    as_dists,
+    draw_setting,
+    sample_all,
+    values_of,
+)
 from lstm_search.spaces._space import Proposal, cell_name
 
 _SEED_MAX = 2**31 - 1
@@ -50,9 +58,17 @@ class CellChoiceSpace(_HparamSpace):
 
     Greff et al. 2015 compare the vanilla LSTM with eight variants this way, each under a random
     search of its hyperparameters; with one cell it is a pure hyperparameter search.
+
+    ``settings = K`` replaces sampling by a fixed list of K random hyperparameter settings,
+    drawn once from ``hparams`` with ``settings_seed`` (parameter ``setting``, 0..K-1): every
+    cell is trained at the same K settings, as Jozefowicz et al. (2015) evaluate each
+    architecture at 20 random settings. Grid search over cells x settings then gives a paired
+    comparison with exactly K trials per cell.
     """
 
     cells: tuple[str, ...] = ("lstm",)
+    settings: int = 0
+    settings_seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -69,13 +85,20 @@ class CellChoiceSpace(_HparamSpace):
     def sample(self, trial: Any) -> None:
         if len(self.cells) > 1:
             trial.suggest_categorical("cell", list(self.cells))
-        sample_all(trial, self.dists)
+        if self.settings:
+            trial.suggest_categorical("setting", list(range(self.settings)))
+        else:
+            sample_all(trial, self.dists)
 
     def grid(self) -> dict[str, list[Any]]:
         """Every point of the space, for grid search (``search.sampler = "grid"``): the cells
-        times every :class:`Choice` hyperparameter; fixed values are not sampled. A continuous
-        distribution cannot be enumerated: :class:`ValueError` names it."""
+        times every :class:`Choice` hyperparameter (or times the ``settings``); fixed values
+        are not sampled. A continuous distribution cannot be enumerated: :class:`ValueError`
+        names it."""
         out: dict[str, list[Any]] = {"cell": list(self.cells)} if len(self.cells) > 1 else {}
+        if self.settings:
+            out["setting"] = list(range(self.settings))
+            return out
         for name, dist in sorted(self.dists.items()):
             if isinstance(dist, Choice):
                 out[name] = list(dist.choices)
@@ -86,6 +109,9 @@ class CellChoiceSpace(_HparamSpace):
 
     def build(self, params: Mapping[str, Any]) -> Proposal:
         cell = str(params.get("cell", self.cells[0]))
+        if self.settings:
+            hp = draw_setting(self.dists, self.settings_seed, int(params["setting"]))
+            return Proposal(_zoo(cell), cell, hp)
         return Proposal(_zoo(cell), cell, self._hp(params))
 
 

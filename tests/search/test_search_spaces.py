@@ -117,3 +117,23 @@ def test_bad_space_declarations_fail_clearly() -> None:
         LogUniform(0.0, 1.0)
     with pytest.raises(ValueError, match="n_nodes"):
         TemplateSpace(name="x", n_nodes=9)
+
+
+def test_fixed_settings_are_the_same_for_every_cell_and_within_their_ranges() -> None:
+    from lstm_search.spaces import CellChoiceSpace, IntUniform, LogUniform, OneMinusLogUniform
+
+    dists = {"lr": LogUniform(0.1, 5.0), "hidden_size": IntUniform(20, 200, log=True),
+             "momentum": OneMinusLogUniform(0.01, 1.0)}
+    space = CellChoiceSpace(name="s", cells=("lstm", "gru"), hparams=dists, settings=20,
+                            settings_seed=7)
+    assert space.grid() == {"cell": ["lstm", "gru"], "setting": list(range(20))}
+    lstm = [space.build({"cell": "lstm", "setting": i}).hparams for i in range(20)]
+    gru = [space.build({"cell": "gru", "setting": i}).hparams for i in range(20)]
+    assert lstm == gru and len({h["lr"] for h in lstm}) == 20
+    assert all(0.1 <= h["lr"] <= 5.0 and 20 <= h["hidden_size"] <= 200
+               and 0.0 <= h["momentum"] <= 0.99 for h in lstm)
+    # another seed, other settings; the same seed, the same settings (a pure function)
+    other = CellChoiceSpace(name="s", cells=("lstm",), hparams=dists, settings=20,
+                            settings_seed=8)
+    assert other.build({"setting": 0}).hparams != lstm[0]
+    assert space.build({"cell": "lstm", "setting": 3}).hparams == lstm[3]
