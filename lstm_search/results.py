@@ -113,6 +113,10 @@ def _json_default(value: Any) -> Any:
         return item()
     if isinstance(value, Path):
         return str(value)
+    if hasattr(value, "sample") and hasattr(value, "draw") and dataclasses.is_dataclass(value):
+        from lstm_search.spaces._dist import dist_to_json  # a search-space distribution
+
+        return dist_to_json(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
@@ -291,7 +295,20 @@ def provenance() -> dict[str, str]:
         except ImportError:  # analysis-only installs
             torch = None
     info["torch_version"] = getattr(torch, "__version__", "") if torch else ""
+    # the search libraries, from their installed metadata: importing Ray takes seconds
+    info["optuna_version"] = _installed_version("optuna")
+    info["ray_version"] = _installed_version("ray")
     return info
+
+
+def _installed_version(dist: str) -> str:
+    """The installed version of distribution ``dist`` ("" when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return ""
 
 
 def now() -> str:
