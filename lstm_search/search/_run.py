@@ -42,6 +42,52 @@ def _latest_run(exp_dir: Path) -> str:
     return runs[-1].name
 
 
+def check_storage(url: str) -> None:
+    """Raise :class:`ExperimentError` unless ``url`` names an Optuna storage this package opens
+    (see :func:`lstm_search.search._storage.make_storage`), with its database driver installed.
+    """
+    if url.startswith("journal:") or url.endswith(".log"):
+        if not (url[len("journal:"):] if url.startswith("journal:") else url).strip():
+            raise ExperimentError(f"--storage {url!r}: the journal needs a file path "
+                                  f"(journal:PATH)")
+        return
+    if "://" not in url:
+        raise ExperimentError(f"--storage {url!r}: expected sqlite:///PATH, journal:PATH, a .log "
+                              f"path, or a postgresql:// / mysql:// URL")
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as e:
+        raise ExperimentError(f"--storage {url!r}: not a database URL Optuna can open "
+                              f"({e}); expected sqlite:///PATH, journal:PATH, a .log path, "
+                              f"or a postgresql:// / mysql:// URL") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ExperimentError(f"--storage {url!r}: an in-memory SQLite database keeps nothing "
+                              f"(workers cannot share it, --resume cannot find it); give a "
+                              f"file: sqlite:///PATH")
+    try:
+        dialect.import_dbapi()
+    except ImportError as e:
+        raise ExperimentError(f"--storage {url!r}: its database driver is not installed "
+                              f"({e})") from None
+
+
+def check_backend(exp: Experiment, backend: str, *, storage: str | None = None) -> None:
+    """Raise :class:`ExperimentError` when ``exp`` cannot run on ``backend``."""
+    if backend not in BACKENDS:
+        raise ExperimentError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if backend == "ray" and exp.search.sampler == "evolution":
+        raise ExperimentError(f"experiment {exp.name!r}: the evolutionary strategy "
+                              f"(search.sampler 'evolution') runs on the optuna backend "
+                              f"(--backend optuna)")
+    if backend == "ray" and storage:
+        raise ExperimentError("--storage is the Optuna backend's study storage; the ray backend "
+                              "keeps its state in the run folder (ray/)")
+
+
 def run_experiment(
     experiment: str | Path,
     *,
@@ -75,6 +121,7 @@ def run_experiment(
         raise ExperimentError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
     stream = stream or sys.stderr
     out = Path(out)
+    explicit_storage = storage
     path = find_experiment(experiment)
     sets: dict[str, Any] = dict(overrides or {})
     if trials is not None:
@@ -115,6 +162,10 @@ def run_experiment(
             raise ExperimentError(f"run folder {exp_dir / run} exists; pass --resume to continue "
                                   f"it or choose another --run")
     run_dir = exp_dir / run
+    # every problem with the backend or the storage is reported before anything is written
+    check_backend(exp, backend, storage=explicit_storage)
+    if storage and backend == "optuna":
+        check_storage(storage)
     writer = ResultsWriter(run_dir)
     storage = storage or default_storage_url(run_dir)
     info_path = run_dir / RUN_FILE
@@ -154,4 +205,4 @@ def run_experiment(
     return RunOutcome(run_dir=run_dir, experiment=exp, summary=summary)
 
 
-__all__ = ["BACKENDS", "RunOutcome", "run_experiment"]
+__all__ = ["BACKENDS", "RunOutcome", "check_backend", "check_storage", "run_experiment"]
