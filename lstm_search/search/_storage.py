@@ -60,8 +60,9 @@ def make_sampler(exp: Experiment, seed: int) -> Any:
         return optuna.samplers.NSGAIISampler(seed=seed)
     if kind == "grid":
         # every point once; trials already in the study (other workers, a resumed run) are
-        # skipped, so parallel and resumed grids cover the grid without repeats
-        return _ask_tell_grid_sampler()(grid_points(exp), seed=seed)
+        # skipped, so parallel and resumed grids cover the grid without repeats. GridSampler
+        # numbers its points after a shuffle by its seed: every process must use the same one
+        return _ask_tell_grid_sampler()(grid_points(exp), seed=exp.seed)
     # random search, and the hyperparameters of the evolutionary strategy (Jozefowicz draws
     # each evaluation's settings at random)
     return optuna.samplers.RandomSampler(seed=seed)

@@ -183,11 +183,38 @@ def draw_setting(dists: Mapping[str, Dist], seed: int, index: int) -> dict[str, 
     return {name: dists[name].draw(rng) for name in sorted(dists)}
 
 
+DIST_KEY = "__dist__"
+
+
+def dist_to_json(dist: Any) -> dict[str, Any]:
+    """A distribution as JSON (``{"__dist__": "Choice", "choices": [...]}``), so that a run's
+    overrides in run.json read back as the same distributions on ``--resume``."""
+    import dataclasses
+
+    return {DIST_KEY: type(dist).__name__, **dataclasses.asdict(dist)}
+
+
+def _dist_from_json(data: Mapping[str, Any]) -> Dist:
+    kinds = {c.__name__: c for c in (Uniform, LogUniform, IntUniform, OneMinusLogUniform, Choice,
+                                     Fixed)}
+    fields = {k: v for k, v in data.items() if k != DIST_KEY}
+    kind = kinds.get(str(data[DIST_KEY]))
+    if kind is None:
+        raise ValueError(f"unknown distribution {data[DIST_KEY]!r}; known: {', '.join(kinds)}")
+    if kind is Choice:
+        return Choice(tuple(fields["choices"]))
+    return kind(**fields)
+
+
 def as_dists(spec: Mapping[str, Any]) -> dict[str, Dist]:
-    """Accept distributions or plain constants (wrapped in :class:`Fixed`)."""
+    """Accept distributions, their JSON form (:func:`dist_to_json`) or plain constants
+    (wrapped in :class:`Fixed`)."""
     out: dict[str, Dist] = {}
     for k, v in spec.items():
-        out[k] = v if isinstance(v, Dist) and not isinstance(v, type) else Fixed(v)
+        if isinstance(v, Mapping) and DIST_KEY in v:
+            out[k] = _dist_from_json(v)
+        else:
+            out[k] = v if isinstance(v, Dist) and not isinstance(v, type) else Fixed(v)
     return out
 
 
@@ -200,6 +227,7 @@ __all__: Sequence[str] = [
     "OneMinusLogUniform",
     "Uniform",
     "as_dists",
+    "dist_to_json",
     "draw_setting",
     "sample_all",
     "values_of",

@@ -1,0 +1,26 @@
+"""A grid over cells and task settings in one run: task.<option> hyperparameters."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from search_helpers import rows, write_experiment
+
+from lstm_search.results import load_results
+from lstm_search.search import run_experiment
+
+
+def test_grid_over_cells_and_task_gaps_records_each_gap(tmp_path: Path) -> None:
+    space = ('CellChoiceSpace(name="lag", cells=("lstm", "rnn_tanh"), '
+             'hparams={"lr": 0.3, "task.gap": Choice((2, 6))})')
+    path = write_experiment(tmp_path, space=space, search='trials=4, sampler="grid"')
+    out = run_experiment(str(path), out=tmp_path / "results", stream=io.StringIO())
+    table = rows(out.run_dir)
+    assert sorted((r["cell"], r["task_options"]["gap"]) for r in table) == [
+        ("lstm", 2), ("lstm", 6), ("rnn_tanh", 2), ("rnn_tanh", 6)]
+    # not reused across gaps, and the gap is a task option, not a trainer hyperparameter
+    assert all(r["reused_from"] is None and r["status"] == "complete" for r in table)
+    assert all(r["hparams"] == {"lr": 0.3} for r in table)
+    df = load_results(out.run_dir)
+    assert sorted(df["task.gap"].unique().tolist()) == [2, 6]
