@@ -155,10 +155,20 @@ def evaluate_split(model: nn.Module, task: Task, split: str, *, batch_size: int,
     return task.summarize(sums)
 
 
+def _lr_scale(cfg: TrainConfig) -> float:
+    """The factor between the schedule's learning rate and the optimizer's step size:
+    ``1 - momentum`` with ``momentum_rescale`` (Greff et al. 2015, section IV: "the learning
+    rate was rescaled by a factor of (1 - momentum)"), so that the steady-state step of SGD
+    with momentum is the learning rate times the gradient; 1 otherwise."""
+    if cfg.optimizer == "sgd" and cfg.momentum_rescale:
+        return 1.0 - cfg.momentum
+    return 1.0
+
+
 def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+        return torch.optim.SGD(params, lr=cfg.lr * _lr_scale(cfg), momentum=cfg.momentum,
                                nesterov=cfg.nesterov and cfg.momentum > 0,
                                weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
@@ -325,7 +335,7 @@ def _train(model: nn.Module, task: Task, cfg: TrainConfig, *, seed: int,
             if run.position is None:  # a mid-epoch resume keeps the epoch's rate
                 run.lr = _lr_for_epoch(run, cfg, epoch)
             for group in optimizer.param_groups:
-                group["lr"] = run.lr
+                group["lr"] = run.lr * _lr_scale(cfg)
             pos = dict(run.position or {"batch": 0, "loss_sum": 0.0, "items": 0,
                                         "seconds": 0.0, "train_seconds": 0.0})
             t0 = _clock()
