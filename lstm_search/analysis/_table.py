@@ -25,6 +25,10 @@ _MAXIMIZE = frozenset({"acc", "accuracy", "f1", "auc", "bleu", "r2", "precision"
 
 STATUSES_ORDER: tuple[str, ...] = STATUSES  # complete, pruned, failed, invalid
 HP_PREFIX = "hp."
+TASK_PREFIX = "task."
+TASK_NAME = "task_name"  # the task's own name once ``task`` holds its setting label
+# task options that draw another replicate of the same setting rather than a new setting
+REPLICATE_OPTIONS = frozenset({"data_seed", "seed"})
 SPLITS = ("train", "valid", "test")
 
 
@@ -130,19 +134,28 @@ def n_top(n: int, fraction: float, min_n: int) -> int:
     return min(n, max(min_n, math.ceil(fraction * n)))
 
 
-def best_trials(df: pd.DataFrame, direction: Direction, *, fraction: float = 0.1,
-                min_n: int = 5, by: str = "objective") -> pd.DataFrame:
+def best_trials(df: pd.DataFrame, direction: Direction | None = None, *,
+                fraction: float = 0.1, min_n: int = 5, by: str = "objective") -> pd.DataFrame:
     """The best ``fraction`` of completed rows ranked by validation score (``by``).
 
     Greff et al. (2015, "LSTM: A Search Space Odyssey", sec. 5) compare variants on the test
     performance of the 10% of trials that were best on the validation set. With 200 trials per
     variant that is 20 trials; small searches take at least ``min_n`` so that a t-test on them
     has degrees of freedom.
+
+    Args:
+        direction: whether lower or higher ``by`` is better. Default: ``by``'s own direction
+            (for ``objective`` the table's search direction), never the direction of the
+            metric compared afterwards: ranking an NLL objective by the sense of a test
+            accuracy would pick the worst trials.
     """
     rows = completed(df, by)
     k = n_top(len(rows), fraction, min_n) if len(rows) else 0
+    if k == 0:
+        return rows
+    sense = direction or metric_direction(rows, by)
     scores = pd.to_numeric(rows[by], errors="coerce")
-    order = scores.sort_values(ascending=(direction == "minimize"), kind="stable").index
+    order = scores.sort_values(ascending=(sense == "minimize"), kind="stable").index
     return rows.loc[order[:k]]
 
 
@@ -162,3 +175,100 @@ def group_keys(df: pd.DataFrame, column: str) -> list[Any]:
     if column not in df.columns:
         return []
     return list(pd.unique(df[column].dropna()))
+
+
+def task_option_columns(df: pd.DataFrame) -> list[str]:
+    """The ``task.<option>`` columns of the table (``task.gap``, ``task.n_train`` ...)."""
+    return [c for c in df.columns if isinstance(c, str) and c.startswith(TASK_PREFIX)]
+
+
+def base_tasks(df: pd.DataFrame) -> pd.Series:
+    """Each row's task name, without the setting label :func:`with_task_labels` adds."""
+    return df[TASK_NAME] if TASK_NAME in df.columns else df["task"]
+
+
+def varying_options(df: pd.DataFrame, exclude: Iterable[str] = ()) -> list[str]:
+    """The task options (names without ``task.``) that take more than one value in ``df``, the
+    rows of one task; replicate options (``data_seed``) and ``exclude`` are left out."""
+    skip = set(exclude) | REPLICATE_OPTIONS
+    out = []
+    for column in task_option_columns(df):
+        name = column[len(TASK_PREFIX):]
+        if name not in skip and df[column].dropna().astype(str).nunique() > 1:
+            out.append(name)
+    return out
+
+
+def _option_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"  # a row that does not record the option (an older table)
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return f"{float(value):g}"
+    return str(value)
+
+
+def task_labels(df: pd.DataFrame, *, exclude: Iterable[str] = ()) -> pd.Series:
+    """Per row, its task and the options that vary within that task: ``"recall gap=50"``.
+
+    Runs of one task at different settings (gap, sizes ...) measure different things, so every
+    analysis keeps them apart. Options that are the same for all of a task's rows, replicate
+    options (``data_seed``) and ``exclude`` stay out of the label; tables without ``task.*``
+    columns (older ones) label every row with its task name.
+    """
+    base = base_tasks(df).astype(str)
+    labels = base.copy()
+    for task in pd.unique(base):
+        mask = (base == task).to_numpy()
+        options = varying_options(df[mask], exclude)
+        if not options:
+            continue
+        parts = [df.loc[mask, TASK_PREFIX + o].map(lambda v, o=o: f"{o}={_option_text(v)}")
+                 for o in options]
+        labels[mask] = task + " " + pd.concat(parts, axis=1).agg(" ".join, axis=1)
+    return labels
+
+
+def with_task_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with ``task`` holding :func:`task_labels` and the plain name kept in
+    ``task_name``; unchanged when no option varies or when already labelled (so the rows of
+    one setting, passed on, keep their label)."""
+    if TASK_NAME in df.columns or "task" not in df.columns or not task_option_columns(df):
+        return df
+    labels = task_labels(df)
+    if (labels == df["task"].astype(str)).all():
+        return df
+    return df.assign(**{TASK_NAME: df["task"], "task": labels})
+
+
+def task_keys(df: pd.DataFrame) -> list[str]:
+    """The task labels of a labelled table: tasks in order of first appearance, the settings
+    of one task in increasing order of their option values."""
+    if "task" not in df.columns:
+        return []
+    base = base_tasks(df)
+    rows = df.assign(_base=base.astype(str), _label=df["task"].astype(str))
+    options = task_option_columns(df)
+    keys: list[str] = []
+    for task in pd.unique(rows["_base"]):
+        sub = rows[rows["_base"] == task].drop_duplicates("_label")
+        sort_cols = [c for c in options if sub[c].nunique(dropna=False) > 1]
+        if sort_cols:
+            sub = sub.sort_values(sort_cols, kind="stable", key=_numeric_first)
+        keys.extend(sub["_label"])
+    return keys
+
+
+def _numeric_first(column: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(column, errors="coerce")
+    return numbers if numbers.notna().all() else column.astype(str)
+
+
+def task_groups(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """``(label, rows)`` per task setting (see :func:`task_labels`), rows labelled."""
+    if "task" not in df.columns:
+        return []
+    labelled = with_task_labels(df)
+    task = labelled["task"].astype(str)
+    return [(key, labelled[task == key]) for key in task_keys(labelled)]

@@ -6,7 +6,10 @@ than any other hyperparameter. The table's rows are turned into an in-memory Opt
 ``create_trial`` per completed row, with a distribution inferred per hyperparameter), and Optuna's
 ``FanovaImportanceEvaluator`` (needs scikit-learn) or, without scikit-learn,
 ``PedAnovaImportanceEvaluator`` (Watanabe et al. 2023) scores each hyperparameter. Importances are
-normalised to sum to 1 and measure main effects only.
+normalised to sum to 1 and measure main effects only. Log-scale hyperparameters enter both
+evaluators as log10 values on a linear range, because Optuna's fANOVA reads distributions on a
+linear scale and would otherwise integrate a learning rate over [1e-4, 1] as if nearly all of
+the range lay above 0.1.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from lstm_search.analysis._table import (
     metric_direction,
     require_columns,
     table_direction,
+    task_groups,
 )
 
 if TYPE_CHECKING:
@@ -140,7 +144,7 @@ def _param_value(dist: BaseDistribution, value: Any) -> Any:
 def build_study(df: pd.DataFrame, *, target: str = "objective",
                 distributions: Mapping[str, BaseDistribution] | None = None,
                 params: Sequence[str] | None = None, direction: Direction | None = None,
-                include_cell: bool = False) -> optuna.Study:
+                include_cell: bool = False, log10: bool = False) -> optuna.Study:
     """An in-memory Optuna study with one completed trial per completed row of ``df``.
 
     Args:
@@ -151,6 +155,10 @@ def build_study(df: pd.DataFrame, *, target: str = "objective",
         direction: default: the metric's direction from the table.
         include_cell: add the cell as a parameter ``"cell"``: the rank of the cell when cells
             are ordered by their mean target (``study.user_attrs["cell_order"]`` lists them).
+        log10: give log-scale hyperparameters as their base-10 logarithm on a linear
+            distribution (``study.user_attrs["log10"]`` names them). Optuna's fANOVA reads
+            every distribution on a linear scale (``transform_log=False``), so without this a
+            learning rate searched over [1e-4, 1] counts as if [0.1, 1] were 90% of its range.
     """
     import optuna
     from optuna.distributions import IntDistribution
@@ -163,6 +171,9 @@ def build_study(df: pd.DataFrame, *, target: str = "objective",
     if params:
         wanted = {_name(p) for p in params}
         dists = {k: d for k, d in dists.items() if k in wanted}
+    logged = [k for k, d in dists.items() if getattr(d, "log", False)] if log10 else []
+    for key in logged:
+        dists[key] = _log10_distribution(dists[key])
     direction = direction or metric_direction(df, target)
     cell_rank: dict[str, int] = {}
     if include_cell and "cell" in rows.columns and rows["cell"].nunique() > 1:
@@ -189,7 +200,8 @@ def build_study(df: pd.DataFrame, *, target: str = "objective",
                    else row.get(HP_PREFIX + name, row.get(name)))
             if raw is None or (isinstance(raw, float) and math.isnan(raw)):
                 continue  # conditional hyperparameter absent from this trial
-            values[name] = _param_value(dist, raw)
+            values[name] = (math.log10(float(raw)) if name in logged
+                            else _param_value(dist, raw))
             used[name] = dist
         try:
             trials.append(optuna.trial.create_trial(
@@ -201,7 +213,17 @@ def build_study(df: pd.DataFrame, *, target: str = "objective",
     study.add_trials(trials)
     if cell_rank:
         study.set_user_attr("cell_order", list(cell_rank))
+    if logged:
+        study.set_user_attr("log10", logged)
     return study
+
+
+def _log10_distribution(dist: BaseDistribution) -> BaseDistribution:
+    """The linear distribution of log10 of a log-scale one (ints become floats)."""
+    from optuna.distributions import FloatDistribution
+
+    low, high = dist.low, dist.high  # type: ignore[attr-defined]
+    return FloatDistribution(math.log10(low), math.log10(high))
 
 
 def available_method(method: Method = "auto") -> str:
@@ -248,50 +270,83 @@ def hyperparameter_importance(df: pd.DataFrame, *, by: str | None = "cell",
             marginal-variance computation grow steeply with the number of trials (84 s for 1,100
             pooled trials); depth 8 (at most 256 leaves per tree) gave the same importances to
             within 0.001 on that table in 5 s.
-        min_trials: groups with fewer completed trials are skipped (listed in
-            ``result.attrs["skipped"]``).
+        min_trials: groups with fewer completed trials are skipped. So are groups whose
+            target does not vary (every trial scored the same) and groups the evaluator
+            fails on; each is listed with its reason in ``result.attrs["skipped"]`` and the
+            other groups are still scored.
+
+    Log-scale hyperparameters (the learning rate) are scored as log10 values (see
+    :func:`build_study`), and a task run at several settings is scored per setting.
 
     Returns:
         Columns ``task, cell, param, importance, rank, method, target, n_trials`` (rank 1 = most
         important within the group).
     """
-    import optuna
-
     require_columns(df, ["task", "status", target], "hyperparameter_importance")
     name = available_method(method)
     rows: list[dict[str, object]] = []
     skipped: list[str] = []
-    for task in group_keys(df, "task"):
-        tdf = df[df["task"] == task]
+    for task, tdf in task_groups(df):
         groups: list[tuple[str, pd.DataFrame, bool]] = []
         if pooled:
             groups.append((ALL_CELLS, tdf, True))
         if by is not None:
             groups += [(str(g), tdf[tdf[by] == g], False) for g in group_keys(tdf, by)]
         for label, gdf, pool in groups:
-            done = completed(gdf, target)
-            if len(done) < min_trials:
-                skipped.append(f"task {task!r}, {label}: {len(done)} completed trials "
-                               f"(need {min_trials})")
+            where = f"task {task!r}, {label}"
+            try:
+                scores, n = _group_importance(gdf, target, name, min_trials, pool, seed=seed,
+                                              n_trees=n_trees, max_depth=max_depth,
+                                              distributions=distributions, params=params)
+            except _Skip as e:
+                skipped.append(f"{where}: {e}")
                 continue
-            study = build_study(done, target=target, distributions=distributions, params=params,
-                                direction=table_direction(done) if target == "objective"
-                                else None, include_cell=pool)
-            if not study.trials or not study.trials[0].distributions:
-                skipped.append(f"task {task!r}, {label}: no hyperparameter varies")
+            except Exception as e:  # one group's failure must not cost the others
+                skipped.append(f"{where}: {name} failed ({type(e).__name__}: {e})")
                 continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                scores = optuna.importance.get_param_importances(
-                    study, evaluator=_evaluator(name, seed, n_trees, max_depth))
             ranked = sorted(scores.items(), key=lambda kv: -kv[1])
             for rank, (param, score) in enumerate(ranked, 1):
                 rows.append({"task": task, "cell": label, "param": param,
                              "importance": float(score), "rank": rank, "method": name,
-                             "target": target, "n_trials": len(done)})
+                             "target": target, "n_trials": n})
     out = pd.DataFrame(rows, columns=IMPORTANCE_COLUMNS)
     out.attrs["skipped"] = skipped
     return out
+
+
+class _Skip(Exception):
+    """A group that cannot be scored, and why (too few trials, nothing varies ...)."""
+
+
+def _group_importance(gdf: pd.DataFrame, target: str, method: str, min_trials: int,
+                      pool: bool, *, seed: int, n_trees: int, max_depth: int,
+                      distributions: Mapping[str, BaseDistribution] | None,
+                      params: Sequence[str] | None) -> tuple[dict[str, float], int]:
+    """Importance of each hyperparameter in one group of rows, and how many trials it used.
+
+    Raises:
+        _Skip: too few completed trials, a target without variance or nothing that varies.
+    """
+    import optuna
+
+    done = completed(gdf, target)
+    if len(done) < min_trials:
+        raise _Skip(f"{len(done)} completed trial{'' if len(done) == 1 else 's'} "
+                    f"(need {min_trials})")
+    y = pd.to_numeric(done[target]).to_numpy(float)
+    if np.ptp(y) == 0:
+        raise _Skip(f"every completed trial has the same {target} ({y[0]:g}): no variance "
+                    "to attribute")
+    study = build_study(done, target=target, distributions=distributions, params=params,
+                        direction=table_direction(done) if target == "objective" else None,
+                        include_cell=pool, log10=True)
+    if not study.trials or not study.trials[0].distributions:
+        raise _Skip("no hyperparameter varies")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        scores = optuna.importance.get_param_importances(
+            study, evaluator=_evaluator(method, seed, n_trees, max_depth))
+    return dict(scores), len(done)
 
 
 def marginal_effects(df: pd.DataFrame, *, params: Sequence[str] | None = None,
@@ -314,8 +369,7 @@ def marginal_effects(df: pd.DataFrame, *, params: Sequence[str] | None = None,
 
     require_columns(df, ["task", "status"], "marginal_effects")
     rows: list[dict[str, object]] = []
-    for task in group_keys(df, "task"):
-        tdf = df[df["task"] == task]
+    for task, tdf in task_groups(df):
         tgt = target or default_metric(tdf)
         require_columns(tdf, [tgt], "marginal_effects")
         done = completed(tdf, tgt)

@@ -18,10 +18,10 @@ from lstm_search.analysis._table import (
     AnalysisError,
     Direction,
     completed,
-    group_keys,
     hparam_columns,
     require_columns,
     table_direction,
+    task_groups,
 )
 from lstm_search.analysis.summary import summarize, task_metric
 
@@ -55,13 +55,13 @@ def pareto_front(df: pd.DataFrame, *, cost: str = "n_params", metric: str | None
                  ) -> pd.DataFrame:
     """The completed trials on the quality-versus-``cost`` front, per task, cheapest first.
 
+    A task run at several settings has a front per setting (``task`` holds its label).
     Returns the rows of ``df`` on the front with ``metric`` (default per task: the test metric
     of the objective) and ``cost`` columns kept, plus ``front_metric`` naming the metric used.
     """
     require_columns(df, ["task", "cell", "status", cost], "pareto_front")
     parts = []
-    for task in group_keys(df, "task"):
-        tdf = df[df["task"] == task]
+    for _, tdf in task_groups(df):
         name, direction = task_metric(tdf, metric)
         done = completed(completed(tdf, name), cost)
         if done.empty:
@@ -87,8 +87,7 @@ def leaderboard(df: pd.DataFrame, *, metric: str | None = None, top: int = 10,
     summary = summarize(df, metric, top_fraction=top_fraction, min_top=min_top)
     rows: list[dict[str, object]] = []
     hps = hparam_columns(df)
-    for task in group_keys(summary, "task"):
-        tdf = df[df["task"] == task]
+    for task, tdf in task_groups(df):
         name, _ = task_metric(tdf, metric)
         objective_direction = table_direction(tdf)
         s = summary[(summary["task"] == task) & summary["top_mean"].notna()].head(top)

@@ -16,6 +16,7 @@ them into "better" / "worse" using the metric's direction.
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from collections.abc import Sequence
 
@@ -30,6 +31,7 @@ from lstm_search.analysis._table import (
     completed,
     group_keys,
     require_columns,
+    task_groups,
     values,
 )
 from lstm_search.analysis.summary import task_metric
@@ -71,15 +73,45 @@ def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 def cohens_d(x: np.ndarray, y: np.ndarray) -> float:
-    """Cohen's d of ``x - y`` with the pooled standard deviation (Cohen 1988)."""
+    """Cohen's d of ``x - y`` with the pooled standard deviation (Cohen 1988).
+
+    NaN (undefined) with fewer than two values in a group or a pooled standard deviation of 0:
+    a difference in units of a spread that is zero has no finite size.
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     nx, ny = x.size, y.size
     if nx < 2 or ny < 2:
         return float("nan")
     pooled = ((nx - 1) * x.var(ddof=1) + (ny - 1) * y.var(ddof=1)) / (nx + ny - 2)
-    if pooled <= 0:
-        return 0.0 if x.mean() == y.mean() else float(np.sign(x.mean() - y.mean()) * np.inf)
+    if not pooled > 0:
+        return float("nan")
     return float((x.mean() - y.mean()) / np.sqrt(pooled))
+
+
+def welch_test(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Welch's t statistic and two-sided p-value; NaN for fewer than two values in a group or
+    when both groups are constant (the statistic would be 0/0 or a division by zero)."""
+    from scipy import stats as sps
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.size < 2 or y.size < 2 or (np.ptp(x) == 0 and np.ptp(y) == 0):
+        return float("nan"), float("nan")
+    with warnings.catch_warnings():  # nearly identical samples: scipy warns, the result stands
+        warnings.filterwarnings("ignore", message=".*catastrophic cancellation.*",
+                                category=RuntimeWarning)
+        t = sps.ttest_ind(x, y, equal_var=False)
+    return float(t.statistic), float(t.pvalue)
+
+
+def mann_whitney(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Mann-Whitney U and its two-sided p-value; NaN for fewer than two values in a group."""
+    from scipy import stats as sps
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.size < 2 or y.size < 2:
+        return float("nan"), float("nan")
+    u = sps.mannwhitneyu(x, y, alternative="two-sided")
+    return float(u.statistic), float(u.pvalue)
 
 
 def cliffs_delta(x: np.ndarray, y: np.ndarray) -> float:
@@ -140,15 +172,17 @@ def compare_to_baselines(df: pd.DataFrame, baselines: Sequence[str] = DEFAULT_BA
                          metric: str | None = None, cells: Sequence[str] | None = None,
                          top_fraction: float = 0.1, min_top: int = 5, alpha: float = 0.05,
                          n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Compare every cell with every baseline, per task.
+    """Compare every cell with every baseline, per task setting.
 
     Args:
         df: the table of :func:`lstm_search.results.load_results`.
         baselines: cell names to compare against (default LSTM and GRU); a baseline missing from
-            a task is skipped with a warning and listed in ``result.attrs["missing_baselines"]``.
+            a task (or without a completed trial there) is skipped with a warning and listed in
+            ``result.attrs["missing_baselines"]`` (or ``attrs["empty_baselines"]``).
         metric: the column compared (default per task: the test metric of the objective).
         cells: restrict the compared cells (default: every cell of the task but the baseline).
-        top_fraction, min_top: Greff's best-10% selection by validation score (``objective``).
+        top_fraction, min_top: Greff's best-10% selection by validation score (``objective``,
+            ranked in the search's own direction whatever the metric compared).
         alpha: level for the verdicts, applied to Holm-corrected p-values.
         n_boot, seed: bootstrap resamples and seed for the median-difference interval.
 
@@ -156,80 +190,87 @@ def compare_to_baselines(df: pd.DataFrame, baselines: Sequence[str] = DEFAULT_BA
         One row per (task, baseline, cell) with the columns of ``COMPARISON_COLUMNS``:
         ``verdict`` from Welch on the best trials (tuned quality), ``verdict_all`` from
         Mann-Whitney on all completed trials (robustness). Differences and effect sizes are
-        ``cell - baseline`` in metric units.
+        ``cell - baseline`` in metric units. A task run at several settings (``task.gap`` ...)
+        is compared per setting; ``task`` holds the label (``"recall gap=50"``).
     """
-    from scipy import stats as sps
-
     require_columns(df, ["task", "cell", "status", "objective"], "compare_to_baselines")
     if metric is not None and metric not in df.columns:
         raise AnalysisError(f"compare_to_baselines: metric {metric!r} is not a column of the "
                             "results table")
     if not baselines:
         raise AnalysisError("compare_to_baselines: give at least one baseline cell name")
+    opts = dict(top_fraction=top_fraction, min_top=min_top, n_boot=n_boot, seed=seed)
     rows: list[dict[str, object]] = []
     missing: list[tuple[str, str]] = []
-    for task in group_keys(df, "task"):
-        tdf = df[df["task"] == task]
+    empty: list[tuple[str, str]] = []
+    for task, tdf in task_groups(df):
         name, direction = task_metric(tdf, metric)
         present = group_keys(tdf, "cell")
+        compared = present if cells is None else [c for c in cells if c in present]
         for base in baselines:
             if base not in present:
-                missing.append((str(task), base))
+                missing.append((task, base))
                 continue
             bdf = completed(tdf[tdf["cell"] == base], name)
-            b_all = values(bdf, name)
-            b_top = values(best_trials(bdf, direction, fraction=top_fraction, min_n=min_top),
-                           name)
-            family: list[dict[str, object]] = []
-            for cell in present if cells is None else [c for c in cells if c in present]:
-                if cell == base:
-                    continue
-                cdf = completed(tdf[tdf["cell"] == cell], name)
-                c_all = values(cdf, name)
-                c_top = values(best_trials(cdf, direction, fraction=top_fraction,
-                                           min_n=min_top), name)
-                row: dict[str, object] = {
-                    "task": task, "baseline": base, "cell": cell, "metric": name,
-                    "direction": direction, "n_cell": c_all.size, "n_baseline": b_all.size,
-                    "top_n_cell": c_top.size, "top_n_baseline": b_top.size,
-                    "top_mean_cell": _mean(c_top), "top_mean_baseline": _mean(b_top),
-                }
-                row["top_mean_diff"] = row["top_mean_cell"] - row["top_mean_baseline"]
-                if c_top.size >= 2 and b_top.size >= 2:
-                    t = sps.ttest_ind(c_top, b_top, equal_var=False)
-                    row["welch_t"], row["welch_p"] = float(t.statistic), float(t.pvalue)
-                else:
-                    row["welch_t"] = row["welch_p"] = float("nan")
-                row["cohens_d"] = cohens_d(c_top, b_top)
-                med, lo, hi = bootstrap_median_diff(
-                    c_all, b_all, n_boot=n_boot, seed=_pair_seed(seed, task, base, cell))
-                row.update(median_cell=_median(c_all), median_baseline=_median(b_all),
-                           median_diff=med, median_diff_ci_low=lo, median_diff_ci_high=hi)
-                if c_all.size >= 2 and b_all.size >= 2:
-                    u = sps.mannwhitneyu(c_all, b_all, alternative="two-sided")
-                    row["mwu_u"], row["mwu_p"] = float(u.statistic), float(u.pvalue)
-                else:
-                    row["mwu_u"] = row["mwu_p"] = float("nan")
-                row["cliffs_delta"] = cliffs_delta(c_all, b_all)
-                family.append(row)
-            welch_holm = holm([r["welch_p"] for r in family])
-            mwu_holm = holm([r["mwu_p"] for r in family])
-            for r, pw, pm in zip(family, welch_holm, mwu_holm):
-                r["welch_p_holm"], r["mwu_p_holm"] = float(pw), float(pm)
-                r["verdict"] = _verdict_or_insufficient(
-                    r["welch_p"], pw, r["top_mean_diff"], direction, alpha)
-                r["verdict_all"] = _verdict_or_insufficient(
-                    r["mwu_p"], pm, r["cliffs_delta"], direction, alpha)
+            if bdf.empty:
+                empty.append((task, base))
+                continue
+            family = [_compare_pair(task, base, cell, bdf, completed(tdf[tdf["cell"] == cell],
+                                                                     name), name, direction,
+                                    **opts) for cell in compared if cell != base]
+            _add_verdicts(family, direction, alpha)
             rows.extend(family)
-    if missing:
-        import warnings
-
-        warnings.warn("baseline(s) not in the results table: "
-                      + ", ".join(f"{b!r} (task {t!r})" for t, b in missing), stacklevel=2)
+    _warn_baselines(missing, empty)
     out = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-    out.attrs["missing_baselines"] = missing
-    out.attrs["alpha"] = alpha
+    out.attrs.update(missing_baselines=missing, empty_baselines=empty, alpha=alpha)
     return out
+
+
+def _compare_pair(task: str, base: str, cell: str, bdf: pd.DataFrame, cdf: pd.DataFrame,
+                  name: str, direction: Direction, *, top_fraction: float, min_top: int,
+                  n_boot: int, seed: int) -> dict[str, object]:
+    """One comparison row: cell against baseline on the best trials and on all trials."""
+    b_all, c_all = values(bdf, name), values(cdf, name)
+    b_top = values(best_trials(bdf, fraction=top_fraction, min_n=min_top), name)
+    c_top = values(best_trials(cdf, fraction=top_fraction, min_n=min_top), name)
+    row: dict[str, object] = {
+        "task": task, "baseline": base, "cell": cell, "metric": name,
+        "direction": direction, "n_cell": c_all.size, "n_baseline": b_all.size,
+        "top_n_cell": c_top.size, "top_n_baseline": b_top.size,
+        "top_mean_cell": _mean(c_top), "top_mean_baseline": _mean(b_top),
+        "top_mean_diff": _mean(c_top) - _mean(b_top),
+    }
+    row["welch_t"], row["welch_p"] = welch_test(c_top, b_top)
+    row["cohens_d"] = cohens_d(c_top, b_top)
+    med, lo, hi = bootstrap_median_diff(c_all, b_all, n_boot=n_boot,
+                                        seed=_pair_seed(seed, task, base, cell))
+    row.update(median_cell=_median(c_all), median_baseline=_median(b_all), median_diff=med,
+               median_diff_ci_low=lo, median_diff_ci_high=hi)
+    row["mwu_u"], row["mwu_p"] = mann_whitney(c_all, b_all)
+    row["cliffs_delta"] = cliffs_delta(c_all, b_all)
+    return row
+
+
+def _add_verdicts(family: list[dict[str, object]], direction: Direction, alpha: float) -> None:
+    """Holm-correct one family (the cells compared with one baseline) and add the verdicts."""
+    welch_holm = holm([r["welch_p"] for r in family])  # type: ignore[misc]
+    mwu_holm = holm([r["mwu_p"] for r in family])  # type: ignore[misc]
+    for r, pw, pm in zip(family, welch_holm, mwu_holm):
+        r["welch_p_holm"], r["mwu_p_holm"] = float(pw), float(pm)
+        r["verdict"] = _verdict_or_insufficient(r["welch_p"], pw, r["top_mean_diff"],
+                                                direction, alpha)
+        r["verdict_all"] = _verdict_or_insufficient(r["mwu_p"], pm, r["cliffs_delta"],
+                                                    direction, alpha)
+
+
+def _warn_baselines(missing: list[tuple[str, str]], empty: list[tuple[str, str]]) -> None:
+    if missing:
+        warnings.warn("baseline(s) not in the results table: "
+                      + ", ".join(f"{b!r} (task {t!r})" for t, b in missing), stacklevel=3)
+    if empty:
+        warnings.warn("baseline(s) without a completed trial: "
+                      + ", ".join(f"{b!r} has no completed trial on task {t!r}"
+                                  for t, b in empty), stacklevel=3)
 
 
 def _verdict_or_insufficient(p: object, p_adj: float, diff: object, direction: Direction,

@@ -20,6 +20,7 @@ from lstm_search.analysis._table import (
     group_keys,
     metric_direction,
     require_columns,
+    task_groups,
     values,
 )
 
@@ -47,10 +48,14 @@ def summarize(df: pd.DataFrame, metric: str | None = None, *, top_fraction: floa
         top_fraction: the share of trials, best by validation score, averaged in ``top_mean``.
         min_top: ``top_mean`` averages at least this many trials (fewer if the cell has fewer).
 
+    Tasks are split by setting (``"recall gap=50"``, see
+    :func:`~lstm_search.analysis._table.task_labels`): the ``task`` column holds that label.
+
     Returns:
         Columns ``task, cell, genome_id, metric, direction, trials, complete, pruned, failed,
         invalid, best, median, top_mean, top_n, n_params, seconds_median``; ``best``/``median``
-        over completed trials, ``n_params`` and ``seconds_median`` are medians per trial. Rows are
+        over completed trials, ``n_params`` and ``seconds_median`` are medians per trial
+        (``seconds_median`` over the trials that recorded a training time). Rows are
         ordered per task from the best ``top_mean`` to the worst.
     """
     require_columns(df, ["task", "cell", "status"], "summarize")
@@ -58,15 +63,14 @@ def summarize(df: pd.DataFrame, metric: str | None = None, *, top_fraction: floa
         raise AnalysisError(f"summarize: metric {metric!r} is not a column of the results "
                             f"table")
     rows: list[dict[str, object]] = []
-    for task in group_keys(df, "task"):
-        tdf = df[df["task"] == task]
+    for task, tdf in task_groups(df):
         name, direction = task_metric(tdf, metric)
         task_rows: list[dict[str, object]] = []
         for cell in group_keys(tdf, "cell"):
             cdf = tdf[tdf["cell"] == cell]
             done = completed(cdf, name)
             v = values(done, name)
-            top = best_trials(done, direction, fraction=top_fraction, min_n=min_top)
+            top = best_trials(done, fraction=top_fraction, min_n=min_top)
             counts = cdf["status"].value_counts()
             row: dict[str, object] = {
                 "task": task, "cell": cell,
@@ -78,7 +82,7 @@ def summarize(df: pd.DataFrame, metric: str | None = None, *, top_fraction: floa
                 "top_mean": float(values(top, name).mean()) if len(top) else None,
                 "top_n": len(top),
                 "n_params": _median(done if len(done) else cdf, "n_params"),
-                "seconds_median": _median(cdf, "train_seconds"),
+                "seconds_median": _median(cdf, "train_seconds", positive=True),
             }
             task_rows.append(row)
         task_rows.sort(key=lambda r: _rank_key(r["top_mean"], direction))
@@ -100,8 +104,10 @@ def _first(df: pd.DataFrame, column: str) -> object:
     return v.iloc[0] if len(v) else None
 
 
-def _median(df: pd.DataFrame, column: str) -> float | None:
+def _median(df: pd.DataFrame, column: str, *, positive: bool = False) -> float | None:
     if column not in df.columns:
         return None
     v = values(df, column)
+    if positive:  # a time of 0 means "not recorded" (a trial that never trained)
+        v = v[v > 0]
     return float(pd.Series(v).median()) if v.size else None

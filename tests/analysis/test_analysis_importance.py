@@ -121,3 +121,74 @@ def test_ped_anova_is_the_fallback_without_scikit_learn(monkeypatch):
     imp = hyperparameter_importance(lr_table(), by=None)
     assert (imp["method"] == "ped-anova").all()
     assert imp.sort_values("rank")["param"].iloc[0] == "lr"
+
+
+def small_lr_table(n: int = 300, seed: int = 1) -> pd.DataFrame:
+    """Learning rates below 1e-3 are better by a step (a quarter of a log-uniform [1e-4, 1]
+    sample, but 0.09% of that range read linearly); momentum has a smaller, linear effect."""
+    rng = np.random.default_rng(seed)
+    lr = 10 ** rng.uniform(-4, 0, n)
+    momentum = rng.uniform(0, 1, n)
+    y = -1.0 * (lr < 1e-3) + 0.3 * momentum + rng.normal(0, 0.02, n)
+    return pd.DataFrame({"task": "t", "cell": "a", "status": "complete", "run": "r",
+                         "trial": np.arange(n), "objective": y, "objective_name": "nll",
+                         "direction": "minimize", "hp.lr": lr, "hp.momentum": momentum})
+
+
+@pytest.mark.parametrize("method", ["fanova", "ped-anova"])
+def test_log_scale_counts_in_the_importance(method):
+    imp = hyperparameter_importance(small_lr_table(), method=method, by=None, seed=0)
+    scores = imp.set_index("param")["importance"]
+    assert scores["lr"] > scores["momentum"]
+    if method == "fanova":
+        # main-effect variances over log10(lr): 0.25 * 0.75 = 0.19, of momentum 0.09 / 12;
+        # read linearly (Optuna's transform_log=False) lr got 0.11 and momentum 0.89
+        assert scores["lr"] > 0.8
+
+
+def test_build_study_gives_log10_of_log_scale_parameters():
+    df = lr_table()
+    study = build_study(df, params=["lr", "momentum", "hidden"], log10=True)
+    dists = study.trials[0].distributions
+    assert isinstance(dists["lr"], FloatDistribution) and not dists["lr"].log
+    assert dists["lr"].low == pytest.approx(math.log10(df["hp.lr"].min()))
+    assert dists["hidden"].high == pytest.approx(math.log10(df["hp.hidden"].max()))
+    assert not dists["momentum"].log and dists["momentum"].high == df["hp.momentum"].max()
+    values = [t.params["lr"] for t in study.trials]
+    np.testing.assert_allclose(values, np.log10(df["hp.lr"]))
+    assert sorted(study.user_attrs["log10"]) == ["hidden", "lr"]
+    plain = build_study(df, params=["lr"])
+    assert plain.trials[0].distributions["lr"].log  # the default keeps Optuna's own view
+
+
+@pytest.mark.parametrize("method", ["fanova", "ped-anova"])
+def test_a_group_without_variance_is_skipped_and_the_others_scored(method):
+    df = lr_table()
+    df.loc[df["cell"] == "a", "objective"] = 0.25  # every trial of cell a scored the same
+    imp = hyperparameter_importance(df, method=method, seed=0)
+    assert set(imp["cell"]) == {"(all cells)", "b"}
+    assert any(s.startswith("task 't', a: every completed trial has the same objective")
+               for s in imp.attrs["skipped"]), imp.attrs["skipped"]
+    pooled = imp[imp["cell"] == "(all cells)"]
+    assert pooled["importance"].sum() == pytest.approx(1.0)
+    assert imp[imp["cell"] == "b"].sort_values("rank")["param"].iloc[0] == "lr"
+
+
+def test_an_evaluator_failure_costs_only_its_group(monkeypatch):
+    from optuna.importance import BaseImportanceEvaluator
+
+    from lstm_search.analysis import importance
+
+    real = importance._evaluator
+
+    class Breaks(BaseImportanceEvaluator):
+        def evaluate(self, study, params=None, *, target=None):
+            raise RuntimeError("zero total variance")
+
+    calls = iter(range(100))
+    monkeypatch.setattr(importance, "_evaluator", lambda *a: Breaks() if next(calls) == 1
+                        else real(*a))
+    imp = hyperparameter_importance(lr_table(), method="ped-anova")
+    # the second group scored (the first cell of the table, b) broke
+    assert set(imp["cell"]) == {"(all cells)", "a"}
+    assert any("RuntimeError: zero total variance" in s for s in imp.attrs["skipped"])

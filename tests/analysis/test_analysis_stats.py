@@ -149,3 +149,72 @@ def test_fixture_search_noaf_is_worse_than_lstm(greff_table, names):
         assert by.loc[(base, "noaf"), "verdict_all"] == "worse"
         assert by.loc[(base, names["random-better"]), "top_mean_diff"] < 0
     assert len(out) == 2 * (greff_table["cell"].nunique() - 1)
+
+
+def test_cohens_d_is_undefined_without_spread():
+    same = np.full(6, 0.5)
+    assert math.isnan(cohens_d(same, same + 0.25))  # was +-inf
+    assert math.isnan(cohens_d(same, same))
+
+
+def test_constant_samples_get_no_welch_test_and_no_warning():
+    import warnings
+
+    df = synthetic({"lstm": np.full(6, 0.5), "same": np.full(6, 0.5), "up": np.full(6, 0.75),
+                    "near": 0.5 + np.array([0, 1e-17, 0, 0, 2e-17, 0]),
+                    "noisy": np.linspace(0.4, 0.6, 6)}, direction="maximize", metric="acc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's precision-loss RuntimeWarning must not leak
+        out = compare_to_baselines(df, ["lstm"]).set_index("cell")
+    assert math.isnan(out.loc["up", "welch_p"]) and math.isnan(out.loc["up", "cohens_d"])
+    assert out.loc["up", "verdict"] == "insufficient data"  # t would be +inf, p = 0
+    assert out.loc["same", "verdict"] == "no significant difference"
+    assert math.isfinite(out.loc["noisy", "welch_p"])
+    assert out.loc["up", "verdict_all"] == "better"  # ranks still tell the groups apart
+
+
+def test_baseline_without_a_completed_trial_is_named_as_such():
+    rng = np.random.default_rng(4)
+    df = synthetic({"lstm": rng.normal(1, 0.1, 8), "gru": rng.normal(1, 0.1, 8),
+                    "nfg": rng.normal(1, 0.1, 8)})
+    df.loc[df["cell"] == "gru", "status"] = "failed"
+    with pytest.warns(UserWarning, match="'gru' has no completed trial on task 't'"):
+        out = compare_to_baselines(df, ["lstm", "gru"])
+    assert out.attrs["empty_baselines"] == [("t", "gru")]
+    assert out.attrs["missing_baselines"] == []
+    assert list(out["baseline"].unique()) == ["lstm"]
+
+
+def test_best_trials_follow_the_objective_when_the_metric_is_maximised():
+    # objective NLL (minimise); compared on test accuracy (maximise) which tracks it
+    rng = np.random.default_rng(6)
+    rows = []
+    for cell, shift in (("lstm", 0.0), ("good", -0.4)):
+        for _ in range(40):
+            nll = float(rng.uniform(0.5, 3.0)) + shift
+            rows.append({"task": "t", "cell": cell, "status": "complete", "run": "r",
+                         "trial": len(rows), "objective": nll, "objective_name": "nll",
+                         "direction": "minimize", "test.nll": nll, "test.acc": 1 - nll / 4})
+    df = pd.DataFrame(rows)
+    out = compare_to_baselines(df, ["lstm"], metric="test.acc").set_index("cell")
+    for cell in ("lstm", "good"):
+        tuned = df[df["cell"] == cell].nsmallest(5, "objective")["test.acc"]
+        col = "top_mean_baseline" if cell == "lstm" else "top_mean_cell"
+        assert out.loc["good", col] == pytest.approx(tuned.mean())
+    assert out.loc["good", "direction"] == "maximize"
+
+
+def test_comparisons_are_per_task_setting():
+    rng = np.random.default_rng(7)
+    parts = []
+    for gap, loss in ((10, 0.0), (100, 0.5)):
+        part = synthetic({"lstm": rng.normal(0.9, 0.02, 10),
+                          "nfg": rng.normal(0.9 - loss, 0.02, 10)},
+                         direction="maximize", metric="acc", seed=gap)
+        parts.append(part.assign(**{"task.gap": gap, "trial": part["trial"] + 100 * gap}))
+    out = compare_to_baselines(pd.concat(parts, ignore_index=True), ["lstm"])
+    by = out.set_index("task")
+    assert list(out["task"]) == ["t gap=10", "t gap=100"]
+    assert by.loc["t gap=100", "verdict"] == "worse"
+    assert by.loc["t gap=10", "verdict"] == "no significant difference"
+    assert (out["n_cell"] == 10).all()
