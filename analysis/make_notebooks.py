@@ -30,9 +30,10 @@ from lstm_search.results import load_curves, load_results
 %matplotlib inline
 
 RESULTS = os.environ.get("LSTM_SEARCH_RESULTS", RESULTS)
-df = load_results(RESULTS)
+# one task run at several settings (task.gap ...) becomes one "task" per setting: "recall gap=50"
+df = la.with_task_labels(load_results(RESULTS))
 curves = load_curves(RESULTS)
-tasks = list(df["task"].dropna().unique()) if len(df) else []
+tasks = la.task_keys(df) if len(df) else []
 print(f"{len(df)} trials, {df['cell'].nunique() if len(df) else 0} cells, tasks: {tasks}")"""
 
 
@@ -98,11 +99,17 @@ SEARCH_OVERVIEW = notebook(
                  "    display(la.pareto_front(df[df['task'] == task], cost='n_params'))\n"
                  "    display(la.pareto_plot(df, task=task))"),
         ("md", "## Accuracy against lag (long-lag recall tasks)"),
-        ("code", "GAP = 'hp.gap'\n"
-                 "for task in tasks:\n"
-                 "    rows = df[df['task'] == task]\n"
-                 "    if GAP in rows and rows[GAP].notna().any():\n"
-                 "        display(la.gap_plot(df, task=task, gap_column=GAP))"),
+        ("md", "Drawn for each task run at more than one gap (`task.gap`, or `hp.gap` in older "
+               "tables): per cell and gap, the mean and standard deviation of the best 10% of "
+               "trials by validation score."),
+        ("code", "for setting, rows in (la.gap_settings(df) if len(df) else []):\n"
+                 "    try:\n"
+                 "        gap = la.gap_column_of(rows)\n"
+                 "    except la.AnalysisError:\n"
+                 "        continue  # not a long-lag task\n"
+                 "    if la.completed(rows, gap)[gap].nunique() > 1:\n"
+                 "        display(la.gap_data(rows, task=setting, gap_column=gap))\n"
+                 "        display(la.gap_plot(rows, task=setting, gap_column=gap))"),
     ])
 
 HYPERPARAMETER_IMPORTANCE = notebook(

@@ -3,8 +3,9 @@ reports.
 
 Everything takes the pandas DataFrame of :func:`lstm_search.results.load_results` (and of
 :func:`~lstm_search.results.load_curves`) and returns DataFrames or matplotlib figures; nothing
-here needs torch or a model. seaborn, matplotlib, optuna and scipy are imported only by the
-functions that use them.
+here needs torch or a model. Tasks are analysed per setting: the task options recorded with a
+trial (``task.gap`` ...) that vary within a task label its rows (:func:`task_labels`).
+seaborn, matplotlib, optuna and scipy are imported only by the functions that use them.
 
 Modules: :mod:`.summary` (per-cell table), :mod:`.stats` (tests, effect sizes, Holm),
 :mod:`.importance` (fANOVA / PED-ANOVA, marginal effects), :mod:`.pareto` (fronts,
@@ -19,11 +20,17 @@ from lstm_search.analysis._table import (
     completed,
     default_metric,
     metric_direction,
+    task_groups,
+    task_keys,
+    task_labels,
+    with_task_labels,
 )
 from lstm_search.analysis.curves import (
     curves_with_cells,
+    gap_column_of,
     gap_data,
     gap_plot,
+    gap_settings,
     learning_curve_data,
     learning_curves_plot,
 )
@@ -66,8 +73,10 @@ __all__ = [
     "default_metric",
     "draw_cells",
     "figure_png",
+    "gap_column_of",
     "gap_data",
     "gap_plot",
+    "gap_settings",
     "holm",
     "hyperparameter_importance",
     "hyperparameter_plot",
@@ -82,6 +91,10 @@ __all__ = [
     "pareto_mask",
     "pareto_plot",
     "summarize",
+    "task_groups",
+    "task_keys",
+    "task_labels",
     "variant_boxplot",
+    "with_task_labels",
     "write_report",
 ]

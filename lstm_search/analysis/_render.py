@@ -62,8 +62,9 @@ def to_markdown(blocks: list[Block]) -> str:
             out.append(_md_table(b.table))
         elif b.kind == "figure":
             out.append(f"![{b.text}](figures/{b.name}.png)\n\n*{b.text}*")
-        elif b.kind == "gallery":
-            out.append(" ".join(f"![{cap}](figures/{name}.png)" for name, cap, _ in b.items))
+        elif b.kind == "gallery":  # each image links to its full-size file
+            out.append(" ".join(f"[![{cap}](figures/{name}.png)](figures/{name}.png)"
+                                for name, cap, _ in b.items))
     return "\n\n".join(out) + "\n"
 
 
@@ -103,8 +104,14 @@ figure{margin:1rem 0 1.6rem}
 figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85rem;color:#555;margin-top:.3rem}
 .gallery{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
-.gallery figure{flex:1 1 30%;margin:0;min-width:260px}
-.gallery img{width:100%;max-height:420px;object-fit:contain;background:#fff}
+.gallery figure{flex:0 1 calc(50% - .5rem);margin:0;min-width:420px}
+.gallery img{width:100%;max-height:600px;object-fit:contain;background:#fff;cursor:zoom-in}
+.gallery .close{display:none}
+.gallery figure:target{position:fixed;inset:0;z-index:10;margin:0;padding:.8rem 1.2rem;
+ overflow:auto;background:#fff}
+.gallery figure:target img{max-height:none;cursor:default;border:0}
+.gallery figure:target .close{display:block;position:sticky;top:0;float:right;z-index:11;
+ background:#333;color:#fff;padding:.2rem .7rem;border-radius:4px;text-decoration:none}
 code{background:#f4f4f4;padding:0 .25rem;border-radius:3px}
 """
 
@@ -115,8 +122,7 @@ def to_html(blocks: list[Block], title: str) -> str:
              f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"]
     for b in blocks:
         if b.kind in ("h1", "h2", "h3"):
-            anchor = "".join(ch if ch.isalnum() else "-" for ch in b.text.lower())
-            parts.append(f"<{b.kind} id=\"{anchor}\">{_inline(b.text)}</{b.kind}>")
+            parts.append(f"<{b.kind} id=\"{_anchor(b.text)}\">{_inline(b.text)}</{b.kind}>")
         elif b.kind == "p":
             parts.append(f"<p>{_inline(b.text)}</p>")
         elif b.kind == "note":
@@ -129,13 +135,30 @@ def to_html(blocks: list[Block], title: str) -> str:
                          f"alt=\"{html.escape(b.text)}\" data-figure=\"{html.escape(b.name)}\">"
                          f"<figcaption>{_inline(b.text)}</figcaption></figure>")
         elif b.kind == "gallery":
-            parts.append("<div class=\"gallery\">" + "".join(
-                f"<figure><img src=\"data:image/png;base64,"
-                f"{base64.b64encode(png).decode('ascii')}\" alt=\"{html.escape(cap)}\" "
-                f"data-figure=\"{html.escape(name)}\"><figcaption>{_inline(cap)}</figcaption>"
-                "</figure>" for name, cap, png in b.items) + "</div>")
+            parts.append(_html_gallery(b.items))
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _html_gallery(items: list[tuple[str, str, bytes]]) -> str:
+    """Figures side by side; a click on one shows it across the window (CSS ``:target``, no
+    script and no second copy of the image), "close" returns to the gallery."""
+    gallery = "gallery-" + _anchor(items[0][0]) if items else "gallery"
+    figures = []
+    for name, cap, png in items:
+        fid = "fig-" + _anchor(name)
+        data = base64.b64encode(png).decode("ascii")
+        figures.append(
+            f"<figure id=\"{fid}\"><a class=\"close\" href=\"#{gallery}\">close ×</a>"
+            f"<a class=\"zoom\" href=\"#{fid}\" title=\"enlarge\"><img "
+            f"src=\"data:image/png;base64,{data}\" alt=\"{html.escape(cap)}\" "
+            f"data-figure=\"{html.escape(name)}\"></a><figcaption>{_inline(cap)}; click to "
+            "enlarge.</figcaption></figure>")
+    return f"<div class=\"gallery\" id=\"{gallery}\">" + "".join(figures) + "</div>"
+
+
+def _anchor(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower())
 
 
 def _inline(text: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,12 +21,15 @@ from lstm_search.analysis._style import (
     wants_log,
 )
 from lstm_search.analysis._table import (
+    TASK_PREFIX,
     AnalysisError,
     best_trials,
     completed,
     metric_direction,
     objective_base,
     require_columns,
+    task_labels,
+    with_task_labels,
 )
 from lstm_search.analysis.plots import one_task
 from lstm_search.analysis.summary import summarize, task_metric
@@ -36,7 +39,7 @@ def curves_with_cells(curves: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
     """``curves`` joined with each trial's ``cell``, ``task`` and ``status`` on (run, trial)."""
     require_columns(curves, ["run", "trial", "epoch"], "learning curves")
     require_columns(df, ["run", "trial", "cell", "task"], "learning curves")
-    keys = df[["run", "trial", "cell", "task", "status"]]
+    keys = with_task_labels(df)[["run", "trial", "cell", "task", "status"]]
     if keys.duplicated(["run", "trial"]).any():
         # curves.jsonl rows carry (run, trial) only: experiments sharing a run name collide
         warnings.warn("several rows share a (run, trial); their learning curves are "
@@ -62,9 +65,8 @@ def learning_curve_data(curves: pd.DataFrame, df: pd.DataFrame, *, metric: str |
     if name not in curves.columns:
         raise AnalysisError(f"curves have no column {name!r} (have "
                             f"{[c for c in curves.columns if c not in ('run', 'trial')]})")
-    direction = metric_direction(tdf, "objective")
     chosen = list(cells) if cells is not None else list(dict.fromkeys(tdf["cell"]))
-    picked = pd.concat([best_trials(tdf[tdf["cell"] == c], direction, fraction=top_fraction,
+    picked = pd.concat([best_trials(tdf[tdf["cell"] == c], fraction=top_fraction,
                                     min_n=min_top) for c in chosen]) if chosen else tdf.iloc[:0]
     if picked.empty:
         return pd.DataFrame(columns=["task", "cell", "epoch", "n", "median", "q25", "q75"])
@@ -132,68 +134,140 @@ def learning_curves_plot(curves: pd.DataFrame, df: pd.DataFrame, *, metric: str 
         ax.set_ylim(lo, hi)
         ax.set_xlabel("epoch")
         ax.set_ylabel(direction_label(name, direction))
-        ax.legend(title="cell (dashed: baseline)", fontsize=8.5, title_fontsize=8.5,
-                  loc="upper right" if direction == "minimize" else "lower right", ncol=2)
+        # beside the axes: curves fill the corners a legend inside would cover
+        fig.legend(title="cell (dashed:\nbaseline)", fontsize=8.5, title_fontsize=8.5,
+                   loc="outside right upper", frameon=False)
         ax.set_title(f"{task}: {name}, median and quartiles of the best {top_fraction:.0%} "
                      "trials", loc="left")
     return fig
 
 
-def gap_data(df: pd.DataFrame, *, gap_column: str = "hp.gap", metric: str | None = None,
-             task: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
-    """Mean ``metric`` per cell and gap with a t confidence interval over trials (seeds).
+GAP_COLUMNS = ("task.gap", "hp.gap")  # the lag as a task option, or (older tables) an hparam
+Select = Literal["best", "all"]
+
+
+def gap_column_of(df: pd.DataFrame, gap_column: str = "task.gap") -> str:
+    """``gap_column`` if the table has it; for the default lag columns, whichever of
+    ``task.gap`` and ``hp.gap`` (older tables searched the gap as a hyperparameter) it has."""
+    candidates = [gap_column] + ([c for c in GAP_COLUMNS if c != gap_column]
+                                 if gap_column in GAP_COLUMNS else [])
+    for column in candidates:
+        if column in df.columns and df[column].notna().any():
+            return column
+    raise AnalysisError(f"accuracy against gap: the results table has no column "
+                        f"{' or '.join(map(repr, candidates))}")
+
+
+def gap_settings(df: pd.DataFrame, gap_column: str = "task.gap"
+                 ) -> list[tuple[str, pd.DataFrame]]:
+    """``(label, rows)`` per task and setting of every option but the gap (``"recall"``, or
+    ``"recall n_train=2000"`` when ``n_train`` varies as well): the rows one accuracy-against-
+    gap figure draws."""
+    option = gap_column[len(TASK_PREFIX):] if gap_column.startswith(TASK_PREFIX) else None
+    labels = task_labels(df, exclude=[option] if option else [])
+    return [(str(k), df[labels == k]) for k in pd.unique(labels)]
+
+
+def _gap_rows(df: pd.DataFrame, task: str | None, gap_column: str) -> tuple[str, pd.DataFrame]:
+    settings = dict(gap_settings(df, gap_column))
+    if task is None:
+        if len(settings) != 1:
+            raise AnalysisError(f"the table holds {len(settings)} tasks {list(settings)}; "
+                                "pass task=...")
+        task = next(iter(settings))
+    if task not in settings:
+        raise AnalysisError(f"task {task!r} is not in the table (have {list(settings)})")
+    return task, settings[task]
+
+
+def gap_data(df: pd.DataFrame, *, gap_column: str = "task.gap", metric: str | None = None,
+             task: str | None = None, select: Select = "best", top_fraction: float = 0.1,
+             min_top: int = 5, confidence: float = 0.95) -> pd.DataFrame:
+    """``metric`` per cell and gap: mean, standard deviation and a t confidence interval of
+    the mean over the chosen trials.
+
+    Args:
+        gap_column: the lag column, ``task.gap`` (``hp.gap`` in older tables is found too).
+        task: a task name, or the label of one setting of its other options.
+        select: "best": per cell and gap, Greff's best ``top_fraction`` of completed trials by
+            validation objective (at least ``min_top``): how well a tuned cell recalls;
+            "all": every completed trial.
 
     Returns:
-        Columns ``task, cell, gap, n, mean, ci_low, ci_high``.
+        Columns ``task, cell, gap, n, mean, sd, ci_low, ci_high``.
     """
     from scipy import stats as sps
 
-    task, tdf = one_task(df, task)
+    gap = gap_column_of(df, gap_column)
+    task, tdf = _gap_rows(df, task, gap)
     name, _ = task_metric(tdf, metric)
-    require_columns(tdf, [gap_column], "accuracy against gap")
-    done = completed(completed(tdf, name), gap_column)
+    done = completed(completed(tdf, name), gap)
     rows = []
-    for (cell, gap), g in done.groupby(["cell", gap_column], sort=True):
-        v = pd.to_numeric(g[name]).to_numpy(float)
-        half = (float(sps.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1)
-                      / np.sqrt(v.size)) if v.size > 1 else float("nan"))
-        rows.append({"task": task, "cell": cell, "gap": float(gap), "n": v.size,
-                     "mean": float(v.mean()), "ci_low": float(v.mean() - half),
+    for (cell, value), g in done.groupby(["cell", gap], sort=True):
+        chosen = best_trials(g, fraction=top_fraction, min_n=min_top) if select == "best" else g
+        v = pd.to_numeric(chosen[name]).to_numpy(float)
+        sd = float(v.std(ddof=1)) if v.size > 1 else float("nan")
+        half = (float(sps.t.ppf(0.5 + confidence / 2, v.size - 1) * sd / np.sqrt(v.size))
+                if v.size > 1 else float("nan"))
+        rows.append({"task": task, "cell": cell, "gap": float(value), "n": v.size,
+                     "mean": float(v.mean()), "sd": sd, "ci_low": float(v.mean() - half),
                      "ci_high": float(v.mean() + half)})
-    return pd.DataFrame(rows, columns=["task", "cell", "gap", "n", "mean", "ci_low", "ci_high"])
+    out = pd.DataFrame(rows, columns=["task", "cell", "gap", "n", "mean", "sd", "ci_low",
+                                      "ci_high"])
+    out.attrs.update(select=select, gap_column=gap, metric=name)
+    return out
 
 
-def gap_plot(df: pd.DataFrame, *, gap_column: str = "hp.gap", metric: str | None = None,
-             task: str | None = None, baselines: Sequence[str] = ("lstm", "gru")) -> Any:
+def gap_plot(df: pd.DataFrame, *, gap_column: str = "task.gap", metric: str | None = None,
+             task: str | None = None, baselines: Sequence[str] = ("lstm", "gru"),
+             select: Select = "best", top_fraction: float = 0.1, min_top: int = 5) -> Any:
     """Accuracy (or ``metric``) against the lag between the token and its recall, per cell:
-    mean over trials with a 95% confidence interval. Lag axes spanning a decade are log."""
-    task, tdf = one_task(df, task)
-    name, direction = task_metric(tdf, metric)
-    data = gap_data(tdf, gap_column=gap_column, metric=name, task=task)
+    the mean over the chosen trials (see :func:`gap_data`) with a band of one standard
+    deviation either side. Lag axes spanning a decade are log."""
+    data = gap_data(df, gap_column=gap_column, metric=metric, task=task, select=select,
+                    top_fraction=top_fraction, min_top=min_top)
+    task, tdf = _gap_rows(df, task, data.attrs["gap_column"])
+    name = data.attrs["metric"]
     if data.empty:
-        raise AnalysisError(f"task {task!r}: no completed trial has {name!r} and {gap_column!r}")
-    cells = list(dict.fromkeys(data["cell"]))
+        raise AnalysisError(f"task {task!r}: no completed trial has {name!r} and "
+                            f"{data.attrs['gap_column']!r}")
+    direction = metric_direction(tdf, name)
+    found = list(dict.fromkeys(data["cell"]))
+    cells = [b for b in baselines if b in found] + [c for c in found if c not in baselines]
     with style():
-        fig = new_figure(6.8, 4.2)
+        fig = new_figure(7.4, 4.2)
         ax = fig.add_subplot()
         palette = cell_palette(cells, list(baselines))
         for cell in cells:
-            d = data[data["cell"] == cell]
-            bold = cell in baselines
-            ax.fill_between(d["gap"], d["ci_low"], d["ci_high"], color=palette[cell],
-                            alpha=0.15, linewidth=0)
-            ax.plot(d["gap"], d["mean"], marker="o", ms=4, color=palette[cell],
-                    lw=2.4 if bold else 1.5, ls="--" if bold else "-", label=cell)
-        gaps = np.unique(data["gap"].to_numpy(float))
-        if wants_log(gaps):
-            ax.set_xscale("log")
-            readable_log_axis(ax.xaxis, gaps)
-        if gaps.size <= 10:
-            ax.set_xticks(gaps, [f"{g:g}" for g in gaps])
-        if name.endswith("acc"):
-            ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel(gap_column.removeprefix("hp.") + " (time steps between token and recall)")
-        ax.set_ylabel(direction_label(name, direction))
-        ax.legend(title="cell", fontsize=8.5, title_fontsize=8.5)
-        ax.set_title(f"{task}: {name} against the lag (mean, 95% CI)", loc="left")
+            _gap_line(ax, data[data["cell"] == cell], cell, palette[cell], cell in baselines,
+                      clip=name.endswith("acc"))
+        _gap_axes(ax, data, data.attrs["gap_column"], name, direction)
+        fig.legend(title="cell", fontsize=8.5, title_fontsize=8.5, loc="outside right upper",
+                   frameon=False)
+        which = (f"best {top_fraction:.0%} by validation (at least {min_top})"
+                 if select == "best" else "all completed trials")
+        ax.set_title(f"{task}: {name} against the lag\nmean ± SD over the {which}", loc="left")
     return fig
+
+
+def _gap_line(ax: Any, d: pd.DataFrame, cell: str, color: Any, bold: bool, clip: bool) -> None:
+    lo, hi = d["mean"] - d["sd"].fillna(0), d["mean"] + d["sd"].fillna(0)
+    if clip:  # an accuracy band stays within [0, 1]
+        lo, hi = lo.clip(0, 1), hi.clip(0, 1)
+    ax.fill_between(d["gap"], lo, hi, color=color, alpha=0.15, linewidth=0)
+    ax.plot(d["gap"], d["mean"], marker="o", ms=4, color=color, lw=2.4 if bold else 1.5,
+            ls="--" if bold else "-", label=cell)
+
+
+def _gap_axes(ax: Any, data: pd.DataFrame, gap_column: str, name: str, direction: str) -> None:
+    gaps = np.unique(data["gap"].to_numpy(float))
+    if wants_log(gaps):
+        ax.set_xscale("log")
+        readable_log_axis(ax.xaxis, gaps)
+    if gaps.size <= 10:
+        ax.set_xticks(gaps, [f"{g:g}" for g in gaps])
+    if name.endswith("acc"):
+        ax.set_ylim(-0.02, 1.02)
+    option = gap_column.split(".", 1)[-1]
+    ax.set_xlabel(f"{option} (time steps between token and recall)")
+    ax.set_ylabel(direction_label(name, direction))

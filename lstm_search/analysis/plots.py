@@ -27,10 +27,11 @@ from lstm_search.analysis._style import (
 )
 from lstm_search.analysis._table import (
     AnalysisError,
+    base_tasks,
     best_trials,
     completed,
-    group_keys,
     require_columns,
+    task_groups,
 )
 from lstm_search.analysis.importance import ALL_CELLS, CELL_PARAM, marginal_effects
 from lstm_search.analysis.stats import INSUFFICIENT, NO_DIFFERENCE, stars
@@ -38,16 +39,21 @@ from lstm_search.analysis.summary import task_metric
 
 
 def one_task(df: pd.DataFrame, task: str | None) -> tuple[str, pd.DataFrame]:
-    """The rows of ``task``, or of the only task in ``df`` when ``task`` is None."""
+    """The rows of ``task`` (a task setting label such as ``"recall gap=50"``, or a task name
+    with a single setting), or of the only one in ``df`` when ``task`` is None."""
     require_columns(df, ["task"], "plot")
-    tasks = group_keys(df, "task")
+    groups = dict(task_groups(df))
+    tasks = list(groups)
     if task is None:
         if len(tasks) != 1:
             raise AnalysisError(f"the table holds {len(tasks)} tasks {tasks}; pass task=...")
         task = tasks[0]
-    elif task not in tasks:
-        raise AnalysisError(f"task {task!r} is not in the table (have {tasks})")
-    return str(task), df[df["task"] == task]
+    elif str(task) not in groups:
+        named = [k for k, rows in groups.items() if (base_tasks(rows) == task).all()]
+        if len(named) != 1:
+            raise AnalysisError(f"task {task!r} is not in the table (have {tasks})")
+        task = named[0]
+    return str(task), groups[str(task)]
 
 
 def _outside_note(ax: Any, n: int) -> None:
@@ -89,7 +95,7 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
     if comparison is not None and len(comparison):
         comp = comparison[(comparison["task"] == task)
                           & (comparison["baseline"] == baseline)].set_index("cell")
-    tops = pd.concat([best_trials(g, direction, fraction=top_fraction, min_n=min_top)
+    tops = pd.concat([best_trials(g, fraction=top_fraction, min_n=min_top)
                       for _, g in done.groupby("cell", sort=False)])
     means = tops.groupby("cell")[name].mean()
     order = list(means.sort_values(ascending=direction == "minimize").index)
@@ -129,6 +135,7 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
                         line.set_color("white")
             sns.stripplot(data=data, x="cell", y=name, order=order, color=COLORS["points"],
                           size=2.6, alpha=0.45, jitter=0.18, ax=ax, zorder=3)
+            _mark_small_groups(ax, data, name, order, palette)
             m = data.groupby("cell")[name].mean().reindex(order)
             ax.scatter(np.arange(len(order)), m.to_numpy(), color=COLORS["mean"], s=22,
                        zorder=4, edgecolor="white", linewidth=0.6, label="mean")
@@ -157,6 +164,17 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
         _verdict_legend(fig, axes[0], baseline, alpha, sign)
         fig.suptitle(f"{task}: {name} per cell", fontweight="bold", x=0.01, ha="left")
     return fig
+
+
+def _mark_small_groups(ax: Any, data: pd.DataFrame, name: str, order: list[str],
+                       palette: dict[str, str], max_n: int = 1) -> None:
+    """A cell with a single trial gets a large outlined marker: its box is a flat line and
+    a small grey point on a dark baseline box would not show."""
+    for i, cell in enumerate(order):
+        y = pd.to_numeric(data.loc[data["cell"] == cell, name]).to_numpy(float)
+        if 0 < y.size <= max_n:
+            ax.scatter(np.full(y.size, i), y, s=70, marker="D", color=palette[cell],
+                       edgecolor="black", linewidth=1.0, zorder=3.5, label="_nolegend_")
 
 
 def _verdict_legend(fig: Any, ax: Any, baseline: str, alpha: float, sign: str) -> None:
@@ -306,6 +324,7 @@ def pareto_plot(df: pd.DataFrame, *, costs: Sequence[str] = ("n_params", "train_
         raise AnalysisError(f"task {task!r}: no completed trial has {name!r} and a cost "
                             f"column {list(costs)}")
     labels = {"n_params": "parameters", "train_seconds": "training time per trial (s)"}
+    placed: list[tuple[Any, np.ndarray, list[Any]]] = []  # (axes, step corners, labels)
     with style():
         fig = new_figure(5.0 * len(costs) + 0.5, 4.2)
         axes = np.atleast_1d(fig.subplots(1, len(costs), sharey=True))
@@ -330,14 +349,84 @@ def pareto_plot(df: pd.DataFrame, *, costs: Sequence[str] = ("n_params", "train_
                 cells = d["cell"].to_numpy()[mask][order]
                 first = np.r_[True, cells[1:] != cells[:-1]]  # label runs of one cell once
                 ok = np.flatnonzero(first)[spaced_labels(ax, fx[first], fy[first])]
-                for i in ok:
-                    ax.annotate(str(cells[i]), (fx[i], fy[i]), xytext=(5, -3),
-                                textcoords="offset points", fontsize=7.5, color="#333333",
-                                va="top")
+                notes = [_front_label(ax, str(cells[i]), fx[i], fy[i], direction)
+                         for i in ok]
+                placed.append((ax, _step_corners(fx, fy), notes))
             _outside_note(ax, outside)
             ax.set_xlabel(labels.get(cost, cost) + (" (log)" if wants_log(x) else ""))
         axes[0].set_ylabel(direction_label(name, direction))
-        axes[0].legend(loc="upper right" if direction == "minimize" else "lower right",
-                       fontsize=8.5)
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside lower center", ncol=2, frameon=False,
+                   fontsize=8.5)
         fig.suptitle(f"{task}: quality against cost", fontweight="bold", x=0.01, ha="left")
+        if placed:
+            _place_front_labels(fig, placed, direction)
     return fig
+
+
+def _step_corners(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The vertices of ``step(x, y, where="post")``: (x0, y0), (x1, y0), (x1, y1) ..."""
+    return np.column_stack([np.repeat(x, 2)[1:], np.repeat(y, 2)[:-1]])
+
+
+def _label_spots(direction: str) -> list[tuple[float, float, str, str]]:
+    """Offsets (points) and alignment to try for a front label, best first.
+
+    Nothing is both cheaper and better than a front point, so the region below-left of the
+    staircase (above-left when higher is better) holds no trial and no line: labels go
+    there. The cheapest point may have no room on its left inside the axes; it then tries
+    the right, and below or above the point.
+    """
+    dy, va = (-5.0, "top") if direction == "minimize" else (5.0, "bottom")
+    return [(-6.0, dy, "right", va), (6.0, dy, "left", va), (-6.0, 3 * dy, "right", va),
+            (6.0, 3 * dy, "left", va)]
+
+
+def _front_label(ax: Any, text: str, x: float, y: float, direction: str) -> Any:
+    dx, dy, ha, va = _label_spots(direction)[0]
+    return ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
+                       fontsize=7.5, color="#333333", ha=ha, va=va,
+                       bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
+                             "edgecolor": "none", "alpha": 0.75})
+
+
+def _place_front_labels(fig: Any, placed: list[tuple[Any, np.ndarray, list[Any]]],
+                        direction: str) -> None:
+    """Move each front label to the first spot of :func:`_label_spots` that lies inside its
+    axes and off the step line, measured on the laid-out figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not hasattr(fig.canvas, "get_renderer"):
+        FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # runs the layout: positions below are final
+    renderer = fig.canvas.get_renderer()
+    for ax, corners, notes in placed:
+        line = _dense(ax.transData.transform(corners))
+        frame = ax.get_window_extent(renderer)
+        for note in notes:
+            for dx, dy, ha, va in _label_spots(direction):
+                note.xyann = (dx, dy)
+                note.set_horizontalalignment(ha)
+                note.set_verticalalignment(va)
+                box = note.get_window_extent(renderer)
+                inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
+                          and box.y1 <= frame.y1)
+                if inside and not _hits(box, line):
+                    break
+            else:  # nowhere clear: the empty side, which at worst leaves the axes
+                dx, dy, ha, va = _label_spots(direction)[0]
+                note.xyann = (dx, dy)
+                note.set_horizontalalignment(ha)
+                note.set_verticalalignment(va)
+
+
+def _dense(path: np.ndarray, per_segment: int = 40) -> np.ndarray:
+    if len(path) < 2:
+        return path
+    return np.linspace(path[:-1], path[1:], per_segment).reshape(-1, 2)
+
+
+def _hits(box: Any, points: np.ndarray) -> bool:
+    """Whether any of the display-space ``points`` falls inside ``box``."""
+    return bool(((points[:, 0] > box.x0) & (points[:, 0] < box.x1)
+                 & (points[:, 1] > box.y0) & (points[:, 1] < box.y1)).any())

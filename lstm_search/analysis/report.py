@@ -2,7 +2,9 @@
 folders, written as ``report.md``, a self-contained ``report.html`` and CSV tables.
 
 Each task of the table gets its own section (metric, summary, comparison with each baseline,
-leaderboard, importance, hyperparameters, learning curves, Pareto fronts, accuracy against lag).
+leaderboard, importance, hyperparameters, learning curves, Pareto fronts); a task run at several
+settings (task options such as ``gap`` that vary in the table) gets one section per setting, and
+a task run at several gaps a figure of accuracy against the lag.
 Problems with the input (no trials, one cell, a missing baseline, only failed trials) become
 notes in the report rather than errors; a section that cannot be computed says why.
 """
@@ -23,14 +25,23 @@ from lstm_search.analysis import plots as _plots
 from lstm_search.analysis._render import Block, to_html, to_markdown
 from lstm_search.analysis._style import figure_png
 from lstm_search.analysis._table import (
+    STATUSES_ORDER,
     AnalysisError,
+    base_tasks,
     completed,
     group_keys,
     objective_base,
     require_columns,
+    table_direction,
+    task_groups,
+    with_task_labels,
 )
 from lstm_search.analysis.diagrams import draw_cells
-from lstm_search.analysis.importance import ALL_CELLS, hyperparameter_importance
+from lstm_search.analysis.importance import (
+    ALL_CELLS,
+    hyperparameter_importance,
+    marginal_effects,
+)
 from lstm_search.analysis.pareto import leaderboard, pareto_front
 from lstm_search.analysis.stats import (
     BETTER,
@@ -43,7 +54,8 @@ from lstm_search.analysis.stats import (
 from lstm_search.analysis.summary import SUMMARY_COLUMNS, summarize, task_metric
 
 T = TypeVar("T")
-TABLES = ("summary", "comparison", "importance", "leaderboard", "pareto")
+TABLES = ("summary", "comparison", "importance", "marginal_effects", "leaderboard", "pareto",
+          "gap")
 
 
 @dataclass
@@ -111,10 +123,11 @@ def write_report(df: pd.DataFrame, out: str | os.PathLike[str], *,
                  curves: pd.DataFrame | None = None,
                  baselines: Sequence[str] = DEFAULT_BASELINES, metric: str | None = None,
                  top_fraction: float = 0.1, min_top: int = 5, alpha: float = 0.05,
-                 seed: int = 0, importance_method: str = "auto", gap_column: str = "hp.gap",
+                 seed: int = 0, importance_method: str = "auto", gap_column: str = "task.gap",
                  sources: Sequence[str] = (), title: str = "lstm-search report") -> ReportFiles:
     """Write ``report.md``, ``report.html``, ``figures/*.png`` and the CSV tables
-    (``summary``, ``comparison``, ``importance``, ``leaderboard``, ``pareto``) into ``out``.
+    (``summary``, ``comparison``, ``importance``, ``marginal_effects``, ``leaderboard``,
+    ``pareto``, ``gap``) into ``out``.
 
     Args:
         df: the table of :func:`lstm_search.results.load_results`.
@@ -126,7 +139,8 @@ def write_report(df: pd.DataFrame, out: str | os.PathLike[str], *,
         seed: seeds the bootstrap intervals and fANOVA's forest.
         importance_method: "auto" (fANOVA with scikit-learn, else PED-ANOVA), "fanova",
             "ped-anova".
-        gap_column: the lag column of long-lag recall tasks.
+        gap_column: the lag column of long-lag recall tasks (``task.gap``; older tables with
+            the gap as a hyperparameter, ``hp.gap``, are read too).
         sources: the folders the table was read from (named in the report).
     """
     out_dir = Path(out)
@@ -138,14 +152,18 @@ def write_report(df: pd.DataFrame, out: str | os.PathLike[str], *,
     r.add("p", f"Generated {now} from {', '.join(f'`{s}`' for s in sources) or 'a table'}.")
     ok = _check_table(r, df)
     if ok:
-        tasks = group_keys(df, "task")
+        df = with_task_labels(df)
+        base = base_tasks(df)
+        tasks = list(pd.unique(base))
         r.add("p", f"{len(df)} trials, {df['cell'].nunique()} cells, {len(tasks)} task(s): "
-                   + ", ".join(f"`{t}`" for t in tasks) + ". Baselines: "
-                   + ", ".join(f"`{b}`" for b in baselines) + ".")
+                   + ", ".join(_task_overview(df[base == t], str(t)) for t in tasks)
+                   + ". Baselines: " + ", ".join(f"`{b}`" for b in baselines) + ".")
         for task in tasks:
-            _task_section(r, df[df["task"] == task], str(task), curves, baselines, metric,
-                          alpha=alpha, seed=seed, importance_method=importance_method,
-                          gap_column=gap_column, **opts)
+            rows = df[base == task]
+            for label, tdf in task_groups(rows):
+                _task_section(r, tdf, label, curves, baselines, metric, alpha=alpha, seed=seed,
+                              importance_method=importance_method, **opts)
+            _gap_sections(r, rows, gap_column, metric, baselines, **opts)
     _methods(r, top_fraction, min_top, alpha)
 
     files = ReportFiles(out_dir=out_dir, markdown=out_dir / "report.md",
@@ -180,13 +198,34 @@ def _check_table(r: _Report, df: pd.DataFrame) -> bool:
     return True
 
 
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text)
+
+
+def _task_overview(rows: pd.DataFrame, task: str) -> str:
+    """```recall` (3 settings: gap=10, gap=20, gap=40)`` or just ```jsb```."""
+    labels = list(dict.fromkeys(label for label, _ in task_groups(rows)))
+    if len(labels) < 2:
+        return f"`{task}`"
+    return f"`{task}` ({len(labels)} settings: " + ", ".join(
+        label.removeprefix(task).strip() for label in labels) + ")"
+
+
+def _status_counts(tdf: pd.DataFrame) -> str:
+    """``"6 failed, 2 invalid"``: trial counts by status, plain integers."""
+    counts = tdf["status"].value_counts()
+    return ", ".join(f"{int(n)} {status}" for status, n in counts.items())
+
+
 def _task_section(r: _Report, tdf: pd.DataFrame, task: str, curves: pd.DataFrame | None,
                   baselines: Sequence[str], metric: str | None, *, top_fraction: float,
-                  min_top: int, alpha: float, seed: int, importance_method: str,
-                  gap_column: str) -> None:
+                  min_top: int, alpha: float, seed: int, importance_method: str) -> None:
     opts = dict(top_fraction=top_fraction, min_top=min_top)
-    slug = "".join(ch if ch.isalnum() else "-" for ch in task)
+    slug = _slug(task)
     r.add("h2", f"Task {task}")
+    if completed(tdf).empty:
+        _nothing_completed(r, tdf, task, **opts)
+        return
     chosen = r.attempt(f"task {task!r}", lambda: task_metric(tdf, metric))
     if chosen is None:
         return
@@ -194,7 +233,8 @@ def _task_section(r: _Report, tdf: pd.DataFrame, task: str, curves: pd.DataFrame
     better = "lower" if direction == "minimize" else "higher"
     objective = objective_base(tdf) or "objective"
     r.add("p", f"Metric `{name}` ({better} is better). \"Best 10%\": a cell's completed trials "
-               f"ranked by the validation objective (`{objective}`), the best "
+               f"ranked by the validation objective (`{objective}`, "
+               f"{table_direction(tdf)}d), the best "
                f"{top_fraction:.0%} and at least {min_top} (Greff et al. 2015).")
     summary = r.attempt("summary", lambda: summarize(tdf, name, **opts))
     if summary is not None:
@@ -204,20 +244,17 @@ def _task_section(r: _Report, tdf: pd.DataFrame, task: str, curves: pd.DataFrame
     _failures(r, tdf)
     done = completed(tdf, name)
     if done.empty:
-        r.note(f"task `{task}`: no trial completed with a value of `{name}` "
-               f"(statuses: {dict(tdf['status'].value_counts())}); nothing to compare or plot.")
+        r.note(f"task `{task}`: no completed trial has a value of `{name}` "
+               f"({_status_counts(tdf)}); nothing to compare or plot.")
         return
     cells = group_keys(done, "cell")
     present = [b for b in baselines if b in cells]
-    missing = [b for b in baselines if b not in cells]
     r.add("h3", "Comparison with the baselines")
     if len(cells) < 2:
         r.note(f"task `{task}`: only one cell (`{cells[0]}`) has completed trials; there is "
                "nothing to compare it with.")
-    elif missing:
-        r.note(f"task `{task}`: baseline(s) {', '.join(f'`{b}`' for b in missing)} not in the "
-               f"table (cells with completed trials: {', '.join(f'`{c}`' for c in cells)}); "
-               "pass `--baseline` with a cell name from this list.")
+    else:
+        _baseline_notes(r, tdf, task, baselines, cells)
     comparison = None
     if len(cells) >= 2 and present:
         comparison = r.attempt("comparison", lambda: compare_to_baselines(
@@ -248,8 +285,9 @@ def _task_section(r: _Report, tdf: pd.DataFrame, task: str, curves: pd.DataFrame
     imp = r.attempt("importance", lambda: hyperparameter_importance(
         tdf, method=importance_method, seed=seed))  # type: ignore[arg-type]
     if imp is not None:
-        for s in imp.attrs.get("skipped", []):
-            r.add("p", f"Importance skipped for {s}.")
+        skipped = [x.removeprefix(f"task {task!r}, ") for x in imp.attrs.get("skipped", [])]
+        if skipped:
+            r.add("p", "Importance skipped for " + "; ".join(skipped) + ".")
         if len(imp):
             r.tables["importance"].append(imp)
             pooled = imp[imp["cell"] == ALL_CELLS]
@@ -261,9 +299,7 @@ def _task_section(r: _Report, tdf: pd.DataFrame, task: str, curves: pd.DataFrame
             r.figure(f"{slug}-importance", "Hyperparameter importance (share of the variance of "
                      "the validation objective explained by each hyperparameter alone).",
                      lambda: _plots.importance_plot(imp, task=task))
-    r.figure(f"{slug}-hyperparameters", f"`{name}` against each hyperparameter, with the "
-             "binned mean and its 95% confidence interval.",
-             lambda: _plots.hyperparameter_plot(tdf, metric=name))
+    _marginal(r, tdf, name, slug)
     if curves is not None and len(curves) and len(_curves.curves_with_cells(curves, tdf)):
         r.add("h3", "Learning curves")
         r.figure(f"{slug}-curves", "Median validation curve of each cell's best trials "
@@ -281,14 +317,84 @@ def _task_section(r: _Report, tdf: pd.DataFrame, task: str, curves: pd.DataFrame
                                     and c not in ("genome_id", "run")]])
     r.figure(f"{slug}-pareto", "Trials by quality and cost; the Pareto front (no trial is both "
              "better and cheaper) in orange.", lambda: _plots.pareto_plot(tdf, metric=name))
-    gap = gap_column if gap_column in tdf.columns else None
-    if gap is None and gap_column.removeprefix("hp.") in tdf.columns:
-        gap = gap_column.removeprefix("hp.")
-    if gap is not None and tdf[gap].notna().any():
-        r.add("h3", "Accuracy against lag")
-        r.figure(f"{slug}-gap", f"`{name}` against `{gap}`: mean over trials with a 95% "
-                 "confidence interval.", lambda: _curves.gap_plot(
-                     tdf, gap_column=gap, metric=name, baselines=baselines))
+
+
+def _nothing_completed(r: _Report, tdf: pd.DataFrame, task: str, *, top_fraction: float,
+                       min_top: int) -> None:
+    """The section of a task none of whose trials completed: counts and errors only."""
+    objective = objective_base(tdf) or "objective"
+    r.add("p", f"No trial completed ({_status_counts(tdf)}), so there is no metric to compare "
+               f"(the search optimised `{objective}`).")
+    summary = r.attempt("summary", lambda: summarize(tdf, top_fraction=top_fraction,
+                                                     min_top=min_top))
+    if summary is not None:
+        r.tables["summary"].append(summary)
+        r.add("h3", "Trials per cell")
+        r.add("table", table=summary[["cell", "trials", *STATUSES_ORDER]])
+    _failures(r, tdf)
+    r.note(f"task `{task}`: no trial completed ({_status_counts(tdf)}); nothing to compare or "
+           "plot.")
+
+
+def _baseline_notes(r: _Report, tdf: pd.DataFrame, task: str, baselines: Sequence[str],
+                    cells: list[Any]) -> None:
+    """A note per baseline that cannot be compared with: absent, or without a completed trial."""
+    listed = ", ".join(f"`{c}`" for c in cells)
+    absent = [b for b in baselines if b not in set(tdf["cell"])]
+    idle = [b for b in baselines if b in set(tdf["cell"]) and b not in cells]
+    for b in idle:
+        r.note(f"`{b}` has no completed trial on task `{task}` "
+               f"({_status_counts(tdf[tdf['cell'] == b])}); it is left out of the comparison.")
+    if absent:
+        r.note(f"task `{task}`: baseline(s) {', '.join(f'`{b}`' for b in absent)} not in the "
+               f"table (cells with completed trials: {listed}); pass `--baseline` with a cell "
+               "name from this list.")
+
+
+def _marginal(r: _Report, tdf: pd.DataFrame, name: str, slug: str) -> None:
+    """Marginal effects (CSV table) and the figure of the metric against each hyperparameter."""
+    marginal = r.attempt("marginal effects",
+                         lambda: marginal_effects(completed(tdf, name), target=name))
+    if marginal is None:
+        return
+    if marginal.empty:
+        r.add("p", "No hyperparameter varies among the completed trials; nothing to plot "
+                   "against.")
+        return
+    r.tables["marginal_effects"].append(marginal.assign(metric=name))
+    r.figure(f"{slug}-hyperparameters", f"`{name}` against each hyperparameter, with the "
+             "binned mean and its 95% confidence interval (table: `marginal_effects.csv`).",
+             lambda: _plots.hyperparameter_plot(tdf, metric=name, marginal=marginal))
+
+
+def _gap_sections(r: _Report, rows: pd.DataFrame, gap_column: str, metric: str | None,
+                  baselines: Sequence[str], *, top_fraction: float, min_top: int) -> None:
+    """Accuracy against the lag for each setting of a task's other options, when the task was
+    run at more than one gap."""
+    try:
+        gap = _curves.gap_column_of(rows, gap_column)
+    except AnalysisError:
+        return
+    opts = dict(top_fraction=top_fraction, min_top=min_top)
+    for label, g in _curves.gap_settings(rows, gap):
+        if completed(g, gap)[gap].nunique() < 2:
+            continue
+        r.add("h2", f"Task {label}: accuracy against the lag")
+        data = r.attempt(f"accuracy against `{gap}`", lambda g=g, label=label: _curves.gap_data(
+            g, gap_column=gap, metric=metric, task=label, **opts))
+        if data is None or data.empty:
+            continue
+        r.tables["gap"].append(data.assign(metric=data.attrs["metric"], gap_column=gap))
+        r.add("p", f"The comparisons above are per `{gap}`; this figure puts them side by side. "
+                   f"Each point is the mean `{data.attrs['metric']}` of a cell's best "
+                   f"{top_fraction:.0%} trials at that gap by the validation objective (at "
+                   f"least {min_top}, fewer where fewer completed); the band is one standard "
+                   "deviation either side. Table: `gap.csv`.")
+        r.figure(f"{_slug(label)}-gap", f"`{data.attrs['metric']}` against `{gap}` per cell: "
+                 f"mean ± SD over the best {top_fraction:.0%} trials by validation (at least "
+                 f"{min_top}).", lambda g=g, label=label: _curves.gap_plot(
+                     g, gap_column=gap, metric=metric, task=label, baselines=baselines,
+                     **opts))
 
 
 def _compact_hparams(text: str) -> str:
@@ -360,9 +466,10 @@ def _diagrams(r: _Report, tdf: pd.DataFrame, board: pd.DataFrame, slug: str) -> 
         for cell, path in drawn.items():
             name = f"{slug}-{path.stem}"
             r.figures[name] = path.read_bytes()
-            items.append((name, f"Cell `{cell}` (rank {top.index(cell) + 1}).",
+            items.append((name, f"Cell `{cell}` (rank {top.index(cell) + 1})",
                           r.figures[name]))
     if items:
+        r.add("p", "Cell diagrams of the best cells:")
         r.add("gallery", items=items)
     if notes and not drawn:
         r.add("p", f"Cell diagrams left out: {notes[0]}.")
@@ -385,9 +492,23 @@ def _methods(r: _Report, top_fraction: float, min_top: int, alpha: float) -> Non
                f"with one baseline in one task, separately for each test; a verdict is "
                f"\"better\" or \"worse\" when the corrected p-value is below {alpha:g}, in the "
                "direction of the metric. Differences and effect sizes are cell minus baseline.")
+    r.add("p", "Cohen's d is left blank where it is undefined: fewer than two trials in a group, "
+               "or a pooled standard deviation of zero (every selected trial scored the same). "
+               "Two constant samples get no Welch test either.")
+    r.add("p", "Runs of one task at different settings are analysed apart: the task options "
+               "recorded with each trial (`task.gap`, `task.n_train` ...) that take more than "
+               "one value for a task label its sections (`recall gap=50`), so no comparison, "
+               "summary, figure or importance pools two settings. Replicate options "
+               "(`data_seed`) are pooled. Accuracy against the lag shows, per cell and gap, the "
+               f"mean and standard deviation of the best {top_fraction:.0%} trials by "
+               f"validation objective (at least {min_top}).")
     r.add("p", "Hyperparameter importance is the share of variance of the validation objective "
                "explained by each hyperparameter's main effect, estimated by fANOVA (Hutter et "
                "al. 2014) as implemented in Optuna, or by PED-ANOVA (Watanabe et al. 2023) "
                "without scikit-learn. Trials become an in-memory Optuna study with "
                "distributions inferred from the values (log scale for learning rates and for "
-               "positive values spread over a wide range).")
+               "positive values spread over a wide range); log-scale hyperparameters enter "
+               "both evaluators as log10 values, since Optuna's fANOVA would otherwise read "
+               "them on a linear scale. A group (a cell, or all cells pooled) with fewer than "
+               "10 completed trials or whose trials all scored the same is skipped, and says "
+               "so.")

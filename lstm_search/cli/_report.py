@@ -25,8 +25,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="at least this many best trials per cell (default 5)")
     parser.add_argument("--importance", choices=("auto", "fanova", "ped-anova"), default="auto",
                         help="importance method (auto: fANOVA if scikit-learn is installed)")
-    parser.add_argument("--gap-column", default="hp.gap",
-                        help="lag column of long-lag recall tasks (default hp.gap)")
+    parser.add_argument("--gap-column", default="task.gap",
+                        help="lag column of long-lag recall tasks (default task.gap; tables "
+                             "with the gap as a hyperparameter, hp.gap, are read too)")
     parser.add_argument("--seed", type=int, default=0, help="seed of bootstrap and fANOVA")
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import itertools
 import sys
 
+import analysis_fixture_tables as tables
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -13,6 +16,7 @@ from lstm_search.analysis import (
     compare_to_baselines,
     draw_cells,
     figure_png,
+    gap_data,
     gap_plot,
     hyperparameter_importance,
     hyperparameter_plot,
@@ -23,6 +27,7 @@ from lstm_search.analysis import (
     variant_boxplot,
 )
 from lstm_search.analysis.stats import stars
+from lstm_search.results import load_results
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +135,96 @@ def test_cell_diagrams_are_optional(greff_table, names, tmp_path, monkeypatch):
     monkeypatch.setattr(diagrams.importlib, "import_module", missing)
     drawn, notes = draw_cells(greff_table, cells, tmp_path / "b")
     assert drawn == {} and "not available" in notes[0]
+
+
+def test_gap_data_per_cell_and_gap_best_or_all(mixed_table):
+    recall = mixed_table[mixed_table["task"] == "recall"]
+    best = gap_data(mixed_table, task="recall", min_top=2)
+    every = gap_data(mixed_table, task="recall", select="all")
+    assert len(best) == len(every) == len(tables.RECALL_REACH) * len(tables.RECALL_GAPS)
+    assert (best["n"] == 2).all() and (every["n"] == 3).all()
+    for data, k in ((best, 2), (every, 3)):
+        row = data[(data["cell"] == "gru") & (data["gap"] == 100)].iloc[0]
+        rows = recall[(recall["cell"] == "gru") & (recall["task.gap"] == 100)]
+        chosen = rows.nlargest(k, "objective")["test.acc"]  # accuracy: higher is better
+        assert row["mean"] == pytest.approx(chosen.mean())
+        assert row["sd"] == pytest.approx(chosen.std(ddof=1))
+    assert best.attrs["select"] == "best" and best.attrs["gap_column"] == "task.gap"
+
+
+def test_gap_plot_reads_older_tables_with_the_gap_as_a_hyperparameter(tmp_path):
+    tables.write_recall_results(tmp_path, gaps=(10, 50, 200), gap_as="hp")
+    df = load_results(tmp_path)
+    assert "hp.gap" in df.columns and "task.gap" not in df.columns
+    fig = gap_plot(df)
+    ax = fig.axes[0]
+    assert list(ax.get_lines()[0].get_xdata()) == [10, 50, 200]
+    assert ax.get_xlabel().startswith("gap")
+    assert len(gap_data(df, gap_column="hp.gap")) == 4 * 3
+
+
+def test_legends_sit_outside_the_data(greff_table, greff_curves, mixed_table):
+    for fig in (learning_curves_plot(greff_curves, greff_table, max_cells=5),
+                pareto_plot(mixed_table, task="recall gap=50"),  # accuracy: the front rises
+                gap_plot(mixed_table, task="recall")):
+        assert all(ax.get_legend() is None for ax in fig.axes)
+        assert len(fig.legends) == 1
+
+
+def test_a_single_trial_baseline_is_drawn_visibly(greff_table):
+    lstm = greff_table[(greff_table["cell"] == "lstm") & (greff_table["status"] == "complete")]
+    df = greff_table[(greff_table["cell"] != "lstm") | (greff_table.index == lstm.index[0])]
+    fig = variant_boxplot(df, baseline="lstm")
+    value = lstm["test.nll"].iloc[0]
+    position = [t.get_text() for t in fig.axes[1].get_xticklabels()].index("lstm")
+    for ax in fig.axes:
+        big = [c for c in ax.collections if len(c.get_offsets()) == 1
+               and np.allclose(c.get_offsets()[0], [position, value])
+               and c.get_sizes()[0] >= 50]
+        assert big, "the one lstm trial has no visible marker"
+        assert big[0].get_edgecolor()[0][:3].tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+def test_pareto_labels_keep_off_the_step_line(greff_table, mixed_table, maximize):
+    fig = (pareto_plot(mixed_table, task="recall gap=50") if maximize
+           else pareto_plot(greff_table))
+    assert front_labels_on_the_line(fig) == []
+    assert sum(len(ax.texts) for ax in fig.axes) >= 2
+
+
+def test_pareto_labels_clear_a_steep_front():
+    # twelve front trials close in cost and far apart in quality: a label right of a point
+    # would sit on the next step down
+    import pandas as pd
+
+    n = 12
+    cost = 1000 + 40 * np.arange(n)
+    nll = 10 - 0.4 * np.arange(n)
+    df = pd.DataFrame({"task": "t", "cell": [f"cell-{i:02d}abcd" for i in range(n)],
+                       "status": "complete", "objective": nll, "objective_name": "nll",
+                       "direction": "minimize", "test.nll": nll, "n_params": cost})
+    fig = pareto_plot(df, costs=("n_params",))
+    assert front_labels_on_the_line(fig) == []
+    assert len(fig.axes[0].texts) >= 6
+
+
+def front_labels_on_the_line(fig) -> list[str]:
+    """Front labels whose box a step segment crosses, measured on the drawn figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    bad = []
+    for ax in fig.axes:
+        step = ax.lines[0]
+        x, y = np.asarray(step.get_xdata(), float), np.asarray(step.get_ydata(), float)
+        corners = np.column_stack([np.repeat(x, 2)[1:], np.repeat(y, 2)[:-1]])  # steps-post
+        path = ax.transData.transform(corners)
+        dense = np.concatenate([np.linspace(a, b, 60) for a, b in itertools.pairwise(path)])
+        for text in ax.texts:
+            box = text.get_window_extent(renderer).shrunk(0.96, 0.9)
+            if ((dense[:, 0] > box.x0) & (dense[:, 0] < box.x1)
+                    & (dense[:, 1] > box.y0) & (dense[:, 1] < box.y1)).any():
+                bad.append(text.get_text())
+    return bad

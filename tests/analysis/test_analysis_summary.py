@@ -12,12 +12,16 @@ import pytest
 
 from lstm_search.analysis import (
     AnalysisError,
+    best_trials,
     default_metric,
     leaderboard,
     metric_direction,
     pareto_front,
     pareto_mask,
     summarize,
+    task_keys,
+    task_labels,
+    with_task_labels,
 )
 
 
@@ -37,7 +41,8 @@ def test_summary_counts_and_statistics_by_hand(greff_table):
         best = done.nsmallest(k, "objective")["test.nll"].mean()  # by validation, not test
         assert s.loc[cell, "top_mean"] == pytest.approx(best)
         assert s.loc[cell, "top_n"] == k
-        assert s.loc[cell, "seconds_median"] == pytest.approx(rows["train_seconds"].median())
+        timed = rows.loc[rows["train_seconds"] > 0, "train_seconds"]  # 0: never trained
+        assert s.loc[cell, "seconds_median"] == pytest.approx(timed.median())
     # ordered best first, the clearly worse variant last among Greff's
     assert list(s["top_mean"]) == sorted(s["top_mean"])
     assert s.index[-1] == "noaf" or s.loc["noaf", "top_mean"] > s.loc["lstm", "top_mean"] + 0.5
@@ -45,10 +50,11 @@ def test_summary_counts_and_statistics_by_hand(greff_table):
 
 def test_direction_is_respected_for_maximised_metrics(mixed_table):
     s = summarize(mixed_table)
-    recall = s[s["task"] == "recall"].set_index("cell")
+    recall = s[s["task"] == "recall gap=50"].set_index("cell")
     assert (recall["metric"] == "test.acc").all()
     assert (recall["direction"] == "maximize").all()
-    rows = mixed_table[(mixed_table["task"] == "recall") & (mixed_table["cell"] == "gru")]
+    rows = mixed_table[(mixed_table["task"] == "recall") & (mixed_table["cell"] == "gru")
+                       & (mixed_table["task.gap"] == 50)]
     assert recall.loc["gru", "best"] == pytest.approx(rows["test.acc"].max())
     assert list(recall["top_mean"]) == sorted(recall["top_mean"], reverse=True)
 
@@ -106,3 +112,81 @@ def test_pareto_front_and_leaderboard(greff_table, names):
         hp = json.loads(row.best_hparams)
         assert hp["lr"] == pytest.approx(picked["hp.lr"])
         assert isinstance(hp["hidden"], int)
+
+
+def nll_search(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    """Objective NLL (minimised), compared on test accuracy (maximised): the two disagree on
+    the direction, and a low NLL goes with a high accuracy."""
+    rng = np.random.default_rng(seed)
+    nll = rng.uniform(0.5, 3.0, n)
+    return pd.DataFrame({
+        "task": "t", "cell": np.where(np.arange(n) % 2, "a", "b"), "status": "complete",
+        "run": "r", "trial": np.arange(n), "objective": nll, "objective_name": "nll",
+        "direction": "minimize", "valid.nll": nll, "test.nll": nll + 0.05,
+        "test.acc": 1.0 - nll / 4 + rng.normal(0, 0.01, n), "n_params": 100})
+
+
+def test_best_trials_rank_by_the_objective_not_by_the_compared_metric():
+    df = nll_search()
+    assert metric_direction(df, "test.acc") == "maximize"
+    s = summarize(df, "test.acc").set_index("cell")
+    assert (s["direction"] == "maximize").all()
+    for cell, rows in df.groupby("cell"):
+        k = max(5, math.ceil(0.1 * len(rows)))
+        tuned = rows.nsmallest(k, "objective")  # lowest validation NLL: the tuned trials
+        assert s.loc[cell, "top_mean"] == pytest.approx(tuned["test.acc"].mean())
+        assert s.loc[cell, "top_mean"] > rows["test.acc"].median()
+        picked = best_trials(rows)
+        assert set(picked["trial"]) == set(tuned["trial"])
+    board = leaderboard(df, metric="test.acc").set_index("cell")
+    assert board.loc["a", "top_mean"] == pytest.approx(s.loc["a", "top_mean"])
+    # an explicit direction is the direction of ``by``
+    assert set(best_trials(df, "maximize")["trial"]) == set(df.nlargest(5, "objective")["trial"])
+
+
+def gap_table() -> pd.DataFrame:
+    """One task at gaps 5, 10 and 50 (two data seeds each), another that records no options."""
+    rows = []
+    for gap in (50, 5, 10):
+        for data_seed in (1, 2):
+            for cell, acc in (("lstm", 0.9), ("nfg", 0.9 - gap / 60)):
+                rows.append({"task": "recall", "cell": cell, "status": "complete",
+                             "objective": acc, "objective_name": "acc",
+                             "direction": "maximize", "test.acc": acc, "task.gap": gap,
+                             "task.n_train": 128, "task.data_seed": data_seed})
+    rows += [{"task": "jsb", "cell": "lstm", "status": "complete", "objective": 8.0 + i,
+              "objective_name": "nll", "direction": "minimize", "test.nll": 8.1 + i}
+             for i in range(3)]
+    return pd.DataFrame(rows)
+
+
+def test_task_labels_keep_settings_apart():
+    df = gap_table()
+    labels = task_labels(df)
+    # the gap varies (in the label); n_train does not; data_seed draws replicates (pooled)
+    assert set(labels[df["task"] == "recall"]) == {"recall gap=5", "recall gap=10",
+                                                   "recall gap=50"}
+    assert set(labels[df["task"] == "jsb"]) == {"jsb"}  # no task.* values: its plain name
+    labelled = with_task_labels(df)
+    assert task_keys(labelled) == ["recall gap=5", "recall gap=10", "recall gap=50", "jsb"]
+    assert with_task_labels(labelled) is labelled
+    one = labelled[labelled["task"] == "recall gap=10"]
+    assert set(with_task_labels(one)["task"]) == {"recall gap=10"}  # a subset keeps its label
+    s = summarize(df)
+    assert list(s["task"]) == ["recall gap=5"] * 2 + ["recall gap=10"] * 2 + \
+        ["recall gap=50"] * 2 + ["jsb"]
+    at50 = s[s["task"] == "recall gap=50"].set_index("cell")
+    assert at50.loc["nfg", "top_mean"] == pytest.approx(0.9 - 50 / 60)  # not pooled over gaps
+    assert at50.loc["nfg", "complete"] == 2
+    assert set(pareto_front(df.assign(n_params=1), cost="n_params")["task"]) == \
+        set(s["task"])
+    # a row without the option (an older run next to newer ones) is its own setting
+    mixed = df.astype({"task.gap": float})
+    mixed.loc[0, "task.gap"] = np.nan
+    assert task_labels(mixed)[0] == "recall gap=n/a"
+
+
+def test_tables_without_task_option_columns_are_unchanged(greff_table):
+    assert not [c for c in greff_table.columns if c.startswith("task.")]
+    assert with_task_labels(greff_table) is greff_table
+    assert set(summarize(greff_table)["task"]) == {"jsb"}
