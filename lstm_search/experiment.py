@@ -152,8 +152,6 @@ class Experiment:
             if not isinstance(getattr(self, fname), tp):
                 problems.append(f"{fname} must be a {tp.__name__}, "
                                 f"got {type(getattr(self, fname)).__name__}")
-        if not problems and self.search.sampler == "grid":
-            problems.extend(_grid_problems(self.space, self.search.trials))
         if problems:
             raise ExperimentError(f"experiment {self.name!r}: " + "; ".join(problems))
 
@@ -183,7 +181,13 @@ class Experiment:
         exp = self
         if smoke:
             exp = exp.with_overrides(self.smoke)
-        return exp.with_overrides(dict(overrides))
+        exp = exp.with_overrides(dict(overrides))
+        # checked once every override is in (they are applied one key at a time)
+        if exp.search.sampler == "grid":
+            problems = _grid_problems(exp.space, exp.search.trials)
+            if problems:
+                raise ExperimentError(f"experiment {exp.name!r}: " + "; ".join(problems))
+        return exp
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (the space by its name and parameters)."""
@@ -196,9 +200,20 @@ class Experiment:
                 out[f.name] = dataclasses.asdict(value)
             elif f.name == "stages":
                 out[f.name] = [dataclasses.asdict(s) for s in value]
+            elif f.name in ("smoke", "paper"):
+                out[f.name] = _json_ready(value)
             else:
                 out[f.name] = value
         return out
+
+
+def _json_ready(value: Any) -> Any:
+    """``value`` with search-space distributions in their JSON form."""
+    import json
+
+    from lstm_search.results import _json_default
+
+    return json.loads(json.dumps(value, default=_json_default))
 
 
 def _grid_problems(space: Any, trials: int) -> list[str]:

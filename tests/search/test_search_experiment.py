@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from search_helpers import REPO, write_experiment
+from search_helpers import REPO, cli, write_experiment
 
 from lstm_search.cli import main
 from lstm_search.config import ConfigError
@@ -32,15 +32,34 @@ def test_every_experiment_loads_with_a_smaller_smoke_mode(name: str) -> None:
     smoke = load_experiment(name, smoke=True)
     assert isinstance(full, Experiment) and full.name == name
     assert isinstance(full.space, SearchSpace)
-    assert smoke.search.trials < full.search.trials
+    assert smoke.search.trials <= full.search.trials
     assert smoke.train.epochs <= full.train.epochs
+    # smaller in trials, epochs or data
+    assert (smoke.search.trials < full.search.trials or smoke.train.epochs < full.train.epochs
+            or smoke.task.subset is not None)
     json.dumps(full.to_dict())  # the resolved configuration goes to run.json
 
 
-def test_paper_scale_is_one_override_away() -> None:
-    exp = load_experiment("greff_jsb", overrides={"search.trials": "200"})
-    assert exp.search.trials == 200
+@pytest.mark.parametrize("name", [n for n in experiment_names() if load_experiment(n).paper])
+def test_paper_scale_is_one_flag_away(name: str) -> None:
+    full = load_experiment(name)
+    paper = load_experiment(name, overrides=full.paper)
+    assert paper.search.trials >= full.search.trials
+    assert paper.search.trials > full.search.trials or paper.train.epochs > full.train.epochs
+
+
+def test_greff_paper_scale_is_200_trials_per_variant() -> None:
+    exp = load_experiment("greff_jsb")
+    paper = load_experiment("greff_jsb", overrides=exp.paper)
     assert exp.space.cells[0] == "vanilla" and len(exp.space.cells) == 10
+    assert paper.search.trials == 200 * len(exp.space.cells)
+
+
+def test_paper_flag_without_a_paper_scale_is_a_clear_error(tmp_path: Path) -> None:
+    path = write_experiment(tmp_path)
+    proc = cli("run", str(path), "--paper", "--out", str(tmp_path / "results"))
+    assert proc.returncode == 2 and "declares no paper scale" in proc.stderr
+    assert not (tmp_path / "results").exists()
 
 
 def test_load_by_path_and_overrides_are_typed(tmp_path: Path) -> None:
