@@ -390,9 +390,11 @@ def _gap_sections(r: _Report, rows: pd.DataFrame, gap_column: str, metric: str |
                    f"{top_fraction:.0%} trials at that gap by the validation objective (at "
                    f"least {min_top}, fewer where fewer completed); the band is one standard "
                    "deviation either side. Table: `gap.csv`.")
+        lo, hi = int(data["n"].min()), int(data["n"].max())
         r.figure(f"{_slug(label)}-gap", f"`{data.attrs['metric']}` against `{gap}` per cell: "
                  f"mean ± SD over the best {top_fraction:.0%} trials by validation (at least "
-                 f"{min_top}).", lambda g=g, label=label: _curves.gap_plot(
+                 f"{min_top}); {lo if lo == hi else f'{lo}-{hi}'} trial(s) per point.",
+                 lambda g=g, label=label: _curves.gap_plot(
                      g, gap_column=gap, metric=metric, task=label, baselines=baselines,
                      **opts))
 
