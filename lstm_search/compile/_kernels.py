@@ -16,6 +16,7 @@ Every kernel takes ``params``: the layer's parameters by name (``weight_x``, ``b
 from __future__ import annotations
 
 import functools
+import types
 import warnings
 from typing import Any
 
@@ -69,16 +70,39 @@ class EagerKernel:
         return run_eager(self.plan, params, x, states)
 
 
+# the torch.compile backend of the "compile" kernels (tests use "eager", dynamo alone)
+_TORCH_COMPILE_BACKEND = "inductor"
+
+
+def _own_function(plan: Plan) -> Any:
+    """``run_eager`` bound to ``plan`` as a function with a code object of its own.
+
+    Dynamo keeps the graphs it compiled per code object, and only ``recompile_limit`` (8) of
+    them; past that it runs the function uncompiled, with one warning. Kernels sharing one
+    function (a ``functools.partial`` of ``run_eager``: every kernel's frame is then dynamo's
+    one wrapper of partials) stop being compiled after eight cells or shapes in a process, as
+    a search compiling many genomes soon does. A fresh code object per kernel gives each
+    kernel its own cache (up to eight shapes each).
+    """
+    def call(params: dict[str, Tensor], x: Tensor, states: list[Tensor]
+             ) -> tuple[Tensor, list[Tensor]]:
+        return run_eager(plan, params, x, states)
+
+    return types.FunctionType(call.__code__.replace(), call.__globals__, call.__name__,
+                              call.__defaults__, call.__closure__)
+
+
 class CompileKernel:
     """``torch.compile`` of the eager interpreter; the first call per shape takes tens of
-    seconds on CPU (inductor generates and builds C++)."""
+    seconds on CPU (inductor generates and builds C++). Each kernel compiles a function of
+    its own (see :func:`_own_function`)."""
 
     name = "compile"
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        fn = functools.partial(run_eager, plan)
-        self._fn = torch.compile(fn, dynamic=False)
+        self.target = _own_function(plan)
+        self._fn = torch.compile(self.target, dynamic=False, backend=_TORCH_COMPILE_BACKEND)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (make_kernel, (self.plan, self.name))

@@ -96,9 +96,12 @@ def test_parity_with_torch(cell, backend, fused, dtype, cfg):
     _check(cell, cfg, backend, fused, dtype)
 
 
-def test_parity_compile_backend_one_case():
-    # torch.compile takes tens of seconds on this CPU: one small case in the default run
-    _check("lstm", (3, 4, 2, False, True), "compile", True, torch.float64)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_parity_compile_backend_default_cases(cell):
+    # torch.compile takes tens of seconds per graph on this CPU: lstm and gru, forward and
+    # backward, in the default run; m == n, so the second layer's graph is the first one's
+    # (inductor's graph cache) and only one is built per cell
+    _check(cell, (4, 4, 2, False, True), "compile", True, torch.float64)
 
 
 @pytest.mark.slow
