@@ -17,9 +17,12 @@ from lstm_search.results import TRIALS_FILE, TrialResult, read_jsonl
 REUSABLE = ("complete", "pruned", "invalid")
 
 
-def result_key(genome_id: str, hparams: dict[str, Any], seed: int, task: str) -> str:
-    """The identity of an outcome: canonical cell, hyperparameters, seed and task."""
-    return json.dumps([genome_id, hparams, int(seed), task], sort_keys=True, default=str)
+def result_key(genome_id: str, hparams: dict[str, Any], seed: int, task: str,
+               task_options: dict[str, Any] | None = None) -> str:
+    """The identity of an outcome: canonical cell, hyperparameters, seed, task and the task's
+    options (the recall gap, the data sizes ...)."""
+    return json.dumps([genome_id, hparams, int(seed), task, task_options or {}], sort_keys=True,
+                      default=str)
 
 
 def find_reusable(run_dir: str | Path, key: str) -> TrialResult | None:
@@ -34,7 +37,7 @@ def find_reusable(run_dir: str | Path, key: str) -> TrialResult | None:
         if r.get("reused_from") or r.get("status") not in REUSABLE:
             continue
         if result_key(r.get("genome_id", ""), r.get("hparams") or {}, r.get("seed", 0),
-                      r.get("task", "")) == key:
+                      r.get("task", ""), r.get("task_options")) == key:
             return TrialResult.from_dict(r)
     return None
 

@@ -17,7 +17,7 @@ from typing import Any
 from lstm_search.config import ConfigError
 from lstm_search.experiment import Experiment, ExperimentError
 from lstm_search.genome import genome_id
-from lstm_search.results import ResultsWriter, TrialResult, now
+from lstm_search.results import ResultsWriter, TrialResult, now, task_options
 from lstm_search.search._dedup import find_reusable, result_key, reuse
 from lstm_search.spaces import Proposal
 
@@ -71,7 +71,7 @@ def pick_metric(metrics: Mapping[str, float], preferred: str = "",
 
 def _failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
                 error: str, seed: int, task: str) -> TrialResult:
-    from lstm_search.results import provenance, task_options
+    from lstm_search.results import provenance
 
     prov = provenance()
     t = now()
@@ -101,10 +101,32 @@ def split_seed(exp: Experiment, proposal: Proposal) -> tuple[Proposal, int]:
     return Proposal(proposal.genome, proposal.cell, hparams), int(seed)
 
 
+TASK_PREFIX = "task."
+
+
+def split_task(exp: Experiment, proposal: Proposal) -> tuple[Proposal, Experiment]:
+    """The proposal without ``task.<option>`` hyperparameters, and the experiment with them
+    applied to its task: a grid over cells x ``{"task.gap": Choice((10, 20, 40))}`` trains
+    every cell at every gap in one run (rows record the options in ``task_options``)."""
+    sets = {k[len(TASK_PREFIX):]: v for k, v in proposal.hparams.items()
+            if k.startswith(TASK_PREFIX)}
+    if not sets:
+        return proposal, exp
+    if exp.search.sampler == "evolution":
+        raise ConfigError("task.<option> hyperparameters are not supported by the evolutionary "
+                          "strategy (its stages fix the tasks)")
+    from lstm_search.config import apply_overrides
+
+    rest = {k: v for k, v in proposal.hparams.items() if not k.startswith(TASK_PREFIX)}
+    task = apply_overrides(exp.task, sets)
+    return Proposal(proposal.genome, proposal.cell, rest), dataclasses.replace(exp, task=task)
+
+
 def failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
                error: str) -> TrialResult:
     """A ``failed`` row for a trial that never produced a result (its worker died ...)."""
     try:
+        proposal, exp = split_task(exp, proposal)
         proposal, seed = split_seed(exp, proposal)
     except ConfigError:
         seed = exp.seed
@@ -140,7 +162,7 @@ def _task(config: Any) -> Any:
     if config not in _TASKS:
         from lstm_search.tasks import make_task
 
-        if len(_TASKS) >= 4:  # the stages of one experiment at most
+        if len(_TASKS) >= 8:  # the stages of one experiment, or the task settings of a grid
             _TASKS.pop(next(iter(_TASKS)))
         _TASKS[config] = make_task(config)
     return _TASKS[config]
@@ -208,10 +230,13 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
     writer = ResultsWriter(run_dir)
     worker = worker_name()
     task_label = _task_label(exp)
+    proposal, exp = split_task(exp, proposal)
     proposal, seed = split_seed(exp, proposal)
+    options = {} if exp.search.sampler == "evolution" else task_options(exp.task)
     key = None
     try:
-        key = result_key(genome_id(proposal.genome), dict(proposal.hparams), seed, task_label)
+        key = result_key(genome_id(proposal.genome), dict(proposal.hparams), seed, task_label,
+                         options)
     except Exception:  # an invalid genome may have no canonical form: evaluate says why
         key = None
     original = find_reusable(run_dir, key) if key else None
@@ -246,5 +271,5 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
     return result
 
 
-__all__ = ["SearchSetupError", "failed_row", "pick_metric", "run_trial", "split_seed", "staged",
-           "worker_name"]
+__all__ = ["SearchSetupError", "failed_row", "pick_metric", "run_trial", "split_seed",
+           "split_task", "staged", "worker_name"]
