@@ -9,6 +9,22 @@ claimed in the run folder (``ray_trials.json``, under a file lock) so that a ret
 its number; rows for trials ASHA stopped or that failed past their retries are written by the
 driver after ``fit``. Ray's experiment folder (``<run>/ray``) is the search's working memory:
 ``resume`` restores it with ``Tuner.restore``.
+
+ASHA counts epochs (``time_attr="epoch"``): its rungs are at ``2, 4, 8 ...`` epochs (the grace
+period matches the median pruner's warm-up) and below ``train.epochs``. A trial's epoch after
+which the trainer stops (its last, or the end by patience or time budget) and its final summary
+report are never offered to ASHA, so a trial that trained to the end always completes with its
+test metrics; a run of at most 2 epochs is not pruned.
+
+Resume runs exactly the remaining budget, counting the rows in the table (whoever wrote them:
+an earlier Ray or Optuna run). Restorable, Ray reruns its unfinished trials; a rerun trial whose
+row is already in the table reports that row instead of training again (one row per trial
+number), and a trial beyond the budget (rows that Ray's last saved state did not know about)
+ends without a row. Not restorable (killed before Ray saved its state, or started on Optuna), a
+fresh ``Tuner`` runs ``trials - rows`` trials with a sampler seeded apart from the first run's;
+its sampler does not know the earlier trials (TPE starts afresh, and a grid may repeat points,
+whose rows then reuse the earlier outcome). Numbers claimed by trials that will never run again
+are retired, not reused.
 """
 
 from __future__ import annotations
@@ -23,7 +39,7 @@ from typing import Any
 
 from lstm_search.experiment import Experiment, ExperimentError, load_experiment
 from lstm_search.genome import Genome
-from lstm_search.results import ResultsWriter
+from lstm_search.results import ResultsWriter, TrialResult
 from lstm_search.search._optuna import _locked
 from lstm_search.search._storage import second_value
 from lstm_search.search._trial import Evaluate, failed_row, pick_metric, run_trial
@@ -39,18 +55,68 @@ def _define_by_run(trial: Any, *, space: Any, constants: Mapping[str, Any]) -> d
     return {KEY: dict(constants)}
 
 
-def claim_number(run_dir: str | Path, trial_id: str) -> int:
-    """The table trial number of Ray trial ``trial_id`` (the same one when it is retried)."""
+GRACE_EPOCHS = 2  # ASHA's first rung: like the median pruner, no verdict on a first epoch
+SKIPPED = "skipped"  # the final status of a trial started beyond the budget (no row)
+
+
+def read_claims(run_dir: str | Path) -> tuple[dict[str, int], dict[str, int]]:
+    """The run's claims: (live, retired), each mapping a Ray trial id to its table number.
+
+    Retired claims belong to trials that will never run again (a killed driver's); their
+    numbers are not reused and they do not count against the budget.
+    """
     path = Path(run_dir) / CLAIMS_FILE
+    data = json.loads(path.read_text()) if path.exists() else {}
+    if isinstance(data.get("claims"), dict):
+        return ({k: int(v) for k, v in data["claims"].items()},
+                {k: int(v) for k, v in data.get("retired", {}).items()})
+    return {k: int(v) for k, v in data.items()}, {}  # the flat layout of older runs
+
+
+def _write_claims(run_dir: str | Path, claims: Mapping[str, int],
+                  retired: Mapping[str, int]) -> None:
+    path = Path(run_dir) / CLAIMS_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"claims": dict(claims), "retired": dict(retired)}, indent=1,
+                              sort_keys=True))
+    tmp.replace(path)
+
+
+def claim_number(run_dir: str | Path, trial_id: str, budget: int | None = None) -> int | None:
+    """The table trial number of Ray trial ``trial_id`` (the same one when it is retried).
+
+    With ``budget``, a trial that has no number yet gets none (None) when the rows in the table
+    and the live claims already make up the budget.
+    """
     with _locked(run_dir):
-        claims = json.loads(path.read_text()) if path.exists() else {}
+        claims, retired = read_claims(run_dir)
         if trial_id not in claims:
-            taken = set(claims.values()) | ResultsWriter(run_dir).finished_trials()
-            claims[trial_id] = max(taken, default=-1) + 1
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(claims, indent=1, sort_keys=True))
-            tmp.replace(path)
+            recorded = ResultsWriter(run_dir).finished_trials()
+            if budget is not None and len(recorded | set(claims.values())) >= budget:
+                return None
+            taken = set(claims.values()) | set(retired.values()) | recorded
+            claims[trial_id] = retired.pop(trial_id, max(taken, default=-1) + 1)
+            _write_claims(run_dir, claims, retired)
         return int(claims[trial_id])
+
+
+def retire_claims(run_dir: str | Path, keep: set[str]) -> list[int]:
+    """Retire the claims without a row of trials not in ``keep`` (they will not run again);
+    returns their numbers."""
+    with _locked(run_dir):
+        claims, retired = read_claims(run_dir)
+        recorded = ResultsWriter(run_dir).finished_trials()
+        gone = {t: n for t, n in claims.items() if n not in recorded and t not in keep}
+        if gone:
+            retired.update(gone)
+            _write_claims(run_dir, {t: n for t, n in claims.items() if t not in gone}, retired)
+        return sorted(gone.values())
+
+
+def recorded_row(run_dir: str | Path, number: int) -> TrialResult | None:
+    """The row of trial ``number`` in the run's table, if it has one."""
+    rows = [r for r in ResultsWriter(run_dir).rows() if r.trial == number]
+    return rows[-1] if rows else None
 
 
 def _resolve(ref: str | None) -> Evaluate | None:
@@ -67,18 +133,48 @@ def _params(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k != KEY}
 
 
+def _final_report(exp: Experiment, result: TrialResult, number: int) -> dict[str, Any]:
+    """The trial's last report: its outcome, with no ``epoch`` (ASHA ignores it)."""
+    value = result.objective if result.status == "complete" else None
+    final: dict[str, Any] = {"objective": float("nan") if value is None else float(value),
+                             "status": result.status, "trial_number": number}
+    if exp.search.second_objective:
+        second = second_value(exp, result)
+        final["cost"] = float("nan") if second is None else float(second)
+    return final
+
+
 def _trainable(config: dict[str, Any]) -> None:
     """One Ray Tune trial: evaluate the proposal, append its row, report the objective."""
     from ray import tune
 
+    from lstm_search.search._optuna import FinalEpoch
+
     c = config[KEY]
     exp = load_experiment(c["experiment_path"], smoke=c["smoke"], overrides=c["overrides"])
-    number = claim_number(c["run_dir"], tune.get_context().get_trial_id())
+    number = claim_number(c["run_dir"], tune.get_context().get_trial_id(),
+                          budget=exp.search.trials)
+    if number is None:  # the budget is taken (a resumed run): no row
+        final: dict[str, Any] = {"objective": float("nan"), "status": SKIPPED,
+                                 "trial_number": -1}
+        if exp.search.second_objective:
+            final["cost"] = float("nan")
+        tune.report(final)
+        return
+    done = recorded_row(c["run_dir"], number)
+    if done is not None:  # a restored run reran a trial that had written its row
+        tune.report(_final_report(exp, done, number))
+        return
     proposal = exp.space.build(_params(config))
     metric_name = exp.search.metric
     epoch_reports = not exp.search.second_objective
+    final_epoch = FinalEpoch(exp, proposal)
 
     def on_eval(epoch: int, metrics: dict[str, float]) -> None:
+        # the epoch after which training ends is not ASHA's to cut: the trial then finishes
+        # with its test metrics and its row
+        if final_epoch(epoch, metrics):
+            return
         name = pick_metric(metrics, metric_name, exp.search.direction)
         if epoch_reports and name is not None and metrics[name] is not None:
             tune.report({"objective": float(metrics[name]), "epoch": epoch})
@@ -86,13 +182,7 @@ def _trainable(config: dict[str, Any]) -> None:
     result = run_trial(exp, proposal, run=c["run"], trial=number, run_dir=c["run_dir"],
                        search=f"ray-{exp.search.sampler}", evaluate=_resolve(c.get("evaluate")),
                        on_eval=on_eval)
-    value = result.objective if result.status == "complete" else None
-    final: dict[str, Any] = {"objective": float("nan") if value is None else float(value),
-                             "status": result.status, "trial_number": number}
-    if exp.search.second_objective:
-        second = second_value(exp, result)
-        final["cost"] = float("nan") if second is None else float(second)
-    tune.report(final)
+    tune.report(_final_report(exp, result, number))
 
 
 def _evaluate_ref(evaluate: Evaluate | None) -> str | None:
@@ -103,12 +193,13 @@ def _evaluate_ref(evaluate: Evaluate | None) -> str | None:
 
 def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None:
     """Rows for trials that ended without writing one: stopped by ASHA, or failed for good."""
-    path = run_dir / CLAIMS_FILE
-    claims = json.loads(path.read_text()) if path.exists() else {}
+    claims = read_claims(run_dir)[0]
     writer = ResultsWriter(run_dir)
     recorded = writer.finished_trials()
     for res in grid:
         config = res.config or {}
+        if (res.metrics or {}).get("status") == SKIPPED:
+            continue
         trial_id = (res.metrics or {}).get("trial_id")
         if not trial_id:  # failed before its first report: find its id in its folder's name
             folder = Path(res.path).name
@@ -135,7 +226,7 @@ def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None
             last = (res.metrics or {}).get("objective")
             if last is not None and not (isinstance(last, float) and math.isnan(last)):
                 row.metrics = {"last.objective": float(last)}
-                row.epochs = int((res.metrics or {}).get("training_iteration", 0))
+                row.epochs = int((res.metrics or {}).get("epoch", 0))
         writer.append(row)
         recorded.add(number)
 
@@ -143,17 +234,18 @@ def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None
 def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Mapping[str, Any],
             run: str, run_dir: Path, address: str | None = None, num_cpus: int | None = None,
             resume: bool = False, evaluate: Evaluate | None = None) -> Any:
-    """Run the search with Ray Tune; returns Ray's ``ResultGrid``."""
+    """Run the search with Ray Tune; returns Ray's ``ResultGrid`` (None when a resumed run's
+    table already holds its budget)."""
     import ray
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search.optuna import OptunaSearch
-
-    from lstm_search.search._storage import make_sampler
 
     if exp.search.sampler == "evolution":
         raise ExperimentError("the evolutionary strategy runs on the optuna backend "
                               "(--backend optuna)")
+    recorded = ResultsWriter(run_dir).finished_trials()
+    remaining = exp.search.trials - len(recorded)
+    if resume and remaining <= 0:
+        return None  # the table holds the budget: nothing to run, nothing to restore
     started_here = False
     if not ray.is_initialized():
         if address:
@@ -175,31 +267,14 @@ def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Ma
         if resume and tune.Tuner.can_restore(str(Path(storage) / name)):
             tuner = tune.Tuner.restore(str(Path(storage) / name), trainable,
                                        resume_unfinished=True, resume_errored=True)
+            # trials Ray's saved state does not know were started after it was saved: they
+            # will not run again (their budget goes to new trials)
+            retire_claims(run_dir, keep=_trial_ids(tuner.get_results(), read_claims(run_dir)[0]))
         else:
-            multi = bool(exp.search.second_objective)
-            mode = "max" if exp.search.direction == "maximize" else "min"
-            searcher = OptunaSearch(
-                space=functools.partial(_define_by_run, space=exp.space, constants=constants),
-                metric=["objective", "cost"] if multi else "objective",
-                mode=[mode, "min"] if multi else mode,
-                sampler=make_sampler(exp, exp.seed))
-            scheduler = None
-            if exp.search.pruner != "none" and not multi:
-                scheduler = ASHAScheduler(metric="objective", mode=mode,
-                                          max_t=exp.train.epochs + 1, grace_period=1,
-                                          reduction_factor=2)
-            tuner = tune.Tuner(
-                trainable,
-                tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
-                                            num_samples=exp.search.trials,
-                                            max_concurrent_trials=exp.search.workers,
-                                            # a worker process runs many trials: torch, the
-                                            # task's data and compiled cells load once
-                                            reuse_actors=True),
-                run_config=tune.RunConfig(
-                    name=name, storage_path=storage, verbose=0,
-                    failure_config=tune.FailureConfig(max_failures=exp.search.max_retries)),
-            )
+            if resume:
+                retire_claims(run_dir, keep=set())
+            tuner = _new_tuner(exp, trainable, constants, name=name, storage=storage,
+                               trials=remaining, seed=exp.seed + 7919 * len(recorded))
         grid = tuner.fit()
         _record_missing(exp, run, run_dir, grid)
         return grid
@@ -208,4 +283,93 @@ def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Ma
             ray.shutdown()
 
 
-__all__ = ["claim_number", "run_ray"]
+def _trial_ids(grid: Any, claims: Mapping[str, int]) -> set[str]:
+    """The Ray trial ids of ``grid``'s trials (from their results, else their folders)."""
+    ids = set()
+    for res in grid:
+        trial_id = (res.metrics or {}).get("trial_id")
+        if not trial_id and res.path:
+            folder = Path(res.path).name
+            trial_id = next((t for t in claims if f"_{t}_" in folder), None)
+        if trial_id:
+            ids.add(str(trial_id))
+    return ids
+
+
+def make_scheduler(exp: Experiment) -> Any:
+    """ASHA over epochs for a single-objective run with a pruner (None otherwise).
+
+    Rungs at ``GRACE_EPOCHS * 2**k`` epochs up to ``train.epochs - 1``; the last epoch is never
+    a rung, and trials that pass the last rung train to the end (``stop_last_trials=False``).
+    """
+    from ray.tune.schedulers import ASHAScheduler
+
+    last_cut = exp.train.epochs - 1  # the last epoch after which a trial may be stopped
+    if exp.search.pruner == "none" or exp.search.second_objective or last_cut < GRACE_EPOCHS:
+        return None
+    return ASHAScheduler(time_attr="epoch", metric="objective",
+                         mode="max" if exp.search.direction == "maximize" else "min",
+                         max_t=last_cut, grace_period=GRACE_EPOCHS, reduction_factor=2,
+                         stop_last_trials=False)
+
+
+def _grid_sampler_class() -> type:
+    """Optuna's GridSampler without ``study.stop()`` on its last point (ask/tell), defined at
+    module level so that Ray can pickle it into its experiment state (a resume restores it)."""
+    cls = globals().get("_GRID_SAMPLER")
+    if cls is None:
+        import optuna
+
+        class RayGridSampler(optuna.samplers.GridSampler):
+            def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+                return None
+
+        RayGridSampler.__module__ = __name__
+        RayGridSampler.__qualname__ = "RayGridSampler"
+        cls = globals()["_GRID_SAMPLER"] = RayGridSampler
+    return cls
+
+
+def __getattr__(name: str) -> Any:  # unpickling finds RayGridSampler here
+    if name == "RayGridSampler":
+        return _grid_sampler_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _sampler(exp: Experiment, seed: int) -> Any:
+    from lstm_search.search._storage import grid_points, make_sampler
+
+    if exp.search.sampler == "grid":
+        # GridSampler numbers its points after a shuffle by its seed: one seed for every run
+        return _grid_sampler_class()(grid_points(exp), seed=exp.seed)
+    return make_sampler(exp, seed)
+
+
+def _new_tuner(exp: Experiment, trainable: Any, constants: Mapping[str, Any], *, name: str,
+               storage: str, trials: int, seed: int) -> Any:
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    multi = bool(exp.search.second_objective)
+    mode = "max" if exp.search.direction == "maximize" else "min"
+    searcher = OptunaSearch(
+        space=functools.partial(_define_by_run, space=exp.space, constants=constants),
+        metric=["objective", "cost"] if multi else "objective",
+        mode=[mode, "min"] if multi else mode,
+        sampler=_sampler(exp, seed))
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(exp),
+                                    num_samples=trials,
+                                    max_concurrent_trials=exp.search.workers,
+                                    # a worker process runs many trials: torch, the task's
+                                    # data and compiled cells load once
+                                    reuse_actors=True),
+        run_config=tune.RunConfig(
+            name=name, storage_path=storage, verbose=0,
+            failure_config=tune.FailureConfig(max_failures=exp.search.max_retries)),
+    )
+
+
+__all__ = ["claim_number", "make_scheduler", "read_claims", "recorded_row", "retire_claims",
+           "run_ray"]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from search_helpers import REPO, cli, rows, write_experiment
 
 from lstm_search.search._storage import make_storage
@@ -104,3 +105,34 @@ def test_worker_killed_mid_trial_is_recorded_failed_and_the_search_completes(
     assert killed["status"] == "failed" and "died" in killed["error"]
     assert str(victim["pid"]) in killed["error"]
     assert sum(r["status"] == "complete" for r in table.values()) == n - 1
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_driver_killed_then_resumed_runs_exactly_the_budget(tmp_path: Path) -> None:
+    """SIGKILL the Ray driver (and its local cluster) once rows appear, then --resume: Ray
+    restores its state if it saved one, or a fresh Tuner runs what the table lacks; either way
+    every finished trial is kept, none is written twice and the table ends at the budget."""
+    n = 5
+    path = write_experiment(tmp_path, search=f'trials={n}, sampler="random"', epochs=2)
+    out = tmp_path / "results"
+    run_dir = out / "tiny" / "k"
+    proc = _start(path, out, "--backend", "ray", "--num-cpus", "1")
+    try:
+        _wait(lambda: len(rows(run_dir)) >= 2, 240, "two finished trials")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = rows(run_dir)
+    assert 2 <= len(before) < n
+
+    res = cli("run", str(path), "--out", str(out), "--run", "k", "--resume", "--backend", "ray",
+              "--num-cpus", "1")
+    assert res.returncode == 0, res.stderr[-3000:]
+    after = rows(run_dir)
+    numbers = [r["trial"] for r in after]
+    assert len(numbers) == len(set(numbers)) == n, f"budget {n}, rows {sorted(numbers)}"
+    kept = {r["trial"]: r for r in after}
+    for r in before:
+        assert kept[r["trial"]] == r
+    assert all(r["status"] == "complete" for r in after)
