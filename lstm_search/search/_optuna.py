@@ -230,19 +230,33 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
         evolution = Evolution(exp, study, seed=exp.seed * 1000 + spec.index)
     ran = 0
     while True:
+        references: dict[str, float] = {}
+        proposal: Proposal | None = None
+        failure: Exception | None = None
         with _locked(spec.run_dir):
             taken = recorded_trials(spec.run_dir) | {t.number for t in _running(study)}
             if len(taken) >= exp.search.trials:
                 break
-            trial = study.ask()
-            trial.set_user_attr("pid", os.getpid())
-            trial.set_user_attr("worker_index", spec.index)
-        references: dict[str, float] = {}
+            wait = evolution is not None and evolution.waiting_for_reference()
+            if not wait:
+                trial = study.ask()
+                trial.set_user_attr("pid", os.getpid())
+                trial.set_user_attr("worker_index", spec.index)
+                if evolution is not None:
+                    # under the lock: the proposal's cell is stored before another worker
+                    # proposes (two workers never seed the same cell)
+                    try:
+                        proposal = evolution.propose(trial)
+                        references = evolution.references()
+                    except Exception as e:
+                        failure = e
+        if wait:  # the GRU seed runs elsewhere: its result is every candidate's reference
+            time.sleep(0.5)
+            continue
         try:
-            if evolution is not None:
-                proposal = evolution.propose(trial)
-                references = evolution.references()
-            else:
+            if failure is not None:
+                raise failure
+            if proposal is None:
                 proposal = suggest(exp.space, trial)
         except Exception as e:  # a space that cannot build its cell: record it, go on
             proposal = Proposal(Genome((), (), {}, ""), "unbuilt", dict(trial.params))

@@ -13,6 +13,17 @@ Everything lives in the Optuna study through ask/tell: each trial stores its gen
 hyperparameters and step kind as user attributes, and its fitness as the value; so several
 workers share one population, a resumed run continues it, and rows go to the same table as every
 other strategy.
+
+A seed cell counts as done once a trial of it completed; one that failed (a NaN with its random
+hyperparameters, a killed worker) is seeded again, with new hyperparameters, up to
+``SEED_ATTEMPTS`` times. Workers propose under the study's ask lock and the proposal's cell is
+stored before the lock is released, so two workers never seed the same cell at once; while the
+GRU seed runs in another worker and every other seed is taken, a worker waits
+(:meth:`Evolution.waiting_for_reference`) instead of evaluating candidates with no reference.
+
+A stage's ``min_fraction`` is its own (``Stage(task, 0.9)``; ``--set stages.min_fraction=F``
+sets every stage's). ``search.gru_fraction`` is not used: a stage cannot leave its fraction
+unset, so there is nothing for it to default.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from lstm_search.spaces import Proposal, cell_name
 from lstm_search.spaces._dist import sample_all, values_of
 
 SEED_CELLS = ("gru", "lstm")  # the GRU first: every fitness is relative to it
+SEED_ATTEMPTS = 3  # a seed cell whose trials failed this often is given up
 
 
 class Evolution:
@@ -58,6 +70,34 @@ class Evolution:
         ranked = sorted(best.values(), key=lambda m: -m[0])
         return ranked[: self.exp.search.population]
 
+    def pending_seeds(self, trials: list[Any] | None = None) -> list[str]:
+        """The seed cells still to propose: none of their trials completed or is running, and
+        fewer than ``SEED_ATTEMPTS`` failed."""
+        import optuna
+
+        State = optuna.trial.TrialState
+        trials = self._trials(complete_only=False) if trials is None else trials
+        pending = []
+        for cell in SEED_CELLS:
+            states = [t.state for t in trials if t.user_attrs.get("cell") == cell]
+            if State.COMPLETE in states or State.RUNNING in states:
+                continue
+            if sum(st in (State.FAIL, State.PRUNED) for st in states) < SEED_ATTEMPTS:
+                pending.append(cell)
+        return pending
+
+    def waiting_for_reference(self) -> bool:
+        """True while the GRU seed runs (in another worker), has not completed before, and
+        every other seed is taken: any other candidate would have no reference to be judged by.
+        """
+        import optuna
+
+        State = optuna.trial.TrialState
+        trials = self._trials(complete_only=False)
+        gru = [t.state for t in trials if t.user_attrs.get("cell") == SEED_CELLS[0]]
+        return (State.RUNNING in gru and State.COMPLETE not in gru
+                and not self.pending_seeds(trials))
+
     def references(self) -> dict[str, float]:
         """The GRU's best objective on each stage's task so far."""
         refs: dict[str, float] = {}
@@ -74,10 +114,9 @@ class Evolution:
         """The candidate of ``trial``: a seed cell, a re-evaluation or a mutant."""
         from lstm_search import zoo
 
-        seen = {t.user_attrs.get("cell") for t in self._trials(complete_only=False)}
+        pending = self.pending_seeds()
         sample_all(trial, self.exp.space.dists)  # fresh random hyperparameters every time
         hparams = values_of(trial.params, self.exp.space.dists)
-        pending = [c for c in SEED_CELLS if c not in seen]
         pop = self.population()
         if pending or not pop:
             name = pending[0] if pending else SEED_CELLS[0]
@@ -94,6 +133,9 @@ class Evolution:
         trial.set_user_attr("step", kind)
         trial.set_user_attr("parent_id", parent)
         trial.set_user_attr("genome_id", genome_id(genome))
+        # stored now (the caller holds the ask lock): the next proposal sees this one
+        trial.set_user_attr("genome", genome.to_json(indent=None))
+        trial.set_user_attr("cell", cell)
         return Proposal(genome, cell, hparams)
 
     def record(self, trial: Any, result: TrialResult) -> None:
@@ -104,4 +146,4 @@ class Evolution:
         trial.set_user_attr("stages", json.dumps(stages))
 
 
-__all__ = ["SEED_CELLS", "Evolution"]
+__all__ = ["SEED_ATTEMPTS", "SEED_CELLS", "Evolution"]
