@@ -54,10 +54,15 @@ def write_experiment(folder: Path, name: str = "tiny", *, space: str = DEFAULT_S
     return path
 
 
-def lr_space(seeds: tuple[int, ...] = ()) -> str:
+def lr_space(seeds: tuple[int, ...] = (), *, distinct: bool = False) -> str:
     """A learning rate that learns and one that does not (task="adding"), at each of ``seeds``
-    (a grid of ``2 * len(seeds)`` points) or at the experiment's seed."""
-    seed = f', "seed": Choice({seeds!r})' if seeds else ""
+    (a grid of ``2 * len(seeds)`` points), at one of 999 seeds drawn at random (``distinct``:
+    random draws do not repeat a setting) or at the experiment's seed.
+
+    At the experiment's seed 3 a random search draws the rates (G good, b useless)
+    ``b b G G b G G b``."""
+    seed = (', "seed": Choice(tuple(range(1, 1000)))' if distinct
+            else f', "seed": Choice({seeds!r})' if seeds else "")
     return ('CellChoiceSpace(name="lr", cells=("gru",), '
             f'hparams={{"lr": Choice((0.1, 1e-4)){seed}}})')
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from search_helpers import rows, write_experiment
+from search_helpers import lr_space, rows, write_experiment
 
 from lstm_search.search import pareto_front, run_experiment
 from lstm_search.search._storage import make_storage
@@ -67,10 +67,26 @@ def test_diverging_trial_is_recorded_failed_and_the_search_goes_on(tmp_path: Pat
     assert all(r["status"] == "complete" for r in table if r["hparams"]["lr"] == 0.1)
 
 
+def both_workers_evaluate(candidate, **kw):
+    """evaluate_candidate, once both worker processes are up: each trial waits (60 s at most)
+    until two processes have begun one, so a worker that starts fast cannot take every trial."""
+    import time
+
+    from lstm_search.evaluate import evaluate_candidate
+
+    folder = Path(kw["writer"].run_dir) / "worker-pids"
+    folder.mkdir(exist_ok=True)
+    (folder / str(os.getpid())).touch()
+    end = time.monotonic() + 60
+    while len(list(folder.iterdir())) < 2 and time.monotonic() < end:
+        time.sleep(0.05)
+    return evaluate_candidate(candidate, **kw)
+
+
 def test_two_worker_processes_share_one_study(tmp_path: Path) -> None:
     n = 6
     path = write_experiment(tmp_path, search=f'trials={n}, sampler="tpe", workers=2')
-    out, _ = _run(path, tmp_path, run="par")
+    out, _ = _run(path, tmp_path, run="par", evaluate=both_workers_evaluate)
     table = rows(out.run_dir)
     numbers = [r["trial"] for r in table]
     assert sorted(numbers) == list(range(n)), "no trial lost, none duplicated"
@@ -78,8 +94,9 @@ def test_two_worker_processes_share_one_study(tmp_path: Path) -> None:
                               storage=make_storage(f"sqlite:///{out.run_dir / 'study.db'}"))
     states = [t.state for t in study.trials]
     assert len(states) == n and all(s.is_finished() for s in states)
-    # the trials ran in the spawned worker processes, not in the driver
+    # the trials ran in the spawned worker processes, not in the driver, and in both
     assert all(int(r["worker"].split(":")[1]) != os.getpid() for r in table)
+    assert len({r["worker"] for r in table}) == 2
 
 
 def test_journal_storage(tmp_path: Path) -> None:
@@ -130,12 +147,46 @@ def test_evolution_seeds_with_gru_and_lstm_then_mutates(tmp_path: Path) -> None:
     assert all("genome" in t.user_attrs for t in study.trials)
 
 
-@pytest.mark.slow
-def test_median_pruning_records_pruned_trials(tmp_path: Path) -> None:
-    path = write_experiment(tmp_path, epochs=3,
+def _check_pruning(table: list[dict], epochs: int) -> list[dict]:
+    """Pruned trials stopped before their last epoch, without test metrics; complete ones
+    trained to the end and have them. Returns the pruned rows."""
+    pruned = [r for r in table if r["status"] == "pruned"]
+    assert all(r["epochs"] < epochs and "test.mse" not in r["metrics"] for r in pruned)
+    assert all(r["epochs"] == epochs and "test.mse" in r["metrics"]
+               for r in table if r["status"] == "complete")
+    assert {r["status"] for r in table} <= {"complete", "pruned"}
+    return pruned
+
+
+@pytest.mark.parametrize("epochs", [3, 2])
+def test_median_pruning_prunes_the_useless_rate_but_never_a_last_epoch(
+        tmp_path: Path, epochs: int) -> None:
+    # a learning rate that learns and one that does not, drawn b b G G | b G G b: after 4
+    # complete trials (2 of each), the useless rate is worse than the median from epoch 2 on
+    path = write_experiment(tmp_path, task="adding", space=lr_space(distinct=True),
+                            epochs=epochs,
                             search='trials=8, sampler="random", pruner="median"')
     out, _ = _run(path, tmp_path)
-    assert len(rows(out.run_dir)) == 8
+    table = rows(out.run_dir)
+    assert len(table) == 8
+    pruned = _check_pruning(table, epochs=epochs)
+    if epochs == 3:
+        assert [r["trial"] for r in pruned] == [4, 7]
+        assert all(r["hparams"]["lr"] == 1e-4 and r["epochs"] == 2 for r in pruned)
+    else:  # epoch 2 is the first the pruner judges, and the last: trained, so complete
+        assert not pruned
+
+
+def test_successive_halving_prunes_the_useless_learning_rate(tmp_path: Path) -> None:
+    # drawn b b G G b G: from the first rung (epoch 1) only the best so far go on
+    path = write_experiment(tmp_path, task="adding", space=lr_space(distinct=True),
+                            epochs=2, search='trials=6, sampler="random", pruner="halving"')
+    out, _ = _run(path, tmp_path)
+    table = rows(out.run_dir)
+    assert len(table) == 6
+    pruned = _check_pruning(table, epochs=2)
+    assert any(r["hparams"]["lr"] == 1e-4 for r in pruned)
+    assert any(r["status"] == "complete" and r["hparams"]["lr"] == 0.1 for r in table)
 
 
 def test_grid_over_cells_and_seeds_runs_every_point_once(tmp_path: Path) -> None:
