@@ -20,11 +20,13 @@ Resume runs exactly the remaining budget, counting the rows in the table (whoeve
 an earlier Ray or Optuna run). Restorable, Ray reruns its unfinished trials; a rerun trial whose
 row is already in the table reports that row instead of training again (one row per trial
 number), and a trial beyond the budget (rows that Ray's last saved state did not know about)
-ends without a row. Not restorable (killed before Ray saved its state, or started on Optuna), a
-fresh ``Tuner`` runs ``trials - rows`` trials with a sampler seeded apart from the first run's;
-its sampler does not know the earlier trials (TPE starts afresh, and a grid may repeat points,
-whose rows then reuse the earlier outcome). Numbers claimed by trials that will never run again
-are retired, not reused.
+ends without a row; when the restored state's own budget is spent short of the table's (a
+resume that raises ``search.trials``), new trials make up the difference. Not restorable
+(killed before Ray saved its state, or started on Optuna), a fresh ``Tuner`` runs
+``trials - rows`` trials with a sampler seeded apart from the first run's; its sampler does not
+know the earlier trials (TPE starts afresh, and a grid may repeat points, whose rows then reuse
+the earlier outcome). Numbers claimed by trials that will never run again are retired, not
+reused.
 """
 
 from __future__ import annotations
@@ -264,7 +266,8 @@ def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Ma
                                                      "gpu": exp.search.gpus_per_trial})
         storage = str(run_dir / "ray")
         name = "tune"
-        if resume and tune.Tuner.can_restore(str(Path(storage) / name)):
+        restored = resume and tune.Tuner.can_restore(str(Path(storage) / name))
+        if restored:
             tuner = tune.Tuner.restore(str(Path(storage) / name), trainable,
                                        resume_unfinished=True, resume_errored=True)
             # trials Ray's saved state does not know were started after it was saved: they
@@ -277,6 +280,15 @@ def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Ma
                                trials=remaining, seed=exp.seed + 7919 * len(recorded))
         grid = tuner.fit()
         _record_missing(exp, run, run_dir, grid)
+        done = ResultsWriter(run_dir).finished_trials()
+        if restored and len(done) < exp.search.trials:
+            # the restored state ran its own budget (a resume may raise search.trials): new
+            # trials complete this one
+            retire_claims(run_dir, keep=set())
+            grid = _new_tuner(exp, trainable, constants, name=name, storage=storage,
+                              trials=exp.search.trials - len(done),
+                              seed=exp.seed + 7919 * len(done)).fit()
+            _record_missing(exp, run, run_dir, grid)
         return grid
     finally:
         if started_here:

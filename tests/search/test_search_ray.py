@@ -63,6 +63,12 @@ def test_ray_search_with_asha_and_resume(tmp_path: Path) -> None:
     again = run_experiment(str(path), backend="ray", num_cpus=2, out=tmp_path / "results",
                            run="asha", resume=True, stream=io.StringIO())
     assert rows(again.run_dir) == first
+    # a larger budget: Ray restores its finished state, then new trials make up the rest
+    more = run_experiment(str(path), backend="ray", num_cpus=2, out=tmp_path / "results",
+                          run="asha", resume=True, trials=6, stream=io.StringIO())
+    table = _by_trial(rows(more.run_dir))
+    assert sorted(table) == list(range(6))
+    assert [table[t] for t in range(4)] == sorted(first, key=lambda r: r["trial"])
 
 
 def _trial_processes() -> list[int]:
