@@ -27,8 +27,9 @@ EXPERIMENT = Experiment(
     space=load_space("jozefowicz"),
     stages=(
         Stage(TaskConfig(name="memorize", n_train=1000, n_valid=200, n_test=200), 0.95),
-        Stage(TaskConfig(name="arithmetic", n_train=1000, n_valid=200, n_test=200), 0.9),
-        Stage(TaskConfig(name="xml", seq_len=30, n_train=1000, n_valid=200, n_test=200), 0.9),
+        # within search.gru_fraction (90 %) of the GRU
+        Stage(TaskConfig(name="arithmetic", n_train=1000, n_valid=200, n_test=200)),
+        Stage(TaskConfig(name="xml", seq_len=30, n_train=1000, n_valid=200, n_test=200)),
     ),
     task=TaskConfig(name="ptb", data_dir="../shared/data", subset=0.05, eval_subset=0.2),
     model=_model,

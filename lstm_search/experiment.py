@@ -107,10 +107,11 @@ class SearchConfig:
 @dataclass(frozen=True)
 class Stage:
     """One stage of staged filtering (Jozefowicz et al. 2015): a task and the fraction of the
-    GRU's fitness a candidate must reach on it to go on to the next stage."""
+    GRU's fitness a candidate must reach on it to go on to the next stage (None: the
+    experiment's ``search.gru_fraction``, the paper's 90 %)."""
 
     task: TaskConfig
-    min_fraction: float = 0.9
+    min_fraction: float | None = None
 
 
 @dataclass(frozen=True)

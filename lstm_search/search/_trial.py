@@ -186,7 +186,8 @@ def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str,
     ``references`` maps a stage's task name to the GRU's best objective on it; a stage without
     a reference yet counts as ratio 1 (the GRU itself is evaluated first).
     """
-    stages = [(s.task, s.min_fraction) for s in exp.stages] + [(exp.task, 0.0)]
+    stages = [(s.task, exp.search.gru_fraction if s.min_fraction is None else s.min_fraction)
+              for s in exp.stages] + [(exp.task, 0.0)]
     fitness: dict[str, float] = {}
     stage_metrics: dict[str, float] = {}
     result: TrialResult | None = None

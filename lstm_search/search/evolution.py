@@ -21,9 +21,9 @@ stored before the lock is released, so two workers never seed the same cell at o
 GRU seed runs in another worker and every other seed is taken, a worker waits
 (:meth:`Evolution.waiting_for_reference`) instead of evaluating candidates with no reference.
 
-A stage's ``min_fraction`` is its own (``Stage(task, 0.9)``; ``--set stages.min_fraction=F``
-sets every stage's). ``search.gru_fraction`` is not used: a stage cannot leave its fraction
-unset, so there is nothing for it to default.
+A stage's ``min_fraction`` is its own (``Stage(task, 0.95)``; ``--set stages.min_fraction=F``
+sets every stage's); a stage that leaves it unset uses ``search.gru_fraction`` (0.9, the
+paper's "within 90 % of the GRU").
 """
 
 from __future__ import annotations
