@@ -7,6 +7,12 @@ Zaremba small recipe (2x200, batch 20, unroll 20, SGD lr 1, clip 5) in float32 (
 per-batch loss curves, their largest difference, validation/test perplexity and wall time.
 
     python benchmarks/train_parity.py --subset 0.05
+
+``--perturb EPS`` is the control: instead of the compiled cell, a second torch.nn.LSTM whose
+initial weights differ from the first by a relative EPS (1e-7: about one float32 rounding).
+Training at lr 1 amplifies any difference exponentially; if the two torch runs drift apart
+like torch and the compiled cell do, the drift measures the recipe's sensitivity, not an error
+of the compiled cell.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    ap.add_argument("--perturb", type=float, default=0.0,
+                    help="control run: torch.nn.LSTM against itself with its initial weights "
+                         "scaled by 1 +- EPS")
     args = ap.parse_args()
 
     import torch
@@ -56,10 +65,20 @@ def main() -> None:
     compiled.embedding.load_state_dict(reference.embedding.state_dict())
     compiled.decoder.load_state_dict(reference.decoder.state_dict())
 
+    second, second_name = compiled, f"compiled lstm ({args.backend})"
+    if args.perturb:
+        import copy
+
+        second = copy.deepcopy(reference)
+        gen = torch.Generator().manual_seed(args.seed + 1)
+        with torch.no_grad():
+            for p in second.rnn.parameters():
+                signs = torch.randint(0, 2, p.shape, generator=gen).to(p.dtype) * 2 - 1
+                p.mul_(1 + args.perturb * signs)
+        second_name = f"torch.nn.LSTM, weights x (1 +- {args.perturb:g})"
     curves: dict[str, list[float]] = {}
     rows = {}
-    for name, net in (("torch.nn.LSTM", reference), (f"compiled lstm ({args.backend})",
-                                                     compiled)):
+    for name, net in (("torch.nn.LSTM", reference), (second_name, second)):
         curve: list[float] = []
         t0 = time.perf_counter()
         out = train(net, task, train_cfg, seed=args.seed,
@@ -75,10 +94,13 @@ def main() -> None:
             "batches": len(a), "max_abs_loss_diff": max(diffs),
             "max_abs_loss_diff_first_10": max(diffs[:10]), "final_loss_diff": diffs[-1],
             "runs": rows, "curves": curves}
-    out_name = "train_parity" + ("" if args.dtype == "float32" else f"_{args.dtype}")
+    out_name = ("train_parity" + ("" if args.dtype == "float32" else f"_{args.dtype}")
+                + ("_control" if args.perturb else ""))
     write_json(out_name, info)
     names = list(rows)
-    lines = ["# Training-loop parity: compiled `lstm` vs torch.nn.LSTM (PTB slice, 1 epoch)", "",
+    title = ("control: torch.nn.LSTM vs itself, perturbed" if args.perturb
+             else "compiled `lstm` vs torch.nn.LSTM")
+    lines = [f"# Training-loop parity: {title} (PTB slice, 1 epoch)", "",
              f"Machine: {info['machine']['cpu']}, {info['machine']['cores']} cores (shared, "
              f"load {info['machine']['load_average_at_start'][0]:.1f}), torch "
              f"{info['machine']['torch']}, {args.threads} thread(s). Zaremba small recipe, "

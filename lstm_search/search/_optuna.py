@@ -27,6 +27,7 @@ from lstm_search.experiment import Experiment, load_experiment
 from lstm_search.genome import Genome
 from lstm_search.results import ResultsWriter, TrialResult, read_jsonl
 from lstm_search.search._storage import (
+    ABANDONED,
     directions,
     make_pruner,
     make_sampler,
@@ -348,6 +349,8 @@ def sweep_stale(exp: Experiment, spec: WorkerSpec, *, pids: set[int] | None = No
             ResultsWriter(spec.run_dir).append(row)
             tell(study, t.number, exp, row)
         else:
+            # its point is drawn again (a grid search retries it: see _storage.ABANDONED)
+            study._storage.set_trial_user_attr(t._trial_id, ABANDONED, True)
             study.tell(t.number, state=optuna.trial.TrialState.FAIL)
         n += 1
     return n

@@ -68,15 +68,31 @@ def make_sampler(exp: Experiment, seed: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
+ABANDONED = "abandoned"  # user attr of a trial a killed driver left running (no row)
+
+
 def _ask_tell_grid_sampler() -> Any:
     """Optuna's GridSampler without its ``study.stop()`` on the last point, which only works
-    inside ``study.optimize``; with ask/tell the run's trial budget (at most the grid's size)
-    ends the search."""
+    inside ``study.optimize`` (with ask/tell the run's trial budget, at most the grid's size,
+    ends the search), and with the points of abandoned trials (left running by a killed driver,
+    finished as FAIL on ``--resume``, no row) counted as not visited, so they are run again
+    instead of a visited point being repeated."""
     import optuna
 
     class AskTellGridSampler(optuna.samplers.GridSampler):
         def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
             return None
+
+        def _get_unvisited_grid_ids(self, study: Any) -> list[int]:
+            unvisited = set(super()._get_unvisited_grid_ids(study))
+            taken, abandoned = set(), set()
+            for t in study._storage.get_all_trials(study._study_id, deepcopy=False):
+                if "grid_id" not in t.system_attrs or not self._same_search_space(
+                        t.system_attrs["search_space"]):
+                    continue
+                gid = t.system_attrs["grid_id"]
+                (abandoned if t.user_attrs.get(ABANDONED) else taken).add(gid)
+            return sorted(unvisited | (abandoned - taken))
 
     return AskTellGridSampler
 
@@ -118,5 +134,5 @@ def second_value(exp: Experiment, result: Any) -> float | None:
     return None
 
 
-__all__ = ["default_storage_url", "directions", "grid_points", "grid_size", "make_pruner",
-           "make_sampler", "make_storage", "second_value"]
+__all__ = ["ABANDONED", "default_storage_url", "directions", "grid_points", "grid_size",
+           "make_pruner", "make_sampler", "make_storage", "second_value"]

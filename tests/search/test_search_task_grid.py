@@ -24,3 +24,30 @@ def test_grid_over_cells_and_task_gaps_records_each_gap(tmp_path: Path) -> None:
     assert all(r["hparams"] == {"lr": 0.3} for r in table)
     df = load_results(out.run_dir)
     assert sorted(df["task.gap"].unique().tolist()) == [2, 6]
+
+
+def test_grid_runs_the_point_of_an_abandoned_trial_again() -> None:
+    # a killed driver leaves a trial running; --resume finishes it as FAIL, marked abandoned:
+    # its grid point must be drawn again, not a visited point repeated
+    from types import SimpleNamespace
+
+    import optuna
+
+    from lstm_search.search._storage import ABANDONED, make_sampler
+    from lstm_search.spaces import CellChoiceSpace
+
+    space = CellChoiceSpace(name="g", cells=("lstm", "gru", "cifg"))
+    exp = SimpleNamespace(space=space, seed=0, search=SimpleNamespace(sampler="grid"))
+    study = optuna.create_study(sampler=make_sampler(exp, seed=0))
+    cells = []
+    for i in range(3):
+        t = study.ask()
+        cells.append(t.suggest_categorical("cell", list(space.cells)))
+        if i == 1:
+            study._storage.set_trial_user_attr(t._trial_id, ABANDONED, True)
+            study.tell(t, state=optuna.trial.TrialState.FAIL)
+        else:
+            study.tell(t, 1.0)
+    t = study.ask()
+    assert t.suggest_categorical("cell", list(space.cells)) == cells[1]
+    assert sorted(cells) == ["cifg", "gru", "lstm"]
