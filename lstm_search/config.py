@@ -100,7 +100,8 @@ class TrainConfig:
     epoch ``decay_start + 1`` on); ``"plateau"`` multiplies it by ``lr_decay`` each epoch once
     ``plateau_patience`` epochs brought no validation improvement (Jozefowicz); ``"none"`` keeps
     it constant. ``patience`` stops training after that many epochs without improvement (None:
-    never). ``max_seconds`` stops after the epoch that crosses the time budget.
+    never). ``max_seconds`` stops as soon as the time budget is spent, mid-epoch if need be (the
+    checkpoint keeps the position: a resumed run with more budget finishes that epoch).
     """
 
     optimizer: str = "sgd"  # "sgd" | "adam"
