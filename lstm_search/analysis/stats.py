@@ -257,10 +257,12 @@ def _add_verdicts(family: list[dict[str, object]], direction: Direction, alpha: 
     mwu_holm = holm([r["mwu_p"] for r in family])  # type: ignore[misc]
     for r, pw, pm in zip(family, welch_holm, mwu_holm):
         r["welch_p_holm"], r["mwu_p_holm"] = float(pw), float(pm)
+        top_n = min(int(r["top_n_cell"]), int(r["top_n_baseline"]))  # type: ignore[call-overload]
+        all_n = min(int(r["n_cell"]), int(r["n_baseline"]))  # type: ignore[call-overload]
         r["verdict"] = _verdict_or_insufficient(r["welch_p"], pw, r["top_mean_diff"],
-                                                direction, alpha)
+                                                direction, alpha, n=top_n)
         r["verdict_all"] = _verdict_or_insufficient(r["mwu_p"], pm, r["cliffs_delta"],
-                                                    direction, alpha)
+                                                    direction, alpha, n=all_n)
 
 
 def _warn_baselines(missing: list[tuple[str, str]], empty: list[tuple[str, str]]) -> None:
@@ -274,11 +276,12 @@ def _warn_baselines(missing: list[tuple[str, str]], empty: list[tuple[str, str]]
 
 
 def _verdict_or_insufficient(p: object, p_adj: float, diff: object, direction: Direction,
-                             alpha: float) -> str:
+                             alpha: float, *, n: int = 2) -> str:
+    """The verdict; without a p-value "insufficient data", except for identical constant
+    samples of at least two values each (``n``: the smaller sample), plainly not different."""
     if not np.isfinite(float(p)):  # type: ignore[arg-type]
         d = float(diff)  # type: ignore[arg-type]
-        # identical constant samples give no p-value but are plainly not different
-        return NO_DIFFERENCE if d == 0 else INSUFFICIENT
+        return NO_DIFFERENCE if d == 0 and n >= 2 else INSUFFICIENT
     return verdict(p_adj, float(diff), direction, alpha)  # type: ignore[arg-type]
 
 

@@ -218,3 +218,13 @@ def test_comparisons_are_per_task_setting():
     assert by.loc["t gap=100", "verdict"] == "worse"
     assert by.loc["t gap=10", "verdict"] == "no significant difference"
     assert (out["n_cell"] == 10).all()
+
+
+def test_single_trials_are_insufficient_data_even_when_equal():
+    # one trial per cell (a grid with one seed): equal values are no evidence of no difference
+    df = synthetic({"lstm": np.array([1.0]), "gru": np.array([1.0]), "nfg": np.array([0.2])},
+                   direction="maximize", metric="acc")
+    out = compare_to_baselines(df, ["lstm"], min_top=1).set_index("cell")
+    assert out.loc["gru", "verdict"] == "insufficient data"
+    assert out.loc["gru", "verdict_all"] == "insufficient data"
+    assert out.loc["nfg", "verdict"] == "insufficient data"
