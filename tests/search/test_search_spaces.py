@@ -10,7 +10,7 @@ import time
 import optuna
 import pytest
 
-from lstm_search.config import ModelConfig, TrainConfig
+from lstm_search.config import ModelConfig, TaskConfig, TrainConfig
 from lstm_search.genome import genome_id, validate
 from lstm_search.spaces import (
     CellChoiceSpace,
@@ -27,6 +27,9 @@ from lstm_search.spaces import (
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 TRAINER_FIELDS = ({f.name for f in dataclasses.fields(ModelConfig)}
                   | {f.name for f in dataclasses.fields(TrainConfig)})
+# what a proposal may carry: trainer fields, the trial's seed and task.<option> settings
+PROPOSAL_KEYS = (TRAINER_FIELDS | {"seed"}
+                 | {f"task.{f.name}" for f in dataclasses.fields(TaskConfig)})
 SPACES = space_names()
 
 
@@ -49,7 +52,7 @@ def test_space_contract(name: str) -> None:
     for p in props:
         assert validate(p.genome) == [], (p.cell, validate(p.genome))
         assert set(p.hparams) == set(space.hparam_names())
-        assert set(p.hparams) <= TRAINER_FIELDS
+        assert set(p.hparams) <= PROPOSAL_KEYS
         assert p.cell
     again = _draw(space, seed=11, n=12)
     assert [(genome_id(p.genome), p.hparams) for p in props] == \
