@@ -76,6 +76,7 @@ class SearchConfig:
     population: int = 10
     reeval_prob: float = 0.3
     gru_fraction: float = 0.9
+    seed_evals: int = 1  # random settings each seed cell (GRU, LSTM) is tuned on first
 
     def __post_init__(self) -> None:
         problems = []
@@ -100,6 +101,8 @@ class SearchConfig:
             problems.append(f"search.reeval_prob must be in [0, 1], got {self.reeval_prob}")
         if self.population < 2:
             problems.append(f"search.population must be >= 2, got {self.population}")
+        if self.seed_evals < 1:
+            problems.append(f"search.seed_evals must be >= 1, got {self.seed_evals}")
         if problems:
             raise ConfigError("; ".join(problems))
 

@@ -14,12 +14,17 @@ hyperparameters and step kind as user attributes, and its fitness as the value; 
 workers share one population, a resumed run continues it, and rows go to the same table as every
 other strategy.
 
-A seed cell counts as done once a trial of it completed; one that failed (a NaN with its random
-hyperparameters, a killed worker) is seeded again, with new hyperparameters, up to
-``SEED_ATTEMPTS`` times. Workers propose under the study's ask lock and the proposal's cell is
-stored before the lock is released, so two workers never seed the same cell at once; while the
-GRU seed runs in another worker and every other seed is taken, a worker waits
-(:meth:`Evolution.waiting_for_reference`) instead of evaluating candidates with no reference.
+The paper seeds the population with a *tuned* LSTM and GRU: each seed cell is evaluated at
+``search.seed_evals`` random hyperparameter settings before anything else is proposed, and the
+GRU's best result over them is the reference (one unlucky setting, a learning rate at the top of
+the range that diverges, would otherwise make every fitness meaningless). A seed cell counts
+as done once that many of its trials completed; a failed one (a NaN with its random
+hyperparameters, a killed worker) is seeded again, with new hyperparameters, giving up after
+``SEED_ATTEMPTS`` x ``seed_evals`` failures. Workers propose under the study's ask lock and
+the proposal's cell is stored before the lock is released, so two workers never seed the same
+cell at once; while the GRU seed runs in another worker and every other seed is taken, a
+worker waits (:meth:`Evolution.waiting_for_reference`) instead of evaluating candidates with
+no reference.
 
 A stage's ``min_fraction`` is its own (``Stage(task, 0.95)``; ``--set stages.min_fraction=F``
 sets every stage's); a stage that leaves it unset uses ``search.gru_fraction`` (0.9, the
@@ -71,18 +76,21 @@ class Evolution:
         return ranked[: self.exp.search.population]
 
     def pending_seeds(self, trials: list[Any] | None = None) -> list[str]:
-        """The seed cells still to propose: none of their trials completed or is running, and
-        fewer than ``SEED_ATTEMPTS`` failed."""
+        """The seed cells still to propose: fewer than ``search.seed_evals`` of their seed
+        trials completed or are running, and fewer than ``SEED_ATTEMPTS`` x ``seed_evals``
+        failed."""
         import optuna
 
         State = optuna.trial.TrialState
         trials = self._trials(complete_only=False) if trials is None else trials
+        evals = self.exp.search.seed_evals
         pending = []
         for cell in SEED_CELLS:
-            states = [t.state for t in trials if t.user_attrs.get("cell") == cell]
-            if State.COMPLETE in states or State.RUNNING in states:
+            states = [t.state for t in trials if t.user_attrs.get("cell") == cell
+                      and t.user_attrs.get("step") == "seed"]
+            if sum(st in (State.COMPLETE, State.RUNNING) for st in states) >= evals:
                 continue
-            if sum(st in (State.FAIL, State.PRUNED) for st in states) < SEED_ATTEMPTS:
+            if sum(st in (State.FAIL, State.PRUNED) for st in states) < SEED_ATTEMPTS * evals:
                 pending.append(cell)
         return pending
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pytest
 from search_helpers import rows, write_experiment
 
-from lstm_search.experiment import load_experiment
+from lstm_search.experiment import ExperimentError, load_experiment
 from lstm_search.genome import genome_id
 from lstm_search.results import TrialResult
 from lstm_search.search import run_experiment
@@ -56,11 +57,25 @@ def slow_gru(cand: Any, **kw: Any) -> TrialResult:
     return graded(cand, **kw)
 
 
-def _experiment(tmp_path: Path, trials: int, workers: int = 1) -> Path:
+def tuned_gru(cand: Any, *, task: Any, trial: int = 0, **kw: Any) -> TrialResult:
+    """``graded``, with a GRU poor at its first setting (0.2) and good at its second (0.8)."""
+    if cand.cell != "gru":
+        return graded(cand, task=task, trial=trial, **kw)
+    CALLS.append((cand.cell, task.name))
+    if trial not in GRU_TRIALS:
+        GRU_TRIALS.append(trial)
+    value = 0.2 if GRU_TRIALS.index(trial) == 0 else 0.8
+    return _result(cand, task, kw.get("experiment", ""), kw.get("run", ""), trial, value)
+
+
+GRU_TRIALS: list[int] = []
+
+
+def _experiment(tmp_path: Path, trials: int, workers: int = 1, extra: str = "") -> Path:
     path = write_experiment(
         tmp_path, space='load_space("jozefowicz")', stages=STAGES,
         search=f'trials={trials}, sampler="evolution", population=3, reeval_prob=0.0, '
-               f'workers={workers}')
+               f'workers={workers}{extra}')
     path.write_text(path.read_text().replace(
         "from lstm_search.spaces import", "from lstm_search.spaces import load_space;"
         " from lstm_search.spaces import"))
@@ -102,6 +117,27 @@ def test_a_failed_gru_seed_is_seeded_again(tmp_path: Path) -> None:
     assert [steps[t] for t in (0, 1, 2)] == ["seed"] * 3
     # the GRU's result is the reference: the mutants are judged by it (not 1.0 for lack of one)
     assert all(table[t]["objective"] == 0.5 for t in (3, 4))
+
+
+def test_seed_cells_are_tuned_on_seed_evals_settings_before_evolving(tmp_path: Path) -> None:
+    CALLS.clear()
+    GRU_TRIALS.clear()
+    out = run_experiment(str(_experiment(tmp_path, trials=7, extra=", seed_evals=2")),
+                         out=tmp_path / "results", run="tuned", evaluate=tuned_gru,
+                         stream=io.StringIO())
+    table = {r["trial"]: r for r in rows(out.run_dir)}
+    steps = _steps(out.run_dir, "tiny/tuned")
+    assert [(table[t]["cell"], steps[t]) for t in range(4)] == [
+        ("gru", "seed"), ("gru", "seed"), ("lstm", "seed"), ("lstm", "seed")]
+    assert [steps[t] for t in (4, 5, 6)] == ["mutate"] * 3
+    # judged by the GRU's best over its two settings (0.8), not by its first (0.2)
+    assert table[2]["objective"] == 0.95 and table[3]["objective"] == 0.95
+    assert all(table[t]["objective"] == 0.5 for t in (4, 5, 6))
+
+
+def test_seed_evals_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ExperimentError, match=r"search\.seed_evals must be >= 1, got 0"):
+        load_experiment(str(_experiment(tmp_path, trials=3, extra=", seed_evals=0")))
 
 
 def test_two_proposals_in_flight_seed_different_cells(tmp_path: Path) -> None:
