@@ -40,6 +40,7 @@ from typing import Any
 from lstm_search.experiment import Experiment
 from lstm_search.genome import Genome, genome_id, mutate
 from lstm_search.results import TrialResult
+from lstm_search.search._trial import _ratio
 from lstm_search.spaces import Proposal, cell_name
 from lstm_search.spaces._dist import sample_all, values_of
 
@@ -64,12 +65,30 @@ class Evolution:
         return [t for t in self.study.get_trials(deepcopy=False, states=states)
                 if "genome" in t.user_attrs]
 
+    def fitness(self, trial: Any, references: dict[str, float] | None = None) -> float:
+        """``trial``'s fitness against the GRU's best results so far: the minimum over the
+        stages it reached of its result / the GRU's (``_ratio``). The value a trial was told
+        was relative to the reference of its time; the GRU's best only improves (seeds tuned on
+        several settings, re-evaluations), so the population is ranked by this, not by the
+        stored values, which the results table keeps as they were."""
+        refs = self.references() if references is None else references
+        if "stages" not in trial.user_attrs:
+            return float(trial.values[0])
+        stages = json.loads(trial.user_attrs["stages"])
+        if not stages:
+            return float(trial.values[0])
+        return min(_ratio(value, refs.get(task), "maximize" if maximize else "minimize")
+                   if task in refs else 1.0
+                   for task, (value, maximize) in stages.items())
+
     def population(self) -> list[tuple[float, str, str]]:
-        """The best distinct cells: (fitness, genome JSON, cell name), best first."""
+        """The best distinct cells: (fitness, genome JSON, cell name), best first, with
+        fitness against the current references (:meth:`fitness`)."""
         best: dict[str, tuple[float, str, str]] = {}
+        refs = self.references()
         for t in self._trials(complete_only=True):
             gid = t.user_attrs.get("genome_id", "")
-            fit = float(t.values[0])
+            fit = self.fitness(t, refs)
             if gid not in best or fit > best[gid][0]:
                 best[gid] = (fit, t.user_attrs["genome"], t.user_attrs.get("cell", ""))
         ranked = sorted(best.values(), key=lambda m: -m[0])

@@ -133,6 +133,15 @@ def test_seed_cells_are_tuned_on_seed_evals_settings_before_evolving(tmp_path: P
     # judged by the GRU's best over its two settings (0.8), not by its first (0.2)
     assert table[2]["objective"] == 0.95 and table[3]["objective"] == 0.95
     assert all(table[t]["objective"] == 0.5 for t in (4, 5, 6))
+    # the first GRU was told 1.0 (against itself); the population ranks it by today's reference
+    study = optuna.load_study(study_name="tiny/tuned",
+                              storage=make_storage(f"sqlite:///{out.run_dir / 'study.db'}"))
+    evolution = Evolution(load_experiment(str(tmp_path / "tiny.py")), study, seed=1)
+    first = study.trials[0]
+    assert first.value == 1.0 and evolution.fitness(first) == 0.25
+    assert [evolution.fitness(t) for t in study.trials[1:4]] == [1.0, 0.95, 0.95]
+    assert [(cell, fit) for fit, _, cell in evolution.population()][:2] == [
+        ("gru", 1.0), ("lstm", 0.95)]
 
 
 def test_seed_evals_must_be_positive(tmp_path: Path) -> None:
