@@ -5,7 +5,7 @@ Runs the smoke mode of ``quickstart`` and ``greff_jsb`` with a fixed number of t
 worker time not spent training: ``(workers * wall - sum(train_seconds)) / trials`` (process
 start, imports, data loading, compilation, storage and scheduling).
 
-    python benchmarks/search_throughput.py [--trials 6] [--experiments quickstart greff_jsb]
+    python benchmarks/search_throughput.py [--trials 4] [--experiments quickstart greff_jsb]
 
 Writes ``benchmarks/results/search_throughput.json`` and ``.md``.
 """
@@ -20,6 +20,8 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+
+from train_common import machine
 
 from lstm_search.results import load_results, provenance
 from lstm_search.search import run_experiment
@@ -49,7 +51,8 @@ def measure(experiment: str, backend: str, workers: int, trials: int, root: Path
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=6)
+    ap.add_argument("--trials", type=int, default=4,
+                    help="trials per measurement (at most the smoke grid's 4 points)")
     ap.add_argument("--experiments", nargs="+", default=["quickstart", "greff_jsb"])
     ap.add_argument("--backends", nargs="+", default=["optuna", "ray"])
     ap.add_argument("--workers", nargs="+", type=int, default=[1, 2])
@@ -68,14 +71,15 @@ def main() -> None:
                     print(json.dumps(r), flush=True)
                     rows.append(r)
     prov = provenance()
+    host = machine()
     info = {"rows": rows, "overrides": overrides, "cpus": os.cpu_count(),
-            "machine": platform.processor() or platform.machine(), "provenance": prov}
+            "machine": host["cpu"] or platform.machine(), "provenance": prov}
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / f"{args.name}.json").write_text(json.dumps(info, indent=2) + "\n")
     lines = [f"# Search throughput (smoke modes{', ' if overrides else ''}"
              f"{' '.join(f'{k}={v}' for k, v in overrides.items())})", "",
-             f"{os.cpu_count()} CPU cores (shared), torch {prov['torch_version']}, "
-             f"commit {prov['git_commit'][:12]}, {prov['time']}", "",
+             f"{info['machine']}, {os.cpu_count()} CPU cores (shared), "
+             f"torch {prov['torch_version']}, commit {prov['git_commit'][:12]}, {prov['time']}", "",
              "| experiment | backend | workers | trials | wall s | trials/hour | "
              "train s/trial | overhead s/trial |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
