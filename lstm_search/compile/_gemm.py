@@ -1,30 +1,34 @@
 """Matrix products through oneDNN with a weight packed once, with a fallback to ``F.linear``.
 
-On the project's CPUs MKL's GEMM (behind ``F.linear``) runs at less than half of oneDNN's rate
-(shared/reference/performance.md); ``torch.nn.LSTM`` already uses oneDNN. The packed path uses
-PyTorch's private operators ``mkldnn._reorder_linear_weight`` (pack once per sequence) and
-``mkldnn._linear_pointwise`` (one product), the ones inductor uses. They exist only in CPU builds
-with oneDNN and take float32 only: everything else (CUDA, float64, a build without them) takes
-``F.linear``. :func:`linear` here and the generated ``_mm`` are the only callers.
+On AMD CPUs MKL's GEMM (behind ``F.linear``) runs at less than half of oneDNN's rate
+(shared/reference/performance.md); ``torch.nn.LSTM`` already uses oneDNN. On Intel CPUs MKL is
+fast and packing costs more than it saves: the compiled lstm measured 1.34x torch.nn.LSTM with
+``F.linear`` against 1.59x packed (hidden 200, 1 thread) and 1.00x against 1.13x (hidden 650).
+So the packed path is the default except on Intel CPUs; ``LSTM_SEARCH_ONEDNN=1`` forces it,
+``LSTM_SEARCH_ONEDNN=0`` forces ``F.linear`` (for comparisons and tests).
+
+The packed path uses PyTorch's private operators ``mkldnn._reorder_linear_weight`` (pack once per
+sequence) and ``mkldnn._linear_pointwise`` (one product), the ones inductor uses. They exist only
+in CPU builds with oneDNN and take float32 only: everything else (CUDA, float64, a build without
+them) takes ``F.linear``. :func:`linear` here and the generated ``_mm`` are the only callers.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# Set LSTM_SEARCH_ONEDNN=0 to force the F.linear path everywhere (for comparisons and tests).
-_ENV = "LSTM_SEARCH_ONEDNN"
+_ENV = "LSTM_SEARCH_ONEDNN"  # "1": always pack, "0": never, unset: by CPU vendor
 
 
-def onednn_available() -> bool:
+def onednn_supported() -> bool:
     """Whether this build has the oneDNN linear operators."""
-    if os.environ.get(_ENV, "1") == "0":
-        return False
     try:
         ops = torch.ops.mkldnn
         return (torch.backends.mkldnn.is_available()
@@ -32,6 +36,27 @@ def onednn_available() -> bool:
                 and hasattr(ops, "_linear_pointwise"))
     except (AttributeError, RuntimeError):
         return False
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_vendor() -> str:
+    """The CPU's vendor id (``GenuineIntel``, ``AuthenticAMD``; "" where unknown)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def onednn_available() -> bool:
+    """Whether products take the packed oneDNN path: the build has the operators and either
+    ``LSTM_SEARCH_ONEDNN=1`` or, unset, the CPU is not an Intel one (where MKL is as fast)."""
+    setting = os.environ.get(_ENV, "")
+    if setting == "0" or not onednn_supported():
+        return False
+    return setting == "1" or cpu_vendor() != "GenuineIntel"
 
 
 def can_pack(like: Tensor) -> bool:

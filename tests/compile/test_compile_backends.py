@@ -202,8 +202,9 @@ def test_fused_backward_is_used_for_training(monkeypatch):
     assert calls == [1]
 
 
-@pytest.mark.skipif(not _gemm.onednn_available(), reason="this torch build has no oneDNN ops")
-def test_onednn_packed_product_matches_f_linear():
+@pytest.mark.skipif(not _gemm.onednn_supported(), reason="this torch build has no oneDNN ops")
+def test_onednn_packed_product_matches_f_linear(monkeypatch):
+    monkeypatch.setenv("LSTM_SEARCH_ONEDNN", "1")
     gen = torch.Generator().manual_seed(0)
     a, w, b = (torch.randn(s, generator=gen) for s in ((20, 30), (40, 30), (40,)))
     ref = torch.nn.functional.linear(a, w, b)
@@ -212,9 +213,10 @@ def test_onednn_packed_product_matches_f_linear():
     assert _gemm.can_pack(a) and not _gemm.can_pack(a.double())
 
 
-@pytest.mark.skipif(not _gemm.onednn_available(), reason="this torch build has no oneDNN ops")
+@pytest.mark.skipif(not _gemm.onednn_supported(), reason="this torch build has no oneDNN ops")
 @pytest.mark.parametrize("name", ["lstm", "mut2", "vanilla"])
 def test_onednn_and_fallback_paths_agree_in_float32(name, monkeypatch):
+    monkeypatch.setenv("LSTM_SEARCH_ONEDNN", "1")
     packs = []
     original = _gemm.pack
     monkeypatch.setattr(_gemm, "pack", lambda w, b: packs.append(b) or original(w, b))
@@ -236,6 +238,18 @@ def test_onednn_and_fallback_paths_agree_in_float32(name, monkeypatch):
     n_packs = len(packs)
     _close(ref, _run(plain, x, states), 1e-5)
     assert len(packs) == n_packs
+
+
+@pytest.mark.skipif(not _gemm.onednn_supported(), reason="this torch build has no oneDNN ops")
+@pytest.mark.parametrize(("setting", "vendor", "packed"), [
+    ("", "AuthenticAMD", True), ("", "GenuineIntel", False), ("", "", True),
+    ("1", "GenuineIntel", True), ("0", "AuthenticAMD", False)])
+def test_packed_path_by_cpu_vendor_unless_forced(setting, vendor, packed, monkeypatch):
+    monkeypatch.setenv("LSTM_SEARCH_ONEDNN", setting)
+    monkeypatch.setattr(_gemm, "cpu_vendor", lambda: vendor)
+    assert _gemm.onednn_available() is packed
+    layer = compile_cell(zoo.get("lstm"), 5, 8, "script", seed=0)
+    assert ("mkldnn" in layer.kernel.source) is packed
 
 
 def test_float32_script_on_random_genomes_matches_float64_eager():
