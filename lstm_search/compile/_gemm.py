@@ -2,8 +2,9 @@
 
 On AMD CPUs MKL's GEMM (behind ``F.linear``) runs at less than half of oneDNN's rate
 (shared/reference/performance.md); ``torch.nn.LSTM`` already uses oneDNN. On Intel CPUs MKL is
-fast and packing costs more than it saves: the compiled lstm measured 1.34x torch.nn.LSTM with
-``F.linear`` against 1.59x packed (hidden 200, 1 thread) and 1.00x against 1.13x (hidden 650).
+fast and packing costs more than it saves: on a 2-core Xeon the compiled lstm measured
+0.98-1.38x torch.nn.LSTM with ``F.linear`` against 1.59-1.62x packed (hidden 200, 1 thread) and
+0.97-1.00x against 1.14-1.16x (hidden 650) (benchmarks/gemm_path.py).
 So the packed path is the default except on Intel CPUs; ``LSTM_SEARCH_ONEDNN=1`` forces it,
 ``LSTM_SEARCH_ONEDNN=0`` forces ``F.linear`` (for comparisons and tests).
 

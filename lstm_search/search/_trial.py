@@ -168,9 +168,12 @@ def _task(config: Any) -> Any:
     return _TASKS[config]
 
 
-def _ratio(value: float | None, reference: float | None, direction: str) -> float:
-    """How good ``value`` is as a fraction of the GRU's ``reference`` (1 = as good)."""
-    if value is None or reference is None or value != value:
+def ratio_to_gru(value: float | None, reference: float | None, direction: str) -> float:
+    """How good ``value`` is as a fraction of the GRU's ``reference`` (1 = as good; 1 as well
+    while there is no reference yet: the GRU itself is evaluated first; 0 for no value)."""
+    if reference is None:
+        return 1.0
+    if value is None or value != value:
         return 0.0
     if direction == "maximize":
         return value / reference if reference > 0 else 1.0
@@ -198,8 +201,7 @@ def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str,
                        seed=exp.seed if seed is None else seed)
         if result.status != "complete":
             break
-        ref = references.get(task.name)
-        ratio = 1.0 if ref is None else _ratio(result.objective, ref, result.direction)
+        ratio = ratio_to_gru(result.objective, references.get(task.name), result.direction)
         fitness[task.name] = ratio
         stage_metrics[f"stage.{task.name}"] = float(result.objective or 0.0)
         stage_metrics[f"maximize.{task.name}"] = float(result.direction == "maximize")

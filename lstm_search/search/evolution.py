@@ -40,7 +40,7 @@ from typing import Any
 from lstm_search.experiment import Experiment
 from lstm_search.genome import Genome, genome_id, mutate
 from lstm_search.results import TrialResult
-from lstm_search.search._trial import _ratio
+from lstm_search.search._trial import ratio_to_gru
 from lstm_search.spaces import Proposal, cell_name
 from lstm_search.spaces._dist import sample_all, values_of
 
@@ -67,18 +67,16 @@ class Evolution:
 
     def fitness(self, trial: Any, references: dict[str, float] | None = None) -> float:
         """``trial``'s fitness against the GRU's best results so far: the minimum over the
-        stages it reached of its result / the GRU's (``_ratio``). The value a trial was told
-        was relative to the reference of its time; the GRU's best only improves (seeds tuned on
-        several settings, re-evaluations), so the population is ranked by this, not by the
-        stored values, which the results table keeps as they were."""
-        refs = self.references() if references is None else references
-        if "stages" not in trial.user_attrs:
-            return float(trial.values[0])
-        stages = json.loads(trial.user_attrs["stages"])
+        stages it reached of its result / the GRU's (:func:`ratio_to_gru`, as staged filtering
+        scored it). The value a trial was told was relative to the reference of its time; the
+        GRU's best only improves (seeds tuned on several settings, re-evaluations), so the
+        population is ranked by this, not by the stored values, which the results table keeps
+        as they were."""
+        stages = json.loads(trial.user_attrs.get("stages", "{}"))
         if not stages:
             return float(trial.values[0])
-        return min(_ratio(value, refs.get(task), "maximize" if maximize else "minimize")
-                   if task in refs else 1.0
+        refs = self.references() if references is None else references
+        return min(ratio_to_gru(value, refs.get(task), "maximize" if maximize else "minimize")
                    for task, (value, maximize) in stages.items())
 
     def population(self) -> list[tuple[float, str, str]]:
