@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from lstm_search import zoo
-from lstm_search.compile._bench import bench_cell, format_table, machine
+from lstm_search.bench import bench_cell, format_table, machine
 
 OUT = Path(__file__).resolve().parent / "results"
 

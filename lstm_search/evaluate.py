@@ -88,7 +88,7 @@ def make_rnn(genome: Genome, input_size: int, model: ModelConfig, *, seed: int |
     """
     import math
 
-    from lstm_search.compile import compile_rnn
+    from lstm_search.nn import compile_rnn
 
     scale = 1.0 if model.init_scale is None else model.init_scale * math.sqrt(model.hidden_size)
     return compile_rnn(genome, input_size, model.hidden_size, num_layers=model.num_layers,

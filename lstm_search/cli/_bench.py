@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     import torch
 
-    from lstm_search.compile._bench import bench_cell, format_table, machine
+    from lstm_search.bench import bench_cell, format_table, machine
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

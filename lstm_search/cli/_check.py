@@ -16,7 +16,7 @@ DEFAULT_SIZE = 128
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from lstm_search.genome._validate import DEFAULT_MAX_NODES
+    from lstm_search.genome import DEFAULT_MAX_NODES
 
     parser.add_argument("file", metavar="FILE.json", help="genome JSON file")
     parser.add_argument("--input-size", type=int, default=DEFAULT_SIZE, metavar="M",

@@ -1,28 +1,32 @@
 """The compiler: validated genome -> plan (hoisted and fused projections) -> generated source
--> backend (eager, script, compile).
+-> kernels (eager, script, compile) over a layer's parameters.
+
+It depends on :mod:`lstm_search.genome` only; the modules built on it (``compile_rnn``,
+``compile_cell``, ``load_torch_weights``) live in :mod:`lstm_search.nn`.
 
 >>> from lstm_search import zoo
->>> from lstm_search.compile import compile_rnn
->>> rnn = compile_rnn(zoo.get("lstm"), input_size=8, hidden_size=16, num_layers=2)
->>> import torch
->>> y, (h, c) = rnn(torch.zeros(5, 3, 8))
->>> tuple(y.shape), tuple(h.shape)
-((5, 3, 16), (2, 3, 16))
+>>> from lstm_search.compile import build_plan, generated_source
+>>> plan = build_plan(zoo.get("lstm"), input_size=8, hidden_size=16)
+>>> "def forward" in generated_source(zoo.get("lstm"))
+True
 """
 
-from lstm_search.compile._api import compile_cell, compile_rnn, generated_source
 from lstm_search.compile._gemm import fast_linear
-from lstm_search.compile._kernels import BACKENDS
+from lstm_search.compile._kernels import BACKENDS, clear_kernel_cache, make_kernel
+from lstm_search.compile._params import init_parameters, make_parameters, param_map
 from lstm_search.compile._plan import Plan, build_plan
-from lstm_search.compile._torch_weights import load_torch_weights
+from lstm_search.compile._source import check_backend, generated_source
 
 __all__ = [
     "BACKENDS",
     "Plan",
     "build_plan",
-    "compile_cell",
-    "compile_rnn",
+    "check_backend",
+    "clear_kernel_cache",
     "fast_linear",
     "generated_source",
-    "load_torch_weights",
+    "init_parameters",
+    "make_kernel",
+    "make_parameters",
+    "param_map",
 ]

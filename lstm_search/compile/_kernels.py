@@ -41,6 +41,12 @@ def script_unit(source: str) -> Any:
         return torch.jit.CompilationUnit(source)
 
 
+def clear_kernel_cache() -> None:
+    """Forget the compiled TorchScript units, so that the next layer compiles cold (the
+    compile latency a benchmark reports)."""
+    script_unit.cache_clear()
+
+
 def _weights(plan: Plan, lay: Layout, params: dict[str, Tensor]) -> list[Tensor]:
     """Arguments of the generated code in :class:`Layout` order (biases padded to full rows)."""
     out: list[Tensor] = []

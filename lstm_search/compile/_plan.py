@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lstm_search.genome import Genome, GenomeError, X
-from lstm_search.genome._canonical import _topo
+from lstm_search.genome import Genome, GenomeError, X, topo_order
 
 # value references used by steps: "xt" (the step input itself), "s{j}" (previous state j),
 # "v{k}" (value of node k).
@@ -117,7 +116,7 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{label} must be a positive int, got {v!r}")
     genome.check()
-    order = _topo(genome)
+    order = topo_order(genome)
     pos = {node.name: k for k, node in enumerate(order)}
     state_idx = {s: j for j, s in enumerate(genome.states)}
 

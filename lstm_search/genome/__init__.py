@@ -15,7 +15,7 @@ pictures in :mod:`lstm_search.genome.draw`.
 16
 """
 
-from lstm_search.genome._canonical import canonical, correspondence, genome_id
+from lstm_search.genome._canonical import canonical, correspondence, genome_id, topo_order
 from lstm_search.genome._genome import Builder, Genome, Node
 from lstm_search.genome._mutate import OPERATORS, Mutation, mutate
 from lstm_search.genome._nasbench import from_nasbench, from_nasbench_with_names
@@ -32,6 +32,7 @@ from lstm_search.genome._ops import (
 )
 from lstm_search.genome._random import prune, random_genome
 from lstm_search.genome._validate import (
+    DEFAULT_MAX_NODES,
     GenomeError,
     Problem,
     n_params,
@@ -41,6 +42,7 @@ from lstm_search.genome._validate import (
 
 __all__ = [
     "ACTIVATIONS",
+    "DEFAULT_MAX_NODES",
     "ELEMENTWISE",
     "FORMAT",
     "FORMAT_VERSION",
@@ -65,6 +67,7 @@ __all__ = [
     "n_params",
     "prune",
     "random_genome",
+    "topo_order",
     "validate",
     "validate_json",
 ]

@@ -50,7 +50,9 @@ def _params(node: Node) -> dict[str, object]:
     return out
 
 
-def _topo(genome: Genome) -> list[Node]:
+def topo_order(genome: Genome) -> list[Node]:
+    """The nodes of ``genome`` in a topological order: every node after the nodes it reads,
+    depth first from the nodes in the order they are listed."""
     nmap = genome.node_map
     order: list[Node] = []
     done: set[str] = set()
@@ -81,7 +83,7 @@ def _labels(genome: Genome, marks: dict[str, str]) -> tuple[dict[str, str], dict
     (FGR's i and f gates) are told apart, and with them the nodes that read them. ``marks``
     individualises values that refinement alone cannot tell apart (see :func:`_final_labels`).
     """
-    order = _topo(genome)
+    order = topo_order(genome)
     out_state = {s for s, v in genome.new_states.items() if v == genome.output}
     slabel = {s: _h("state", s in out_state, marks.get(s)) for s in genome.states}
     label: dict[str, str] = {}

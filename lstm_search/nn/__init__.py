@@ -1,5 +1,17 @@
-"""Layers and stacks generic over any compiled cell (and task models built on them)."""
+"""Layers and stacks generic over any compiled cell (and task models built on them):
+:func:`compile_rnn` / :func:`compile_cell` build them from a genome, :func:`load_torch_weights`
+copies ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` weights into the zoo's matching cell.
 
+>>> from lstm_search import zoo
+>>> from lstm_search.nn import compile_rnn
+>>> rnn = compile_rnn(zoo.get("lstm"), input_size=8, hidden_size=16, num_layers=2)
+>>> import torch
+>>> y, (h, c) = rnn(torch.zeros(5, 3, 8))
+>>> tuple(y.shape), tuple(h.shape)
+((5, 3, 16), (2, 3, 16))
+"""
+
+from lstm_search.nn._api import compile_cell, compile_rnn
 from lstm_search.nn._layer import RecurrentLayer
 from lstm_search.nn._models import (
     LanguageModel,
@@ -11,6 +23,7 @@ from lstm_search.nn._models import (
     detach_state,
 )
 from lstm_search.nn._stack import RecurrentStack
+from lstm_search.nn._torch_weights import load_torch_weights
 
 __all__ = [
     "LanguageModel",
@@ -21,5 +34,8 @@ __all__ = [
     "RecurrentStack",
     "SequenceClassifier",
     "SequenceRegressor",
+    "compile_cell",
+    "compile_rnn",
     "detach_state",
+    "load_torch_weights",
 ]

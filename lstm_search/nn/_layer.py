@@ -7,9 +7,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lstm_search.compile._kernels import make_kernel
-from lstm_search.compile._params import init_parameters, make_parameters, param_map
-from lstm_search.compile._plan import Plan, build_plan
+from lstm_search.compile import (
+    Plan,
+    build_plan,
+    init_parameters,
+    make_kernel,
+    make_parameters,
+    param_map,
+)
 from lstm_search.genome import Genome
 
 

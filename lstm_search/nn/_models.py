@@ -2,7 +2,7 @@
 
 Every model is ``encoder -> dropout -> recurrent stack -> dropout -> head``. The stack is any
 module with ``forward(x, state=None) -> (output, state)`` shaped like ``torch.nn.LSTM``
-(time-major: x ``(T, B, I)``, output ``(T, B, H)``); :func:`lstm_search.compile.compile_rnn`
+(time-major: x ``(T, B, I)``, output ``(T, B, H)``); :func:`lstm_search.nn.compile_rnn`
 builds one from a genome, and ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` fit too. Dropout is applied
 to non-recurrent connections only (Zaremba, Sutskever & Vinyals 2014, section 3): here to the
 stack's input and output; between layers the stack applies it itself (its ``dropout`` argument).

@@ -10,7 +10,8 @@ import torch
 from torch.func import functional_call
 
 from lstm_search import zoo
-from lstm_search.compile import _gemm, compile_cell, compile_rnn
+from lstm_search.compile import _gemm
+from lstm_search.nn import compile_cell, compile_rnn
 from lstm_search.genome import Genome, Node, random_genome
 from lstm_search.genome._random import DEFAULT_OP_WEIGHTS
 
@@ -336,7 +337,7 @@ def test_same_code_runs_on_cuda(cell, backend, fused, dtype, exact_cuda_matmuls)
     # shared/reference/cells.md's tolerance (1e-5 in float32, 1e-10 in float64)
     from test_compile_parity import TOL, TORCH, _torch_layout_grads
 
-    from lstm_search.compile import load_torch_weights
+    from lstm_search.nn import load_torch_weights
 
     m_in, n, layers, T, B = 5, 4, 2, 5, 3
     g = zoo.get(cell)

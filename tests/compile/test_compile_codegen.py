@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from lstm_search import zoo
-from lstm_search.compile import compile_rnn, generated_source
+from lstm_search.compile import generated_source
+from lstm_search.nn import compile_rnn
 from lstm_search.genome import Genome, GenomeError, Node, genome_id
 
 # Python and torch names, and the compiler's fixed names, that generated code may contain

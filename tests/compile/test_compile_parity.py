@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lstm_search import zoo
-from lstm_search.compile import compile_rnn, load_torch_weights
+from lstm_search.nn import compile_rnn, load_torch_weights
 from lstm_search.genome import OPS, Genome, Node, correspondence, genome_id
 
 TORCH = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn_tanh": torch.nn.RNN}

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from lstm_search import zoo
-from lstm_search.compile import build_plan, compile_cell, compile_rnn
+from lstm_search.compile import build_plan
+from lstm_search.nn import compile_cell, compile_rnn
 from lstm_search.genome import Builder, GenomeError, n_params
 
 

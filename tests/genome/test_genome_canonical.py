@@ -96,7 +96,7 @@ def test_name_and_default_params_do_not_change_id() -> None:
 
 
 def _first_weights(g: Genome) -> list:
-    from lstm_search.compile import compile_rnn
+    from lstm_search.nn import compile_rnn
 
     return [p.detach().clone() for p in compile_rnn(g, 3, 4, seed=0, backend="eager")
             .parameters()]

@@ -169,9 +169,9 @@ def test_ids_of_examples_are_distinct() -> None:
 
 def test_examples_compile_and_run_one_step() -> None:
     try:
-        from lstm_search.compile import compile_rnn
+        from lstm_search.nn import compile_rnn
     except ImportError as e:  # the compiler is optional here
-        pytest.skip(f"lstm_search.compile is not available: {e}")
+        pytest.skip(f"lstm_search.nn is not available: {e}")
     import torch
 
     for k, recipe in enumerate(recipes()):

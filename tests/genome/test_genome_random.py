@@ -127,9 +127,9 @@ def test_bad_arguments(kwargs, match) -> None:
 def test_random_cells_and_mutants_compile_and_run() -> None:
     """Valid means usable: each compiles, has n_params parameters and runs two steps."""
     try:
-        from lstm_search.compile import compile_rnn
+        from lstm_search.nn import compile_rnn
     except ImportError as e:
-        pytest.skip(f"lstm_search.compile is not available: {e}")
+        pytest.skip(f"lstm_search.nn is not available: {e}")
     import torch
 
     from lstm_search import zoo

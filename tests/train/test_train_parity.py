@@ -16,7 +16,7 @@ import torch
 from helpers_train import tiny_model, tiny_train
 
 from lstm_search import zoo
-from lstm_search.compile import load_torch_weights
+from lstm_search.nn import load_torch_weights
 from lstm_search.config import TaskConfig
 from lstm_search.evaluate import build_model
 from lstm_search.nn import LanguageModel

@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 
-from lstm_search.compile import _kernels
-from lstm_search.compile._api import compile_rnn
+from lstm_search import zoo
+from lstm_search.compile import clear_kernel_cache
+from lstm_search.nn import compile_rnn
 
 REFERENCES: dict[str, str] = {"gru": "GRU", "rnn_tanh": "RNN"}  # everything else: LSTM
 
@@ -65,8 +66,6 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
                input_size: int | None = None, backends: tuple[str, ...] = ("script",),
                repeats: int = 20, warmup: int = 3, seed: int = 0) -> list[BenchRow]:
     """Time ``cell`` (a zoo name) with each backend and its torch reference."""
-    from lstm_search import zoo
-
     genome = zoo.get(cell)
     m = input_size or hidden
     gen = torch.Generator().manual_seed(seed)
@@ -80,7 +79,7 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
         y.sum().backward()
 
     for backend in backends:
-        _kernels.script_unit.cache_clear()  # a cold compile for the latency figure
+        clear_kernel_cache()  # a cold compile for the latency figure
         t0 = time.perf_counter()
         module = compile_rnn(genome, m, hidden, backend=backend, seed=seed)
         with torch.no_grad():

@@ -16,7 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lstm_search import zoo
 from lstm_search.genome import correspondence, genome_id
+from lstm_search.nn._stack import RecurrentStack
 
 # torch module kind -> (zoo cell, gate suffixes in torch's row order)
 _LAYOUTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -43,9 +45,6 @@ def load_torch_weights(module: nn.Module, torch_rnn: nn.Module) -> nn.Module:
     genome_id), written in any way (nodes are matched by structure, see the module docstring);
     sizes and layer counts must agree; bidirectional, projections and bias=False
     are not supported."""
-    from lstm_search import zoo
-    from lstm_search.nn import RecurrentStack
-
     kind = _kind(torch_rnn)
     cell, gates = _LAYOUTS[kind]
     if not isinstance(module, RecurrentStack):

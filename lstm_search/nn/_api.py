@@ -1,21 +1,14 @@
-"""Public entry points of the compiler."""
+"""Public entry points of the compiled modules: a stack (``compile_rnn``) or one layer
+(``compile_cell``) of any genome."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import torch
 
-from lstm_search.compile._codegen import program_source
-from lstm_search.compile._kernels import BACKENDS
-from lstm_search.compile._plan import build_plan
+from lstm_search.compile import check_backend
 from lstm_search.genome import Genome
-
-if TYPE_CHECKING:
-    from lstm_search.nn import RecurrentLayer, RecurrentStack
-
-
-def _check_backend(backend: str) -> None:
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+from lstm_search.nn._layer import RecurrentLayer
+from lstm_search.nn._stack import RecurrentStack
 
 
 def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -32,9 +25,7 @@ def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: i
     makes that draw reproducible without touching torch's global generator.
     Raises :class:`lstm_search.genome.GenomeError` for an invalid genome.
     """
-    from lstm_search.nn import RecurrentStack
-
-    _check_backend(backend)
+    check_backend(backend)
     return RecurrentStack(genome, input_size, hidden_size, num_layers, dropout, batch_first,
                           backend, fused_backward=fused_backward, init_scale=init_scale,
                           seed=seed)
@@ -45,25 +36,7 @@ def compile_cell(genome: Genome, input_size: int, hidden_size: int, backend: str
                  seed: int | None = None) -> RecurrentLayer:
     """One layer of ``genome``: ``forward(x (T, B, m), states=None) -> (y (T, B, n), states)``
     with ``states`` a tuple in the genome's state order."""
-    import torch
-
-    from lstm_search.nn import RecurrentLayer
-
-    _check_backend(backend)
+    check_backend(backend)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     return RecurrentLayer(genome, input_size, hidden_size, backend,
                           fused_backward=fused_backward, init_scale=init_scale, generator=gen)
-
-
-def generated_source(genome: Genome, backend: str = "script", *, input_size: int = 2,
-                     hidden_size: int = 1, fused_backward: bool = True,
-                     onednn: bool = False) -> str:
-    """The source the compiler generates for one layer of ``genome``.
-
-    For ``script`` this is exactly what TorchScript compiles (with the oneDNN branch of ``_mm``
-    when ``onednn``); ``eager`` and ``compile`` interpret the same plan op by op, so the same
-    text describes them. Sizes only matter for ``fit`` of x (a matrix unless m == n).
-    """
-    _check_backend(backend)
-    plan = build_plan(genome, input_size, hidden_size)
-    return program_source(plan, onednn=onednn, backward=fused_backward)

@@ -1,0 +1,28 @@
+"""The backend names' check and the generated source of one layer, as text."""
+
+from __future__ import annotations
+
+from lstm_search.compile._codegen import program_source
+from lstm_search.compile._kernels import BACKENDS
+from lstm_search.compile._plan import build_plan
+from lstm_search.genome import Genome
+
+
+def check_backend(backend: str) -> None:
+    """Raise ``ValueError`` naming the choices unless ``backend`` is one of :data:`BACKENDS`."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def generated_source(genome: Genome, backend: str = "script", *, input_size: int = 2,
+                     hidden_size: int = 1, fused_backward: bool = True,
+                     onednn: bool = False) -> str:
+    """The source the compiler generates for one layer of ``genome``.
+
+    For ``script`` this is exactly what TorchScript compiles (with the oneDNN branch of ``_mm``
+    when ``onednn``); ``eager`` and ``compile`` interpret the same plan op by op, so the same
+    text describes them. Sizes only matter for ``fit`` of x (a matrix unless m == n).
+    """
+    check_backend(backend)
+    plan = build_plan(genome, input_size, hidden_size)
+    return program_source(plan, onednn=onednn, backward=fused_backward)
