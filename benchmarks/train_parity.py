@@ -40,10 +40,9 @@ def main() -> None:
     import torch
 
     from lstm_search import zoo
-    from lstm_search.nn import load_torch_weights
     from lstm_search.config import TaskConfig, apply_overrides, preset
     from lstm_search.evaluate import build_model
-    from lstm_search.nn import LanguageModel
+    from lstm_search.nn import LanguageModel, load_torch_weights
     from lstm_search.tasks import make_task
     from lstm_search.train import train
 

@@ -106,17 +106,18 @@ class TrialResult:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def _json_default(value: Any) -> Any:
-    # numpy / torch scalars
+def json_default(value: Any) -> Any:
+    """The ``default`` of :func:`json.dumps` for rows and ``run.json``: numpy / torch scalars as
+    numbers, paths as strings, and any object with a ``to_json()`` method (a search-space
+    distribution, :mod:`lstm_search.spaces`) as what that method returns."""
     item = getattr(value, "item", None)
     if callable(item):
         return item()
     if isinstance(value, Path):
         return str(value)
-    if hasattr(value, "sample") and hasattr(value, "draw") and dataclasses.is_dataclass(value):
-        from lstm_search.spaces._dist import dist_to_json  # a search-space distribution
-
-        return dist_to_json(value)
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        return to_json()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
@@ -133,7 +134,7 @@ def _clean(value: Any) -> Any:
 
 def append_jsonl(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
     """Append one JSON line atomically (single O_APPEND write, then fsync)."""
-    line = json.dumps(_clean(dict(record)), default=_json_default, sort_keys=True) + "\n"
+    line = json.dumps(_clean(dict(record)), default=json_default, sort_keys=True) + "\n"
     data = line.encode("utf-8")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(os.fspath(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -177,7 +178,7 @@ class ResultsWriter:
     def write_run_info(self, info: Mapping[str, Any]) -> None:
         """Write run.json atomically (temp file + rename)."""
         tmp = self.run_dir / (RUN_FILE + f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(_clean(dict(info)), default=_json_default, indent=2,
+        tmp.write_text(json.dumps(_clean(dict(info)), default=json_default, indent=2,
                                   sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, self.run_dir / RUN_FILE)
 

@@ -43,8 +43,8 @@ from torch import nn
 
 from lstm_search.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from lstm_search.config import TrainConfig
-from lstm_search.nn._models import detach_state
-from lstm_search.tasks._base import Task
+from lstm_search.nn import detach_state
+from lstm_search.tasks import Task
 
 __all__ = [
     "OnEval",

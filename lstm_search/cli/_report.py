@@ -32,8 +32,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lstm_search.analysis import AnalysisError, write_report
-    from lstm_search.analysis._table import metric_columns
+    from lstm_search.analysis import AnalysisError, metric_columns, write_report
     from lstm_search.results import load_curves, load_results
 
     missing = [p for p in args.paths if not Path(p).exists()]

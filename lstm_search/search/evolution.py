@@ -41,8 +41,7 @@ from lstm_search.experiment import Experiment
 from lstm_search.genome import Genome, genome_id, mutate
 from lstm_search.results import TrialResult
 from lstm_search.search._trial import ratio_to_gru
-from lstm_search.spaces import Proposal, cell_name
-from lstm_search.spaces._dist import sample_all, values_of
+from lstm_search.spaces import Proposal, cell_name, sample_all, values_of
 
 SEED_CELLS = ("gru", "lstm")  # the GRU first: every fitness is relative to it
 SEED_ATTEMPTS = 3  # a seed cell whose trials failed this often is given up

@@ -33,6 +33,15 @@ class Dist(Protocol):
         ...
 
 
+class _Serialised:
+    """What every distribution here shares: its JSON form (:func:`dist_to_json`), which the
+    results table and ``run.json`` write without knowing the distribution classes."""
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"__dist__": "<class>", <fields>...}``; :func:`as_dists` reads it back."""
+        return dist_to_json(self)
+
+
 def _check_range(kind: str, low: float, high: float, positive: bool = False) -> None:
     if not low <= high:
         raise ValueError(f"{kind}: low must be <= high, got low={low!r}, high={high!r}")
@@ -41,7 +50,7 @@ def _check_range(kind: str, low: float, high: float, positive: bool = False) -> 
 
 
 @dataclass(frozen=True)
-class Uniform:
+class Uniform(_Serialised):
     """``U[low, high]`` (float)."""
 
     low: float
@@ -61,7 +70,7 @@ class Uniform:
 
 
 @dataclass(frozen=True)
-class LogUniform:
+class LogUniform(_Serialised):
     """Log-uniform on ``[low, high]`` (float), e.g. Greff's learning rate in [1e-6, 1e-2]."""
 
     low: float
@@ -81,7 +90,7 @@ class LogUniform:
 
 
 @dataclass(frozen=True)
-class IntUniform:
+class IntUniform(_Serialised):
     """An integer in ``[low, high]``, log-spaced when ``log`` (Greff's hidden size in [20, 200])."""
 
     low: int
@@ -105,7 +114,7 @@ class IntUniform:
 
 
 @dataclass(frozen=True)
-class OneMinusLogUniform:
+class OneMinusLogUniform(_Serialised):
     """``1 - m`` with ``m`` log-uniform in ``[low, high]`` (Greff et al. 2015's momentum)."""
 
     low: float
@@ -128,7 +137,7 @@ class OneMinusLogUniform:
 
 
 @dataclass(frozen=True)
-class Choice:
+class Choice(_Serialised):
     """One of a fixed list of values (JSON scalars)."""
 
     choices: tuple[Any, ...]
@@ -149,7 +158,7 @@ class Choice:
 
 
 @dataclass(frozen=True)
-class Fixed:
+class Fixed(_Serialised):
     """A constant: recorded with the hyperparameters, never sampled."""
 
     value_: Any

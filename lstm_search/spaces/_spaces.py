@@ -133,7 +133,7 @@ class RandomGraphSpace(_HparamSpace):
         sample_all(trial, self.dists)
 
     def build(self, params: Mapping[str, Any]) -> Proposal:
-        from lstm_search.genome._random import random_genome
+        from lstm_search.genome import random_genome
 
         g = random_genome(int(params["graph_seed"]), n_states=tuple(self.n_states),
                           n_nodes=tuple(self.n_nodes))

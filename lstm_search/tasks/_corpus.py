@@ -22,7 +22,7 @@ from lstm_search.data.batching import batchify, bptt_batches, music_batches
 from lstm_search.data.music import MusicCorpus
 from lstm_search.data.registry import load_music, load_text
 from lstm_search.data.text import TextCorpus
-from lstm_search.nn._models import LanguageModel, PianoRollModel
+from lstm_search.nn import LanguageModel, PianoRollModel
 from lstm_search.tasks._base import (
     Batch,
     RNNFactory,

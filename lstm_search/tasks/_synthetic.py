@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from lstm_search.config import ModelConfig, TaskConfig, TrainConfig
 from lstm_search.data.synthetic import SyntheticSplit, SyntheticSplits, synthetic_splits
-from lstm_search.nn._models import NextStepClassifier, SequenceClassifier, SequenceRegressor
+from lstm_search.nn import NextStepClassifier, SequenceClassifier, SequenceRegressor
 from lstm_search.tasks._base import Batch, RNNFactory, Task, subset_count
 
 __all__ = ["SYNTHETIC", "SyntheticTask"]

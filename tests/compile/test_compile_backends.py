@@ -11,9 +11,9 @@ from torch.func import functional_call
 
 from lstm_search import zoo
 from lstm_search.compile import _gemm
-from lstm_search.nn import compile_cell, compile_rnn
 from lstm_search.genome import Genome, Node, random_genome
 from lstm_search.genome._random import DEFAULT_OP_WEIGHTS
+from lstm_search.nn import compile_cell, compile_rnn
 
 # the whole vocabulary, including ops the default sampler leaves out
 OP_WEIGHTS = {**DEFAULT_OP_WEIGHTS, "diag": 0.05, "fit": 0.05, "identity": 0.03}

@@ -9,8 +9,8 @@ import torch
 
 from lstm_search import zoo
 from lstm_search.compile import generated_source
-from lstm_search.nn import compile_rnn
 from lstm_search.genome import Genome, GenomeError, Node, genome_id
+from lstm_search.nn import compile_rnn
 
 # Python and torch names, and the compiler's fixed names, that generated code may contain
 FIXED_IDENTIFIERS = {

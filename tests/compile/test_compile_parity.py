@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from lstm_search import zoo
-from lstm_search.nn import compile_rnn, load_torch_weights
 from lstm_search.genome import OPS, Genome, Node, correspondence, genome_id
+from lstm_search.nn import compile_rnn, load_torch_weights
 
 TORCH = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn_tanh": torch.nn.RNN}
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}

@@ -9,8 +9,8 @@ import torch
 
 from lstm_search import zoo
 from lstm_search.compile import build_plan
-from lstm_search.nn import compile_cell, compile_rnn
 from lstm_search.genome import Builder, GenomeError, n_params
+from lstm_search.nn import compile_cell, compile_rnn
 
 
 def test_lstm_plan_hoists_x_and_fuses_h():

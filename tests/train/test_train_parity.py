@@ -16,10 +16,9 @@ import torch
 from helpers_train import tiny_model, tiny_train
 
 from lstm_search import zoo
-from lstm_search.nn import load_torch_weights
 from lstm_search.config import TaskConfig
 from lstm_search.evaluate import build_model
-from lstm_search.nn import LanguageModel
+from lstm_search.nn import LanguageModel, load_torch_weights
 from lstm_search.tasks import make_task
 from lstm_search.train import train
 
