@@ -18,7 +18,9 @@ it to the name ``EXPERIMENT``::
     )
 
 Experiment files are the user's own code, like a configuration file written in Python: they are
-imported from their path (never evaluated from strings). ``smoke`` holds the dotted overrides of
+imported from their path (never evaluated from strings; :mod:`lstm_search.declarations`). A name
+is looked up in the shipped catalogue (the top-level ``experiments/`` folder, installed as
+``lstm_search.catalogue.experiments``). ``smoke`` holds the dotted overrides of
 the smoke mode, ``paper`` those of the published scale (``--paper``: a cluster's worth of
 trials and epochs where the defaults fit a laptop); ``--set key=value`` overrides are applied
 after them, type-checked, and an unknown key is an error
@@ -28,25 +30,29 @@ after them, type-checked, and an unknown key is an error
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lstm_search.config import ConfigError, ModelConfig, TaskConfig, TrainConfig, apply_overrides
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+from lstm_search.declarations import (
+    EXPERIMENTS,
+    DeclarationError,
+    catalogue_dir,
+    catalogue_names,
+    find_declaration,
+    import_declaration,
+)
 
 SAMPLERS = ("tpe", "random", "grid", "nsga2", "evolution")
 PRUNERS = ("none", "median", "halving")
 SECOND_OBJECTIVES = ("", "n_params", "step_time")
 
 
-class ExperimentError(ValueError):
-    """An experiment file that cannot be loaded or is malformed; the message says where."""
+# An experiment (or a space it loads) that cannot be loaded or is malformed; the message says
+# where. The same class as the declaration loader's error, so one ``except`` catches both.
+ExperimentError = DeclarationError
 
 
 @dataclass(frozen=True)
@@ -215,9 +221,9 @@ def _json_ready(value: Any) -> Any:
     """``value`` with search-space distributions in their JSON form."""
     import json
 
-    from lstm_search.results import _json_default
+    from lstm_search.results import json_default
 
-    return json.loads(json.dumps(value, default=_json_default))
+    return json.loads(json.dumps(value, default=json_default))
 
 
 def _grid_problems(space: Any, trials: int) -> list[str]:
@@ -238,53 +244,22 @@ def _grid_problems(space: Any, trials: int) -> list[str]:
     return []
 
 
-def experiment_names(folder: str | Path = EXPERIMENTS_DIR) -> list[str]:
-    """Names of the experiment files in ``folder`` (the repository's ``experiments/``)."""
+def experiments_dir() -> Path:
+    """The folder of the shipped experiments (``lstm_search.catalogue.experiments``)."""
+    return catalogue_dir(EXPERIMENTS)
+
+
+def experiment_names(folder: str | Path | None = None) -> list[str]:
+    """Names of the experiment files in ``folder`` (default: the shipped catalogue's)."""
+    if folder is None:
+        return catalogue_names(EXPERIMENTS)
     return sorted(p.stem for p in Path(folder).glob("*.py") if not p.name.startswith("_"))
 
 
 def find_experiment(name_or_path: str | Path) -> Path:
-    """The file of an experiment: a path to a ``.py`` file, or a name in ``experiments/``."""
-    p = Path(name_or_path)
-    if p.suffix == ".py" or p.parent != Path("."):
-        if not p.is_file():
-            raise ExperimentError(f"experiment file not found: {p}")
-        return p
-    candidate = EXPERIMENTS_DIR / f"{name_or_path}.py"
-    if not candidate.is_file():
-        known = ", ".join(experiment_names()) or "(none)"
-        raise ExperimentError(f"no experiment named {str(name_or_path)!r} in {EXPERIMENTS_DIR}; "
-                              f"known: {known}")
-    return candidate
-
-
-def import_declaration(path: Path, attr: str, kind: str) -> Any:
-    """Import the Python file ``path`` as a module and return its ``attr``.
-
-    The file is the user's own declaration (trusted like a configuration file); it is imported
-    with :func:`importlib.util.spec_from_file_location`, nothing is evaluated from strings. Any
-    error while importing (syntax error, a failing import, an exception) becomes an
-    :class:`ExperimentError` naming the file.
-    """
-    mod_name = f"_lstm_search_{kind}_{path.stem}_{abs(hash(str(path.resolve()))):x}"
-    spec = importlib.util.spec_from_file_location(mod_name, path)
-    if spec is None or spec.loader is None:
-        raise ExperimentError(f"{path}: cannot be imported as a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as e:
-        sys.modules.pop(mod_name, None)
-        raise ExperimentError(f"{path}:{e.lineno}: syntax error in {kind} file: {e.msg}") from None
-    except Exception as e:
-        sys.modules.pop(mod_name, None)
-        raise ExperimentError(f"{path}: error while importing the {kind} file: "
-                              f"{type(e).__name__}: {e}") from e
-    if not hasattr(module, attr):
-        raise ExperimentError(f"{path}: the {kind} file defines no {attr} "
-                              f"(expected `{attr} = ...` at the top level)")
-    return getattr(module, attr)
+    """The file of an experiment: a path to a ``.py`` file (the user's own, run by path), or a
+    name in the shipped catalogue."""
+    return find_declaration(name_or_path, EXPERIMENTS, "experiment")
 
 
 def load_experiment(name_or_path: str | Path, *, smoke: bool = False,
@@ -308,6 +283,7 @@ __all__ = [
     "SearchConfig",
     "Stage",
     "experiment_names",
+    "experiments_dir",
     "find_experiment",
     "import_declaration",
     "load_experiment",

@@ -2,8 +2,9 @@
 
 A space (:class:`SearchSpace`) samples parameters on an Optuna trial and rebuilds a
 :class:`Proposal` (genome, cell name, hyperparameters) from them; the same space serves a plain
-Optuna study and Ray Tune's ``OptunaSearch``. Named spaces live in the repository's
-``search_spaces/`` folder and load with :func:`load_space`.
+Optuna study and Ray Tune's ``OptunaSearch``. Named spaces live in the shipped catalogue (the
+top-level ``search_spaces/`` folder, installed as ``lstm_search.catalogue.search_spaces``) and
+load with :func:`load_space`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lstm_search.declarations import (
+    SEARCH_SPACES,
+    DeclarationError,
+    catalogue_dir,
+    catalogue_names,
+    find_declaration,
+    import_declaration,
+)
 from lstm_search.spaces._dist import (
     Choice,
     Dist,
@@ -19,6 +28,8 @@ from lstm_search.spaces._dist import (
     LogUniform,
     OneMinusLogUniform,
     Uniform,
+    sample_all,
+    values_of,
 )
 from lstm_search.spaces._space import Proposal, SearchSpace, cell_name, suggest
 from lstm_search.spaces._spaces import (
@@ -28,26 +39,27 @@ from lstm_search.spaces._spaces import (
     TemplateSpace,
 )
 
-SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
+
+def spaces_dir() -> Path:
+    """The folder of the shipped search spaces (``lstm_search.catalogue.search_spaces``)."""
+    return catalogue_dir(SEARCH_SPACES)
 
 
 def space_names() -> list[str]:
-    """Names of the declared spaces in the repository's ``search_spaces/`` folder."""
-    return sorted(p.stem for p in SPACES_DIR.glob("*.py") if not p.name.startswith("_"))
+    """Names of the search spaces in the shipped catalogue."""
+    return catalogue_names(SEARCH_SPACES)
 
 
 def load_space(name_or_path: str | Path) -> Any:
-    """The ``SPACE`` declared in ``search_spaces/<name>.py`` (or in the given file)."""
-    from lstm_search.experiment import ExperimentError, import_declaration
+    """The ``SPACE`` declared in the catalogue's ``<name>.py`` (or in the given file).
 
-    p = Path(name_or_path)
-    path = p if p.suffix == ".py" else SPACES_DIR / f"{name_or_path}.py"
-    if not path.is_file():
-        raise ExperimentError(f"no search space {str(name_or_path)!r} (looked for {path}); "
-                              f"known: {', '.join(space_names())}")
+    Raises :class:`lstm_search.declarations.DeclarationError` (which is
+    :class:`lstm_search.experiment.ExperimentError`) naming the file.
+    """
+    path = find_declaration(name_or_path, SEARCH_SPACES, "search space")
     space = import_declaration(path, "SPACE", "search space")
     if not isinstance(space, SearchSpace):
-        raise ExperimentError(f"{path}: SPACE must be a SearchSpace, got {type(space).__name__}")
+        raise DeclarationError(f"{path}: SPACE must be a SearchSpace, got {type(space).__name__}")
     return space
 
 
@@ -67,6 +79,9 @@ __all__ = [
     "Uniform",
     "cell_name",
     "load_space",
+    "sample_all",
     "space_names",
+    "spaces_dir",
     "suggest",
+    "values_of",
 ]

@@ -1,0 +1,1 @@
+"""Experiment declarations, one per file; installed as ``lstm_search.catalogue.experiments``."""
