@@ -1,50 +1,35 @@
-"""Cell diagrams of the top cells, drawn by :func:`lstm_search.genome.draw.draw_png` when the
-installed package provides it (drawing is optional; without it the report leaves diagrams out).
+"""Cell diagrams of the top cells, drawn by :func:`lstm_search.analysis.cell_png.draw_png`
+when matplotlib is installed (drawing is optional; without it the report leaves diagrams out).
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from lstm_search.analysis.cell_png import draw_png
+from lstm_search.genome import Genome
 
-def cell_drawer() -> tuple[Callable[[Any, Path], Any] | None, str]:
-    """``lstm_search.genome.draw.draw_png`` if importable, else None and the reason."""
+
+def cell_drawer() -> tuple[Callable[..., Any] | None, str]:
+    """:func:`~lstm_search.analysis.cell_png.draw_png` if matplotlib imports, else None and
+    the reason."""
     try:
-        module = importlib.import_module("lstm_search.genome.draw")
-    except Exception as e:  # any import failure means: no drawing here
+        import matplotlib  # noqa: F401  (drawn with it; imported here only to ask)
+    except ImportError as e:
         return None, f"cell drawing is not available ({type(e).__name__}: {e})"
-    draw = getattr(module, "draw_png", None)
-    if not callable(draw):
-        return None, "lstm_search.genome.draw has no draw_png(genome, path)"
-    return draw, ""
-
-
-def _genome(text: str) -> Any:
-    """The genome object for a canonical genome JSON string (the ``genome`` column)."""
-    genome_mod = importlib.import_module("lstm_search.genome")
-    cls = getattr(genome_mod, "Genome", None)
-    for name in ("from_json", "loads"):
-        fn = getattr(cls, name, None) or getattr(genome_mod, name, None)
-        if callable(fn):
-            return fn(text)
-    from_dict = getattr(cls, "from_dict", None)
-    if callable(from_dict):
-        return from_dict(json.loads(text))
-    raise AttributeError("lstm_search.genome has no Genome.from_json / from_dict")
+    return draw_png, ""
 
 
 def draw_cells(df: pd.DataFrame, cells: list[str], out_dir: str | Path
                ) -> tuple[dict[str, Path], list[str]]:
     """Draw the genome of each named cell to ``out_dir/cell-<name>.png``.
 
-    Returns the drawn files by cell and notes for cells that could not be drawn (no drawing
-    module, a genome that does not parse, a drawing error); never raises for those.
+    Returns the drawn files by cell and notes for cells that could not be drawn (no
+    matplotlib, a genome that does not parse, a drawing error); never raises for those.
     """
     draw, why = cell_drawer()
     if draw is None:
@@ -60,11 +45,8 @@ def draw_cells(df: pd.DataFrame, cells: list[str], out_dir: str | Path
             continue
         path = out / f"cell-{''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in cell)}.png"
         try:
-            genome = _genome(str(rows["genome"].iloc[0]))
-            try:
-                draw(genome, path, title=cell)  # type: ignore[call-arg]
-            except TypeError:  # a draw_png(genome, path) without a title argument
-                draw(genome, path)
+            genome = Genome.from_json(str(rows["genome"].iloc[0]))
+            draw(genome, path, title=cell)
         except Exception as e:  # a drawing failure must not stop the report
             notes.append(f"{cell}: could not draw ({type(e).__name__}: {e})")
             continue

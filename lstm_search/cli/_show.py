@@ -69,7 +69,7 @@ def _silence_stdout() -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from lstm_search.genome import GenomeError, genome_id, n_params, validate
-    from lstm_search.genome.draw import draw_png, to_dot, to_equations
+    from lstm_search.genome.draw import to_dot, to_equations
 
     try:
         genome = load_cell(args.cell)
@@ -94,6 +94,8 @@ def _run(args: argparse.Namespace) -> int:
     elif args.dot:
         print(to_dot(genome), end="")
     elif args.png:
+        from lstm_search.analysis.cell_png import draw_png
+
         out = draw_png(genome, args.png, title=args.title)
         print(f"wrote {out}")
     elif args.code:
