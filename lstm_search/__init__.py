@@ -6,6 +6,36 @@ reads back as a pandas DataFrame.
 
 Nothing heavy happens at import: names are resolved lazily, so ``import lstm_search`` does not
 import torch, ray, optuna, seaborn or matplotlib.
+
+Layers: which package (or top-level module) of ``lstm_search`` may import which, counting
+imports inside functions too. Nothing imports another package's ``_private`` modules or names;
+this package's ``__init__`` (the lazy names above) and ``cli`` may import anything, and
+``tests/test_imports.py`` holds the code to this table::
+
+    genome        -> (nothing)
+    zoo           -> genome
+    compile       -> genome
+    nn            -> compile, genome, zoo
+    config        -> (nothing)
+    checkpoint    -> (nothing)
+    data          -> (nothing)
+    tasks         -> config, data, nn
+    train         -> checkpoint, config, nn, tasks
+    evaluate      -> config, genome, nn, results, tasks, train
+    results       -> (nothing)
+    declarations  -> (nothing)
+    catalogue     -> (nothing)
+    spaces        -> declarations, genome, zoo
+    experiment    -> config, declarations, results, spaces
+    search        -> config, evaluate, experiment, genome, results, spaces, tasks, zoo
+    analysis      -> genome, results
+    bench         -> compile, nn, zoo
+    __main__      -> cli
+
+``nn -> zoo``: :func:`~lstm_search.nn.load_torch_weights` checks a module against the zoo's
+lstm / gru / rnn_tanh. ``experiment -> results``: the overrides are written to ``run.json`` with
+the table's JSON encoding. ``analysis -> genome``: cell diagrams read the recorded genomes
+(genome needs no torch). Any module may read ``__version__`` from this package.
 """
 
 from __future__ import annotations
