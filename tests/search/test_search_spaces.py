@@ -140,3 +140,22 @@ def test_fixed_settings_are_the_same_for_every_cell_and_within_their_ranges() ->
                             settings_seed=8)
     assert other.build({"setting": 0}).hparams != lstm[0]
     assert space.build({"cell": "lstm", "setting": 3}).hparams == lstm[3]
+
+
+def test_each_distribution_writes_itself_as_json_and_reads_back() -> None:
+    """The results table writes distributions through their own ``to_json`` (it imports no
+    search-space code); the JSON form reads back as the same distribution."""
+    import json
+
+    from lstm_search.results import json_default
+    from lstm_search.spaces import Choice, Fixed, Uniform
+    from lstm_search.spaces._dist import as_dists
+
+    dists = {"a": Uniform(0.0, 1.0), "b": LogUniform(1e-4, 1e-1), "c": IntUniform(2, 9, log=True),
+             "d": OneMinusLogUniform(0.01, 1.0), "e": Choice((1, "x", None)), "f": Fixed(3)}
+    text = json.dumps(dists, default=json_default, sort_keys=True)
+    data = json.loads(text)
+    assert data["e"] == {"__dist__": "Choice", "choices": [1, "x", None]}
+    assert {name: d["__dist__"] for name, d in data.items()} == {
+        name: type(d).__name__ for name, d in dists.items()}
+    assert as_dists(data) == dists
