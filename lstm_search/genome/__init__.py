@@ -4,7 +4,8 @@ Values (:class:`Genome`, :class:`Node`, :class:`Builder`), validation listing ev
 canonical form, :func:`genome_id` and :func:`correspondence` (which node of one
 writing of a cell is which of another), seeded :func:`random_genome` and :func:`mutate`
 (Jozefowicz et al. 2015's six operators), :func:`from_nasbench` (NAS-Bench-NLP recipes);
-pictures in :mod:`lstm_search.genome.draw`.
+pictures as text in :mod:`lstm_search.genome.draw`
+(drawn as PNG files by :mod:`lstm_search.analysis.cell_png`).
 
 >>> from lstm_search.genome import Genome, validate, genome_id
 >>> from lstm_search import zoo
