@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from lstm_search.config import ConfigError, ModelConfig, TaskConfig, TrainConfig, apply_overrides
+from lstm_search.genome import FrozenMap
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
@@ -140,8 +141,9 @@ class Experiment:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stages", tuple(self.stages))
-        object.__setattr__(self, "smoke", dict(self.smoke))
-        object.__setattr__(self, "paper", dict(self.paper))
+        # read-only (FrozenMap pickles, for workers and Ray trials): a loaded experiment is shared
+        object.__setattr__(self, "smoke", FrozenMap(self.smoke))
+        object.__setattr__(self, "paper", FrozenMap(self.paper))
         from lstm_search.spaces import SearchSpace
 
         problems = []
@@ -205,7 +207,7 @@ class Experiment:
             elif f.name == "stages":
                 out[f.name] = [dataclasses.asdict(s) for s in value]
             elif f.name in ("smoke", "paper"):
-                out[f.name] = _json_ready(value)
+                out[f.name] = _json_ready(dict(value))
             else:
                 out[f.name] = value
         return out
