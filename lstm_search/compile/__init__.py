@@ -11,7 +11,6 @@
 """
 
 from lstm_search.compile._api import compile_cell, compile_rnn, generated_source
-from lstm_search.compile._gemm import fast_linear
 from lstm_search.compile._kernels import BACKENDS
 from lstm_search.compile._plan import Plan, build_plan
 from lstm_search.compile._torch_weights import load_torch_weights
@@ -22,7 +21,6 @@ __all__ = [
     "build_plan",
     "compile_cell",
     "compile_rnn",
-    "fast_linear",
     "generated_source",
     "load_torch_weights",
 ]

@@ -13,7 +13,9 @@ import optuna
 import pytest
 from search_helpers import lr_space, rows, write_experiment
 
-from lstm_search.search import pareto_front, run_experiment
+from lstm_search.analysis import pareto_front
+from lstm_search.results import load_results
+from lstm_search.search import run_experiment
 from lstm_search.search._storage import make_storage
 
 
@@ -115,7 +117,7 @@ def test_multi_objective_pareto_front(tmp_path: Path) -> None:
     study = optuna.load_study(study_name="tiny/mo",
                               storage=make_storage(f"sqlite:///{out.run_dir / 'study.db'}"))
     assert len(study.directions) == 2 and len(study.best_trials) >= 1
-    front = pareto_front(rows(out.run_dir), cost="n_params")
+    front = pareto_front(load_results(out.run_dir), cost="n_params", metric="objective")
     assert len(front) >= 1
     done = [r for r in rows(out.run_dir) if r["status"] == "complete"]
     for _, f in front.iterrows():  # nothing dominates a front member
