@@ -106,6 +106,7 @@ class CountingBackend:
         return self.inner(gm, example_inputs)
 
 
+@pytest.mark.integration
 def test_every_compile_kernel_is_compiled_however_many_cells(monkeypatch):
     # dynamo keeps 8 graphs per code object: kernels sharing one function stopped compiling
     # after the eighth cell of a process (a search) and ran eager without a word. Dynamo

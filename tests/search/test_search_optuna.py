@@ -85,6 +85,7 @@ def both_workers_evaluate(candidate, **kw):
     return evaluate_candidate(candidate, **kw)
 
 
+@pytest.mark.integration
 def test_two_worker_processes_share_one_study(tmp_path: Path) -> None:
     n = 6
     path = write_experiment(tmp_path, search=f'trials={n}, sampler="tpe", workers=2')
@@ -191,6 +192,7 @@ def test_successive_halving_prunes_the_useless_learning_rate(tmp_path: Path) -> 
     assert any(r["status"] == "complete" and r["hparams"]["lr"] == 0.1 for r in table)
 
 
+@pytest.mark.integration
 def test_grid_over_cells_and_seeds_runs_every_point_once(tmp_path: Path) -> None:
     # a fixed comparison: every cell at every seed exactly once, two worker processes
     space = ('CellChoiceSpace(name="g", cells=("lstm", "gru"), '
