@@ -23,7 +23,7 @@ EXPERIMENT = Experiment(
     name="greff_jsb",
     description="Greff's LSTM variants + GRU on JSB Chorales, random search (frame NLL)",
     space=dataclasses.replace(load_space("greff"), settings=8, settings_seed=1),
-    task=TaskConfig(name="jsb", data_dir="../shared/data"),
+    task=TaskConfig(name="jsb"),
     model=_model,
     train=dataclasses.replace(_train, epochs=12, patience=4, batch_size=4, progress=False),
     search=SearchConfig(trials=80, sampler="grid", workers=2, direction="minimize"),

@@ -12,7 +12,7 @@ EXPERIMENT = Experiment(
     name="hparams_lstm_ptb",
     description="TPE over an LSTM's hyperparameters on PTB word level (perplexity)",
     space=load_space("lstm_hparams"),
-    task=TaskConfig(name="ptb", data_dir="../shared/data"),
+    task=TaskConfig(name="ptb"),
     model=_model,
     train=_train,
     search=SearchConfig(trials=100, sampler="tpe", pruner="median", direction="minimize"),

@@ -33,7 +33,7 @@ EXPERIMENT = Experiment(
         Stage(TaskConfig(name="arithmetic", n_train=1000, n_valid=200, n_test=200)),
         Stage(TaskConfig(name="xml", seq_len=30, n_train=1000, n_valid=200, n_test=200)),
     ),
-    task=TaskConfig(name="ptb", data_dir="../shared/data", subset=0.05, eval_subset=0.2),
+    task=TaskConfig(name="ptb", subset=0.05, eval_subset=0.2),
     model=_model,
     train=dataclasses.replace(_train, epochs=6, patience=3, progress=False, threads=1),
     search=SearchConfig(trials=24, sampler="evolution", population=6, reeval_prob=0.3,

@@ -10,7 +10,7 @@ EXPERIMENT = Experiment(
     name="random_cells_ptb",
     description="NAS-Bench-NLP-like random cells on PTB word level (perplexity)",
     space=load_space("nasbench_nlp"),
-    task=TaskConfig(name="ptb", data_dir="../shared/data"),
+    task=TaskConfig(name="ptb"),
     model=ModelConfig(hidden_size=200, num_layers=2, dropout=0.1, init_scale=0.1),
     train=TrainConfig(optimizer="sgd", lr=5.0, lr_schedule="plateau", epochs=10, batch_size=20,
                       bptt=35, clip=0.25, patience=3),

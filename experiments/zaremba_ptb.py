@@ -15,7 +15,7 @@ EXPERIMENT = Experiment(
     name="zaremba_ptb",
     description="Zaremba et al. 2014 small model on PTB: LSTM and GRU (test perplexity)",
     space=load_space("lstm_gru"),
-    task=TaskConfig(name="ptb", data_dir="../shared/data"),
+    task=TaskConfig(name="ptb"),
     model=_model,
     train=_train,
     search=SearchConfig(trials=2, sampler="grid", workers=2, direction="minimize"),

@@ -26,7 +26,7 @@ this package's ``__init__`` (the lazy names above) and ``cli`` may import anythi
     declarations  -> (nothing)
     catalogue     -> (nothing)
     spaces        -> declarations, genome, zoo
-    experiment    -> config, declarations, results, spaces
+    experiment    -> config, declarations, genome, results, spaces
     search        -> config, evaluate, experiment, genome, results, spaces, tasks, zoo
     analysis      -> genome, results
     bench         -> compile, nn, zoo

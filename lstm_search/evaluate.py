@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from lstm_search.results import ResultsWriter
     from lstm_search.tasks import Task
+    from lstm_search.train import OnEval
 
 __all__ = [
     "Candidate",
@@ -33,8 +34,6 @@ __all__ = [
     "hidden_for_budget",
     "make_rnn",
 ]
-
-OnEval = Callable[[int, dict[str, float]], "bool | None"]
 
 
 @dataclass(frozen=True)

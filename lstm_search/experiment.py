@@ -44,6 +44,7 @@ from lstm_search.declarations import (
     find_declaration,
     import_declaration,
 )
+from lstm_search.genome import FrozenMap
 
 SAMPLERS = ("tpe", "random", "grid", "nsga2", "evolution")
 PRUNERS = ("none", "median", "halving")
@@ -146,8 +147,9 @@ class Experiment:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stages", tuple(self.stages))
-        object.__setattr__(self, "smoke", dict(self.smoke))
-        object.__setattr__(self, "paper", dict(self.paper))
+        # read-only (FrozenMap pickles, for workers and Ray trials): a loaded experiment is shared
+        object.__setattr__(self, "smoke", FrozenMap(self.smoke))
+        object.__setattr__(self, "paper", FrozenMap(self.paper))
         from lstm_search.spaces import SearchSpace
 
         problems = []
@@ -211,7 +213,7 @@ class Experiment:
             elif f.name == "stages":
                 out[f.name] = [dataclasses.asdict(s) for s in value]
             elif f.name in ("smoke", "paper"):
-                out[f.name] = _json_ready(value)
+                out[f.name] = _json_ready(dict(value))
             else:
                 out[f.name] = value
         return out

@@ -20,7 +20,7 @@ relative imports, and ``importlib.import_module("lstm_search...")`` with a const
     declarations  -> (nothing)
     catalogue     -> (nothing)
     spaces        -> declarations, genome, zoo
-    experiment    -> config, declarations, results, spaces
+    experiment    -> config, declarations, genome, results, spaces
     search        -> config, evaluate, experiment, genome, results, spaces, tasks, zoo
     analysis      -> genome, results
     bench         -> compile, nn, zoo

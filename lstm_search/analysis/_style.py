@@ -127,17 +127,6 @@ def figure_png(fig: Any, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
-def empty_figure(message: str, width: float = 6.0, height: float = 2.0) -> Any:
-    """A small figure that says why there is nothing to plot."""
-    with style():
-        fig = new_figure(width, height)
-        ax = fig.add_subplot()
-        ax.axis("off")
-        ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=11,
-                color="#555555", transform=ax.transAxes)
-    return fig
-
-
 def cell_palette(cells: list[str], baselines: tuple[str, ...] | list[str] = ("lstm", "gru")
                  ) -> dict[str, Any]:
     """Colours per cell, the baselines first so that LSTM and GRU look the same in every

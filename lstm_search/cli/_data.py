@@ -3,8 +3,10 @@
 Usage::
 
     lstm-search data list
-    lstm-search data download NAME [NAME ...] --to DIR [--url-base URL] [--force] [--quiet]
-    lstm-search data check DIR [NAME ...]
+    lstm-search data download NAME [NAME ...] [--to DIR] [--url-base URL] [--force] [--quiet]
+    lstm-search data check [DIR [NAME ...]]
+
+DIR defaults to the data-path rule's folder: ``$LSTM_SEARCH_DATA``, else ``./data``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("download", help="fetch dataset files, verified by sha256")
     p.add_argument("names", nargs="+", metavar="NAME", help="dataset name(s), or 'all'")
-    p.add_argument("--to", required=True, metavar="DIR", help="destination data folder")
+    p.add_argument("--to", default=None, metavar="DIR",
+                   help="destination data folder (default: $LSTM_SEARCH_DATA, else ./data)")
     p.add_argument(
         "--url-base",
         metavar="URL",
@@ -32,7 +35,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per network read")
 
     p = sub.add_parser("check", help="verify a data folder's files (presence, size, sha256)")
-    p.add_argument("dir", metavar="DIR", help="data folder")
+    p.add_argument("dir", nargs="?", default=None, metavar="DIR",
+                   help="data folder (default: $LSTM_SEARCH_DATA, else ./data)")
     p.add_argument("names", nargs="*", metavar="NAME", help="datasets to require (default: found)")
 
 
@@ -62,7 +66,7 @@ def _list() -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from lstm_search.data import DataError, download
+    from lstm_search.data import DataError, download, resolve_data_dir
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr)
@@ -70,7 +74,7 @@ def _download(args: argparse.Namespace) -> int:
     try:
         download(
             _names(args.names),
-            args.to,
+            resolve_data_dir(args.to),
             url_base=args.url_base,
             progress=not args.quiet,
             timeout=args.timeout,
@@ -84,9 +88,9 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from lstm_search.data import check_data_dir
+    from lstm_search.data import check_data_dir, resolve_data_dir
 
-    report = check_data_dir(args.dir, _names(args.names) or None)
+    report = check_data_dir(resolve_data_dir(args.dir), _names(args.names) or None)
     for line in report.ok:
         print(f"ok       {line}")
     for line in report.problems:

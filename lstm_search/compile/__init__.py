@@ -11,7 +11,6 @@ It depends on :mod:`lstm_search.genome` only; the modules built on it (``compile
 True
 """
 
-from lstm_search.compile._gemm import fast_linear
 from lstm_search.compile._kernels import BACKENDS, clear_kernel_cache, make_kernel
 from lstm_search.compile._params import init_parameters, make_parameters, param_map
 from lstm_search.compile._plan import Plan, build_plan
@@ -23,7 +22,6 @@ __all__ = [
     "build_plan",
     "check_backend",
     "clear_kernel_cache",
-    "fast_linear",
     "generated_source",
     "init_parameters",
     "make_kernel",

@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -76,39 +75,3 @@ def linear(a: Tensor, weight: Tensor, bias: Tensor | None, packed: bool) -> Tens
         return torch.ops.mkldnn._linear_pointwise(a, weight, bias, "none", [], "")
     return F.linear(a, weight, bias)
 
-
-class _PackedLinear(torch.autograd.Function):
-    """``x @ W.T + b`` with oneDNN products (weight packed once per call) both ways."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
-        return linear(x, pack(weight, x.shape[0]), bias, True)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, dy: Tensor) -> tuple[Tensor | None, ...]:
-        x, weight = ctx.saved_tensors
-        dy = dy.contiguous()
-        dx = dw = db = None
-        if ctx.needs_input_grad[0]:  # dy @ W: a product with the weight W^T (in, out)
-            dx = linear(dy, pack(weight.t(), dy.shape[0]), None, True)
-        if ctx.needs_input_grad[1]:
-            dw = dy.t().mm(x)  # (out, in): one product over all rows
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            db = dy.sum(0)
-        return dx, dw, db
-
-
-def fast_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``F.linear(x, weight, bias)`` through oneDNN on CPU float32 (about twice MKL's rate on
-    the project's CPUs; shared/reference/performance.md), for big layers such as a language
-    model's decoder; ``F.linear`` everywhere else (CUDA, float64, no oneDNN). Not twice
-    differentiable on the oneDNN path."""
-    if not (can_pack(x) and weight.dtype == torch.float32 and weight.device.type == "cpu"
-            and (bias is None or bias.dtype == torch.float32)):
-        return F.linear(x, weight, bias)
-    lead = x.shape[:-1]
-    y = _PackedLinear.apply(x.reshape(-1, x.shape[-1]).contiguous(), weight, bias)
-    return y.reshape(*lead, weight.shape[0])

@@ -19,8 +19,9 @@ Usage::
 
 The data folder may be in this framework's layout (what ``lstm-search data download NAME --to
 DIR`` writes: ``ptb/``, ``wikitext-2/``, ``music/tcn_mat/``) or hold the files directly; see
-:mod:`lstm_search.data.registry` for every place looked at. ``data_dir=None`` means
-``$LSTM_SEARCH_DATA_DIR``. Names: ``ptb``, ``ptb_char``, ``wikitext2``, ``jsb``, ``nottingham``,
+:mod:`lstm_search.data.registry` for every place looked at. One rule finds the folder
+(:func:`resolve_data_dir`): ``data_dir`` if given, else ``$LSTM_SEARCH_DATA``, else ``./data``.
+Names: ``ptb``, ``ptb_char``, ``wikitext2``, ``jsb``, ``nottingham``,
 ``musedata``, ``piano_midi``.
 
 Readers return numpy arrays and need no torch; the batching helpers return torch tensors.
@@ -63,13 +64,16 @@ _EXPORTS: dict[str, str] = {
     "load_pickle": "lstm_search.data.safe_pickle",
     # registry
     "DATASETS": "lstm_search.data.registry",
-    "DATA_DIR_ENV": "lstm_search.data.registry",
     "DatasetSpec": "lstm_search.data.registry",
+    "dataset_folder": "lstm_search.data.registry",
     "dataset_names": "lstm_search.data.registry",
     "load_dataset": "lstm_search.data.registry",
     "load_text": "lstm_search.data.registry",
     "load_music": "lstm_search.data.registry",
     "locate": "lstm_search.data.registry",
+    # the data-path rule
+    "DATA_ENV": "lstm_search.data.paths",
+    "resolve_data_dir": "lstm_search.data.paths",
     # files, download, check
     "FileEntry": "lstm_search.data.checksums",
     "file_entries": "lstm_search.data.checksums",

@@ -9,7 +9,6 @@ TCN's ``mdata/``). :func:`locate` tries the candidates in order and takes the fi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Literal
 
 from lstm_search.data._errors import DataError, MissingDataError
 from lstm_search.data.music import MusicCorpus, read_music_file
+from lstm_search.data.paths import data_dir_origin, how_to_set_data_dir, resolve_data_dir
 from lstm_search.data.text import (
     SPLITS,
     TextCorpus,
@@ -27,18 +27,15 @@ from lstm_search.data.text import (
 
 __all__ = [
     "DATASETS",
-    "DATA_DIR_ENV",
     "DatasetSpec",
+    "dataset_folder",
     "dataset_names",
-    "default_data_dir",
     "load_dataset",
     "load_music",
     "load_text",
     "locate",
     "search",
 ]
-
-DATA_DIR_ENV = "LSTM_SEARCH_DATA_DIR"
 
 
 @dataclass(frozen=True)
@@ -154,22 +151,15 @@ def _spec(name: str) -> DatasetSpec:
         ) from None
 
 
-def default_data_dir() -> Path:
-    """The folder named by the environment variable ``LSTM_SEARCH_DATA_DIR``."""
-    value = os.environ.get(DATA_DIR_ENV)
-    if not value:
-        raise DataError(
-            f"no data folder given: pass data_dir or set {DATA_DIR_ENV} "
-            "(get the corpora with `lstm-search data download NAME --to DIR`)"
-        )
-    return Path(value)
-
-
-def _resolve_dir(data_dir: str | Path | None) -> Path:
-    path = default_data_dir() if data_dir is None else Path(data_dir).expanduser()
+def _resolve_dir(data_dir: str | Path | None, name: str) -> Path:
+    path = resolve_data_dir(data_dir)
     if not path.is_dir():
         raise MissingDataError(
-            f"data folder {path} does not exist or is not a folder", tried=(str(path),)
+            f"dataset {name!r}: the data folder {path.resolve()} ({data_dir_origin(data_dir)}) "
+            f"does not exist or is not a folder; {how_to_set_data_dir()}, or get the dataset "
+            f"with: lstm-search data download {name} --to {path}",
+            dataset=name,
+            tried=(str(path),),
         )
     return path
 
@@ -183,7 +173,7 @@ def search(
     here (only a missing data folder is).
     """
     spec = _spec(name)
-    root = _resolve_dir(data_dir)
+    root = _resolve_dir(data_dir, name)
     found: dict[str, Path] = {}
     missing: dict[str, list[Path]] = {}
     for role, rels in spec.candidates.items():
@@ -202,19 +192,33 @@ def locate(name: str, data_dir: str | Path | None = None) -> dict[str, Path]:
     Raises :class:`MissingDataError` naming the dataset, the split, every path tried and the
     command that downloads it.
     """
-    root = _resolve_dir(data_dir)
+    root = _resolve_dir(data_dir, name)
     found, missing = search(name, root)
     for role, tried in missing.items():  # report the first missing role
         what = "all splits" if role == "all" else f"split {role!r}"
         listing = "\n".join(f"  {p}" for p in tried)
         raise MissingDataError(
-            f"dataset {name!r}: no file for {what} under {root}. Tried:\n{listing}\n"
-            f"Get it with: lstm-search data download {name} --to {root}",
+            f"dataset {name!r}: no file for {what} in the data folder {root.resolve()} "
+            f"({data_dir_origin(data_dir)}). Tried:\n{listing}\n"
+            f"Get it with: lstm-search data download {name} --to {root}\n"
+            f"or {how_to_set_data_dir()}",
             dataset=name,
             split=role,
             tried=tuple(str(p) for p in tried),
         )
     return found
+
+
+def dataset_folder(name: str, data_dir: str | Path | None = None) -> Path | None:
+    """For a task named ``name``: the absolute data folder holding dataset ``name`` (the data-path
+    rule applied to ``data_dir``), or None when ``name`` is no dataset (synthetic tasks).
+
+    Raises :class:`MissingDataError` naming the file, the folder searched and how to set it.
+    """
+    if name not in DATASETS:
+        return None
+    locate(name, data_dir)
+    return resolve_data_dir(data_dir).resolve()
 
 
 def load_text(name: str, data_dir: str | Path | None = None) -> TextCorpus:
@@ -239,7 +243,7 @@ def load_music(name: str, data_dir: str | Path | None = None) -> MusicCorpus:
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None) -> TextCorpus | MusicCorpus:
-    """Load any registered dataset from ``data_dir`` (default: ``$LSTM_SEARCH_DATA_DIR``).
+    """Load any registered dataset from ``data_dir`` (None: ``$LSTM_SEARCH_DATA``, else ``./data``).
 
     >>> corpus = load_dataset("ptb", "../shared/data")      # doctest: +SKIP
     >>> len(corpus.vocab), corpus.train.shape                # doctest: +SKIP

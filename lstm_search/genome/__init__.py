@@ -1,8 +1,9 @@
 """Genomes: recurrent cells as small graphs of gates and pointwise ops.
 
-Values (:class:`Genome`, :class:`Node`, :class:`Builder`), validation listing every problem,
-canonical form, :func:`genome_id` and :func:`correspondence` (which node of one
-writing of a cell is which of another), seeded :func:`random_genome` and :func:`mutate`
+Values (:class:`Genome`, :class:`Node`, :class:`Builder`; a genome holds tuples and read-only
+:class:`FrozenMap` mappings, never a dict or list that could be changed in place), validation
+listing every problem, canonical form, :func:`genome_id` and :func:`correspondence` (which
+node of one writing of a cell is which of another), seeded :func:`random_genome` and :func:`mutate`
 (Jozefowicz et al. 2015's six operators), :func:`from_nasbench` (NAS-Bench-NLP recipes);
 pictures as text in :mod:`lstm_search.genome.draw`
 (drawn as PNG files by :mod:`lstm_search.analysis.cell_png`).
@@ -17,6 +18,7 @@ pictures as text in :mod:`lstm_search.genome.draw`
 """
 
 from lstm_search.genome._canonical import canonical, correspondence, genome_id, topo_order
+from lstm_search.genome._frozen import FrozenMap
 from lstm_search.genome._genome import Builder, Genome, Node
 from lstm_search.genome._mutate import OPERATORS, Mutation, mutate
 from lstm_search.genome._nasbench import from_nasbench, from_nasbench_with_names
@@ -52,6 +54,7 @@ __all__ = [
     "RESERVED_INPUT_PREFIXES",
     "RESERVED_OPS",
     "Builder",
+    "FrozenMap",
     "Genome",
     "GenomeError",
     "Mutation",

@@ -25,12 +25,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lstm_search.genome._frozen import FrozenMap
 from lstm_search.genome._ops import FORMAT, FORMAT_VERSION, OPS, X
 
 
 @dataclass(frozen=True)
 class Node:
-    """One op applied to named inputs: ``x``, a state's previous value, or another node."""
+    """One op applied to named inputs: ``x``, a state's previous value, or another node.
+
+    A value: ``inputs`` is a tuple and ``params`` a read-only :class:`FrozenMap`, whatever
+    sequence and mapping they were given as.
+    """
 
     name: str
     op: str
@@ -39,7 +44,7 @@ class Node:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(self.inputs))
-        object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "params", FrozenMap(self.params))
 
     def __hash__(self) -> int:
         return hash((self.name, self.op, self.inputs, tuple(sorted(self.params.items()))))
@@ -68,6 +73,8 @@ class Genome:
     Build one directly, with :class:`lstm_search.genome.Builder`, or from JSON with
     :meth:`from_json`. Call :func:`lstm_search.genome.validate` (all problems at once) or
     :meth:`check` (raises :class:`GenomeError`) before use; the compiler does so itself.
+    A value: ``states`` and ``nodes`` are tuples and ``new_states`` a read-only
+    :class:`FrozenMap`, so a shared genome (a cached zoo cell) cannot be changed in place.
     """
 
     states: tuple[str, ...]
@@ -79,7 +86,7 @@ class Genome:
     def __post_init__(self) -> None:
         object.__setattr__(self, "states", tuple(self.states))
         object.__setattr__(self, "nodes", tuple(self.nodes))
-        object.__setattr__(self, "new_states", dict(self.new_states))
+        object.__setattr__(self, "new_states", FrozenMap(self.new_states))
 
     def __hash__(self) -> int:
         return hash((self.states, self.nodes, tuple(sorted(self.new_states.items())),

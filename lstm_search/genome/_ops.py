@@ -28,8 +28,11 @@ leaky_relu ``max(v, slope·v)`` (``slope`` default 0.01)               ``0``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from lstm_search.genome._frozen import FrozenMap
 
 FORMAT = "lstm-search-genome"
 FORMAT_VERSION = 1
@@ -51,10 +54,13 @@ class OpSpec:
     min_arity: int
     max_arity: int
     commutative: bool = False
-    params: dict[str, Param] = field(default_factory=dict)
+    params: Mapping[str, Param] = field(default_factory=FrozenMap)
     reads_x: bool = False  # may take the n- or m-wide input x
     learned: bool = False  # has weights
     doc: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", FrozenMap(self.params))
 
 
 def _unary(name: str, doc: str, **params: Param) -> OpSpec:
@@ -110,17 +116,6 @@ RESERVED_INPUT_PREFIXES: dict[str, str] = {
 }
 
 X = "x"  # the name of the cell input
-
-
-def param_count(op: str, in_width: int, hidden: int) -> int:
-    """Learned parameters of one node whose (first) input is ``in_width`` wide."""
-    if op == "linear":
-        raise ValueError("use linear_param_count: linear's count depends on its bias flag")
-    if op == "fit":
-        return 0 if in_width == hidden else hidden * in_width
-    if op == "diag":
-        return hidden
-    return 0
 
 
 def linear_param_count(in_width: int, hidden: int, bias: bool) -> int:

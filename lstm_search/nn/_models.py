@@ -30,7 +30,6 @@ __all__ = [
     "SequenceClassifier",
     "SequenceRegressor",
     "detach_state",
-    "init_uniform_",
 ]
 
 State = Any  # a tensor (1-state cells) or a tuple of tensors, as the stack returns it
@@ -43,15 +42,6 @@ def detach_state(state: State) -> State:
     if isinstance(state, Tensor):
         return state.detach()
     return tuple(detach_state(s) for s in state)
-
-
-def init_uniform_(module: nn.Module, scale: float, generator: torch.Generator | None = None
-                  ) -> None:
-    """Every parameter drawn from U(-scale, scale) (Zaremba et al. 2014: "initialized uniformly
-    in [-0.1, 0.1]" for the small model), in ``named_parameters`` order."""
-    with torch.no_grad():
-        for p in module.parameters():
-            p.uniform_(-scale, scale, generator=generator)
 
 
 class RecurrentModel(nn.Module):

@@ -11,7 +11,6 @@ on a cluster). The evolutionary strategy of Jozefowicz et al. 2015 runs on Optun
 """
 
 from lstm_search.search._dedup import find_reusable, result_key
-from lstm_search.search._pareto import pareto_front
 from lstm_search.search._progress import ProgressMonitor, Summary, progress_line, summarise
 from lstm_search.search._run import BACKENDS, RunOutcome, run_experiment
 from lstm_search.search._trial import run_trial
@@ -22,7 +21,6 @@ __all__ = [
     "RunOutcome",
     "Summary",
     "find_reusable",
-    "pareto_front",
     "progress_line",
     "result_key",
     "run_experiment",

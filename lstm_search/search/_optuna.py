@@ -25,7 +25,7 @@ from typing import Any
 
 from lstm_search.experiment import Experiment, load_experiment
 from lstm_search.genome import Genome
-from lstm_search.results import ResultsWriter, TrialResult, read_jsonl
+from lstm_search.results import ResultsWriter, TrialResult
 from lstm_search.search._storage import (
     ABANDONED,
     directions,
@@ -401,11 +401,6 @@ def run_optuna(exp: Experiment, spec: WorkerSpec, *, workers: int, resume: bool,
                 if len(taken) < exp.search.trials and restarts < limit:
                     restarts += 1
                     start(i)
-
-
-def trials_in_table(run_dir: str | Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / "trials.jsonl"
-    return list(read_jsonl(path)) if path.exists() else []
 
 
 __all__ = ["FinalEpoch", "WorkerSpec", "open_study", "run_optuna", "sweep_stale", "tell",

@@ -325,36 +325,18 @@ def make_scheduler(exp: Experiment) -> Any:
                          stop_last_trials=False)
 
 
-def _grid_sampler_class() -> type:
-    """Optuna's GridSampler without ``study.stop()`` on its last point (ask/tell), defined at
-    module level so that Ray can pickle it into its experiment state (a resume restores it)."""
-    cls = globals().get("_GRID_SAMPLER")
-    if cls is None:
-        import optuna
-
-        class RayGridSampler(optuna.samplers.GridSampler):
-            def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
-                return None
-
-        RayGridSampler.__module__ = __name__
-        RayGridSampler.__qualname__ = "RayGridSampler"
-        cls = globals()["_GRID_SAMPLER"] = RayGridSampler
-    return cls
-
-
-def __getattr__(name: str) -> Any:  # unpickling finds RayGridSampler here
+def __getattr__(name: str) -> Any:  # Ray states written before the grid samplers were merged
     if name == "RayGridSampler":
-        return _grid_sampler_class()
+        from lstm_search.search._storage import _ask_tell_grid_sampler
+
+        return _ask_tell_grid_sampler()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _sampler(exp: Experiment, seed: int) -> Any:
-    from lstm_search.search._storage import grid_points, make_sampler
+    from lstm_search.search._storage import make_sampler
 
-    if exp.search.sampler == "grid":
-        # GridSampler numbers its points after a shuffle by its seed: one seed for every run
-        return _grid_sampler_class()(grid_points(exp), seed=exp.seed)
-    return make_sampler(exp, seed)
+    return make_sampler(exp, seed)  # grid: one seed (the experiment's) for every run
 
 
 def _new_tuner(exp: Experiment, trainable: Any, constants: Mapping[str, Any], *, name: str,

@@ -42,6 +42,24 @@ def _latest_run(exp_dir: Path) -> str:
     return runs[-1].name
 
 
+def _data_dirs(exp: Experiment) -> dict[str, str]:
+    """``task.data_dir`` (and ``stages.task.data_dir``) as the absolute folder the data-path
+    rule gives, for tasks that read a dataset; raise :class:`ExperimentError` naming the file,
+    the folder searched and how to set it when the dataset is not there."""
+    from lstm_search.data import DataError, dataset_folder
+
+    out: dict[str, str] = {}
+    tasks = [("task.data_dir", exp.task), *(("stages.task.data_dir", s.task) for s in exp.stages)]
+    for key, task in tasks:
+        try:
+            folder = dataset_folder(task.name, task.data_dir)
+        except DataError as e:
+            raise ExperimentError(f"experiment {exp.name!r}: {e}") from None
+        if folder is not None and task.data_dir != str(folder):
+            out.setdefault(key, str(folder))
+    return out
+
+
 def check_storage(url: str) -> None:
     """Raise :class:`ExperimentError` unless ``url`` names an Optuna storage this package opens
     (see :func:`lstm_search.search._storage.make_storage`), with its database driver installed.
@@ -139,10 +157,6 @@ def run_experiment(
                                   f"(its defaults are the published configuration)")
         sets = {**declared.paper, **sets}
     exp = load_experiment(path, smoke=smoke, overrides=sets)  # raises on any bad input
-    if exp.task.data_dir and not Path(exp.task.data_dir).is_absolute():
-        # workers (Ray trials run in their own folders) see the folder the user meant
-        sets["task.data_dir"] = str(Path(exp.task.data_dir).resolve())
-        exp = load_experiment(path, smoke=smoke, overrides=sets)
     exp_dir = out / exp.name
     if resume:
         run = run or _latest_run(exp_dir)
@@ -166,6 +180,11 @@ def run_experiment(
     check_backend(exp, backend, storage=explicit_storage)
     if storage and backend == "optuna":
         check_storage(storage)
+    data_dirs = _data_dirs(exp)  # a missing dataset is reported here, before the first trial
+    if data_dirs:
+        # workers (Ray trials run in their own folders) see the folder the rule gives here
+        sets.update(data_dirs)
+        exp = load_experiment(path, smoke=smoke, overrides=sets)
     writer = ResultsWriter(run_dir)
     storage = storage or default_storage_url(run_dir)
     info_path = run_dir / RUN_FILE

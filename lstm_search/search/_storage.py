@@ -76,7 +76,12 @@ def _ask_tell_grid_sampler() -> Any:
     inside ``study.optimize`` (with ask/tell the run's trial budget, at most the grid's size,
     ends the search), and with the points of abandoned trials (left running by a killed driver,
     finished as FAIL on ``--resume``, no row) counted as not visited, so they are run again
-    instead of a visited point being repeated."""
+    instead of a visited point being repeated. Optuna and Ray use it alike; made once under this
+    module's name so that pickle finds it (Ray keeps the searcher in its experiment state, a
+    resume restores it)."""
+    cls = globals().get("_GRID_SAMPLER")
+    if cls is not None:
+        return cls
     import optuna
 
     class AskTellGridSampler(optuna.samplers.GridSampler):
@@ -94,7 +99,16 @@ def _ask_tell_grid_sampler() -> Any:
                 (abandoned if t.user_attrs.get(ABANDONED) else taken).add(gid)
             return sorted(unvisited | (abandoned - taken))
 
+    AskTellGridSampler.__module__ = __name__
+    AskTellGridSampler.__qualname__ = "AskTellGridSampler"
+    globals()["_GRID_SAMPLER"] = AskTellGridSampler
     return AskTellGridSampler
+
+
+def __getattr__(name: str) -> Any:  # unpickling finds AskTellGridSampler here
+    if name == "AskTellGridSampler":
+        return _ask_tell_grid_sampler()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def grid_points(exp: Experiment) -> dict[str, list[Any]]:
@@ -103,14 +117,6 @@ def grid_points(exp: Experiment) -> dict[str, list[Any]]:
     if grid is None:
         raise ValueError(f"space {exp.space.name!r} cannot be enumerated for grid search")
     return grid()
-
-
-def grid_size(exp: Experiment) -> int:
-    """How many points the experiment's grid has."""
-    n = 1
-    for values in grid_points(exp).values():
-        n *= len(values)
-    return n
 
 
 def make_pruner(exp: Experiment) -> Any:
@@ -134,5 +140,5 @@ def second_value(exp: Experiment, result: Any) -> float | None:
     return None
 
 
-__all__ = ["ABANDONED", "default_storage_url", "directions", "grid_points", "grid_size",
+__all__ = ["ABANDONED", "default_storage_url", "directions", "grid_points",
            "make_pruner", "make_sampler", "make_storage", "second_value"]

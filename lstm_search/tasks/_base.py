@@ -9,16 +9,15 @@ per-split sums, and metrics from those sums. It declares the metric a search opt
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from lstm_search.config import ModelConfig, TaskConfig, TrainConfig
+from lstm_search.data.paths import DATA_ENV, resolve_data_dir
 
 __all__ = [
     "DATA_ENV",
@@ -28,21 +27,8 @@ __all__ = [
     "resolve_data_dir",
 ]
 
-DATA_ENV = "LSTM_SEARCH_DATA"
-DATA_ENV_ALT = "LSTM_SEARCH_DATA_DIR"  # the data layer's variable, honoured as well
-
 # (input_size) -> recurrent stack; built by the caller from the genome and the model config
 RNNFactory = Callable[[int], nn.Module]
-
-
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
-    """``data_dir``, else ``$LSTM_SEARCH_DATA``, else ``$LSTM_SEARCH_DATA_DIR``, else ``./data``."""
-    if data_dir:
-        return Path(data_dir).expanduser()
-    for var in (DATA_ENV, DATA_ENV_ALT):
-        if os.environ.get(var):
-            return Path(os.environ[var]).expanduser()
-    return Path("data")
 
 
 @dataclass

@@ -36,13 +36,17 @@ from lstm_search.tasks._base import (
 __all__ = ["LanguageModelTask", "MusicTask"]
 
 
+# ``folder`` (where the data-path rule points now) keys the caches; ``data_dir`` as configured
+# goes to the loader so that a missing-data error says which step of the rule chose the folder
+
+
 @functools.lru_cache(maxsize=4)
-def _text_corpus(name: str, data_dir: str) -> TextCorpus:
+def _text_corpus(name: str, folder: str, data_dir: str | None) -> TextCorpus:
     return load_text(name, data_dir)
 
 
 @functools.lru_cache(maxsize=4)
-def _music_corpus(name: str, data_dir: str) -> MusicCorpus:
+def _music_corpus(name: str, folder: str, data_dir: str | None) -> MusicCorpus:
     return load_music(name, data_dir)
 
 
@@ -57,7 +61,8 @@ class LanguageModelTask(Task):
         self.name = config.name
         self.char_level = char_level
         self.objective = "bpc" if char_level else "ppl"
-        corpus = _text_corpus(dataset, str(resolve_data_dir(config.data_dir)))
+        corpus = _text_corpus(dataset, str(resolve_data_dir(config.data_dir).resolve()),
+                              config.data_dir)
         self.vocab_size = len(corpus.vocab)
         train = corpus.train
         keep = subset_count(len(train), config.subset, f"{dataset} train split")
@@ -115,7 +120,8 @@ class MusicTask(Task):
     def __init__(self, config: TaskConfig, *, dataset: str) -> None:
         super().__init__(config)
         self.name = config.name
-        corpus = _music_corpus(dataset, str(resolve_data_dir(config.data_dir)))
+        corpus = _music_corpus(dataset, str(resolve_data_dir(config.data_dir).resolve()),
+                               config.data_dir)
         # a piece needs two frames: an input and its target
         pieces = {s: [p for p in corpus.split(s) if len(p) >= 2]
                   for s in ("train", "valid", "test")}

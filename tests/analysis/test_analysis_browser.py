@@ -31,6 +31,7 @@ window.addEventListener("load", () => {
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.integration,
     pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed "
                        "(apt-get install chromium)"),
 ]

@@ -47,6 +47,7 @@ def test_notebooks_match_their_generator():
         assert nbformat.writes(nb).strip() == (NOTEBOOK_DIR / name).read_text().strip(), name
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_on_a_results_folder(name, results, tmp_path, monkeypatch):
     monkeypatch.setenv("LSTM_SEARCH_RESULTS", str(results))

@@ -96,6 +96,7 @@ def test_parity_with_torch(cell, backend, fused, dtype, cfg):
     _check(cell, cfg, backend, fused, dtype)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_parity_compile_backend_default_cases(cell):
     # torch.compile takes tens of seconds per graph on this CPU: lstm and gru, forward and

@@ -219,6 +219,18 @@ def test_check_lists_every_problem(shared_data: Path, tmp_path: Path, capsys) ->
     assert cli_main(["data", "check", str(tmp_path / "nowhere")]) == 1
 
 
+def test_check_without_a_folder_follows_the_data_path_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LSTM_SEARCH_DATA", raising=False)
+    assert cli_main(["data", "check"]) == 1
+    assert "data" in capsys.readouterr().err.split()[-1]  # ./data, the default
+    monkeypatch.setenv("LSTM_SEARCH_DATA", str(tmp_path / "corpora"))
+    assert cli_main(["data", "check"]) == 1
+    assert str(tmp_path / "corpora") in capsys.readouterr().err
+
+
 def test_file_table_is_complete() -> None:
     for e in file_entries():
         assert len(e.sha256) == 64 and e.size > 0

@@ -18,6 +18,7 @@ from lstm_search.data import (
     locate,
     ptb_words_to_chars,
     read_lm_corpus,
+    resolve_data_dir,
 )
 from lstm_search.data.checksums import file_entries
 
@@ -168,11 +169,38 @@ def test_unknown_dataset_and_data_dir_from_environment(
 ) -> None:
     with pytest.raises(DataError, match=r"unknown dataset 'penn'.*ptb, ptb_char"):
         load_dataset("penn", shared_data)
-    monkeypatch.delenv("LSTM_SEARCH_DATA_DIR", raising=False)
-    with pytest.raises(DataError, match="LSTM_SEARCH_DATA_DIR"):
-        locate("ptb")
-    monkeypatch.setenv("LSTM_SEARCH_DATA_DIR", str(shared_data))
+    monkeypatch.setenv("LSTM_SEARCH_DATA", str(shared_data))
     assert locate("ptb")["valid"] == shared_data / "ptb" / "ptb.valid.txt"
+
+
+def test_the_data_path_rule_and_its_messages(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Explicit folder, else LSTM_SEARCH_DATA, else ./data; a miss names the file, the folder
+    searched, which step chose it and how to set it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LSTM_SEARCH_DATA", raising=False)
+    assert resolve_data_dir(None) == Path("data") and resolve_data_dir("x") == Path("x")
+    with pytest.raises(MissingDataError) as e:
+        locate("ptb")
+    msg = str(e.value)
+    assert f"data folder {tmp_path / 'data'} (the default ./data" in msg
+    assert "LSTM_SEARCH_DATA=DIR" in msg and "--set task.data_dir=DIR" in msg
+    (tmp_path / "data").mkdir()
+    with pytest.raises(MissingDataError) as e:
+        locate("jsb")
+    msg = str(e.value)
+    assert str(Path("data") / "music" / "tcn_mat" / "JSB_Chorales.mat") in msg
+    assert f"in the data folder {tmp_path / 'data'} (the default ./data" in msg
+    assert "LSTM_SEARCH_DATA=DIR" in msg and "lstm-search data download jsb --to data" in msg
+    monkeypatch.setenv("LSTM_SEARCH_DATA", str(tmp_path / "elsewhere"))
+    assert resolve_data_dir(None) == tmp_path / "elsewhere"
+    with pytest.raises(MissingDataError, match="from LSTM_SEARCH_DATA"):
+        locate("ptb")
+    monkeypatch.setenv("LSTM_SEARCH_DATA", str(shared_data))
+    assert locate("ptb")["train"].is_file()
+    with pytest.raises(MissingDataError, match="given explicitly"):  # explicit before the variable
+        locate("ptb", tmp_path / "data")
 
 
 def test_importing_the_data_package_needs_no_torch() -> None:

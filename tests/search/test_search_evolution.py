@@ -165,6 +165,7 @@ def test_two_proposals_in_flight_seed_different_cells(tmp_path: Path) -> None:
     assert not evolution.waiting_for_reference()
 
 
+@pytest.mark.integration
 def test_two_workers_seed_each_cell_once_and_wait_for_the_gru(tmp_path: Path) -> None:
     out = run_experiment(str(_experiment(tmp_path, trials=5, workers=2)),
                          out=tmp_path / "results", run="par", evaluate=slow_gru,

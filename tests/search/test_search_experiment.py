@@ -198,3 +198,17 @@ def test_stage_without_a_fraction_uses_the_search_gru_fraction() -> None:
     staged(evaluate, exp2, Proposal(get("lstm"), "lstm", {}), run="r", trial=0, on_eval=None,
            writer=None, references=refs)
     assert seen == ["memorize", "arithmetic", "xml", "ptb"]
+
+
+def test_smoke_and_paper_overrides_are_read_only_and_pickle() -> None:
+    import pickle
+
+    exp = load_experiment("greff_jsb")
+    with pytest.raises(TypeError):
+        exp.smoke["search.trials"] = 1000  # type: ignore[index]
+    with pytest.raises(TypeError):
+        exp.paper["search.trials"] = 1  # type: ignore[index]
+    assert load_experiment("greff_jsb").smoke["search.trials"] == 4
+    again = pickle.loads(pickle.dumps(exp))
+    assert again.smoke == exp.smoke and again.paper == exp.paper
+    assert json.loads(json.dumps(exp.to_dict()))["smoke"] == dict(exp.smoke)

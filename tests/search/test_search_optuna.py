@@ -13,7 +13,9 @@ import optuna
 import pytest
 from search_helpers import lr_space, rows, write_experiment
 
-from lstm_search.search import pareto_front, run_experiment
+from lstm_search.analysis import pareto_front
+from lstm_search.results import load_results
+from lstm_search.search import run_experiment
 from lstm_search.search._storage import make_storage
 
 
@@ -83,6 +85,7 @@ def both_workers_evaluate(candidate, **kw):
     return evaluate_candidate(candidate, **kw)
 
 
+@pytest.mark.integration
 def test_two_worker_processes_share_one_study(tmp_path: Path) -> None:
     n = 6
     path = write_experiment(tmp_path, search=f'trials={n}, sampler="tpe", workers=2')
@@ -115,7 +118,7 @@ def test_multi_objective_pareto_front(tmp_path: Path) -> None:
     study = optuna.load_study(study_name="tiny/mo",
                               storage=make_storage(f"sqlite:///{out.run_dir / 'study.db'}"))
     assert len(study.directions) == 2 and len(study.best_trials) >= 1
-    front = pareto_front(rows(out.run_dir), cost="n_params")
+    front = pareto_front(load_results(out.run_dir), cost="n_params", metric="objective")
     assert len(front) >= 1
     done = [r for r in rows(out.run_dir) if r["status"] == "complete"]
     for _, f in front.iterrows():  # nothing dominates a front member
@@ -189,6 +192,7 @@ def test_successive_halving_prunes_the_useless_learning_rate(tmp_path: Path) -> 
     assert any(r["status"] == "complete" and r["hparams"]["lr"] == 0.1 for r in table)
 
 
+@pytest.mark.integration
 def test_grid_over_cells_and_seeds_runs_every_point_once(tmp_path: Path) -> None:
     # a fixed comparison: every cell at every seed exactly once, two worker processes
     space = ('CellChoiceSpace(name="g", cells=("lstm", "gru"), '

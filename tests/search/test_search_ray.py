@@ -11,7 +11,7 @@ from search_helpers import lr_space, rows, write_experiment
 
 from lstm_search.search import run_experiment
 
-pytestmark = [pytest.mark.ray]
+pytestmark = [pytest.mark.ray, pytest.mark.integration]
 MB = 1024 * 1024
 
 

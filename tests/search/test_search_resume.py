@@ -16,6 +16,8 @@ from search_helpers import REPO, cli, rows, write_experiment
 
 from lstm_search.search._storage import make_storage
 
+pytestmark = [pytest.mark.integration]  # kill/resume with real processes
+
 
 def _wait(predicate, timeout: float, what: str) -> None:
     end = time.monotonic() + timeout

@@ -66,3 +66,32 @@ def test_an_optuna_storage_on_ray_is_refused(tmp_path: Path,
     _fails_cleanly([str(path), "--backend", "ray", "--storage", f"sqlite:///{tmp_path}/s.db"],
                    out, capsys, "--storage")
     assert not out.exists() and not (tmp_path / "s.db").exists()
+
+
+def test_a_missing_dataset_is_refused_before_anything_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    corpora = tmp_path / "corpora"
+    monkeypatch.setenv("LSTM_SEARCH_DATA", str(corpora))
+    path = write_experiment(tmp_path, task="jsb")
+    out = tmp_path / "results"
+    _fails_cleanly([str(path)], out, capsys, "dataset 'jsb'", str(corpora),
+                   "from LSTM_SEARCH_DATA", "LSTM_SEARCH_DATA=DIR", "--set task.data_dir=DIR")
+    corpora.mkdir()
+    _fails_cleanly([str(path)], out, capsys, str(corpora / "music/tcn_mat/JSB_Chorales.mat"),
+                   "lstm-search data download jsb --to", "--set task.data_dir=DIR")
+    assert not out.exists()
+
+
+def test_workers_get_the_data_folder_as_an_absolute_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstm_search.experiment import load_experiment
+    from lstm_search.search._run import _data_dirs
+
+    (tmp_path / "corpora" / "music" / "tcn_mat").mkdir(parents=True)
+    (tmp_path / "corpora" / "music" / "tcn_mat" / "JSB_Chorales.mat").touch()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LSTM_SEARCH_DATA", "corpora")  # relative: Ray trials run elsewhere
+    exp = load_experiment(write_experiment(tmp_path, task="jsb"))
+    assert _data_dirs(exp) == {"task.data_dir": str((tmp_path / "corpora").resolve())}
+    assert _data_dirs(load_experiment(write_experiment(tmp_path, name="r"))) == {}  # no dataset
