@@ -27,7 +27,7 @@ this package's ``__init__`` (the lazy names above) and ``cli`` may import anythi
     catalogue     -> (nothing)
     spaces        -> declarations, genome, zoo
     experiment    -> config, declarations, genome, results, spaces
-    search        -> config, evaluate, experiment, genome, results, spaces, tasks, zoo
+    search        -> config, data, evaluate, experiment, genome, results, spaces, tasks, train, zoo
     analysis      -> genome, results
     bench         -> compile, nn, zoo
     __main__      -> cli

@@ -21,7 +21,7 @@ relative imports, and ``importlib.import_module("lstm_search...")`` with a const
     catalogue     -> (nothing)
     spaces        -> declarations, genome, zoo
     experiment    -> config, declarations, genome, results, spaces
-    search        -> config, evaluate, experiment, genome, results, spaces, tasks, zoo
+    search        -> config, data, evaluate, experiment, genome, results, spaces, tasks, train, zoo
     analysis      -> genome, results
     bench         -> compile, nn, zoo
     __main__      -> cli
