@@ -12,7 +12,7 @@ import socket
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lstm_search.config import ConfigError
 from lstm_search.experiment import Experiment, ExperimentError
@@ -21,7 +21,9 @@ from lstm_search.results import ResultsWriter, TrialResult, now, task_options
 from lstm_search.search._dedup import find_reusable, result_key, reuse
 from lstm_search.spaces import Proposal
 
-OnEval = Callable[[int, dict[str, float]], "bool | None"]
+if TYPE_CHECKING:
+    from lstm_search.train import OnEval
+
 Evaluate = Callable[..., TrialResult]
 
 # Validation metrics tried in order when the experiment names none (lower is better).
