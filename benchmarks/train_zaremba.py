@@ -51,7 +51,7 @@ def main() -> None:
             "n_params": n_parameters(net), "epochs": [], "paper_test_ppl": PAPER_TEST_PPL}
     name = f"train_zaremba_{args.preset.split('-')[-1]}_{args.cell}"
 
-    def on_eval(epoch: int, metrics: dict[str, float]) -> None:
+    def on_eval(epoch: int, metrics: dict[str, float], final: bool) -> None:
         t0 = time.perf_counter()
         test = evaluate_split(net, task, "test", batch_size=train_cfg.batch_size,
                               bptt=train_cfg.bptt, device=device)

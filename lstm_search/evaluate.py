@@ -181,8 +181,9 @@ def evaluate_candidate(
 ) -> TrialResult:
     """Train ``candidate`` on ``task`` and return its filled :class:`TrialResult`.
 
-    ``on_eval(epoch, metrics)`` is called after each epoch's validation; returning True or
-    raising :class:`lstm_search.train.StopTrial` stops with status "pruned". With ``writer``
+    ``on_eval(epoch, metrics, final)`` is called after each epoch's validation (``final``: the
+    trainer stops after this epoch anyway); returning True or raising
+    :class:`lstm_search.train.StopTrial` stops with status "pruned". With ``writer``
     every epoch's metrics are appended to the run's curves (the row itself is not appended:
     the caller does that, once). ``task_obj`` reuses an already built task (data loaded once
     per process). Configuration errors (an unknown hyperparameter, an unknown task, missing
@@ -229,10 +230,10 @@ def evaluate_candidate(
     result.direction = the_task.direction
     result.device = str(resolve_device(train_cfg.device))
 
-    def report(epoch: int, metrics: dict[str, float]) -> bool | None:
+    def report(epoch: int, metrics: dict[str, float], final: bool) -> bool | None:
         if writer is not None:
             writer.append_curve(run, trial, epoch, metrics)
-        return on_eval(epoch, metrics) if on_eval is not None else None
+        return on_eval(epoch, metrics, final) if on_eval is not None else None
 
     try:
         net = build_model(genome, the_task, model_cfg, train_cfg, seed=candidate.seed)

@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from lstm_search.evaluate import Candidate, evaluate_candidate
     from lstm_search.tasks import make_task
 
-    def on_eval(epoch: int, metrics: dict[str, float]) -> None:
+    def on_eval(epoch: int, metrics: dict[str, float], final: bool) -> None:
         if args.json:
             print(json.dumps(_finite({"epoch": epoch, **metrics}), sort_keys=True), flush=True)
         else:

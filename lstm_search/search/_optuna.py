@@ -134,75 +134,13 @@ def tell(study: Any, trial_number: int, exp: Experiment, result: TrialResult) ->
             raise
 
 
-class FinalEpoch:
-    """Tells, after each validated epoch, whether the trainer stops after it.
-
-    The trainer stops after its last epoch (``train.epochs``, a hyperparameter may change it),
-    when ``train.patience`` epochs brought no improvement of the task's objective, or when its
-    time budget (``train.max_seconds``) is spent; a pruner must not stop a trial then: it has
-    finished training, and stopping it would record it "pruned" without its test metrics.
-    Called once per epoch, in order. Where unsure (the time budget, an unknown objective) it
-    says "final": that epoch is then only not offered to the pruner.
-    """
-
-    def __init__(self, exp: Experiment, proposal: Proposal | None = None) -> None:
-        from lstm_search.search._trial import split_seed
-
-        train = exp.train
-        if proposal is not None:
-            try:
-                from lstm_search.evaluate import apply_hparams
-
-                hparams = split_seed(exp, proposal)[0].hparams
-                train = apply_hparams({k: v for k, v in hparams.items()
-                                       if not k.startswith("task.")}, exp.model, exp.train)[1]
-            except Exception:  # run_trial reports a bad hyperparameter itself
-                train = exp.train
-        self.epochs = int(train.epochs)
-        self.patience = train.patience
-        self.max_seconds = train.max_seconds
-        self.objective: str | None = None
-        self.direction = "minimize"
-        if self.patience is not None:
-            try:
-                from lstm_search.search._trial import _task
-
-                task = _task(exp.task)  # built once per process, shared with the trainer
-                self.objective, self.direction = task.objective_name, task.direction
-            except Exception:  # the trial fails on the same problem and says why
-                self.objective = None
-        self.best: float | None = None
-        self.bad = 0
-        self.seconds = 0.0
-
-    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool:
-        # the trainer's own clock sums at most what the epochs' "seconds" sum to
-        self.seconds += float(metrics.get("seconds") or 0.0)
-        final = epoch >= self.epochs
-        if self.max_seconds is not None and self.seconds > self.max_seconds:
-            final = True
-        if self.patience is not None:
-            value = metrics.get(self.objective) if self.objective else None
-            if value is None:
-                return True
-            if self.best is None or (value < self.best if self.direction == "minimize"
-                                     else value > self.best):
-                self.best, self.bad = float(value), 0
-            else:
-                self.bad += 1
-            final = final or self.bad >= self.patience
-        return final
-
-
-def _on_eval(trial: Any, exp: Experiment, proposal: Proposal | None = None) -> Any:
+def _on_eval(trial: Any, exp: Experiment) -> Any:
     if exp.search.pruner == "none" or exp.search.second_objective:
         return None
-    final_epoch = FinalEpoch(exp, proposal)
 
-    def on_eval(epoch: int, metrics: dict[str, float]) -> bool | None:
+    def on_eval(epoch: int, metrics: dict[str, float], final: bool) -> bool | None:
         import optuna
 
-        final = final_epoch(epoch, metrics)
         name = pick_metric(metrics, exp.search.metric, exp.search.direction)
         if name is None or metrics[name] is None or metrics[name] != metrics[name]:
             return None
@@ -276,7 +214,7 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
             result = run_trial(exp, proposal, run=spec.run, trial=trial.number,
                                run_dir=spec.run_dir, search=_search_name(exp, "optuna"),
                                evaluate=spec.evaluate,
-                               on_eval=_on_eval(trial, exp, proposal),
+                               on_eval=_on_eval(trial, exp),
                                references=references)
         except SearchSetupError:
             study.tell(trial.number, state=optuna_fail())
@@ -403,5 +341,5 @@ def run_optuna(exp: Experiment, spec: WorkerSpec, *, workers: int, resume: bool,
                     start(i)
 
 
-__all__ = ["FinalEpoch", "WorkerSpec", "open_study", "run_optuna", "sweep_stale", "tell",
+__all__ = ["WorkerSpec", "open_study", "run_optuna", "sweep_stale", "tell",
            "worker_loop"]

@@ -150,8 +150,6 @@ def _trainable(config: dict[str, Any]) -> None:
     """One Ray Tune trial: evaluate the proposal, append its row, report the objective."""
     from ray import tune
 
-    from lstm_search.search._optuna import FinalEpoch
-
     c = config[KEY]
     exp = load_experiment(c["experiment_path"], smoke=c["smoke"], overrides=c["overrides"])
     number = claim_number(c["run_dir"], tune.get_context().get_trial_id(),
@@ -170,12 +168,11 @@ def _trainable(config: dict[str, Any]) -> None:
     proposal = exp.space.build(_params(config))
     metric_name = exp.search.metric
     epoch_reports = not exp.search.second_objective
-    final_epoch = FinalEpoch(exp, proposal)
 
-    def on_eval(epoch: int, metrics: dict[str, float]) -> None:
+    def on_eval(epoch: int, metrics: dict[str, float], final: bool) -> None:
         # the epoch after which training ends is not ASHA's to cut: the trial then finishes
         # with its test metrics and its row
-        if final_epoch(epoch, metrics):
+        if final:
             return
         name = pick_metric(metrics, metric_name, exp.search.direction)
         if epoch_reports and name is not None and metrics[name] is not None:

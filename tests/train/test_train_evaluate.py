@@ -21,7 +21,7 @@ def test_complete_row_and_curves(tmp_path: Path) -> None:
         Candidate(zoo.get("cifg"), "cifg", {"lr": 0.3, "hidden_size": 10}, seed=2),
         task=tiny_synthetic("recall", gap=3), model=tiny_model(), train=tiny_train(epochs=2),
         experiment="exp", run="run1", trial=4, writer=writer,
-        on_eval=lambda epoch, metrics: seen.append(epoch))
+        on_eval=lambda epoch, metrics, final: seen.append(epoch))
     assert result.status == "complete", result.error
     assert (result.experiment, result.run, result.trial, result.cell) == ("exp", "run1", 4,
                                                                            "cifg")
@@ -57,7 +57,7 @@ def test_training_error_gives_a_failed_row() -> None:
 def test_pruned_row_keeps_best_metrics() -> None:
     result = evaluate_candidate(Candidate(zoo.get("gru"), "gru", {}, 0),
                                 task=tiny_synthetic("recall"), model=tiny_model(),
-                                train=tiny_train(epochs=3), on_eval=lambda e, m: True)
+                                train=tiny_train(epochs=3), on_eval=lambda e, m, final: True)
     assert result.status == "pruned" and result.epochs == 1
     assert "valid.acc" in result.metrics and result.objective is not None
 

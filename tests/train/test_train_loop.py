@@ -62,7 +62,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, task_name: str) ->
     task, net = build(task_cfg, model_cfg, cfg, seed=7)
     straight = train(net, task, cfg, seed=7, checkpoint_dir=str(tmp_path / "straight"))
 
-    def kill_after_first(epoch: int, metrics: dict[str, float]) -> None:
+    def kill_after_first(epoch: int, metrics: dict[str, float], final: bool) -> None:
         if epoch == 1:
             raise Killed
 
@@ -114,7 +114,7 @@ def test_on_eval_prunes_and_early_stopping_stops() -> None:
     task, net = build(tiny_synthetic("recall", gap=3), tiny_model(), cfg)
     seen: list[tuple[int, dict[str, float]]] = []
 
-    def prune_at_two(epoch: int, metrics: dict[str, float]) -> bool:
+    def prune_at_two(epoch: int, metrics: dict[str, float], final: bool) -> bool:
         seen.append((epoch, metrics))
         return epoch == 2
 
@@ -123,7 +123,7 @@ def test_on_eval_prunes_and_early_stopping_stops() -> None:
     assert {"valid.acc", "valid.nll", "train.loss", "lr"} <= set(seen[0][1])
     assert "test.acc" not in out.metrics and "valid.acc" in out.metrics
 
-    def stop(epoch: int, metrics: dict[str, float]) -> None:
+    def stop(epoch: int, metrics: dict[str, float], final: bool) -> None:
         raise StopTrial("enough")
 
     out = train(net, task, cfg, seed=0, on_eval=stop)
@@ -180,10 +180,10 @@ def test_time_budget_stop_resumes_to_the_uninterrupted_result(tmp_path: Path, mo
                                                              stop_at) -> None:
     import dataclasses
 
-    import lstm_search.train as train_module
+    import lstm_search.train._clock as train_clock
 
     clock = FakeClock()
-    monkeypatch.setattr(train_module, "_clock", clock)
+    monkeypatch.setattr(train_clock, "now", clock)
     task_cfg = tiny_synthetic("memorize")
     model_cfg, cfg = _budget_case(task_cfg)
     task, net = build(task_cfg, model_cfg, cfg, seed=7)
@@ -239,11 +239,11 @@ def test_time_budget_stop_keeps_the_carried_state(shared_data: Path, tmp_path: P
     # truncated BPTT: the state carried from batch to batch must survive a mid-epoch stop
     import dataclasses
 
-    import lstm_search.train as train_module
+    import lstm_search.train._clock as train_clock
     from lstm_search.config import TaskConfig
 
     clock = FakeClock()
-    monkeypatch.setattr(train_module, "_clock", clock)
+    monkeypatch.setattr(train_clock, "now", clock)
     task_cfg = TaskConfig(name="ptb", data_dir=str(shared_data), subset=0.0005,
                           eval_subset=0.0005)
     model_cfg, cfg = _budget_case(task_cfg, epochs=2)
@@ -269,7 +269,7 @@ def test_time_budget_stop_keeps_the_carried_state(shared_data: Path, tmp_path: P
 def test_pruned_run_resumes_as_pruned(tmp_path: Path) -> None:
     cfg = tiny_train(epochs=4)
     task, net = build(tiny_synthetic("recall", gap=3), tiny_model(), cfg)
-    out = train(net, task, cfg, seed=0, on_eval=lambda epoch, m: epoch == 2,
+    out = train(net, task, cfg, seed=0, on_eval=lambda epoch, m, final: epoch == 2,
                 checkpoint_dir=str(tmp_path))
     assert (out.status, out.epochs) == ("pruned", 2)
     saved = load_checkpoint(tmp_path)["trainer"]
@@ -280,3 +280,39 @@ def test_pruned_run_resumes_as_pruned(tmp_path: Path) -> None:
     assert batches == []  # nothing trained
     assert (again.status, again.epochs, again.stop_reason) == ("pruned", 2, out.stop_reason)
     assert "test.acc" not in again.metrics
+
+
+def test_on_eval_is_told_which_epoch_is_final(monkeypatch) -> None:
+    """The trainer says when it stops after an epoch whatever on_eval returns (the last
+    epoch, early stopping, a spent time budget), so a pruner never cuts a trained run."""
+    import dataclasses
+
+    import lstm_search.train._clock as train_clock
+
+    task_cfg = tiny_synthetic("recall", gap=3)
+
+    def finals(cfg) -> list[tuple[int, bool]]:
+        seen: list[tuple[int, bool]] = []
+        task, net = build(task_cfg, tiny_model(), cfg, seed=0)
+        train(net, task, cfg, seed=0, on_eval=lambda e, m, final: seen.append((e, final)))
+        return seen
+
+    assert finals(tiny_train(epochs=3)) == [(1, False), (2, False), (3, True)]
+    # early stopping: the epoch that exhausts the patience is final, before the last epoch
+    stopped = finals(tiny_train(epochs=30, patience=1, lr=1e-6))
+    assert stopped[-1][1] and len(stopped) < 30 and not any(f for _, f in stopped[:-1])
+    # the time budget spent by epoch 2's last batch: epoch 2 is whole, and final
+    clock = FakeClock()
+    monkeypatch.setattr(train_clock, "now", clock)
+    cfg = dataclasses.replace(tiny_train(epochs=5), max_seconds=100.0)
+    task, net = build(task_cfg, tiny_model(), cfg, seed=0)
+    total = task.n_batches("train", cfg.batch_size, cfg.bptt)
+
+    def spend(epoch: int, batch: int, loss: float) -> None:
+        if (epoch, batch) == (2, total):
+            clock.t += 1000.0
+
+    seen: list[tuple[int, bool]] = []
+    out = train(net, task, cfg, seed=0, on_batch=spend,
+                on_eval=lambda e, m, final: seen.append((e, final)))
+    assert seen == [(1, False), (2, True)] and out.stop_reason.startswith("time budget")
