@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
+from lstm_search.config import check_path_name
 from lstm_search.experiment import Experiment, ExperimentError, find_experiment, load_experiment
 from lstm_search.results import RUN_FILE, ResultsWriter, now, provenance
 from lstm_search.search._progress import ProgressMonitor, Summary, summarise
@@ -68,6 +69,7 @@ def check_storage(url: str) -> None:
         if not (url[len("journal:"):] if url.startswith("journal:") else url).strip():
             raise ExperimentError(f"--storage {url!r}: the journal needs a file path "
                                   f"(journal:PATH)")
+        _open_storage(url)
         return
     if "://" not in url:
         raise ExperimentError(f"--storage {url!r}: expected sqlite:///PATH, journal:PATH, a .log "
@@ -91,6 +93,26 @@ def check_storage(url: str) -> None:
     except ImportError as e:
         raise ExperimentError(f"--storage {url!r}: its database driver is not installed "
                               f"({e})") from None
+    _open_storage(url)
+
+
+def _open_storage(url: str) -> None:
+    """Open the storage and read its studies once, so that an unopenable path, a file that is
+    not a database or a damaged journal is an error before the run folder is written."""
+    from lstm_search.search._storage import make_storage
+
+    try:
+        journal = url[len("journal:"):] if url.startswith("journal:") else url
+        if not url.startswith(("sqlite:", "postgresql", "mysql")) and Path(journal).is_file():
+            with open(journal, "rb") as f:  # Optuna reads a damaged last line as a torn write
+                for line in f:
+                    if line.endswith(b"\n") and "op_code" not in json.loads(line):
+                        raise ValueError("a line of the journal is not an Optuna log entry")
+        make_storage(url).get_all_studies()
+    except Exception as e:  # sqlalchemy, journal (JSON, Unicode) and OS errors alike
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ExperimentError(f"--storage {url!r}: cannot be opened as an Optuna storage "
+                              f"({type(e).__name__}: {first})") from None
 
 
 def check_backend(exp: Experiment, backend: str, *, storage: str | None = None) -> None:
@@ -137,6 +159,8 @@ def run_experiment(
     """
     if backend not in BACKENDS:
         raise ExperimentError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if run is not None:  # a folder under out/<experiment>/: one plain name, never a path
+        check_path_name(run, "--run")
     stream = stream or sys.stderr
     out = Path(out)
     explicit_storage = storage
