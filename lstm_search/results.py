@@ -219,12 +219,14 @@ class ResultsWriter:
         """Trial numbers already recorded in this run's table (used on resume)."""
         if not self.trials_path.exists():
             return set()
-        return {int(r["trial"]) for r in read_jsonl(self.trials_path) if "trial" in r}
+        return {r["trial"] for r in read_jsonl(self.trials_path) if _row_damage(r) is None}
 
     def rows(self) -> list[TrialResult]:
+        """The table's rows; damaged ones (see :func:`load_results`) are left out."""
         if not self.trials_path.exists():
             return []
-        return [TrialResult.from_dict(r) for r in read_jsonl(self.trials_path)]
+        return [TrialResult.from_dict(r) for r in read_jsonl(self.trials_path)
+                if _row_damage(r) is None]
 
 
 def _find(paths: Iterable[str | os.PathLike[str]], name: str) -> list[Path]:

@@ -541,7 +541,9 @@ def _methods(r: _Report, top_fraction: float, min_top: int, alpha: float) -> Non
                "recorded with each trial (`task.gap`, `task.n_train` ...) that take more than "
                "one value for a task label its sections (`recall gap=50`), so no comparison, "
                "summary, figure or importance pools two settings. Replicate options "
-               "(`data_seed`) are pooled. Accuracy against the lag shows, per cell and gap, the "
+               "(`data_seed`) are pooled. Runs whose recorded model or training settings "
+               "(`run.json`) differ are labelled and analysed apart the same way "
+               "(`recall train.epochs=3`). Accuracy against the lag shows, per cell and gap, the "
                f"mean and standard deviation of the best {top_fraction:.0%} trials by "
                f"validation objective (at least {min_top}).")
     r.add("p", "Hyperparameter importance is the share of variance of the validation objective "

@@ -196,3 +196,14 @@ def test_figures_show_names_as_text_not_mathtext(hostile_report: Path) -> None:
     ax.set_title(EVIL[0])
     with matplotlib.rc_context({"text.parse_math": True}):  # as a notebook may have it
         assert figure_png(fig)[:4] == b"\x89PNG"
+
+
+def test_the_writer_reads_a_damaged_table_for_resume(tmp_path: Path) -> None:
+    from lstm_search.results import ResultsWriter
+
+    run_dir = _damaged_table(tmp_path)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        writer = ResultsWriter(run_dir)
+        assert writer.finished_trials() == set(range(12))
+        assert sorted(r.trial for r in writer.rows()) == list(range(12))
