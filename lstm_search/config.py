@@ -30,6 +30,7 @@ __all__ = [
     "PRESETS",
     "ConfigError",
     "ModelConfig",
+    "SettingRangeError",
     "TaskConfig",
     "TrainConfig",
     "apply_overrides",
@@ -45,6 +46,10 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """An unknown configuration key or a value of the wrong type; the message names both."""
+
+
+class SettingRangeError(ConfigError):
+    """A setting of the right type but out of its range (``train.lr=-1``, ``task.gap=0``)."""
 
 
 def check_path_name(value: str, option: str) -> str:
@@ -100,7 +105,7 @@ def _problems(obj: Any, rules: Mapping[str, tuple[str, Any]]) -> None:
         elif kind == "unit_open" and not (finite and 0 <= v < 1):
             problems.append(f"{name} must be in [0, 1), got {v}")
     if problems:
-        raise ConfigError(f"{type(obj).__name__}: " + "; ".join(problems))
+        raise SettingRangeError(f"{type(obj).__name__}: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -408,6 +413,8 @@ def _set(obj: T, path: list[str], value: Any, full_key: str, root: Any) -> T:
                           f"{', '.join(choices)}")
     try:  # the dataclass's own range checks (__post_init__) run on the new value
         return dataclasses.replace(obj, **{head: parsed})
+    except SettingRangeError as e:
+        raise SettingRangeError(f"bad value for {full_key!r}: {value!r} ({e})") from None
     except (ConfigError, ValueError) as e:
         raise ConfigError(f"bad value for {full_key!r}: {value!r} ({e})") from None
 

@@ -443,8 +443,10 @@ def load_curves(*paths: str | os.PathLike[str]) -> Any:
     for file in _find(paths, CURVES_FILE):
         objects, damaged = _jsonl_objects(file)
         for lineno, r in objects:
-            if (isinstance(r.get("trial"), int) and isinstance(r.get("epoch"), int)
-                    and not isinstance(r["trial"], bool) and isinstance(r.get("run"), str)):
+            epoch, trial = r.get("epoch"), r.get("trial")
+            if (isinstance(trial, int) and not isinstance(trial, bool)
+                    and isinstance(epoch, int | float) and not isinstance(epoch, bool)
+                    and isinstance(r.get("run"), str)):
                 records.append({k: v for k, v in r.items() if not isinstance(v, list | dict)})
             else:
                 damaged.append(lineno)

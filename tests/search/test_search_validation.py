@@ -201,3 +201,19 @@ def test_an_experiment_file_calling_sys_exit_is_an_error_naming_it(
     out = tmp_path / "results"
     _fails_cleanly([str(path)], out, capsys, str(path), "SystemExit")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("hparams", "named"), [
+    ('{"lr": Choice((0.1, -1.0))}', "'lr'"),
+    ('{"lr": 0.3, "task.gap": Choice((0, 5))}', "'task.gap'"),
+    ('{"lr": Uniform(0.0, 1.0)}', "'lr'"),
+])
+def test_a_declared_hyperparameter_value_out_of_range_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], hparams: str, named: str) -> None:
+    space = f'CellChoiceSpace(name="t", cells=("gru",), hparams={hparams})'
+    path = write_experiment(tmp_path, space=space)
+    path.write_text(path.read_text().replace("import CellChoiceSpace,",
+                                             "import CellChoiceSpace, Uniform,"))
+    out = tmp_path / "results"
+    _fails_cleanly([str(path)], out, capsys, named, "out of range")
+    assert not out.exists()
