@@ -187,6 +187,25 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
         yield obj
 
 
+def read_rows(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The usable rows of a ``trials.jsonl``, as :func:`read_jsonl` gives them, without the
+    damaged ones (a line that is not a JSON object; ``trial`` not an integer, an unknown
+    ``status``, ``metrics`` not an object, ``objective`` not a number ...), which are skipped
+    with one warning for the file that counts them and names their line numbers."""
+    objects, damaged = _jsonl_objects(path)
+    rows = []
+    for lineno, r in objects:
+        objective = r.get("objective")
+        if _row_damage(r) is not None or not (objective is None or (
+                isinstance(objective, int | float) and not isinstance(objective, bool))):
+            damaged.append(lineno)
+        else:
+            rows.append(r)
+    if damaged:
+        warnings.warn(damaged_lines_message(path, sorted(damaged)), stacklevel=2)
+    yield from rows
+
+
 class ResultsWriter:
     """Appends rows and curves to ``<root>/<experiment>/<run>/``; safe across processes."""
 
@@ -219,14 +238,13 @@ class ResultsWriter:
         """Trial numbers already recorded in this run's table (used on resume)."""
         if not self.trials_path.exists():
             return set()
-        return {r["trial"] for r in read_jsonl(self.trials_path) if _row_damage(r) is None}
+        return {r["trial"] for r in read_rows(self.trials_path)}
 
     def rows(self) -> list[TrialResult]:
         """The table's rows; damaged ones (see :func:`load_results`) are left out."""
         if not self.trials_path.exists():
             return []
-        return [TrialResult.from_dict(r) for r in read_jsonl(self.trials_path)
-                if _row_damage(r) is None]
+        return [TrialResult.from_dict(r) for r in read_rows(self.trials_path)]
 
 
 def _find(paths: Iterable[str | os.PathLike[str]], name: str) -> list[Path]:

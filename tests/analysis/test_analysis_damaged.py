@@ -207,3 +207,18 @@ def test_the_writer_reads_a_damaged_table_for_resume(tmp_path: Path) -> None:
         writer = ResultsWriter(run_dir)
         assert writer.finished_trials() == set(range(12))
         assert sorted(r.trial for r in writer.rows()) == list(range(12))
+
+
+def test_the_search_side_reads_a_damaged_table(tmp_path: Path) -> None:
+    from lstm_search.search._dedup import find_reusable
+    from lstm_search.search._progress import summarise
+
+    run_dir = _damaged_table(tmp_path)
+    with open(run_dir / "trials.jsonl", "a") as f:
+        f.write(json.dumps(_row(950, "lstm", 0.5, objective="high")) + "\n")
+    with pytest.warns(UserWarning, match=r"skipped 7 damaged lines \(4, 9, 12, 14, 17, 18, "
+                                         r"19\)"):
+        summary = summarise(run_dir)
+    assert summary.done == 12 and summary.by_status == {"complete": 12}
+    with pytest.warns(UserWarning, match="skipped 7 damaged lines"):
+        assert find_reusable(run_dir, "no such key") is None
