@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -29,9 +30,11 @@ __all__ = [
     "PRESETS",
     "ConfigError",
     "ModelConfig",
+    "SettingRangeError",
     "TaskConfig",
     "TrainConfig",
     "apply_overrides",
+    "check_path_name",
     "config_keys",
     "parse_assignments",
     "preset",
@@ -43,6 +46,66 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """An unknown configuration key or a value of the wrong type; the message names both."""
+
+
+class SettingRangeError(ConfigError):
+    """A setting of the right type but out of its range (``train.lr=-1``, ``task.gap=0``)."""
+
+
+def check_path_name(value: str, option: str) -> str:
+    """``value`` unchanged if it can name one folder: one non-empty path component, not ``.``
+    or ``..``, without separators, NUL or other control characters (a newline, an ANSI escape).
+
+    ``option`` names the setting in the error (``--run``, ``name``). Names that become folders
+    (run names, experiment names) pass here so that everything a run writes stays under its
+    results root.
+    """
+    bad = ""
+    if not isinstance(value, str) or not value.strip():
+        bad = "must be a non-empty name"
+    elif value in (".", ".."):
+        bad = "must not be '.' or '..'"
+    elif "/" in value or "\\" in value:
+        bad = "must be one folder name, without '/' or '\\'"
+    elif any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        bad = "must not contain control characters (NUL, newline, escape ...)"
+    elif value != value.strip():
+        bad = "must not start or end with white space"
+    if bad:
+        raise ConfigError(f"{option} {value!r} {bad}")
+    return value
+
+
+def _problems(obj: Any, rules: Mapping[str, tuple[str, Any]]) -> None:
+    """Check the fields of a config dataclass against ``rules`` (field -> (kind, bound)); raise
+    one :class:`ConfigError` naming every field out of range.
+
+    Kinds: ``"int>="`` (an integer at least ``bound``), ``"pos"`` (a finite number > 0),
+    ``"nonneg"`` (finite, >= 0), ``"prob"`` (in [0, 1]), ``"frac"`` (in (0, 1]), ``"unit_open"``
+    (in [0, 1)). A None value is allowed wherever the field's type allows it.
+    """
+    problems = []
+    for name, (kind, bound) in rules.items():
+        v = getattr(obj, name)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue  # a type error: reported by the override parser
+        finite = math.isfinite(v)
+        if kind == "int>=" and not (finite and v >= bound):
+            problems.append(f"{name} must be >= {bound}, got {v}")
+        elif kind == "pos" and not (finite and v > 0):
+            problems.append(f"{name} must be a finite number > 0, got {v}")
+        elif kind == "nonneg" and not (finite and v >= 0):
+            problems.append(f"{name} must be a finite number >= 0, got {v}")
+        elif kind == "prob" and not (finite and 0 <= v <= 1):
+            problems.append(f"{name} must be in [0, 1], got {v}")
+        elif kind == "frac" and not (finite and 0 < v <= 1):
+            problems.append(f"{name} must be in (0, 1], got {v}")
+        elif kind == "unit_open" and not (finite and 0 <= v < 1):
+            problems.append(f"{name} must be in [0, 1), got {v}")
+    if problems:
+        raise SettingRangeError(f"{type(obj).__name__}: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -68,6 +131,12 @@ class TaskConfig:
     n_test: int | None = None
     data_seed: int = 1234  # synthetic tasks: the data set is fixed by this seed, not the trial's
 
+    def __post_init__(self) -> None:
+        _problems(self, {"subset": ("frac", 0), "eval_subset": ("frac", 0),
+                         "seq_len": ("int>=", 1), "gap": ("int>=", 1), "n_train": ("int>=", 1),
+                         "n_valid": ("int>=", 1), "n_test": ("int>=", 1),
+                         "data_seed": ("int>=", 0)})
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -89,6 +158,11 @@ class ModelConfig:
     backend: str = "script"  # "script" | "eager" | "compile"
     init_scale: float | None = 0.1
     param_budget: int | None = None  # None: use hidden_size as given
+
+    def __post_init__(self) -> None:
+        _problems(self, {"hidden_size": ("int>=", 1), "num_layers": ("int>=", 1),
+                         "dropout": ("unit_open", 0), "embed_size": ("int>=", 1),
+                         "init_scale": ("pos", 0), "param_budget": ("int>=", 1)})
 
 
 @dataclass(frozen=True)
@@ -130,6 +204,15 @@ class TrainConfig:
     threads: int | None = None
     dtype: str = "float32"  # "float32" | "float64"
     progress: bool = True  # tqdm bar on stderr (shown only when stderr is a terminal)
+
+    def __post_init__(self) -> None:
+        _problems(self, {"lr": ("pos", 0), "momentum": ("unit_open", 0),
+                         "weight_decay": ("nonneg", 0), "lr_decay": ("pos", 0),
+                         "decay_start": ("int>=", 0), "plateau_patience": ("int>=", 0),
+                         "epochs": ("int>=", 1), "batch_size": ("int>=", 1),
+                         "bptt": ("int>=", 1), "clip": ("pos", 0), "input_noise": ("nonneg", 0),
+                         "patience": ("int>=", 1), "eval_batch_size": ("int>=", 1),
+                         "max_seconds": ("pos", 0), "threads": ("int>=", 1)})
 
 
 _CHOICES: dict[tuple[type, str], tuple[str, ...]] = {
@@ -328,7 +411,12 @@ def _set(obj: T, path: list[str], value: Any, full_key: str, root: Any) -> T:
     if choices is not None and parsed not in choices:
         raise ConfigError(f"bad value for {full_key!r}: {value!r}; expected one of "
                           f"{', '.join(choices)}")
-    return dataclasses.replace(obj, **{head: parsed})
+    try:  # the dataclass's own range checks (__post_init__) run on the new value
+        return dataclasses.replace(obj, **{head: parsed})
+    except SettingRangeError as e:
+        raise SettingRangeError(f"bad value for {full_key!r}: {value!r} ({e})") from None
+    except (ConfigError, ValueError) as e:
+        raise ConfigError(f"bad value for {full_key!r}: {value!r} ({e})") from None
 
 
 def apply_overrides(obj: T, overrides: Mapping[str, Any]) -> T:

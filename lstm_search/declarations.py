@@ -97,7 +97,7 @@ def import_declaration(path: Path, attr: str, kind: str) -> Any:
         sys.modules.pop(mod_name, None)
         raise DeclarationError(f"{path}:{e.lineno}: syntax error in {kind} file: "
                                f"{e.msg}") from None
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # sys.exit() in the file must not end the caller
         sys.modules.pop(mod_name, None)
         raise DeclarationError(f"{path}: error while importing the {kind} file: "
                                f"{type(e).__name__}: {e}") from e

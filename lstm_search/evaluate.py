@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lstm_search.config import ConfigError, ModelConfig, TaskConfig, TrainConfig, apply_overrides
+from lstm_search.config import (
+    ConfigError,
+    ModelConfig,
+    SettingRangeError,
+    TaskConfig,
+    TrainConfig,
+    apply_overrides,
+)
 from lstm_search.genome import Genome, canonical, genome_id, validate
 from lstm_search.results import TrialResult, now, provenance, task_options
 
@@ -198,7 +205,11 @@ def evaluate_candidate(
         gid = genome_id(genome) if not problems else ""
     except Exception:  # a broken genome may not canonicalise; the problems say why
         canon, gid = genome.to_json(indent=None), ""
-    model_cfg, train_cfg = apply_hparams(candidate.hparams, model, train)
+    try:
+        model_cfg, train_cfg = apply_hparams(candidate.hparams, model, train)
+        out_of_range = ""
+    except SettingRangeError as e:  # a sampled value out of range: a failed trial, no crash
+        model_cfg, train_cfg, out_of_range = model, train, str(e)
     result = TrialResult(
         experiment=experiment, run=run, trial=trial, cell=candidate.cell or
         (f"cell-{gid[:8]}" if gid else "cell-invalid"), genome_id=gid, genome=canon,
@@ -211,6 +222,9 @@ def evaluate_candidate(
         result.status = "invalid"
         result.error = "; ".join(str(p) for p in problems)
         result.end_time = now()
+        return result
+    if out_of_range:
+        result.status, result.error, result.end_time = "failed", out_of_range, now()
         return result
 
     from lstm_search.tasks import make_task

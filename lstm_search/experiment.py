@@ -153,9 +153,10 @@ class Experiment:
         from lstm_search.spaces import SearchSpace
 
         problems = []
-        if not self.name or not all(ch.isalnum() or ch in "_-." for ch in self.name):
-            problems.append(f"name must be a non-empty word of letters, digits, _ - ., "
-                            f"got {self.name!r}")
+        if (not self.name or self.name in (".", "..")
+                or not all(ch.isalnum() or ch in "_-." for ch in self.name)):
+            problems.append(f"name must be a non-empty word of letters, digits, _ - . "
+                            f"(not . or ..), got {self.name!r}")
         if not isinstance(self.space, SearchSpace):
             problems.append(f"space must be a SearchSpace (with name, hparam_names, sample, "
                             f"build), got {type(self.space).__name__}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import platform
 import socket
@@ -147,17 +148,62 @@ def append_jsonl(path: str | os.PathLike[str], record: Mapping[str, Any]) -> Non
         os.close(fd)
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Read a JSON-lines file, skipping (with a warning) a truncated or corrupt line."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
+def _jsonl_objects(path: str | os.PathLike[str]) -> tuple[list[tuple[int, dict[str, Any]]],
+                                                          list[int]]:
+    """The JSON objects of a JSON-lines file with their line numbers, and the numbers of the
+    lines that are not a JSON object (truncated, corrupt, bad UTF-8, an array ...)."""
+    objects: list[tuple[int, dict[str, Any]]] = []
+    damaged: list[int] = []
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip():
                 continue
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                warnings.warn(f"{path}:{lineno}: skipping a corrupt or truncated line",
-                              stacklevel=2)
+                value = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                value = None  # ValueError: JSON errors and over-long integer literals
+            if isinstance(value, dict):
+                objects.append((lineno, value))
+            else:
+                damaged.append(lineno)
+    return objects, damaged
+
+
+def damaged_lines_message(path: str | os.PathLike[str], lines: list[int]) -> str:
+    """``"<path>: skipped 3 damaged lines (4, 9, 12)"`` (at most 20 numbers listed)."""
+    shown = ", ".join(map(str, lines[:20])) + (", ..." if len(lines) > 20 else "")
+    return (f"{path}: skipped {len(lines)} damaged line{'s' if len(lines) != 1 else ''} "
+            f"({shown})")
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file. Lines that are not a JSON object (a truncated or
+    corrupt line, bad UTF-8, another JSON value) are skipped with one warning for the file that
+    counts them and names their line numbers."""
+    objects, damaged = _jsonl_objects(path)
+    if damaged:
+        warnings.warn(damaged_lines_message(path, damaged), stacklevel=2)
+    for _, obj in objects:
+        yield obj
+
+
+def read_rows(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The usable rows of a ``trials.jsonl``, as :func:`read_jsonl` gives them, without the
+    damaged ones (a line that is not a JSON object; ``trial`` not an integer, an unknown
+    ``status``, ``metrics`` not an object, ``objective`` not a number ...), which are skipped
+    with one warning for the file that counts them and names their line numbers."""
+    objects, damaged = _jsonl_objects(path)
+    rows = []
+    for lineno, r in objects:
+        objective = r.get("objective")
+        if _row_damage(r) is not None or not (objective is None or (
+                isinstance(objective, int | float) and not isinstance(objective, bool))):
+            damaged.append(lineno)
+        else:
+            rows.append(r)
+    if damaged:
+        warnings.warn(damaged_lines_message(path, sorted(damaged)), stacklevel=2)
+    yield from rows
 
 
 class ResultsWriter:
@@ -192,12 +238,13 @@ class ResultsWriter:
         """Trial numbers already recorded in this run's table (used on resume)."""
         if not self.trials_path.exists():
             return set()
-        return {int(r["trial"]) for r in read_jsonl(self.trials_path) if "trial" in r}
+        return {r["trial"] for r in read_rows(self.trials_path)}
 
     def rows(self) -> list[TrialResult]:
+        """The table's rows; damaged ones (see :func:`load_results`) are left out."""
         if not self.trials_path.exists():
             return []
-        return [TrialResult.from_dict(r) for r in read_jsonl(self.trials_path)]
+        return [TrialResult.from_dict(r) for r in read_rows(self.trials_path)]
 
 
 def _find(paths: Iterable[str | os.PathLike[str]], name: str) -> list[Path]:
@@ -223,35 +270,185 @@ def task_options(task: Any) -> dict[str, Any]:
             if f.name not in ("name", "data_dir") and getattr(task, f.name) is not None}
 
 
+# a row is damaged (skipped) when one of these fields has another type
+_ROW_TYPES: dict[str, tuple[type, ...]] = {
+    "experiment": (str,), "run": (str,), "cell": (str,), "task": (str,), "genome_id": (str,),
+    "objective_name": (str,), "hparams": (dict,), "task_options": (dict,), "metrics": (dict,),
+}
+# metrics whose values lie in [0, 1], and those that cannot be negative
+_UNIT_METRICS = frozenset({"acc", "accuracy", "f1", "auc", "precision", "recall_score"})
+_NONNEG_METRICS = frozenset({"nll", "loss", "bpc", "bpd", "bits", "mse", "mae", "rmse", "cer",
+                             "wer", "per", "error", "err"})
+ABSURD = 1e100  # no metric of a trial is this large: a value beyond it is a damaged record
+PROBLEMS_ATTR = "problems"  # DataFrame.attrs key: what load_results skipped or flagged
+
+
+def _row_damage(r: Mapping[str, Any]) -> str | None:
+    """Why the table row ``r`` cannot be used, or None."""
+    trial = r.get("trial")
+    if isinstance(trial, bool) or not isinstance(trial, int):
+        return "trial is not an integer"
+    for key in ("experiment", "run"):
+        if key not in r:
+            return f"no {key}"
+    for key, types in _ROW_TYPES.items():
+        if r.get(key) is not None and not isinstance(r[key], types):
+            return f"{key} is not a {types[0].__name__}"
+    if r.get("status", "complete") not in STATUSES:
+        return "unknown status"
+    if r.get("direction", "minimize") not in ("minimize", "maximize"):
+        return "unknown direction"
+    return None
+
+
+def _metric_problem(name: str, value: Any) -> str | None:
+    """"non-numeric" or "implausible" for a metric value that cannot be used, else None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "non-numeric"
+    v = float(value)
+    base = name.rsplit(".", 1)[-1].lower()
+    if (not math.isfinite(v) or abs(v) >= ABSURD or (base in _UNIT_METRICS and not 0 <= v <= 1)
+            or (base in _NONNEG_METRICS and v < 0) or (base in ("ppl", "perplexity") and v < 1)):
+        return "implausible"
+    return None
+
+
+def _scalar(value: Any) -> Any:
+    """Lists and dicts in flattened columns become their JSON text (hashable, comparable)."""
+    return json.dumps(value, sort_keys=True, default=str) if isinstance(value, list | dict) \
+        else value
+
+
+def _flatten(r: dict[str, Any], flagged: dict[str, int]) -> dict[str, Any]:
+    row = {k: _scalar(v) for k, v in r.items() if k not in _NESTED}
+    for k, v in (r.get("hparams") or {}).items():
+        row[f"hp.{k}"] = _scalar(v)
+    for k, v in (r.get("task_options") or {}).items():
+        row[f"task.{k}"] = _scalar(v)
+    values = [(str(k), v) for k, v in (r.get("metrics") or {}).items()]
+    values.append(("objective", r.get("objective")))
+    objective_name = str(r.get("objective_name") or "objective")
+    for k, v in values:
+        problem = _metric_problem(objective_name if k == "objective" else k, v)
+        if problem:
+            flagged[problem] = flagged.get(problem, 0) + 1
+            v = None
+        row[k] = v
+    return row
+
+
+# training settings of run.json that do not change what a trial measures
+_SETTING_SKIP = frozenset({"train.progress", "train.device", "train.threads", "model.backend"})
+SETTING_PREFIX = "cfg."  # columns of the run settings that differ between the runs read
+
+
+def _run_settings(trials_file: Path) -> dict[str, Any]:
+    """The resolved model and training settings of the run whose table is
+    ``trials_file``, from the ``run.json`` beside it (flattened, ``train.epochs`` ...)."""
+    try:
+        info = json.loads((trials_file.parent / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    exp = info.get("experiment") if isinstance(info, dict) else None
+    out: dict[str, Any] = {}
+    if isinstance(exp, dict):  # task options are in every row (task_options) already
+        for section in ("model", "train"):
+            values = exp.get(section)
+            if isinstance(values, dict):
+                for k, v in values.items():
+                    key = f"{section}.{k}"
+                    if key not in _SETTING_SKIP:
+                        out[key] = _scalar(v)
+    return out
+
+
 def load_results(*paths: str | os.PathLike[str]) -> Any:
     """Read every ``trials.jsonl`` under the given folders (or files) into a pandas DataFrame.
 
     One row per trial. Columns: every :class:`TrialResult` field, with ``hparams`` flattened to
     ``hp.<name>``, ``task_options`` to ``task.<option>`` (``task.gap`` ...) and ``metrics`` to
     ``<split>.<metric>`` (``valid.ppl``, ``test.nll`` ...).
-    Rows recorded twice for the same (experiment, run, trial) keep the last one.
+
+    A damaged table never stops the analysis; every problem is warned about (one warning per
+    file and kind, with counts and line numbers) and listed in ``df.attrs["problems"]``, which
+    the report prints:
+
+    - lines that are not a JSON object, and rows with wrong types (``trial`` not an integer,
+      ``metrics`` not an object, an unknown ``status`` ...) are skipped;
+    - a row recorded again for the same (experiment, run, trial) is ignored: the first row is
+      the original (a run records each trial once; a later copy is a duplicate append);
+    - metric values that are not numbers, not finite, or implausible (an accuracy outside
+      [0, 1], a negative NLL, a magnitude beyond 1e100) are treated as missing;
+    - runs whose ``run.json`` settings (model, training) differ get one ``cfg.<key>``
+      column per setting that differs (``cfg.train.epochs``), so that analysis labels them
+      apart instead of pooling them.
     """
     import pandas as pd
 
     if not paths:
         raise ValueError("load_results needs at least one path")
     records: list[dict[str, Any]] = []
+    problems: list[str] = []
+    seen: dict[tuple[Any, Any, Any], str] = {}
+    settings: dict[tuple[str, str], dict[str, Any]] = {}
     for file in _find(paths, TRIALS_FILE):
-        for r in read_jsonl(file):
-            row = {k: v for k, v in r.items() if k not in _NESTED}
-            for k, v in (r.get("hparams") or {}).items():
-                row[f"hp.{k}"] = v
-            for k, v in (r.get("task_options") or {}).items():
-                row[f"task.{k}"] = v
-            for k, v in (r.get("metrics") or {}).items():
-                row[k] = v
-            records.append(row)
+        objects, damaged = _jsonl_objects(file)
+        flagged: dict[str, int] = {}
+        duplicates: list[str] = []
+        run_settings = _run_settings(file)
+        for lineno, r in objects:
+            if _row_damage(r) is not None:
+                damaged.append(lineno)
+                continue
+            key = (r["experiment"], r["run"], r["trial"])
+            if key in seen:
+                duplicates.append(f"{key[0]}/{key[1]} trial {key[2]} (line {lineno}, first at "
+                                  f"{seen[key]})")
+                continue
+            seen[key] = f"{file}:{lineno}"
+            settings.setdefault((r["experiment"], r["run"]), run_settings)
+            records.append(_flatten(r, flagged))
+        found = []
+        if damaged:
+            found.append(damaged_lines_message(file, sorted(damaged)))
+        if duplicates:
+            found.append(f"{file}: ignored {len(duplicates)} duplicated (experiment, run, trial) "
+                         f"row(s), the first row kept: " + "; ".join(duplicates[:10])
+                         + ("; ..." if len(duplicates) > 10 else ""))
+        for kind, n in sorted(flagged.items()):
+            found.append(f"{file}: {n} {kind} metric value{'s' if n != 1 else ''} treated as "
+                         f"missing")
+        for text in found:
+            warnings.warn(text, stacklevel=2)
+        problems.extend(found)
     columns = [f.name for f in dataclasses.fields(TrialResult) if f.name not in _NESTED]
-    if not records:
-        return pd.DataFrame(columns=columns)
-    df = pd.DataFrame.from_records(records)
-    df = df.drop_duplicates(subset=["experiment", "run", "trial"], keep="last")
-    return df.reset_index(drop=True)
+    df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=columns)
+    differing = _differing_settings(settings)
+    if differing and records:
+        for key in differing:
+            df[SETTING_PREFIX + key] = [
+                settings.get((r["experiment"], r["run"]), {}).get(key) for r in records]
+    df = df.reset_index(drop=True)
+    df.attrs[PROBLEMS_ATTR] = problems
+    return df
+
+
+def _differing_settings(settings: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[str]:
+    """The setting keys whose values differ between the runs of one experiment that recorded
+    them (runs of different experiments differ in their task anyway)."""
+    by_experiment: dict[str, list[Mapping[str, Any]]] = {}
+    for (experiment, _), values in settings.items():
+        if values:
+            by_experiment.setdefault(experiment, []).append(values)
+    keys: list[str] = []
+    for runs in by_experiment.values():
+        for key in sorted({k for values in runs for k in values}):
+            if len({json.dumps(values.get(key), sort_keys=True, default=str)
+                    for values in runs}) > 1 and key not in keys:
+                keys.append(key)
+    return keys
 
 
 def load_curves(*paths: str | os.PathLike[str]) -> Any:
@@ -259,9 +456,25 @@ def load_curves(*paths: str | os.PathLike[str]) -> Any:
     (run, trial, epoch, one column per metric)."""
     import pandas as pd
 
-    records = [r for file in _find(paths, CURVES_FILE) for r in read_jsonl(file)]
-    return pd.DataFrame.from_records(records) if records else pd.DataFrame(
+    records: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for file in _find(paths, CURVES_FILE):
+        objects, damaged = _jsonl_objects(file)
+        for lineno, r in objects:
+            epoch, trial = r.get("epoch"), r.get("trial")
+            if (isinstance(trial, int) and not isinstance(trial, bool)
+                    and isinstance(epoch, int | float) and not isinstance(epoch, bool)
+                    and isinstance(r.get("run"), str)):
+                records.append({k: v for k, v in r.items() if not isinstance(v, list | dict)})
+            else:
+                damaged.append(lineno)
+        if damaged:
+            problems.append(damaged_lines_message(file, sorted(damaged)))
+            warnings.warn(problems[-1], stacklevel=2)
+    df = pd.DataFrame.from_records(records) if records else pd.DataFrame(
         columns=["run", "trial", "epoch"])
+    df.attrs[PROBLEMS_ATTR] = problems
+    return df
 
 
 def git_commit(cwd: str | os.PathLike[str] | None = None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,21 +50,44 @@ def fmt(value: Any, column: str = "") -> str:
     return str(value)
 
 
+# characters with a meaning in Markdown (and GitHub's math): escaped in text from the table
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|$#!~])")
+
+
+def md_escape(text: str) -> str:
+    """``text`` shown literally in Markdown: markup characters backslash-escaped, line breaks
+    and other control characters as spaces (a cell named ``<script>`` or ``$\\frac{$`` is
+    text, not HTML or math)."""
+    text = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in str(text))
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def md_text(text: str) -> str:
+    """A report sentence in Markdown: its `code` spans kept (their content is literal), the
+    rest escaped with :func:`md_escape`; with an odd number of backticks (a name holding one)
+    everything is escaped."""
+    pieces = text.split("`")
+    if len(pieces) % 2 == 0:
+        return md_escape(text)
+    return "".join(f"`{' '.join(p.splitlines())}`" if i % 2 else md_escape(p)
+                   for i, p in enumerate(pieces))
+
+
 def to_markdown(blocks: list[Block]) -> str:
     out: list[str] = []
     for b in blocks:
         if b.kind in ("h1", "h2", "h3"):
-            out.append("#" * int(b.kind[1]) + " " + b.text)
+            out.append("#" * int(b.kind[1]) + " " + md_text(b.text))
         elif b.kind == "p":
-            out.append(b.text)
+            out.append(md_text(b.text))
         elif b.kind == "note":
-            out.append("> **Note:** " + b.text)
+            out.append("> **Note:** " + md_text(b.text))
         elif b.kind == "table" and b.table is not None:
             out.append(_md_table(b.table))
         elif b.kind == "figure":
-            out.append(f"![{b.text}](figures/{b.name}.png)\n\n*{b.text}*")
+            out.append(f"![{md_escape(b.text)}](figures/{b.name}.png)\n\n*{md_text(b.text)}*")
         elif b.kind == "gallery":  # each image links to its full-size file
-            out.append(" ".join(f"[![{cap}](figures/{name}.png)](figures/{name}.png)"
+            out.append(" ".join(f"[![{md_escape(cap)}](figures/{name}.png)](figures/{name}.png)"
                                 for name, cap, _ in b.items))
     return "\n\n".join(out) + "\n"
 
@@ -74,9 +98,9 @@ def _md_table(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
 
     def cell(v: Any, c: str) -> str:
-        return fmt(v, c).replace("|", "\\|").replace("\n", " ")
+        return md_escape(fmt(v, c))
 
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(
+    lines = ["| " + " | ".join(map(md_escape, cols)) + " |", "|" + "|".join(
         "---:" if pd.api.types.is_numeric_dtype(df[c]) else ":---" for c in df.columns) + "|"]
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(cell(v, c) for v, c in zip(row, cols)) + " |")

@@ -7,6 +7,7 @@ leaves no global state behind and needs no display; styles are applied with cont
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import sys
@@ -52,16 +53,52 @@ def style(font_scale: float = 0.9) -> Iterator[Any]:
     import matplotlib
 
     rc = {"axes.titleweight": "bold", "axes.titlesize": 11, "figure.dpi": 100,
-          "savefig.bbox": "tight", "font.family": ["DejaVu Sans"]}
+          "savefig.bbox": "tight", "font.family": ["DejaVu Sans"], **PLAIN_TEXT}
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=font_scale), \
             matplotlib.rc_context(rc):
         yield sns
 
 
+# names from the table (cells, tasks, hyperparameters) are text, never TeX: a cell named
+# "$\\frac{$" must neither break a figure nor be typeset
+PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
+
+
+def plain_text(fig: Any) -> Any:
+    """``fig`` with mathtext and TeX off for every text artist it holds."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+        text.set_usetex(False)
+    return fig
+
+
 def new_figure(width: float, height: float) -> Any:
-    """A constrained-layout Figure not registered with pyplot."""
-    _, Figure = lazy_matplotlib()
-    return Figure(figsize=(width, height), layout="constrained")
+    """A constrained-layout Figure not registered with pyplot, whose text is never read as
+    mathtext or TeX, also where it is drawn (tick labels are made while drawing, a notebook
+    draws outside :func:`style`)."""
+    lazy_matplotlib()
+    return _plain_text_figure()(figsize=(width, height), layout="constrained")
+
+
+@functools.cache
+def _plain_text_figure() -> Any:
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    class PlainTextFigure(Figure):
+        def draw(self, renderer: Any) -> Any:
+            with matplotlib.rc_context(PLAIN_TEXT):
+                plain_text(self)
+                return super().draw(renderer)
+
+        def get_tightbbox(self, *args: Any, **kwargs: Any) -> Any:
+            with matplotlib.rc_context(PLAIN_TEXT):
+                plain_text(self)
+                return super().get_tightbbox(*args, **kwargs)
+
+    return PlainTextFigure
 
 
 def robust_limits(v: np.ndarray, *, k: float = 3.0, pad: float = 0.05

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from lstm_search.results import STATUSES
+from lstm_search.results import SETTING_PREFIX, STATUSES
 
 Direction = Literal["minimize", "maximize"]
 
@@ -178,8 +178,17 @@ def group_keys(df: pd.DataFrame, column: str) -> list[Any]:
 
 
 def task_option_columns(df: pd.DataFrame) -> list[str]:
-    """The ``task.<option>`` columns of the table (``task.gap``, ``task.n_train`` ...)."""
-    return [c for c in df.columns if isinstance(c, str) and c.startswith(TASK_PREFIX)]
+    """The ``task.<option>`` columns of the table (``task.gap``, ``task.n_train`` ...), then
+    the ``cfg.<setting>`` columns of run settings that differ between the runs read
+    (``cfg.train.epochs``, see :func:`lstm_search.results.load_results`): both tell settings
+    apart that must not be pooled."""
+    return ([c for c in df.columns if isinstance(c, str) and c.startswith(TASK_PREFIX)]
+            + [c for c in df.columns if isinstance(c, str) and c.startswith(SETTING_PREFIX)])
+
+
+def _option_name(column: str) -> str:
+    """``task.gap`` -> ``gap``; ``cfg.train.epochs`` -> ``train.epochs``."""
+    return column.split(".", 1)[1]
 
 
 def base_tasks(df: pd.DataFrame) -> pd.Series:
@@ -190,13 +199,14 @@ def base_tasks(df: pd.DataFrame) -> pd.Series:
 def varying_options(df: pd.DataFrame, exclude: Iterable[str] = ()) -> list[str]:
     """The task options (names without ``task.``) that take more than one value in ``df``, the
     rows of one task; replicate options (``data_seed``) and ``exclude`` are left out."""
+    return [_option_name(c) for c in _varying_columns(df, exclude)]
+
+
+def _varying_columns(df: pd.DataFrame, exclude: Iterable[str] = ()) -> list[str]:
     skip = set(exclude) | REPLICATE_OPTIONS
-    out = []
-    for column in task_option_columns(df):
-        name = column[len(TASK_PREFIX):]
-        if name not in skip and df[column].dropna().astype(str).nunique() > 1:
-            out.append(name)
-    return out
+    return [column for column in task_option_columns(df)
+            if _option_name(column) not in skip
+            and df[column].dropna().astype(str).nunique() > 1]
 
 
 def _option_text(value: Any) -> str:
@@ -221,11 +231,11 @@ def task_labels(df: pd.DataFrame, *, exclude: Iterable[str] = ()) -> pd.Series:
     labels = base.copy()
     for task in pd.unique(base):
         mask = (base == task).to_numpy()
-        options = varying_options(df[mask], exclude)
-        if not options:
+        columns = _varying_columns(df[mask], exclude)
+        if not columns:
             continue
-        parts = [df.loc[mask, TASK_PREFIX + o].map(lambda v, o=o: f"{o}={_option_text(v)}")
-                 for o in options]
+        parts = [df.loc[mask, c].map(lambda v, o=o: f"{o}={_option_text(v)}")
+                 for c, o in ((c, _option_name(c)) for c in columns)]
         labels[mask] = task + " " + pd.concat(parts, axis=1).agg(" ".join, axis=1)
     return labels
 

@@ -12,6 +12,7 @@ notes in the report rather than errors; a section that cannot be computed says w
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -150,6 +151,7 @@ def write_report(df: pd.DataFrame, out: str | os.PathLike[str], *,
     r.add("h1", title)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     r.add("p", f"Generated {now} from {', '.join(f'`{s}`' for s in sources) or 'a table'}.")
+    _table_problems(r, df, curves)
     ok = _check_table(r, df)
     if ok:
         df = with_task_labels(df)
@@ -178,10 +180,48 @@ def write_report(df: pd.DataFrame, out: str | os.PathLike[str], *,
         table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
             columns=columns.get(name, []))
         files.tables[name] = out_dir / f"{name}.csv"
-        table.to_csv(files.tables[name], index=False)
+        csv_safe(table).to_csv(files.tables[name], index=False)
     files.markdown.write_text(to_markdown(r.blocks), encoding="utf-8")
     files.html.write_text(to_html(r.blocks, title), encoding="utf-8")
     return files
+
+
+def _table_problems(r: _Report, df: pd.DataFrame, curves: pd.DataFrame | None) -> None:
+    """A note for each problem :func:`~lstm_search.results.load_results` and
+    :func:`~lstm_search.results.load_curves` found (damaged lines skipped, duplicated trial
+    rows ignored, implausible metric values), with the total of skipped lines first."""
+    from lstm_search.results import PROBLEMS_ATTR
+
+    problems = [*(getattr(df, "attrs", {}).get(PROBLEMS_ATTR) or []),
+                *(getattr(curves, "attrs", {}).get(PROBLEMS_ATTR) or [])]
+    if not problems:
+        return
+    skipped = sum(int(m.group(1)) for m in map(_SKIPPED.search, problems) if m)
+    duplicated = sum(int(m.group(1)) for m in map(_DUPLICATED.search, problems) if m)
+    r.note(f"The results files are damaged: {skipped} damaged line(s) skipped, {duplicated} "
+           f"duplicated trial row(s) ignored (the first row of a trial is kept); details "
+           f"follow.")
+    for text in problems:
+        r.note(text)
+
+
+_SKIPPED = re.compile(r": skipped (\d+) damaged line")
+_DUPLICATED = re.compile(r": ignored (\d+) duplicated")
+
+
+def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with text cells that a spreadsheet would run as a formula (starting with
+    ``=``, ``+``, ``-``, ``@``, tab or carriage return) prefixed with ``'``; numbers, also
+    negative ones, are left as they are."""
+    out = table.copy()
+    for column in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v[:1] in _FORMULA else v)
+    return out
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _check_table(r: _Report, df: pd.DataFrame) -> bool:
@@ -501,7 +541,9 @@ def _methods(r: _Report, top_fraction: float, min_top: int, alpha: float) -> Non
                "recorded with each trial (`task.gap`, `task.n_train` ...) that take more than "
                "one value for a task label its sections (`recall gap=50`), so no comparison, "
                "summary, figure or importance pools two settings. Replicate options "
-               "(`data_seed`) are pooled. Accuracy against the lag shows, per cell and gap, the "
+               "(`data_seed`) are pooled. Runs whose recorded model or training settings "
+               "(`run.json`) differ are labelled and analysed apart the same way "
+               "(`recall train.epochs=3`). Accuracy against the lag shows, per cell and gap, the "
                f"mean and standard deviation of the best {top_fraction:.0%} trials by "
                f"validation objective (at least {min_top}).")
     r.add("p", "Hyperparameter importance is the share of variance of the validation objective "

@@ -54,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     count = n_params(genome, args.input_size, args.hidden_size)
     print(f"{args.file}: valid")
-    print(f"name:       {genome.name or '(none)'}")
+    from lstm_search.cli._show import printable
+
+    print(f"name:       {printable(genome.name) or '(none)'}")
     print(f"genome_id:  {genome_id(genome)}")
     print(f"states:     {', '.join(genome.states)}; nodes: {len(genome.nodes)}")
     print(f"parameters: {count:,} at input size {args.input_size}, hidden size "

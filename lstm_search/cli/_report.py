@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 
@@ -48,8 +49,12 @@ def run(args: argparse.Namespace) -> int:
         print("lstm-search report: --top-fraction must be in (0, 1], --alpha in (0, 1) and "
               "--min-top at least 1", file=sys.stderr)
         return 2
-    df = load_results(*args.paths)
-    curves = load_curves(*args.paths)
+    with warnings.catch_warnings(record=True) as caught:  # one plain line per problem
+        warnings.simplefilter("always")
+        df = load_results(*args.paths)
+        curves = load_curves(*args.paths)
+    for w in caught:
+        print(f"lstm-search report: warning: {w.message}", file=sys.stderr)
     if args.metric and len(df) and args.metric not in df.columns:
         print(f"lstm-search report: metric {args.metric!r} is not in the results table; "
               f"available: {', '.join(metric_columns(df)) or '(none)'}", file=sys.stderr)

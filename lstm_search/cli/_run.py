@@ -51,6 +51,12 @@ def run(args: argparse.Namespace) -> int:
     except (ExperimentError, ConfigError) as e:
         print(f"lstm-search run: error: {e}", file=sys.stderr)
         return 2
+    except ConnectionError as e:  # ray.init(address=...) with no cluster there
+        first = (str(e).strip().splitlines() or [""])[0]
+        where = f" --address {args.address!r}" if args.address else ""
+        print(f"lstm-search run: error: cannot connect to the Ray cluster{where}: {first}",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("lstm-search run: interrupted; continue with --resume", file=sys.stderr)
         return 130

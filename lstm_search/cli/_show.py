@@ -67,6 +67,13 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters but line breaks and tabs written as escapes
+    (``\\x1b``): names from a genome file never reach the terminal as escape sequences."""
+    return "".join(ch if ch in "\n\t" or not (ord(ch) < 32 or 127 <= ord(ch) < 160)
+                   else ascii(ch)[1:-1] for ch in text)
+
+
 def _run(args: argparse.Namespace) -> int:
     from lstm_search.genome import GenomeError, genome_id, n_params, validate
     from lstm_search.genome.draw import to_dot, to_equations
@@ -92,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(genome.to_json())
     elif args.dot:
-        print(to_dot(genome), end="")
+        print(printable(to_dot(genome)), end="")
     elif args.png:
         from lstm_search.analysis.cell_png import draw_png
 
@@ -112,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
             print(str(e), file=sys.stderr)
             return 2
     else:
-        print(to_equations(genome))
+        print(printable(to_equations(genome)))
         print(f"# genome_id {genome_id(genome)}; "
               f"{n_params(genome, args.input_size, args.hidden_size):,} parameters at input "
               f"size {args.input_size}, hidden size {args.hidden_size}")

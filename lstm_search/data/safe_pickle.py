@@ -7,6 +7,12 @@ the loader calls them. This reader refuses every global except numpy's scalar re
 ``jsb-chorales-quarter.pkl`` needs because its notes are ``numpy.int64``. Even those two are
 replaced by checking stand-ins: only plain numeric dtypes (bool, int, uint, float) are built,
 and a scalar comes back as a Python ``int``/``float``/``bool``.
+
+A pickle can also exhaust memory without running code: its memo lets a few bytes reference one
+list many times, and the reader of the data (a piano roll per piece) expands every reference.
+So the file is refused above :data:`MAX_PICKLE_BYTES`, and the loaded structure above
+:data:`MAX_ITEMS` items, counted with every reference counted again (a list referenced 1,000
+times counts 1,000 times); a structure that contains itself is refused too.
 """
 
 from __future__ import annotations
@@ -18,7 +24,12 @@ from typing import Any
 
 from lstm_search.data._errors import DataError, UnsafePickleError
 
-__all__ = ["ALLOWED_GLOBALS", "load_pickle", "loads_pickle"]
+__all__ = ["ALLOWED_GLOBALS", "MAX_ITEMS", "MAX_PICKLE_BYTES", "counted_items", "load_pickle",
+           "loads_pickle"]
+
+# the largest music pickle (MuseData) is 6 MB and about 2 million items
+MAX_PICKLE_BYTES = 256 * 1024 * 1024
+MAX_ITEMS = 50_000_000
 
 # (module, name) pairs a pickle may name; everything else is refused.
 ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
@@ -80,10 +91,58 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise UnsafePickleError(f"{self._source}: refused to load: persistent id {pid!r}")
 
 
-def loads_pickle(data: bytes, *, source: str = "<bytes>") -> Any:
-    """Unpickle ``data`` with the restricted loader; ``source`` names it in error messages."""
+def _children(x: Any) -> tuple[Any, ...] | None:
+    if isinstance(x, list | tuple | set | frozenset):
+        return tuple(x)
+    if isinstance(x, dict):
+        return (*x.keys(), *x.values())
+    return None
+
+
+def counted_items(obj: Any, limit: int = MAX_ITEMS, *, source: str = "<data>") -> int:
+    """How many items ``obj`` holds when every reference is expanded (a container counts 1
+    plus its children's counts, a scalar 1); linear in the number of distinct containers and
+    references, however often they are shared. Raises :class:`DataError` above ``limit`` or
+    for a container that contains itself."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()  # containers being counted: the path from the root
+    stack: list[tuple[Any, bool]] = [(obj, False)]
+    while stack:
+        x, done = stack.pop()
+        children = _children(x)
+        if children is None:
+            continue
+        key = id(x)
+        if done:
+            total = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if total > limit:
+                raise DataError(f"{source}: refused to load: the data expands to more than "
+                                f"{limit:,} items (shared references counted each time; the "
+                                f"cap is MAX_ITEMS)")
+            sizes[key] = total
+            open_.discard(key)
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise DataError(f"{source}: refused to load: the data contains itself")
+        open_.add(key)
+        stack.append((x, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes.get(id(obj), 1)
+
+
+def loads_pickle(data: bytes, *, source: str = "<bytes>", max_items: int = MAX_ITEMS) -> Any:
+    """Unpickle ``data`` with the restricted loader; ``source`` names it in error messages.
+    Data larger than :data:`MAX_PICKLE_BYTES`, or expanding to more than ``max_items`` items,
+    is refused with :class:`DataError`."""
+    if len(data) > MAX_PICKLE_BYTES:
+        raise DataError(f"{source}: refused to load: {len(data):,} bytes is more than the cap "
+                        f"of {MAX_PICKLE_BYTES:,} bytes for a pickle (MAX_PICKLE_BYTES)")
     try:
-        return _RestrictedUnpickler(io.BytesIO(data), source).load()
+        obj = _RestrictedUnpickler(io.BytesIO(data), source).load()
+        counted_items(obj, max_items, source=source)
+        return obj
     except UnsafePickleError as e:
         msg = str(e)
         if not msg.startswith(source):
@@ -97,6 +156,8 @@ def loads_pickle(data: bytes, *, source: str = "<bytes>") -> Any:
         AttributeError,
         IndexError,
         KeyError,
+        MemoryError,
+        RecursionError,
     ) as e:
         raise DataError(f"{source}: not a readable pickle ({type(e).__name__}: {e})") from None
 
@@ -104,4 +165,8 @@ def loads_pickle(data: bytes, *, source: str = "<bytes>") -> Any:
 def load_pickle(path: str | Path) -> Any:
     """Unpickle the file at ``path`` with the restricted loader (see the module docstring)."""
     path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_PICKLE_BYTES:
+        raise DataError(f"{path}: refused to load: {size:,} bytes is more than the cap of "
+                        f"{MAX_PICKLE_BYTES:,} bytes for a pickle (MAX_PICKLE_BYTES)")
     return loads_pickle(path.read_bytes(), source=str(path))

@@ -149,19 +149,25 @@ class Genome:
 
     @classmethod
     def from_json(cls, text: str, source: str = "genome") -> Genome:
-        from lstm_search.genome._validate import GenomeError, Problem
+        from lstm_search.genome._validate import GenomeError, read_json
 
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise GenomeError([Problem(f"line {e.lineno} column {e.colno}", "json",
-                                       f"malformed JSON: {e.msg}")], source) from None
+        data, problems = read_json(text)
+        if problems:
+            raise GenomeError(problems, source)
         return cls.from_dict(data, source)
 
     @classmethod
     def load(cls, path: str) -> Genome:
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read(), source=str(path))
+        from lstm_search.genome._validate import GenomeError, Problem
+
+        with open(path, "rb") as f:
+            raw = f.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise GenomeError([Problem(f"byte {e.start}", "json", "not UTF-8 text")],
+                              str(path)) from None
+        return cls.from_json(text, source=str(path))
 
 
 def _parse(cls: type[Genome], data: Any) -> tuple[Genome | None, list[Any], set[str]]:
@@ -174,10 +180,19 @@ def _parse(cls: type[Genome], data: Any) -> tuple[Genome | None, list[Any], set[
     :func:`lstm_search.genome.validate` takes that set as ``unreadable`` and then reports the
     rest of the genome's problems without repeating these.
     """
-    from lstm_search.genome._validate import Problem
+    from lstm_search.genome._validate import (
+        MAX_FILE_NODES,
+        MAX_INPUTS,
+        MAX_NAME_CHARS,
+        Problem,
+        _show,
+    )
 
     problems: list[Problem] = []
     unreadable: set[str] = set()
+
+    def too_long(value: Any) -> bool:
+        return isinstance(value, str) and len(value) > MAX_NAME_CHARS
 
     def bad(where: str, msg: str, rule: str = "format") -> None:
         problems.append(Problem(where, rule, msg))
@@ -200,10 +215,20 @@ def _parse(cls: type[Genome], data: Any) -> tuple[Genome | None, list[Any], set[
         bad("states", "must be a list of state names (strings)")
         states = []
         unreadable.add("states")
+    elif len(states) > MAX_FILE_NODES or any(too_long(s) for s in states):
+        bad("states", f"at most {MAX_FILE_NODES:,} states of at most {MAX_NAME_CHARS} "
+            "characters each", "budget")
+        states = []
+        unreadable.add("states")
     raw_nodes = data.get("nodes")
     nodes: list[Node] = []
     if not isinstance(raw_nodes, list):
         bad("nodes", "must be a list of node objects")
+        raw_nodes = []
+        unreadable.add("nodes")
+    elif len(raw_nodes) > MAX_FILE_NODES:
+        bad("nodes", f"{len(raw_nodes):,} nodes; a genome file may hold at most "
+            f"{MAX_FILE_NODES:,}", "budget")
         raw_nodes = []
         unreadable.add("nodes")
     for i, rn in enumerate(raw_nodes):
@@ -214,8 +239,20 @@ def _parse(cls: type[Genome], data: Any) -> tuple[Genome | None, list[Any], set[
             continue
         name, op, inputs = rn.get("name"), rn.get("op"), rn.get("inputs", [])
         params = rn.get("params", {})
-        where = f"node {name!r}" if isinstance(name, str) else where
+        where = f"node {_show(name)}" if isinstance(name, str) else where
         ok = True
+        if too_long(name) or too_long(op):
+            bad(where, f"a name or op of more than {MAX_NAME_CHARS} characters", "name")
+            unreadable.add("nodes")  # its name is not kept: any reference may be to it
+            continue
+        if isinstance(inputs, list) and len(inputs) > MAX_INPUTS:
+            bad(where, f"{len(inputs):,} inputs; a node may have at most {MAX_INPUTS} "
+                "(ops take at most 8)", "arity")
+            ok = False
+            inputs = []  # not read further
+        elif isinstance(inputs, list) and any(too_long(v) for v in inputs):
+            bad(where, f"an input name of more than {MAX_NAME_CHARS} characters", "name")
+            ok = False
         for key in rn:
             if key not in ("name", "op", "inputs", "params"):
                 bad(where, f"unknown key {key!r} (known: name, op, inputs, params)")
@@ -243,14 +280,27 @@ def _parse(cls: type[Genome], data: Any) -> tuple[Genome | None, list[Any], set[
         bad("new_states", "must be an object mapping each state to the node of its new value")
         new_states = {}
         unreadable.add("new_states")
+    elif len(new_states) > MAX_FILE_NODES or any(too_long(k) or too_long(v)
+                                                 for k, v in new_states.items()):
+        bad("new_states", f"at most {MAX_FILE_NODES:,} entries, names of at most "
+            f"{MAX_NAME_CHARS} characters", "budget")
+        new_states = {}
+        unreadable.add("new_states")
     output = data.get("output")
     if not isinstance(output, str):
         bad("output", "missing: name the node that is the cell's output", "output-missing")
         output = ""
         unreadable.add("output")
+    elif too_long(output):
+        bad("output", f"a name of more than {MAX_NAME_CHARS} characters", "name")
+        output = ""
+        unreadable.add("output")
     name = data.get("name", "")
     if not isinstance(name, str):
         bad("name", "must be a string")
+        name = ""
+    elif too_long(name):
+        bad("name", f"at most {MAX_NAME_CHARS} characters, got {len(name):,}")
         name = ""
     genome = cls(tuple(states), tuple(nodes), dict(new_states), output, name)
     return genome, problems, unreadable

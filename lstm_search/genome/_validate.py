@@ -39,6 +39,7 @@ and the genome's together.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -53,8 +54,16 @@ from lstm_search.genome._ops import (
     linear_param_count,
 )
 
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z")  # \Z: "h\n" does not match
 DEFAULT_MAX_NODES = 128
+# Caps on what a genome file may hold, checked while it is read so that reading and validation
+# stay linear in the file's size: far above any cell (ops take at most 8 inputs, a budget of
+# 128 nodes is the default) and far below what makes a file expensive.
+MAX_FILE_NODES = 10_000
+MAX_INPUTS = 64
+MAX_NAME_CHARS = 256
+MAX_INT = 2**63
+MAX_JSON_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,19 @@ class GenomeError(ValueError):
 
 
 def _show(name: str) -> str:
+    """``name`` for a message: quoted with :func:`repr` (so a newline or an ANSI escape is
+    shown as ``\\n``, ``\\x1b``, never sent raw to a terminal), cut at 40 characters."""
     return repr(name) if len(name) <= 40 else repr(name[:37] + "...")
+
+
+def _finite(value: Any) -> bool:
+    """A number a float can hold: not NaN, not infinite, not an integer past float's range."""
+    if not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer of hundreds of digits
+        return False
 
 
 def validate(
@@ -109,11 +130,14 @@ def validate(
         problems.append(Problem(where, rule, message))
 
     # -- names ------------------------------------------------------------------------------
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in genome.name):
+        bad("name", "name", f"the genome's name {_show(genome.name)} contains control "
+            "characters (a line break, an escape sequence ...)")
     if not genome.states and "states" not in unread:
         bad("states", "state-missing", "a recurrent cell needs at least one state")
     seen: set[str] = set()
     for s in genome.states:
-        if not NAME_RE.match(s):
+        if not NAME_RE.fullmatch(s):
             bad(f"state {_show(s)}", "name", "state names must be identifiers "
                 "([A-Za-z_][A-Za-z0-9_]*, at most 64 characters)")
         if s == X:
@@ -126,7 +150,7 @@ def validate(
     node_names: set[str] = set()
     for n in genome.nodes:
         where = f"node {_show(n.name)}"
-        if not NAME_RE.match(n.name):
+        if not NAME_RE.fullmatch(n.name):
             bad(where, "name", "node names must be identifiers "
                 "([A-Za-z_][A-Za-z0-9_]*, at most 64 characters)")
         if n.name == X or n.name in seen:
@@ -168,13 +192,14 @@ def validate(
                     bad(where, "param", f"op {n.op!r} has no parameter {_show(str(key))} "
                         f"(allowed: {allowed})")
                 elif p.kind is float:
-                    if isinstance(value, bool) or not isinstance(value, int | float) or (
-                            value != value or abs(value) == float("inf")):
+                    if isinstance(value, bool) or not _finite(value):
                         bad(where, "param", f"parameter {key!r} must be a finite number, "
-                            f"got {value!r}")
-                elif not isinstance(value, p.kind):
-                    bad(where, "param", f"parameter {key!r} must be {p.kind.__name__}, "
-                        f"got {value!r}")
+                            f"got {_show(repr(value))}")
+                elif not isinstance(value, p.kind) or (
+                        isinstance(value, int) and abs(value) > MAX_INT):
+                    bad(where, "param", f"parameter {key!r} must be {p.kind.__name__}"
+                        f"{' (at most 2**63)' if isinstance(value, int) else ''}, "
+                        f"got {_show(repr(value))}")
             if spec.name == "linear" and X in n.inputs and n.param("diag") != 0:
                 bad(where, "width", "'diag' adds a·I to W, which needs an n-wide input; "
                     "x is m-wide")
@@ -195,7 +220,11 @@ def validate(
                 bad(where, "undefined-input", f"input {_show(inp)} is not x, a state or a node")
 
     # -- cycles (within one step) -------------------------------------------------------------
+    # linear in nodes + inputs: each node's distinct node inputs are listed once, and a node's
+    # place on the current path is looked up, not searched for
     nmap = {n.name: n for n in genome.nodes}
+    deps_of = {name: [d for d in dict.fromkeys(n.inputs) if d in nmap]
+               for name, n in nmap.items()}
     state: dict[str, int] = {}  # 1 = visiting, 2 = done
     in_cycle: set[str] = set()
     for start in nmap:
@@ -203,22 +232,25 @@ def validate(
             continue
         stack: list[tuple[str, int]] = [(start, 0)]
         path: list[str] = []
+        at: dict[str, int] = {}  # node -> its index in path
         while stack:
             name, i = stack.pop()
             if i == 0:
                 state[name] = 1
+                at[name] = len(path)
                 path.append(name)
-            deps = [d for d in nmap[name].inputs if d in nmap]
+            deps = deps_of[name]
             if i < len(deps):
                 stack.append((name, i + 1))
                 d = deps[i]
                 if state.get(d) == 1:
-                    in_cycle.update(path[path.index(d):])
+                    in_cycle.update(path[at[d]:])
                 elif not state.get(d):
                     stack.append((d, 0))
             else:
                 state[name] = 2
                 path.pop()
+                del at[name]
     for name in sorted(in_cycle):
         bad(f"node {_show(name)}", "cycle", "depends on itself within one step (use a state "
             "to carry a value to the next step)")
@@ -312,15 +344,32 @@ def validate_json(text: str, **budget: Any) -> tuple[Genome | None, list[Problem
     problems; an empty list means the genome is valid."""
     from lstm_search.genome._genome import _parse
 
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        return None, [Problem(f"line {e.lineno} column {e.colno}", "json",
-                              f"malformed JSON: {e.msg}")]
+    data, problems = read_json(text)
+    if problems:
+        return None, problems
     genome, problems, unreadable = _parse(Genome, data)
     if genome is None:
         return None, problems
     return genome, problems + validate(genome, unreadable=unreadable, **budget)
+
+
+def read_json(text: str) -> tuple[Any, list[Problem]]:
+    """``text`` parsed as JSON, or a ``json`` problem: malformed JSON, a file over
+    :data:`MAX_JSON_BYTES`, nesting too deep for the parser, or an integer literal too long
+    for Python (``ValueError: Exceeds the limit ... for integer string conversion``)."""
+    if len(text) > MAX_JSON_BYTES:
+        return None, [Problem("file", "json", f"{len(text):,} characters; a genome file may "
+                              f"have at most {MAX_JSON_BYTES:,}")]
+    try:
+        return json.loads(text), []
+    except json.JSONDecodeError as e:
+        return None, [Problem(f"line {e.lineno} column {e.colno}", "json",
+                              f"malformed JSON: {e.msg}")]
+    except RecursionError:
+        return None, [Problem("file", "json", "JSON nested too deeply to read")]
+    except ValueError as e:  # an integer literal past Python's int-string limit
+        text = str(e) if len(str(e)) <= 120 else str(e)[:117] + "..."
+        return None, [Problem("file", "json", f"unreadable JSON value ({text})")]
 
 
 def n_params(genome: Genome, input_size: int, hidden_size: int) -> int:

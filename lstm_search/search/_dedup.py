@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lstm_search.results import TRIALS_FILE, TrialResult, read_jsonl
+from lstm_search.results import TRIALS_FILE, TrialResult, read_rows
 
 REUSABLE = ("complete", "pruned", "invalid")
 
@@ -33,7 +33,7 @@ def find_reusable(run_dir: str | Path, key: str) -> TrialResult | None:
     path = Path(run_dir) / TRIALS_FILE
     if not path.exists():
         return None
-    for r in read_jsonl(path):
+    for r in read_rows(path):
         if r.get("reused_from") or r.get("status") not in REUSABLE:
             continue
         if result_key(r.get("genome_id", ""), r.get("hparams") or {}, r.get("seed", 0),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from lstm_search.results import TRIALS_FILE, read_jsonl
+from lstm_search.results import TRIALS_FILE, read_rows
 
 
 @dataclass
@@ -36,7 +36,7 @@ def summarise(run_dir: str | Path) -> Summary:
     path = Path(run_dir) / TRIALS_FILE
     rows: dict[int, dict[str, Any]] = {}
     if path.exists():
-        for r in read_jsonl(path):
+        for r in read_rows(path):
             if "trial" in r:
                 rows[int(r["trial"])] = r
     s = Summary(done=len(rows), trial_numbers=set(rows))

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
+from lstm_search.config import ConfigError, check_path_name
 from lstm_search.experiment import Experiment, ExperimentError, find_experiment, load_experiment
 from lstm_search.results import RUN_FILE, ResultsWriter, now, provenance
 from lstm_search.search._progress import ProgressMonitor, Summary, summarise
@@ -68,6 +69,7 @@ def check_storage(url: str) -> None:
         if not (url[len("journal:"):] if url.startswith("journal:") else url).strip():
             raise ExperimentError(f"--storage {url!r}: the journal needs a file path "
                                   f"(journal:PATH)")
+        _open_storage(url)
         return
     if "://" not in url:
         raise ExperimentError(f"--storage {url!r}: expected sqlite:///PATH, journal:PATH, a .log "
@@ -91,6 +93,63 @@ def check_storage(url: str) -> None:
     except ImportError as e:
         raise ExperimentError(f"--storage {url!r}: its database driver is not installed "
                               f"({e})") from None
+    _open_storage(url)
+
+
+def _open_storage(url: str) -> None:
+    """Open the storage and read its studies once, so that an unopenable path, a file that is
+    not a database or a damaged journal is an error before the run folder is written."""
+    from lstm_search.search._storage import make_storage
+
+    try:
+        journal = url[len("journal:"):] if url.startswith("journal:") else url
+        if not url.startswith(("sqlite:", "postgresql", "mysql")) and Path(journal).is_file():
+            with open(journal, "rb") as f:  # Optuna reads a damaged last line as a torn write
+                for line in f:
+                    if line.endswith(b"\n") and "op_code" not in json.loads(line):
+                        raise ValueError("a line of the journal is not an Optuna log entry")
+        make_storage(url).get_all_studies()
+    except Exception as e:  # sqlalchemy, journal (JSON, Unicode) and OS errors alike
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ExperimentError(f"--storage {url!r}: cannot be opened as an Optuna storage "
+                              f"({type(e).__name__}: {first})") from None
+
+
+def check_hparam_values(exp: Experiment) -> None:
+    """Raise :class:`ExperimentError` when a value the space can give a hyperparameter (a
+    ``Choice``'s values, a ``Fixed`` or constant value, a range's ends) is out of the setting's
+    range (``train.lr`` <= 0, ``task.gap`` < 1 ...): every trial drawing it would fail."""
+    from lstm_search.config import SettingRangeError, apply_overrides
+    from lstm_search.evaluate import apply_hparams
+
+    for key, dist in dict(getattr(exp.space, "hparams", None) or {}).items():
+        if key == "seed":
+            continue
+        for value in _declared_values(dist):
+            try:
+                if key.startswith("task."):
+                    apply_overrides(exp.task, {key[len("task."):]: value})
+                else:
+                    apply_hparams({key: value}, exp.model, exp.train)
+            except SettingRangeError as e:
+                raise ExperimentError(f"experiment {exp.name!r}: hyperparameter {key!r} can "
+                                      f"take the value {value!r}, out of range: {e}") from None
+            except ConfigError:
+                break  # an unknown key or a type: reported when a trial applies it
+
+
+def _declared_values(dist: Any) -> list[Any]:
+    """The values a hyperparameter declaration names: a Choice's, a Fixed or constant value,
+    the ends of a range (none for a transformed range such as ``OneMinusLogUniform``)."""
+    if hasattr(dist, "choices"):
+        return list(dist.choices)
+    if hasattr(dist, "value_"):
+        return [dist.value_]
+    if type(dist).__name__ == "OneMinusLogUniform":
+        return []
+    if hasattr(dist, "low") and hasattr(dist, "high"):
+        return [dist.low, dist.high]
+    return [dist] if isinstance(dist, int | float | str | bool) else []
 
 
 def check_backend(exp: Experiment, backend: str, *, storage: str | None = None) -> None:
@@ -137,6 +196,8 @@ def run_experiment(
     """
     if backend not in BACKENDS:
         raise ExperimentError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if run is not None:  # a folder under out/<experiment>/: one plain name, never a path
+        check_path_name(run, "--run")
     stream = stream or sys.stderr
     out = Path(out)
     explicit_storage = storage
@@ -178,6 +239,7 @@ def run_experiment(
     run_dir = exp_dir / run
     # every problem with the backend or the storage is reported before anything is written
     check_backend(exp, backend, storage=explicit_storage)
+    check_hparam_values(exp)
     if storage and backend == "optuna":
         check_storage(storage)
     data_dirs = _data_dirs(exp)  # a missing dataset is reported here, before the first trial
@@ -224,4 +286,5 @@ def run_experiment(
     return RunOutcome(run_dir=run_dir, experiment=exp, summary=summary)
 
 
-__all__ = ["BACKENDS", "RunOutcome", "check_backend", "check_storage", "run_experiment"]
+__all__ = ["BACKENDS", "RunOutcome", "check_backend", "check_hparam_values", "check_storage",
+           "run_experiment"]

@@ -95,3 +95,125 @@ def test_workers_get_the_data_folder_as_an_absolute_path(
     exp = load_experiment(write_experiment(tmp_path, task="jsb"))
     assert _data_dirs(exp) == {"task.data_dir": str((tmp_path / "corpora").resolve())}
     assert _data_dirs(load_experiment(write_experiment(tmp_path, name="r"))) == {}  # no dataset
+
+
+# -- names that become folders ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["--run", "../../x"], "--run"),
+    (["--run", "/abs/path"], "--run"),
+    (["--run", "."], "--run"),
+    (["--run", ".."], "--run"),
+    (["--run", ""], "--run"),
+    (["--run", "a\x00b"], "--run"),
+    (["--run", "ok\n"], "--run"),
+    (["--set", "name=.."], "'name'"),
+    (["--set", "name=a/b"], "'name'"),
+    (["--set", "name=."], "'name'"),
+])
+def test_a_name_that_is_not_one_folder_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+        option: str) -> None:
+    path = write_experiment(tmp_path)
+    root = tmp_path / "root"
+    out = root / "a" / "results"
+    out.mkdir(parents=True)
+    _fails_cleanly([str(path), *args], out, capsys, option)
+    # nothing written anywhere: not under --out, not beside it, not at the absolute path
+    assert sorted(root.rglob("*")) == [root / "a", out]
+    assert not Path("/abs/path").exists()
+
+
+# -- settings checked before anything is written ---------------------------------------------
+
+@pytest.mark.parametrize(("setting", "named"), [
+    ("task.gap=-5", "task.gap"),
+    ("task.gap=0", "task.gap"),
+    ("task.n_train=0", "task.n_train"),
+    ("task.subset=1.5", "task.subset"),
+    ("model.hidden_size=0", "model.hidden_size"),
+    ("model.dropout=1.2", "model.dropout"),
+    ("train.lr=nan", "train.lr"),
+    ("train.lr=inf", "train.lr"),
+    ("train.lr=-1", "train.lr"),
+    ("train.epochs=0", "train.epochs"),
+    ("train.momentum=-0.1", "train.momentum"),
+    ("train.clip=nan", "train.clip"),
+])
+def test_a_setting_out_of_range_exits_2_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, named: str) -> None:
+    path = write_experiment(tmp_path)
+    out = tmp_path / "results"
+    _fails_cleanly([str(path), "--set", setting], out, capsys, named)
+    assert not out.exists()
+
+
+def test_out_of_range_values_in_an_experiment_file_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_experiment(tmp_path)
+    path.write_text(path.read_text().replace("lr=0.5,", "lr=float('nan'),"))
+    out = tmp_path / "results"
+    _fails_cleanly([str(path)], out, capsys, "lr must be a finite number > 0")
+    assert not out.exists()
+
+
+def _storage_cases(tmp_path: Path) -> list[tuple[str, str]]:
+    (tmp_path / "notdb.db").write_text("hello, not a database\n")
+    (tmp_path / "garbage.log").write_bytes(b"garbage\xff\n{not json\n")
+    (tmp_path / "text.log").write_text("not a journal\n")
+    return [(f"sqlite:///{tmp_path}/missing/dir/s.db", "cannot be opened"),
+            (f"sqlite:///{tmp_path}/notdb.db", "not a database"),
+            (f"journal:{tmp_path}/garbage.log", "cannot be opened"),
+            (f"journal:{tmp_path}/text.log", "cannot be opened")]
+
+
+def test_a_storage_that_cannot_be_opened_exits_2_and_leaves_no_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_experiment(tmp_path)
+    out = tmp_path / "results"
+    for storage, expected in _storage_cases(tmp_path):
+        for _ in range(2):  # the same command again meets the same error, not "run exists"
+            err = _fails_cleanly([str(path), "--run", "r", "--storage", storage], out, capsys,
+                                 "--storage", expected)
+            assert "exists" not in err
+        assert not out.exists()
+
+
+def test_no_ray_cluster_at_address_is_one_line_and_exit_2(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import lstm_search.search as search
+
+    def no_cluster(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("Could not find any running Ray instance. Please specify the one "
+                              "to connect to by setting `--address` flag.\nmore detail")
+
+    monkeypatch.setattr(search, "run_experiment", no_cluster)
+    code = main(["run", "quickstart", "--backend", "ray", "--address", "auto"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "--address 'auto'" in err and "Traceback" not in err
+
+
+def test_an_experiment_file_calling_sys_exit_is_an_error_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_experiment(tmp_path)
+    path.write_text("import sys\nsys.exit(0)\n" + path.read_text())
+    out = tmp_path / "results"
+    _fails_cleanly([str(path)], out, capsys, str(path), "SystemExit")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("hparams", "named"), [
+    ('{"lr": Choice((0.1, -1.0))}', "'lr'"),
+    ('{"lr": 0.3, "task.gap": Choice((0, 5))}', "'task.gap'"),
+    ('{"lr": Uniform(0.0, 1.0)}', "'lr'"),
+])
+def test_a_declared_hyperparameter_value_out_of_range_exits_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], hparams: str, named: str) -> None:
+    space = f'CellChoiceSpace(name="t", cells=("gru",), hparams={hparams})'
+    path = write_experiment(tmp_path, space=space)
+    path.write_text(path.read_text().replace("import CellChoiceSpace,",
+                                             "import CellChoiceSpace, Uniform,"))
+    out = tmp_path / "results"
+    _fails_cleanly([str(path)], out, capsys, named, "out of range")
+    assert not out.exists()

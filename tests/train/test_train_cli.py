@@ -49,6 +49,10 @@ def test_train_reads_a_genome_file(tmp_path: Path, capsys: pytest.CaptureFixture
     (["--cell", "lstm", "--task", "recall", "--preset", "nope"], "unknown preset 'nope'"),
     (["--cell", "nope", "--task", "recall"], "'nope' is neither a zoo cell"),
     (["--cell", "lstm", "--task", "nope"], "unknown task 'nope'"),
+    (["--cell", "lstm", "--task", "recall", "--set", "train.lr=nan"], "'train.lr'"),
+    (["--cell", "lstm", "--task", "recall", "--set", "train.lr=-1"], "finite number > 0"),
+    (["--cell", "lstm", "--task", "recall", "--set", "train.epochs=0"], "'train.epochs'"),
+    (["--cell", "lstm", "--task", "recall", "--set", "task.gap=-5"], "'task.gap'"),
 ])
 def test_bad_usage_exits_2_with_a_message(args: list[str], message: str,
                                           capsys: pytest.CaptureFixture[str]) -> None:
