@@ -297,18 +297,31 @@ def _check_record(table: list[dict[str, Any]]) -> None:
     assert not [r for r in table if r["status"] != "complete"], "an interrupted trial recorded"
 
 
+def _children_within(seconds: float) -> list[Any]:
+    """Wait up to ``seconds`` for this process's child processes to end; the ones left."""
+    import psutil
+
+    end = time.monotonic() + seconds
+    while (left := psutil.Process().children(recursive=True)) and time.monotonic() < end:
+        time.sleep(0.2)
+    return left
+
+
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """The table of an uninterrupted Ray run of the grid (in this process)."""
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The table of an uninterrupted Ray run of the grid (in this process), and the processes
+    the run left behind."""
     folder = tmp_path_factory.mktemp("uninterrupted")
     out = run_experiment(str(_grid_experiment(folder)), backend="ray", num_cpus=1,
                          out=folder / "results", run="whole", stream=io.StringIO())
-    return rows(out.run_dir)
+    return {"table": rows(out.run_dir), "left": [p.pid for p in _children_within(8)]}
 
 
 @pytest.mark.integration
 def test_an_uninterrupted_grid_run_evaluates_each_point_once(
-        uninterrupted: list[dict[str, Any]]) -> None:
+        uninterrupted: dict[str, Any]) -> None:
+    assert uninterrupted["left"] == [], "the local Ray instance outlived the run"
+    uninterrupted = uninterrupted["table"]
     _check_record(uninterrupted)
     expected = {("gru", json.dumps({"lr": lr}), seed) for lr in (0.1, 1e-4) for seed in GRID_SEEDS}
     assert {_point(r) for r in uninterrupted} == expected
@@ -357,7 +370,8 @@ def _interrupt_and_resume(tmp_path: Path, blow: signal.Signals, seed: int) -> li
     return rows(run_dir)
 
 
-def _same_as_uninterrupted(table: list[dict], uninterrupted: list[dict]) -> None:
+def _same_as_uninterrupted(table: list[dict], reference: dict[str, Any]) -> None:
+    uninterrupted = reference["table"]
     _check_record(table)
     assert len(table) == len(uninterrupted)
     whole = {_point(r): r for r in uninterrupted}
@@ -369,14 +383,14 @@ def _same_as_uninterrupted(table: list[dict], uninterrupted: list[dict]) -> None
 @pytest.mark.integration
 @pytest.mark.parametrize("seed", [0])
 def test_a_ray_run_killed_with_sigkill_resumes_to_the_exact_grid(
-        tmp_path: Path, uninterrupted: list[dict[str, Any]], seed: int) -> None:
+        tmp_path: Path, uninterrupted: dict[str, Any], seed: int) -> None:
     _same_as_uninterrupted(_interrupt_and_resume(tmp_path, signal.SIGKILL, seed), uninterrupted)
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("seed", [1])
 def test_ctrl_c_exits_130_with_the_resume_command_which_reruns_the_interrupted_trial(
-        tmp_path: Path, uninterrupted: list[dict[str, Any]], seed: int) -> None:
+        tmp_path: Path, uninterrupted: dict[str, Any], seed: int) -> None:
     _same_as_uninterrupted(_interrupt_and_resume(tmp_path, signal.SIGINT, seed), uninterrupted)
 
 
