@@ -360,11 +360,13 @@ def _interrupt_and_resume(tmp_path: Path, blow: signal.Signals, seed: int) -> li
         assert _gone_within(mark, 8) == [], f"processes of the {blow.name} run lingered"
         _check_record(rows(run_dir))
         assert len(rows(run_dir)) < 2 * len(GRID_SEEDS), "interrupted before the end"
-        done = subprocess.run([sys.executable, "-m", "lstm_search", "run", *command], cwd=REPO,
-                              env=dict(os.environ, OMP_NUM_THREADS="1", **{MARK: mark}),
-                              capture_output=True, text=True, timeout=180)
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert _gone_within(mark, 8) == []
+        # the resume runs here (the command line as typed; torch and Ray already imported)
+        from lstm_search.cli import main
+
+        with contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()) as err:
+            assert main(["run", *command]) == 0, err.getvalue()[-3000:]
+        assert _children_within(8) == [], "the resumed run left processes"
     finally:
         _kill_marked(mark)
     return rows(run_dir)
