@@ -63,13 +63,13 @@ def local_ray(*, address: str | None, num_cpus: int, num_gpus: float | None) -> 
         yield ray
         return
     reaper = None
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
-                 log_to_driver=False, object_store_memory=200 * 1024 * 1024)
-        reaper = _start_reaper()
-    try:
+    try:  # a Ctrl-C or an error while Ray starts stops what had started
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
+                     log_to_driver=False, object_store_memory=200 * 1024 * 1024)
+            reaper = _start_reaper()
         yield ray
     finally:
         try:
