@@ -467,3 +467,35 @@ def test_the_resume_command_names_the_experiment_and_the_run(tmp_path: Path) -> 
     assert shlex.split(cmd) == ["lstm-search", "run", "quickstart", "--backend", "ray", "--out",
                                 str(tmp_path / "res"), "--run", "r 1", "--resume",
                                 "--address", "auto", "--num-cpus", "2"]
+
+
+def test_missing_points_are_the_plan_minus_the_table_as_a_multiset(tmp_path: Path) -> None:
+    import dataclasses
+
+    from lstm_search import zoo
+    from lstm_search.experiment import load_experiment
+    from lstm_search.genome import genome_id
+    from lstm_search.results import TrialResult, task_options
+    from lstm_search.search._missing import grid_plan, missing_points
+
+    exp = load_experiment(_grid_experiment(tmp_path), overrides={"search.trials": 8})
+    plan = grid_plan(exp)
+    assert plan == grid_plan(exp), "one order for every attempt"
+    assert sorted((p["lr"], p["seed"]) for p in plan) == sorted(
+        (lr, s) for lr in (0.1, 1e-4) for s in GRID_SEEDS)
+
+    def row(point: dict[str, Any], trial: int, **kw: Any) -> TrialResult:
+        return TrialResult(experiment="tiny", run="r", trial=trial, cell="gru",
+                           genome_id=genome_id(zoo.get("gru")), genome="{}", task="adding",
+                           seed=point["seed"], hparams={"lr": point["lr"]},
+                           task_options=task_options(exp.task), **kw)
+
+    table = [row(plan[0], 0), row(plan[3], 1, status="failed", error="x"),
+             row(plan[5], 2, reused_from="r/0")]
+    assert missing_points(exp, table) == [p for i, p in enumerate(plan) if i not in (0, 3, 5)]
+    # a point recorded twice does not stand in for another one
+    assert missing_points(exp, [*table, dataclasses.replace(table[0], trial=3)]) == \
+        missing_points(exp, table)
+    # a budget beyond the grid repeats the plan: every point once more
+    more = dataclasses.replace(exp, search=dataclasses.replace(exp.search, trials=10))
+    assert missing_points(more, [row(p, i) for i, p in enumerate(plan)]) == plan[:2]
