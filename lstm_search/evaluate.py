@@ -23,7 +23,7 @@ from lstm_search.config import (
     apply_overrides,
 )
 from lstm_search.genome import Genome, canonical, genome_id, validate
-from lstm_search.results import TrialResult, now, provenance, task_options
+from lstm_search.results import TrialResult, now, task_options, trial_provenance
 
 if TYPE_CHECKING:
     from torch import nn
@@ -196,7 +196,6 @@ def evaluate_candidate(
     per process). Configuration errors (an unknown hyperparameter, an unknown task, missing
     data) raise; everything that goes wrong in training gives status "failed".
     """
-    prov = provenance()
     start, t0 = now(), time.perf_counter()
     genome = candidate.genome
     problems = validate(genome)
@@ -216,8 +215,7 @@ def evaluate_candidate(
         task=task.name, task_options=task_options(task), seed=candidate.seed,
         hparams=dict(candidate.hparams),
         backend=model_cfg.backend, search=search, start_time=start,
-        package_version=prov["package_version"], git_commit=prov["git_commit"],
-        torch_version=prov["torch_version"])
+        **trial_provenance(threads=train_cfg.threads))
     if problems:
         result.status = "invalid"
         result.error = "; ".join(str(p) for p in problems)

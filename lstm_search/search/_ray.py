@@ -1,14 +1,13 @@
 """The Ray Tune backend: ``Tuner`` with ``OptunaSearch`` (define-by-run) and ASHA.
 
-Ray runs locally (``ray.init(num_cpus=...)``, always with an explicit CPU count) or joins a
-cluster (``address``). Each trial runs :func:`_trainable` in a Ray worker: it rebuilds the
-experiment from its file, rebuilds the cell from the sampled parameters
-(:meth:`SearchSpace.build`), evaluates it with per-epoch ``tune.report`` (ASHA stops weak trials)
-and appends its row to the run's table itself, before its final report. Trial numbers are
-claimed in the run folder (``ray_trials.json``, under a file lock) so that a retried trial keeps
-its number; rows for trials ASHA stopped or that failed past their retries are written by the
-driver after ``fit``. Ray's experiment folder (``<run>/ray``) is the search's working memory:
-``resume`` restores it with ``Tuner.restore``.
+Ray runs locally (an instance started for the run with an explicit CPU count and shut down when
+the run ends: :mod:`lstm_search.search._ray_local`) or joins a cluster (``address``). Each trial
+runs :func:`_trainable` in a Ray worker: it rebuilds the experiment from its file, rebuilds the
+cell from the sampled parameters (:meth:`SearchSpace.build`), evaluates it with per-epoch
+``tune.report`` (ASHA stops weak trials) and appends its row to the run's table itself, before
+its final report. Trial numbers are claimed in the run folder (``ray_trials.json``, under a file
+lock) so that a retried trial keeps its number; rows for trials ASHA stopped or that failed past
+their retries are written by the driver after ``fit``.
 
 ASHA counts epochs (``time_attr="epoch"``): its rungs are at ``2, 4, 8 ...`` epochs (the grace
 period matches the median pruner's warm-up) and below ``train.epochs``. A trial's epoch after
@@ -16,26 +15,32 @@ which the trainer stops (its last, or the end by patience or time budget) and it
 report are never offered to ASHA, so a trial that trained to the end always completes with its
 test metrics; a run of at most 2 epochs is not pruned.
 
-Resume runs exactly the remaining budget, counting the rows in the table (whoever wrote them:
-an earlier Ray or Optuna run). Restorable, Ray reruns its unfinished trials; a rerun trial whose
-row is already in the table reports that row instead of training again (one row per trial
-number), and a trial beyond the budget (rows that Ray's last saved state did not know about)
-ends without a row; when the restored state's own budget is spent short of the table's (a
-resume that raises ``search.trials``), new trials make up the difference. Not restorable
-(killed before Ray saved its state, or started on Optuna), a fresh ``Tuner`` runs
-``trials - rows`` trials with a sampler seeded apart from the first run's; its sampler does not
-know the earlier trials (TPE starts afresh, and a grid may repeat points, whose rows then reuse
-the earlier outcome). Numbers claimed by trials that will never run again are retired, not
-reused.
+The table, not Ray's saved state, decides what a run (or a resumed one) still runs: a grid
+search runs exactly the points of its plan the table lacks (:mod:`lstm_search.search._missing`;
+each point once, however often the run was killed or interrupted), any other sampler runs
+``trials - rows`` new trials with a sampler seeded apart from the earlier attempts (TPE starts
+afresh: it does not know the earlier trials). Each attempt is a fresh ``Tuner`` in its own
+folder under ``<run>/ray``; ``Tuner.restore`` is not used (its searcher state predates the
+trials started after its last save, which then ran twice or never). The numbers claimed by
+trials of an earlier attempt that left no row are retired, not reused (their curves keep them):
+each trial number has at most one row.
+
+Ctrl-C (SIGINT) stops the run at once: Tune's own handler (which ends the experiment
+"gracefully", as if the running trials had been stopped) is disabled, the trials in progress
+leave no row, the local instance is shut down, and ``run`` exits 130 printing the command that
+resumes it; the resume runs those trials again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import json
 import math
-from collections.abc import Mapping
+import os
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +167,7 @@ def _trainable(config: dict[str, Any]) -> None:
         tune.report(final)
         return
     done = recorded_row(c["run_dir"], number)
-    if done is not None:  # a restored run reran a trial that had written its row
+    if done is not None:  # a retried trial (its worker died) had written its row
         tune.report(_final_report(exp, done, number))
         return
     proposal = exp.space.build(_params(config))
@@ -191,13 +196,18 @@ def _evaluate_ref(evaluate: Evaluate | None) -> str | None:
 
 
 def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None:
-    """Rows for trials that ended without writing one: stopped by ASHA, or failed for good."""
+    """Rows for trials that ended without writing one: stopped by ASHA, or failed for good.
+
+    A trial that ended without a row, an error or a scheduler that could have stopped it was
+    not finished by the search: it gets no row (a resume runs it again)."""
     claims = read_claims(run_dir)[0]
     writer = ResultsWriter(run_dir)
     recorded = writer.finished_trials()
+    search = f"ray-{exp.search.sampler}"
+    asha = make_scheduler(exp) is not None
     for res in grid:
         config = res.config or {}
-        if (res.metrics or {}).get("status") == SKIPPED:
+        if (res.metrics or {}).get("status") == SKIPPED or (res.error is None and not asha):
             continue
         trial_id = (res.metrics or {}).get("trial_id")
         if not trial_id:  # failed before its first report: find its id in its folder's name
@@ -214,14 +224,14 @@ def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None
         except Exception:
             proposal = Proposal(Genome((), (), {}, ""), "unknown", _params(config))
         if res.error is not None:
-            row = failed_row(exp, proposal, run=run, trial=number, search=f"ray-"
-                             f"{exp.search.sampler}", error=f"Ray trial {trial_id} failed after "
-                             f"{exp.search.max_retries} retries: {res.error}"[:4000])
+            row = failed_row(exp, proposal, run=run, trial=number, search=search,
+                             error=f"Ray trial {trial_id} failed after "
+                                   f"{exp.search.max_retries} retries: {res.error}"[:4000])
         else:
-            row = failed_row(exp, proposal, run=run, trial=number,
-                             search=f"ray-{exp.search.sampler}", error="")
+            row = failed_row(exp, proposal, run=run, trial=number, search=search, error="")
             row.status = "pruned"
             row.error = "stopped by the ASHA scheduler"
+            row.objective_name = exp.search.metric
             last = (res.metrics or {}).get("objective")
             if last is not None and not (isinstance(last, float) and math.isnan(last)):
                 row.metrics = {"last.objective": float(last)}
@@ -230,79 +240,99 @@ def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None
         recorded.add(number)
 
 
+def resume_command(exp: Experiment, *, experiment_path: str, run: str, run_dir: Path,
+                   address: str | None, num_cpus: int | None) -> str:
+    """The ``lstm-search run`` command that resumes this run (its settings come from run.json)."""
+    import shlex
+
+    from lstm_search.experiment import EXPERIMENTS_DIR
+
+    path = Path(experiment_path)
+    named = path.resolve() == (EXPERIMENTS_DIR / f"{exp.name}.py").resolve()
+    args = ["lstm-search", "run", exp.name if named else str(path), "--backend", "ray",
+            "--out", str(Path(run_dir).parent.parent), "--run", run, "--resume"]
+    if address:
+        args += ["--address", address]
+    if num_cpus:
+        args += ["--num-cpus", str(num_cpus)]
+    return shlex.join(args)
+
+
+@contextlib.contextmanager
+def _sigint_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt in ``Tuner.fit`` instead of ending the experiment as if
+    its running trials had finished (Tune reads the variable when ``fit`` starts)."""
+    key = "TUNE_DISABLE_SIGINT_HANDLER"
+    before = os.environ.get(key)
+    os.environ[key] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
+
+
+def _attempt_name(storage: Path) -> str:
+    """A fresh Ray experiment folder per attempt: ``tune``, then ``tune-2``, ``tune-3`` ..."""
+    name, n = "tune", 1
+    while (storage / name).exists():
+        n += 1
+        name = f"tune-{n}"
+    return name
+
+
 def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Mapping[str, Any],
             run: str, run_dir: Path, address: str | None = None, num_cpus: int | None = None,
             resume: bool = False, evaluate: Evaluate | None = None) -> Any:
-    """Run the search with Ray Tune; returns Ray's ``ResultGrid`` (None when a resumed run's
-    table already holds its budget)."""
-    import ray
+    """Run the search with Ray Tune; returns Ray's ``ResultGrid`` (None when the table already
+    holds the run's budget or, for a grid, every point of its plan).
+
+    ``resume`` changes nothing here: whether fresh or resumed, the run's table says what is
+    left to run."""
     from ray import tune
+
+    from lstm_search.search._missing import missing_points
+    from lstm_search.search._ray_local import local_ray
 
     if exp.search.sampler == "evolution":
         raise ExperimentError("the evolutionary strategy runs on the optuna backend "
                               "(--backend optuna)")
-    recorded = ResultsWriter(run_dir).finished_trials()
+    rows = ResultsWriter(run_dir).rows()
+    recorded = {r.trial for r in rows}
     remaining = exp.search.trials - len(recorded)
-    if resume and remaining <= 0:
-        return None  # the table holds the budget: nothing to run, nothing to restore
-    started_here = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            cpus = num_cpus or max(1, math.ceil(exp.search.workers * exp.search.cpus_per_trial))
-            ray.init(num_cpus=cpus, num_gpus=None if exp.search.gpus_per_trial else 0,
-                     include_dashboard=False, log_to_driver=False,
-                     object_store_memory=200 * 1024 * 1024)
-        started_here = True
+    points = missing_points(exp, rows) if exp.search.sampler == "grid" else None
+    if points is not None:
+        remaining = min(remaining, len(points))
+        points = points[:max(remaining, 0)]
+    if remaining <= 0:
+        return None  # the table holds the budget: nothing to run
+    # trials of an earlier attempt that left no row will not run again: their numbers retire
+    retire_claims(run_dir, keep=set())
+    cpus = num_cpus or max(1, math.ceil(exp.search.workers * exp.search.cpus_per_trial))
     try:
-        constants = {"experiment_path": experiment_path, "smoke": smoke,
-                     "overrides": dict(overrides), "run": run, "run_dir": str(run_dir),
-                     "evaluate": _evaluate_ref(evaluate)}
-        trainable = tune.with_resources(_trainable, {"cpu": exp.search.cpus_per_trial,
-                                                     "gpu": exp.search.gpus_per_trial})
-        storage = str(run_dir / "ray")
-        name = "tune"
-        restored = resume and tune.Tuner.can_restore(str(Path(storage) / name))
-        if restored:
-            tuner = tune.Tuner.restore(str(Path(storage) / name), trainable,
-                                       resume_unfinished=True, resume_errored=True)
-            # trials Ray's saved state does not know were started after it was saved: they
-            # will not run again (their budget goes to new trials)
-            retire_claims(run_dir, keep=_trial_ids(tuner.get_results(), read_claims(run_dir)[0]))
-        else:
-            if resume:
-                retire_claims(run_dir, keep=set())
-            tuner = _new_tuner(exp, trainable, constants, name=name, storage=storage,
-                               trials=remaining, seed=exp.seed + 7919 * len(recorded))
-        grid = tuner.fit()
-        _record_missing(exp, run, run_dir, grid)
-        done = ResultsWriter(run_dir).finished_trials()
-        if restored and len(done) < exp.search.trials:
-            # the restored state ran its own budget (a resume may raise search.trials): new
-            # trials complete this one
-            retire_claims(run_dir, keep=set())
-            grid = _new_tuner(exp, trainable, constants, name=name, storage=storage,
-                              trials=exp.search.trials - len(done),
-                              seed=exp.seed + 7919 * len(done)).fit()
+        with local_ray(address=address, num_cpus=cpus,
+                       num_gpus=None if exp.search.gpus_per_trial else 0):
+            constants = {"experiment_path": experiment_path, "smoke": smoke,
+                         "overrides": dict(overrides), "run": run, "run_dir": str(run_dir),
+                         "evaluate": _evaluate_ref(evaluate)}
+            trainable = tune.with_resources(_trainable, {"cpu": exp.search.cpus_per_trial,
+                                                         "gpu": exp.search.gpus_per_trial})
+            storage = Path(run_dir) / "ray"
+            tuner = _new_tuner(exp, trainable, constants, name=_attempt_name(storage),
+                               storage=str(storage), trials=remaining,
+                               seed=exp.seed + 7919 * len(recorded), points=points)
+            with _sigint_raises():
+                grid = tuner.fit()
             _record_missing(exp, run, run_dir, grid)
-        return grid
-    finally:
-        if started_here:
-            ray.shutdown()
-
-
-def _trial_ids(grid: Any, claims: Mapping[str, int]) -> set[str]:
-    """The Ray trial ids of ``grid``'s trials (from their results, else their folders)."""
-    ids = set()
-    for res in grid:
-        trial_id = (res.metrics or {}).get("trial_id")
-        if not trial_id and res.path:
-            folder = Path(res.path).name
-            trial_id = next((t for t in claims if f"_{t}_" in folder), None)
-        if trial_id:
-            ids.add(str(trial_id))
-    return ids
+            return grid
+    except KeyboardInterrupt:
+        command = resume_command(exp, experiment_path=experiment_path, run=run,
+                                 run_dir=run_dir, address=address, num_cpus=num_cpus)
+        print(f"lstm-search run: interrupted; the trials in progress left no row and run "
+              f"again on resume:\n  {command}", file=sys.stderr, flush=True)
+        raise
 
 
 def make_scheduler(exp: Experiment) -> Any:
@@ -322,22 +352,21 @@ def make_scheduler(exp: Experiment) -> Any:
                          stop_last_trials=False)
 
 
-def __getattr__(name: str) -> Any:  # Ray states written before the grid samplers were merged
-    if name == "RayGridSampler":
-        from lstm_search.search._storage import _ask_tell_grid_sampler
-
-        return _ask_tell_grid_sampler()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _sampler(exp: Experiment, seed: int) -> Any:
     from lstm_search.search._storage import make_sampler
 
-    return make_sampler(exp, seed)  # grid: one seed (the experiment's) for every run
+    if exp.search.sampler == "grid":
+        import optuna
+
+        # a grid's points are enqueued (points_to_evaluate); parameters outside the grid
+        # (fixed values) are drawn at random
+        return optuna.samplers.RandomSampler(seed=seed)
+    return make_sampler(exp, seed)
 
 
 def _new_tuner(exp: Experiment, trainable: Any, constants: Mapping[str, Any], *, name: str,
-               storage: str, trials: int, seed: int) -> Any:
+               storage: str, trials: int, seed: int,
+               points: list[dict[str, Any]] | None = None) -> Any:
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
@@ -347,6 +376,7 @@ def _new_tuner(exp: Experiment, trainable: Any, constants: Mapping[str, Any], *,
         space=functools.partial(_define_by_run, space=exp.space, constants=constants),
         metric=["objective", "cost"] if multi else "objective",
         mode=[mode, "min"] if multi else mode,
+        points_to_evaluate=points or None,
         sampler=_sampler(exp, seed))
     return tune.Tuner(
         trainable,
@@ -362,5 +392,5 @@ def _new_tuner(exp: Experiment, trainable: Any, constants: Mapping[str, Any], *,
     )
 
 
-__all__ = ["claim_number", "make_scheduler", "read_claims", "recorded_row", "retire_claims",
-           "run_ray"]
+__all__ = ["claim_number", "make_scheduler", "read_claims", "recorded_row", "resume_command",
+           "retire_claims", "run_ray"]

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from lstm_search.config import ConfigError, check_path_name
 from lstm_search.experiment import Experiment, ExperimentError, find_experiment, load_experiment
-from lstm_search.results import RUN_FILE, ResultsWriter, now, provenance
+from lstm_search.results import RUN_FILE, ResultsWriter, now, provenance, provenance_warnings
 from lstm_search.search._progress import ProgressMonitor, Summary, summarise
 from lstm_search.search._storage import default_storage_url
 from lstm_search.search._trial import Evaluate
@@ -251,6 +251,8 @@ def run_experiment(
     storage = storage or default_storage_url(run_dir)
     info_path = run_dir / RUN_FILE
     previous = json.loads(info_path.read_text()) if info_path.exists() else {}
+    for warning in provenance_warnings(previous.get("provenance") or {} if resume else {}):
+        print(f"lstm-search: {warning}", file=stream, flush=True)
     writer.write_run_info({
         "experiment": exp.to_dict(),
         "run": run,

@@ -73,9 +73,8 @@ def pick_metric(metrics: Mapping[str, float], preferred: str = "",
 
 def _failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
                 error: str, seed: int, task: str) -> TrialResult:
-    from lstm_search.results import provenance
+    from lstm_search.results import trial_provenance
 
-    prov = provenance()
     t = now()
     return TrialResult(
         experiment=exp.name, run=run, trial=trial, cell=proposal.cell,
@@ -83,9 +82,10 @@ def _failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, se
         genome=proposal.genome.to_json(indent=None), task=task, seed=seed,
         task_options=task_options(exp.task) if task == exp.task.name else {},
         hparams=dict(proposal.hparams), status="failed", error=error, search=search,
-        worker=worker_name(), package_version=prov["package_version"],
-        git_commit=prov["git_commit"], torch_version=prov["torch_version"], start_time=t,
-        end_time=t)
+        # the experiment's direction, as its complete rows carry it (analysis ranks them all)
+        direction="maximize" if exp.search.sampler == "evolution" else exp.search.direction,
+        worker=worker_name(), start_time=t, end_time=t,
+        **trial_provenance(threads=exp.train.threads))
 
 
 def split_seed(exp: Experiment, proposal: Proposal) -> tuple[Proposal, int]:

@@ -1,13 +1,29 @@
-"""Ray Tune backend on a real two-node Ray cluster (head + a second worker node on 127.0.0.1):
-trials run on both nodes and every trial is one row of the shared table."""
+"""Ray Tune backend: a real two-node cluster (head + a second worker node on 127.0.0.1) whose
+trials all land in the shared table; ASHA; resume; runs killed (SIGKILL) or interrupted (SIGINT)
+at seeded moments that resume to exactly the grid of an uninterrupted run, leave no Ray process
+behind and record no interrupted trial as stopped by a scheduler; rows that carry the
+experiment's direction."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
+import os
+import random
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from search_helpers import lr_space, rows, write_experiment
+from search_helpers import REPO, lr_space, rows, write_experiment
 
 from lstm_search.search import run_experiment
 
@@ -34,6 +50,7 @@ def two_node_cluster():
         cluster.shutdown()
 
 
+@pytest.mark.integration
 def test_search_runs_on_both_nodes_of_a_cluster(tmp_path: Path, two_node_cluster) -> None:
     n = 4
     path = write_experiment(tmp_path, epochs=2,
@@ -51,6 +68,7 @@ def test_search_runs_on_both_nodes_of_a_cluster(tmp_path: Path, two_node_cluster
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_ray_search_with_asha_and_resume(tmp_path: Path) -> None:
     path = write_experiment(tmp_path, epochs=3,
                             search='trials=4, sampler="random", workers=2, pruner="halving"')
@@ -85,6 +103,7 @@ def _trial_processes() -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_ray_worker_killed_mid_trial_is_retried(tmp_path: Path) -> None:
     import os
     import signal
@@ -124,6 +143,7 @@ def _by_trial(table: list[dict]) -> dict[int, dict]:
     return {r["trial"]: r for r in table}
 
 
+@pytest.mark.integration
 def test_ray_smoke_run_with_pruning_records_complete_trials_with_test_metrics(
         tmp_path: Path) -> None:
     # two epochs: ASHA may not stop a trial at its last epoch, nor count the final summary
@@ -144,6 +164,7 @@ def test_ray_smoke_run_with_pruning_records_complete_trials_with_test_metrics(
 
 
 @pytest.mark.slow
+@pytest.mark.integration
 def test_asha_prunes_a_weak_trial_on_a_rung_and_never_at_the_last_epoch(
         tmp_path: Path) -> None:
     n, epochs = 6, 4
@@ -163,6 +184,7 @@ def test_asha_prunes_a_weak_trial_on_a_rung_and_never_at_the_last_epoch(
     assert all(r["hparams"]["lr"] == 0.1 for r in complete if r["objective"] < 0.5)
 
 
+@pytest.mark.integration
 def test_resume_on_ray_of_an_optuna_run_runs_only_the_remaining_budget(tmp_path: Path) -> None:
     path = write_experiment(tmp_path, search='trials=2, sampler="random"')
     first = run_experiment(str(path), out=tmp_path / "results", run="mixed",
@@ -204,3 +226,276 @@ def test_trial_numbers_respect_the_budget_and_are_never_reused(tmp_path: Path) -
     assert claim_number(tmp_path, "c", budget=3) == 3
     assert claim_number(tmp_path, "d", budget=3) is None
     assert claim_number(tmp_path, "a", budget=3) == 1
+
+
+# ---- the record under interruption: kills, Ctrl-C, resume, leftover processes, direction ----
+
+MARK = "LSTM_SEARCH_TEST_RAY_MARK"  # in the environment of every process a test's run starts
+GRID_SEEDS = (1, 2, 3, 4)  # 2 learning rates x 4 seeds: a grid of 8 points
+
+
+def _grid_experiment(folder: Path) -> Path:
+    return write_experiment(folder, task="adding", space=lr_space(seeds=GRID_SEEDS),
+                            search=f'trials={2 * len(GRID_SEEDS)}, sampler="grid"')
+
+
+def _point(r: dict[str, Any]) -> tuple[str, str, int]:
+    return r["cell"], json.dumps(r["hparams"], sort_keys=True), r["seed"]
+
+
+def _marked(mark: str) -> list[int]:
+    """The processes (Ray's included: raylet, GCS, agents, workers) a run tagged ``mark``
+    started that are still alive."""
+    pids = []
+    needle = f"{MARK}={mark}".encode()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if needle in (d / "environ").read_bytes():
+                    pids.append(int(d.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _gone_within(mark: str, seconds: float) -> list[int]:
+    """Wait up to ``seconds`` for every process tagged ``mark`` to end; the ones left."""
+    end = time.monotonic() + seconds
+    while (left := _marked(mark)) and time.monotonic() < end:
+        time.sleep(0.2)
+    return left
+
+
+def _kill_marked(mark: str) -> None:
+    for pid in _marked(mark):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _cli(args: list[str], mark: str, log: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", **{MARK: mark})
+    with open(log, "w") as err:
+        return subprocess.Popen([sys.executable, "-m", "lstm_search", "run", *args], cwd=REPO,
+                                env=env,
+                                stdout=subprocess.DEVNULL, stderr=err, text=True,
+                                start_new_session=True)
+
+
+def _wait_rows(run_dir: Path, n: int, proc: subprocess.Popen[str], timeout: float = 90) -> None:
+    end = time.monotonic() + timeout
+    while len(rows(run_dir)) < n:
+        assert proc.poll() is None, f"the run ended (exit {proc.returncode}) before {n} rows"
+        assert time.monotonic() < end, f"no {n} rows after {timeout} s"
+        time.sleep(0.05)
+
+
+def _check_record(table: list[dict[str, Any]]) -> None:
+    numbers = [r["trial"] for r in table]
+    assert len(numbers) == len(set(numbers)), f"a trial number twice: {sorted(numbers)}"
+    points = Counter(_point(r) for r in table)
+    assert max(points.values(), default=1) == 1, f"a grid point twice: {points}"
+    assert not [r for r in table if r["status"] != "complete"], "an interrupted trial recorded"
+
+
+def _children_within(seconds: float) -> list[Any]:
+    """Wait up to ``seconds`` for this process's child processes to end; the ones left."""
+    import psutil
+
+    end = time.monotonic() + seconds
+    while (left := psutil.Process().children(recursive=True)) and time.monotonic() < end:
+        time.sleep(0.2)
+    return left
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The table of an uninterrupted Ray run of the grid (in this process), and the processes
+    the run left behind."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    out = run_experiment(str(_grid_experiment(folder)), backend="ray", num_cpus=1,
+                         out=folder / "results", run="whole", stream=io.StringIO())
+    return {"table": rows(out.run_dir), "left": [p.pid for p in _children_within(8)]}
+
+
+@pytest.mark.integration
+def test_an_uninterrupted_grid_run_evaluates_each_point_once(
+        uninterrupted: dict[str, Any]) -> None:
+    assert uninterrupted["left"] == [], "the local Ray instance outlived the run"
+    uninterrupted = uninterrupted["table"]
+    _check_record(uninterrupted)
+    expected = {("gru", json.dumps({"lr": lr}), seed) for lr in (0.1, 1e-4) for seed in GRID_SEEDS}
+    assert {_point(r) for r in uninterrupted} == expected
+    assert sorted(r["trial"] for r in uninterrupted) == list(range(len(expected)))
+
+
+def _interrupt_and_resume(tmp_path: Path, blow: signal.Signals, seed: int) -> list[dict]:
+    """Start the grid run with the CLI, hit it with ``blow`` at a seeded moment (a random
+    number of rows, then a random delay: mid-trial or between trials), check that none of its
+    processes outlives it by more than a few seconds, then resume it (for SIGINT: with the
+    command it printed) until done; returns the final table."""
+    rng = random.Random(seed)
+    path = _grid_experiment(tmp_path)
+    run_dir = tmp_path / "results" / "tiny" / "chaos"
+    mark = uuid.uuid4().hex
+    command = [str(path), "--backend", "ray", "--num-cpus", "1", "--out",
+               str(tmp_path / "results"), "--run", "chaos"]
+    try:
+        log = tmp_path / "attempt.log"
+        proc = _cli(command, mark, log)
+        _wait_rows(run_dir, rng.randint(1, 4), proc)
+        time.sleep(rng.uniform(0.0, 0.8))
+        if blow == signal.SIGKILL:
+            proc.kill()
+            assert proc.wait(timeout=30) == -signal.SIGKILL
+            command.append("--resume")
+        else:  # Ctrl-C: the terminal signals the whole process group
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(timeout=60) == 130, log.read_text()[-3000:]
+            err = log.read_text()
+            assert "stopped by the ASHA" not in err and "Tuner.restore" not in err
+            # the exact command to resume: the next attempt runs it as printed
+            printed = shlex.split(err.split("run again on resume:\n", 1)[1].splitlines()[0])
+            assert printed[:2] == ["lstm-search", "run"] and "--resume" in printed
+            command = printed[2:]
+        assert _gone_within(mark, 8) == [], f"processes of the {blow.name} run lingered"
+        _check_record(rows(run_dir))
+        assert len(rows(run_dir)) < 2 * len(GRID_SEEDS), "interrupted before the end"
+        # the resume runs here (the command line as typed; torch and Ray already imported)
+        from lstm_search.cli import main
+
+        with contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()) as err:
+            assert main(["run", *command]) == 0, err.getvalue()[-3000:]
+        assert _children_within(8) == [], "the resumed run left processes"
+    finally:
+        _kill_marked(mark)
+    return rows(run_dir)
+
+
+def _same_as_uninterrupted(table: list[dict], reference: dict[str, Any]) -> None:
+    uninterrupted = reference["table"]
+    _check_record(table)
+    assert len(table) == len(uninterrupted)
+    whole = {_point(r): r for r in uninterrupted}
+    assert {_point(r) for r in table} == set(whole)
+    for r in table:  # the same training, whether or not the run was interrupted on the way
+        assert r["metrics"]["valid.mse"] == pytest.approx(whole[_point(r)]["metrics"]["valid.mse"])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("seed", [0])
+def test_a_ray_run_killed_with_sigkill_resumes_to_the_exact_grid(
+        tmp_path: Path, uninterrupted: dict[str, Any], seed: int) -> None:
+    _same_as_uninterrupted(_interrupt_and_resume(tmp_path, signal.SIGKILL, seed), uninterrupted)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("seed", [1])
+def test_ctrl_c_exits_130_with_the_resume_command_which_reruns_the_interrupted_trial(
+        tmp_path: Path, uninterrupted: dict[str, Any], seed: int) -> None:
+    _same_as_uninterrupted(_interrupt_and_resume(tmp_path, signal.SIGINT, seed), uninterrupted)
+
+
+@pytest.mark.integration
+def test_asha_rows_of_a_maximised_search_carry_its_direction(tmp_path: Path) -> None:
+    from lstm_search.analysis._table import table_direction
+    from lstm_search.results import load_results
+
+    # the quickstart (accuracy, maximised), small, with ASHA over 3 epochs
+    out = run_experiment("quickstart", smoke=True, backend="ray", num_cpus=1,
+                         overrides={"search.pruner": "halving", "train.epochs": 3},
+                         out=tmp_path / "results", run="asha", stream=io.StringIO())
+    table = rows(out.run_dir)
+    assert len(table) == 4 and {r["direction"] for r in table} == {"maximize"}
+    assert table_direction(load_results(out.run_dir)) == "maximize"
+
+
+def _fake_result(trial_id: str, *, error: Any = None, **metrics: Any) -> Any:
+    return SimpleNamespace(config={"lr": 0.1, "seed": 1}, error=error, path=f"/x/t_{trial_id}_0",
+                           metrics={"trial_id": trial_id, **metrics})
+
+
+@pytest.mark.integration
+def test_a_trial_stopped_by_asha_is_recorded_with_the_experiments_direction(
+        tmp_path: Path) -> None:
+    from lstm_search.experiment import load_experiment
+    from lstm_search.search._ray import _record_missing, claim_number
+
+    exp = load_experiment(write_experiment(tmp_path, task="recall", epochs=4,
+                                           search='trials=2, sampler="grid", pruner="halving"',
+                                           space=lr_space(seeds=(1,))))
+    assert exp.search.direction == "maximize"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    claim_number(run_dir, "a")
+    _record_missing(exp, "r", run_dir, [_fake_result("a", objective=0.4, epoch=2)])
+    (row,) = rows(run_dir)
+    assert row["status"] == "pruned" and row["error"] == "stopped by the ASHA scheduler"
+    assert row["direction"] == "maximize" and row["epochs"] == 2
+
+
+@pytest.mark.integration
+def test_a_trial_that_ended_without_a_row_under_fifo_is_not_recorded_as_stopped(
+        tmp_path: Path) -> None:
+    from lstm_search.experiment import load_experiment
+    from lstm_search.search._ray import _record_missing, claim_number, make_scheduler
+
+    exp = load_experiment(write_experiment(tmp_path, task="adding",
+                                           search='trials=2, sampler="grid", pruner="none"',
+                                           space=lr_space(seeds=(1,))))
+    assert make_scheduler(exp) is None
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    claim_number(run_dir, "a")
+    claim_number(run_dir, "b")
+    # "a" ended without an outcome (the run was stopped): no row, a resume runs it again;
+    # "b" failed for good: a failed row
+    _record_missing(exp, "r", run_dir, [_fake_result("a", objective=0.4, epoch=1),
+                                        _fake_result("b", error=RuntimeError("boom"))])
+    (row,) = rows(run_dir)
+    assert row["trial"] == 1 and row["status"] == "failed" and "boom" in row["error"]
+
+
+def test_the_resume_command_names_the_experiment_and_the_run(tmp_path: Path) -> None:
+    from lstm_search.experiment import find_experiment, load_experiment
+    from lstm_search.search._ray import resume_command
+
+    exp = load_experiment("quickstart")
+    cmd = resume_command(exp, experiment_path=str(find_experiment("quickstart").resolve()),
+                         run="r 1", run_dir=tmp_path / "res" / "quickstart" / "r 1",
+                         address="auto", num_cpus=2)
+    assert shlex.split(cmd) == ["lstm-search", "run", "quickstart", "--backend", "ray", "--out",
+                                str(tmp_path / "res"), "--run", "r 1", "--resume",
+                                "--address", "auto", "--num-cpus", "2"]
+
+
+def test_missing_points_are_the_plan_minus_the_table_as_a_multiset(tmp_path: Path) -> None:
+    import dataclasses
+
+    from lstm_search import zoo
+    from lstm_search.experiment import load_experiment
+    from lstm_search.genome import genome_id
+    from lstm_search.results import TrialResult, task_options
+    from lstm_search.search._missing import grid_plan, missing_points
+
+    exp = load_experiment(_grid_experiment(tmp_path), overrides={"search.trials": 8})
+    plan = grid_plan(exp)
+    assert plan == grid_plan(exp), "one order for every attempt"
+    assert sorted((p["lr"], p["seed"]) for p in plan) == sorted(
+        (lr, s) for lr in (0.1, 1e-4) for s in GRID_SEEDS)
+
+    def row(point: dict[str, Any], trial: int, **kw: Any) -> TrialResult:
+        return TrialResult(experiment="tiny", run="r", trial=trial, cell="gru",
+                           genome_id=genome_id(zoo.get("gru")), genome="{}", task="adding",
+                           seed=point["seed"], hparams={"lr": point["lr"]},
+                           task_options=task_options(exp.task), **kw)
+
+    table = [row(plan[0], 0), row(plan[3], 1, status="failed", error="x"),
+             row(plan[5], 2, reused_from="r/0")]
+    assert missing_points(exp, table) == [p for i, p in enumerate(plan) if i not in (0, 3, 5)]
+    # a point recorded twice does not stand in for another one
+    assert missing_points(exp, [*table, dataclasses.replace(table[0], trial=3)]) == \
+        missing_points(exp, table)
+    # a budget beyond the grid repeats the plan: every point once more
+    more = dataclasses.replace(exp, search=dataclasses.replace(exp.search, trials=10))
+    assert missing_points(more, [row(p, i) for i, p in enumerate(plan)]) == plan[:2]
