@@ -23,7 +23,8 @@ from pathlib import Path
 
 from train_common import machine
 
-from lstm_search.results import load_results, provenance
+from lstm_search.provenance import provenance
+from lstm_search.results import load_results
 from lstm_search.search import run_experiment
 
 HERE = Path(__file__).resolve().parent

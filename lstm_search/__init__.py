@@ -21,13 +21,15 @@ this package's ``__init__`` (the lazy names above) and ``cli`` may import anythi
     data          -> (nothing)
     tasks         -> config, data, nn
     train         -> checkpoint, config, nn, tasks
-    evaluate      -> config, genome, nn, results, tasks, train
+    evaluate      -> config, genome, nn, provenance, results, tasks, train
     results       -> (nothing)
+    provenance    -> compile
     declarations  -> (nothing)
     catalogue     -> (nothing)
     spaces        -> declarations, genome, zoo
     experiment    -> config, declarations, genome, results, spaces
-    search        -> config, data, evaluate, experiment, genome, results, spaces, tasks, train, zoo
+    search        -> config, data, evaluate, experiment, genome, provenance, results, spaces,
+                     tasks, train, zoo
     analysis      -> genome, results
     bench         -> compile, nn, zoo
     __main__      -> cli

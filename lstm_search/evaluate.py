@@ -23,7 +23,8 @@ from lstm_search.config import (
     apply_overrides,
 )
 from lstm_search.genome import Genome, canonical, genome_id, validate
-from lstm_search.results import TrialResult, now, task_options, trial_provenance
+from lstm_search.provenance import trial_provenance
+from lstm_search.results import TrialResult, now, task_options
 
 if TYPE_CHECKING:
     from torch import nn

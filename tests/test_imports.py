@@ -15,13 +15,15 @@ relative imports, and ``importlib.import_module("lstm_search...")`` with a const
     data          -> (nothing)
     tasks         -> config, data, nn
     train         -> checkpoint, config, nn, tasks
-    evaluate      -> config, genome, nn, results, tasks, train
+    evaluate      -> config, genome, nn, provenance, results, tasks, train
     results       -> (nothing)
+    provenance    -> compile
     declarations  -> (nothing)
     catalogue     -> (nothing)
     spaces        -> declarations, genome, zoo
     experiment    -> config, declarations, genome, results, spaces
-    search        -> config, data, evaluate, experiment, genome, results, spaces, tasks, train, zoo
+    search        -> config, data, evaluate, experiment, genome, provenance, results, spaces,
+                     tasks, train, zoo
     analysis      -> genome, results
     bench         -> compile, nn, zoo
     __main__      -> cli
@@ -54,16 +56,23 @@ ANYTHING = "anything"
 
 # The table of this module's docstring, parsed once (it is the one source of the rules).
 _LINE = re.compile(r"^\s{4}([\w]+)\s+->\s+(.+?)\s*$")
+_MORE = re.compile(r"^\s{21}(\w.*?)\s*$")  # a long line's continuation, under its list
 
 
 def parse_table(text: str) -> dict[str, set[str] | str]:
-    """``{package: allowed imports}`` from the lines ``    name -> a, b`` of ``text``."""
+    """``{package: allowed imports}`` from the lines ``    name -> a, b,`` of ``text`` (a list
+    ending in a comma goes on under itself on the next line)."""
     table: dict[str, set[str] | str] = {}
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
         m = _LINE.match(line)
         if not m:
             continue
         name, rhs = m.groups()
+        j = i + 1
+        while rhs.endswith(",") and j < len(lines) and _MORE.match(lines[j]):
+            rhs += " " + _MORE.match(lines[j]).group(1)
+            j += 1
         if rhs.startswith(ANYTHING):
             table[name] = ANYTHING
         elif rhs.startswith("(nothing)"):

@@ -11,6 +11,7 @@ It depends on :mod:`lstm_search.genome` only; the modules built on it (``compile
 True
 """
 
+from lstm_search.compile._gemm import onednn_available
 from lstm_search.compile._kernels import BACKENDS, clear_kernel_cache, make_kernel
 from lstm_search.compile._params import init_parameters, make_parameters, param_map
 from lstm_search.compile._plan import Plan, build_plan
@@ -26,5 +27,6 @@ __all__ = [
     "init_parameters",
     "make_kernel",
     "make_parameters",
+    "onednn_available",
     "param_map",
 ]

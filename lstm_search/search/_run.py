@@ -18,7 +18,8 @@ from typing import Any, TextIO
 
 from lstm_search.config import ConfigError, check_path_name
 from lstm_search.experiment import Experiment, ExperimentError, find_experiment, load_experiment
-from lstm_search.results import RUN_FILE, ResultsWriter, now, provenance, provenance_warnings
+from lstm_search.provenance import provenance, provenance_warnings
+from lstm_search.results import RUN_FILE, ResultsWriter, now
 from lstm_search.search._progress import ProgressMonitor, Summary, summarise
 from lstm_search.search._storage import default_storage_url
 from lstm_search.search._trial import Evaluate

@@ -73,7 +73,7 @@ def pick_metric(metrics: Mapping[str, float], preferred: str = "",
 
 def _failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
                 error: str, seed: int, task: str) -> TrialResult:
-    from lstm_search.results import trial_provenance
+    from lstm_search.provenance import trial_provenance
 
     t = now()
     return TrialResult(

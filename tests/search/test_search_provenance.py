@@ -17,9 +17,10 @@ import pytest
 import torch
 from search_helpers import REPO, rows, write_experiment
 
-from lstm_search import results
+from lstm_search import provenance as prov
 from lstm_search.genome import Genome
-from lstm_search.results import GitState, TrialResult, git_state, trial_provenance
+from lstm_search.provenance import GitState, git_state, trial_provenance
+from lstm_search.results import TrialResult
 from lstm_search.search import run_experiment
 from lstm_search.search._trial import failed_row
 from lstm_search.spaces import Proposal
@@ -28,7 +29,7 @@ GEMM_PATHS = ("onednn-packed", "F.linear")
 
 
 def test_provenance_records_optuna_and_ray_versions_without_importing_ray() -> None:
-    code = ("import sys, json; from lstm_search.results import provenance; p = provenance(); "
+    code = ("import sys, json; from lstm_search.provenance import provenance; p = provenance(); "
             "print(json.dumps([p['optuna_version'], p['ray_version'], 'ray' in sys.modules, "
             "'optuna' in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
@@ -48,9 +49,9 @@ def test_rows_record_commit_cpu_threads_and_gemm_path(tmp_path: Path, threads: i
     assert row["status"] == "complete"
     # the trainer's setting, in force while the trial trained (torch is restored afterwards)
     assert row["threads"] == threads and torch.get_num_threads() == outside
-    assert row["cpu_model"] and row["cpu_model"] == results.cpu_model()
+    assert row["cpu_model"] and row["cpu_model"] == prov.cpu_model()
     assert row["gemm_path"] in GEMM_PATHS
-    source = results.source_state()
+    source = prov.source_state()
     assert (row["git_commit"], row["git_dirty"], row["git_diff"]) == (
         source.commit, source.dirty, source.diff)
     info = json.loads((out.run_dir / "run.json").read_text())["provenance"]
@@ -65,7 +66,7 @@ def test_failed_rows_carry_the_same_provenance(tmp_path: Path) -> None:
     row = failed_row(exp, Proposal(Genome((), (), {}, ""), "unbuilt", {}), run="r", trial=0,
                      search="optuna-random", error="boom")
     assert row.threads == 1 and row.cpu_model and row.gemm_path in GEMM_PATHS
-    assert row.git_commit == results.source_state().commit
+    assert row.git_commit == prov.source_state().commit
     # a failed row ranks with the run's complete rows: the experiment's direction
     assert row.direction == exp.search.direction == "maximize"
 
@@ -132,13 +133,13 @@ def test_the_commit_is_computed_once_per_process(monkeypatch: pytest.MonkeyPatch
             calls.append(list(cmd))
         return real(cmd, *args, **kw)
 
-    results.source_state.cache_clear()
-    monkeypatch.setattr(results.subprocess, "run", counting)
+    prov.source_state.cache_clear()
+    monkeypatch.setattr(prov.subprocess, "run", counting)
     try:
         first = [trial_provenance(threads=1)["git_commit"] for _ in range(3)]
-        results.provenance()
+        prov.provenance()
     finally:
-        results.source_state.cache_clear()
+        prov.source_state.cache_clear()
     assert len(set(first)) == 1
     assert 0 < len(calls) <= 3, f"git ran for every row: {calls}"
 
@@ -146,7 +147,7 @@ def test_the_commit_is_computed_once_per_process(monkeypatch: pytest.MonkeyPatch
 def test_run_warns_once_about_a_dirty_tree_and_about_a_changed_commit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_experiment(tmp_path, search='trials=1, sampler="random"')
-    monkeypatch.setattr(results, "source_state",
+    monkeypatch.setattr(prov, "source_state",
                         lambda: GitState(commit="a" * 40, dirty=True, diff="0123456789ab"))
     log = io.StringIO()
     out = run_experiment(str(path), out=tmp_path / "results", run="r", stream=log)
@@ -154,7 +155,7 @@ def test_run_warns_once_about_a_dirty_tree_and_about_a_changed_commit(
     assert len(warnings) == 1 and "uncommitted changes" in warnings[0]
     assert "0123456789ab" in warnings[0]
     # resumed from another commit, clean: one warning naming both commits
-    monkeypatch.setattr(results, "source_state",
+    monkeypatch.setattr(prov, "source_state",
                         lambda: GitState(commit="b" * 40, dirty=False, diff=""))
     log = io.StringIO()
     run_experiment(str(path), out=tmp_path / "results", run="r", resume=True, trials=2,
