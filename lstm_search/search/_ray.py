@@ -44,7 +44,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from lstm_search.experiment import Experiment, ExperimentError, load_experiment
+from lstm_search.experiment import Experiment, ExperimentError, find_experiment, load_experiment
 from lstm_search.genome import Genome
 from lstm_search.results import ResultsWriter, TrialResult
 from lstm_search.search._optuna import _locked
@@ -245,10 +245,11 @@ def resume_command(exp: Experiment, *, experiment_path: str, run: str, run_dir: 
     """The ``lstm-search run`` command that resumes this run (its settings come from run.json)."""
     import shlex
 
-    from lstm_search.experiment import EXPERIMENTS_DIR
-
     path = Path(experiment_path)
-    named = path.resolve() == (EXPERIMENTS_DIR / f"{exp.name}.py").resolve()
+    try:  # a catalogue experiment is resumed by its name, a user's file by its path
+        named = find_experiment(exp.name).resolve() == path.resolve()
+    except ExperimentError:
+        named = False
     args = ["lstm-search", "run", exp.name if named else str(path), "--backend", "ray",
             "--out", str(Path(run_dir).parent.parent), "--run", run, "--resume"]
     if address:
