@@ -57,6 +57,10 @@ class TrialResult:
     task: str
     seed: int
     hparams: dict[str, Any] = field(default_factory=dict)
+    # the distribution each hyperparameter was drawn from, as its JSON
+    # (``{"__dist__": "LogUniform", "low": 1e-4, "high": 1e-1}``): analysis reads the scale
+    # from it instead of guessing
+    distributions: dict[str, Any] = field(default_factory=dict)
     # the task's options that are set (recall ``gap``, ``seq_len``, sizes ...), never data_dir
     task_options: dict[str, Any] = field(default_factory=dict)
     # outcome
@@ -263,7 +267,9 @@ def _find(paths: Iterable[str | os.PathLike[str]], name: str) -> list[Path]:
     return [f for f in found if f.exists()]
 
 
-_NESTED = ("hparams", "task_options", "metrics")
+DIST_PREFIX = "dist."  # load_results: the JSON of the distribution of hyperparameter hp.<name>
+DIST_KEY = "__dist__"  # in that JSON, the distribution's kind (lstm_search.spaces writes it)
+_NESTED = ("hparams", "distributions", "task_options", "metrics")
 
 
 def task_options(task: Any) -> dict[str, Any]:
@@ -277,6 +283,7 @@ def task_options(task: Any) -> dict[str, Any]:
 _ROW_TYPES: dict[str, tuple[type, ...]] = {
     "experiment": (str,), "run": (str,), "cell": (str,), "task": (str,), "genome_id": (str,),
     "objective_name": (str,), "hparams": (dict,), "task_options": (dict,), "metrics": (dict,),
+    "distributions": (dict,),
 }
 # metrics whose values lie in [0, 1], and those that cannot be negative
 _UNIT_METRICS = frozenset({"acc", "accuracy", "f1", "auc", "precision", "recall_score"})
@@ -328,6 +335,8 @@ def _flatten(r: dict[str, Any], flagged: dict[str, int]) -> dict[str, Any]:
     row = {k: _scalar(v) for k, v in r.items() if k not in _NESTED}
     for k, v in (r.get("hparams") or {}).items():
         row[f"hp.{k}"] = _scalar(v)
+    for k, v in (r.get("distributions") or {}).items():
+        row[f"{DIST_PREFIX}{k}"] = _scalar(v)
     for k, v in (r.get("task_options") or {}).items():
         row[f"task.{k}"] = _scalar(v)
     values = [(str(k), v) for k, v in (r.get("metrics") or {}).items()]
@@ -371,8 +380,9 @@ def load_results(*paths: str | os.PathLike[str]) -> Any:
     """Read every ``trials.jsonl`` under the given folders (or files) into a pandas DataFrame.
 
     One row per trial. Columns: every :class:`TrialResult` field, with ``hparams`` flattened to
-    ``hp.<name>``, ``task_options`` to ``task.<option>`` (``task.gap`` ...) and ``metrics`` to
-    ``<split>.<metric>`` (``valid.ppl``, ``test.nll`` ...).
+    ``hp.<name>``, ``distributions`` to ``dist.<name>`` (the JSON text of the distribution
+    ``hp.<name>`` was drawn from), ``task_options`` to ``task.<option>`` (``task.gap`` ...) and
+    ``metrics`` to ``<split>.<metric>`` (``valid.ppl``, ``test.nll`` ...).
 
     A damaged table never stops the analysis; every problem is warned about (one warning per
     file and kind, with counts and line numbers) and listed in ``df.attrs["problems"]``, which

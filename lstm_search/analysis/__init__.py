@@ -41,6 +41,7 @@ from lstm_search.analysis.importance import (
     hyperparameter_importance,
     infer_distributions,
     marginal_effects,
+    recorded_distribution,
 )
 from lstm_search.analysis.pareto import leaderboard, pareto_front, pareto_mask
 from lstm_search.analysis.plots import (
@@ -92,6 +93,7 @@ __all__ = [
     "pareto_front",
     "pareto_mask",
     "pareto_plot",
+    "recorded_distribution",
     "summarize",
     "task_groups",
     "task_keys",

@@ -6,15 +6,18 @@ than any other hyperparameter. The table's rows are turned into an in-memory Opt
 ``create_trial`` per completed row, with a distribution inferred per hyperparameter), and Optuna's
 ``FanovaImportanceEvaluator`` (needs scikit-learn) or, without scikit-learn,
 ``PedAnovaImportanceEvaluator`` (Watanabe et al. 2023) scores each hyperparameter. Importances are
-normalised to sum to 1 and measure main effects only. Log-scale hyperparameters enter both
-evaluators as log10 values on a linear range, because Optuna's fANOVA reads distributions on a
-linear scale and would otherwise integrate a learning rate over [1e-4, 1] as if nearly all of
-the range lay above 0.1.
+normalised to sum to 1 and measure main effects only. A hyperparameter's scale is the one its
+rows record (the distribution it was drawn from, ``dist.<name>``), inferred only for rows that
+record none. Log-scale hyperparameters enter both evaluators as log10 values on a linear range
+(a momentum drawn log-uniform in 1 - m as log10(1 - m)), because Optuna's fANOVA reads
+distributions on a linear scale and would otherwise integrate a learning rate over [1e-4, 1] as
+if nearly all of the range lay above 0.1.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -36,6 +39,7 @@ from lstm_search.analysis._table import (
     table_direction,
     task_groups,
 )
+from lstm_search.results import DIST_KEY, DIST_PREFIX
 
 if TYPE_CHECKING:
     import optuna
@@ -72,14 +76,64 @@ def _is_log(name: str, v: np.ndarray) -> bool:
     return abs(skew(np.log(v))) < abs(skew(v))
 
 
-def infer_distribution(name: str, column: pd.Series) -> BaseDistribution | None:
-    """The Optuna distribution a hyperparameter column looks sampled from.
+def recorded_distribution(df: pd.DataFrame, name: str) -> dict[str, Any] | None:
+    """The distribution hyperparameter ``name`` was drawn from, as the rows record it (column
+    ``dist.<name>`` of :func:`lstm_search.results.load_results`), or None when the rows record
+    none or disagree (runs of different spaces: the scale is then inferred)."""
+    column = DIST_PREFIX + _name(name)
+    if column not in df.columns:
+        return None
+    values = df[column].dropna().unique()
+    if len(values) != 1:
+        return None
+    try:
+        data = json.loads(values[0]) if isinstance(values[0], str) else values[0]
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get(DIST_KEY), str) else None
 
-    Strings, booleans and mixed values give a categorical distribution; integral numbers an
-    ``IntDistribution``, other numbers a ``FloatDistribution``, both with ``log=True`` when the
-    values are positive, span a factor of 4 or more and are less skewed in log space (or the name
-    is a learning rate or weight decay). A column with a single value gives None (nothing to
-    attribute variance to).
+
+def _declared(recorded: Mapping[str, Any], v: np.ndarray) -> BaseDistribution | None:
+    """The Optuna distribution of a recorded continuous distribution, widened to the values
+    (None for a Choice or Fixed: their scale is inferred from the values)."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    kind = recorded.get(DIST_KEY)
+    try:
+        low, high = float(recorded["low"]), float(recorded["high"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if kind == "OneMinusLogUniform":  # the value is 1 - m, m log-uniform in [low, high]
+        low, high = 1.0 - high, 1.0 - low
+    low, high = min(low, float(v.min())), max(high, float(v.max()))
+    if kind == "LogUniform" and low > 0:
+        return FloatDistribution(low, high, log=True)
+    if kind in ("Uniform", "OneMinusLogUniform"):
+        return FloatDistribution(low, high)
+    if kind == "IntUniform":
+        log = bool(recorded.get("log")) and low >= 1
+        return IntDistribution(math.floor(low), math.ceil(high), log=log)
+    return None
+
+
+def one_minus_log(recorded: Mapping[str, Any] | None) -> bool:
+    """Whether a recorded distribution is log-uniform in one minus the value (Greff et al.
+    2015's momentum): such a hyperparameter is scored as log10(1 - value)."""
+    return recorded is not None and recorded.get(DIST_KEY) == "OneMinusLogUniform"
+
+
+def infer_distribution(name: str, column: pd.Series,
+                       recorded: Mapping[str, Any] | None = None) -> BaseDistribution | None:
+    """The Optuna distribution a hyperparameter column was (or looks) sampled from.
+
+    ``recorded``: the distribution the rows record for it (:func:`recorded_distribution`): a
+    log-uniform, uniform or integer range is taken as declared, so the scale is the one the
+    search sampled on (a log-uniform hidden size is read on a log scale whatever its name).
+    Otherwise (older rows, a Choice, a constant) it is inferred: strings, booleans and mixed
+    values give a categorical distribution; integral numbers an ``IntDistribution``, other
+    numbers a ``FloatDistribution``, both with ``log=True`` when the values are positive, span a
+    factor of 4 or more and are less skewed in log space (or the name is a learning rate or
+    weight decay). A column with a single value gives None (nothing to attribute variance to).
     """
     from optuna.distributions import (
         CategoricalDistribution,
@@ -100,6 +154,9 @@ def infer_distribution(name: str, column: pd.Series) -> BaseDistribution | None:
         raise AnalysisError(f"hyperparameter {name!r} has non-finite values")
     if v.min() == v.max():
         return None
+    declared = _declared(recorded, v) if recorded else None
+    if declared is not None:
+        return declared
     log = _is_log(name, v)
     if np.all(v == np.round(v)):
         return IntDistribution(int(v.min()), int(v.max()), log=log and v.min() >= 1)
@@ -117,7 +174,7 @@ def infer_distributions(df: pd.DataFrame, params: Sequence[str] | None = None
     columns = [_column(df, p) for p in params] if params else hparam_columns(df)
     out: dict[str, BaseDistribution] = {}
     for c in columns:
-        dist = infer_distribution(c, df[c])
+        dist = infer_distribution(c, df[c], recorded_distribution(df, c))
         if dist is not None:
             out[_name(c)] = dist
     return out
@@ -161,7 +218,7 @@ def build_study(df: pd.DataFrame, *, target: str = "objective",
             learning rate searched over [1e-4, 1] counts as if [0.1, 1] were 90% of its range.
     """
     import optuna
-    from optuna.distributions import IntDistribution
+    from optuna.distributions import FloatDistribution, IntDistribution
 
     require_columns(df, [target], "build_study")
     rows = completed(df, target)
@@ -174,6 +231,12 @@ def build_study(df: pd.DataFrame, *, target: str = "objective",
     logged = [k for k, d in dists.items() if getattr(d, "log", False)] if log10 else []
     for key in logged:
         dists[key] = _log10_distribution(dists[key])
+    # Greff's momentum: log-uniform in 1 - value, scored as log10(1 - value)
+    flipped = [k for k in dists if k not in logged and log10
+               and one_minus_log(recorded_distribution(rows, k))]
+    for key in flipped:
+        low, high = dists[key].low, dists[key].high  # type: ignore[attr-defined]
+        dists[key] = _log10_distribution(FloatDistribution(1.0 - high, 1.0 - low))
     direction = direction or metric_direction(df, target)
     cell_rank: dict[str, int] = {}
     if include_cell and "cell" in rows.columns and rows["cell"].nunique() > 1:
@@ -201,6 +264,7 @@ def build_study(df: pd.DataFrame, *, target: str = "objective",
             if raw is None or (isinstance(raw, float) and math.isnan(raw)):
                 continue  # conditional hyperparameter absent from this trial
             values[name] = (math.log10(float(raw)) if name in logged
+                            else math.log10(1.0 - float(raw)) if name in flipped
                             else _param_value(dist, raw))
             used[name] = dist
         try:
@@ -215,6 +279,8 @@ def build_study(df: pd.DataFrame, *, target: str = "objective",
         study.set_user_attr("cell_order", list(cell_rank))
     if logged:
         study.set_user_attr("log10", logged)
+    if flipped:
+        study.set_user_attr("log10_one_minus", flipped)
     return study
 
 

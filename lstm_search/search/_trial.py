@@ -19,7 +19,7 @@ from lstm_search.experiment import Experiment, ExperimentError
 from lstm_search.genome import genome_id
 from lstm_search.results import ResultsWriter, TrialResult, now, task_options
 from lstm_search.search._dedup import find_reusable, result_key, reuse
-from lstm_search.spaces import Proposal
+from lstm_search.spaces import Proposal, distributions_of
 
 if TYPE_CHECKING:
     from lstm_search.train import OnEval
@@ -127,13 +127,15 @@ def split_task(exp: Experiment, proposal: Proposal) -> tuple[Proposal, Experimen
 def failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
                error: str) -> TrialResult:
     """A ``failed`` row for a trial that never produced a result (its worker died ...)."""
+    dists = distributions_of(exp.space, proposal.hparams)
     try:
         proposal, exp = split_task(exp, proposal)
         proposal, seed = split_seed(exp, proposal)
     except ConfigError:
         seed = exp.seed
-    return _failed_row(exp, proposal, run=run, trial=trial, search=search, error=error,
-                       seed=seed, task=_task_label(exp))
+    row = _failed_row(exp, proposal, run=run, trial=trial, search=search, error=error,
+                      seed=seed, task=_task_label(exp))
+    return dataclasses.replace(row, distributions=dists)
 
 
 def _task_label(exp: Experiment) -> str:
@@ -235,6 +237,7 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
     writer = ResultsWriter(run_dir)
     worker = worker_name()
     task_label = _task_label(exp)
+    dists = distributions_of(exp.space, proposal.hparams)  # seed and task.* ones included
     proposal, exp = split_task(exp, proposal)
     proposal, seed = split_seed(exp, proposal)
     options = {} if exp.search.sampler == "evolution" else task_options(exp.task)
@@ -247,7 +250,7 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
     original = find_reusable(run_dir, key) if key else None
     if original is not None:
         result = reuse(original, trial=trial, worker=worker, search=search, now=now())
-        result = dataclasses.replace(result, run=run, experiment=exp.name)
+        result = dataclasses.replace(result, run=run, experiment=exp.name, distributions=dists)
     else:
         evaluate = evaluate or default_evaluate()
         try:
@@ -265,13 +268,13 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
             if isinstance(e, ConfigError | FileNotFoundError):
                 # the declaration, not the cell: every trial would fail the same way
                 result = dataclasses.replace(result, search=search, worker=worker, trial=trial,
-                                             run=run, experiment=exp.name)
+                                             run=run, experiment=exp.name, distributions=dists)
                 writer.append(result)
                 raise SearchSetupError(f"trial {trial} of {exp.name}: {type(e).__name__}: {e}; "
                                        f"the search stops (fix the experiment, then --resume)"
                                        ) from e
         result = dataclasses.replace(result, search=search, worker=worker, trial=trial, run=run,
-                                     experiment=exp.name)
+                                     experiment=exp.name, distributions=dists)
     writer.append(result)
     return result
 

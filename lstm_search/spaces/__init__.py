@@ -31,7 +31,13 @@ from lstm_search.spaces._dist import (
     sample_all,
     values_of,
 )
-from lstm_search.spaces._space import Proposal, SearchSpace, cell_name, suggest
+from lstm_search.spaces._space import (
+    Proposal,
+    SearchSpace,
+    cell_name,
+    distributions_of,
+    suggest,
+)
 from lstm_search.spaces._spaces import (
     CellChoiceSpace,
     MutationSpace,
@@ -78,6 +84,7 @@ __all__ = [
     "TemplateSpace",
     "Uniform",
     "cell_name",
+    "distributions_of",
     "load_space",
     "sample_all",
     "space_names",

@@ -15,7 +15,7 @@ receives the sampled parameters as its config):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -59,9 +59,19 @@ def suggest(space: SearchSpace, trial: Any) -> Proposal:
     return space.build(dict(trial.params))
 
 
+def distributions_of(space: Any, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The JSON of the distribution each hyperparameter in ``names`` is drawn from in ``space``
+    (its ``dists``; ``{"__dist__": "LogUniform", "low": ..., "high": ...}``), for the row:
+    analysis reads a hyperparameter's scale from it. Names the space does not declare (a cell,
+    a setting index) are left out."""
+    dists = getattr(space, "dists", None) or {}
+    return {n: dists[n].to_json() for n in names
+            if n in dists and callable(getattr(dists[n], "to_json", None))}
+
+
 def cell_name(genome: Genome) -> str:
     """The name of a generated cell: ``cell-<first 8 hex digits of its genome_id>``."""
     return f"cell-{genome_id(genome)[:8]}"
 
 
-__all__ = ["Proposal", "SearchSpace", "cell_name", "suggest"]
+__all__ = ["Proposal", "SearchSpace", "cell_name", "distributions_of", "suggest"]
