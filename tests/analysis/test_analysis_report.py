@@ -20,6 +20,7 @@ from lstm_search.cli import main
 IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 
+@pytest.mark.integration  # a full report on the mixed fixture (the session fixture `report`)
 def test_report_writes_every_file(report, capsys):
     code, out = report
     assert code == 0
@@ -36,6 +37,7 @@ def test_report_writes_every_file(report, capsys):
     assert "{'" not in md and "np.int64" not in md
 
 
+@pytest.mark.integration  # a full report on the mixed fixture (the session fixture `report`)
 def test_html_is_self_contained_and_every_image_decodes(report):
     _, out = report
     html = (out / "report.html").read_text()
@@ -51,6 +53,7 @@ def test_html_is_self_contained_and_every_image_decodes(report):
         assert img.format == "PNG" and img.size[0] > 200 and img.size[1] > 100
 
 
+@pytest.mark.integration  # a full report on the mixed fixture (the session fixture `report`)
 def test_csv_tables_carry_the_verdicts(report):
     _, out = report
     comp = pd.read_csv(out / "comparison.csv")
@@ -90,6 +93,7 @@ def test_empty_folder_writes_a_report_that_says_so(tmp_path, capsys):
     assert list(pd.read_csv(tmp_path / "r" / "summary.csv").columns)[:2] == ["task", "cell"]
 
 
+@pytest.mark.integration  # two full reports
 def test_one_cell_and_missing_baseline(tmp_path, capsys):
     tables.write_greff_results(tmp_path / "res", cells=("lstm",), trials_per_cell=12)
     code, out, _ = run_report([str(tmp_path / "res"), "--out", str(tmp_path / "r"),
@@ -129,6 +133,7 @@ def test_analysis_imports_no_torch_and_no_plotting_libraries():
     assert out.strip() == "[]"
 
 
+@pytest.mark.integration  # a full report on the mixed fixture (the session fixture `report`)
 def test_runs_at_several_gaps_are_compared_per_gap_and_drawn_against_the_gap(report):
     _, out = report
     comp = pd.read_csv(out / "comparison.csv")
@@ -154,6 +159,7 @@ def test_runs_at_several_gaps_are_compared_per_gap_and_drawn_against_the_gap(rep
     assert set(curve["cell"]) == set(tables.RECALL_REACH) and (curve["n"] == 3).all()
 
 
+@pytest.mark.integration  # a full report on the mixed fixture (the session fixture `report`)
 def test_marginal_effects_table_is_written(report):
     _, out = report
     marginal = pd.read_csv(out / "marginal_effects.csv")
@@ -163,6 +169,7 @@ def test_marginal_effects_table_is_written(report):
     assert jsb.loc[jsb["param"] == "lr", "log"].all()
 
 
+@pytest.mark.integration  # a full report on the mixed fixture (the session fixture `report`)
 def test_cell_diagrams_open_full_size(report):
     _, out = report
     html = (out / "report.html").read_text()
@@ -195,6 +202,7 @@ def test_baseline_without_completed_trials_is_named(tmp_path, capsys):
     assert "not in the" not in out and "np.int64" not in out
 
 
+@pytest.mark.integration  # a full report
 def test_report_on_quantised_accuracies_writes_nothing_to_stderr(tmp_path, capsys):
     # small test sets give accuracies in steps of 1/64: cells whose trials all score the same
     tables.write_recall_results(tmp_path / "r" / "res", seeds_per_gap=2, gaps=(10, 40))

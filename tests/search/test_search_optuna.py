@@ -161,6 +161,7 @@ def _check_pruning(table: list[dict], epochs: int) -> list[dict]:
     return pruned
 
 
+@pytest.mark.integration  # searches of several epochs
 @pytest.mark.parametrize("epochs", [3, 2])
 def test_median_pruning_prunes_the_useless_rate_but_never_a_last_epoch(
         tmp_path: Path, epochs: int) -> None:
@@ -180,6 +181,7 @@ def test_median_pruning_prunes_the_useless_rate_but_never_a_last_epoch(
         assert not pruned
 
 
+@pytest.mark.integration  # a search of several epochs
 def test_successive_halving_prunes_the_useless_learning_rate(tmp_path: Path) -> None:
     # drawn b b G G b G: from the first rung (epoch 1) only the best so far go on
     path = write_experiment(tmp_path, task="adding", space=lr_space(distinct=True),
