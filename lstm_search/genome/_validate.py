@@ -121,178 +121,203 @@ def validate(
     are not reported again as missing, and the rules whose verdict would hang on them are
     left out.
     """
-    problems: list[Problem] = []
-    unread = set(unreadable)
-    ambiguous = False  # a name that means two things: no graph-level verdict is reliable
-    unknown_ref = bool(unread)  # something a reference may point at is unknown
-
-    def bad(where: str, rule: str, message: str) -> None:
-        problems.append(Problem(where, rule, message))
-
-    # -- names ------------------------------------------------------------------------------
-    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in genome.name):
-        bad("name", "name", f"the genome's name {_show(genome.name)} contains control "
-            "characters (a line break, an escape sequence ...)")
-    if not genome.states and "states" not in unread:
-        bad("states", "state-missing", "a recurrent cell needs at least one state")
-    seen: set[str] = set()
-    for s in genome.states:
-        if not NAME_RE.fullmatch(s):
-            bad(f"state {_show(s)}", "name", "state names must be identifiers "
-                "([A-Za-z_][A-Za-z0-9_]*, at most 64 characters)")
-        if s == X:
-            bad(f"state {_show(s)}", "name", "'x' is the cell input and cannot name a state")
-            ambiguous = True
-        if s in seen:
-            bad(f"state {_show(s)}", "name", "state declared twice")
-            ambiguous = True
-        seen.add(s)
-    node_names: set[str] = set()
-    for n in genome.nodes:
-        where = f"node {_show(n.name)}"
-        if not NAME_RE.fullmatch(n.name):
-            bad(where, "name", "node names must be identifiers "
-                "([A-Za-z_][A-Za-z0-9_]*, at most 64 characters)")
-        if n.name == X or n.name in seen:
-            bad(where, "name", "a node cannot take the name of the input or of a state "
-                "(inputs read a state's previous value by its name)")
-            ambiguous = True
-        if n.name in node_names or n.name in unread:
-            bad(where, "name", "node name used twice")
-            ambiguous = True
-        node_names.add(n.name)
-    known_names = node_names | (unread - {"states", "nodes", "new_states", "output"})
-    any_name_ok = "nodes" in unread  # a node of unknown name exists: any reference may be it
-    if len(genome.nodes) > max_nodes:
-        bad("nodes", "budget", f"{len(genome.nodes)} nodes, over the budget of {max_nodes}")
-
-    # -- ops, arity, params, inputs ----------------------------------------------------------
-    sources = {X, *genome.states}
-    for n in genome.nodes:
-        where = f"node {_show(n.name)}"
-        spec = OPS.get(n.op)
-        if spec is None:
-            if n.op in RESERVED_OPS:
-                bad(where, "reserved-op", f"op {n.op!r} ({RESERVED_OPS[n.op]}) is reserved for "
-                    "a later genome format version")
-            else:
-                bad(where, "unknown-op", f"unknown op {_show(n.op)} (known: "
-                    f"{', '.join(sorted(OPS))})")
-        else:
-            k = len(n.inputs)
-            if not spec.min_arity <= k <= spec.max_arity:
-                want = (str(spec.min_arity) if spec.min_arity == spec.max_arity
-                        else f"{spec.min_arity} to {spec.max_arity}")
-                bad(where, "arity", f"op {n.op!r} takes {want} input(s), got {k}")
-                unknown_ref = unknown_ref or k < spec.min_arity  # an input is missing
-            for key, value in n.params.items():
-                p = spec.params.get(key)
-                if p is None:
-                    allowed = ", ".join(spec.params) or "none"
-                    bad(where, "param", f"op {n.op!r} has no parameter {_show(str(key))} "
-                        f"(allowed: {allowed})")
-                elif p.kind is float:
-                    if isinstance(value, bool) or not _finite(value):
-                        bad(where, "param", f"parameter {key!r} must be a finite number, "
-                            f"got {_show(repr(value))}")
-                elif not isinstance(value, p.kind) or (
-                        isinstance(value, int) and abs(value) > MAX_INT):
-                    bad(where, "param", f"parameter {key!r} must be {p.kind.__name__}"
-                        f"{' (at most 2**63)' if isinstance(value, int) else ''}, "
-                        f"got {_show(repr(value))}")
-            if spec.name == "linear" and X in n.inputs and n.param("diag") != 0:
-                bad(where, "width", "'diag' adds a·I to W, which needs an n-wide input; "
-                    "x is m-wide")
-            if not spec.reads_x and X in n.inputs:
-                bad(where, "width", f"op {n.op!r} needs n-wide inputs; x is m-wide: project it "
-                    "first with 'linear' or 'fit'")
-        for inp in n.inputs:
-            if inp in sources or inp in known_names:
-                continue
-            unknown_ref = True
-            if any_name_ok and ":" not in inp:
-                continue
-            prefix = inp.split(":", 1)[0] if ":" in inp else None
-            if prefix in RESERVED_INPUT_PREFIXES:
-                bad(where, "reserved-input", f"input {_show(inp)} refers to "
-                    f"{RESERVED_INPUT_PREFIXES[prefix]}, reserved for a later format version")
-            else:
-                bad(where, "undefined-input", f"input {_show(inp)} is not x, a state or a node")
-
-    # -- cycles (within one step) -------------------------------------------------------------
-    # linear in nodes + inputs: each node's distinct node inputs are listed once, and a node's
-    # place on the current path is looked up, not searched for
-    nmap = {n.name: n for n in genome.nodes}
-    deps_of = {name: [d for d in dict.fromkeys(n.inputs) if d in nmap]
-               for name, n in nmap.items()}
-    state: dict[str, int] = {}  # 1 = visiting, 2 = done
-    in_cycle: set[str] = set()
-    for start in nmap:
-        if state.get(start):
-            continue
-        stack: list[tuple[str, int]] = [(start, 0)]
-        path: list[str] = []
-        at: dict[str, int] = {}  # node -> its index in path
-        while stack:
-            name, i = stack.pop()
-            if i == 0:
-                state[name] = 1
-                at[name] = len(path)
-                path.append(name)
-            deps = deps_of[name]
-            if i < len(deps):
-                stack.append((name, i + 1))
-                d = deps[i]
-                if state.get(d) == 1:
-                    in_cycle.update(path[at[d]:])
-                elif not state.get(d):
-                    stack.append((d, 0))
-            else:
-                state[name] = 2
-                path.pop()
-                del at[name]
-    for name in sorted(in_cycle):
-        bad(f"node {_show(name)}", "cycle", "depends on itself within one step (use a state "
-            "to carry a value to the next step)")
-
-    # -- states and output --------------------------------------------------------------------
-    states_complete = "new_states" not in unread
-    for s in genome.states:
-        target = genome.new_states.get(s)
-        if target is None:
-            states_complete = False
-            if "new_states" not in unread:
-                bad(f"state {_show(s)}", "state-missing", "no node gives this state's new "
-                    "value (add it to new_states)")
-        elif target not in nmap:
-            states_complete = False
-            if target not in known_names and not any_name_ok:
-                bad(f"state {_show(s)}", "state-missing", f"its new value {_show(target)} is "
-                    "not a node")
-    if "states" not in unread:
-        for s in genome.new_states:
-            if s not in genome.states:
-                bad(f"new_states {_show(s)}", "state-missing", "not a declared state")
-    output_ok = genome.output in nmap
-    if "output" in unread:
-        pass  # reported by the parser
-    elif not genome.output:
-        bad("output", "output-missing", "the genome names no output node")
-    elif genome.output not in nmap and genome.output not in known_names and not any_name_ok:
-        bad("output", "output-missing", f"{_show(genome.output)} is not a node")
-
+    check = _Checker(genome, set(unreadable))
+    check.names(max_nodes)
+    check.nodes()
+    check.cycles()
+    output_ok, states_complete = check.states_and_output()
     # Graph-level rules: whenever their verdict does not hang on something unknown (see the
     # module docstring); a budget or a local fault of a node is no reason to leave them out.
-    if not ambiguous and not unknown_ref:
-        _graph_rules(genome, nmap, bad, output_ok=output_ok, states_complete=states_complete,
-                     states_known="states" not in unread)
-
+    if not check.ambiguous and not check.unknown_ref:
+        _graph_rules(genome, check.nmap, check.bad, output_ok=output_ok,
+                     states_complete=states_complete, states_known="states" not in check.unread)
     if input_size is not None and hidden_size is not None:
         count = n_params(genome, input_size, hidden_size)
         if max_params is not None and count > max_params:
-            bad("genome", "budget", f"{count:,} parameters at input {input_size}, hidden "
-                f"{hidden_size}: over the budget of {max_params:,}")
-    return problems
+            check.bad("genome", "budget", f"{count:,} parameters at input {input_size}, hidden "
+                      f"{hidden_size}: over the budget of {max_params:,}")
+    return check.problems
+
+
+class _Checker:
+    """The local rules of :func:`validate`, section by section, collecting problems."""
+
+    def __init__(self, genome: Genome, unread: set[str]) -> None:
+        self.genome, self.unread = genome, unread
+        self.problems: list[Problem] = []
+        self.ambiguous = False  # a name that means two things: no graph verdict is reliable
+        self.unknown_ref = bool(unread)  # something a reference may point at is unknown
+        self.nmap = {n.name: n for n in genome.nodes}
+        self.known_names: set[str] = set()
+        self.any_name_ok = "nodes" in unread  # a node of unknown name: any reference may be it
+
+    def bad(self, where: str, rule: str, message: str) -> None:
+        self.problems.append(Problem(where, rule, message))
+
+    def names(self, max_nodes: int) -> None:
+        """The genome's, the states' and the nodes' names; the node budget."""
+        genome, bad, unread = self.genome, self.bad, self.unread
+        if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in genome.name):
+            bad("name", "name", f"the genome's name {_show(genome.name)} contains control "
+                "characters (a line break, an escape sequence ...)")
+        if not genome.states and "states" not in unread:
+            bad("states", "state-missing", "a recurrent cell needs at least one state")
+        seen: set[str] = set()
+        for s in genome.states:
+            if not NAME_RE.fullmatch(s):
+                bad(f"state {_show(s)}", "name", "state names must be identifiers "
+                    "([A-Za-z_][A-Za-z0-9_]*, at most 64 characters)")
+            if s == X:
+                bad(f"state {_show(s)}", "name", "'x' is the cell input and cannot name a state")
+                self.ambiguous = True
+            if s in seen:
+                bad(f"state {_show(s)}", "name", "state declared twice")
+                self.ambiguous = True
+            seen.add(s)
+        node_names: set[str] = set()
+        for n in genome.nodes:
+            where = f"node {_show(n.name)}"
+            if not NAME_RE.fullmatch(n.name):
+                bad(where, "name", "node names must be identifiers "
+                    "([A-Za-z_][A-Za-z0-9_]*, at most 64 characters)")
+            if n.name == X or n.name in seen:
+                bad(where, "name", "a node cannot take the name of the input or of a state "
+                    "(inputs read a state's previous value by its name)")
+                self.ambiguous = True
+            if n.name in node_names or n.name in unread:
+                bad(where, "name", "node name used twice")
+                self.ambiguous = True
+            node_names.add(n.name)
+        self.known_names = node_names | (unread - {"states", "nodes", "new_states", "output"})
+        if len(genome.nodes) > max_nodes:
+            bad("nodes", "budget", f"{len(genome.nodes)} nodes, over the budget of {max_nodes}")
+
+    def nodes(self) -> None:
+        """Each node's op, arity, parameters and inputs."""
+        sources = {X, *self.genome.states}
+        for n in self.genome.nodes:
+            where = f"node {_show(n.name)}"
+            spec = OPS.get(n.op)
+            if spec is None:
+                if n.op in RESERVED_OPS:
+                    self.bad(where, "reserved-op", f"op {n.op!r} ({RESERVED_OPS[n.op]}) is "
+                             "reserved for a later genome format version")
+                else:
+                    self.bad(where, "unknown-op", f"unknown op {_show(n.op)} (known: "
+                             f"{', '.join(sorted(OPS))})")
+            else:
+                self._op(n, spec, where)
+            for inp in n.inputs:
+                if inp not in sources and inp not in self.known_names:
+                    self._unknown_input(inp, where)
+
+    def _op(self, n: Node, spec: Any, where: str) -> None:
+        bad = self.bad
+        k = len(n.inputs)
+        if not spec.min_arity <= k <= spec.max_arity:
+            want = (str(spec.min_arity) if spec.min_arity == spec.max_arity
+                    else f"{spec.min_arity} to {spec.max_arity}")
+            bad(where, "arity", f"op {n.op!r} takes {want} input(s), got {k}")
+            self.unknown_ref = self.unknown_ref or k < spec.min_arity  # an input is missing
+        for key, value in n.params.items():
+            p = spec.params.get(key)
+            if p is None:
+                allowed = ", ".join(spec.params) or "none"
+                bad(where, "param", f"op {n.op!r} has no parameter {_show(str(key))} "
+                    f"(allowed: {allowed})")
+            elif p.kind is float:
+                if isinstance(value, bool) or not _finite(value):
+                    bad(where, "param", f"parameter {key!r} must be a finite number, "
+                        f"got {_show(repr(value))}")
+            elif not isinstance(value, p.kind) or (
+                    isinstance(value, int) and abs(value) > MAX_INT):
+                bad(where, "param", f"parameter {key!r} must be {p.kind.__name__}"
+                    f"{' (at most 2**63)' if isinstance(value, int) else ''}, "
+                    f"got {_show(repr(value))}")
+        if spec.name == "linear" and X in n.inputs and n.param("diag") != 0:
+            bad(where, "width", "'diag' adds a·I to W, which needs an n-wide input; "
+                "x is m-wide")
+        if not spec.reads_x and X in n.inputs:
+            bad(where, "width", f"op {n.op!r} needs n-wide inputs; x is m-wide: project it "
+                "first with 'linear' or 'fit'")
+
+    def _unknown_input(self, inp: str, where: str) -> None:
+        self.unknown_ref = True
+        if self.any_name_ok and ":" not in inp:
+            return
+        prefix = inp.split(":", 1)[0] if ":" in inp else None
+        if prefix in RESERVED_INPUT_PREFIXES:
+            self.bad(where, "reserved-input", f"input {_show(inp)} refers to "
+                     f"{RESERVED_INPUT_PREFIXES[prefix]}, reserved for a later format version")
+        else:
+            self.bad(where, "undefined-input", f"input {_show(inp)} is not x, a state or a node")
+
+    def cycles(self) -> None:
+        """Nodes that depend on themselves within one step. Linear in nodes + inputs: each
+        node's distinct node inputs are listed once, and a node's place on the current path
+        is looked up, not searched for."""
+        nmap = self.nmap
+        deps_of = {name: [d for d in dict.fromkeys(n.inputs) if d in nmap]
+                   for name, n in nmap.items()}
+        state: dict[str, int] = {}  # 1 = visiting, 2 = done
+        in_cycle: set[str] = set()
+        for start in nmap:
+            if state.get(start):
+                continue
+            stack: list[tuple[str, int]] = [(start, 0)]
+            path: list[str] = []
+            at: dict[str, int] = {}  # node -> its index in path
+            while stack:
+                name, i = stack.pop()
+                if i == 0:
+                    state[name] = 1
+                    at[name] = len(path)
+                    path.append(name)
+                deps = deps_of[name]
+                if i < len(deps):
+                    stack.append((name, i + 1))
+                    d = deps[i]
+                    if state.get(d) == 1:
+                        in_cycle.update(path[at[d]:])
+                    elif not state.get(d):
+                        stack.append((d, 0))
+                else:
+                    state[name] = 2
+                    path.pop()
+                    del at[name]
+        for name in sorted(in_cycle):
+            self.bad(f"node {_show(name)}", "cycle", "depends on itself within one step (use a "
+                     "state to carry a value to the next step)")
+
+    def states_and_output(self) -> tuple[bool, bool]:
+        """Every state's new value and the output; returns (output is a node, every state
+        has a node as its new value)."""
+        genome, nmap, unread, bad = self.genome, self.nmap, self.unread, self.bad
+        states_complete = "new_states" not in unread
+        for s in genome.states:
+            target = genome.new_states.get(s)
+            if target is None:
+                states_complete = False
+                if "new_states" not in unread:
+                    bad(f"state {_show(s)}", "state-missing", "no node gives this state's new "
+                        "value (add it to new_states)")
+            elif target not in nmap:
+                states_complete = False
+                if target not in self.known_names and not self.any_name_ok:
+                    bad(f"state {_show(s)}", "state-missing", f"its new value {_show(target)} "
+                        "is not a node")
+        if "states" not in unread:
+            for s in genome.new_states:
+                if s not in genome.states:
+                    bad(f"new_states {_show(s)}", "state-missing", "not a declared state")
+        if "output" in unread:
+            pass  # reported by the parser
+        elif not genome.output:
+            bad("output", "output-missing", "the genome names no output node")
+        elif genome.output not in nmap and genome.output not in self.known_names \
+                and not self.any_name_ok:
+            bad("output", "output-missing", f"{_show(genome.output)} is not a node")
+        return genome.output in nmap, states_complete
 
 
 def _graph_rules(genome: Genome, nmap: dict[str, Node], bad: Any, *, output_ok: bool,
