@@ -25,7 +25,8 @@ from typing import Any
 
 from lstm_search.experiment import Experiment, load_experiment
 from lstm_search.genome import Genome
-from lstm_search.results import ResultsWriter, TrialResult, read_jsonl
+from lstm_search.results import ResultsWriter, TableWriteError, TrialResult, read_jsonl
+from lstm_search.search._lease import DRIVER_ATTR, Lease, live_drivers
 from lstm_search.search._storage import (
     ABANDONED,
     directions,
@@ -60,6 +61,7 @@ class WorkerSpec:
     index: int
     evaluate: Evaluate | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    driver: str = ""  # the lease key of the driver these workers belong to (see _lease)
 
 
 @contextlib.contextmanager
@@ -81,6 +83,34 @@ def _running(study: Any) -> list[Any]:
     import optuna
 
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+
+
+def _held(study: Any) -> set[int]:
+    """Numbers of the running trials that count against the budget (not abandoned ones)."""
+    return {t.number for t in _running(study) if not t.user_attrs.get(ABANDONED)}
+
+
+def abandon(study: Any, trial_number: int) -> None:
+    """Finish a trial that has no row and never will (its driver died, or its row could not be
+    written) as FAIL marked abandoned: it does not count against the budget, and a grid
+    search draws its point again."""
+    import optuna
+
+    storage = study._storage
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
+    storage.set_trial_user_attr(trial_id, ABANDONED, True)
+    with contextlib.suppress(RuntimeError, ValueError):  # finished meanwhile
+        study.tell(trial_number, state=optuna.trial.TrialState.FAIL)
+
+
+def settle(study: Any, trial_number: int, exp: Experiment, run_dir: str | Path) -> None:
+    """Make the study agree with the table for a trial that will not go on: its row's outcome
+    when the row was written, else abandoned."""
+    rows = {r.trial: r for r in ResultsWriter(run_dir).rows()}
+    if trial_number in rows:
+        tell(study, trial_number, exp, rows[trial_number])
+    else:
+        abandon(study, trial_number)
 
 
 def open_study(exp: Experiment, storage_url: str, study_name: str, *, seed: int,
@@ -235,12 +265,14 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
         proposal: Proposal | None = None
         failure: Exception | None = None
         with _locked(spec.run_dir):
-            taken = recorded_trials(spec.run_dir) | {t.number for t in _running(study)}
+            taken = recorded_trials(spec.run_dir) | _held(study)
             if len(taken) >= exp.search.trials:
                 break
             wait = evolution is not None and evolution.waiting_for_reference()
             if not wait:
                 trial = study.ask()
+                # under the lock: a sweep (which takes it) never sees a trial without its driver
+                trial.set_user_attr(DRIVER_ATTR, spec.driver)
                 trial.set_user_attr("pid", os.getpid())
                 trial.set_user_attr("worker_index", spec.index)
                 if evolution is not None:
@@ -255,37 +287,50 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
             time.sleep(0.5)
             continue
         try:
-            if failure is not None:
-                raise failure
-            if proposal is None:
-                proposal = suggest(exp.space, trial)
-        except Exception as e:  # a space that cannot build its cell: record it, go on
-            proposal = Proposal(Genome((), (), {}, ""), "unbuilt", dict(trial.params))
-            result = failed_row(exp, proposal, run=spec.run, trial=trial.number,
-                                search=_search_name(exp, "optuna"),
-                                error=f"space {exp.space.name!r} failed to build: "
-                                      f"{type(e).__name__}: {e}")
-            ResultsWriter(spec.run_dir).append(result)
-            tell(study, trial.number, exp, result)
-            ran += 1
-            continue
-        trial.set_user_attr("genome", proposal.genome.to_json(indent=None))
-        trial.set_user_attr("cell", proposal.cell)
-        trial.set_user_attr("hparams", json.dumps(dict(proposal.hparams), sort_keys=True))
-        try:
-            result = run_trial(exp, proposal, run=spec.run, trial=trial.number,
-                               run_dir=spec.run_dir, search=_search_name(exp, "optuna"),
-                               evaluate=spec.evaluate,
-                               on_eval=_on_eval(trial, exp, proposal),
-                               references=references)
-        except SearchSetupError:
-            study.tell(trial.number, state=optuna_fail())
+            _evaluate_trial(exp, spec, study, trial, proposal, failure, references, evolution)
+        except (TableWriteError, KeyboardInterrupt):
+            # no row, or a row not yet told: the study must not count the trial done without
+            # its row (an abandoned trial is run again on --resume)
+            with contextlib.suppress(Exception):
+                settle(study, trial.number, exp, spec.run_dir)
             raise
-        if evolution is not None:
-            evolution.record(trial, result)
-        tell(study, trial.number, exp, result)
         ran += 1
     return ran
+
+
+def _evaluate_trial(exp: Experiment, spec: WorkerSpec, study: Any, trial: Any,
+                    proposal: Proposal | None, failure: Exception | None,
+                    references: dict[str, float], evolution: Any) -> None:
+    """Evaluate one asked trial, append its row, then tell the study (in that order)."""
+    try:
+        if failure is not None:
+            raise failure
+        if proposal is None:
+            proposal = suggest(exp.space, trial)
+    except Exception as e:  # a space that cannot build its cell: record it, go on
+        proposal = Proposal(Genome((), (), {}, ""), "unbuilt", dict(trial.params))
+        result = failed_row(exp, proposal, run=spec.run, trial=trial.number,
+                            search=_search_name(exp, "optuna"),
+                            error=f"space {exp.space.name!r} failed to build: "
+                                  f"{type(e).__name__}: {e}")
+        ResultsWriter(spec.run_dir).append(result)
+        tell(study, trial.number, exp, result)
+        return
+    trial.set_user_attr("genome", proposal.genome.to_json(indent=None))
+    trial.set_user_attr("cell", proposal.cell)
+    trial.set_user_attr("hparams", json.dumps(dict(proposal.hparams), sort_keys=True))
+    try:
+        result = run_trial(exp, proposal, run=spec.run, trial=trial.number,
+                           run_dir=spec.run_dir, search=_search_name(exp, "optuna"),
+                           evaluate=spec.evaluate,
+                           on_eval=_on_eval(trial, exp, proposal),
+                           references=references)
+    except SearchSetupError:
+        study.tell(trial.number, state=optuna_fail())
+        raise
+    if evolution is not None:
+        evolution.record(trial, result)
+    tell(study, trial.number, exp, result)
 
 
 def optuna_fail() -> Any:
@@ -311,62 +356,110 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+TABLE_ERROR_EXIT = 4
+INTERRUPTED_EXIT = 130
+
+
 def _worker_entry(spec: WorkerSpec) -> None:
+    import signal
+
     _die_with_parent()
+    # Ctrl-C reaches the whole process group: the driver alone decides (it stops its workers
+    # and settles their trials), so a worker never dies half-way through its own bookkeeping
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         worker_loop(spec)
     except SearchSetupError as e:
         print(f"lstm-search worker {spec.index}: {e}", file=sys.stderr, flush=True)
         sys.exit(SETUP_ERROR_EXIT)
+    except TableWriteError as e:
+        print(f"lstm-search worker {spec.index}: {e}", file=sys.stderr, flush=True)
+        sys.exit(TABLE_ERROR_EXIT)
 
 
 def sweep_stale(exp: Experiment, spec: WorkerSpec, *, pids: set[int] | None = None,
-                error: str = "") -> int:
-    """Finish RUNNING trials left by dead workers (``pids``) or a killed driver (all).
+                error: str = "", abandon_all: bool = False) -> int:
+    """Finish the RUNNING trials of dead processes so that the study agrees with the table.
 
-    A trial whose row is in the table is told that outcome; a trial that died under a worker
-    process (``pids`` given) gets a ``failed`` row saying so; a trial left by a killed driver
-    (resume) is told FAIL without a row, so the budget draws a new trial in its place.
+    - ``pids`` given: trials of this driver's workers with those process ids (the driver saw
+      them exit). A trial whose row is in the table is told that outcome; else it gets a
+      ``failed`` row saying the worker died, or, with ``abandon_all`` (the driver stopped its
+      workers itself, on Ctrl-C or an error), it is abandoned.
+    - ``pids`` None (``--resume``): trials whose driver is dead (see ``_lease``); trials of a
+      live driver (a run being joined) are left alone. A trial with its row is told that
+      outcome; one without is abandoned (FAIL, no row, its point drawn again).
+
+    Runs under the run folder's ask lock: a trial asked under it always carries its driver.
     """
     import optuna
 
     study = optuna.load_study(study_name=spec.study_name, storage=make_storage(spec.storage))
-    rows = {r.trial: r for r in ResultsWriter(spec.run_dir).rows()}
     n = 0
-    for t in _running(study):
-        pid = t.user_attrs.get("pid")
-        if pids is not None and pid not in pids:
-            continue
-        if t.number in rows:
-            tell(study, t.number, exp, rows[t.number])
-        elif pids is not None:
-            proposal = proposal_from_attrs(t.user_attrs) or Proposal(
-                Genome((), (), {}, ""), "unknown", dict(t.params))
-            row = failed_row(exp, proposal, run=spec.run, trial=t.number,
-                             search=_search_name(exp, "optuna"),
-                             error=error or f"worker process {pid} died during the trial")
-            ResultsWriter(spec.run_dir).append(row)
-            tell(study, t.number, exp, row)
-        else:
-            # its point is drawn again (a grid search retries it: see _storage.ABANDONED)
-            study._storage.set_trial_user_attr(t._trial_id, ABANDONED, True)
-            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
-        n += 1
+    with _locked(spec.run_dir):
+        live = live_drivers(study) if pids is None else set()
+        rows = {r.trial: r for r in ResultsWriter(spec.run_dir).rows()}
+        for t in _running(study):
+            driver = t.user_attrs.get(DRIVER_ATTR)
+            pid = t.user_attrs.get("pid")
+            if pids is not None:
+                if pid not in pids or driver != spec.driver:
+                    continue
+            elif driver and driver in live:
+                continue  # another driver's trial, running now
+            if t.number in rows:
+                tell(study, t.number, exp, rows[t.number])
+            elif pids is not None and not abandon_all:
+                proposal = proposal_from_attrs(t.user_attrs) or Proposal(
+                    Genome((), (), {}, ""), "unknown", dict(t.params))
+                row = failed_row(exp, proposal, run=spec.run, trial=t.number,
+                                 search=_search_name(exp, "optuna"),
+                                 error=error or f"worker process {pid} died during the trial")
+                ResultsWriter(spec.run_dir).append(row)
+                tell(study, t.number, exp, row)
+            else:
+                abandon(study, t.number)
+            n += 1
     return n
+
+
+def _stop_workers(procs: Mapping[int, Any]) -> set[int]:
+    """Terminate the driver's worker processes and wait for them; their pids."""
+    pids = {p.pid for p in procs.values()}
+    for p in procs.values():
+        if p.is_alive():
+            p.terminate()
+    for p in procs.values():
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+            p.join()
+    return pids
 
 
 def run_optuna(exp: Experiment, spec: WorkerSpec, *, workers: int, resume: bool,
                max_restarts: int | None = None) -> None:
-    """Run the search with ``workers`` processes (in this process when ``workers == 1``)."""
+    """Run the search with ``workers`` processes (in this process when ``workers == 1``).
+
+    The driver holds a lease on the study while it runs (see ``_lease``); ``resume`` first
+    settles the trials of dead drivers, never those of a live one (joining a running search).
+    """
     open_study(exp, spec.storage, spec.study_name, seed=exp.seed, create=True)
-    if resume:
-        sweep_stale(exp, spec)
-    if workers == 1:
-        worker_loop(spec, exp)
-        return
+    with Lease(spec.storage, spec.study_name) as lease:
+        spec = dataclasses.replace(spec, driver=lease.key)
+        if resume:
+            sweep_stale(exp, spec)
+        if workers == 1:
+            worker_loop(spec, exp)
+            return
+        _drive(exp, spec, workers=workers, max_restarts=max_restarts)
+
+
+def _drive(exp: Experiment, spec: WorkerSpec, *, workers: int,
+           max_restarts: int | None) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs: dict[int, Any] = {}
+    started: set[int] = set()
     restarts = 0
     limit = max_restarts if max_restarts is not None else exp.search.trials
 
@@ -375,32 +468,89 @@ def run_optuna(exp: Experiment, spec: WorkerSpec, *, workers: int, resume: bool,
                         name=f"lstm-search-worker-{i}", daemon=False)
         p.start()
         procs[i] = p
+        started.add(p.pid)
 
-    for i in range(workers):
-        start(i)
-    while procs:
-        time.sleep(0.5)
-        for i, p in list(procs.items()):
-            if p.is_alive():
-                continue
-            p.join()
-            del procs[i]
-            if p.exitcode == SETUP_ERROR_EXIT:
-                for q in procs.values():
-                    q.terminate()
-                    q.join()
-                sweep_stale(exp, spec)
-                raise SearchSetupError(f"a worker stopped on a setup error of {exp.name} "
-                                       f"(its row in {spec.run_dir} says which); fix the "
-                                       f"experiment, then --resume")
-            if p.exitcode != 0:
-                sweep_stale(exp, spec, pids={p.pid},
-                            error=f"worker process {p.pid} died during the trial "
-                                  f"(exit code {p.exitcode})")
-                taken = recorded_trials(spec.run_dir)
-                if len(taken) < exp.search.trials and restarts < limit:
-                    restarts += 1
-                    start(i)
+    try:
+        for i in range(workers):
+            start(i)
+        while procs:
+            time.sleep(0.5)
+            for i, p in list(procs.items()):
+                if p.is_alive():
+                    continue
+                p.join()
+                del procs[i]
+                if p.exitcode in (SETUP_ERROR_EXIT, TABLE_ERROR_EXIT):
+                    _stop_workers(procs)
+                    procs.clear()
+                    sweep_stale(exp, spec, pids=started, abandon_all=True)
+                    if p.exitcode == TABLE_ERROR_EXIT:
+                        raise TableWriteError(f"a worker could not write its row to "
+                                              f"{spec.run_dir} (its message is above); "
+                                              f"nothing recorded is lost: fix the cause "
+                                              f"(disk space?), then --resume")
+                    raise SearchSetupError(f"a worker stopped on a setup error of {exp.name} "
+                                           f"(its row in {spec.run_dir} says which); fix the "
+                                           f"experiment, then --resume")
+                if p.exitcode != 0:
+                    sweep_stale(exp, spec, pids={p.pid},
+                                error=f"worker process {p.pid} died during the trial "
+                                      f"(exit code {p.exitcode})")
+                    taken = recorded_trials(spec.run_dir)
+                    if len(taken) < exp.search.trials and restarts < limit:
+                        restarts += 1
+                        start(i)
+    except BaseException:
+        # Ctrl-C (or any error here): stop the workers, then make the study agree with the
+        # table for their trials; an interrupted trial is abandoned and run again on --resume
+        _stop_workers(procs)
+        with contextlib.suppress(Exception):
+            sweep_stale(exp, spec, pids=started, abandon_all=True)
+        raise
+
+
+_STATE_OF_STATUS = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL",
+                    "invalid": "FAIL"}
+
+
+def check_study(run_dir: str | Path, storage_url: str, study_name: str) -> list[str]:
+    """Where the study and the run's table disagree, one sentence each ([] = they agree).
+
+    A finished trial without its row; a row whose trial the study does not have, or holds in
+    another state; a trial left running by a dead driver (``--resume`` settles it).
+    """
+    import optuna
+
+    study = optuna.load_study(study_name=study_name, storage=make_storage(storage_url))
+    rows = {r.trial: r for r in ResultsWriter(run_dir).rows()}
+    live = live_drivers(study)
+    problems: list[str] = []
+    numbers = set()
+    for t in study.get_trials(deepcopy=False):
+        numbers.add(t.number)
+        row = rows.get(t.number)
+        state = t.state.name
+        if t.state == optuna.trial.TrialState.RUNNING:
+            if t.user_attrs.get(DRIVER_ATTR) not in live:
+                problems.append(f"trial {t.number} was left running by a dead driver "
+                                f"({'it has its row' if row else 'no row'}; --resume settles "
+                                f"it)")
+            continue
+        if t.state == optuna.trial.TrialState.WAITING:
+            continue
+        if row is None:
+            if not t.user_attrs.get(ABANDONED):
+                problems.append(f"trial {t.number} is {state} in the study but has no row")
+            continue
+        if t.user_attrs.get(ABANDONED):
+            problems.append(f"trial {t.number} is marked abandoned but has a row")
+        elif _STATE_OF_STATUS.get(row.status) != state and not (
+                row.status == "complete" and state == "FAIL"
+                and row.objective is None):  # a complete row without objective is told FAIL
+            problems.append(f"trial {t.number}: the row says {row.status}, the study {state}")
+    for n in sorted(set(rows) - numbers):
+        problems.append(f"row for trial {n}, which the study does not have")
+    return problems
 
 
 def trials_in_table(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -408,5 +558,5 @@ def trials_in_table(run_dir: str | Path) -> list[dict[str, Any]]:
     return list(read_jsonl(path)) if path.exists() else []
 
 
-__all__ = ["FinalEpoch", "WorkerSpec", "open_study", "run_optuna", "sweep_stale", "tell",
-           "worker_loop"]
+__all__ = ["FinalEpoch", "WorkerSpec", "abandon", "check_study", "open_study", "run_optuna",
+           "settle", "sweep_stale", "tell", "worker_loop"]

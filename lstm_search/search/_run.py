@@ -32,6 +32,7 @@ class RunOutcome:
     run_dir: Path
     experiment: Experiment
     summary: Summary
+    problems: tuple[str, ...] = ()  # what breaks the record's invariant (see results.py)
 
 
 def _latest_run(exp_dir: Path) -> str:
@@ -202,7 +203,37 @@ def run_experiment(
           f"({', '.join(f'{k} {v}' for k, v in sorted(summary.by_status.items()))}; "
           f"reused {summary.reused}). Results: {run_dir / 'trials.jsonl'}", file=stream,
           flush=True)
-    return RunOutcome(run_dir=run_dir, experiment=exp, summary=summary)
+    problems = record_problems(run_dir, backend=backend, storage=storage,
+                               study_name=f"{exp.name}/{run}")
+    if problems:
+        print(f"lstm-search: the record of {run_dir} has {len(problems)} problem(s):",
+              file=stream, flush=True)
+        for p in problems:
+            print(f"  - {p}", file=stream, flush=True)
+    else:
+        print("lstm-search: record check: one row per trial, every point as often as planned, "
+              "study and table agree", file=stream, flush=True)
+    return RunOutcome(run_dir=run_dir, experiment=exp, summary=summary,
+                      problems=tuple(problems))
 
 
-__all__ = ["BACKENDS", "RunOutcome", "check_backend", "check_storage", "run_experiment"]
+def record_problems(run_dir: str | Path, *, backend: str = "optuna", storage: str | None = None,
+                    study_name: str | None = None) -> list[str]:
+    """:func:`lstm_search.results.check_run` on the table, plus (Optuna) where the study and
+    the table disagree."""
+    from lstm_search.results import check_run
+
+    problems = check_run(run_dir)
+    if backend == "optuna" and storage and study_name:
+        from lstm_search.search._optuna import check_study
+
+        try:
+            problems += check_study(run_dir, storage, study_name)
+        except Exception as e:  # a study that cannot be read is a problem, not a crash
+            problems.append(f"study {study_name!r} in {storage} could not be read: "
+                            f"{type(e).__name__}: {e}")
+    return problems
+
+
+__all__ = ["BACKENDS", "RunOutcome", "check_backend", "check_storage", "record_problems",
+           "run_experiment"]

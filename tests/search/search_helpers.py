@@ -82,3 +82,84 @@ def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess
 
 def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip()
+
+
+def fake_evaluate(candidate: Any, *, task: Any, model: Any, train: Any, experiment: str,
+                  run: str, trial: int, on_eval: Any = None, writer: Any = None,
+                  **_: Any) -> Any:
+    """A stand-in for ``evaluate_candidate``: no training, metrics a fixed function of the point
+    (cell, hyperparameters, seed), after ``LSTM_SEARCH_TEST_TRIAL_SECONDS`` seconds (default 0):
+    runs interrupted anywhere can be compared with an uninterrupted one, exactly."""
+    import hashlib
+    import time
+
+    from lstm_search.genome import genome_id
+    from lstm_search.results import TrialResult
+
+    time.sleep(float(os.environ.get("LSTM_SEARCH_TEST_TRIAL_SECONDS", "0")))
+    point = json.dumps([candidate.cell, candidate.hparams, candidate.seed], sort_keys=True)
+    value = int(hashlib.sha256(point.encode()).hexdigest()[:8], 16) / 16**8
+    return TrialResult(
+        experiment=experiment, run=run, trial=trial, cell=candidate.cell,
+        genome_id=genome_id(candidate.genome), genome=candidate.genome.to_json(indent=None),
+        task=task.name, seed=candidate.seed, hparams=dict(candidate.hparams),
+        status="complete", objective=value, objective_name="valid.acc", direction="maximize",
+        metrics={"valid.acc": value, "test.acc": value / 2}, best_epoch=1, epochs=1)
+
+
+GRID_SPACE = ('CellChoiceSpace(name="g12", cells=("lstm", "gru", "cifg"), '
+              'hparams={"lr": Choice((0.05, 0.1, 0.2, 0.4))})')
+
+
+def grid_experiment(folder: Path, name: str = "grid12") -> Path:
+    """A 12-point grid (3 cells x 4 learning rates), for the fake evaluate."""
+    return write_experiment(folder, name, space=GRID_SPACE, search='trials=12, sampler="grid"')
+
+
+def points(run_dir: Path) -> list[tuple[str, str, int, float]]:
+    """(cell, hyperparameters, seed, objective) of every row, sorted."""
+    return sorted((r["cell"], json.dumps(r["hparams"], sort_keys=True), r["seed"],
+                   r["objective"]) for r in rows(run_dir))
+
+
+def drive(experiment: Path, out: Path, run: str, *extra: str, seconds: float = 0.0,
+          **popen: Any) -> subprocess.Popen:
+    """Start a driver process: ``run_experiment`` with :func:`fake_evaluate` (the arguments of
+    ``lstm-search run`` after the experiment: ``--resume``, ``--workers 2``, ``--storage S``),
+    exit 130 on Ctrl-C like the command."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", LSTM_SEARCH_TEST_TRIAL_SECONDS=str(seconds),
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), str(REPO)]))
+    return subprocess.Popen([sys.executable, __file__, str(experiment), "--out", str(out),
+                             "--run", run, *extra], cwd=REPO, env=env, **popen)
+
+
+def _drive_main(argv: list[str]) -> int:
+    import argparse
+    import io
+
+    from search_helpers import fake_evaluate  # by module name: the spawned workers import it
+
+    from lstm_search.search import run_experiment
+
+    p = argparse.ArgumentParser()
+    p.add_argument("experiment")
+    p.add_argument("--out")
+    p.add_argument("--run")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--storage")
+    a = p.parse_args(argv)
+    stream = io.StringIO()
+    try:
+        outcome = run_experiment(a.experiment, out=a.out, run=a.run, resume=a.resume,
+                                 workers=a.workers, storage=a.storage, evaluate=fake_evaluate,
+                                 stream=stream)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        sys.stderr.write(stream.getvalue())
+    return 1 if outcome.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(_drive_main(sys.argv[1:]))

@@ -1,0 +1,156 @@
+"""The record's invariant (lstm_search/results.py): a torn or short row never costs another
+row, and the study never counts done a trial whose row is missing; an interrupted grid resumes
+to every point exactly once; a joining driver leaves a live driver's trials alone."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import optuna
+import pytest
+from search_helpers import fake_evaluate, grid_experiment, points, rows
+
+from lstm_search.experiment import load_experiment
+from lstm_search.results import (
+    TableWriteError,
+    append_jsonl,
+    check_run,
+    read_jsonl,
+)
+from lstm_search.search import run_experiment
+from lstm_search.search._optuna import abandon, check_study
+from lstm_search.search._storage import ABANDONED, make_sampler, make_storage
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The 12-point grid run once, uninterrupted: what every interrupted run must end as."""
+    folder = tmp_path_factory.mktemp("reference")
+    return _run(grid_experiment(folder), folder / "results", run="uninterrupted").run_dir
+
+
+def _run(path: Path, out: Path, **kw):
+    return run_experiment(str(path), out=out, stream=io.StringIO(), evaluate=fake_evaluate,
+                          **kw)
+
+
+def test_a_torn_last_line_does_not_take_the_next_row_with_it(tmp_path: Path) -> None:
+    path = tmp_path / "trials.jsonl"
+    append_jsonl(path, {"trial": 0})
+    with open(path, "ab") as f:  # a process killed mid-write (or a short write) left this
+        f.write(b'{"trial": 1, "cell": "gr')
+    append_jsonl(path, {"trial": 2})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = [r["trial"] for r in read_jsonl(path)]
+    assert got == [0, 2]
+    assert len(caught) == 1 and "truncated" in str(caught[0].message)
+    assert path.read_bytes().endswith(b'{"trial": 2}\n')
+
+
+def test_a_short_write_is_undone_and_raises(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "trials.jsonl"
+    append_jsonl(path, {"trial": 0})
+    before = path.read_bytes()
+    real_write = os.write
+
+    def short(fd: int, data: bytes) -> int:  # a full disk: half the bytes go out
+        return real_write(fd, data[: len(data) // 2])
+
+    monkeypatch.setattr(os, "write", short)
+    with pytest.raises(TableWriteError, match="short write"):
+        append_jsonl(path, {"trial": 1, "cell": "gru"})
+    monkeypatch.setattr(os, "write", real_write)
+    assert path.read_bytes() == before
+    append_jsonl(path, {"trial": 2})
+    assert [r["trial"] for r in read_jsonl(path)] == [0, 2]
+
+
+def test_a_trial_whose_row_cannot_be_written_is_not_done_and_resume_runs_it(
+        tmp_path: Path, monkeypatch, reference: Path) -> None:
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    real_write = os.write
+
+    def disk_full_on_trial_3(fd: int, data: bytes) -> int:
+        if b'"trial": 3,' in data:
+            return real_write(fd, data[:40])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", disk_full_on_trial_3)
+    with pytest.raises(OSError, match="short write"):
+        _run(path, out, run="r")
+    monkeypatch.setattr(os, "write", real_write)
+    run_dir = out / "grid12" / "r"
+    assert [r["trial"] for r in rows(run_dir)] == [0, 1, 2]
+    study = optuna.load_study(study_name="grid12/r",
+                              storage=make_storage(f"sqlite:///{run_dir / 'study.db'}"))
+    lost = study.trials[3]
+    assert lost.state != optuna.trial.TrialState.COMPLETE and lost.user_attrs[ABANDONED]
+
+    outcome = _run(path, out, run="r", resume=True)
+    assert outcome.problems == ()
+    table = rows(run_dir)
+    assert len(table) == 12 and len({r["trial"] for r in table}) == 12
+    assert (lost.params["cell"], {"lr": lost.params["lr"]}) in [
+        (r["cell"], r["hparams"]) for r in table if r["trial"] > 3]
+    assert points(run_dir) == points(reference)
+
+
+def test_grid_draws_abandoned_points_never_a_point_running_elsewhere(tmp_path: Path) -> None:
+    """Driver killed with trials 2 and 3 running, --resume with two workers: once every point
+    has been started, the next trial must take an abandoned point, not one still running in
+    the other worker (Optuna's own rule), or one point runs twice and another never."""
+    exp = load_experiment(str(grid_experiment(tmp_path)))
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(),
+                                sampler=make_sampler(exp, exp.seed), direction="maximize")
+    space = {k: optuna.distributions.CategoricalDistribution(v)
+             for k, v in make_sampler(exp, 0)._search_space.items()}
+
+    def ask() -> optuna.Trial:
+        t = study.ask()
+        t.suggest_categorical("cell", space["cell"].choices)
+        t.suggest_categorical("lr", space["lr"].choices)
+        return t
+
+    started = [ask() for _ in range(12)]
+    for t in started:
+        if t.number not in (2, 3, 11):
+            study.tell(t, 0.5)
+    abandon(study, 2)  # the killed driver's two running trials
+    abandon(study, 3)
+    # trial 11 still runs in the other worker; the budget asks two more
+    gid = {t.number: t.system_attrs["grid_id"] for t in study.get_trials(deepcopy=False)}
+    redrawn = [ask().number for _ in range(2)]
+    gid = {t.number: t.system_attrs["grid_id"] for t in study.get_trials(deepcopy=False)}
+    assert sorted(gid[n] for n in redrawn) == sorted([gid[2], gid[3]])
+
+
+def test_check_run_names_duplicated_trials_and_repeated_grid_points(
+        tmp_path: Path, reference: Path) -> None:
+    assert check_run(reference) == []
+    assert check_study(reference, f"sqlite:///{reference / 'study.db'}",
+                       "grid12/uninterrupted") == []
+    run_dir = tmp_path / "copy"
+    shutil.copytree(reference, run_dir)
+    table = rows(run_dir)
+    twice = dict(table[5], trial=7)  # trial 7 holds trial 5's point: 7's point never ran
+    lines = [json.dumps(r) for r in table if r["trial"] != 7] + [json.dumps(twice),
+                                                                 json.dumps(table[0])]
+    (run_dir / "trials.jsonl").write_text("\n".join(lines) + "\n")
+    problems = check_run(run_dir)
+    assert "trial 0 has 2 rows" in problems
+    assert any("evaluated 2 times (trials 5, 7)" in p for p in problems)
+    assert "grid: 1 of 12 points never evaluated" in problems
+    # the study: trial 11 has no row, trial 4's row disagrees with it
+    (run_dir / "trials.jsonl").write_text("\n".join(
+        json.dumps(dict(r, status="failed") if r["trial"] == 4 else r)
+        for r in table if r["trial"] != 11) + "\n")
+    problems = check_study(run_dir, f"sqlite:///{run_dir / 'study.db'}", "grid12/uninterrupted")
+    assert problems == ["trial 4: the row says failed, the study COMPLETE",
+                        "trial 11 is COMPLETE in the study but has no row"]
