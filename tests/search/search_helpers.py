@@ -158,8 +158,68 @@ def _drive_main(argv: list[str]) -> int:
         return 130
     finally:
         sys.stderr.write(stream.getvalue())
-    return 1 if outcome.problems else 0
+    return 0 if outcome.run_dir else 1
 
 
 if __name__ == "__main__":
     sys.exit(_drive_main(sys.argv[1:]))
+
+
+def _group_gone(pgid: int, timeout: float = 30.0) -> None:
+    """Wait until no process of process group ``pgid`` is left (the driver and its workers)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes of group {pgid} still alive after {timeout} s")
+
+
+def chaos(experiment: Path, out: Path, run: str, *, workers: int, kills: int, seed: int,
+          storage: str | None = None, seconds: float = 0.1,
+          signals: tuple[str, ...] = ("KILL", "INT")) -> list[dict[str, Any]]:
+    """Start a driver, interrupt it at a random moment (seeded) with SIGKILL (the driver alone:
+    its workers die with it) or SIGINT (the whole process group, as Ctrl-C in a terminal does),
+    taking ``signals`` in turn, and ``--resume``, ``kills`` times; then ``--resume`` until the
+    run ends. Returns one record per interruption (signal, rows then, the driver's exit code)."""
+    import random
+    import signal
+    import time
+
+    rng = random.Random(seed)
+    run_dir = Path(out) / experiment.stem / run
+    extra = [*(("--storage", storage) if storage else ()), "--workers", str(workers)]
+    cycles: list[dict[str, Any]] = []
+    for i in range(kills + 20):
+        resume = ("--resume",) if i else ()
+        proc = drive(experiment, out, run, *resume, *extra, seconds=seconds,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                     start_new_session=True)
+        if i >= kills:  # no more interruptions: run to the end
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err.decode()[-3000:]
+            return cycles
+        before = len(rows(run_dir))
+        target = before + rng.randint(0, 3)
+        delay = rng.uniform(0, 2 * seconds)
+        end = time.monotonic() + 120
+        while proc.poll() is None and len(rows(run_dir)) < target and time.monotonic() < end:
+            time.sleep(0.02)
+        time.sleep(delay)
+        sig = signals[i % len(signals)]
+        at = len(rows(run_dir))
+        if proc.poll() is None:
+            if sig == "KILL":
+                os.kill(proc.pid, signal.SIGKILL)
+            else:
+                os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        _group_gone(proc.pid)
+        code = proc.returncode
+        assert code in (0, 130, -9), err.decode()[-3000:]
+        cycles.append({"signal": sig, "rows_at_signal": at, "exit": code})
+    raise AssertionError("the run did not end")

@@ -8,12 +8,14 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import time
 import warnings
 from pathlib import Path
 
 import optuna
 import pytest
-from search_helpers import fake_evaluate, grid_experiment, points, rows
+from search_helpers import chaos, drive, fake_evaluate, grid_experiment, points, rows
 
 from lstm_search.experiment import load_experiment
 from lstm_search.results import (
@@ -154,3 +156,66 @@ def test_check_run_names_duplicated_trials_and_repeated_grid_points(
     problems = check_study(run_dir, f"sqlite:///{run_dir / 'study.db'}", "grid12/uninterrupted")
     assert problems == ["trial 4: the row says failed, the study COMPLETE",
                         "trial 11 is COMPLETE in the study but has no row"]
+
+
+def _check_exact(run_dir: Path, reference: Path, storage: str, study: str) -> None:
+    table = rows(run_dir)
+    numbers = [r["trial"] for r in table]
+    assert len(numbers) == len(set(numbers)), "one row per trial number"
+    assert points(run_dir) == points(reference), "every point once, with its metrics"
+    assert check_run(run_dir) == []
+    assert check_study(run_dir, storage, study) == []
+    done = optuna.load_study(study_name=study, storage=make_storage(storage)).get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    assert sorted(t.number for t in done) == sorted(numbers), "the study agrees with the table"
+
+
+def test_chaos_two_workers_killed_and_interrupted_then_resumed_is_exact(
+        tmp_path: Path, reference: Path) -> None:
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    cycles = chaos(path, out, "c", workers=2, kills=2, seed=12, seconds=0.05)
+    assert [c["signal"] for c in cycles] == ["KILL", "INT"]
+    assert all(0 < c["rows_at_signal"] < 12 for c in cycles), cycles  # interrupted mid-run
+    run_dir = out / "grid12" / "c"
+    _check_exact(run_dir, reference, f"sqlite:///{run_dir / 'study.db'}", "grid12/c")
+
+
+@pytest.mark.parametrize("storage", [
+    "sqlite",
+    pytest.param("journal", marks=pytest.mark.integration),
+])
+def test_a_second_driver_joins_a_live_run_without_touching_its_trials(
+        tmp_path: Path, reference: Path, storage: str) -> None:
+    """The README's many-machines recipe: driver A runs; driver B starts the same command with
+    --resume. B must not finish A's running trials (A would die on "Cannot tell a FAIL trial",
+    the study would say failed where the row says complete, and the grid would run A's point
+    twice); both end, every point once."""
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    run_dir = out / "grid12" / "j"
+    url = (f"sqlite:///{tmp_path / 'shared.db'}" if storage == "sqlite"
+           else f"journal:{tmp_path / 'shared.log'}")
+    a = drive(path, out, "j", "--storage", url, seconds=0.4, stdout=subprocess.DEVNULL,
+              stderr=subprocess.PIPE)
+    try:
+        end = time.monotonic() + 120
+        while len(rows(run_dir)) < 1 and time.monotonic() < end:
+            time.sleep(0.05)
+        assert a.poll() is None, "A is still running when B joins"
+        os.environ["LSTM_SEARCH_TEST_TRIAL_SECONDS"] = "0.4"
+        try:
+            joined = _run(path, out, run="j", resume=True)
+        finally:
+            del os.environ["LSTM_SEARCH_TEST_TRIAL_SECONDS"]
+        _, err = a.communicate(timeout=120)
+    finally:
+        if a.poll() is None:
+            a.kill()
+    assert a.returncode == 0, err.decode()[-3000:]
+    study = optuna.load_study(study_name="grid12/j", storage=make_storage(url))
+    assert not [t.number for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
+    workers = {r["worker"] for r in rows(run_dir)}
+    assert len(workers) == 2, "both drivers ran trials"
+    assert str(os.getpid()) in " ".join(workers) and joined.run_dir == run_dir
+    _check_exact(run_dir, reference, url, "grid12/j")
