@@ -179,13 +179,24 @@ def _group_gone(pgid: int, timeout: float = 30.0) -> None:
     raise AssertionError(f"processes of group {pgid} still alive after {timeout} s")
 
 
+def run_command(experiment: Path, out: Path, run: str, *extra: str,
+                **popen: Any) -> subprocess.Popen:
+    """``lstm-search run`` itself, real trials (for the chaos test with the real command)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "lstm_search", "run", str(experiment),
+                             "--out", str(out), "--run", run, *extra], cwd=REPO, env=env,
+                            **popen)
+
+
 def chaos(experiment: Path, out: Path, run: str, *, workers: int, kills: int, seed: int,
-          storage: str | None = None, seconds: float = 0.1,
+          storage: str | None = None, seconds: float = 0.1, real: bool = False,
           signals: tuple[str, ...] = ("KILL", "INT")) -> list[dict[str, Any]]:
     """Start a driver, interrupt it at a random moment (seeded) with SIGKILL (the driver alone:
     its workers die with it) or SIGINT (the whole process group, as Ctrl-C in a terminal does),
     taking ``signals`` in turn, and ``--resume``, ``kills`` times; then ``--resume`` until the
-    run ends. Returns one record per interruption (signal, rows then, the driver's exit code)."""
+    run ends. ``real``: the ``lstm-search run`` command with real trials, else :func:`drive`.
+    Returns one record per interruption: the signal, the rows then, the driver's exit code and
+    ``lost``, the rows seen before that are gone after it (always 0 if the record holds)."""
     import random
     import signal
     import time
@@ -194,32 +205,45 @@ def chaos(experiment: Path, out: Path, run: str, *, workers: int, kills: int, se
     run_dir = Path(out) / experiment.stem / run
     extra = [*(("--storage", storage) if storage else ()), "--workers", str(workers)]
     cycles: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for i in range(kills + 20):
         resume = ("--resume",) if i else ()
-        proc = drive(experiment, out, run, *resume, *extra, seconds=seconds,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                     start_new_session=True)
+        log_path = Path(out) / f".chaos-{run}-{i}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "wb") as log:
+            popen = {"stdout": subprocess.DEVNULL, "stderr": log, "start_new_session": True}
+            proc = (run_command(experiment, out, run, *resume, *extra, **popen) if real else
+                    drive(experiment, out, run, *resume, *extra, seconds=seconds, **popen))
         if i >= kills:  # no more interruptions: run to the end
-            _, err = proc.communicate(timeout=300)
-            assert proc.returncode == 0, err.decode()[-3000:]
+            proc.wait(timeout=600)
+            assert proc.returncode == 0, log_path.read_text()[-3000:]
             return cycles
+        end = time.monotonic() + 300
+        # the moment is drawn once the run has begun (its first line printed)
+        while (proc.poll() is None and b"results in" not in log_path.read_bytes()
+               and time.monotonic() < end):
+            time.sleep(0.02)
         before = len(rows(run_dir))
         target = before + rng.randint(0, 3)
         delay = rng.uniform(0, 2 * seconds)
-        end = time.monotonic() + 120
         while proc.poll() is None and len(rows(run_dir)) < target and time.monotonic() < end:
             time.sleep(0.02)
         time.sleep(delay)
         sig = signals[i % len(signals)]
         at = len(rows(run_dir))
-        if proc.poll() is None:
+        total = json.loads((run_dir / "run.json").read_text())["experiment"]["search"]["trials"]
+        if proc.poll() is None and at < total:
             if sig == "KILL":
                 os.kill(proc.pid, signal.SIGKILL)
             else:
                 os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
         _group_gone(proc.pid)
         code = proc.returncode
-        assert code in (0, 130, -9), err.decode()[-3000:]
-        cycles.append({"signal": sig, "rows_at_signal": at, "exit": code})
+        finished = b"trials recorded" in log_path.read_bytes()  # signalled as it ended
+        assert code in (0, 130, -9) or finished, log_path.read_text()[-3000:]
+        now = {json.dumps(r, sort_keys=True) for r in rows(run_dir)}
+        cycles.append({"signal": sig, "rows_at_signal": at, "exit": code,
+                       "lost": len(seen - now)})
+        seen |= now
     raise AssertionError("the run did not end")

@@ -15,7 +15,17 @@ from pathlib import Path
 
 import optuna
 import pytest
-from search_helpers import chaos, drive, fake_evaluate, grid_experiment, points, rows
+from search_helpers import (
+    GRID_SPACE,
+    chaos,
+    drive,
+    fake_evaluate,
+    grid_experiment,
+    points,
+    rows,
+    run_command,
+    write_experiment,
+)
 
 from lstm_search.experiment import load_experiment
 from lstm_search.results import (
@@ -219,3 +229,36 @@ def test_a_second_driver_joins_a_live_run_without_touching_its_trials(
     assert len(workers) == 2, "both drivers ran trials"
     assert str(os.getpid()) in " ".join(workers) and joined.run_dir == run_dir
     _check_exact(run_dir, reference, url, "grid12/j")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+def test_chaos_many_interruptions(tmp_path: Path, reference: Path, workers: int,
+                                  storage: str) -> None:
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    run_dir = out / "grid12" / "c"
+    url = (f"sqlite:///{tmp_path / 'study.db'}" if storage == "sqlite"
+           else f"journal:{tmp_path / 'study.log'}")
+    cycles = chaos(path, out, "c", workers=workers, kills=5, seed=workers, storage=url)
+    assert all(c["lost"] == 0 for c in cycles), cycles
+    _check_exact(run_dir, reference, url, "grid12/c")
+
+
+@pytest.mark.integration
+def test_chaos_with_the_run_command_and_real_trials(tmp_path: Path) -> None:
+    """``lstm-search run`` itself, 1-epoch trials of a real 12-point grid, two workers, killed
+    and interrupted, resumed: the table equals an uninterrupted run's, metrics included."""
+    path = write_experiment(tmp_path, "real12", space=GRID_SPACE,
+                            search='trials=12, sampler="grid"')
+    out = tmp_path / "results"
+    done = run_command(path, out, "uninterrupted", "--workers", "2",
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, err = done.communicate(timeout=600)
+    assert done.returncode == 0, err.decode()[-3000:]
+    cycles = chaos(path, out, "c", workers=2, kills=3, seed=5, real=True, seconds=0.5)
+    assert all(c["lost"] == 0 for c in cycles), cycles
+    run_dir = out / "real12" / "c"
+    _check_exact(run_dir, out / "real12" / "uninterrupted",
+                 f"sqlite:///{run_dir / 'study.db'}", "real12/c")
