@@ -24,6 +24,11 @@ of a worker, a full disk, a second driver joining, ``--resume``):
 - the study and the table never disagree for long: where they can (a driver killed between
   appending a row and telling the study), ``--resume`` repairs the study from the table.
 
+``--resume --retry-failed`` runs the point of a failed trial again as a new trial, whose row
+says ``retry_of: <failed trial>``. The failed row stays (the table is append-only, and each
+trial number keeps its one row) but is *superseded*: :func:`superseded` names such rows, and
+budgets, grid checks and progress counts leave them out.
+
 :func:`check_run` checks what the table alone can show (duplicated trial numbers, unreadable
 lines, grid points missing or evaluated twice, trials missing from the budget);
 ``lstm_search.search`` adds the study's side (rows missing for finished trials, running trials
@@ -98,6 +103,7 @@ class TrialResult:
     # search bookkeeping
     search: str = ""  # "optuna", "ray", "grid", "evolution", ...
     reused_from: str | None = None  # "<run>/<trial>" whose outcome was reused (same cell + hparams)
+    retry_of: int | None = None  # the failed trial this one runs again (--retry-failed)
     worker: str = ""
     # provenance
     package_version: str = ""
@@ -307,6 +313,11 @@ def load_curves(*paths: str | os.PathLike[str]) -> Any:
         columns=["run", "trial", "epoch"])
 
 
+def superseded(rows: Iterable[Mapping[str, Any]]) -> set[int]:
+    """Trial numbers whose row is superseded by a retry (another row's ``retry_of``)."""
+    return {int(r["retry_of"]) for r in rows if isinstance(r.get("retry_of"), int)}
+
+
 def _point(row: Mapping[str, Any]) -> str:
     """A row's point of the search: cell, canonical genome, hyperparameters, seed, task options."""
     return json.dumps([row.get("cell"), row.get("genome_id"), row.get("hparams") or {},
@@ -326,7 +337,8 @@ def check_run(run_dir: str | os.PathLike[str]) -> list[str]:
 
     Checked: unreadable lines; trial numbers with more than one row; rows short of the run's
     budget (``search.trials`` in ``run.json``); for a grid search, a point evaluated more than
-    once (which leaves another never run) or points fewer than the budget.
+    once (which leaves another never run) or points fewer than the budget. Superseded rows
+    (see the module's docstring) count for neither budget nor points.
     """
     run_dir = Path(run_dir)
     problems: list[str] = []
@@ -355,6 +367,11 @@ def check_run(run_dir: str | os.PathLike[str]) -> list[str]:
     for t, n in sorted(by_trial.items()):
         if n > 1:
             problems.append(f"trial {t} has {n} rows")
+    retried = superseded(rows)
+    for t in sorted(retried - set(by_trial)):
+        problems.append(f"a row retries trial {t}, which has no row")
+    rows = [r for r in rows if r["trial"] not in retried]
+    by_trial = {t: n for t, n in by_trial.items() if t not in retried}
     info: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
         info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
@@ -367,8 +384,7 @@ def check_run(run_dir: str | os.PathLike[str]) -> list[str]:
     if search.get("sampler") == "grid":
         counts: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
-            if r.get("superseded_by") is None:
-                counts.setdefault(_point(r), []).append(r)
+            counts.setdefault(_point(r), []).append(r)
         for same in counts.values():
             if len(same) > 1:
                 problems.append(f"grid point ({_describe_point(same[0])}) evaluated "

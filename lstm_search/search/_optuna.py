@@ -90,6 +90,47 @@ def _held(study: Any) -> set[int]:
     return {t.number for t in _running(study) if not t.user_attrs.get(ABANDONED)}
 
 
+RETRY_ATTR = "retry_of"  # user attr of a trial that runs a failed trial's point again
+
+
+def _taken(study: Any, run_dir: str | Path) -> set[int]:
+    """The trials that count against the budget: rows (less failed rows superseded by a retry,
+    done or pending) and running trials (less abandoned ones)."""
+    import optuna
+
+    rows = ResultsWriter(run_dir).rows()
+    retried = {r.retry_of for r in rows if r.retry_of is not None}
+    states = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
+    pending = {t.user_attrs[RETRY_ATTR] for t in study.get_trials(deepcopy=False, states=states)
+               if RETRY_ATTR in t.user_attrs and not t.user_attrs.get(ABANDONED)}
+    return ({r.trial for r in rows} - retried - pending) | _held(study)
+
+
+def schedule_retries(exp: Experiment, spec: WorkerSpec) -> list[int]:
+    """Queue one new trial (Optuna WAITING, the same parameters) for each failed row not yet
+    retried; the workers take them first. Returns the failed trial numbers queued."""
+    import optuna
+
+    study = optuna.load_study(study_name=spec.study_name, storage=make_storage(spec.storage))
+    queued: list[int] = []
+    with _locked(spec.run_dir):
+        rows = ResultsWriter(spec.run_dir).rows()
+        done = {r.retry_of for r in rows if r.retry_of is not None}
+        live = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
+        done |= {t.user_attrs[RETRY_ATTR] for t in study.get_trials(deepcopy=False,
+                                                                     states=live)
+                 if RETRY_ATTR in t.user_attrs and not t.user_attrs.get(ABANDONED)}
+        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+        for r in rows:
+            if r.status != "failed" or r.trial in done or r.trial not in trials:
+                continue
+            study.enqueue_trial(trials[r.trial].params, user_attrs={RETRY_ATTR: r.trial},
+                                skip_if_exists=False)
+            queued.append(r.trial)
+            done.add(r.trial)
+    return queued
+
+
 def abandon(study: Any, trial_number: int) -> None:
     """Finish a trial that has no row and never will (its driver died, or its row could not be
     written) as FAIL marked abandoned: it does not count against the budget, and a grid
@@ -265,7 +306,7 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
         proposal: Proposal | None = None
         failure: Exception | None = None
         with _locked(spec.run_dir):
-            taken = recorded_trials(spec.run_dir) | _held(study)
+            taken = _taken(study, spec.run_dir)
             if len(taken) >= exp.search.trials:
                 break
             wait = evolution is not None and evolution.waiting_for_reference()
@@ -324,7 +365,8 @@ def _evaluate_trial(exp: Experiment, spec: WorkerSpec, study: Any, trial: Any,
                            run_dir=spec.run_dir, search=_search_name(exp, "optuna"),
                            evaluate=spec.evaluate,
                            on_eval=_on_eval(trial, exp, proposal),
-                           references=references)
+                           references=references,
+                           retry_of=trial.user_attrs.get(RETRY_ATTR))
     except SearchSetupError:
         study.tell(trial.number, state=optuna_fail())
         raise
@@ -438,7 +480,7 @@ def _stop_workers(procs: Mapping[int, Any]) -> set[int]:
 
 
 def run_optuna(exp: Experiment, spec: WorkerSpec, *, workers: int, resume: bool,
-               max_restarts: int | None = None) -> None:
+               max_restarts: int | None = None, retry_failed: bool = False) -> None:
     """Run the search with ``workers`` processes (in this process when ``workers == 1``).
 
     The driver holds a lease on the study while it runs (see ``_lease``); ``resume`` first
@@ -449,6 +491,8 @@ def run_optuna(exp: Experiment, spec: WorkerSpec, *, workers: int, resume: bool,
         spec = dataclasses.replace(spec, driver=lease.key)
         if resume:
             sweep_stale(exp, spec)
+        if retry_failed:
+            schedule_retries(exp, spec)
         if workers == 1:
             worker_loop(spec, exp)
             return

@@ -34,6 +34,22 @@ class RunOutcome:
     summary: Summary
     problems: tuple[str, ...] = ()  # what breaks the record's invariant (see results.py)
 
+    @property
+    def all_failed(self) -> bool:
+        """Every row of the run failed (or was invalid): nothing was learned."""
+        good = sum(self.summary.by_status.get(k, 0) for k in ("complete", "pruned"))
+        return self.summary.done > 0 and good == 0
+
+    def first_error(self) -> str:
+        """The first line of the first failed row's error ("" if none)."""
+        from lstm_search.results import TRIALS_FILE, read_jsonl
+
+        path = self.run_dir / TRIALS_FILE
+        for r in read_jsonl(path) if path.exists() else ():
+            if r.get("error"):
+                return str(r["error"]).strip().splitlines()[0][:300]
+        return ""
+
 
 def _latest_run(exp_dir: Path) -> str:
     runs = sorted((p for p in exp_dir.iterdir() if (p / RUN_FILE).exists()),
@@ -41,6 +57,46 @@ def _latest_run(exp_dir: Path) -> str:
     if not runs:
         raise ExperimentError(f"--resume: no earlier run of this experiment in {exp_dir}")
     return runs[-1].name
+
+
+# settings that do not shape any trial: a resume may change them
+_FREE_ON_RESUME = ("search.workers", "search.trials", "task.data_dir")
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def settings_changes(recorded: Mapping[str, Any], requested: Mapping[str, Any]) -> list[str]:
+    """``key: old -> new`` for each resolved setting that differs between a run's ``run.json``
+    (``recorded``) and a resuming command (``requested``, :meth:`Experiment.to_dict`)."""
+    from lstm_search.results import _clean, _json_default
+
+    requested = json.loads(json.dumps(_clean(dict(requested)), default=_json_default))
+    old, new = _flat(dict(recorded)), _flat(requested)
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k) and k not in _FREE_ON_RESUME]
+
+
+def resume_line(run_dir: Path, budget: int, *, retry_failed: bool = False,
+                forced: list[str] | None = None) -> str:
+    """What a resume continues: the run folder, rows present, trials missing, failed trials."""
+    s = summarise(run_dir)
+    failed = s.by_status.get("failed", 0)
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(s.by_status.items())) or "none"
+    line = (f"lstm-search: resuming {run_dir}: {s.done} row(s) ({statuses}), "
+            f"{max(0, budget - s.done)} of {budget} trial(s) to run, {failed} failed")
+    if failed:
+        line += (" (run again: --retry-failed)" if not retry_failed
+                 else " (--retry-failed: run again)")
+    if forced:
+        line += f"; --force: settings changed: {'; '.join(forced)}"
+    return line
 
 
 def check_storage(url: str) -> None:
@@ -102,6 +158,8 @@ def run_experiment(
     out: str | Path = "results",
     run: str | None = None,
     resume: bool = False,
+    force: bool = False,
+    retry_failed: bool = False,
     storage: str | None = None,
     address: str | None = None,
     num_cpus: int | None = None,
@@ -113,8 +171,10 @@ def run_experiment(
     ``paper`` applies the declaration's ``paper`` overrides (the published scale) under the
     explicit ones. Every problem with the declaration or the overrides raises before anything
     is written.
-    ``resume`` assumes no other driver works on the run: trials its study still shows running
-    (left by a killed driver) are finished as failed and replaced.
+    ``resume`` continues the run (or joins it while another driver works on it): trials left
+    running by a dead driver are run again; a live driver's are left alone. It refuses when the
+    resolved settings differ from the run's ``run.json`` (``force`` resumes anyway, with the
+    new settings recorded); ``retry_failed`` runs the point of each failed trial again.
     ``evaluate`` replaces :func:`lstm_search.evaluate.evaluate_candidate` (it must be picklable
     by reference for several workers).
     """
@@ -145,17 +205,29 @@ def run_experiment(
         sets["task.data_dir"] = str(Path(exp.task.data_dir).resolve())
         exp = load_experiment(path, smoke=smoke, overrides=sets)
     exp_dir = out / exp.name
+    changed: list[str] = []
     if resume:
         run = run or _latest_run(exp_dir)
         if not (exp_dir / run / RUN_FILE).is_file():
             raise ExperimentError(f"--resume: no run {run!r} in {exp_dir} (no {RUN_FILE})")
         info = json.loads((exp_dir / run / RUN_FILE).read_text())
         inv = info.get("invocation", {})
-        # the resumed run keeps its declaration and settings; new --set values come on top
+        # the resumed run keeps its --set values; new ones come on top. --smoke is not taken
+        # from the run: resuming a smoke run without it (or the reverse) changes the settings
         sets = {**inv.get("overrides", {}), **sets}
-        smoke = bool(inv.get("smoke", smoke))
         storage = storage or inv.get("storage")
         exp = load_experiment(path, smoke=smoke, overrides=sets)
+        changed = settings_changes(info.get("experiment") or {}, exp.to_dict())
+        if changed and not force:
+            was = (" (the run was a --smoke run; this command is not)"
+                   if inv.get("smoke") and not smoke else
+                   " (this command is --smoke; the run was not)"
+                   if smoke and not inv.get("smoke") else "")
+            raise ExperimentError(
+                f"--resume: the settings of run {run!r} ({exp_dir / run / RUN_FILE}) differ "
+                f"from this command's{was}: {'; '.join(changed)}. Resuming would mix trials "
+                f"run at different settings in one table: give the same settings, choose "
+                f"another run with --run, or pass --force")
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         run = run or (f"smoke-{stamp}" if smoke else f"paper-{stamp}" if paper else stamp)
@@ -165,6 +237,13 @@ def run_experiment(
     run_dir = exp_dir / run
     # every problem with the backend or the storage is reported before anything is written
     check_backend(exp, backend, storage=explicit_storage)
+    if retry_failed and not resume:
+        raise ExperimentError("--retry-failed runs the failed trials of an earlier run again: "
+                              "use it with --resume")
+    if retry_failed and (backend != "optuna" or exp.search.sampler == "evolution"):
+        raise ExperimentError("--retry-failed works with the optuna backend's samplers (not "
+                              "the ray backend, nor the evolutionary strategy, whose next "
+                              "proposals depend on each outcome)")
     if storage and backend == "optuna":
         check_storage(storage)
     writer = ResultsWriter(run_dir)
@@ -181,9 +260,14 @@ def run_experiment(
         "provenance": provenance(),
         "started": previous.get("started", now()),
         "resumed": [*previous.get("resumed", []), now()] if resume else [],
+        "settings_changed": [*previous.get("settings_changed", []),
+                             *([{"time": now(), "changes": changed}] if changed else [])],
     })
     print(f"lstm-search: {exp.name} run {run}: {exp.search.trials} trials, backend {backend}, "
           f"{exp.search.workers} worker(s); results in {run_dir}", file=stream, flush=True)
+    if resume:
+        print(resume_line(run_dir, exp.search.trials, retry_failed=retry_failed,
+                          forced=changed), file=stream, flush=True)
     with ProgressMonitor(run_dir, exp.search.trials, stream=stream):
         if backend == "optuna":
             from lstm_search.search._optuna import WorkerSpec, run_optuna
@@ -191,7 +275,8 @@ def run_experiment(
             spec = WorkerSpec(experiment_path=str(path.resolve()), smoke=smoke, overrides=sets,
                               run=run, run_dir=str(run_dir.resolve()), storage=storage,
                               study_name=f"{exp.name}/{run}", index=0, evaluate=evaluate)
-            run_optuna(exp, spec, workers=exp.search.workers, resume=resume)
+            run_optuna(exp, spec, workers=exp.search.workers, resume=resume,
+                       retry_failed=retry_failed)
         else:
             from lstm_search.search._ray import run_ray
 
@@ -236,4 +321,4 @@ def record_problems(run_dir: str | Path, *, backend: str = "optuna", storage: st
 
 
 __all__ = ["BACKENDS", "RunOutcome", "check_backend", "check_storage", "record_problems",
-           "run_experiment"]
+           "resume_line", "run_experiment", "settings_changes"]

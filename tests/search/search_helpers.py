@@ -117,9 +117,19 @@ def grid_experiment(folder: Path, name: str = "grid12") -> Path:
 
 
 def points(run_dir: Path) -> list[tuple[str, str, int, float]]:
-    """(cell, hyperparameters, seed, objective) of every row, sorted."""
+    """(cell, hyperparameters, seed, objective) of every row not superseded by a retry."""
+    table = rows(run_dir)
+    retried = {r.get("retry_of") for r in table}
     return sorted((r["cell"], json.dumps(r["hparams"], sort_keys=True), r["seed"],
-                   r["objective"]) for r in rows(run_dir))
+                   r["objective"]) for r in table if r["trial"] not in retried)
+
+
+def failing_evaluate(candidate: Any, **kw: Any) -> Any:
+    """:func:`fake_evaluate`, but the cell named by ``LSTM_SEARCH_TEST_FAIL_CELL`` fails (a data
+    set missing, say) while that variable is set."""
+    if candidate.cell == os.environ.get("LSTM_SEARCH_TEST_FAIL_CELL"):
+        raise RuntimeError(f"data for {candidate.cell} missing")
+    return fake_evaluate(candidate, **kw)
 
 
 def drive(experiment: Path, out: Path, run: str, *extra: str, seconds: float = 0.0,
@@ -135,7 +145,6 @@ def drive(experiment: Path, out: Path, run: str, *extra: str, seconds: float = 0
 
 def _drive_main(argv: list[str]) -> int:
     import argparse
-    import io
 
     from search_helpers import fake_evaluate  # by module name: the spawned workers import it
 
@@ -149,16 +158,12 @@ def _drive_main(argv: list[str]) -> int:
     p.add_argument("--workers", type=int)
     p.add_argument("--storage")
     a = p.parse_args(argv)
-    stream = io.StringIO()
     try:
-        outcome = run_experiment(a.experiment, out=a.out, run=a.run, resume=a.resume,
-                                 workers=a.workers, storage=a.storage, evaluate=fake_evaluate,
-                                 stream=stream)
+        run_experiment(a.experiment, out=a.out, run=a.run, resume=a.resume, workers=a.workers,
+                       storage=a.storage, evaluate=fake_evaluate, stream=sys.stderr)
     except KeyboardInterrupt:
         return 130
-    finally:
-        sys.stderr.write(stream.getvalue())
-    return 0 if outcome.run_dir else 1
+    return 0
 
 
 if __name__ == "__main__":

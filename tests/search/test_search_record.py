@@ -47,8 +47,8 @@ def reference(tmp_path_factory) -> Path:
 
 
 def _run(path: Path, out: Path, **kw):
-    return run_experiment(str(path), out=out, stream=io.StringIO(), evaluate=fake_evaluate,
-                          **kw)
+    kw.setdefault("evaluate", fake_evaluate)
+    return run_experiment(str(path), out=out, stream=io.StringIO(), **kw)
 
 
 def test_a_torn_last_line_does_not_take_the_next_row_with_it(tmp_path: Path) -> None:
@@ -262,3 +262,74 @@ def test_chaos_with_the_run_command_and_real_trials(tmp_path: Path) -> None:
     run_dir = out / "real12" / "c"
     _check_exact(run_dir, out / "real12" / "uninterrupted",
                  f"sqlite:///{run_dir / 'study.db'}", "real12/c")
+
+
+def test_resume_says_what_it_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
+    from lstm_search.experiment import ExperimentError
+
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    _run(path, out, run="r", trials=4)
+    with pytest.raises(ExperimentError, match=r"train.epochs: 1 -> 3.*--force") as e:
+        _run(path, out, run="r", resume=True, overrides={"train.epochs": 3})
+    assert "train.lr" not in str(e.value)
+    assert len(rows(out / "grid12" / "r")) == 4  # nothing written
+    stream = io.StringIO()
+    run_experiment(str(path), out=out, run="r", resume=True, trials=6, evaluate=fake_evaluate,
+                   stream=stream, overrides={"train.epochs": 3}, force=True)
+    assert (f"resuming {out / 'grid12' / 'r'}: 4 row(s) (complete 4), 2 of 6 trial(s) to "
+            f"run, 0 failed; --force: settings changed: train.epochs: 1 -> 3") in \
+        stream.getvalue()
+    info = json.loads((out / "grid12" / "r" / "run.json").read_text())
+    assert info["settings_changed"][0]["changes"] == ["train.epochs: 1 -> 3"]
+    assert info["experiment"]["train"]["epochs"] == 3
+
+
+def test_retry_failed_runs_failed_points_again_one_row_per_trial(
+        tmp_path: Path, monkeypatch, reference: Path) -> None:
+    from search_helpers import failing_evaluate
+
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    run_dir = out / "grid12" / "r"
+    monkeypatch.setenv("LSTM_SEARCH_TEST_FAIL_CELL", "cifg")
+    first = _run(path, out, run="r", evaluate=failing_evaluate)
+    failed = sorted(r["trial"] for r in rows(run_dir) if r["status"] == "failed")
+    assert len(failed) == 4 and first.problems == ()
+    monkeypatch.delenv("LSTM_SEARCH_TEST_FAIL_CELL")
+    stream = io.StringIO()
+    again = run_experiment(str(path), out=out, run="r", resume=True, retry_failed=True,
+                           evaluate=failing_evaluate, stream=stream)
+    assert "12 row(s) (complete 8, failed 4), 0 of 12 trial(s) to run, 4 failed" in \
+        stream.getvalue()
+    table = rows(run_dir)
+    numbers = [r["trial"] for r in table]
+    assert len(numbers) == len(set(numbers)) == 16, "one row per trial number"
+    assert sorted(r["retry_of"] for r in table if r["retry_of"] is not None) == failed
+    assert again.problems == () and again.summary.done == 12
+    assert points(run_dir) == points(reference)
+    # a second --retry-failed has nothing left to retry
+    _run(path, out, run="r", resume=True, retry_failed=True, evaluate=failing_evaluate)
+    assert len(rows(run_dir)) == 16
+
+
+def test_a_run_whose_every_trial_failed_exits_non_zero(tmp_path: Path, monkeypatch,
+                                                       capsys) -> None:
+    import lstm_search.search
+    from lstm_search.cli import main
+
+    monkeypatch.setenv("LSTM_SEARCH_TEST_FAIL_CELL", "gru")
+    path = write_experiment(tmp_path, space='CellChoiceSpace(name="g", cells=("gru",), '
+                            'hparams={"lr": Choice((0.1, 0.2))})',
+                            search='trials=2, sampler="grid"')
+    real = lstm_search.search.run_experiment
+
+    def with_failing_evaluate(*a, **kw):
+        return real(*a, evaluate=__import__("search_helpers").failing_evaluate, **kw)
+
+    monkeypatch.setattr(lstm_search.search, "run_experiment", with_failing_evaluate)
+    code = main(["run", str(path), "--out", str(tmp_path / "results"), "--run", "f"])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("lstm-search run: error: every trial failed (2 of 2); the first: "
+                   "RuntimeError: data for gru missing")
