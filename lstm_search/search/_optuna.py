@@ -307,6 +307,9 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
         failure: Exception | None = None
         with _locked(spec.run_dir):
             taken = _taken(study, spec.run_dir)
+            if len(taken) >= exp.search.trials and _sweep(study, exp, spec):
+                # trials held by a driver that died meanwhile (a joined run): run them here
+                taken = _taken(study, spec.run_dir)
             if len(taken) >= exp.search.trials:
                 break
             wait = evolution is not None and evolution.waiting_for_reference()
@@ -437,31 +440,39 @@ def sweep_stale(exp: Experiment, spec: WorkerSpec, *, pids: set[int] | None = No
     import optuna
 
     study = optuna.load_study(study_name=spec.study_name, storage=make_storage(spec.storage))
-    n = 0
     with _locked(spec.run_dir):
-        live = live_drivers(study) if pids is None else set()
-        rows = {r.trial: r for r in ResultsWriter(spec.run_dir).rows()}
-        for t in _running(study):
-            driver = t.user_attrs.get(DRIVER_ATTR)
-            pid = t.user_attrs.get("pid")
-            if pids is not None:
-                if pid not in pids or driver != spec.driver:
-                    continue
-            elif driver and driver in live:
-                continue  # another driver's trial, running now
-            if t.number in rows:
-                tell(study, t.number, exp, rows[t.number])
-            elif pids is not None and not abandon_all:
-                proposal = proposal_from_attrs(t.user_attrs) or Proposal(
-                    Genome((), (), {}, ""), "unknown", dict(t.params))
-                row = failed_row(exp, proposal, run=spec.run, trial=t.number,
-                                 search=_search_name(exp, "optuna"),
-                                 error=error or f"worker process {pid} died during the trial")
-                ResultsWriter(spec.run_dir).append(row)
-                tell(study, t.number, exp, row)
-            else:
-                abandon(study, t.number)
-            n += 1
+        return _sweep(study, exp, spec, pids=pids, error=error, abandon_all=abandon_all)
+
+
+def _sweep(study: Any, exp: Experiment, spec: WorkerSpec, *, pids: set[int] | None = None,
+           error: str = "", abandon_all: bool = False) -> int:
+    """:func:`sweep_stale` for a caller that holds the ask lock already."""
+    n = 0
+    live = live_drivers(study) if pids is None else set()
+    rows: dict[int, TrialResult] | None = None
+    for t in _running(study):
+        driver = t.user_attrs.get(DRIVER_ATTR)
+        pid = t.user_attrs.get("pid")
+        if pids is not None:
+            if pid not in pids or driver != spec.driver:
+                continue
+        elif driver and driver in live:
+            continue  # another driver's trial, running now
+        if rows is None:
+            rows = {r.trial: r for r in ResultsWriter(spec.run_dir).rows()}
+        if t.number in rows:
+            tell(study, t.number, exp, rows[t.number])
+        elif pids is not None and not abandon_all:
+            proposal = proposal_from_attrs(t.user_attrs) or Proposal(
+                Genome((), (), {}, ""), "unknown", dict(t.params))
+            row = failed_row(exp, proposal, run=spec.run, trial=t.number,
+                             search=_search_name(exp, "optuna"),
+                             error=error or f"worker process {pid} died during the trial")
+            ResultsWriter(spec.run_dir).append(row)
+            tell(study, t.number, exp, row)
+        else:
+            abandon(study, t.number)
+        n += 1
     return n
 
 
