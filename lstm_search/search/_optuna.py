@@ -2,10 +2,15 @@
 
 Each worker loads the experiment from its file, opens the study in the shared storage and loops:
 under a file lock in the run folder it counts the trials taken (recorded in the table, or running
-in the study) and asks for a new trial only while fewer than ``search.trials`` are taken, so
-several workers finish exactly the budget. The driver watches its workers: a worker that dies
-mid-trial has that trial recorded ``failed`` (and told FAIL) and is replaced while budget remains.
-With one worker the loop runs in the driver's own process.
+in the study, less abandoned ones) and asks for a new trial only while fewer than
+``search.trials`` are taken, so several workers finish exactly the budget. A trial's row is
+appended before the study is told its outcome; a row that cannot be written leaves the trial
+abandoned (FAIL, no row), never done. The driver holds a lease on the study (``_lease``) and
+tags every trial with it, so ``--resume`` settles only the trials of dead drivers and a second
+driver can join a live run. The driver watches its workers: a worker that dies mid-trial has
+that trial recorded ``failed`` (and told FAIL) and is replaced while budget remains; on Ctrl-C
+(workers ignore SIGINT) the driver stops its workers and abandons their unfinished trials,
+which ``--resume`` runs again. With one worker the loop runs in the driver's own process.
 """
 
 from __future__ import annotations

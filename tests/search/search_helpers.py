@@ -170,6 +170,12 @@ if __name__ == "__main__":
     sys.exit(_drive_main(sys.argv[1:]))
 
 
+def _default_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _group_gone(pgid: int, timeout: float = 30.0) -> None:
     """Wait until no process of process group ``pgid`` is left (the driver and its workers)."""
     import time
@@ -216,7 +222,9 @@ def chaos(experiment: Path, out: Path, run: str, *, workers: int, kills: int, se
         log_path = Path(out) / f".chaos-{run}-{i}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "wb") as log:
-            popen = {"stdout": subprocess.DEVNULL, "stderr": log, "start_new_session": True}
+            # Ctrl-C's default action even where this runs with SIGINT ignored (`cmd &`)
+            popen = {"stdout": subprocess.DEVNULL, "stderr": log, "start_new_session": True,
+                     "preexec_fn": _default_sigint}
             proc = (run_command(experiment, out, run, *resume, *extra, **popen) if real else
                     drive(experiment, out, run, *resume, *extra, seconds=seconds, **popen))
         if i >= kills:  # no more interruptions: run to the end
@@ -229,7 +237,7 @@ def chaos(experiment: Path, out: Path, run: str, *, workers: int, kills: int, se
                and time.monotonic() < end):
             time.sleep(0.02)
         before = len(rows(run_dir))
-        target = before + rng.randint(0, 3)
+        target = before + rng.randint(0, 2)
         delay = rng.uniform(0, 2 * seconds)
         while proc.poll() is None and len(rows(run_dir)) < target and time.monotonic() < end:
             time.sleep(0.02)
@@ -248,6 +256,8 @@ def chaos(experiment: Path, out: Path, run: str, *, workers: int, kills: int, se
         finished = b"trials recorded" in log_path.read_bytes()  # signalled as it ended
         assert code in (0, 130, -9) or finished, log_path.read_text()[-3000:]
         now = {json.dumps(r, sort_keys=True) for r in rows(run_dir)}
+        if code == 0 and len(now) - at > workers:  # more than the trials then in flight
+            raise AssertionError(f"the driver ran on to the end after {sig} at {at} rows")
         cycles.append({"signal": sig, "rows_at_signal": at, "exit": code,
                        "lost": len(seen - now)})
         seen |= now

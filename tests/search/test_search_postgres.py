@@ -114,6 +114,7 @@ def test_two_drivers_on_postgresql_one_killed_then_resumed(
             if proc is not None and proc.poll() is None:
                 proc.kill()
     # B took over the dead driver's trials; a resume afterwards finds nothing left to do
+    assert len({r["trial"] for r in rows(run_dir)}) == 12
     again = run_experiment(str(path), out=out, run="r1", resume=True, storage=postgres_url,
                            evaluate=fake_evaluate, stream=io.StringIO())
     assert again.problems == ()
