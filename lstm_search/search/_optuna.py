@@ -67,6 +67,7 @@ class WorkerSpec:
     evaluate: Evaluate | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     driver: str = ""  # the lease key of the driver these workers belong to (see _lease)
+    driver_pid: int = 0  # the driver's process id (a worker whose driver is gone stops)
 
 
 @contextlib.contextmanager
@@ -396,14 +397,20 @@ def _search_name(exp: Experiment, backend: str) -> str:
     return "evolution" if exp.search.sampler == "evolution" else f"{backend}-{exp.search.sampler}"
 
 
-def _die_with_parent() -> None:
-    """Linux: end this worker when the driver dies (a killed driver leaves no orphans)."""
+def _die_with_parent(parent: int = 0) -> None:
+    """Linux: end this worker when the driver dies (a killed driver leaves no orphans).
+
+    The death signal only covers a driver that dies after it is set: a driver killed while
+    this worker was still starting (``parent``, its pid, is no longer our parent) ends it now.
+    """
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if parent and os.getppid() != parent:
+        os._exit(1)
 
 
 TABLE_ERROR_EXIT = 4
@@ -413,7 +420,7 @@ INTERRUPTED_EXIT = 130
 def _worker_entry(spec: WorkerSpec) -> None:
     import signal
 
-    _die_with_parent()
+    _die_with_parent(spec.driver_pid)
     # Ctrl-C reaches the whole process group: the driver alone decides (it stops its workers
     # and settles their trials), so a worker never dies half-way through its own bookkeeping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -524,7 +531,8 @@ def _drive(exp: Experiment, spec: WorkerSpec, *, workers: int,
     limit = max_restarts if max_restarts is not None else exp.search.trials
 
     def start(i: int) -> None:
-        p = ctx.Process(target=_worker_entry, args=(dataclasses.replace(spec, index=i),),
+        p = ctx.Process(target=_worker_entry,
+                        args=(dataclasses.replace(spec, index=i, driver_pid=os.getpid()),),
                         name=f"lstm-search-worker-{i}", daemon=False)
         p.start()
         procs[i] = p

@@ -333,3 +333,36 @@ def test_a_run_whose_every_trial_failed_exits_non_zero(tmp_path: Path, monkeypat
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == ("lstm-search run: error: every trial failed (2 of 2); the first: "
                    "RuntimeError: data for gru missing")
+
+
+def test_a_driver_killed_while_its_workers_start_leaves_no_worker_running(
+        tmp_path: Path) -> None:
+    """The workers' death signal is set once they run: a driver killed while they were still
+    starting must not leave them to run the search alone (and race the next --resume)."""
+    import signal
+
+    from search_helpers import _group_gone
+
+    path = grid_experiment(tmp_path)
+    run_dir = tmp_path / "results" / "grid12" / "k"
+    proc = drive(path, tmp_path / "results", "k", "--workers", "2", seconds=0.1,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+
+    def worker_started() -> bool:
+        for pid in children.read_text().split():
+            try:
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return True
+            except OSError:
+                continue
+        return False
+
+    end = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < end and not worker_started():
+        time.sleep(0.005)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)  # a worker is starting (spawn: imports, unpickling)
+    proc.wait()
+    _group_gone(proc.pid)
+    assert rows(run_dir) == [], "no worker ran a trial without its driver"
