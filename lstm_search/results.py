@@ -237,16 +237,37 @@ class ResultsWriter:
     def append_curve(self, run: str, trial: int, epoch: int, metrics: Mapping[str, float]) -> None:
         append_jsonl(self.curves_path, {"run": run, "trial": trial, "epoch": epoch, **metrics})
 
+    def _records(self) -> list[dict[str, Any]]:
+        """The table's rows as written: read under a shared lock, so that a row another
+        process is appending is never seen half-written (and taken for a missing one)."""
+        import fcntl
+
+        try:
+            with open(self.trials_path, "rb") as f:
+                fcntl.flock(f, fcntl.LOCK_SH)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        out = []
+        for lineno, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:  # a torn line (a process killed mid-write), or bad UTF-8
+                warnings.warn(f"{self.trials_path}:{lineno}: skipping a corrupt or truncated "
+                              f"line", stacklevel=3)
+                continue
+            if isinstance(row, dict):
+                out.append(row)
+        return out
+
     def finished_trials(self) -> set[int]:
         """Trial numbers already recorded in this run's table (used on resume)."""
-        if not self.trials_path.exists():
-            return set()
-        return {int(r["trial"]) for r in read_jsonl(self.trials_path) if "trial" in r}
+        return {int(r["trial"]) for r in self._records() if "trial" in r}
 
     def rows(self) -> list[TrialResult]:
-        if not self.trials_path.exists():
-            return []
-        return [TrialResult.from_dict(r) for r in read_jsonl(self.trials_path)]
+        return [TrialResult.from_dict(r) for r in self._records()]
 
 
 def _find(paths: Iterable[str | os.PathLike[str]], name: str) -> list[Path]:
