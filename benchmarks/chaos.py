@@ -1,10 +1,10 @@
 """Kill/resume chaos: does the record hold when the driver is killed or interrupted at random?
 
 For each storage (SQLite, journal file) and worker count (1, 2): a 12-point grid (3 cells x 4
-learning rates) with a stand-in evaluate (metrics a fixed function of the point, 0.3 s a
-trial), the driver SIGKILLed (its workers die with it) or sent SIGINT (the whole process group,
-as Ctrl-C does) at seeded random moments ``--cycles`` times, ``--resume`` after each, then
-``--resume`` until done; plus the ``lstm-search run`` command itself with real 1-epoch trials.
+learning rates) with a stand-in evaluate (metrics a fixed function of the point, 0.3 s a trial
+per worker), the driver SIGKILLed (its workers die with it) or sent SIGINT (the whole process
+group, as Ctrl-C does) at seeded random moments ``--cycles`` times, ``--resume`` after each,
+then ``--resume`` until done; plus ``lstm-search run`` itself with real 1-epoch trials.
 Each final table is compared with an uninterrupted run of the same grid:
 
 - rows lost: rows seen after one interruption and missing after a later one, plus reference
@@ -73,7 +73,7 @@ def measure(root: Path, *, storage: str, workers: int, cycles: int, seed: int,
            else f"journal:{folder / 'study.log'}")
     t0 = time.perf_counter()
     record = chaos(path, folder / "results", "c", workers=workers, kills=cycles, seed=seed,
-                   storage=url, real=real, seconds=0.5 if real else 0.3)
+                   storage=url, real=real, seconds=0.5 if real else 0.3 * workers)
     wall = time.perf_counter() - t0
     run_dir = folder / "results" / path.stem / "c"
     table = rows(run_dir)
@@ -83,7 +83,7 @@ def measure(root: Path, *, storage: str, workers: int, cycles: int, seed: int,
                        for r in table)
     problems = check_run(run_dir) + check_study(run_dir, url, f"{path.stem}/c")
     return {
-        "trials": "real 1-epoch (lstm-search run)" if real else "stand-in, 0.3 s",
+        "trials": "real 1-epoch (lstm-search run)" if real else f"stand-in, {0.3 * workers:.1f} s",
         "storage": storage, "workers": workers, "cycles": len(record),
         "signals": " ".join(c["signal"] for c in record),
         # interruptions that hit a running search (the others came after it had ended)

@@ -217,7 +217,9 @@ def run_experiment(
         sets = {**inv.get("overrides", {}), **sets}
         storage = storage or inv.get("storage")
         exp = load_experiment(path, smoke=smoke, overrides=sets)
-        changed = settings_changes(info.get("experiment") or {}, exp.to_dict())
+        # a run.json without its resolved settings (written by hand) has nothing to compare
+        changed = (settings_changes(info["experiment"], exp.to_dict())
+                   if isinstance(info.get("experiment"), dict) else [])
         if changed and not force:
             was = (" (the run was a --smoke run; this command is not)"
                    if inv.get("smoke") and not smoke else
