@@ -27,7 +27,8 @@ of a worker, a full disk, a second driver joining, ``--resume``):
 ``--resume --retry-failed`` runs the point of a failed trial again as a new trial, whose row
 says ``retry_of: <failed trial>``. The failed row stays (the table is append-only, and each
 trial number keeps its one row) but is *superseded*: :func:`superseded` names such rows, and
-budgets, grid checks and progress counts leave them out.
+budgets, grid checks and progress counts leave them out (:func:`load_results` keeps them; its
+``retry_of`` column links each retry to the row it supersedes).
 
 :func:`check_run` checks what the table alone can show (duplicated trial numbers, unreadable
 lines, grid points missing or evaluated twice, trials missing from the budget);
