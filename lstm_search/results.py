@@ -6,15 +6,40 @@ Layout on disk (``results/<experiment>/<run>/``)::
     trials.jsonl    one JSON object per line, one line per finished trial (append-only)
     curves.jsonl    one JSON object per (trial, epoch): the per-epoch metrics of every trial
 
-Rows are appended with a single ``write`` on a file opened with ``O_APPEND`` followed by
-``fsync``, so several worker processes may append to the same table and a process killed
-mid-write leaves at most one truncated last line, which :func:`load_results` skips with a
-warning. Optuna studies and Ray Tune folders are working memory of a search; this table is what
-analysis reads, and it needs neither torch nor a model to do so.
+Rows are appended by :func:`append_jsonl`: under an exclusive ``flock`` on the file, one
+``O_APPEND`` write then ``fsync``, so several worker processes may append to the same table. A
+write that fails or comes up short is undone and raises :class:`TableWriteError`; a last line
+left torn by a process killed mid-write is terminated before the next row is written, so it
+never takes a whole row with it. :func:`load_results` skips a torn line with a warning.
+
+**The record's invariant.** Whatever happens to the processes (Ctrl-C, SIGKILL of the driver or
+of a worker, a full disk, a second driver joining, ``--resume``):
+
+- each trial number of a run has exactly one row;
+- every trial the study counts as finished with a result (COMPLETE, PRUNED, or FAIL with a
+  row) has its row; a trial whose row could not be written is never told done: it is finished
+  as FAIL marked ``abandoned`` (no row, no place in the budget) and its point is run again;
+- every grid point (or fixed setting) is evaluated exactly as often as an uninterrupted run
+  evaluates it;
+- the study and the table never disagree for long: where they can (a driver killed between
+  appending a row and telling the study), ``--resume`` repairs the study from the table.
+
+``--resume --retry-failed`` runs the point of a failed trial again as a new trial, whose row
+says ``retry_of: <failed trial>``. The failed row stays (the table is append-only, and each
+trial number keeps its one row) but is *superseded*: :func:`superseded` names such rows, and
+budgets, grid checks and progress counts leave them out (:func:`load_results` keeps them; its
+``retry_of`` column links each retry to the row it supersedes).
+
+:func:`check_run` checks what the table alone can show (duplicated trial numbers, unreadable
+lines, grid points missing or evaluated twice, trials missing from the budget);
+``lstm_search.search`` adds the study's side (rows missing for finished trials, running trials
+whose driver is dead). Optuna studies and Ray Tune folders are working memory of a search; this
+table is what analysis reads, and it needs neither torch nor a model to do so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -82,6 +107,7 @@ class TrialResult:
     # search bookkeeping
     search: str = ""  # "optuna", "ray", "grid", "evolution", ...
     reused_from: str | None = None  # "<run>/<trial>" whose outcome was reused (same cell + hparams)
+    retry_of: int | None = None  # the failed trial this one runs again (--retry-failed)
     worker: str = ""
     # provenance
     package_version: str = ""
@@ -140,40 +166,76 @@ def _clean(value: Any) -> Any:
     return value
 
 
+class TableWriteError(OSError):
+    """A row could not be written whole (disk full, a short write, an I/O error). The table is
+    left as it was before the attempt; the trial must not be counted as done."""
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` as the table writes it: NaN and infinities as null, distributions and numpy
+    scalars in their JSON form (what reading it back from a file gives)."""
+    return json.loads(json.dumps(_clean(value), default=json_default))
+
+
 def append_jsonl(path: str | os.PathLike[str], record: Mapping[str, Any]) -> None:
-    """Append one JSON line atomically (single O_APPEND write, then fsync)."""
+    """Append one JSON line whole, or raise :class:`TableWriteError` and leave the file as it was.
+
+    Under an exclusive ``flock`` on the file: a last line left unterminated by a process killed
+    mid-write (or by a short write that could not be undone) is terminated first, so the new row
+    never lands on a torn one; then one ``O_APPEND`` write and ``fsync``. A short or failed
+    write is undone (the file is truncated back to its length before the attempt).
+    """
+    import fcntl  # POSIX; imported here so that analysis-only installs need no fcntl
+
     line = json.dumps(_clean(dict(record)), default=json_default, sort_keys=True) + "\n"
     data = line.encode("utf-8")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(os.fspath(path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(os.fspath(path), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        written = os.write(fd, data)
-        if written != len(data):  # pragma: no cover - local file systems write whole lines
-            raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
-        os.fsync(fd)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data  # a torn last line: it stays torn, but alone on its line
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise TableWriteError(f"short write to {path}: {written} of {len(data)} bytes")
+            os.fsync(fd)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            if isinstance(e, TableWriteError):
+                raise
+            raise TableWriteError(f"could not append a row to {path}: {e}") from e
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
+
+
+def _objects(lines: Iterable[bytes]) -> tuple[list[tuple[int, dict[str, Any]]], list[int]]:
+    """The JSON objects among ``lines`` with their line numbers, and the numbers of the lines
+    that are not a JSON object (truncated, corrupt, bad UTF-8, an array ...)."""
+    objects: list[tuple[int, dict[str, Any]]] = []
+    damaged: list[int] = []
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            value = None  # ValueError: JSON errors and over-long integer literals
+        if isinstance(value, dict):
+            objects.append((lineno, value))
+        else:
+            damaged.append(lineno)
+    return objects, damaged
 
 
 def _jsonl_objects(path: str | os.PathLike[str]) -> tuple[list[tuple[int, dict[str, Any]]],
                                                           list[int]]:
-    """The JSON objects of a JSON-lines file with their line numbers, and the numbers of the
-    lines that are not a JSON object (truncated, corrupt, bad UTF-8, an array ...)."""
-    objects: list[tuple[int, dict[str, Any]]] = []
-    damaged: list[int] = []
+    """:func:`_objects` of the lines of a JSON-lines file."""
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                value = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError, RecursionError):
-                value = None  # ValueError: JSON errors and over-long integer literals
-            if isinstance(value, dict):
-                objects.append((lineno, value))
-            else:
-                damaged.append(lineno)
-    return objects, damaged
+        return _objects(f)
 
 
 def damaged_lines_message(path: str | os.PathLike[str], lines: list[int]) -> str:
@@ -199,8 +261,13 @@ def read_rows(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     damaged ones (a line that is not a JSON object; ``trial`` not an integer, an unknown
     ``status``, ``metrics`` not an object, ``objective`` not a number ...), which are skipped
     with one warning for the file that counts them and names their line numbers."""
-    objects, damaged = _jsonl_objects(path)
+    yield from _usable_rows(path, *_jsonl_objects(path))
+
+
+def _usable_rows(path: str | os.PathLike[str], objects: list[tuple[int, dict[str, Any]]],
+                 damaged: list[int]) -> list[dict[str, Any]]:
     rows = []
+    damaged = list(damaged)
     for lineno, r in objects:
         objective = r.get("objective")
         if _row_damage(r) is not None or not (objective is None or (
@@ -209,8 +276,8 @@ def read_rows(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
         else:
             rows.append(r)
     if damaged:
-        warnings.warn(damaged_lines_message(path, sorted(damaged)), stacklevel=2)
-    yield from rows
+        warnings.warn(damaged_lines_message(path, sorted(damaged)), stacklevel=3)
+    return rows
 
 
 class ResultsWriter:
@@ -241,17 +308,27 @@ class ResultsWriter:
     def append_curve(self, run: str, trial: int, epoch: int, metrics: Mapping[str, float]) -> None:
         append_jsonl(self.curves_path, {"run": run, "trial": trial, "epoch": epoch, **metrics})
 
+    def _records(self) -> list[dict[str, Any]]:
+        """The table's usable rows (as :func:`read_rows` gives them), read under a shared lock,
+        so that a row another process is appending is never seen half-written (and taken for
+        a missing or a damaged one)."""
+        import fcntl
+
+        try:
+            with open(self.trials_path, "rb") as f:
+                fcntl.flock(f, fcntl.LOCK_SH)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        return _usable_rows(self.trials_path, *_objects(data.splitlines()))
+
     def finished_trials(self) -> set[int]:
         """Trial numbers already recorded in this run's table (used on resume)."""
-        if not self.trials_path.exists():
-            return set()
-        return {r["trial"] for r in read_rows(self.trials_path)}
+        return {r["trial"] for r in self._records()}
 
     def rows(self) -> list[TrialResult]:
-        """The table's rows; damaged ones (see :func:`load_results`) are left out."""
-        if not self.trials_path.exists():
-            return []
-        return [TrialResult.from_dict(r) for r in read_rows(self.trials_path)]
+        """The table's rows; damaged ones (see :func:`read_rows`) are left out."""
+        return [TrialResult.from_dict(r) for r in self._records()]
 
 
 def _find(paths: Iterable[str | os.PathLike[str]], name: str) -> list[Path]:
@@ -488,6 +565,75 @@ def load_curves(*paths: str | os.PathLike[str]) -> Any:
         columns=["run", "trial", "epoch"])
     df.attrs[PROBLEMS_ATTR] = problems
     return df
+
+
+def superseded(rows: Iterable[Mapping[str, Any]]) -> set[int]:
+    """Trial numbers whose row is superseded by a retry (another row's ``retry_of``)."""
+    return {int(r["retry_of"]) for r in rows if isinstance(r.get("retry_of"), int)}
+
+
+def _point(row: Mapping[str, Any]) -> str:
+    """A row's point of the search: cell, canonical genome, hyperparameters, seed, task options."""
+    return json.dumps([row.get("cell"), row.get("genome_id"), row.get("hparams") or {},
+                       row.get("seed"), row.get("task"), row.get("task_options") or {}],
+                      sort_keys=True, default=str)
+
+
+def _describe_point(row: Mapping[str, Any]) -> str:
+    hp = json.dumps(row.get("hparams") or {}, sort_keys=True, default=str)
+    opts = row.get("task_options") or {}
+    return (f"cell {row.get('cell')!r}, hparams {hp}, seed {row.get('seed')}"
+            + (f", task {json.dumps(opts, sort_keys=True, default=str)}" if opts else ""))
+
+
+def check_run(run_dir: str | os.PathLike[str]) -> list[str]:
+    """Problems with the record of one run that its table shows, one sentence each ([] = none).
+
+    Checked: unreadable lines; trial numbers with more than one row; rows short of the run's
+    budget (``search.trials`` in ``run.json``); for a grid search, a point evaluated more than
+    once (which leaves another never run) or points fewer than the budget. Superseded rows
+    (see the module's docstring) count for neither budget nor points.
+    """
+    run_dir = Path(run_dir)
+    problems: list[str] = []
+    path = run_dir / TRIALS_FILE
+    objects, damaged = _jsonl_objects(path) if path.exists() else ([], [])
+    rows = [r for _, r in objects if isinstance(r.get("trial"), int)]
+    bad = len(damaged) + len(objects) - len(rows)
+    if bad:
+        problems.append(f"{path}: {bad} unreadable line(s)")
+    by_trial: dict[int, int] = {}
+    for r in rows:
+        by_trial[r["trial"]] = by_trial.get(r["trial"], 0) + 1
+    for t, n in sorted(by_trial.items()):
+        if n > 1:
+            problems.append(f"trial {t} has {n} rows")
+    retried = superseded(rows)
+    for t in sorted(retried - set(by_trial)):
+        problems.append(f"a row retries trial {t}, which has no row")
+    rows = [r for r in rows if r["trial"] not in retried]
+    by_trial = {t: n for t, n in by_trial.items() if t not in retried}
+    info: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        info = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    search = ((info.get("experiment") or {}).get("search") or {}) if isinstance(info, dict) \
+        else {}
+    budget = search.get("trials")
+    if isinstance(budget, int) and len(by_trial) < budget:
+        problems.append(f"{budget - len(by_trial)} of {budget} trials have no row yet "
+                        f"(--resume completes the run)")
+    if search.get("sampler") == "grid":
+        counts: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            counts.setdefault(_point(r), []).append(r)
+        for same in counts.values():
+            if len(same) > 1:
+                problems.append(f"grid point ({_describe_point(same[0])}) evaluated "
+                                f"{len(same)} times (trials "
+                                f"{', '.join(str(r['trial']) for r in same)})")
+        if isinstance(budget, int) and len(by_trial) >= budget and len(counts) < budget:
+            problems.append(f"grid: {budget - len(counts)} of {budget} points never evaluated")
+    return problems
 
 
 def now() -> str:

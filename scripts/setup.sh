@@ -2,7 +2,8 @@
 # Set up lstm-search in ./.venv on a fresh machine.
 #   bash scripts/setup.sh          the library, CLI, Optuna and Ray Tune
 #   bash scripts/setup.sh --dev    plus test tools, notebook kernel, and (as root, with apt)
-#                                  Debian's chromium for the report rendering tests
+#                                  Debian's chromium for the report rendering tests and
+#                                  postgresql for the many-machines storage test
 # Torch: on a machine without CUDA the CPU build is installed first, so that pip never pulls a
 # multi-GB CUDA build through the `torch` requirement. Set LSTM_SEARCH_TORCH to choose another
 # torch requirement (e.g. "torch==2.13.0" or "torch" on a GPU machine).
@@ -37,6 +38,12 @@ if [ "$dev" = 1 ]; then
     echo "setup: installing chromium (report rendering tests)"
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
       >/dev/null) || echo "setup: chromium could not be installed; browser tests will skip"
+  fi
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+      && command -v apt-get >/dev/null; then
+    echo "setup: installing postgresql (the many-machines storage test)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql \
+      >/dev/null) || echo "setup: postgresql could not be installed; its test will skip"
   fi
 else
   echo "setup: installing lstm-search"

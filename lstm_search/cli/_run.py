@@ -29,6 +29,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", help="run folder name (default: a UTC time stamp)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run (--run, else the latest) keeping recorded trials")
+    parser.add_argument("--force", action="store_true",
+                        help="with --resume: continue even though the settings differ from "
+                             "the run's run.json (the change is recorded there)")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="with --resume: run the point of every failed trial again (the "
+                             "failed row stays, superseded by the retry's row)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting, e.g. --set train.lr=0.5 (repeatable)")
     parser.add_argument("--seed", type=int, help="the experiment's seed")
@@ -46,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
             args.experiment, smoke=args.smoke, paper=args.paper, overrides=overrides,
             backend=args.backend,
             trials=args.trials, workers=args.workers, seed=args.seed, out=args.out,
-            run=args.run, resume=args.resume, storage=args.storage, address=args.address,
+            run=args.run, resume=args.resume, force=args.force,
+            retry_failed=args.retry_failed, storage=args.storage, address=args.address,
             num_cpus=args.num_cpus)
     except (ExperimentError, ConfigError) as e:
         print(f"lstm-search run: error: {e}", file=sys.stderr)
@@ -61,4 +68,9 @@ def run(args: argparse.Namespace) -> int:
         print("lstm-search run: interrupted; continue with --resume", file=sys.stderr)
         return 130
     print(outcome.run_dir)
+    if outcome.all_failed:
+        print(f"lstm-search run: error: every trial failed ({outcome.summary.done} of "
+              f"{outcome.summary.done}); the first: {outcome.first_error() or 'no error text'}",
+              file=sys.stderr)
+        return 1
     return 0

@@ -2,10 +2,15 @@
 
 Each worker loads the experiment from its file, opens the study in the shared storage and loops:
 under a file lock in the run folder it counts the trials taken (recorded in the table, or running
-in the study) and asks for a new trial only while fewer than ``search.trials`` are taken, so
-several workers finish exactly the budget. The driver watches its workers: a worker that dies
-mid-trial has that trial recorded ``failed`` (and told FAIL) and is replaced while budget remains.
-With one worker the loop runs in the driver's own process.
+in the study, less abandoned ones) and asks for a new trial only while fewer than
+``search.trials`` are taken, so several workers finish exactly the budget. A trial's row is
+appended before the study is told its outcome; a row that cannot be written leaves the trial
+abandoned (FAIL, no row), never done. The driver holds a lease on the study (``_lease``) and
+tags every trial with it, so ``--resume`` settles only the trials of dead drivers and a second
+driver can join a live run. The driver watches its workers: a worker that dies mid-trial has
+that trial recorded ``failed`` (and told FAIL) and is replaced while budget remains; on Ctrl-C
+(workers ignore SIGINT) the driver stops its workers and abandons their unfinished trials,
+which ``--resume`` runs again. With one worker the loop runs in the driver's own process.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from typing import Any
 
 from lstm_search.experiment import Experiment, load_experiment
 from lstm_search.genome import Genome
-from lstm_search.results import ResultsWriter, TrialResult
+from lstm_search.results import ResultsWriter, TableWriteError, TrialResult
+from lstm_search.search._lease import DRIVER_ATTR, Lease, live_drivers
 from lstm_search.search._storage import (
     ABANDONED,
     directions,
@@ -60,6 +66,8 @@ class WorkerSpec:
     index: int
     evaluate: Evaluate | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    driver: str = ""  # the lease key of the driver these workers belong to (see _lease)
+    driver_pid: int = 0  # the driver's process id (a worker whose driver is gone stops)
 
 
 @contextlib.contextmanager
@@ -81,6 +89,75 @@ def _running(study: Any) -> list[Any]:
     import optuna
 
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+
+
+def _held(study: Any) -> set[int]:
+    """Numbers of the running trials that count against the budget (not abandoned ones)."""
+    return {t.number for t in _running(study) if not t.user_attrs.get(ABANDONED)}
+
+
+RETRY_ATTR = "retry_of"  # user attr of a trial that runs a failed trial's point again
+
+
+def _taken(study: Any, run_dir: str | Path) -> set[int]:
+    """The trials that count against the budget: rows (less failed rows superseded by a retry,
+    done or pending) and running trials (less abandoned ones)."""
+    import optuna
+
+    rows = ResultsWriter(run_dir).rows()
+    retried = {r.retry_of for r in rows if r.retry_of is not None}
+    states = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
+    pending = {t.user_attrs[RETRY_ATTR] for t in study.get_trials(deepcopy=False, states=states)
+               if RETRY_ATTR in t.user_attrs and not t.user_attrs.get(ABANDONED)}
+    return ({r.trial for r in rows} - retried - pending) | _held(study)
+
+
+def schedule_retries(exp: Experiment, spec: WorkerSpec) -> list[int]:
+    """Queue one new trial (Optuna WAITING, the same parameters) for each failed row not yet
+    retried; the workers take them first. Returns the failed trial numbers queued."""
+    import optuna
+
+    study = optuna.load_study(study_name=spec.study_name, storage=make_storage(spec.storage))
+    queued: list[int] = []
+    with _locked(spec.run_dir):
+        rows = ResultsWriter(spec.run_dir).rows()
+        done = {r.retry_of for r in rows if r.retry_of is not None}
+        live = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
+        done |= {t.user_attrs[RETRY_ATTR] for t in study.get_trials(deepcopy=False,
+                                                                     states=live)
+                 if RETRY_ATTR in t.user_attrs and not t.user_attrs.get(ABANDONED)}
+        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+        for r in rows:
+            if r.status != "failed" or r.trial in done or r.trial not in trials:
+                continue
+            study.enqueue_trial(trials[r.trial].params, user_attrs={RETRY_ATTR: r.trial},
+                                skip_if_exists=False)
+            queued.append(r.trial)
+            done.add(r.trial)
+    return queued
+
+
+def abandon(study: Any, trial_number: int) -> None:
+    """Finish a trial that has no row and never will (its driver died, or its row could not be
+    written) as FAIL marked abandoned: it does not count against the budget, and a grid
+    search draws its point again."""
+    import optuna
+
+    storage = study._storage
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
+    storage.set_trial_user_attr(trial_id, ABANDONED, True)
+    with contextlib.suppress(RuntimeError, ValueError):  # finished meanwhile
+        study.tell(trial_number, state=optuna.trial.TrialState.FAIL)
+
+
+def settle(study: Any, trial_number: int, exp: Experiment, run_dir: str | Path) -> None:
+    """Make the study agree with the table for a trial that will not go on: its row's outcome
+    when the row was written, else abandoned."""
+    rows = {r.trial: r for r in ResultsWriter(run_dir).rows()}
+    if trial_number in rows:
+        tell(study, trial_number, exp, rows[trial_number])
+    else:
+        abandon(study, trial_number)
 
 
 def open_study(exp: Experiment, storage_url: str, study_name: str, *, seed: int,
@@ -173,12 +250,17 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
         proposal: Proposal | None = None
         failure: Exception | None = None
         with _locked(spec.run_dir):
-            taken = recorded_trials(spec.run_dir) | {t.number for t in _running(study)}
+            taken = _taken(study, spec.run_dir)
+            if len(taken) >= exp.search.trials and _sweep(study, exp, spec):
+                # trials held by a driver that died meanwhile (a joined run): run them here
+                taken = _taken(study, spec.run_dir)
             if len(taken) >= exp.search.trials:
                 break
             wait = evolution is not None and evolution.waiting_for_reference()
             if not wait:
                 trial = study.ask()
+                # under the lock: a sweep (which takes it) never sees a trial without its driver
+                trial.set_user_attr(DRIVER_ATTR, spec.driver)
                 trial.set_user_attr("pid", os.getpid())
                 trial.set_user_attr("worker_index", spec.index)
                 if evolution is not None:
@@ -193,37 +275,51 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
             time.sleep(0.5)
             continue
         try:
-            if failure is not None:
-                raise failure
-            if proposal is None:
-                proposal = suggest(exp.space, trial)
-        except Exception as e:  # a space that cannot build its cell: record it, go on
-            proposal = Proposal(Genome((), (), {}, ""), "unbuilt", dict(trial.params))
-            result = failed_row(exp, proposal, run=spec.run, trial=trial.number,
-                                search=_search_name(exp, "optuna"),
-                                error=f"space {exp.space.name!r} failed to build: "
-                                      f"{type(e).__name__}: {e}")
-            ResultsWriter(spec.run_dir).append(result)
-            tell(study, trial.number, exp, result)
-            ran += 1
-            continue
-        trial.set_user_attr("genome", proposal.genome.to_json(indent=None))
-        trial.set_user_attr("cell", proposal.cell)
-        trial.set_user_attr("hparams", json.dumps(dict(proposal.hparams), sort_keys=True))
-        try:
-            result = run_trial(exp, proposal, run=spec.run, trial=trial.number,
-                               run_dir=spec.run_dir, search=_search_name(exp, "optuna"),
-                               evaluate=spec.evaluate,
-                               on_eval=_on_eval(trial, exp),
-                               references=references)
-        except SearchSetupError:
-            study.tell(trial.number, state=optuna_fail())
+            _evaluate_trial(exp, spec, study, trial, proposal, failure, references, evolution)
+        except (TableWriteError, KeyboardInterrupt):
+            # no row, or a row not yet told: the study must not count the trial done without
+            # its row (an abandoned trial is run again on --resume)
+            with contextlib.suppress(Exception):
+                settle(study, trial.number, exp, spec.run_dir)
             raise
-        if evolution is not None:
-            evolution.record(trial, result)
-        tell(study, trial.number, exp, result)
         ran += 1
     return ran
+
+
+def _evaluate_trial(exp: Experiment, spec: WorkerSpec, study: Any, trial: Any,
+                    proposal: Proposal | None, failure: Exception | None,
+                    references: dict[str, float], evolution: Any) -> None:
+    """Evaluate one asked trial, append its row, then tell the study (in that order)."""
+    try:
+        if failure is not None:
+            raise failure
+        if proposal is None:
+            proposal = suggest(exp.space, trial)
+    except Exception as e:  # a space that cannot build its cell: record it, go on
+        proposal = Proposal(Genome((), (), {}, ""), "unbuilt", dict(trial.params))
+        result = failed_row(exp, proposal, run=spec.run, trial=trial.number,
+                            search=_search_name(exp, "optuna"),
+                            error=f"space {exp.space.name!r} failed to build: "
+                                  f"{type(e).__name__}: {e}")
+        ResultsWriter(spec.run_dir).append(result)
+        tell(study, trial.number, exp, result)
+        return
+    trial.set_user_attr("genome", proposal.genome.to_json(indent=None))
+    trial.set_user_attr("cell", proposal.cell)
+    trial.set_user_attr("hparams", json.dumps(dict(proposal.hparams), sort_keys=True))
+    try:
+        result = run_trial(exp, proposal, run=spec.run, trial=trial.number,
+                           run_dir=spec.run_dir, search=_search_name(exp, "optuna"),
+                           evaluate=spec.evaluate,
+                           on_eval=_on_eval(trial, exp),
+                           references=references,
+                           retry_of=trial.user_attrs.get(RETRY_ATTR))
+    except SearchSetupError:
+        study.tell(trial.number, state=optuna_fail())
+        raise
+    if evolution is not None:
+        evolution.record(trial, result)
+    tell(study, trial.number, exp, result)
 
 
 def optuna_fail() -> Any:
@@ -239,46 +335,84 @@ def _search_name(exp: Experiment, backend: str) -> str:
     return "evolution" if exp.search.sampler == "evolution" else f"{backend}-{exp.search.sampler}"
 
 
-def _die_with_parent() -> None:
-    """Linux: end this worker when the driver dies (a killed driver leaves no orphans)."""
+def _die_with_parent(parent: int = 0) -> None:
+    """Linux: end this worker when the driver dies (a killed driver leaves no orphans).
+
+    The death signal only covers a driver that dies after it is set: a driver killed while
+    this worker was still starting (``parent``, its pid, is no longer our parent) ends it now.
+    """
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if parent and os.getppid() != parent:
+        os._exit(1)
+
+
+TABLE_ERROR_EXIT = 4
+INTERRUPTED_EXIT = 130
 
 
 def _worker_entry(spec: WorkerSpec) -> None:
-    _die_with_parent()
+    import signal
+
+    _die_with_parent(spec.driver_pid)
+    # Ctrl-C reaches the whole process group: the driver alone decides (it stops its workers
+    # and settles their trials), so a worker never dies half-way through its own bookkeeping
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         worker_loop(spec)
     except SearchSetupError as e:
         print(f"lstm-search worker {spec.index}: {e}", file=sys.stderr, flush=True)
         sys.exit(SETUP_ERROR_EXIT)
+    except TableWriteError as e:
+        print(f"lstm-search worker {spec.index}: {e}", file=sys.stderr, flush=True)
+        sys.exit(TABLE_ERROR_EXIT)
 
 
 def sweep_stale(exp: Experiment, spec: WorkerSpec, *, pids: set[int] | None = None,
-                error: str = "") -> int:
-    """Finish RUNNING trials left by dead workers (``pids``) or a killed driver (all).
+                error: str = "", abandon_all: bool = False) -> int:
+    """Finish the RUNNING trials of dead processes so that the study agrees with the table.
 
-    A trial whose row is in the table is told that outcome; a trial that died under a worker
-    process (``pids`` given) gets a ``failed`` row saying so; a trial left by a killed driver
-    (resume) is told FAIL without a row, so the budget draws a new trial in its place.
+    - ``pids`` given: trials of this driver's workers with those process ids (the driver saw
+      them exit). A trial whose row is in the table is told that outcome; else it gets a
+      ``failed`` row saying the worker died, or, with ``abandon_all`` (the driver stopped its
+      workers itself, on Ctrl-C or an error), it is abandoned.
+    - ``pids`` None (``--resume``): trials whose driver is dead (see ``_lease``); trials of a
+      live driver (a run being joined) are left alone. A trial with its row is told that
+      outcome; one without is abandoned (FAIL, no row, its point drawn again).
+
+    Runs under the run folder's ask lock: a trial asked under it always carries its driver.
     """
     import optuna
 
     study = optuna.load_study(study_name=spec.study_name, storage=make_storage(spec.storage))
-    rows = {r.trial: r for r in ResultsWriter(spec.run_dir).rows()}
+    with _locked(spec.run_dir):
+        return _sweep(study, exp, spec, pids=pids, error=error, abandon_all=abandon_all)
+
+
+def _sweep(study: Any, exp: Experiment, spec: WorkerSpec, *, pids: set[int] | None = None,
+           error: str = "", abandon_all: bool = False) -> int:
+    """:func:`sweep_stale` for a caller that holds the ask lock already."""
     n = 0
+    live = live_drivers(study) if pids is None else set()
+    rows: dict[int, TrialResult] | None = None
     for t in _running(study):
+        driver = t.user_attrs.get(DRIVER_ATTR)
         pid = t.user_attrs.get("pid")
-        if pids is not None and pid not in pids:
-            continue
+        if pids is not None:
+            if pid not in pids or driver != spec.driver:
+                continue
+        elif driver and driver in live:
+            continue  # another driver's trial, running now
+        if rows is None:
+            rows = {r.trial: r for r in ResultsWriter(spec.run_dir).rows()}
         if t.number in rows:
             tell(study, t.number, exp, rows[t.number])
-        elif pids is not None:
+        elif pids is not None and not abandon_all:
             proposal = proposal_from_attrs(t.user_attrs) or Proposal(
                 Genome((), (), {}, ""), "unknown", dict(t.params))
             row = failed_row(exp, proposal, run=spec.run, trial=t.number,
@@ -287,59 +421,143 @@ def sweep_stale(exp: Experiment, spec: WorkerSpec, *, pids: set[int] | None = No
             ResultsWriter(spec.run_dir).append(row)
             tell(study, t.number, exp, row)
         else:
-            # its point is drawn again (a grid search retries it: see _storage.ABANDONED)
-            study._storage.set_trial_user_attr(t._trial_id, ABANDONED, True)
-            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            abandon(study, t.number)
         n += 1
     return n
 
 
+def _stop_workers(procs: Mapping[int, Any]) -> set[int]:
+    """Terminate the driver's worker processes and wait for them; their pids."""
+    pids = {p.pid for p in procs.values()}
+    for p in procs.values():
+        if p.is_alive():
+            p.terminate()
+    for p in procs.values():
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+            p.join()
+    return pids
+
+
 def run_optuna(exp: Experiment, spec: WorkerSpec, *, workers: int, resume: bool,
-               max_restarts: int | None = None) -> None:
-    """Run the search with ``workers`` processes (in this process when ``workers == 1``)."""
+               max_restarts: int | None = None, retry_failed: bool = False) -> None:
+    """Run the search with ``workers`` processes (in this process when ``workers == 1``).
+
+    The driver holds a lease on the study while it runs (see ``_lease``); ``resume`` first
+    settles the trials of dead drivers, never those of a live one (joining a running search).
+    """
     open_study(exp, spec.storage, spec.study_name, seed=exp.seed, create=True)
-    if resume:
-        sweep_stale(exp, spec)
-    if workers == 1:
-        worker_loop(spec, exp)
-        return
+    with Lease(spec.storage, spec.study_name) as lease:
+        spec = dataclasses.replace(spec, driver=lease.key)
+        if resume:
+            sweep_stale(exp, spec)
+        if retry_failed:
+            schedule_retries(exp, spec)
+        if workers == 1:
+            worker_loop(spec, exp)
+            return
+        _drive(exp, spec, workers=workers, max_restarts=max_restarts)
+
+
+def _drive(exp: Experiment, spec: WorkerSpec, *, workers: int,
+           max_restarts: int | None) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs: dict[int, Any] = {}
+    started: set[int] = set()
     restarts = 0
     limit = max_restarts if max_restarts is not None else exp.search.trials
 
     def start(i: int) -> None:
-        p = ctx.Process(target=_worker_entry, args=(dataclasses.replace(spec, index=i),),
+        p = ctx.Process(target=_worker_entry,
+                        args=(dataclasses.replace(spec, index=i, driver_pid=os.getpid()),),
                         name=f"lstm-search-worker-{i}", daemon=False)
         p.start()
         procs[i] = p
+        started.add(p.pid)
 
-    for i in range(workers):
-        start(i)
-    while procs:
-        time.sleep(0.5)
-        for i, p in list(procs.items()):
-            if p.is_alive():
-                continue
-            p.join()
-            del procs[i]
-            if p.exitcode == SETUP_ERROR_EXIT:
-                for q in procs.values():
-                    q.terminate()
-                    q.join()
-                sweep_stale(exp, spec)
-                raise SearchSetupError(f"a worker stopped on a setup error of {exp.name} "
-                                       f"(its row in {spec.run_dir} says which); fix the "
-                                       f"experiment, then --resume")
-            if p.exitcode != 0:
-                sweep_stale(exp, spec, pids={p.pid},
-                            error=f"worker process {p.pid} died during the trial "
-                                  f"(exit code {p.exitcode})")
-                taken = recorded_trials(spec.run_dir)
-                if len(taken) < exp.search.trials and restarts < limit:
-                    restarts += 1
-                    start(i)
+    try:
+        for i in range(workers):
+            start(i)
+        while procs:
+            time.sleep(0.5)
+            for i, p in list(procs.items()):
+                if p.is_alive():
+                    continue
+                p.join()
+                del procs[i]
+                if p.exitcode in (SETUP_ERROR_EXIT, TABLE_ERROR_EXIT):
+                    _stop_workers(procs)
+                    procs.clear()
+                    sweep_stale(exp, spec, pids=started, abandon_all=True)
+                    if p.exitcode == TABLE_ERROR_EXIT:
+                        raise TableWriteError(f"a worker could not write its row to "
+                                              f"{spec.run_dir} (its message is above); "
+                                              f"nothing recorded is lost: fix the cause "
+                                              f"(disk space?), then --resume")
+                    raise SearchSetupError(f"a worker stopped on a setup error of {exp.name} "
+                                           f"(its row in {spec.run_dir} says which); fix the "
+                                           f"experiment, then --resume")
+                if p.exitcode != 0:
+                    sweep_stale(exp, spec, pids={p.pid},
+                                error=f"worker process {p.pid} died during the trial "
+                                      f"(exit code {p.exitcode})")
+                    taken = recorded_trials(spec.run_dir)
+                    if len(taken) < exp.search.trials and restarts < limit:
+                        restarts += 1
+                        start(i)
+    except BaseException:
+        # Ctrl-C (or any error here): stop the workers, then make the study agree with the
+        # table for their trials; an interrupted trial is abandoned and run again on --resume
+        _stop_workers(procs)
+        with contextlib.suppress(Exception):
+            sweep_stale(exp, spec, pids=started, abandon_all=True)
+        raise
 
 
-__all__ = ["WorkerSpec", "open_study", "run_optuna", "sweep_stale", "tell",
-           "worker_loop"]
+_STATE_OF_STATUS = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL",
+                    "invalid": "FAIL"}
+
+
+def check_study(run_dir: str | Path, storage_url: str, study_name: str) -> list[str]:
+    """Where the study and the run's table disagree, one sentence each ([] = they agree).
+
+    A finished trial without its row; a row whose trial the study does not have, or holds in
+    another state; a trial left running by a dead driver (``--resume`` settles it).
+    """
+    import optuna
+
+    study = optuna.load_study(study_name=study_name, storage=make_storage(storage_url))
+    rows = {r.trial: r for r in ResultsWriter(run_dir).rows()}
+    live = live_drivers(study)
+    problems: list[str] = []
+    numbers = set()
+    for t in study.get_trials(deepcopy=False):
+        numbers.add(t.number)
+        row = rows.get(t.number)
+        state = t.state.name
+        if t.state == optuna.trial.TrialState.RUNNING:
+            if t.user_attrs.get(DRIVER_ATTR) not in live:
+                problems.append(f"trial {t.number} was left running by a dead driver "
+                                f"({'it has its row' if row else 'no row'}; --resume settles "
+                                f"it)")
+            continue
+        if t.state == optuna.trial.TrialState.WAITING:
+            continue
+        if row is None:
+            if not t.user_attrs.get(ABANDONED):
+                problems.append(f"trial {t.number} is {state} in the study but has no row")
+            continue
+        if t.user_attrs.get(ABANDONED):
+            problems.append(f"trial {t.number} is marked abandoned but has a row")
+        elif _STATE_OF_STATUS.get(row.status) != state and not (
+                row.status == "complete" and state == "FAIL"
+                and row.objective is None):  # a complete row without objective is told FAIL
+            problems.append(f"trial {t.number}: the row says {row.status}, the study {state}")
+    for n in sorted(set(rows) - numbers):
+        problems.append(f"row for trial {n}, which the study does not have")
+    return problems
+
+
+__all__ = ["WorkerSpec", "abandon", "check_study", "open_study", "run_optuna", "settle",
+           "sweep_stale", "tell", "worker_loop"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from lstm_search.results import TRIALS_FILE, read_rows
+from lstm_search.results import TRIALS_FILE, read_rows, superseded
 
 
 @dataclass
@@ -39,6 +39,8 @@ def summarise(run_dir: str | Path) -> Summary:
         for r in read_rows(path):
             if "trial" in r:
                 rows[int(r["trial"])] = r
+    for t in superseded(rows.values()):  # a failed trial run again: its retry's row counts
+        rows.pop(t, None)
     s = Summary(done=len(rows), trial_numbers=set(rows))
     for r in rows.values():
         st = r.get("status", "?")

@@ -34,6 +34,23 @@ class RunOutcome:
     run_dir: Path
     experiment: Experiment
     summary: Summary
+    problems: tuple[str, ...] = ()  # what breaks the record's invariant (see results.py)
+
+    @property
+    def all_failed(self) -> bool:
+        """Every row of the run failed (or was invalid): nothing was learned."""
+        good = sum(self.summary.by_status.get(k, 0) for k in ("complete", "pruned"))
+        return self.summary.done > 0 and good == 0
+
+    def first_error(self) -> str:
+        """The first line of the first failed row's error ("" if none)."""
+        from lstm_search.results import TRIALS_FILE, read_jsonl
+
+        path = self.run_dir / TRIALS_FILE
+        for r in read_jsonl(path) if path.exists() else ():
+            if r.get("error"):
+                return str(r["error"]).strip().splitlines()[0][:300]
+        return ""
 
 
 def _latest_run(exp_dir: Path) -> str:
@@ -60,6 +77,46 @@ def _data_dirs(exp: Experiment) -> dict[str, str]:
         if folder is not None and task.data_dir != str(folder):
             out.setdefault(key, str(folder))
     return out
+
+
+# settings that do not shape any trial: a resume may change them
+_FREE_ON_RESUME = ("search.workers", "search.trials", "task.data_dir")
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def settings_changes(recorded: Mapping[str, Any], requested: Mapping[str, Any]) -> list[str]:
+    """``key: old -> new`` for each resolved setting that differs between a run's ``run.json``
+    (``recorded``) and a resuming command (``requested``, :meth:`Experiment.to_dict`)."""
+    from lstm_search.results import json_ready
+
+    requested = json_ready(dict(requested))
+    old, new = _flat(dict(recorded)), _flat(requested)
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k) and k not in _FREE_ON_RESUME]
+
+
+def resume_line(run_dir: Path, budget: int, *, retry_failed: bool = False,
+                forced: list[str] | None = None) -> str:
+    """What a resume continues: the run folder, rows present, trials missing, failed trials."""
+    s = summarise(run_dir)
+    failed = s.by_status.get("failed", 0)
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(s.by_status.items())) or "none"
+    line = (f"lstm-search: resuming {run_dir}: {s.done} row(s) ({statuses}), "
+            f"{max(0, budget - s.done)} of {budget} trial(s) to run, {failed} failed")
+    if failed:
+        line += (" (run again: --retry-failed)" if not retry_failed
+                 else " (--retry-failed: run again)")
+    if forced:
+        line += f"; --force: settings changed: {'; '.join(forced)}"
+    return line
 
 
 def check_storage(url: str) -> None:
@@ -179,6 +236,8 @@ def run_experiment(
     out: str | Path = "results",
     run: str | None = None,
     resume: bool = False,
+    force: bool = False,
+    retry_failed: bool = False,
     storage: str | None = None,
     address: str | None = None,
     num_cpus: int | None = None,
@@ -190,8 +249,10 @@ def run_experiment(
     ``paper`` applies the declaration's ``paper`` overrides (the published scale) under the
     explicit ones. Every problem with the declaration or the overrides raises before anything
     is written.
-    ``resume`` assumes no other driver works on the run: trials its study still shows running
-    (left by a killed driver) are finished as failed and replaced.
+    ``resume`` continues the run (or joins it while another driver works on it): trials left
+    running by a dead driver are run again; a live driver's are left alone. It refuses when the
+    resolved settings differ from the run's ``run.json`` (``force`` resumes anyway, with the
+    new settings recorded); ``retry_failed`` runs the point of each failed trial again.
     ``evaluate`` replaces :func:`lstm_search.evaluate.evaluate_candidate` (it must be picklable
     by reference for several workers).
     """
@@ -220,17 +281,31 @@ def run_experiment(
         sets = {**declared.paper, **sets}
     exp = load_experiment(path, smoke=smoke, overrides=sets)  # raises on any bad input
     exp_dir = out / exp.name
+    changed: list[str] = []
     if resume:
         run = run or _latest_run(exp_dir)
         if not (exp_dir / run / RUN_FILE).is_file():
             raise ExperimentError(f"--resume: no run {run!r} in {exp_dir} (no {RUN_FILE})")
         info = json.loads((exp_dir / run / RUN_FILE).read_text())
         inv = info.get("invocation", {})
-        # the resumed run keeps its declaration and settings; new --set values come on top
+        # the resumed run keeps its --set values; new ones come on top. --smoke is not taken
+        # from the run: resuming a smoke run without it (or the reverse) changes the settings
         sets = {**inv.get("overrides", {}), **sets}
-        smoke = bool(inv.get("smoke", smoke))
         storage = storage or inv.get("storage")
         exp = load_experiment(path, smoke=smoke, overrides=sets)
+        # a run.json without its resolved settings (written by hand) has nothing to compare
+        changed = (settings_changes(info["experiment"], exp.to_dict())
+                   if isinstance(info.get("experiment"), dict) else [])
+        if changed and not force:
+            was = (" (the run was a --smoke run; this command is not)"
+                   if inv.get("smoke") and not smoke else
+                   " (this command is --smoke; the run was not)"
+                   if smoke and not inv.get("smoke") else "")
+            raise ExperimentError(
+                f"--resume: the settings of run {run!r} ({exp_dir / run / RUN_FILE}) differ "
+                f"from this command's{was}: {'; '.join(changed)}. Resuming would mix trials "
+                f"run at different settings in one table: give the same settings, choose "
+                f"another run with --run, or pass --force")
     else:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         run = run or (f"smoke-{stamp}" if smoke else f"paper-{stamp}" if paper else stamp)
@@ -241,6 +316,13 @@ def run_experiment(
     # every problem with the backend or the storage is reported before anything is written
     check_backend(exp, backend, storage=explicit_storage)
     check_hparam_values(exp)
+    if retry_failed and not resume:
+        raise ExperimentError("--retry-failed runs the failed trials of an earlier run again: "
+                              "use it with --resume")
+    if retry_failed and (backend != "optuna" or exp.search.sampler == "evolution"):
+        raise ExperimentError("--retry-failed works with the optuna backend's samplers (not "
+                              "the ray backend, nor the evolutionary strategy, whose next "
+                              "proposals depend on each outcome)")
     if storage and backend == "optuna":
         check_storage(storage)
     data_dirs = _data_dirs(exp)  # a missing dataset is reported here, before the first trial
@@ -264,9 +346,14 @@ def run_experiment(
         "provenance": provenance(),
         "started": previous.get("started", now()),
         "resumed": [*previous.get("resumed", []), now()] if resume else [],
+        "settings_changed": [*previous.get("settings_changed", []),
+                             *([{"time": now(), "changes": changed}] if changed else [])],
     })
     print(f"lstm-search: {exp.name} run {run}: {exp.search.trials} trials, backend {backend}, "
           f"{exp.search.workers} worker(s); results in {run_dir}", file=stream, flush=True)
+    if resume:
+        print(resume_line(run_dir, exp.search.trials, retry_failed=retry_failed,
+                          forced=changed), file=stream, flush=True)
     with ProgressMonitor(run_dir, exp.search.trials, stream=stream):
         if backend == "optuna":
             from lstm_search.search._optuna import WorkerSpec, run_optuna
@@ -274,7 +361,8 @@ def run_experiment(
             spec = WorkerSpec(experiment_path=str(path.resolve()), smoke=smoke, overrides=sets,
                               run=run, run_dir=str(run_dir.resolve()), storage=storage,
                               study_name=f"{exp.name}/{run}", index=0, evaluate=evaluate)
-            run_optuna(exp, spec, workers=exp.search.workers, resume=resume)
+            run_optuna(exp, spec, workers=exp.search.workers, resume=resume,
+                       retry_failed=retry_failed)
         else:
             from lstm_search.search._ray import run_ray
 
@@ -286,8 +374,37 @@ def run_experiment(
           f"({', '.join(f'{k} {v}' for k, v in sorted(summary.by_status.items()))}; "
           f"reused {summary.reused}). Results: {run_dir / 'trials.jsonl'}", file=stream,
           flush=True)
-    return RunOutcome(run_dir=run_dir, experiment=exp, summary=summary)
+    problems = record_problems(run_dir, backend=backend, storage=storage,
+                               study_name=f"{exp.name}/{run}")
+    if problems:
+        print(f"lstm-search: the record of {run_dir} has {len(problems)} problem(s):",
+              file=stream, flush=True)
+        for p in problems:
+            print(f"  - {p}", file=stream, flush=True)
+    else:
+        print("lstm-search: record check: one row per trial, every point as often as planned, "
+              "study and table agree", file=stream, flush=True)
+    return RunOutcome(run_dir=run_dir, experiment=exp, summary=summary,
+                      problems=tuple(problems))
+
+
+def record_problems(run_dir: str | Path, *, backend: str = "optuna", storage: str | None = None,
+                    study_name: str | None = None) -> list[str]:
+    """:func:`lstm_search.results.check_run` on the table, plus (Optuna) where the study and
+    the table disagree."""
+    from lstm_search.results import check_run
+
+    problems = check_run(run_dir)
+    if backend == "optuna" and storage and study_name:
+        from lstm_search.search._optuna import check_study
+
+        try:
+            problems += check_study(run_dir, storage, study_name)
+        except Exception as e:  # a study that cannot be read is a problem, not a crash
+            problems.append(f"study {study_name!r} in {storage} could not be read: "
+                            f"{type(e).__name__}: {e}")
+    return problems
 
 
 __all__ = ["BACKENDS", "RunOutcome", "check_backend", "check_hparam_values", "check_storage",
-           "run_experiment"]
+           "record_problems", "resume_line", "run_experiment", "settings_changes"]

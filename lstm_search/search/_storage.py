@@ -68,17 +68,21 @@ def make_sampler(exp: Experiment, seed: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-ABANDONED = "abandoned"  # user attr of a trial a killed driver left running (no row)
+ABANDONED = "abandoned"  # user attr of a trial whose driver died before its row was written
 
 
 def _ask_tell_grid_sampler() -> Any:
     """Optuna's GridSampler without its ``study.stop()`` on the last point, which only works
     inside ``study.optimize`` (with ask/tell the run's trial budget, at most the grid's size,
-    ends the search), and with the points of abandoned trials (left running by a killed driver,
-    finished as FAIL on ``--resume``, no row) counted as not visited, so they are run again
-    instead of a visited point being repeated. Optuna and Ray use it alike; made once under this
-    module's name so that pickle finds it (Ray keeps the searcher in its experiment state, a
-    resume restores it)."""
+    ends the search), and drawing only points no trial holds.
+
+    A point is held by any trial that drew it, whatever its state, except an abandoned one
+    (left running by a dead driver, finished as FAIL without a row: see ``sweep_stale``): its
+    point is drawn again. Optuna's own rule, once every point has been started, hands out the
+    points still running elsewhere; after a resume that evaluates a running point twice and
+    leaves an abandoned one never run, so it is not used.
+    Made once under this module's name, so that pickle finds it.
+    """
     cls = globals().get("_GRID_SAMPLER")
     if cls is not None:
         return cls
@@ -89,15 +93,14 @@ def _ask_tell_grid_sampler() -> Any:
             return None
 
         def _get_unvisited_grid_ids(self, study: Any) -> list[int]:
-            unvisited = set(super()._get_unvisited_grid_ids(study))
-            taken, abandoned = set(), set()
+            held = set()
             for t in study._storage.get_all_trials(study._study_id, deepcopy=False):
                 if "grid_id" not in t.system_attrs or not self._same_search_space(
                         t.system_attrs["search_space"]):
                     continue
-                gid = t.system_attrs["grid_id"]
-                (abandoned if t.user_attrs.get(ABANDONED) else taken).add(gid)
-            return sorted(unvisited | (abandoned - taken))
+                if not t.user_attrs.get(ABANDONED):
+                    held.add(t.system_attrs["grid_id"])
+            return sorted(set(range(self._n_min_trials)) - held)
 
     AskTellGridSampler.__module__ = __name__
     AskTellGridSampler.__qualname__ = "AskTellGridSampler"

@@ -227,12 +227,14 @@ def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str,
 
 def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_dir: str | Path,
               search: str, evaluate: Evaluate | None = None, on_eval: OnEval | None = None,
-              references: Mapping[str, float] | None = None) -> TrialResult:
+              references: Mapping[str, float] | None = None,
+              retry_of: int | None = None) -> TrialResult:
     """Evaluate ``proposal`` as trial ``trial`` of ``run`` and append its row exactly once.
 
     A recorded outcome for the same canonical cell, hyperparameters, seed and task is reused
-    (the row says ``reused_from``). Never raises for a bad trial: an unexpected error becomes a
-    ``failed`` row with the traceback's last lines.
+    (the row says ``reused_from``). ``retry_of``: the failed trial this one runs again. Never
+    raises for a bad trial: an unexpected error becomes a ``failed`` row with the traceback's
+    last lines.
     """
     writer = ResultsWriter(run_dir)
     worker = worker_name()
@@ -275,6 +277,7 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
                                        ) from e
         result = dataclasses.replace(result, search=search, worker=worker, trial=trial, run=run,
                                      experiment=exp.name, distributions=dists)
+    result = dataclasses.replace(result, retry_of=retry_of)
     writer.append(result)
     return result
 

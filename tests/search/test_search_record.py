@@ -1,0 +1,368 @@
+"""The record's invariant (lstm_search/results.py): a torn or short row never costs another
+row, and the study never counts done a trial whose row is missing; an interrupted grid resumes
+to every point exactly once; a joining driver leaves a live driver's trials alone."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+import optuna
+import pytest
+from search_helpers import (
+    GRID_SPACE,
+    chaos,
+    drive,
+    fake_evaluate,
+    grid_experiment,
+    points,
+    rows,
+    run_command,
+    write_experiment,
+)
+
+from lstm_search.experiment import load_experiment
+from lstm_search.results import (
+    TableWriteError,
+    append_jsonl,
+    check_run,
+    read_jsonl,
+)
+from lstm_search.search import run_experiment
+from lstm_search.search._optuna import abandon, check_study
+from lstm_search.search._storage import ABANDONED, make_sampler, make_storage
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The 12-point grid run once, uninterrupted: what every interrupted run must end as."""
+    folder = tmp_path_factory.mktemp("reference")
+    return _run(grid_experiment(folder), folder / "results", run="uninterrupted").run_dir
+
+
+def _run(path: Path, out: Path, **kw):
+    kw.setdefault("evaluate", fake_evaluate)
+    return run_experiment(str(path), out=out, stream=io.StringIO(), **kw)
+
+
+def test_a_torn_last_line_does_not_take_the_next_row_with_it(tmp_path: Path) -> None:
+    path = tmp_path / "trials.jsonl"
+    append_jsonl(path, {"trial": 0})
+    with open(path, "ab") as f:  # a process killed mid-write (or a short write) left this
+        f.write(b'{"trial": 1, "cell": "gr')
+    append_jsonl(path, {"trial": 2})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = [r["trial"] for r in read_jsonl(path)]
+    assert got == [0, 2]
+    assert len(caught) == 1 and "skipped 1 damaged line (2)" in str(caught[0].message)
+    assert path.read_bytes().endswith(b'{"trial": 2}\n')
+
+
+def test_a_short_write_is_undone_and_raises(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "trials.jsonl"
+    append_jsonl(path, {"trial": 0})
+    before = path.read_bytes()
+    real_write = os.write
+
+    def short(fd: int, data: bytes) -> int:  # a full disk: half the bytes go out
+        return real_write(fd, data[: len(data) // 2])
+
+    monkeypatch.setattr(os, "write", short)
+    with pytest.raises(TableWriteError, match="short write"):
+        append_jsonl(path, {"trial": 1, "cell": "gru"})
+    monkeypatch.setattr(os, "write", real_write)
+    assert path.read_bytes() == before
+    append_jsonl(path, {"trial": 2})
+    assert [r["trial"] for r in read_jsonl(path)] == [0, 2]
+
+
+def test_a_trial_whose_row_cannot_be_written_is_not_done_and_resume_runs_it(
+        tmp_path: Path, monkeypatch, reference: Path) -> None:
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    real_write = os.write
+
+    def disk_full_on_trial_3(fd: int, data: bytes) -> int:
+        if b'"trial": 3,' in data:
+            return real_write(fd, data[:40])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", disk_full_on_trial_3)
+    with pytest.raises(OSError, match="short write"):
+        _run(path, out, run="r")
+    monkeypatch.setattr(os, "write", real_write)
+    run_dir = out / "grid12" / "r"
+    assert [r["trial"] for r in rows(run_dir)] == [0, 1, 2]
+    study = optuna.load_study(study_name="grid12/r",
+                              storage=make_storage(f"sqlite:///{run_dir / 'study.db'}"))
+    lost = study.trials[3]
+    assert lost.state != optuna.trial.TrialState.COMPLETE and lost.user_attrs[ABANDONED]
+
+    outcome = _run(path, out, run="r", resume=True)
+    assert outcome.problems == ()
+    table = rows(run_dir)
+    assert len(table) == 12 and len({r["trial"] for r in table}) == 12
+    assert (lost.params["cell"], {"lr": lost.params["lr"]}) in [
+        (r["cell"], r["hparams"]) for r in table if r["trial"] > 3]
+    assert points(run_dir) == points(reference)
+
+
+def test_grid_draws_abandoned_points_never_a_point_running_elsewhere(tmp_path: Path) -> None:
+    """Driver killed with trials 2 and 3 running, --resume with two workers: once every point
+    has been started, the next trial must take an abandoned point, not one still running in
+    the other worker (Optuna's own rule), or one point runs twice and another never."""
+    exp = load_experiment(str(grid_experiment(tmp_path)))
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(),
+                                sampler=make_sampler(exp, exp.seed), direction="maximize")
+    space = {k: optuna.distributions.CategoricalDistribution(v)
+             for k, v in make_sampler(exp, 0)._search_space.items()}
+
+    def ask() -> optuna.Trial:
+        t = study.ask()
+        t.suggest_categorical("cell", space["cell"].choices)
+        t.suggest_categorical("lr", space["lr"].choices)
+        return t
+
+    started = [ask() for _ in range(12)]
+    for t in started:
+        if t.number not in (2, 3, 11):
+            study.tell(t, 0.5)
+    abandon(study, 2)  # the killed driver's two running trials
+    abandon(study, 3)
+    # trial 11 still runs in the other worker; the budget asks two more
+    gid = {t.number: t.system_attrs["grid_id"] for t in study.get_trials(deepcopy=False)}
+    redrawn = [ask().number for _ in range(2)]
+    gid = {t.number: t.system_attrs["grid_id"] for t in study.get_trials(deepcopy=False)}
+    assert sorted(gid[n] for n in redrawn) == sorted([gid[2], gid[3]])
+
+
+def test_check_run_names_duplicated_trials_and_repeated_grid_points(
+        tmp_path: Path, reference: Path) -> None:
+    assert check_run(reference) == []
+    assert check_study(reference, f"sqlite:///{reference / 'study.db'}",
+                       "grid12/uninterrupted") == []
+    run_dir = tmp_path / "copy"
+    shutil.copytree(reference, run_dir)
+    table = rows(run_dir)
+    twice = dict(table[5], trial=7)  # trial 7 holds trial 5's point: 7's point never ran
+    lines = [json.dumps(r) for r in table if r["trial"] != 7] + [json.dumps(twice),
+                                                                 json.dumps(table[0])]
+    (run_dir / "trials.jsonl").write_text("\n".join(lines) + "\n")
+    problems = check_run(run_dir)
+    assert "trial 0 has 2 rows" in problems
+    assert any("evaluated 2 times (trials 5, 7)" in p for p in problems)
+    assert "grid: 1 of 12 points never evaluated" in problems
+    # the study: trial 11 has no row, trial 4's row disagrees with it
+    (run_dir / "trials.jsonl").write_text("\n".join(
+        json.dumps(dict(r, status="failed") if r["trial"] == 4 else r)
+        for r in table if r["trial"] != 11) + "\n")
+    problems = check_study(run_dir, f"sqlite:///{run_dir / 'study.db'}", "grid12/uninterrupted")
+    assert problems == ["trial 4: the row says failed, the study COMPLETE",
+                        "trial 11 is COMPLETE in the study but has no row"]
+
+
+def _check_exact(run_dir: Path, reference: Path, storage: str, study: str) -> None:
+    table = rows(run_dir)
+    numbers = [r["trial"] for r in table]
+    assert len(numbers) == len(set(numbers)), "one row per trial number"
+    assert points(run_dir) == points(reference), "every point once, with its metrics"
+    assert check_run(run_dir) == []
+    assert check_study(run_dir, storage, study) == []
+    done = optuna.load_study(study_name=study, storage=make_storage(storage)).get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    assert sorted(t.number for t in done) == sorted(numbers), "the study agrees with the table"
+
+
+def test_chaos_two_workers_killed_and_interrupted_then_resumed_is_exact(
+        tmp_path: Path, reference: Path) -> None:
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    cycles = chaos(path, out, "c", workers=2, kills=2, seed=12, seconds=0.05)
+    assert [c["signal"] for c in cycles] == ["KILL", "INT"]
+    assert all(0 < c["rows_at_signal"] < 12 for c in cycles), cycles  # interrupted mid-run
+    run_dir = out / "grid12" / "c"
+    _check_exact(run_dir, reference, f"sqlite:///{run_dir / 'study.db'}", "grid12/c")
+
+
+@pytest.mark.parametrize("storage", [
+    "sqlite",
+    pytest.param("journal", marks=pytest.mark.integration),
+])
+def test_a_second_driver_joins_a_live_run_without_touching_its_trials(
+        tmp_path: Path, reference: Path, storage: str) -> None:
+    """The README's many-machines recipe: driver A runs; driver B starts the same command with
+    --resume. B must not finish A's running trials (A would die on "Cannot tell a FAIL trial",
+    the study would say failed where the row says complete, and the grid would run A's point
+    twice); both end, every point once."""
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    run_dir = out / "grid12" / "j"
+    url = (f"sqlite:///{tmp_path / 'shared.db'}" if storage == "sqlite"
+           else f"journal:{tmp_path / 'shared.log'}")
+    a = drive(path, out, "j", "--storage", url, seconds=0.4, stdout=subprocess.DEVNULL,
+              stderr=subprocess.PIPE)
+    try:
+        end = time.monotonic() + 120
+        while len(rows(run_dir)) < 1 and time.monotonic() < end:
+            time.sleep(0.05)
+        assert a.poll() is None, "A is still running when B joins"
+        os.environ["LSTM_SEARCH_TEST_TRIAL_SECONDS"] = "0.4"
+        try:
+            joined = _run(path, out, run="j", resume=True)
+        finally:
+            del os.environ["LSTM_SEARCH_TEST_TRIAL_SECONDS"]
+        _, err = a.communicate(timeout=120)
+    finally:
+        if a.poll() is None:
+            a.kill()
+    assert a.returncode == 0, err.decode()[-3000:]
+    study = optuna.load_study(study_name="grid12/j", storage=make_storage(url))
+    assert not [t.number for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
+    workers = {r["worker"] for r in rows(run_dir)}
+    assert len(workers) == 2, "both drivers ran trials"
+    assert str(os.getpid()) in " ".join(workers) and joined.run_dir == run_dir
+    _check_exact(run_dir, reference, url, "grid12/j")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+def test_chaos_many_interruptions(tmp_path: Path, reference: Path, workers: int,
+                                  storage: str) -> None:
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    run_dir = out / "grid12" / "c"
+    url = (f"sqlite:///{tmp_path / 'study.db'}" if storage == "sqlite"
+           else f"journal:{tmp_path / 'study.log'}")
+    cycles = chaos(path, out, "c", workers=workers, kills=5, seed=workers, storage=url)
+    assert all(c["lost"] == 0 for c in cycles), cycles
+    _check_exact(run_dir, reference, url, "grid12/c")
+
+
+@pytest.mark.integration
+def test_chaos_with_the_run_command_and_real_trials(tmp_path: Path) -> None:
+    """``lstm-search run`` itself, 1-epoch trials of a real 12-point grid, two workers, killed
+    and interrupted, resumed: the table equals an uninterrupted run's, metrics included."""
+    path = write_experiment(tmp_path, "real12", space=GRID_SPACE,
+                            search='trials=12, sampler="grid"')
+    out = tmp_path / "results"
+    done = run_command(path, out, "uninterrupted", "--workers", "2",
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, err = done.communicate(timeout=600)
+    assert done.returncode == 0, err.decode()[-3000:]
+    cycles = chaos(path, out, "c", workers=2, kills=3, seed=5, real=True, seconds=0.5)
+    assert all(c["lost"] == 0 for c in cycles), cycles
+    run_dir = out / "real12" / "c"
+    _check_exact(run_dir, out / "real12" / "uninterrupted",
+                 f"sqlite:///{run_dir / 'study.db'}", "real12/c")
+
+
+def test_resume_says_what_it_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
+    from lstm_search.experiment import ExperimentError
+
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    _run(path, out, run="r", trials=4)
+    with pytest.raises(ExperimentError, match=r"train.epochs: 1 -> 3.*--force") as e:
+        _run(path, out, run="r", resume=True, overrides={"train.epochs": 3})
+    assert "train.lr" not in str(e.value)
+    assert len(rows(out / "grid12" / "r")) == 4  # nothing written
+    stream = io.StringIO()
+    run_experiment(str(path), out=out, run="r", resume=True, trials=6, evaluate=fake_evaluate,
+                   stream=stream, overrides={"train.epochs": 3}, force=True)
+    assert (f"resuming {out / 'grid12' / 'r'}: 4 row(s) (complete 4), 2 of 6 trial(s) to "
+            f"run, 0 failed; --force: settings changed: train.epochs: 1 -> 3") in \
+        stream.getvalue()
+    info = json.loads((out / "grid12" / "r" / "run.json").read_text())
+    assert info["settings_changed"][0]["changes"] == ["train.epochs: 1 -> 3"]
+    assert info["experiment"]["train"]["epochs"] == 3
+
+
+def test_retry_failed_runs_failed_points_again_one_row_per_trial(
+        tmp_path: Path, monkeypatch, reference: Path) -> None:
+    from search_helpers import failing_evaluate
+
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    run_dir = out / "grid12" / "r"
+    monkeypatch.setenv("LSTM_SEARCH_TEST_FAIL_CELL", "cifg")
+    first = _run(path, out, run="r", evaluate=failing_evaluate)
+    failed = sorted(r["trial"] for r in rows(run_dir) if r["status"] == "failed")
+    assert len(failed) == 4 and first.problems == ()
+    monkeypatch.delenv("LSTM_SEARCH_TEST_FAIL_CELL")
+    stream = io.StringIO()
+    again = run_experiment(str(path), out=out, run="r", resume=True, retry_failed=True,
+                           evaluate=failing_evaluate, stream=stream)
+    assert "12 row(s) (complete 8, failed 4), 0 of 12 trial(s) to run, 4 failed" in \
+        stream.getvalue()
+    table = rows(run_dir)
+    numbers = [r["trial"] for r in table]
+    assert len(numbers) == len(set(numbers)) == 16, "one row per trial number"
+    assert sorted(r["retry_of"] for r in table if r["retry_of"] is not None) == failed
+    assert again.problems == () and again.summary.done == 12
+    assert points(run_dir) == points(reference)
+    # a second --retry-failed has nothing left to retry
+    _run(path, out, run="r", resume=True, retry_failed=True, evaluate=failing_evaluate)
+    assert len(rows(run_dir)) == 16
+
+
+def test_a_run_whose_every_trial_failed_exits_non_zero(tmp_path: Path, monkeypatch,
+                                                       capsys) -> None:
+    import lstm_search.search
+    from lstm_search.cli import main
+
+    monkeypatch.setenv("LSTM_SEARCH_TEST_FAIL_CELL", "gru")
+    path = write_experiment(tmp_path, space='CellChoiceSpace(name="g", cells=("gru",), '
+                            'hparams={"lr": Choice((0.1, 0.2))})',
+                            search='trials=2, sampler="grid"')
+    real = lstm_search.search.run_experiment
+
+    def with_failing_evaluate(*a, **kw):
+        return real(*a, evaluate=__import__("search_helpers").failing_evaluate, **kw)
+
+    monkeypatch.setattr(lstm_search.search, "run_experiment", with_failing_evaluate)
+    code = main(["run", str(path), "--out", str(tmp_path / "results"), "--run", "f"])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == ("lstm-search run: error: every trial failed (2 of 2); the first: "
+                   "RuntimeError: data for gru missing")
+
+
+def test_a_driver_killed_while_its_workers_start_leaves_no_worker_running(
+        tmp_path: Path) -> None:
+    """The workers' death signal is set once they run: a driver killed while they were still
+    starting must not leave them to run the search alone (and race the next --resume)."""
+    import signal
+
+    from search_helpers import _group_gone
+
+    path = grid_experiment(tmp_path)
+    run_dir = tmp_path / "results" / "grid12" / "k"
+    proc = drive(path, tmp_path / "results", "k", "--workers", "2", seconds=0.1,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+
+    def worker_started() -> bool:
+        for pid in children.read_text().split():
+            try:
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return True
+            except OSError:
+                continue
+        return False
+
+    end = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < end and not worker_started():
+        time.sleep(0.005)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)  # a worker is starting (spawn: imports, unpickling)
+    proc.wait()
+    _group_gone(proc.pid)
+    assert rows(run_dir) == [], "no worker ran a trial without its driver"
