@@ -297,14 +297,26 @@ def _check_record(table: list[dict[str, Any]]) -> None:
     assert not [r for r in table if r["status"] != "complete"], "an interrupted trial recorded"
 
 
-def _children_within(seconds: float) -> list[Any]:
-    """Wait up to ``seconds`` for this process's child processes to end; the ones left."""
+def _children() -> set[int]:
+    """This process's live child processes (a zombie has ended; an earlier test in the same
+    session may leave one unreaped)."""
     import psutil
 
+    out = set()
+    for p in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if p.status() != psutil.STATUS_ZOMBIE:
+                out.add(p.pid)
+    return out
+
+
+def _children_within(seconds: float, before: set[int]) -> list[int]:
+    """Wait up to ``seconds`` for the child processes started since ``before`` (the children
+    there were then) to end; the ones left."""
     end = time.monotonic() + seconds
-    while (left := psutil.Process().children(recursive=True)) and time.monotonic() < end:
+    while (left := _children() - before) and time.monotonic() < end:
         time.sleep(0.2)
-    return left
+    return sorted(left)
 
 
 @pytest.fixture(scope="module")
@@ -312,9 +324,10 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The table of an uninterrupted Ray run of the grid (in this process), and the processes
     the run left behind."""
     folder = tmp_path_factory.mktemp("uninterrupted")
+    before = _children()
     out = run_experiment(str(_grid_experiment(folder)), backend="ray", num_cpus=1,
                          out=folder / "results", run="whole", stream=io.StringIO())
-    return {"table": rows(out.run_dir), "left": [p.pid for p in _children_within(8)]}
+    return {"table": rows(out.run_dir), "left": _children_within(8, before)}
 
 
 @pytest.mark.integration
@@ -363,10 +376,11 @@ def _interrupt_and_resume(tmp_path: Path, blow: signal.Signals, seed: int) -> li
         # the resume runs here (the command line as typed; torch and Ray already imported)
         from lstm_search.cli import main
 
+        before = _children()
         with contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()) as err:
             assert main(["run", *command]) == 0, err.getvalue()[-3000:]
-        assert _children_within(8) == [], "the resumed run left processes"
+        assert _children_within(8, before) == [], "the resumed run left processes"
     finally:
         _kill_marked(mark)
     return rows(run_dir)
