@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"lstm-search run: error: cannot connect to the Ray cluster{where}: {first}",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("lstm-search run: interrupted; continue with --resume", file=sys.stderr)
+    except KeyboardInterrupt:  # run_experiment printed the command that resumes the run
         return 130
     print(outcome.run_dir)
     if outcome.all_failed:

@@ -39,12 +39,11 @@ import importlib
 import json
 import math
 import os
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from lstm_search.experiment import Experiment, ExperimentError, find_experiment, load_experiment
+from lstm_search.experiment import Experiment, ExperimentError, load_experiment
 from lstm_search.genome import Genome
 from lstm_search.results import ResultsWriter, TrialResult
 from lstm_search.search._optuna import _locked
@@ -240,25 +239,6 @@ def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None
         recorded.add(number)
 
 
-def resume_command(exp: Experiment, *, experiment_path: str, run: str, run_dir: Path,
-                   address: str | None, num_cpus: int | None) -> str:
-    """The ``lstm-search run`` command that resumes this run (its settings come from run.json)."""
-    import shlex
-
-    path = Path(experiment_path)
-    try:  # a catalogue experiment is resumed by its name, a user's file by its path
-        named = find_experiment(exp.name).resolve() == path.resolve()
-    except ExperimentError:
-        named = False
-    args = ["lstm-search", "run", exp.name if named else str(path), "--backend", "ray",
-            "--out", str(Path(run_dir).parent.parent), "--run", run, "--resume"]
-    if address:
-        args += ["--address", address]
-    if num_cpus:
-        args += ["--num-cpus", str(num_cpus)]
-    return shlex.join(args)
-
-
 @contextlib.contextmanager
 def _sigint_raises() -> Iterator[None]:
     """Ctrl-C raises KeyboardInterrupt in ``Tuner.fit`` instead of ending the experiment as if
@@ -328,11 +308,7 @@ def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Ma
                 grid = tuner.fit()
             _record_missing(exp, run, run_dir, grid)
             return grid
-    except KeyboardInterrupt:
-        command = resume_command(exp, experiment_path=experiment_path, run=run,
-                                 run_dir=run_dir, address=address, num_cpus=num_cpus)
-        print(f"lstm-search run: interrupted; the trials in progress left no row and run "
-              f"again on resume:\n  {command}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:  # run_experiment prints the command that resumes the run
         raise
 
 
@@ -393,5 +369,5 @@ def _new_tuner(exp: Experiment, trainable: Any, constants: Mapping[str, Any], *,
     )
 
 
-__all__ = ["claim_number", "make_scheduler", "read_claims", "recorded_row", "resume_command",
+__all__ = ["claim_number", "make_scheduler", "read_claims", "recorded_row",
            "retire_claims", "run_ray"]

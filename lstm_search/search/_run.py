@@ -223,6 +223,51 @@ def check_backend(exp: Experiment, backend: str, *, storage: str | None = None) 
                               "keeps its state in the run folder (ray/)")
 
 
+def _search(exp: Experiment, backend: str, *, path: Path, smoke: bool, sets: Mapping[str, Any],
+            run: str, run_dir: Path, storage: str, address: str | None, num_cpus: int | None,
+            resume: bool, retry_failed: bool, evaluate: Evaluate | None,
+            stream: TextIO) -> None:
+    """The search itself, on ``backend``, with its progress line."""
+    with ProgressMonitor(run_dir, exp.search.trials, stream=stream):
+        if backend == "optuna":
+            from lstm_search.search._optuna import WorkerSpec, run_optuna
+
+            spec = WorkerSpec(experiment_path=str(path.resolve()), smoke=smoke, overrides=sets,
+                              run=run, run_dir=str(run_dir.resolve()), storage=storage,
+                              study_name=f"{exp.name}/{run}", index=0, evaluate=evaluate)
+            run_optuna(exp, spec, workers=exp.search.workers, resume=resume,
+                       retry_failed=retry_failed)
+        else:
+            from lstm_search.search._ray import run_ray
+
+            run_ray(exp, experiment_path=str(path.resolve()), smoke=smoke, overrides=sets,
+                    run=run, run_dir=run_dir.resolve(), address=address, num_cpus=num_cpus,
+                    resume=resume, evaluate=evaluate)
+
+
+def resume_command(exp: Experiment, *, experiment_path: str, run: str, run_dir: Path,
+                   backend: str = "optuna", address: str | None = None,
+                   num_cpus: int | None = None) -> str:
+    """The ``lstm-search run`` command that resumes this run (its settings and storage come
+    from run.json): a catalogue experiment by its name, a user's file by its path."""
+    import shlex
+
+    path = Path(experiment_path)
+    try:
+        named = find_experiment(exp.name).resolve() == path.resolve()
+    except ExperimentError:
+        named = False
+    args = ["lstm-search", "run", exp.name if named else str(path)]
+    if backend != "optuna":
+        args += ["--backend", backend]
+    args += ["--out", str(Path(run_dir).parent.parent), "--run", run, "--resume"]
+    if address:
+        args += ["--address", address]
+    if num_cpus:
+        args += ["--num-cpus", str(num_cpus)]
+    return shlex.join(args)
+
+
 def run_experiment(
     experiment: str | Path,
     *,
@@ -354,21 +399,16 @@ def run_experiment(
     if resume:
         print(resume_line(run_dir, exp.search.trials, retry_failed=retry_failed,
                           forced=changed), file=stream, flush=True)
-    with ProgressMonitor(run_dir, exp.search.trials, stream=stream):
-        if backend == "optuna":
-            from lstm_search.search._optuna import WorkerSpec, run_optuna
-
-            spec = WorkerSpec(experiment_path=str(path.resolve()), smoke=smoke, overrides=sets,
-                              run=run, run_dir=str(run_dir.resolve()), storage=storage,
-                              study_name=f"{exp.name}/{run}", index=0, evaluate=evaluate)
-            run_optuna(exp, spec, workers=exp.search.workers, resume=resume,
-                       retry_failed=retry_failed)
-        else:
-            from lstm_search.search._ray import run_ray
-
-            run_ray(exp, experiment_path=str(path.resolve()), smoke=smoke, overrides=sets,
-                    run=run, run_dir=run_dir.resolve(), address=address, num_cpus=num_cpus,
-                    resume=resume, evaluate=evaluate)
+    try:
+        _search(exp, backend, path=path, smoke=smoke, sets=sets, run=run, run_dir=run_dir,
+                storage=storage, address=address, num_cpus=num_cpus, resume=resume,
+                retry_failed=retry_failed, evaluate=evaluate, stream=stream)
+    except KeyboardInterrupt:
+        command = resume_command(exp, experiment_path=str(path), run=run, run_dir=run_dir,
+                                 backend=backend, address=address, num_cpus=num_cpus)
+        print(f"lstm-search run: interrupted; the trials in progress left no row and run "
+              f"again on resume:\n  {command}", file=stream, flush=True)
+        raise
     summary = summarise(run_dir)
     print(f"lstm-search: {summary.done} trials recorded "
           f"({', '.join(f'{k} {v}' for k, v in sorted(summary.by_status.items()))}; "
@@ -407,4 +447,5 @@ def record_problems(run_dir: str | Path, *, backend: str = "optuna", storage: st
 
 
 __all__ = ["BACKENDS", "RunOutcome", "check_backend", "check_hparam_values", "check_storage",
-           "record_problems", "resume_line", "run_experiment", "settings_changes"]
+           "record_problems", "resume_command", "resume_line", "run_experiment",
+           "settings_changes"]

@@ -472,12 +472,12 @@ def test_a_trial_that_ended_without_a_row_under_fifo_is_not_recorded_as_stopped(
 
 def test_the_resume_command_names_the_experiment_and_the_run(tmp_path: Path) -> None:
     from lstm_search.experiment import find_experiment, load_experiment
-    from lstm_search.search._ray import resume_command
+    from lstm_search.search._run import resume_command
 
     exp = load_experiment("quickstart")
     cmd = resume_command(exp, experiment_path=str(find_experiment("quickstart").resolve()),
                          run="r 1", run_dir=tmp_path / "res" / "quickstart" / "r 1",
-                         address="auto", num_cpus=2)
+                         backend="ray", address="auto", num_cpus=2)
     assert shlex.split(cmd) == ["lstm-search", "run", "quickstart", "--backend", "ray", "--out",
                                 str(tmp_path / "res"), "--run", "r 1", "--resume",
                                 "--address", "auto", "--num-cpus", "2"]

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import warnings
@@ -17,6 +18,7 @@ import optuna
 import pytest
 from search_helpers import (
     GRID_SPACE,
+    _default_sigint,
     chaos,
     drive,
     fake_evaluate,
@@ -366,3 +368,25 @@ def test_a_driver_killed_while_its_workers_start_leaves_no_worker_running(
     proc.wait()
     _group_gone(proc.pid)
     assert rows(run_dir) == [], "no worker ran a trial without its driver"
+
+
+def test_ctrl_c_prints_the_command_that_resumes_the_run(tmp_path: Path) -> None:
+    """An interrupted run (optuna backend) exits 130 and names the exact --resume command;
+    running that command as printed completes the run."""
+    import shlex
+
+    path = grid_experiment(tmp_path)
+    out = tmp_path / "results"
+    run_dir = out / "grid12" / "i"
+    proc = drive(path, out, "i", seconds=0.3, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_default_sigint)
+    end = time.monotonic() + 120
+    while len(rows(run_dir)) < 1 and time.monotonic() < end and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    text = err.decode()
+    printed = shlex.split(text.split("run again on resume:\n", 1)[1].splitlines()[0])
+    assert printed[:3] == ["lstm-search", "run", str(path)]
+    assert printed[3:] == ["--out", str(out), "--run", "i", "--resume"]
