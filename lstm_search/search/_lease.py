@@ -29,6 +29,7 @@ from typing import Any
 DRIVER_ATTR = "driver"  # trial user attribute: the lease key of the driver that asked it
 LEASE_PREFIX = "lstm_search.driver:"
 BEAT_SECONDS = 10.0
+END_SECONDS = 2.0  # how long an interrupted driver waits to mark its lease ended
 
 
 def grace_seconds() -> float:
@@ -134,12 +135,25 @@ class Lease:
             with contextlib.suppress(Exception):  # a busy database: renew at the next beat
                 self._write(beat=time.time())
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        with contextlib.suppress(Exception):
-            self._write(beat=time.time(), ended=True)
+
+        def end() -> None:
+            with contextlib.suppress(Exception):
+                self._write(beat=time.time(), ended=True)
+
+        if exc_type is None:
+            end()
+            return
+        # Interrupted (Ctrl-C) or failing: a transaction the interrupt cut short may still hold
+        # the database's lock (SQLite waits up to a minute for it), so the end mark is written
+        # only if that takes a moment; without it the driver counts as dead once its process
+        # is gone (this host) or its lease is old (another).
+        ender = threading.Thread(target=end, name="lstm-search-lease-end", daemon=True)
+        ender.start()
+        ender.join(timeout=END_SECONDS)
 
 
 __all__ = ["DRIVER_ATTR", "Lease", "is_alive", "lease_key", "leases", "live_drivers",

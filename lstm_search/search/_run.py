@@ -268,6 +268,127 @@ def resume_command(exp: Experiment, *, experiment_path: str, run: str, run_dir: 
     return shlex.join(args)
 
 
+def _command_sets(path: Path, overrides: Mapping[str, Any] | None, *, trials: int | None,
+                  workers: int | None, seed: int | None, paper: bool,
+                  smoke: bool) -> dict[str, Any]:
+    """The command's dotted overrides: ``--set`` values, ``--trials``/``--workers``/``--seed``,
+    over the declaration's ``paper`` ones with ``--paper``."""
+    sets: dict[str, Any] = dict(overrides or {})
+    if trials is not None:
+        sets["search.trials"] = trials
+    if workers is not None:
+        sets["search.workers"] = workers
+    if seed is not None:
+        sets["seed"] = seed
+    if paper:
+        if smoke:
+            raise ExperimentError("--smoke and --paper exclude each other")
+        declared = load_experiment(path)
+        if not declared.paper:
+            raise ExperimentError(f"experiment {declared.name!r} declares no paper scale "
+                                  f"(its defaults are the published configuration)")
+        sets = {**declared.paper, **sets}
+    return sets
+
+
+def _resumed(path: Path, exp_dir: Path, run: str | None, sets: Mapping[str, Any], *,
+             smoke: bool, force: bool) -> tuple[str, dict[str, Any], Experiment, list[str],
+                                                str | None]:
+    """The run a ``--resume`` continues: (run, its overrides with the command's on top, the
+    experiment so resolved, the settings that changed, the run's storage). Raises when the
+    resolved settings differ from its ``run.json`` and not ``force``."""
+    run = run or _latest_run(exp_dir)
+    if not (exp_dir / run / RUN_FILE).is_file():
+        raise ExperimentError(f"--resume: no run {run!r} in {exp_dir} (no {RUN_FILE})")
+    info = json.loads((exp_dir / run / RUN_FILE).read_text())
+    inv = info.get("invocation", {})
+    # the resumed run keeps its --set values; new ones come on top. --smoke is not taken
+    # from the run: resuming a smoke run without it (or the reverse) changes the settings
+    sets = {**inv.get("overrides", {}), **sets}
+    exp = load_experiment(path, smoke=smoke, overrides=sets)
+    # a run.json without its resolved settings (written by hand) has nothing to compare
+    changed = (settings_changes(info["experiment"], exp.to_dict())
+               if isinstance(info.get("experiment"), dict) else [])
+    if changed and not force:
+        was = (" (the run was a --smoke run; this command is not)"
+               if inv.get("smoke") and not smoke else
+               " (this command is --smoke; the run was not)"
+               if smoke and not inv.get("smoke") else "")
+        raise ExperimentError(
+            f"--resume: the settings of run {run!r} ({exp_dir / run / RUN_FILE}) differ "
+            f"from this command's{was}: {'; '.join(changed)}. Resuming would mix trials "
+            f"run at different settings in one table: give the same settings, choose "
+            f"another run with --run, or pass --force")
+    return run, sets, exp, changed, inv.get("storage")
+
+
+def _new_run(exp_dir: Path, run: str | None, *, smoke: bool, paper: bool) -> str:
+    """The name of a new run (``--run``, else a time stamp); its folder must not exist."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run = run or (f"smoke-{stamp}" if smoke else f"paper-{stamp}" if paper else stamp)
+    if (exp_dir / run / RUN_FILE).exists():
+        raise ExperimentError(f"run folder {exp_dir / run} exists; pass --resume to continue "
+                              f"it or choose another --run")
+    return run
+
+
+def _check_before_writing(exp: Experiment, backend: str, *, explicit_storage: str | None,
+               storage: str | None, resume: bool, retry_failed: bool) -> None:
+    """Every problem with the backend, the hyperparameters or the storage, before anything is
+    written."""
+    check_backend(exp, backend, storage=explicit_storage)
+    check_hparam_values(exp)
+    if retry_failed and not resume:
+        raise ExperimentError("--retry-failed runs the failed trials of an earlier run again: "
+                              "use it with --resume")
+    if retry_failed and (backend != "optuna" or exp.search.sampler == "evolution"):
+        raise ExperimentError("--retry-failed works with the optuna backend's samplers (not "
+                              "the ray backend, nor the evolutionary strategy, whose next "
+                              "proposals depend on each outcome)")
+    if storage and backend == "optuna":
+        check_storage(storage)
+
+
+def _write_run_json(run_dir: Path, exp: Experiment, *, path: Path, smoke: bool, paper: bool,
+                    sets: Mapping[str, Any], backend: str, storage: str, address: str | None,
+                    resume: bool, changed: list[str], stream: TextIO) -> None:
+    """``run.json``: the resolved experiment, how it was invoked, provenance, and (on resume)
+    the history of resumptions and forced setting changes; warns about the code that runs."""
+    writer = ResultsWriter(run_dir)
+    info_path = run_dir / RUN_FILE
+    previous = json.loads(info_path.read_text()) if info_path.exists() else {}
+    for warning in provenance_warnings(previous.get("provenance") or {} if resume else {}):
+        print(f"lstm-search: {warning}", file=stream, flush=True)
+    writer.write_run_info({
+        "experiment": exp.to_dict(),
+        "run": run_dir.name,
+        "seed": exp.seed,
+        "invocation": {"experiment_file": str(path.resolve()), "smoke": smoke, "paper": paper,
+                       "overrides": dict(sets), "backend": backend,
+                       "storage": storage, "address": address, "workers": exp.search.workers},
+        "provenance": provenance(),
+        "started": previous.get("started", now()),
+        "resumed": [*previous.get("resumed", []), now()] if resume else [],
+        "settings_changed": [*previous.get("settings_changed", []),
+                             *([{"time": now(), "changes": changed}] if changed else [])],
+    })
+
+
+def _print_record_check(run_dir: Path, *, backend: str, storage: str, study_name: str,
+                        stream: TextIO) -> list[str]:
+    """Print what :func:`record_problems` finds (or that the record is whole); return it."""
+    problems = record_problems(run_dir, backend=backend, storage=storage, study_name=study_name)
+    if problems:
+        print(f"lstm-search: the record of {run_dir} has {len(problems)} problem(s):",
+              file=stream, flush=True)
+        for p in problems:
+            print(f"  - {p}", file=stream, flush=True)
+    else:
+        print("lstm-search: record check: one row per trial, every point as often as planned, "
+              "study and table agree", file=stream, flush=True)
+    return problems
+
+
 def run_experiment(
     experiment: str | Path,
     *,
@@ -309,91 +430,30 @@ def run_experiment(
     out = Path(out)
     explicit_storage = storage
     path = find_experiment(experiment)
-    sets: dict[str, Any] = dict(overrides or {})
-    if trials is not None:
-        sets["search.trials"] = trials
-    if workers is not None:
-        sets["search.workers"] = workers
-    if seed is not None:
-        sets["seed"] = seed
-    if paper:
-        if smoke:
-            raise ExperimentError("--smoke and --paper exclude each other")
-        declared = load_experiment(path)
-        if not declared.paper:
-            raise ExperimentError(f"experiment {declared.name!r} declares no paper scale "
-                                  f"(its defaults are the published configuration)")
-        sets = {**declared.paper, **sets}
+    sets = _command_sets(path, overrides, trials=trials, workers=workers, seed=seed,
+                         paper=paper, smoke=smoke)
     exp = load_experiment(path, smoke=smoke, overrides=sets)  # raises on any bad input
     exp_dir = out / exp.name
     changed: list[str] = []
     if resume:
-        run = run or _latest_run(exp_dir)
-        if not (exp_dir / run / RUN_FILE).is_file():
-            raise ExperimentError(f"--resume: no run {run!r} in {exp_dir} (no {RUN_FILE})")
-        info = json.loads((exp_dir / run / RUN_FILE).read_text())
-        inv = info.get("invocation", {})
-        # the resumed run keeps its --set values; new ones come on top. --smoke is not taken
-        # from the run: resuming a smoke run without it (or the reverse) changes the settings
-        sets = {**inv.get("overrides", {}), **sets}
-        storage = storage or inv.get("storage")
-        exp = load_experiment(path, smoke=smoke, overrides=sets)
-        # a run.json without its resolved settings (written by hand) has nothing to compare
-        changed = (settings_changes(info["experiment"], exp.to_dict())
-                   if isinstance(info.get("experiment"), dict) else [])
-        if changed and not force:
-            was = (" (the run was a --smoke run; this command is not)"
-                   if inv.get("smoke") and not smoke else
-                   " (this command is --smoke; the run was not)"
-                   if smoke and not inv.get("smoke") else "")
-            raise ExperimentError(
-                f"--resume: the settings of run {run!r} ({exp_dir / run / RUN_FILE}) differ "
-                f"from this command's{was}: {'; '.join(changed)}. Resuming would mix trials "
-                f"run at different settings in one table: give the same settings, choose "
-                f"another run with --run, or pass --force")
+        run, sets, exp, changed, recorded_storage = _resumed(path, exp_dir, run, sets,
+                                                             smoke=smoke, force=force)
+        storage = storage or recorded_storage
     else:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        run = run or (f"smoke-{stamp}" if smoke else f"paper-{stamp}" if paper else stamp)
-        if (exp_dir / run / RUN_FILE).exists():
-            raise ExperimentError(f"run folder {exp_dir / run} exists; pass --resume to continue "
-                                  f"it or choose another --run")
+        run = _new_run(exp_dir, run, smoke=smoke, paper=paper)
     run_dir = exp_dir / run
     # every problem with the backend or the storage is reported before anything is written
-    check_backend(exp, backend, storage=explicit_storage)
-    check_hparam_values(exp)
-    if retry_failed and not resume:
-        raise ExperimentError("--retry-failed runs the failed trials of an earlier run again: "
-                              "use it with --resume")
-    if retry_failed and (backend != "optuna" or exp.search.sampler == "evolution"):
-        raise ExperimentError("--retry-failed works with the optuna backend's samplers (not "
-                              "the ray backend, nor the evolutionary strategy, whose next "
-                              "proposals depend on each outcome)")
-    if storage and backend == "optuna":
-        check_storage(storage)
+    _check_before_writing(exp, backend, explicit_storage=explicit_storage, storage=storage,
+               resume=resume, retry_failed=retry_failed)
     data_dirs = _data_dirs(exp)  # a missing dataset is reported here, before the first trial
     if data_dirs:
         # workers (Ray trials run in their own folders) see the folder the rule gives here
         sets.update(data_dirs)
         exp = load_experiment(path, smoke=smoke, overrides=sets)
-    writer = ResultsWriter(run_dir)
     storage = storage or default_storage_url(run_dir)
-    info_path = run_dir / RUN_FILE
-    previous = json.loads(info_path.read_text()) if info_path.exists() else {}
-    for warning in provenance_warnings(previous.get("provenance") or {} if resume else {}):
-        print(f"lstm-search: {warning}", file=stream, flush=True)
-    writer.write_run_info({
-        "experiment": exp.to_dict(),
-        "run": run,
-        "seed": exp.seed,
-        "invocation": {"experiment_file": str(path.resolve()), "smoke": smoke, "paper": paper,
-                       "overrides": {k: v for k, v in sets.items()}, "backend": backend,
-                       "storage": storage, "address": address, "workers": exp.search.workers},
-        "provenance": provenance(),
-        "started": previous.get("started", now()),
-        "resumed": [*previous.get("resumed", []), now()] if resume else [],
-        "settings_changed": [*previous.get("settings_changed", []),
-                             *([{"time": now(), "changes": changed}] if changed else [])],
-    })
+    _write_run_json(run_dir, exp, path=path, smoke=smoke, paper=paper, sets=sets,
+                    backend=backend, storage=storage, address=address, resume=resume,
+                    changed=changed, stream=stream)
     print(f"lstm-search: {exp.name} run {run}: {exp.search.trials} trials, backend {backend}, "
           f"{exp.search.workers} worker(s); results in {run_dir}", file=stream, flush=True)
     if resume:
@@ -414,16 +474,8 @@ def run_experiment(
           f"({', '.join(f'{k} {v}' for k, v in sorted(summary.by_status.items()))}; "
           f"reused {summary.reused}). Results: {run_dir / 'trials.jsonl'}", file=stream,
           flush=True)
-    problems = record_problems(run_dir, backend=backend, storage=storage,
-                               study_name=f"{exp.name}/{run}")
-    if problems:
-        print(f"lstm-search: the record of {run_dir} has {len(problems)} problem(s):",
-              file=stream, flush=True)
-        for p in problems:
-            print(f"  - {p}", file=stream, flush=True)
-    else:
-        print("lstm-search: record check: one row per trial, every point as often as planned, "
-              "study and table agree", file=stream, flush=True)
+    problems = _print_record_check(run_dir, backend=backend, storage=storage,
+                                   study_name=f"{exp.name}/{run}", stream=stream)
     return RunOutcome(run_dir=run_dir, experiment=exp, summary=summary,
                       problems=tuple(problems))
 
