@@ -45,6 +45,7 @@ from lstm_search.declarations import (
     import_declaration,
 )
 from lstm_search.genome import FrozenMap
+from lstm_search.results import json_ready
 
 SAMPLERS = ("tpe", "random", "grid", "nsga2", "evolution")
 PRUNERS = ("none", "median", "halving")
@@ -214,19 +215,10 @@ class Experiment:
             elif f.name == "stages":
                 out[f.name] = [dataclasses.asdict(s) for s in value]
             elif f.name in ("smoke", "paper"):
-                out[f.name] = _json_ready(dict(value))
+                out[f.name] = json_ready(dict(value))
             else:
                 out[f.name] = value
         return out
-
-
-def _json_ready(value: Any) -> Any:
-    """``value`` with search-space distributions in their JSON form."""
-    import json
-
-    from lstm_search.results import json_default
-
-    return json.loads(json.dumps(value, default=json_default))
 
 
 def _grid_problems(space: Any, trials: int) -> list[str]:
