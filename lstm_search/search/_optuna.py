@@ -161,7 +161,17 @@ def settle(study: Any, trial_number: int, exp: Experiment, run_dir: str | Path) 
 
 
 def open_study(exp: Experiment, storage_url: str, study_name: str, *, seed: int,
-               create: bool = False) -> Any:
+               create: bool = False, run_dir: str | Path | None = None) -> Any:
+    """The run's study (created with ``create``); a grid study opened with ``run_dir`` counts
+    the points of that table's rows as held (see ``_storage``'s grid sampler)."""
+    study = _open_study(exp, storage_url, study_name, seed=seed, create=create)
+    if run_dir is not None and hasattr(study.sampler, "record_in"):
+        study.sampler.record_in(exp, run_dir)
+    return study
+
+
+def _open_study(exp: Experiment, storage_url: str, study_name: str, *, seed: int,
+                create: bool = False) -> Any:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -238,7 +248,8 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
     """Ask, evaluate, record, tell until the run's budget is taken; returns trials run here."""
     exp = exp or load_experiment(spec.experiment_path, smoke=spec.smoke,
                                  overrides=spec.overrides)
-    study = open_study(exp, spec.storage, spec.study_name, seed=exp.seed * 1000 + spec.index)
+    study = open_study(exp, spec.storage, spec.study_name, seed=exp.seed * 1000 + spec.index,
+                       run_dir=spec.run_dir)
     evolution = None
     if exp.search.sampler == "evolution":
         from lstm_search.search.evolution import Evolution

@@ -78,9 +78,11 @@ def _ask_tell_grid_sampler() -> Any:
 
     A point is held by any trial that drew it, whatever its state, except an abandoned one
     (left running by a dead driver, finished as FAIL without a row: see ``sweep_stale``): its
-    point is drawn again. Optuna's own rule, once every point has been started, hands out the
-    points still running elsewhere; after a resume that evaluates a running point twice and
-    leaves an abandoned one never run, so it is not used.
+    point is drawn again. A point the run's table has a row for is held too, whatever the
+    study says (:meth:`record_in`): the record decides, so a study that lost or abandoned a
+    trial whose row landed never has its point evaluated twice. Optuna's own rule, once every
+    point has been started, hands out the points still running elsewhere; after a resume that
+    evaluates a running point twice and leaves an abandoned one never run, so it is not used.
     Made once under this module's name, so that pickle finds it.
     """
     cls = globals().get("_GRID_SAMPLER")
@@ -92,8 +94,28 @@ def _ask_tell_grid_sampler() -> Any:
         def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
             return None
 
+        _record: tuple[Experiment, str] | None = None
+        _keys: list[str | None] | None = None
+
+        def record_in(self, exp: Experiment, run_dir: str | Path) -> None:
+            """Count the points that ``run_dir``'s table has rows for as held."""
+            self._record = (exp, str(run_dir))
+
+        def _recorded_ids(self) -> set[int]:
+            if self._record is None:
+                return set()
+            from lstm_search.results import ResultsWriter
+            from lstm_search.search._missing import point_key, row_key
+
+            exp, run_dir = self._record
+            if self._keys is None:
+                self._keys = [point_key(exp, dict(zip(self._param_names, values, strict=True)))
+                              for values in self._all_grids]
+            recorded = {row_key(r) for r in ResultsWriter(run_dir).rows()}
+            return {i for i, key in enumerate(self._keys) if key is not None and key in recorded}
+
         def _get_unvisited_grid_ids(self, study: Any) -> list[int]:
-            held = set()
+            held = self._recorded_ids()
             for t in study._storage.get_all_trials(study._study_id, deepcopy=False):
                 if "grid_id" not in t.system_attrs or not self._same_search_space(
                         t.system_attrs["search_space"]):

@@ -94,7 +94,7 @@ def fake_evaluate(candidate: Any, *, task: Any, model: Any, train: Any, experime
     import time
 
     from lstm_search.genome import genome_id
-    from lstm_search.results import TrialResult
+    from lstm_search.results import TrialResult, task_options
 
     time.sleep(float(os.environ.get("LSTM_SEARCH_TEST_TRIAL_SECONDS", "0")))
     point = json.dumps([candidate.cell, candidate.hparams, candidate.seed], sort_keys=True)
@@ -102,8 +102,9 @@ def fake_evaluate(candidate: Any, *, task: Any, model: Any, train: Any, experime
     return TrialResult(
         experiment=experiment, run=run, trial=trial, cell=candidate.cell,
         genome_id=genome_id(candidate.genome), genome=candidate.genome.to_json(indent=None),
-        task=task.name, seed=candidate.seed, hparams=dict(candidate.hparams),
-        status="complete", objective=value, objective_name="valid.acc", direction="maximize",
+        task=task.name, task_options=task_options(task), seed=candidate.seed,
+        hparams=dict(candidate.hparams), status="complete", objective=value,
+        objective_name="valid.acc", direction="maximize",
         metrics={"valid.acc": value, "test.acc": value / 2}, best_epoch=1, epochs=1)
 
 

@@ -145,6 +145,42 @@ def test_grid_draws_abandoned_points_never_a_point_running_elsewhere(tmp_path: P
     assert sorted(gid[n] for n in redrawn) == sorted([gid[2], gid[3]])
 
 
+def test_grid_never_redraws_a_point_the_table_has_a_row_for(tmp_path: Path,
+                                                            reference: Path) -> None:
+    """The record decides: a trial the study gave up (abandoned) although its row landed (a
+    study write lost when a process died mid-write, a row appended after the sweep) keeps its
+    point; the next trial takes the other abandoned point, never a second row for one point."""
+    exp = load_experiment(str(grid_experiment(tmp_path)))
+    run_dir = tmp_path / "run"
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(),
+                                sampler=make_sampler(exp, exp.seed), direction="maximize")
+    study.sampler.record_in(exp, run_dir)
+    space = {k: optuna.distributions.CategoricalDistribution(v)
+             for k, v in make_sampler(exp, 0)._search_space.items()}
+
+    def ask() -> optuna.Trial:
+        t = study.ask()
+        t.suggest_categorical("cell", space["cell"].choices)
+        t.suggest_categorical("lr", space["lr"].choices)
+        return t
+
+    started = [ask() for _ in range(12)]
+    for t in started:
+        if t.number not in (2, 3):
+            study.tell(t, 0.5)
+    abandon(study, 2)
+    abandon(study, 3)
+    # trial 2's row is in the table all the same (the reference run's row for its point)
+    p2 = started[2].params
+    row = next(r for r in rows(reference)
+               if r["cell"] == p2["cell"] and r["hparams"]["lr"] == p2["lr"])
+    append_jsonl(run_dir / "trials.jsonl", dict(row, trial=2))
+    gid = {t.number: t.system_attrs["grid_id"] for t in study.get_trials(deepcopy=False)}
+    redrawn = ask().number
+    gid = {t.number: t.system_attrs["grid_id"] for t in study.get_trials(deepcopy=False)}
+    assert gid[redrawn] == gid[3] != gid[2]
+
+
 def test_check_run_names_duplicated_trials_and_repeated_grid_points(
         tmp_path: Path, reference: Path) -> None:
     assert check_run(reference) == []
