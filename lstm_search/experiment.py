@@ -30,6 +30,7 @@ after them, type-checked, and an unknown key is an error
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,16 @@ class SearchConfig:
             problems.append(f"search.population must be >= 2, got {self.population}")
         if self.seed_evals < 1:
             problems.append(f"search.seed_evals must be >= 1, got {self.seed_evals}")
+        if not (math.isfinite(self.cpus_per_trial) and self.cpus_per_trial > 0):
+            problems.append(f"search.cpus_per_trial must be a finite number > 0, "
+                            f"got {self.cpus_per_trial}")
+        if not (math.isfinite(self.gpus_per_trial) and self.gpus_per_trial >= 0):
+            problems.append(f"search.gpus_per_trial must be a finite number >= 0, "
+                            f"got {self.gpus_per_trial}")
+        if self.max_retries < 0:
+            problems.append(f"search.max_retries must be >= 0, got {self.max_retries}")
+        if not 0.0 <= self.gru_fraction <= 1.0:
+            problems.append(f"search.gru_fraction must be in [0, 1], got {self.gru_fraction}")
         if problems:
             raise ConfigError("; ".join(problems))
 

@@ -183,13 +183,49 @@ def append_jsonl(path: str | os.PathLike[str], record: Mapping[str, Any]) -> Non
     Under an exclusive ``flock`` on the file: a last line left unterminated by a process killed
     mid-write (or by a short write that could not be undone) is terminated first, so the new row
     never lands on a torn one; then one ``O_APPEND`` write and ``fsync``. A short or failed
-    write is undone (the file is truncated back to its length before the attempt).
+    write is undone (the file is truncated back to its length before the attempt). Ctrl-C and
+    SIGTERM arriving meanwhile take effect once the row is whole.
     """
-    import fcntl  # POSIX; imported here so that analysis-only installs need no fcntl
-
     line = json.dumps(_clean(dict(record)), default=json_default, sort_keys=True) + "\n"
     data = line.encode("utf-8")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with _signals_held():
+        _append_bytes(path, data)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back while a row is written, and delivered after it: Ctrl-C or a
+    stop request never tears a row (a fatal signal can cut a ``write`` short). SIGKILL cannot be
+    held; the torn line it may leave is terminated by the next append.
+
+    Python-level handlers record a signal that arrives (on whichever thread the kernel picks)
+    and it is raised again once the row is whole, reaching the handler that was in place (the
+    default action, Ctrl-C's KeyboardInterrupt, an ignore). Handlers can only be changed in the
+    main thread; elsewhere the row is written as is.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    # a handler installed outside Python (getsignal None) could not be put back: left alone
+    held = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not None]
+    before = {s: signal.signal(s, lambda signum, _frame: arrived.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        for signum in dict.fromkeys(arrived):
+            signal.raise_signal(signum)
+
+
+def _append_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    import fcntl  # POSIX; imported here so that analysis-only installs need no fcntl
+
     fd = os.open(os.fspath(path), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

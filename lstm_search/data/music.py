@@ -45,6 +45,7 @@ HIGHEST_NOTE = LOWEST_NOTE + N_KEYS - 1  # 108, C8
 # 392,296 steps and about 1.6 million notes; 2 million steps are 700 MB of float32 rolls.
 MAX_STEPS = 2_000_000
 MAX_NOTES = 20_000_000
+MAX_MAT_BYTES = 512 * 2**20  # a .mat file's data, once decompressed (the four corpora: < 40 MB)
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,6 +191,55 @@ def read_music_json(path: str | Path) -> dict[str, list[np.ndarray]]:
     return _pieces_from_nested(data, path)
 
 
+def _check_mat_size(path: Path, head: bytes) -> None:
+    """Refuse a MATLAB v5 file whose data, decompressed, is more than :data:`MAX_MAT_BYTES`,
+    before scipy allocates any of it: a few kilobytes of zlib can hold gigabytes of zeros.
+
+    Walks the top-level data elements (8-byte tag: type, byte count; ``miCOMPRESSED`` = 15 is
+    inflated in bounded chunks, counting and discarding the output)."""
+    import struct
+    import zlib
+
+    size = path.stat().st_size
+    if size > MAX_MAT_BYTES:
+        raise DataError(f"{path}: refused to load: {size:,} bytes is more than the cap of "
+                        f"{MAX_MAT_BYTES:,} (MAX_MAT_BYTES)")
+    order = ">" if head[126:128] == b"MI" else "<"
+    total = 0
+    with open(path, "rb") as f:
+        f.seek(128)
+        while True:
+            tag = f.read(8)
+            if len(tag) < 8:
+                return
+            kind, nbytes = struct.unpack(order + "II", tag)
+            if kind != 15:  # stored as is: bounded by the file's size
+                total += nbytes
+                f.seek(nbytes + (-nbytes % 8), 1)
+            else:
+                inflate = zlib.decompressobj()
+                left = nbytes
+                while left > 0:
+                    chunk = f.read(min(left, 1 << 16))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+                    while chunk:
+                        try:
+                            total += len(inflate.decompress(chunk, 1 << 20))
+                        except zlib.error as e:
+                            raise DataError(f"{path}: not a readable MATLAB file (a compressed "
+                                            f"element is damaged: {e})") from None
+                        if total > MAX_MAT_BYTES:
+                            raise DataError(
+                                f"{path}: refused to load: its data decompresses to more "
+                                f"than {MAX_MAT_BYTES:,} bytes (MAX_MAT_BYTES)")
+                        chunk = inflate.unconsumed_tail
+            if total > MAX_MAT_BYTES:
+                raise DataError(f"{path}: refused to load: its data is more than "
+                                f"{MAX_MAT_BYTES:,} bytes (MAX_MAT_BYTES)")
+
+
 def read_tcn_mat(path: str | Path) -> dict[str, list[np.ndarray]]:
     """Split -> rolls from a TCN ``.mat`` file (``traindata``/``validdata``/``testdata``)."""
     import scipy.io
@@ -202,6 +252,7 @@ def read_tcn_mat(path: str | Path) -> dict[str, list[np.ndarray]]:
     if len(head) == 128 and head[124:126] in (b"\x00\x02", b"\x02\x00"):
         raise DataError(f"{path}: a MATLAB v7.3 (HDF5) file, which is not supported; save it "
                         f"as version 7 or earlier (MATLAB: save(..., '-v7')) or as a pickle")
+    _check_mat_size(path, head)
     try:
         mat = scipy.io.loadmat(path)
     except (ValueError, TypeError, OSError, NotImplementedError) as e:

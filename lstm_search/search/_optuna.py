@@ -31,6 +31,7 @@ from typing import Any
 from lstm_search.experiment import Experiment, load_experiment
 from lstm_search.genome import Genome
 from lstm_search.results import ResultsWriter, TableWriteError, TrialResult
+from lstm_search.search._interrupt import check as check_interrupt
 from lstm_search.search._lease import DRIVER_ATTR, Lease, live_drivers
 from lstm_search.search._storage import (
     ABANDONED,
@@ -257,6 +258,7 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
         evolution = Evolution(exp, study, seed=exp.seed * 1000 + spec.index)
     ran = 0
     while True:
+        check_interrupt()  # a Ctrl-C a finaliser swallowed during the last trial
         references: dict[str, float] = {}
         proposal: Proposal | None = None
         failure: Exception | None = None
@@ -349,6 +351,10 @@ def _search_name(exp: Experiment, backend: str) -> str:
 def _die_with_parent(parent: int = 0) -> None:
     """Linux: end this worker when the driver dies (a killed driver leaves no orphans).
 
+    The death signal is SIGTERM, not SIGKILL: its default action ends the worker as promptly,
+    but a row being written is finished first (``append_jsonl`` holds SIGTERM back while it
+    writes), so a driver's death never tears a row.
+
     The death signal only covers a driver that dies after it is set: a driver killed while
     this worker was still starting (``parent``, its pid, is no longer our parent) ends it now.
     """
@@ -357,7 +363,7 @@ def _die_with_parent(parent: int = 0) -> None:
         import signal
 
         with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     if parent and os.getppid() != parent:
         os._exit(1)
 
@@ -492,6 +498,7 @@ def _drive(exp: Experiment, spec: WorkerSpec, *, workers: int,
             start(i)
         while procs:
             time.sleep(0.5)
+            check_interrupt()
             for i, p in list(procs.items()):
                 if p.is_alive():
                     continue

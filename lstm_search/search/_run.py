@@ -20,6 +20,7 @@ from lstm_search.config import ConfigError, check_path_name
 from lstm_search.experiment import Experiment, ExperimentError, find_experiment, load_experiment
 from lstm_search.provenance import provenance, provenance_warnings
 from lstm_search.results import RUN_FILE, ResultsWriter, now
+from lstm_search.search._interrupt import catch_interrupts
 from lstm_search.search._progress import ProgressMonitor, Summary, summarise
 from lstm_search.search._storage import default_storage_url
 from lstm_search.search._trial import Evaluate
@@ -460,9 +461,10 @@ def run_experiment(
         print(resume_line(run_dir, exp.search.trials, retry_failed=retry_failed,
                           forced=changed), file=stream, flush=True)
     try:
-        _search(exp, backend, path=path, smoke=smoke, sets=sets, run=run, run_dir=run_dir,
-                storage=storage, address=address, num_cpus=num_cpus, resume=resume,
-                retry_failed=retry_failed, evaluate=evaluate, stream=stream)
+        with catch_interrupts():
+            _search(exp, backend, path=path, smoke=smoke, sets=sets, run=run, run_dir=run_dir,
+                    storage=storage, address=address, num_cpus=num_cpus, resume=resume,
+                    retry_failed=retry_failed, evaluate=evaluate, stream=stream)
     except KeyboardInterrupt:
         command = resume_command(exp, experiment_path=str(path), run=run, run_dir=run_dir,
                                  backend=backend, address=address, num_cpus=num_cpus)

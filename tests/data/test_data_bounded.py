@@ -84,6 +84,43 @@ def test_data_check_reports_the_fan_out_pickle(tmp_path: Path,
     assert "MAX_STEPS" in out.out + out.err and "Traceback" not in out.err
 
 
+def test_a_compressed_mat_bomb_is_refused_before_scipy_reads_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A MATLAB v5 file of kilobytes whose zlib elements inflate past MAX_MAT_BYTES."""
+    import numpy as np
+    import scipy.io
+
+    path = tmp_path / "Bomb.mat"
+    zeros = np.zeros((20_000, 88))  # 14 MB of float64 zeros
+    scipy.io.savemat(path, {"traindata": zeros, "validdata": zeros, "testdata": zeros},
+                     do_compression=True)
+    assert path.stat().st_size < 100_000
+    monkeypatch.setattr(music_mod, "MAX_MAT_BYTES", 20 * 2**20)  # 3 x 14 MB is over it
+
+    def not_called(*a: object, **k: object) -> None:
+        raise AssertionError("scipy.io.loadmat ran on a refused file")
+
+    monkeypatch.setattr(scipy.io, "loadmat", not_called)
+    with pytest.raises(DataError, match=r"Bomb\.mat: refused to load: its data decompresses "
+                                        r"to more than 20,971,520 bytes \(MAX_MAT_BYTES\)"):
+        read_music_file(path)
+
+
+def test_a_mat_file_under_the_cap_loads(tmp_path: Path) -> None:
+    import numpy as np
+    import scipy.io
+
+    path = tmp_path / "Small.mat"
+    roll = np.zeros((5, 88))
+    roll[:, 40] = 1
+    pieces = np.empty((1,), dtype=object)
+    pieces[0] = roll
+    scipy.io.savemat(path, {"traindata": pieces, "validdata": pieces, "testdata": pieces},
+                     do_compression=True)
+    corpus = read_music_file(path)
+    assert [r.shape for r in corpus.train] == [(5, 88)]
+
+
 def test_empty_and_hdf5_mat_files_name_the_file(tmp_path: Path) -> None:
     empty = tmp_path / "Empty.mat"
     empty.write_bytes(b"")

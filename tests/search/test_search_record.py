@@ -453,3 +453,40 @@ def test_an_interrupted_driver_does_not_wait_for_a_locked_database(tmp_path: Pat
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_a_stop_signal_during_a_row_write_takes_effect_after_the_row(
+        tmp_path: Path, monkeypatch) -> None:
+    """SIGTERM (a worker's stop, the driver's death signal) or Ctrl-C arriving while a row is
+    written is held back until the row is whole: a fatal signal can cut a write short."""
+    path = tmp_path / "trials.jsonl"
+    seen: list[bytes] = []
+    previous = signal.signal(signal.SIGTERM, lambda *_: seen.append(path.read_bytes()))
+    real_write = os.write
+
+    def stopped_mid_write(fd: int, data: bytes) -> int:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the row is being written
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", stopped_mid_write)
+    try:
+        append_jsonl(path, {"trial": 0, "cell": "gru"})
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == [b'{"cell": "gru", "trial": 0}\n']
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_swallowed_by_a_finaliser_is_raised_at_the_next_safe_point() -> None:
+    from lstm_search.search._interrupt import catch_interrupts, check
+
+    class Finalised:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)  # KeyboardInterrupt inside __del__: lost
+
+    with catch_interrupts():
+        check()  # nothing pressed yet
+        Finalised()
+        with pytest.raises(KeyboardInterrupt):
+            check()
+    check()  # outside the block nothing is pending

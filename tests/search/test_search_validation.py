@@ -139,6 +139,11 @@ def test_a_name_that_is_not_one_folder_is_refused(
     ("train.epochs=0", "train.epochs"),
     ("train.momentum=-0.1", "train.momentum"),
     ("train.clip=nan", "train.clip"),
+    ("search.cpus_per_trial=0", "search.cpus_per_trial"),
+    ("search.cpus_per_trial=nan", "search.cpus_per_trial"),
+    ("search.gpus_per_trial=-1", "search.gpus_per_trial"),
+    ("search.max_retries=-1", "search.max_retries"),
+    ("search.gru_fraction=1.5", "search.gru_fraction"),
 ])
 def test_a_setting_out_of_range_exits_2_naming_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, named: str) -> None:
