@@ -21,7 +21,19 @@ from lstm_search.genome._canonical import canonical, correspondence, genome_id, 
 from lstm_search.genome._frozen import FrozenMap
 from lstm_search.genome._genome import Builder, Genome, Node
 from lstm_search.genome._mutate import OPERATORS, Mutation, mutate
-from lstm_search.genome._nasbench import from_nasbench, from_nasbench_with_names
+from lstm_search.genome._nasbench import (
+    from_nasbench,
+    from_nasbench_with_names,
+    import_nasbench_nlp,
+    nasbench_cell_params,
+    nasbench_model_params,
+)
+from lstm_search.genome._nasbench_files import (
+    ImportReport,
+    RecipeSource,
+    import_recipes,
+    read_recipes,
+)
 from lstm_search.genome._ops import (
     ACTIVATIONS,
     ELEMENTWISE,
@@ -57,20 +69,27 @@ __all__ = [
     "FrozenMap",
     "Genome",
     "GenomeError",
+    "ImportReport",
     "Mutation",
     "Node",
     "OpSpec",
     "Problem",
+    "RecipeSource",
     "X",
     "canonical",
     "correspondence",
     "from_nasbench",
     "from_nasbench_with_names",
     "genome_id",
+    "import_nasbench_nlp",
+    "import_recipes",
     "mutate",
     "n_params",
+    "nasbench_cell_params",
+    "nasbench_model_params",
     "prune",
     "random_genome",
+    "read_recipes",
     "topo_order",
     "validate",
     "validate_json",
