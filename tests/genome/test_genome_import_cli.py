@@ -51,3 +51,19 @@ def test_log_folder_with_a_refused_recipe(tmp_path, capsys) -> None:
 def test_missing_source(tmp_path, capsys) -> None:
     assert main(["import", "nasbench", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_darts_genotype_text_and_file(tmp_path, capsys) -> None:
+    from lstm_search import zoo
+
+    text = ("Genotype(recurrent=[('tanh', 0), ('tanh', 1), ('relu', 1), ('tanh', 3), "
+            "('tanh', 3), ('relu', 3), ('relu', 4), ('relu', 7), ('relu', 8), ('relu', 8), "
+            "('relu', 8)], concat=[2, 5, 6, 9, 10, 11])")
+    assert main(["import", "darts", text, "--out", str(tmp_path), "--name", "enas"]) == 0
+    g = Genome.from_json((tmp_path / "enas.json").read_text())
+    assert g == zoo.get("enas")
+    src = tmp_path / "genotype.txt"
+    src.write_text(text.replace("'tanh', 0", "'gelu', 0"))
+    assert main(["import", "darts", str(src), "--out", str(tmp_path)]) == 2
+    assert "recurrent node 1" in capsys.readouterr().err
+    assert main(["import", "darts", text, "--out", str(tmp_path), "--name", "../x"]) == 2
