@@ -15,6 +15,7 @@ copies ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` weights into the zoo's matching cel
 
 from lstm_search.nn._api import compile_cell, compile_rnn
 from lstm_search.nn._dropin import GRU, LSTM, RNN, Recurrent, without_bias
+from lstm_search.nn._export import export_torch, exported_state_dict
 from lstm_search.nn._layer import RecurrentLayer
 from lstm_search.nn._models import (
     LanguageModel,
@@ -44,6 +45,8 @@ __all__ = [
     "compile_cell",
     "compile_rnn",
     "detach_state",
+    "export_torch",
+    "exported_state_dict",
     "load_torch_weights",
     "without_bias",
 ]
