@@ -14,8 +14,10 @@ what torch computes (the zoo's ``lstm``, ``gru``, ``rnn_tanh`` and its ReLU twin
 for ``bias=False``); their ``load_state_dict`` accepts torch's key names (``weight_ih_l0``,
 ``bias_hh_l1_reverse`` ...), :meth:`~_TorchLayout.torch_state_dict` writes them, and
 :meth:`~_TorchLayout.to_torch` returns the equivalent torch module (scriptable with
-``torch.jit.script``). ``proj_size`` (LSTM projections) is not supported: the compiler's states
-are all n wide.
+``torch.jit.trace``). ``LSTM(proj_size=p)`` runs :class:`ProjectedLSTMLayer`, a plain PyTorch
+loop with torch's parameters (the compiler's states are all n wide, a projected h is not); the
+module itself is not accepted by ``torch.jit.script``: script :meth:`to_torch`'s result (or an
+exported cell, :func:`lstm_search.nn.export_torch`) instead.
 
 Packed sequences run the compiled kernel once per run of steps with the same number of live
 sequences (sorted by length, as a PackedSequence stores them), so every sequence's final state
@@ -84,13 +86,21 @@ class Recurrent(nn.Module):
         self.backend = backend
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         D = self.num_directions
-        self.cells = nn.ModuleList(
-            RecurrentLayer(self.genome, input_size if k == 0 else hidden_size * D, hidden_size,
-                           backend, generator=gen)
-            for k in range(num_layers) for _ in range(D))
         self.n_states = len(self.genome.states)
+        widths = self._state_widths()
+        self.cells = nn.ModuleList(
+            self._make_cell(input_size if k == 0 else widths[0] * D, gen)
+            for k in range(num_layers) for _ in range(D))
         if device is not None or dtype is not None:
             self.to(device=device, dtype=dtype)
+
+    def _state_widths(self) -> tuple[int, ...]:
+        """Width of each state, the output's (the first state's) first."""
+        return (self.hidden_size,) * self.n_states
+
+    def _make_cell(self, input_size: int, gen: torch.Generator | None) -> nn.Module:
+        return RecurrentLayer(self.genome, input_size, self.hidden_size, self.backend,
+                              generator=gen)
 
     def flatten_parameters(self) -> None:
         """A no-op (torch packs cuDNN weights here; the compiled layers need nothing)."""
@@ -99,15 +109,15 @@ class Recurrent(nn.Module):
     def _states_in(self, hx: State | None, batch: int, like: Tensor,
                    unbatched: bool) -> list[tuple[Tensor, ...]]:
         LD = self.num_layers * self.num_directions
+        widths = self._state_widths()
         if hx is None:
-            z = like.new_zeros(batch, self.hidden_size)
-            return [tuple(z for _ in range(self.n_states)) for _ in range(LD)]
+            return [tuple(like.new_zeros(batch, w) for w in widths) for _ in range(LD)]
         parts = (hx,) if isinstance(hx, Tensor) else tuple(hx)
         if len(parts) != self.n_states:
             raise RuntimeError(f"Expected {self.n_states} hidden state tensor(s) "
                                f"({', '.join(self.genome.states)}), got {len(parts)}")
-        want = (LD, self.hidden_size) if unbatched else (LD, batch, self.hidden_size)
-        for p in parts:
+        for p, w in zip(parts, widths, strict=True):
+            want = (LD, w) if unbatched else (LD, batch, w)
             if tuple(p.shape) != want:
                 raise RuntimeError(f"Expected hidden size {want}, got {list(p.shape)}")
             if p.dtype != like.dtype:
@@ -118,7 +128,7 @@ class Recurrent(nn.Module):
 
     # -- one layer, one direction -----------------------------------------------------------------
     @staticmethod
-    def _run(cell: RecurrentLayer, x: Tensor, s0: tuple[Tensor, ...],
+    def _run(cell: nn.Module, x: Tensor, s0: tuple[Tensor, ...],
              lengths: list[int] | None) -> tuple[Tensor, tuple[Tensor, ...]]:
         if lengths is None or all(n == x.shape[0] for n in lengths):
             return cell(x, s0)
@@ -237,7 +247,6 @@ class _TorchLayout(Recurrent):
             return super().load_state_dict(state_dict, strict=strict, assign=assign)
         mine = {k: v.detach().clone() for k, v in self.state_dict().items()}
         used, missing = set(), []
-        n = self.hidden_size
         for key, cell, entries in self._slots():
             if key not in state_dict:
                 missing.append(key)
@@ -245,14 +254,15 @@ class _TorchLayout(Recurrent):
             used.add(key)
             src = state_dict[key]
             prefix = next(p for p, m in self.named_modules() if m is cell)
-            for i, (name, r0, r1) in enumerate(entries):
-                target = mine[f"{prefix}.{name}"]
-                block = src[i * n:(i + 1) * n]
-                if tuple(block.shape) != tuple(target[r0:r1].shape):
-                    raise RuntimeError(f"size mismatch for {key}: copying a param with shape "
-                                       f"{tuple(src.shape)}, the {type(self).__name__} expects "
-                                       f"{len(entries) * n} rows of {tuple(target.shape[1:])}")
-                target[r0:r1] = block
+            targets = [(mine[f"{prefix}.{name}"], r0, r1) for name, r0, r1 in entries]
+            want = (sum(r1 - r0 for _, r0, r1 in targets), *targets[0][0].shape[1:])
+            if tuple(src.shape) != want:
+                raise RuntimeError(f"size mismatch for {key}: copying a param with shape "
+                                   f"{tuple(src.shape)}, the shape in current model is {want}")
+            off = 0
+            for target, r0, r1 in targets:
+                target[r0:r1] = src[off:off + r1 - r0]
+                off += r1 - r0
         unexpected = [k for k in state_dict if k not in used]
         if strict and (missing or unexpected):
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}: "
@@ -280,16 +290,73 @@ class LSTM(_TorchLayout):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, proj_size: int = 0, device: Any = None,
                  dtype: Any = None, *, backend: str = "script", seed: int | None = None) -> None:
-        if proj_size:
-            raise ValueError("LSTM(proj_size > 0) is not supported: the compiled cells keep "
-                             "every state hidden_size wide; use torch.nn.LSTM for projections")
-        self.proj_size = 0
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+            raise ValueError(f"proj_size should be a non-negative integer, got {proj_size!r}")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        self.proj_size = proj_size
         super().__init__(zoo.get("lstm"), input_size, hidden_size, num_layers, bias,
                          batch_first, dropout, bidirectional, device, dtype, backend=backend,
                          seed=seed)
 
+    def _state_widths(self) -> tuple[int, ...]:
+        return (self.proj_size or self.hidden_size, self.hidden_size)
+
+    def _make_cell(self, input_size: int, gen: torch.Generator | None) -> nn.Module:
+        if not self.proj_size:
+            return super()._make_cell(input_size, gen)
+        return ProjectedLSTMLayer(input_size, self.hidden_size, self.proj_size, self.bias, gen)
+
+    def _slots(self):
+        if not self.proj_size:
+            yield from super()._slots()
+            return
+        D = self.num_directions
+        for k in range(self.num_layers):
+            for d in range(D):
+                cell = self.cells[k * D + d]
+                for name, _ in cell.named_parameters(recurse=False):
+                    key = f"{name}_l{k}" + ("_reverse" if d else "")
+                    yield key, cell, [(name, 0, cell.get_parameter(name).shape[0])]
+
+    def _torch_kwargs(self) -> dict[str, Any]:
+        return {**super()._torch_kwargs(), "proj_size": self.proj_size}
+
     def _torch_module(self) -> nn.Module:
         return nn.LSTM(self.input_size, self.hidden_size, **self._torch_kwargs())
+
+
+class ProjectedLSTMLayer(nn.Module):
+    """One direction of one layer of an LSTM with a projection (Sak et al. 2014; torch's
+    ``proj_size``): the LSTM of the zoo with ``h_t = W_hr (o_t ⊙ tanh(c_t))``, p < n wide and
+    read by the gates at the next step. A plain PyTorch loop (the compiled cells keep every
+    state n wide), with torch's parameter names and layout (gates i, f, g, o)."""
+
+    def __init__(self, input_size: int, hidden_size: int, proj_size: int, bias: bool,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        n, p = hidden_size, proj_size
+        self.weight_ih = nn.Parameter(torch.empty(4 * n, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(4 * n, p))
+        self.bias_ih = nn.Parameter(torch.empty(4 * n)) if bias else None
+        self.bias_hh = nn.Parameter(torch.empty(4 * n)) if bias else None
+        self.weight_hr = nn.Parameter(torch.empty(p, n))
+        bound = 1.0 / n ** 0.5
+        with torch.no_grad():
+            for w in self.parameters():
+                w.copy_(torch.empty(w.shape).uniform_(-bound, bound, generator=generator))
+
+    def forward(self, x: Tensor, states: tuple[Tensor, ...]
+                ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        h, c = states  # (B, p), (B, n)
+        xw = F.linear(x, self.weight_ih, self.bias_ih)  # (T, B, 4n), before the loop
+        ys = []
+        for t in range(x.shape[0]):
+            i, f, g, o = (xw[t] + F.linear(h, self.weight_hh, self.bias_hh)).chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = F.linear(torch.sigmoid(o) * torch.tanh(c), self.weight_hr)
+            ys.append(h)
+        return torch.stack(ys, 0), (h, c)
 
 
 class GRU(_TorchLayout):

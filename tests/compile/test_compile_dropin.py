@@ -1,6 +1,7 @@
 """lstm_search.nn.LSTM / GRU / RNN against torch.nn's in float64: every combination of bias,
-bidirectional, batch_first, layers, nonlinearity, with batched, unbatched and packed input
-(sorted or not), initial states, outputs, final states and gradients to 1e-10."""
+bidirectional, batch_first, layers, nonlinearity and LSTM projection, with batched, unbatched
+and packed input (sorted or not), initial states, outputs, final states and gradients to
+1e-10."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from lstm_search.nn import GRU, LSTM, RNN, Recurrent, compile_cell
 
 KINDS = {
     "lstm": (LSTM, torch.nn.LSTM, {}),
+    "lstm_proj": (LSTM, torch.nn.LSTM, {"proj_size": 2}),
     "gru": (GRU, torch.nn.GRU, {}),
     "rnn_tanh": (RNN, torch.nn.RNN, {"nonlinearity": "tanh"}),
     "rnn_relu": (RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
@@ -84,14 +86,14 @@ def check(ours, ref, x, hx=None) -> None:
 def test_parity_matrix(kind: str, bias: bool, bidirectional: bool) -> None:
     gen = torch.Generator().manual_seed(1)
     D = 2 if bidirectional else 1
-    n_states = 2 if kind == "lstm" else 1
+    widths = {"lstm": (N, N), "lstm_proj": (2, N)}.get(kind, (N,))
     for layers, batch_first in itertools.product((1, 2), (False, True)):
         ours, ref = pair(kind, num_layers=layers, bias=bias, bidirectional=bidirectional,
                          batch_first=batch_first)
         shape = (B, T, M) if batch_first else (T, B, M)
         x = torch.randn(*shape, dtype=torch.float64, generator=gen)
-        hx = tuple(torch.randn(layers * D, B, N, dtype=torch.float64, generator=gen)
-                   for _ in range(n_states))
+        hx = tuple(torch.randn(layers * D, B, w, dtype=torch.float64, generator=gen)
+                   for w in widths)
         check(ours, ref, x)
         check(ours, ref, x, hx)
         # unbatched (T, m) input and (L·D, n) states
@@ -104,8 +106,8 @@ def test_parity_matrix(kind: str, bias: bool, bidirectional: bool) -> None:
         lens = lengths.sort(descending=True).values if enforce_sorted else lengths
         x = torch.randn(T, B, M, dtype=torch.float64, generator=gen)
         packed = pack_padded_sequence(x, lens, enforce_sorted=enforce_sorted)
-        hx = tuple(torch.randn(2 * D, B, N, dtype=torch.float64, generator=gen)
-                   for _ in range(n_states))
+        hx = tuple(torch.randn(2 * D, B, w, dtype=torch.float64, generator=gen)
+                   for w in widths)
         check(ours, ref, packed)
         check(ours, ref, packed, hx)
 
@@ -157,7 +159,7 @@ def test_torch_habits_and_messages() -> None:
     with pytest.raises(RuntimeError, match="input_size"):
         ours(torch.randn(T, B, M + 1, dtype=torch.float64))
     with pytest.raises(ValueError, match="proj_size"):
-        LSTM(M, N, proj_size=2)
+        LSTM(M, N, proj_size=N)
     with pytest.raises(ValueError, match="nonlinearity"):
         RNN(M, N, nonlinearity="gelu")
 
