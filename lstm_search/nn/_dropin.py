@@ -13,11 +13,15 @@ convention for any genome.
 what torch computes (the zoo's ``lstm``, ``gru``, ``rnn_tanh`` and its ReLU twin; biases dropped
 for ``bias=False``); their ``load_state_dict`` accepts torch's key names (``weight_ih_l0``,
 ``bias_hh_l1_reverse`` ...), :meth:`~_TorchLayout.torch_state_dict` writes them, and
-:meth:`~_TorchLayout.to_torch` returns the equivalent torch module (scriptable with
-``torch.jit.trace``). ``LSTM(proj_size=p)`` runs :class:`ProjectedLSTMLayer`, a plain PyTorch
-loop with torch's parameters (the compiler's states are all n wide, a projected h is not); the
-module itself is not accepted by ``torch.jit.script``: script :meth:`to_torch`'s result (or an
-exported cell, :func:`lstm_search.nn.export_torch`) instead.
+:meth:`~_TorchLayout.to_torch` returns the equivalent torch module. ``LSTM(proj_size=p)``
+runs :class:`ProjectedLSTMLayer`, a plain PyTorch loop with torch's parameters (the compiler's
+states are all n wide, a projected h is not).
+
+TorchScript: these modules themselves are not accepted by ``torch.jit.script`` (the kernels
+are generated per cell and the packed-sequence handling is Python). For a TorchScript file,
+``torch.jit.trace`` the result of :meth:`~_TorchLayout.to_torch` (on torch 2.13,
+``torch.jit.script(torch.nn.LSTM(...))`` itself yields a module without ``forward``), or
+script a cell written by :func:`lstm_search.nn.export_torch`, which works for any genome.
 
 Packed sequences run the compiled kernel once per run of steps with the same number of live
 sequences (sorted by length, as a PackedSequence stores them), so every sequence's final state
