@@ -27,9 +27,11 @@ Choices where the format leaves room:
   passed through ``fit`` (x itself when the input and hidden sizes are equal, else a learned
   projection), as Jozefowicz et al. 2015 do when they add x to an n-wide vector.
 * What cannot change the output is dropped: dead nodes (reaching no ``h_new_k``), a state
-  ``h_new_k`` (k ≥ 1) whose ``h_prev_k`` nothing reads, and a state whose value never reaches
-  ``h_new_0`` at any later step. They would only fail validation (rule ``dead-node``) or carry
-  a value nobody reads; a ``h_prev_k`` read without its ``h_new_k`` is an error.
+  ``h_new_k`` whose ``h_prev_k`` nothing reads (state 0 too: ``h_new_0`` stays the output, but
+  it is no state of the genome when no node on the output's path reads ``h_prev_0``), and a
+  state whose value never reaches ``h_new_0`` at any later step. They would only fail
+  validation (rule ``dead-node``) or carry a value nobody reads; a ``h_prev_k`` read without
+  its ``h_new_k`` is an error.
 * x may reach the output one step later, through a state: ``h_new_0`` reading only
   ``h_prev_1`` whose new value reads x is a valid cell (validation's ``no-input-path`` rule
   looks across steps).
@@ -81,8 +83,9 @@ def _identifier(raw: str) -> str:
 
 
 def _reaching_output(recipe: Mapping[str, Any]) -> set[int]:
-    """The states k whose value reaches ``h_new_0`` at this step or a later one (0 included):
-    the output's inputs closed over the states' updates."""
+    """The states k whose previous value reaches ``h_new_0`` at this step or a later one: the
+    output's inputs closed over the states' updates. State 0 is among them only when something
+    on the way reads ``h_prev_0``; ``h_new_0`` is the output either way."""
 
     def ancestors(root: str) -> set[str]:
         seen: set[str] = set()
@@ -98,7 +101,7 @@ def _reaching_output(recipe: Mapping[str, Any]) -> set[int]:
         return seen
 
     deps = ancestors("h_new_0")
-    states = {0}
+    states: set[int] = set()
     while True:
         more = {int(m.group(1)) for v in deps if (m := _PREV.match(v))} - states
         if not more:
@@ -236,9 +239,13 @@ def from_nasbench_with_names(recipe: Mapping[str, Any] | str, name: str = "",
             bad(where, "unknown-op", f"unknown recipe op {op!r} (known: {', '.join(RECIPE_OPS)})")
     if problems:
         raise GenomeError(problems, name or "recipe")
+    if not kept:
+        raise GenomeError([Problem("output", "no-recurrence", "h_new_0 reads no h_prev_k, at "
+                                   "this step or through another state: this is a feed-forward "
+                                   "layer, not a recurrent cell")], name or "recipe")
     state_names = tuple(states[k] for k in kept)
     new_states = {states[k]: rename[produced[k]] for k in kept}
-    g = prune(Genome(state_names, tuple(nodes), new_states, new_states["h"], name))
+    g = prune(Genome(state_names, tuple(nodes), new_states, rename[produced[0]], name))
     problems = validate(g)
     if problems:
         raise GenomeError(problems, name or "recipe")

@@ -110,3 +110,23 @@ def copy_into(layer, recipe: dict, names: dict[str, str], weights: dict) -> None
             if len(entries) > 1:
                 bname, c0, c1 = entries[1]
                 params[bname][c0:c1] = b
+
+
+def random_recipe(rng, n_states: int, n_nodes: int) -> dict:
+    """A random recipe in the benchmark's format (``rng``: a random.Random): ``n_nodes`` nodes
+    over x, h_prev_0 .. h_prev_{n_states - 1} and earlier nodes, the last ``n_states`` of
+    them renamed h_new_k. Many come out with x reaching the output only through a state, with
+    dead nodes, or with states nobody reads."""
+    ops = ["linear", "linear", "linear", "blend", "elementwise_prod", "elementwise_sum",
+           "activation_tanh", "activation_sigm", "activation_leaky_relu"]
+    names = [f"node_{k}" for k in range(n_nodes - n_states)] + \
+        [f"h_new_{k}" for k in rng.sample(range(n_states), n_states)]
+    sources = ["x", *(f"h_prev_{k}" for k in range(n_states))]
+    recipe: dict = {}
+    for name in names:
+        op = rng.choice(ops)
+        arity = {"linear": rng.randint(1, 3), "blend": 3, "elementwise_prod": 2,
+                 "elementwise_sum": 2}.get(op, 1)
+        recipe[name] = {"op": op, "input": [rng.choice(sources) for _ in range(arity)]}
+        sources.append(name)
+    return recipe

@@ -5,15 +5,18 @@ benchmark's interpreter (tests/genome/nasbench_interpreter.py) in float64."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
 import torch
-from nasbench_interpreter import copy_into, init_weights, run
+from nasbench_interpreter import copy_into, init_weights, random_recipe, run
+from nasbench_interpreter import n_states as count_states
 
 import lstm_search
 from lstm_search.genome import (
     Genome,
+    GenomeError,
     Node,
     from_nasbench_with_names,
     n_params,
@@ -21,6 +24,7 @@ from lstm_search.genome import (
     nasbench_model_params,
     validate,
 )
+from lstm_search.nn import compile_cell
 
 EXAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / \
     "nasbench_nlp_recipes_example.json"
@@ -81,8 +85,6 @@ def test_imported_states_are_those_reaching_the_output() -> None:
 
 @pytest.mark.parametrize("recipe", [ONE_STEP_LATE, TWO_STEPS_LATE], ids=["one", "two"])
 def test_matches_the_interpreter_across_steps(recipe: dict) -> None:
-    from lstm_search.nn import compile_cell
-
     m, n, T, B = 3, 5, 6, 4
     g, names = from_nasbench_with_names(recipe)
     layer = compile_cell(g, m, n, backend="eager").double()
@@ -105,8 +107,6 @@ def test_matches_the_interpreter_across_steps(recipe: dict) -> None:
 def test_examples_match_the_interpreter_with_gradients() -> None:
     if not EXAMPLES.exists():
         pytest.skip(f"{EXAMPLES} is absent")
-    from lstm_search.nn import compile_cell
-
     m, n = 3, 4
     for k, recipe in enumerate(json.loads(EXAMPLES.read_text())):
         g, names = from_nasbench_with_names(recipe)
@@ -135,3 +135,66 @@ def test_model_params_as_the_benchmark_logs_them() -> None:
     V = 33278
     cells = (600 * 400 + 600 * 600 + 600) + (600 * 600 * 2 + 600) + (400 * 600 + 400 * 400 + 400)
     assert nasbench_model_params(rnn, V) == V * 400 + V + cells
+
+
+def _changes(recipe: dict, weights: dict, xs, states, xs2, states2, n: int) -> bool:
+    """Whether the outputs differ between two runs of the interpreter."""
+    from nasbench_interpreter import step
+
+    a, b = list(states), list(states2)
+    for x, x2 in zip(xs, xs2, strict=True):
+        a, b = step(recipe, weights, x, a), step(recipe, weights, x2, b)
+        if not torch.allclose(a[0], b[0], rtol=0, atol=1e-12):
+            return True
+    return False
+
+
+def test_random_recipes_import_exactly_when_the_output_depends_on_x_and_a_state() -> None:
+    """An oracle independent of the validator: perturb every x (or the initial states) and
+    watch the interpreter's outputs for n_states + 2 steps. A recipe imports iff both
+    perturbations reach the output, and every imported one matches the interpreter."""
+    m = n = 4  # the generator feeds x to any op, as the interpreter allows only when m == n
+    B = 2
+    rng = random.Random(0)
+    counts = {"imported": 0, "late_x": 0, "refused": 0}
+    for k in range(120):
+        recipe = random_recipe(rng, rng.randint(1, 3), rng.randint(5, 12))
+        S = count_states(recipe)
+        gen = torch.Generator().manual_seed(k)
+        weights = init_weights(recipe, m, n, gen)
+        T = S + 2
+        xs = torch.randn(T, B, m, dtype=torch.float64, generator=gen)
+        s0 = [torch.randn(B, n, dtype=torch.float64, generator=gen) for _ in range(S)]
+        x_path = _changes(recipe, weights, xs, s0, xs + 0.5, s0, n)
+        recurrent = _changes(recipe, weights, xs, s0, xs, [s + 0.5 for s in s0], n)
+        try:
+            g, names = from_nasbench_with_names(recipe)
+        except GenomeError as e:
+            counts["refused"] += 1
+            assert not (x_path and recurrent), (k, recipe, e)
+            continue
+        counts["imported"] += 1
+        assert x_path and recurrent, (k, recipe)
+        counts["late_x"] += int(not _reads_x_within_step(g))
+        layer = compile_cell(g, m, n, backend="eager").double()
+        copy_into(layer, recipe, names, weights)
+        want, _ = run(recipe, weights, xs, n)
+        got, _ = layer(xs)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    # the generator is varied enough to exercise every branch
+    assert counts["imported"] >= 20 and counts["refused"] >= 20 and counts["late_x"] >= 3, counts
+
+
+def _reads_x_within_step(g) -> bool:
+    from lstm_search.genome import X
+
+    seen, todo = set(), [g.output]
+    nmap = g.node_map
+    while todo:
+        v = todo.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if v in nmap:
+            todo.extend(nmap[v].inputs)
+    return X in seen
