@@ -125,7 +125,8 @@ class Recurrent(nn.Module):
             if tuple(p.shape) != want:
                 raise RuntimeError(f"Expected hidden size {want}, got {list(p.shape)}")
             if p.dtype != like.dtype:
-                raise RuntimeError(f"Expected hidden state dtype {like.dtype}, got {p.dtype}")
+                raise ValueError(f"RNN hidden state dtype ({p.dtype}) does not match input "
+                                 f"dtype ({like.dtype})")
         if unbatched:
             parts = tuple(p.unsqueeze(1) for p in parts)
         return [tuple(p[i] for p in parts) for i in range(LD)]

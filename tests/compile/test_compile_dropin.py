@@ -158,6 +158,8 @@ def test_torch_habits_and_messages() -> None:
              (torch.zeros(1, 2, N, dtype=torch.float64),) * 2)
     with pytest.raises(RuntimeError, match="input_size"):
         ours(torch.randn(T, B, M + 1, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"input dtype \(torch.float32\) does not match weight"):
+        ours(torch.randn(T, B, M))  # torch's one-line message, not a TorchScript traceback
     with pytest.raises(ValueError, match="proj_size"):
         LSTM(M, N, proj_size=N)
     with pytest.raises(ValueError, match="nonlinearity"):
