@@ -26,6 +26,7 @@ from lstm_search.nn._models import (
     SequenceRegressor,
     detach_state,
 )
+from lstm_search.nn._script import to_torchscript
 from lstm_search.nn._stack import RecurrentStack
 from lstm_search.nn._torch_weights import load_torch_weights
 
@@ -48,5 +49,6 @@ __all__ = [
     "export_torch",
     "exported_state_dict",
     "load_torch_weights",
+    "to_torchscript",
     "without_bias",
 ]

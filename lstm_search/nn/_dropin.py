@@ -17,11 +17,12 @@ for ``bias=False``); their ``load_state_dict`` accepts torch's key names (``weig
 runs :class:`ProjectedLSTMLayer`, a plain PyTorch loop with torch's parameters (the compiler's
 states are all n wide, a projected h is not).
 
-TorchScript: these modules themselves are not accepted by ``torch.jit.script`` (the kernels
-are generated per cell and the packed-sequence handling is Python). For a TorchScript file,
-``torch.jit.trace`` the result of :meth:`~_TorchLayout.to_torch` (on torch 2.13,
-``torch.jit.script(torch.nn.LSTM(...))`` itself yields a module without ``forward``), or
-script a cell written by :func:`lstm_search.nn.export_torch`, which works for any genome.
+TorchScript: ``torch.jit.script(module)`` itself is refused (the kernels are generated per
+cell and driven from Python); :meth:`Recurrent.to_torchscript` returns the equivalent
+``ScriptModule`` for padded tensors (:mod:`lstm_search.nn._script`), which
+``torch.jit.save`` / ``load`` accept, for any genome. (On torch 2.13,
+``torch.jit.script(torch.nn.LSTM(...))`` yields a module without ``forward``; trace
+:meth:`~_TorchLayout.to_torch`'s result for a torch-only file.)
 
 Packed sequences run the compiled kernel once per run of steps with the same number of live
 sequences (sorted by length, as a PackedSequence stores them), so every sequence's final state
@@ -105,6 +106,13 @@ class Recurrent(nn.Module):
     def _make_cell(self, input_size: int, gen: torch.Generator | None) -> nn.Module:
         return RecurrentLayer(self.genome, input_size, self.hidden_size, self.backend,
                               generator=gen)
+
+    def to_torchscript(self) -> torch.jit.ScriptModule:
+        """This module as a ``torch.jit.ScriptModule`` (padded tensors, evaluation):
+        :func:`lstm_search.nn.to_torchscript`."""
+        from lstm_search.nn._script import to_torchscript
+
+        return to_torchscript(self)
 
     def flatten_parameters(self) -> None:
         """A no-op (torch packs cuDNN weights here; the compiled layers need nothing)."""

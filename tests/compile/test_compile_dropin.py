@@ -182,3 +182,25 @@ def test_any_genome_is_one_argument_from_bidirectional() -> None:
     yb, (hb,) = bwd(x.flip(0))
     torch.testing.assert_close(y, torch.cat([yf, yb.flip(0)], 2), **TOL)
     torch.testing.assert_close(h, torch.stack([hf, hb]), **TOL)
+
+
+def test_to_torchscript_saves_loads_and_matches(tmp_path) -> None:
+    from lstm_search.nn import to_torchscript
+
+    cases = [pair("lstm", num_layers=2, bidirectional=True, batch_first=True)[0],
+             pair("rnn_relu", bias=False)[0],
+             Recurrent(zoo.get("vanilla"), M, N, num_layers=2, bidirectional=True).double()]
+    for mod in cases:
+        scripted = mod.to_torchscript()
+        assert isinstance(scripted, torch.jit.ScriptModule)
+        torch.jit.save(scripted, tmp_path / "m.pt")
+        loaded = torch.jit.load(tmp_path / "m.pt")
+        shape = (B, T, M) if mod.batch_first else (T, B, M)
+        x = torch.randn(*shape, dtype=torch.float64)
+        y, h = mod(x)
+        y2, h2 = loaded(x)
+        torch.testing.assert_close(y2, y, **TOL)
+        for a, b in zip(h2, states(h), strict=True):
+            torch.testing.assert_close(a, b, **TOL)
+    with pytest.raises(ValueError, match="proj_size"):
+        to_torchscript(LSTM(M, N, proj_size=2))
