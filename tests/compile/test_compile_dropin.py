@@ -204,3 +204,17 @@ def test_to_torchscript_saves_loads_and_matches(tmp_path) -> None:
             torch.testing.assert_close(a, b, **TOL)
     with pytest.raises(ValueError, match="proj_size"):
         to_torchscript(LSTM(M, N, proj_size=2))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_train_mode_dropout_matches_torch_with_the_same_seed(kind: str) -> None:
+    ours, ref = pair(kind, num_layers=3, dropout=0.4, bidirectional=True)
+    x = torch.randn(T, B, M, dtype=torch.float64)
+    torch.manual_seed(5)
+    want, _ = ref(x)
+    torch.manual_seed(5)
+    got, _ = ours(x)
+    torch.testing.assert_close(got, want, **TOL)
+    torch.manual_seed(6)
+    other, _ = ours(x)
+    assert not torch.allclose(other, got)  # the masks are drawn, not fixed
