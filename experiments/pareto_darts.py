@@ -1,4 +1,4 @@
-"""Quality against size: DARTS-like template cells on long-lag recall, NSGA-II over the task's
+"""Quality against size: DARTS cells (the darts space) on long-lag recall, NSGA-II over the task's
 accuracy and the parameter count; the result is a Pareto front (``lstm_search.search.pareto``)."""
 
 import dataclasses
@@ -9,7 +9,7 @@ from lstm_search.spaces import LogUniform, load_space
 
 EXPERIMENT = Experiment(
     name="pareto_darts",
-    description="DARTS-like cells: recall accuracy vs parameter count (NSGA-II)",
+    description="DARTS cells: recall accuracy vs parameter count (NSGA-II)",
     # Adam instead of the template's SGD recipe: its learning rate range
     space=dataclasses.replace(load_space("darts"), hparams={"lr": LogUniform(1e-3, 3e-2)}),
     task=TaskConfig(name="recall", gap=10, n_train=1024, n_valid=256, n_test=256),

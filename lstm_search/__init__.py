@@ -54,6 +54,8 @@ _EXPORTS: dict[str, str] = {
     "GenomeError": "lstm_search.genome",
     "validate": "lstm_search.genome",
     "genome_id": "lstm_search.genome",
+    "import_nasbench_nlp": "lstm_search.genome",
+    "import_darts": "lstm_search.genome",
     "zoo": "lstm_search.zoo",
     "compile_rnn": "lstm_search.nn",
     "compile_cell": "lstm_search.nn",

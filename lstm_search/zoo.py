@@ -1,5 +1,6 @@
-"""Named cells: PyTorch's RNN/LSTM/GRU, Greff's vanilla LSTM and its eight variants, and
-Jozefowicz's LSTM variants and evolved MUT1-3, each a :class:`~lstm_search.genome.Genome` value.
+"""Named cells: PyTorch's RNN/LSTM/GRU, Greff's vanilla LSTM and its eight variants,
+Jozefowicz's LSTM variants and evolved MUT1-3, and the DARTS_V1, DARTS_V2 and ENAS cells of
+DARTS' genotypes, each a :class:`~lstm_search.genome.Genome` value.
 
 Equations are those of ``shared/reference/cells.md``; notation: ``Wx`` a learned projection of
 the input, ``Uh`` of the previous hidden state, ``p ⊙ c`` a peephole (diagonal weight).
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lstm_search.genome import Builder, Genome
+from lstm_search.genome import DARTS_V1, DARTS_V2, ENAS, Builder, Genome, import_darts
 
 # -- PyTorch conventions (two biases per gate), exact parity targets -------------------------
 
@@ -194,6 +195,11 @@ _FACTORIES: dict[str, Callable[[], Genome]] = {
     "mut3": _mut3,
     "vanilla": lambda: _greff("vanilla"),
     **{v: (lambda v=v: _greff(v, v)) for v in GREFF_VARIANTS},
+    # DARTS (Liu et al. 2019) and ENAS (Pham et al. 2018) cells exactly as DARTSCell computes
+    # them (no biases, mean of the concatenated nodes): 2n(m + n) + 2n² per node
+    "darts_v1": lambda: import_darts(DARTS_V1, name="darts_v1"),
+    "darts_v2": lambda: import_darts(DARTS_V2, name="darts_v2"),
+    "enas": lambda: import_darts(ENAS, name="enas"),
 }
 
 _CACHE: dict[str, Genome] = {}

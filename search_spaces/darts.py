@@ -1,7 +1,6 @@
-"""A DARTS-like recurrent template (Liu et al. 2019): 8 nodes, each picking one predecessor and
-one activation of {tanh, relu, sigmoid, identity}; see
-:class:`lstm_search.spaces.TemplateSpace` for the equations and how the output (DARTS: mean of
-the 8 nodes) is written with the genome vocabulary (their sum)."""
+"""DARTS' recurrent search space (Liu et al. 2019): 8 nodes, each picking one predecessor and
+one activation of {tanh, relu, sigmoid, identity}; every sample is a true DARTS cell (no
+biases, the mean of the 8 nodes as output; see :class:`lstm_search.spaces.TemplateSpace`)."""
 
 from lstm_search.spaces import LogUniform, TemplateSpace
 

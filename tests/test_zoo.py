@@ -49,6 +49,10 @@ FORMULAS = {
     # MUT3: z = σ(W_xz x + W_hz tanh(h) + b_z) [nm + n² + n]; r = σ(W_xr x + W_hr h + b_r)
     #       [nm + n² + n]; h' = tanh(W_hh (r ⊙ h) + W_xh x + b_h) ... [n² + nm + n]
     "mut3": lambda m, n: 3 * (n * m + n * n + n),
+    # DARTSCell: W0 (m + n) x 2n, one n x 2n matrix per node, no biases
+    "darts_v1": lambda m, n: 2 * n * (m + n) + 8 * 2 * n * n,
+    "darts_v2": lambda m, n: 2 * n * (m + n) + 8 * 2 * n * n,
+    "enas": lambda m, n: 2 * n * (m + n) + 11 * 2 * n * n,
 }
 
 

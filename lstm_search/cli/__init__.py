@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("lstm_search.cli._train", "train one cell on one task"),
     "run": ("lstm_search.cli._run", "run an experiment (search) with Optuna or Ray Tune"),
     "report": ("lstm_search.cli._report", "analyse result tables and write a report"),
+    "export": ("lstm_search.cli._export", "write a cell as a standalone PyTorch module"),
+    "import": ("lstm_search.cli._import", "import NAS-Bench-NLP recipes or DARTS genotypes"),
 }
 
 

@@ -117,6 +117,8 @@ def _expr(step: Step, plan: Plan) -> str:
         return f"{e} + {_f(step.diag_add)} * {g.source}" if step.diag_add else e
     if op == "add":
         return " + ".join(a)
+    if op == "mean":
+        return f"({' + '.join(a)}) / {_f(float(len(a)))}"
     if op == "mul":
         return " * ".join(a)
     if op == "sub":
@@ -287,6 +289,9 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         elif op in ("add", "copy"):
             for r in a:
                 gr.add(r, d)
+        elif op == "mean":
+            for r in a:
+                gr.add(r, f"{d} / {_f(float(len(a)))}")
         elif op == "sub":
             gr.add(a[0], d)
             gr.add(a[1], d, -1)

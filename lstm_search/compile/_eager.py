@@ -35,6 +35,11 @@ def apply_op(step: Step, a: list[Tensor]) -> Tensor:
         for v in a[1:]:
             out = out + v
         return out
+    if op == "mean":
+        out = a[0]
+        for v in a[1:]:
+            out = out + v
+        return out / float(len(a))
     if op == "mul":
         out = a[0]
         for v in a[1:]:

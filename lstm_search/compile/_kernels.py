@@ -157,10 +157,13 @@ class ScriptKernel:
 
 
 class _FusedLayer(torch.autograd.Function):
-    """One layer over the whole sequence with the generated backward (not twice differentiable).
+    """One layer over the whole sequence with the generated backward.
 
     Inputs: the kernel, x (T, B, m), the states (B, n) each, the weights in Layout order.
-    Outputs: y (T, B, n) and the final states.
+    Outputs: y (T, B, n) and the final states. The generated backward is not itself
+    differentiable; when the gradient is asked with ``create_graph=True`` (double backward,
+    gradient penalties, ``gradgradcheck``) the backward instead differentiates a recomputation
+    of the TorchScript forward, which autograd can differentiate again.
     """
 
     @staticmethod
@@ -173,19 +176,46 @@ class _FusedLayer(torch.autograd.Function):
         out = kernel.unit.forward_save(x, *states, *ws, packed)
         ctx.kernel = kernel
         ctx.packed = packed
-        ctx.save_for_backward(x, *weights, *out[1 + ns:])
+        ctx.save_for_backward(x, *weights, *out[1 + ns:], *states)
         return tuple(out[:1 + ns])
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx: Any, dy: Tensor | None, *dstates: Tensor | None) -> tuple[Any, ...]:
+        if torch.is_grad_enabled():  # create_graph=True: a differentiable backward
+            return _FusedLayer._backward_by_recompute(ctx, dy, dstates)
+        return _FusedLayer._backward_generated(ctx, dy, dstates)
+
+    @staticmethod
+    def _backward_by_recompute(ctx: Any, dy: Tensor | None,
+                               dstates: tuple[Tensor | None, ...]) -> tuple[Any, ...]:
+        kernel: ScriptKernel = ctx.kernel
+        lay, ns = kernel.layout, kernel.plan.n_states
+        saved = ctx.saved_tensors
+        x = saved[0]
+        weights = list(saved[1:1 + len(lay.weights)])
+        states = list(saved[1 + len(lay.weights) + len(lay.saved):])
+        with torch.enable_grad():
+            out = kernel.unit.forward(x, *states, *weights, False)
+            pairs = [(o, d) for o, d in zip(out[:1 + ns], (dy, *dstates), strict=True)
+                     if d is not None]
+            inputs = [x, *states, *weights]
+            wanted = [i for i in inputs if i.requires_grad]
+            grads = iter(torch.autograd.grad([o for o, _ in pairs], wanted,
+                                             [d for _, d in pairs], create_graph=True,
+                                             allow_unused=True) if wanted and pairs else ())
+        return (None, *(next(grads) if i.requires_grad else None for i in inputs))
+
+    @staticmethod
+    def _backward_generated(ctx: Any, dy: Tensor | None,
+                            dstates: tuple[Tensor | None, ...]) -> tuple[Any, ...]:
         kernel: ScriptKernel = ctx.kernel
         plan, lay = kernel.plan, kernel.layout
         n = plan.hidden_size
         saved = ctx.saved_tensors
         x = saved[0]
         weights = list(saved[1:1 + len(lay.weights)])
-        stash = dict(zip(lay.saved, saved[1 + len(lay.weights):], strict=True))
+        stash = dict(zip(lay.saved, saved[1 + len(lay.weights):1 + len(lay.weights)
+                                          + len(lay.saved)], strict=True))
         w_of = dict(zip(lay.weights, weights, strict=True))
         T, B = x.shape[0], x.shape[1]
         like = stash[lay.saved[0]] if lay.saved else x.new_zeros(T, B, n)

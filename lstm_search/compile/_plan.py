@@ -103,7 +103,7 @@ class Plan:
         return tuple(g for g in self.groups if not g.hoisted)
 
 
-_POINTWISE = {"add", "mul", "sub", "blend", "one_minus", "sigmoid", "tanh", "relu",
+_POINTWISE = {"add", "mean", "mul", "sub", "blend", "one_minus", "sigmoid", "tanh", "relu",
               "leaky_relu", "identity", "diag"}
 
 

@@ -18,10 +18,31 @@ pictures as text in :mod:`lstm_search.genome.draw`
 """
 
 from lstm_search.genome._canonical import canonical, correspondence, genome_id, topo_order
+from lstm_search.genome._darts import (
+    DARTS_V1,
+    DARTS_V2,
+    ENAS,
+    DartsGenotype,
+    darts_params,
+    import_darts,
+    parse_genotype,
+)
 from lstm_search.genome._frozen import FrozenMap
 from lstm_search.genome._genome import Builder, Genome, Node
 from lstm_search.genome._mutate import OPERATORS, Mutation, mutate
-from lstm_search.genome._nasbench import from_nasbench, from_nasbench_with_names
+from lstm_search.genome._nasbench import (
+    from_nasbench,
+    from_nasbench_with_names,
+    import_nasbench_nlp,
+    nasbench_cell_params,
+    nasbench_model_params,
+)
+from lstm_search.genome._nasbench_files import (
+    ImportReport,
+    RecipeSource,
+    import_recipes,
+    read_recipes,
+)
 from lstm_search.genome._ops import (
     ACTIVATIONS,
     ELEMENTWISE,
@@ -45,8 +66,11 @@ from lstm_search.genome._validate import (
 
 __all__ = [
     "ACTIVATIONS",
+    "DARTS_V1",
+    "DARTS_V2",
     "DEFAULT_MAX_NODES",
     "ELEMENTWISE",
+    "ENAS",
     "FORMAT",
     "FORMAT_VERSION",
     "OPERATORS",
@@ -54,23 +78,34 @@ __all__ = [
     "RESERVED_INPUT_PREFIXES",
     "RESERVED_OPS",
     "Builder",
+    "DartsGenotype",
     "FrozenMap",
     "Genome",
     "GenomeError",
+    "ImportReport",
     "Mutation",
     "Node",
     "OpSpec",
     "Problem",
+    "RecipeSource",
     "X",
     "canonical",
     "correspondence",
+    "darts_params",
     "from_nasbench",
     "from_nasbench_with_names",
     "genome_id",
+    "import_darts",
+    "import_nasbench_nlp",
+    "import_recipes",
     "mutate",
     "n_params",
+    "nasbench_cell_params",
+    "nasbench_model_params",
+    "parse_genotype",
     "prune",
     "random_genome",
+    "read_recipes",
     "topo_order",
     "validate",
     "validate_json",

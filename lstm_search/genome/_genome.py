@@ -344,6 +344,9 @@ class Builder:
     def mul(self, *vs: str, name: str | None = None) -> str:
         return self.node("mul", *vs, name=name)
 
+    def mean(self, *vs: str, name: str | None = None) -> str:
+        return self.node("mean", *vs, name=name)
+
     def sub(self, a: str, b: str, *, name: str | None = None) -> str:
         return self.node("sub", a, b, name=name)
 

@@ -88,6 +88,8 @@ OPS: dict[str, OpSpec] = {
         OpSpec("diag", 1, 1, learned=True, doc="learned diagonal weight p ⊙ v (peephole)"),
         OpSpec("add", 2, 8, commutative=True, doc="elementwise sum"),
         OpSpec("mul", 2, 8, commutative=True, doc="elementwise product"),
+        OpSpec("mean", 2, 8, commutative=True,
+               doc="elementwise mean (v1 + ... + vk) / k (DARTS' cell output, Liu et al. 2019)"),
         OpSpec("sub", 2, 2, doc="a − b"),
         OpSpec("blend", 3, 3, doc="z ⊙ a + (1 − z) ⊙ b"),
         _unary("one_minus", "1 − v"),

@@ -21,7 +21,9 @@ state-missing    a state without a new value, or a new value for an unknown stat
 output-missing   no output, or an output that is not a node
 unused-state     a state whose previous value no node reads
 dead-node        a node that reaches neither a new state nor the output
-no-input-path    the output does not depend on ``x``
+no-input-path    the output does not depend on ``x``, at the same step or a later one (x may
+                 reach the output one step later through a state's new value, as in
+                 NAS-Bench-NLP cells whose output reads only a state that reads x)
 no-recurrence    the output does not depend on any previous state
 budget           more nodes (or parameters, when sizes are given) than allowed
 ================ ==================================================================
@@ -336,6 +338,20 @@ def _graph_rules(genome: Genome, nmap: dict[str, Node], bad: Any, *, output_ok: 
                 todo.extend(nmap[v].inputs)
         return seen_
 
+    def across_steps(deps: set[str]) -> set[str]:
+        """``deps`` (what the output reads within one step) closed over the steps before: a
+        state read means everything its new value reads one step earlier, and so on."""
+        deps = set(deps)
+        done: set[str] = set()
+        while True:
+            todo = [s for s in genome.states if s in deps and s not in done
+                    and genome.new_states.get(s) is not None]
+            if not todo:
+                return deps
+            for s in todo:
+                done.add(s)
+                deps |= ancestors([genome.new_states[s]])
+
     sinks = [genome.output, *genome.new_states.values()]
     live = ancestors(sinks)
     if output_ok and states_complete:
@@ -353,8 +369,9 @@ def _graph_rules(genome: Genome, nmap: dict[str, Node], bad: Any, *, output_ok: 
     out_deps = ancestors([genome.output])
     # A state reaches the output if it is read directly, or through another state's chain.
     reach = {s for s in genome.states if s in out_deps}
-    if X not in out_deps:
-        bad("output", "no-input-path", "the output does not depend on x")
+    if X not in across_steps(out_deps):
+        bad("output", "no-input-path", "the output does not depend on x, at this step or any "
+            "later one (through the states)")
     if states_known and genome.states and not reach:
         bad("output", "no-recurrence", "the output does not depend on any previous state; "
             "this is a feed-forward layer, not a recurrent cell")

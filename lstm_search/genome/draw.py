@@ -41,6 +41,8 @@ def node_formula(node: Node) -> str:
         return " + ".join(ins)
     if op == "mul":
         return " ⊙ ".join(ins)
+    if op == "mean":
+        return f"({' + '.join(ins)}) / {len(ins)}"
     if op == "sub":
         return f"{ins[0]} − {ins[1]}"
     if op == "one_minus":
@@ -71,7 +73,7 @@ def to_equations(genome: Genome) -> str:
 # -- graph model shared by dot and png ------------------------------------------------------------
 
 _SHORT = {
-    "linear": "W", "fit": "fit", "diag": "p⊙", "add": "⊕", "mul": "⊙", "sub": "−",
+    "linear": "W", "fit": "fit", "diag": "p⊙", "add": "⊕", "mean": "mean", "mul": "⊙", "sub": "−",
     "one_minus": "1−", "blend": "blend", "sigmoid": "σ", "tanh": "tanh", "relu": "ReLU",
     "leaky_relu": "LReLU", "identity": "id",
 }

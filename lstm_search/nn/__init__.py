@@ -1,6 +1,8 @@
 """Layers and stacks generic over any compiled cell (and task models built on them):
 :func:`compile_rnn` / :func:`compile_cell` build them from a genome, :func:`load_torch_weights`
-copies ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` weights into the zoo's matching cell.
+copies ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` weights into the zoo's matching cell;
+:class:`LSTM`, :class:`GRU`, :class:`RNN` are drop-in replacements for torch's, and
+:class:`Recurrent` gives any genome the same interface (bidirectional, packed sequences ...).
 
 >>> from lstm_search import zoo
 >>> from lstm_search.nn import compile_rnn
@@ -12,6 +14,8 @@ copies ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` weights into the zoo's matching cel
 """
 
 from lstm_search.nn._api import compile_cell, compile_rnn
+from lstm_search.nn._dropin import GRU, LSTM, RNN, Recurrent, without_bias
+from lstm_search.nn._export import export_torch, exported_state_dict
 from lstm_search.nn._layer import RecurrentLayer
 from lstm_search.nn._models import (
     LanguageModel,
@@ -22,13 +26,18 @@ from lstm_search.nn._models import (
     SequenceRegressor,
     detach_state,
 )
+from lstm_search.nn._script import to_torchscript
 from lstm_search.nn._stack import RecurrentStack
 from lstm_search.nn._torch_weights import load_torch_weights
 
 __all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
     "LanguageModel",
     "NextStepClassifier",
     "PianoRollModel",
+    "Recurrent",
     "RecurrentLayer",
     "RecurrentModel",
     "RecurrentStack",
@@ -37,5 +46,9 @@ __all__ = [
     "compile_cell",
     "compile_rnn",
     "detach_state",
+    "export_torch",
+    "exported_state_dict",
     "load_torch_weights",
+    "to_torchscript",
+    "without_bias",
 ]

@@ -60,6 +60,11 @@ class RecurrentLayer(nn.Module):
         if x.dim() != 3 or x.shape[2] != self.input_size or x.shape[0] < 1:
             raise ValueError(f"expected input (T >= 1, B, {self.input_size}), got "
                              f"{tuple(x.shape)}")
+        w = next(iter(self._parameters.values()), None)
+        if w is not None and x.dtype != w.dtype:  # torch.nn.RNN's own message
+            raise ValueError(f"RNN input dtype ({x.dtype}) does not match weight dtype "
+                             f"({w.dtype}). Convert input: input.to({w.dtype}), or convert "
+                             f"model: model.to({x.dtype})")
         if states is None:
             states = self.zero_states(x.shape[1], x)
         states = list(states)

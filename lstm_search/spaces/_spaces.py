@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lstm_search.genome import Builder, Genome
+from lstm_search.genome import Genome, import_darts
 from lstm_search.spaces._dist import (
     Choice,
     Dist,
@@ -142,17 +142,14 @@ class RandomGraphSpace(_HparamSpace):
 
 @dataclass(frozen=True)
 class TemplateSpace(_HparamSpace):
-    """A DARTS-like recurrent template (Liu et al. 2019, section 2.1 and appendix A.1.2).
+    """DARTS' recurrent search space (Liu et al. 2019, section 2.1 and appendix A.1.2): every
+    cell it samples is a true DARTS cell, the one ``DARTSCell`` computes for the genotype.
 
-    ``s_0 = h + c_0 ⊙ (tanh(h_0) − h)`` with ``[c_0, h_0] = [x, h] W`` (``c_0`` a sigmoid gate);
-    then node ``i = 1..n`` picks a predecessor ``j < i`` (parameter ``node<i>_pred``) and an
-    activation (``node<i>_act``) and computes ``[c, k] = s_j W_i``,
-    ``s_i = s_j + c ⊙ (act(k) − s_j)``, which is ``blend(sigmoid(c), act(k), s_j)``.
-
-    DARTS takes the mean of ``s_1..s_n`` as the new state; the genome vocabulary has no mean, so
-    the new state here is their sum (``add``). It differs from the mean by the constant factor
-    ``n``: the output layer absorbs it, but the recurrence sees ``n`` times DARTS' state in the
-    ``s_0`` blend, so trained weights are not interchangeable with DARTS'.
+    ``s_0 = h + σ(c_0) ⊙ (tanh(h_0) − h)`` with ``[c_0, h_0] = [x, h] W_0``; then node
+    ``i = 1..n`` picks a predecessor ``j < i`` (parameter ``node<i>_pred``) and an activation
+    (``node<i>_act``) and computes ``[c, k] = s_j W_i``, ``s_i = s_j + σ(c) ⊙ (act(k) − s_j)``;
+    the new state and output is the mean of ``s_1..s_n``. No biases, 2n(m + n) + 2n²·n_nodes
+    parameters (:func:`lstm_search.genome.import_darts` builds the genome).
     """
 
     n_nodes: int = 8
@@ -172,18 +169,9 @@ class TemplateSpace(_HparamSpace):
         sample_all(trial, self.dists)
 
     def build(self, params: Mapping[str, Any]) -> Proposal:
-        b = Builder(states=("h",))
-        c0 = b.sigmoid(b.add(b.linear("x"), b.linear("h")))
-        h0 = b.tanh(b.add(b.linear("x"), b.linear("h")))
-        s = [b.blend(c0, h0, "h")]  # s_0
-        for i in range(1, self.n_nodes + 1):
-            j = int(params[f"node{i}_pred"])
-            act = str(params[f"node{i}_act"])
-            c = b.sigmoid(b.linear(s[j]))
-            k = b.node(act, b.linear(s[j]))
-            s.append(b.blend(c, k, s[j]))
-        b.set_state("h", b.add(*s[1:]))
-        g = b.build(output_state="h")
+        recurrent = [(str(params[f"node{i}_act"]), int(params[f"node{i}_pred"]))
+                     for i in range(1, self.n_nodes + 1)]
+        g = import_darts({"recurrent": recurrent, "concat": range(1, self.n_nodes + 1)})
         return Proposal(g, cell_name(g), self._hp(params))
 
 

@@ -157,7 +157,7 @@ def test_invalid_cell_is_reported() -> None:
               "h_new_0": {"op": "activation_tanh", "input": ["a"]}}
     with pytest.raises(GenomeError) as e:
         from_nasbench(recipe)
-    assert {p.rule for p in e.value.problems} == {"unused-state", "no-recurrence"}
+    assert [(p.where, p.rule) for p in e.value.problems] == [("output", "no-recurrence")]
 
 
 def test_ids_of_examples_are_distinct() -> None:

@@ -108,7 +108,8 @@ def test_darts_template_structure() -> None:
     blends = [n for n in g.nodes if n.op == "blend"]
     assert len(blends) == 9  # s_0 and the 8 nodes
     out = g.node_map[g.new_states["h"]]
-    assert out.op == "add" and len(out.inputs) == 8
+    assert out.op == "mean" and len(out.inputs) == 8  # DARTS: the mean of s_1..s_8
+    assert all(n.param("bias") is False for n in g.nodes if n.op == "linear")
     # node i reads its chosen predecessor: s_i = blend(c, act(k), s_j)
     assert all(b.inputs[2] in {"h", *(x.name for x in blends)} for b in blends)
 
