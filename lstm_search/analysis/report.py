@@ -641,8 +641,9 @@ def _methods(r: _Report, top_fraction: float, min_top: int, alpha: float, seed: 
                f"{alpha:g}; otherwise \"inconclusive\", never \"no difference\". The margin m "
                f"is {how}. Beside an inconclusive comparison: the minimum detectable effect "
                f"(MDE) of a two-sided t-test at {alpha:g} with 80% power at the observed robust "
-               f"spread (1.4826 MAD of the differences, or of each group) and n, and the n (settings, or trials per cell) that would detect an effect "
-               f"of m. p-values are corrected with Holm's step-down method over the cells "
+               f"spread (1.4826 MAD of the differences, or of each group) and n, and the n "
+               f"(settings, or trials per cell) that would detect an effect of m. p-values are "
+               f"corrected with Holm's step-down method over the cells "
                f"compared with one baseline in one task, separately for each test. Differences "
                f"and effect sizes are cell minus baseline.")
     r.add("p", "Effect sizes: Cliff's delta P(cell > baseline) - P(cell < baseline) over all "

@@ -313,8 +313,9 @@ def tost(c: np.ndarray, b: np.ndarray, margin: float, *, paired: bool) -> float:
 def minimum_detectable_effect(sd: float, n: int, alpha: float, *, n_other: int | None = None,
                               sd_other: float | None = None, power: float = POWER) -> float:
     """The difference a two-sided t-test at ``alpha`` detects with probability ``power`` at
-    this spread (the comparisons pass :func:`robust_sd`) and size: (t_{1-alpha/2} + t_{power}) * SE, SE = sd / sqrt(n) for paired
-    differences, sqrt(sd^2/n + sd_other^2/n_other) for two independent groups."""
+    this spread (the comparisons pass :func:`robust_sd`) and size: (t_{1-alpha/2} +
+    t_{power}) * SE, SE = sd / sqrt(n) for paired differences, sqrt(sd^2/n + sd_other^2/n_other)
+    for two independent groups."""
     from scipy import stats as sps
 
     if n_other is None:

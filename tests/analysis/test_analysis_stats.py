@@ -25,7 +25,7 @@ def synthetic(cells: dict[str, np.ndarray], *, direction: str = "minimize", metr
     rng = np.random.default_rng(seed)
     rows = []
     for cell, values in cells.items():
-        for i, v in enumerate(values):
+        for v in values:
             rows.append({"task": "t", "cell": cell, "status": "complete", "run": "r",
                          "trial": len(rows), "objective": float(v + rng.normal(0, 0.01)),
                          "objective_name": metric, "direction": direction,
