@@ -225,3 +225,9 @@ def test_report_on_quantised_accuracies_writes_nothing_to_stderr(tmp_path, capsy
     assert "## Task recall gap=10" in md and "## Task recall gap=40" in md
     assert "∞" not in md
     assert (tmp_path / "r" / "figures" / "recall-gap.png").exists()
+
+
+def test_a_negative_margin_exits_2(greff_dir, tmp_path, capsys):
+    code, _, err = run_report([str(greff_dir), "--out", str(tmp_path / "r"), "--margin", "-0.1"],
+                              capsys)
+    assert code == 2 and "--margin must be a positive number" in err
