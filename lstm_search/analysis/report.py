@@ -40,8 +40,13 @@ from lstm_search.analysis._table import (
 from lstm_search.analysis.diagrams import draw_cells
 from lstm_search.analysis.importance import (
     ALL_CELLS,
+    MIN_JOINT,
+    available_method,
     hyperparameter_importance,
+    joint_values,
     marginal_effects,
+    scales,
+    variance_shares,
 )
 from lstm_search.analysis.pareto import leaderboard, pareto_front
 from lstm_search.analysis.stats import (
@@ -66,7 +71,7 @@ from lstm_search.analysis.summary import (
 
 T = TypeVar("T")
 TABLES = ("summary", "comparison", "importance", "marginal_effects", "leaderboard", "pareto",
-          "gap")
+          "gap", "variance_shares")
 
 
 @dataclass
@@ -343,23 +348,7 @@ def _task_section(r: _Report, tdf: pd.DataFrame, task: str, curves: pd.DataFrame
         _diagrams(r, tdf, board, slug)
 
     r.add("h3", "Hyperparameters")
-    imp = r.attempt("importance", lambda: hyperparameter_importance(
-        tdf, method=importance_method, seed=seed))  # type: ignore[arg-type]
-    if imp is not None:
-        skipped = [x.removeprefix(f"task {task!r}, ") for x in imp.attrs.get("skipped", [])]
-        if skipped:
-            r.add("p", "Importance skipped for " + "; ".join(skipped) + ".")
-        if len(imp):
-            r.tables["importance"].append(imp)
-            pooled = imp[imp["cell"] == ALL_CELLS]
-            if len(pooled):
-                r.add("p", "Importance of each hyperparameter, all cells pooled (the cell is "
-                           "one of the parameters):")
-                r.add("table", table=pooled[["param", "importance", "rank", "method",
-                                             "n_trials"]])
-            r.figure(f"{slug}-importance", "Hyperparameter importance (share of the variance of "
-                     "the validation objective explained by each hyperparameter alone).",
-                     lambda: _plots.importance_plot(imp, task=task))
+    _importance(r, tdf, task, slug, importance_method, seed)
     _marginal(r, tdf, name, slug)
     if curves is not None and len(curves) and len(_curves.curves_with_cells(curves, tdf)):
         r.add("h3", "Learning curves")
@@ -410,6 +399,67 @@ def _baseline_notes(r: _Report, tdf: pd.DataFrame, task: str, baselines: Sequenc
         r.note(f"task `{task}`: baseline(s) {', '.join(f'`{b}`' for b in absent)} not in the "
                f"table (cells with completed trials: {listed}); pass `--baseline` with a cell "
                "name from this list.")
+
+
+def _importance(r: _Report, tdf: pd.DataFrame, task: str, slug: str, method: str,
+                seed: int) -> None:
+    """Importance per hyperparameter (median and range over forest seeds), how identified it
+    is, the variance decomposition with interactions, and the scales read."""
+    done = completed(tdf, "objective")
+    joint = joint_values(done)
+    if 0 < joint < MIN_JOINT:
+        r.add("p", f"Warning: the hyperparameters take only {joint} distinct joint values "
+                   f"in the completed trials (fewer than {MIN_JOINT}): any hyperparameter that "
+                   "separates these points can be credited with the variance, so which one "
+                   "matters is not identified by these trials. Read the ranking below as "
+                   "unresolved where the ranges over forest seeds overlap.")
+    imp = r.attempt("importance", lambda: hyperparameter_importance(
+        tdf, method=method, seed=seed))  # type: ignore[arg-type]
+    if imp is not None:
+        skipped = [x.removeprefix(f"task {task!r}, ") for x in imp.attrs.get("skipped", [])]
+        if skipped:
+            r.add("p", "Importance skipped for " + "; ".join(skipped) + ".")
+        if len(imp):
+            r.tables["importance"].append(imp)
+            pooled = imp[imp["cell"] == ALL_CELLS]
+            if len(pooled):
+                n_seeds = int(pooled["n_seeds"].max())
+                r.add("p", "Importance of each hyperparameter, all cells pooled (the cell is "
+                           "one of the parameters): its main effect normalised so that the "
+                           "main effects sum to 1 (interactions left out), "
+                           + (f"median and range over {n_seeds} forest seeds:"
+                              if n_seeds > 1 else "one evaluation (no forest seed):"))
+                view = pooled.assign(range=[f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(
+                    pooled["importance_low"], pooled["importance_high"])])
+                r.add("table", table=view[["param", "importance", "range", "rank", "method",
+                                           "n_trials"]])
+            r.figure(f"{slug}-importance", "Hyperparameter importance: each hyperparameter's "
+                     "main effect on the validation objective, normalised so that the main "
+                     "effects sum to 1 (interactions are not included; the variance "
+                     "decomposition table gives their share).",
+                     lambda: _plots.importance_plot(imp, task=task))
+    if available_method(method) == "fanova":  # type: ignore[arg-type]
+        shares = r.attempt("variance decomposition", lambda: variance_shares(tdf, seed=seed))
+        if shares is not None and len(shares):
+            r.tables["variance_shares"].append(shares)
+            main = shares[shares["kind"] == "main"]
+            inter = shares[shares["kind"] == "interaction"]
+            shown = shares[shares["share_high"] >= 0.01].sort_values("share", ascending=False)
+            r.add("p", f"Variance decomposition (fANOVA, all cells pooled, shares of the total "
+                       f"variance of the validation objective): main effects explain "
+                       f"{main['share'].sum():.0%} (median over {int(main['n_seeds'].max())} "
+                       f"forests), pairwise interactions {inter['share'].sum():.0%} (over "
+                       f"{int(inter['n_seeds'].max()) if len(inter) else 0} forests); terms "
+                       "reaching 1% (all in `variance_shares.csv`):")
+            r.add("table", table=shown.assign(range=[
+                f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(shown["share_low"],
+                                                          shown["share_high"])])[
+                ["term", "kind", "share", "range"]])
+    read = r.attempt("scales", lambda: scales(done))
+    if read:
+        r.add("p", "Scales read: " + "; ".join(f"`{n}` {sc} ({src})" for n, sc, src in read)
+                   + ". \"Inferred\": the rows record no distribution (older tables), so the "
+                   "scale is guessed from the values.")
 
 
 def _marginal(r: _Report, tdf: pd.DataFrame, name: str, slug: str) -> None:
@@ -678,13 +728,20 @@ def _methods(r: _Report, top_fraction: float, min_top: int, alpha: float, seed: 
                "(`recall train.epochs=3`). Accuracy against the lag shows, per cell and gap, the "
                f"mean and standard deviation of the best {top_fraction:.0%} trials by "
                f"validation objective (at least {min_top}).")
-    r.add("p", "Hyperparameter importance is the share of variance of the validation objective "
-               "explained by each hyperparameter's main effect, estimated by fANOVA (Hutter et "
-               "al. 2014) as implemented in Optuna, or by PED-ANOVA (Watanabe et al. 2023) "
-               "without scikit-learn. Trials become an in-memory Optuna study with "
-               "distributions inferred from the values (log scale for learning rates and for "
-               "positive values spread over a wide range); log-scale hyperparameters enter "
-               "both evaluators as log10 values, since Optuna's fANOVA would otherwise read "
-               "them on a linear scale. A group (a cell, or all cells pooled) with fewer than "
-               "10 completed trials or whose trials all scored the same is skipped, and says "
-               "so.")
+    r.add("p", "Hyperparameter importance is each hyperparameter's main effect on the "
+               "validation objective, normalised so that the main effects sum to 1, estimated "
+               "by fANOVA (Hutter et al. 2014) as implemented in Optuna (median and range over "
+               "10 forest seeds, from the report's seed on), or by PED-ANOVA (Watanabe et al. "
+               "2023) without scikit-learn. With fANOVA the variance decomposition also gives "
+               "each main effect's and each pairwise interaction's share of the total variance, "
+               "unnormalised (interactions over the first 3 forests: they cost far more). Where "
+               f"the hyperparameters take fewer than {MIN_JOINT} distinct joint values the "
+               "report warns that the ranking is not identified. Trials become an in-memory "
+               "Optuna study with the distributions the rows record (`dist.*`; older rows: "
+               "inferred from the values, log scale for learning rates and for positive values "
+               "spread over a wide range; the report lists each scale and its source); "
+               "log-scale hyperparameters enter both evaluators as log10 values (a momentum "
+               "drawn log-uniform in 1 - m as log10(1 - m)), since Optuna's fANOVA would "
+               "otherwise read them on a linear scale. A group (a cell, or all cells pooled) "
+               "with fewer than 10 completed trials or whose trials all scored the same is "
+               "skipped, and says so.")
