@@ -258,3 +258,10 @@ def test_report_at_a_ceiling_leads_with_ranks_and_withholds_cohens_d(known_repor
     row = comparison_row(known_report, "ceiling", "lstm", "flaky")
     assert "| worse |" in row and "n/a: ceiling" in row
     assert "| 0 / 10 / 2 |" in row
+
+
+def test_report_warns_that_a_grid_of_12_points_does_not_identify_importance(known_report):
+    section = known_report.split("## Task paired\n", 1)[1].split("\n## ", 1)[0]
+    assert ("Warning: the hyperparameters take only 12 distinct joint values in the completed "
+            "trials (fewer than 20)") in section
+    assert "Scales read: `lr` log (inferred)" in section
