@@ -106,8 +106,11 @@ def detect_design(df: pd.DataFrame, *, min_shared: float = 0.5) -> Design:
         why = ("cells were trained more than once at one setting ("
                + ", ".join(f"`{c}`" for c in repeats[:5]) + "), so settings do not identify "
                "pairs")
-    elif len(shared) < 2:
-        why = f"fewer than two settings are shared by two cells (setting: {named})"
+    elif len(shared) == 1:
+        why = (f"every shared trial sits at one setting (setting: {named}), so a cell has at "
+               "most one trial to pair")
+    elif not len(shared):
+        why = f"no two cells share a setting (setting: {named})"
     else:
         why = (f"only {on_shared} of {n_rows} trials sit at a setting another cell shares "
                f"(setting: {named})")

@@ -481,6 +481,10 @@ def _add_verdicts(family: list[dict[str, object]], direction: Direction, alpha: 
         for r, a in zip(family, adjusted):
             r[f"{column}_holm"] = float(a)
     for r in family:
+        # no n below the exact rank test's reach can detect anything after Holm
+        floor = smallest_n(len(family), alpha, paired=r["design"] == "paired")
+        if np.isfinite(float(r.get("n_for_margin", np.nan))):  # type: ignore[arg-type]
+            r["n_for_margin"] = max(float(r["n_for_margin"]), float(floor))  # type: ignore[arg-type]
         shift = float(r.pop("_shift", 0.0))  # type: ignore[arg-type]
         r["verdict"] = _lead_verdict(r, shift, direction, alpha)
         if not r["top_applies"]:
@@ -492,6 +496,16 @@ def _add_verdicts(family: list[dict[str, object]], direction: Direction, alpha: 
             r["verdict_tuned"] = BETTER if good else WORSE
         else:
             r["verdict_tuned"] = INCONCLUSIVE
+
+
+def smallest_n(family: int, alpha: float, *, paired: bool) -> int:
+    """The fewest settings (paired) or trials per cell (independent, equal groups) at which
+    the exact rank test can reject at ``alpha`` after Holm's first step over ``family``
+    comparisons: 2 / 2^n (signed-rank) or 2 / C(2n, n) (Mann-Whitney) below alpha / family."""
+    n = 1
+    while (2 / 2**n if paired else 2 / math.comb(2 * n, n)) * family >= alpha:
+        n += 1
+    return n
 
 
 def _lead_verdict(r: dict[str, object], shift: float, direction: Direction,

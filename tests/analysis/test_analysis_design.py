@@ -108,7 +108,9 @@ def test_a_grid_is_detected_as_paired_and_a_random_search_as_independent():
     df = paired_effect().assign(**{"hp.lr": rng.uniform(1e-4, 1e-1, 2 * N_SETTINGS)})
     independent = detect_design(df)
     assert not independent.paired
-    assert "fewer than two settings are shared" in independent.reason
+    assert "no two cells share a setting" in independent.reason
+    one = grid("t", {"lstm": [1.0], "gru": [2.0]})  # one trial per cell at one setting
+    assert not detect_design(one).paired and "one setting" in detect_design(one).reason
 
 
 def test_an_explicit_setting_column_pairs_and_repeats_break_the_pairing():
@@ -148,6 +150,15 @@ def test_exact_rank_sum_matches_scipy_without_ties_and_counts_splits_with_ties()
     # at a ceiling: 5 at 1.0 against 5 below it, every split enumerated
     assert rank_sum(np.ones(5), np.linspace(0.9, 0.95, 5))[1] == pytest.approx(
         2 / math.comb(10, 5))
+
+
+def test_smallest_n_the_exact_tests_can_reject_at():
+    from lstm_search.analysis.stats import smallest_n
+
+    # signed-rank: 2/2^5 = 0.0625 misses 0.05, 2/2^6 reaches it; Holm over 9 needs 2/2^n < 0.05/9
+    assert smallest_n(1, 0.05, paired=True) == 6 and smallest_n(9, 0.05, paired=True) == 9
+    # Mann-Whitney: 2/C(6,3) = 0.1 misses, 2/C(8,4) = 0.029 reaches
+    assert smallest_n(1, 0.05, paired=False) == 4
 
 
 # --- stable bootstraps -----------------------------------------------------------------------
