@@ -55,13 +55,16 @@ def notebook(title: str, intro: str, cells: list[tuple[str, str]]) -> nbformat.N
 
 VARIANT_COMPARISON = notebook(
     "Variant comparison",
-    "Every cell against the baselines (LSTM and GRU by default), as in Greff et al. (2015, "
-    "\"LSTM: A Search Space Odyssey\"): Welch's t-test on the best 10% of trials by "
-    "validation score, Mann-Whitney U on all completed trials, Holm-corrected across cells.",
+    "Every cell against the baselines (LSTM and GRU by default), with the test the design "
+    "calls for: paired on shared settings (Wilcoxon signed-rank) or independent samples "
+    "(Mann-Whitney U), Holm-corrected across cells, with an equivalence test against a margin; "
+    "Greff et al.'s (2015) Welch test on the best 10% by validation where it applies.",
     [
         ("code", 'BASELINES = ["lstm", "gru"]\nla.summarize(df)'),
         ("md", "## Comparison with the baselines\n\nDifferences and effect sizes are cell "
-               "minus baseline; `verdict` comes from the best trials, `verdict_all` from all "
+               "minus baseline; `design` says whether cells were paired on shared settings, "
+               "`verdict` (better / worse / equivalent / inconclusive) comes from all trials, "
+               "`verdict_tuned` from Greff's best 10% where that keeps 3 of at least 20 "
                "trials."),
         ("code", "present = [b for b in BASELINES if b in set(df['cell'])]\n"
                  "comparison = la.compare_to_baselines(df, present) if present else None\n"

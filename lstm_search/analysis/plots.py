@@ -113,9 +113,9 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
         fig = new_figure(width, 7.4)
         axes = fig.subplots(2, 1, sharex=True)
         panels = [
-            (axes[0], done, "verdict_all", "mwu_p_holm",
-             f"All completed trials (Mann-Whitney U vs {baseline})"),
-            (axes[1], tops, "verdict", "welch_p_holm",
+            (axes[0], done, "verdict", "p_holm",
+             f"All completed trials ({_lead_test(comp)} vs {baseline})"),
+            (axes[1], tops, "verdict_tuned", "welch_p_holm",
              f"Best {top_fraction:.0%} by validation, at least {min_top} "
              f"(Welch's t-test vs {baseline})"),
         ]
@@ -166,6 +166,13 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
     return fig
 
 
+def _lead_test(comp: pd.DataFrame) -> str:
+    """The test behind the top panel's colours: signed-rank when the design is paired."""
+    if len(comp) and "design" in comp.columns and (comp["design"] == "paired").any():
+        return "Wilcoxon signed-rank, paired on settings,"
+    return "Mann-Whitney U"
+
+
 def _mark_small_groups(ax: Any, data: pd.DataFrame, name: str, order: list[str],
                        palette: dict[str, str], max_n: int = 1) -> None:
     """A cell with a single trial gets a large outlined marker: its box is a flat line and
@@ -184,7 +191,7 @@ def _verdict_legend(fig: Any, ax: Any, baseline: str, alpha: float, sign: str) -
     handles = [Patch(facecolor=COLORS["baseline"], label=f"baseline ({baseline})"),
                Patch(facecolor=COLORS["better"], label=f"better than {baseline}"),
                Patch(facecolor=COLORS["worse"], label=f"worse than {baseline}"),
-               Patch(facecolor=COLORS[NO_DIFFERENCE], label="no significant difference"),
+               Patch(facecolor=COLORS[NO_DIFFERENCE], label="inconclusive / equivalent"),
                Line2D([], [], marker="o", ls="", color=COLORS["mean"], label="mean")]
     fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False, fontsize=8.5,
                title=f"Holm-corrected: * p<{alpha:g}, ** p<0.01, *** p<0.001",

@@ -30,6 +30,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="lag column of long-lag recall tasks (default task.gap; tables "
                              "with the gap as a hyperparameter, hp.gap, are read too)")
     parser.add_argument("--seed", type=int, default=0, help="seed of bootstrap and fANOVA")
+    parser.add_argument("--margin", type=float, default=None,
+                        help="equivalence margin in metric units (default: 0.25 x the robust "
+                             "SD of each baseline's trials)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         print("lstm-search report: --top-fraction must be in (0, 1], --alpha in (0, 1) and "
               "--min-top at least 1", file=sys.stderr)
         return 2
+    if args.margin is not None and not args.margin > 0:
+        print("lstm-search report: --margin must be a positive number", file=sys.stderr)
+        return 2
     with warnings.catch_warnings(record=True) as caught:  # one plain line per problem
         warnings.simplefilter("always")
         df = load_results(*args.paths)
@@ -64,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                              metric=args.metric, top_fraction=args.top_fraction,
                              min_top=args.min_top, alpha=args.alpha, seed=args.seed,
                              importance_method=args.importance, gap_column=args.gap_column,
-                             sources=list(args.paths))
+                             sources=list(args.paths), margin=args.margin)
     except (AnalysisError, OSError) as e:
         print(f"lstm-search report: {e}", file=sys.stderr)
         return 2

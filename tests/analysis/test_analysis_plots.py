@@ -46,14 +46,14 @@ def test_variant_boxplot_marks_follow_the_comparison(greff_table, comparison):
     order = [t.get_text() for t in axes[1].get_xticklabels()]
     assert sorted(order) == sorted(greff_table["cell"].unique())
     comp = comparison.set_index("cell")
-    for panel, pcol in ((axes[0], "mwu_p_holm"), (axes[1], "welch_p_holm")):
+    for panel, pcol in ((axes[0], "p_holm"), (axes[1], "welch_p_holm")):
         marks = {t.get_position()[0]: t.get_text() for t in panel.texts if "*" in t.get_text()
                  or t.get_text() == ""}
         for i, cell in enumerate(order):
             if cell == "lstm":
                 continue
             assert marks.get(i, "") == stars(comp.loc[cell, pcol]), cell
-    assert stars(comp.loc["noaf", "welch_p_holm"]) != ""
+    assert stars(comp.loc["noaf", "p_holm"]) != ""
     bold = [t for t in axes[1].get_xticklabels() if t.get_fontweight() == "bold"]
     assert [t.get_text() for t in bold] == ["lstm"]
     assert "lower is better" in axes[0].get_ylabel()
