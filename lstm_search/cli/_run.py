@@ -38,6 +38,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting, e.g. --set train.lr=0.5 (repeatable)")
     parser.add_argument("--seed", type=int, help="the experiment's seed")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder holding the corpora (ptb/, music/ ...) for the task and "
+                             "every stage (default: $LSTM_SEARCH_DATA, else ./data)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             trials=args.trials, workers=args.workers, seed=args.seed, out=args.out,
             run=args.run, resume=args.resume, force=args.force,
             retry_failed=args.retry_failed, storage=args.storage, address=args.address,
-            num_cpus=args.num_cpus)
+            num_cpus=args.num_cpus, data_dir=args.data_dir)
     except (ExperimentError, ConfigError) as e:
         print(f"lstm-search run: error: {e}", file=sys.stderr)
         return 2

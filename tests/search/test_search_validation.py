@@ -83,6 +83,27 @@ def test_a_missing_dataset_is_refused_before_anything_is_written(
     assert not out.exists()
 
 
+def test_run_data_dir_comes_before_the_variable(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run --data-dir DIR`` is the rule's first step: it wins over LSTM_SEARCH_DATA, is named
+    in the message, and the message gives the exact download command for that folder."""
+    monkeypatch.setenv("LSTM_SEARCH_DATA", str(tmp_path / "elsewhere"))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    path = write_experiment(tmp_path, task="jsb")
+    out = tmp_path / "results"
+    err = _fails_cleanly([str(path), "--data-dir", str(mine)], out, capsys,
+                         str(mine / "music/tcn_mat/JSB_Chorales.mat"), "given explicitly",
+                         f"lstm-search data download jsb --to {mine}\n", "--data-dir DIR")
+    assert "elsewhere" not in err and not out.exists()
+
+
+def test_data_check_takes_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "check", "--data-dir", str(tmp_path), "jsb"]) == 1
+    assert str(tmp_path) in capsys.readouterr().err
+
+
 def test_workers_get_the_data_folder_as_an_absolute_path(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lstm_search.experiment import load_experiment
