@@ -39,7 +39,8 @@ def data_dir_origin(data_dir: str | os.PathLike[str] | None = None) -> str:
         return "given explicitly"
     if os.environ.get(DATA_ENV):
         return f"from {DATA_ENV}"
-    return f"the default ./{DEFAULT_DATA_DIR}: neither --data-dir (task.data_dir) nor {DATA_ENV} is set"
+    return (f"the default ./{DEFAULT_DATA_DIR}: neither --data-dir (task.data_dir) nor "
+            f"{DATA_ENV} is set")
 
 
 def how_to_set_data_dir() -> str:

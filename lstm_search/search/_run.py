@@ -429,7 +429,8 @@ def run_experiment(
     resolved settings differ from the run's ``run.json`` (``force`` resumes anyway, with the
     new settings recorded); ``retry_failed`` runs the point of each failed trial again.
     ``data_dir`` is the data folder of the task and of every stage (the data-path rule's first
-    step; an explicit ``task.data_dir`` in ``overrides`` wins). ``evaluate`` replaces :func:`lstm_search.evaluate.evaluate_candidate` (it must be picklable
+    step; an explicit ``task.data_dir`` in ``overrides`` wins). ``evaluate`` replaces
+    :func:`lstm_search.evaluate.evaluate_candidate` (it must be picklable
     by reference for several workers).
     """
     if backend not in BACKENDS:
