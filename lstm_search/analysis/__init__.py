@@ -13,6 +13,7 @@ leaderboard), :mod:`.plots` and :mod:`.curves` (figures), :mod:`.diagrams` (cell
 :mod:`.report` (Markdown / HTML / CSV report).
 """
 
+from lstm_search.analysis._output import default_report_dir, prepare_report_dir
 from lstm_search.analysis._style import figure_png
 from lstm_search.analysis._table import (
     AnalysisError,
@@ -73,6 +74,7 @@ __all__ = [
     "completed",
     "curves_with_cells",
     "default_metric",
+    "default_report_dir",
     "draw_cells",
     "figure_png",
     "gap_column_of",
@@ -93,6 +95,7 @@ __all__ = [
     "pareto_front",
     "pareto_mask",
     "pareto_plot",
+    "prepare_report_dir",
     "recorded_distribution",
     "summarize",
     "task_groups",
