@@ -83,6 +83,17 @@ def test_a_missing_dataset_is_refused_before_anything_is_written(
     assert not out.exists()
 
 
+def test_a_misspelt_experiment_gets_a_suggestion(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    _fails_cleanly(["quickstrat"], tmp_path / "results", capsys, "did you mean 'quickstart'?")
+
+
+def test_a_bad_value_names_the_type_in_words(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    _fails_cleanly(["quickstart", "--set", "train.epochs=abc"], tmp_path / "results", capsys,
+                   "'abc' is not an integer")
+
+
 def test_run_data_dir_comes_before_the_variable(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:

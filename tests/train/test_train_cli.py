@@ -44,7 +44,7 @@ def test_train_reads_a_genome_file(tmp_path: Path, capsys: pytest.CaptureFixture
     (["--cell", "lstm", "--task", "recall", "--set", "train.lrr=1"],
      "unknown configuration key 'train.lrr'"),
     (["--cell", "lstm", "--task", "recall", "--set", "train.lr=fast"],
-     "bad value for 'train.lr': 'fast' is not a float"),
+     "bad value for 'train.lr': 'fast' is not a number"),
     (["--cell", "lstm", "--task", "recall", "--set", "train.lr"], "expected KEY=VALUE"),
     (["--cell", "lstm", "--task", "recall", "--preset", "nope"], "unknown preset 'nope'"),
     (["--cell", "nope", "--task", "recall"], "'nope' is neither a zoo cell"),
