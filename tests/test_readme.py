@@ -52,7 +52,7 @@ def _argv_ids() -> list[str]:
 
 def test_readme_has_commands_of_every_kind() -> None:
     used = {argv[0] for argv, _ in readme_commands()}
-    assert {"run", "report", "show", "check", "data", "train", "bench"} <= used
+    assert {"run", "report", "show", "check", "data", "train", "bench", "runs"} <= used
 
 
 @pytest.mark.parametrize(("argv", "redirect"), readme_commands(), ids=_argv_ids())
@@ -91,7 +91,7 @@ def test_cheap_readme_commands_run_as_written(tmp_path: Path, monkeypatch: pytes
         if redirect:
             Path(redirect).write_text(out, encoding="utf-8")
         ran.append(argv[0])
-    assert {"show", "check", "data"} <= set(ran)
+    assert {"show", "check", "data", "runs"} <= set(ran)
     assert Path("gru.png").stat().st_size > 1000
 
 

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("lstm_search.cli._data", "download or verify the standard corpora"),
     "train": ("lstm_search.cli._train", "train one cell on one task"),
     "run": ("lstm_search.cli._run", "run an experiment (search) with Optuna or Ray Tune"),
+    "runs": ("lstm_search.cli._runs", "list the runs under a results folder"),
     "report": ("lstm_search.cli._report", "analyse result tables and write a report"),
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:  # run_experiment printed the command that resumes the run
         return 130
+    _summary(outcome.run_dir)
     print(outcome.run_dir)
     if outcome.all_failed:
         print(f"lstm-search run: error: every trial failed ({outcome.summary.done} of "
@@ -76,3 +78,16 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _summary(run_dir: Path) -> None:
+    """Per cell: trials, best and median validation objective; then the report command."""
+    import shlex
+
+    from lstm_search.analysis.runs import cell_lines, format_cells, run_info
+
+    lines = cell_lines(run_dir)
+    if lines:
+        print(format_cells(lines, run_info(run_dir).objective_name))
+    print(f"next: lstm-search report {shlex.quote(str(run_dir))}   (writes "
+          f"{run_dir / 'report' / 'report.html'})")
