@@ -48,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
     from lstm_search.config import ConfigError, parse_assignments
     from lstm_search.experiment import ExperimentError
 
+    if args.backend == "ray" and args.address == "auto":
+        problem = _no_ray_cluster()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
     try:
         overrides = parse_assignments(args.sets)
         from lstm_search.search import run_experiment
@@ -64,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except ConnectionError as e:  # ray.init(address=...) with no cluster there
         first = (str(e).strip().splitlines() or [""])[0]
-        where = f" --address {args.address!r}" if args.address else ""
-        print(f"lstm-search run: error: cannot connect to the Ray cluster{where}: {first}",
-              file=sys.stderr)
+        where = f" --address {args.address}" if args.address else ""
+        print(f"lstm-search run: error: cannot connect to the Ray cluster{where}: {first}\n"
+              f"{_RAY_HINT}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # run_experiment printed the command that resumes the run
         return 130
@@ -91,3 +96,26 @@ def _summary(run_dir: Path) -> None:
         print(format_cells(lines, run_info(run_dir).objective_name))
     print(f"next: lstm-search report {shlex.quote(str(run_dir))}   (writes "
           f"{run_dir / 'report' / 'report.html'})")
+
+
+_RAY_HINT = ("start one with `ray start --head`, give its address (--address HOST:6379), or "
+             "leave --address out: run then starts Ray on this machine")
+
+
+def _no_ray_cluster() -> str | None:
+    """The two-line error for ``--address auto`` when no Ray cluster runs here (none started
+    with ``ray start``, ``RAY_ADDRESS`` unset), found before anything is written; None when one
+    is found or Ray cannot say (then ``ray.init`` decides)."""
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+    except ImportError:
+        return ("lstm-search run: error: --backend ray needs Ray Tune, which is not installed\n"
+                "install it with: pip install 'lstm-search[ray]' (scripts/setup.sh does)")
+    try:
+        canonicalize_bootstrap_address("auto")
+    except ConnectionError:
+        return ("lstm-search run: error: --address auto: no running Ray cluster found on this "
+                f"machine (nothing started with `ray start`, RAY_ADDRESS unset)\n{_RAY_HINT}")
+    except Exception:  # an internal API that changed: leave it to ray.init
+        return None
+    return None
