@@ -187,6 +187,22 @@ def proposal_from_attrs(attrs: Mapping[str, Any]) -> Proposal | None:
                     json.loads(attrs.get("hparams", "{}")))
 
 
+_OWN_ATTRS = frozenset({"genome", "cell", "hparams", "pid", "worker_index", "step", "stages",
+                        "genome_id", DRIVER_ATTR, RETRY_ATTR, ABANDONED})
+
+
+def hparam_attrs(hparams: Mapping[str, Any], taken: Mapping[str, Any] = ()) -> dict[str, Any]:
+    """Each hyperparameter of a trial (sampled or fixed) as a user attribute of its own, named
+    as in the space (``lr``), ``hp.<name>`` where the name is one of the search's own
+    attributes; numbers, strings and booleans as they are, anything else as its JSON."""
+    out: dict[str, Any] = {}
+    for key, value in hparams.items():
+        name = f"hp.{key}" if key in _OWN_ATTRS or key in taken else str(key)
+        plain = value is None or isinstance(value, bool | int | float | str)
+        out[name] = value if plain else json.dumps(value, sort_keys=True, default=str)
+    return out
+
+
 def tell(study: Any, trial_number: int, exp: Experiment, result: TrialResult) -> None:
     """Report a row's outcome to the study (complete -> values, pruned, failed/invalid -> FAIL)."""
     import optuna
@@ -307,6 +323,8 @@ def _evaluate_trial(exp: Experiment, spec: WorkerSpec, study: Any, trial: Any,
     trial.set_user_attr("genome", proposal.genome.to_json(indent=None))
     trial.set_user_attr("cell", proposal.cell)
     trial.set_user_attr("hparams", json.dumps(dict(proposal.hparams), sort_keys=True))
+    for key, value in hparam_attrs(proposal.hparams, trial.user_attrs).items():
+        trial.set_user_attr(key, value)  # optuna-dashboard shows each (a grid's are no params)
     try:
         result = run_trial(exp, proposal, run=spec.run, trial=trial.number,
                            run_dir=spec.run_dir, search=_search_name(exp, "optuna"),
