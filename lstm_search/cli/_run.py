@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -48,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     from lstm_search.config import ConfigError, parse_assignments
     from lstm_search.experiment import ExperimentError
 
+    if args.backend == "ray" and importlib.util.find_spec("ray") is None:
+        print(_NO_RAY, file=sys.stderr)
+        return 2
     if args.backend == "ray" and args.address == "auto":
         problem = _no_ray_cluster()
         if problem:
@@ -98,6 +102,8 @@ def _summary(run_dir: Path) -> None:
           f"{run_dir / 'report' / 'report.html'})")
 
 
+_NO_RAY = ("lstm-search run: error: --backend ray needs Ray Tune, which is not installed\n"
+           "install it with: pip install 'lstm-search[ray]' (bash scripts/setup.sh does)")
 _RAY_HINT = ("start one with `ray start --head`, give its address (--address HOST:6379), or "
              "leave --address out: run then starts Ray on this machine")
 
@@ -109,8 +115,7 @@ def _no_ray_cluster() -> str | None:
     try:
         from ray._private.services import canonicalize_bootstrap_address
     except ImportError:
-        return ("lstm-search run: error: --backend ray needs Ray Tune, which is not installed\n"
-                "install it with: pip install 'lstm-search[ray]' (scripts/setup.sh does)")
+        return _NO_RAY
     try:
         canonicalize_bootstrap_address("auto")
     except ConnectionError:
