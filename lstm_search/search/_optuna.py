@@ -381,6 +381,7 @@ def _worker_entry(spec: WorkerSpec) -> None:
     # and settles their trials), so a worker never dies half-way through its own bookkeeping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _thread_lock_for_tqdm()
     try:
         worker_loop(spec)
     except SearchSetupError as e:
@@ -389,6 +390,18 @@ def _worker_entry(spec: WorkerSpec) -> None:
     except TableWriteError as e:
         print(f"lstm-search worker {spec.index}: {e}", file=sys.stderr, flush=True)
         sys.exit(TABLE_ERROR_EXIT)
+
+
+def _thread_lock_for_tqdm() -> None:
+    """tqdm's default lock holds a named multiprocessing semaphore; a worker stopped at
+    Ctrl-C never unlinks it and the resource tracker then warns about each ("leaked semaphore
+    objects") after the run's last line. A worker prints alone: a thread lock is enough."""
+    import threading
+
+    with contextlib.suppress(ImportError):
+        from tqdm import tqdm
+
+        tqdm.set_lock(threading.RLock())
 
 
 def sweep_stale(exp: Experiment, spec: WorkerSpec, *, pids: set[int] | None = None,
