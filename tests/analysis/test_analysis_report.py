@@ -217,8 +217,9 @@ def test_report_on_quantised_accuracies_writes_nothing_to_stderr(tmp_path, capsy
     trials.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        code, _, err = run_report([str(tmp_path / "r" / "res"), "--out",
-                                   str(tmp_path / "r"), "--importance", "fanova"], capsys)
+        code, _, err = run_report([str(tmp_path / "r" / "res"), "--out", str(tmp_path / "r"),
+                                   "--force",  # the folder holds the results too
+                                   "--importance", "fanova"], capsys)
     assert code == 0 and err == ""
     assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
     comp = pd.read_csv(tmp_path / "r" / "comparison.csv")
