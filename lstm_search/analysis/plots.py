@@ -290,15 +290,15 @@ def hyperparameter_plot(df: pd.DataFrame, *, params: Sequence[str] | None = None
             else:
                 x = pd.to_numeric(done[col], errors="coerce").to_numpy(float)
                 few = len(done) < MIN_TRIALS_PER_BIN * len(m)  # too few for binned means
-                ax.scatter(x, y, s=22 if few else 9, color=COLORS["cloud"],
-                           alpha=0.9 if few else 0.7, linewidth=0, label="trial", zorder=3)
+                ax.scatter(x, y, s=22 if few else 12, color=COLORS["baseline"],
+                           alpha=0.8 if few else 0.45, linewidth=0, label="trial", zorder=3)
                 if not few:
                     # the band only where a bin holds enough trials, and never past the data's
                     # range: a wide interval of a thin bin must not cover the points
                     ok = (m["n"] >= MIN_TRIALS_PER_BIN).to_numpy()
                     ax.fill_between(m["center"][ok], np.clip(m["ci_low"][ok], lo, hi),
                                     np.clip(m["ci_high"][ok], lo, hi), color=COLORS["better"],
-                                    alpha=0.15, linewidth=0, label="95% CI of mean")
+                                    alpha=0.12, linewidth=0, label="95% CI of mean")
                     ax.plot(m["center"], np.clip(m["mean"], lo, hi), "-o",
                             color=COLORS["better"], ms=3.5, lw=1.6, label="binned mean")
                 if bool(m["log"].iloc[0]):

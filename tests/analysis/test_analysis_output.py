@@ -126,3 +126,20 @@ def test_hyperparameter_figure_with_few_trials_shows_points_only(greff_table) ->
     band = next(c for c in ax.collections if "Poly" in type(c).__name__)
     ys = band.get_paths()[0].vertices[:, 1]
     assert ys.min() >= lo - 1e-9 and ys.max() <= hi + 1e-9
+
+
+def test_log_axes_of_learning_rates_have_plain_labels(greff_table) -> None:
+    """Figures never read text as TeX, so a wide log axis gets Unicode powers of ten, not
+    matplotlib's `$\\mathdefault{10^{-3}}$` shown raw."""
+    pytest.importorskip("matplotlib")
+    from lstm_search.analysis import hyperparameter_plot
+    from lstm_search.analysis._style import power_of_ten
+
+    assert [power_of_ten(x) for x in (1e-5, 1e-2, 1.0, 1e3, 1e4, 0.5)] == [
+        "10⁻⁵", "10⁻²", "1", "1k", "10⁴", "0.5"]
+    fig = hyperparameter_plot(greff_table[greff_table["task"] == "jsb"], params=["lr"],
+                              task="jsb")
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert labels and not any("$" in t or "mathdefault" in t for t in labels), labels
+    assert any(t.startswith("10⁻") for t in labels), labels  # the fixture spans decades
