@@ -14,6 +14,7 @@ leaderboard), :mod:`.plots` and :mod:`.curves` (figures), :mod:`.diagrams` (cell
 :mod:`.report` (Markdown / HTML / CSV report).
 """
 
+from lstm_search.analysis._output import default_report_dir, prepare_report_dir
 from lstm_search.analysis._style import figure_png
 from lstm_search.analysis._table import (
     AnalysisError,
@@ -79,6 +80,7 @@ __all__ = [
     "completed",
     "curves_with_cells",
     "default_metric",
+    "default_report_dir",
     "detect_design",
     "draw_cells",
     "figure_png",
@@ -101,6 +103,7 @@ __all__ = [
     "pareto_front",
     "pareto_mask",
     "pareto_plot",
+    "prepare_report_dir",
     "recorded_distribution",
     "summarize",
     "task_groups",

@@ -144,7 +144,8 @@ def write_report(df: pd.DataFrame, out: str | os.PathLike[str], *,
                  margin: float | None = None) -> ReportFiles:
     """Write ``report.md``, ``report.html``, ``figures/*.png`` and the CSV tables
     (``summary``, ``comparison``, ``importance``, ``marginal_effects``, ``leaderboard``,
-    ``pareto``, ``gap``) into ``out``.
+    ``pareto``, ``gap`` and ``trials``, every trial of ``df``) into ``out``; a table with
+    nothing in it (no gap figure, no importance) is not written.
 
     Args:
         df: the table of :func:`lstm_search.results.load_results`.
@@ -193,15 +194,31 @@ def write_report(df: pd.DataFrame, out: str | os.PathLike[str], *,
         path.write_bytes(png)
         files.figures[name] = path
     columns = {"summary": SUMMARY_COLUMNS, "comparison": COMPARISON_COLUMNS}
-    for name, parts in r.tables.items():
+    for name, parts in [*r.tables.items(), ("trials", [_trials_table(df)])]:
         parts = [p for p in parts if len(p)]
         table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
             columns=columns.get(name, []))
+        if not len(table.columns):  # nothing to write: no header-less 1-byte file
+            continue
         files.tables[name] = out_dir / f"{name}.csv"
         csv_safe(table).to_csv(files.tables[name], index=False)
     files.markdown.write_text(to_markdown(r.blocks), encoding="utf-8")
     files.html.write_text(to_html(r.blocks, title), encoding="utf-8")
     return files
+
+
+def _trials_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Every trial of the table, one row each (``trials.csv``): identity, hyperparameters,
+    metrics first, then the rest; empty columns and the recorded ``git_diff`` are left out."""
+    if df.empty:
+        return df
+    first = ["experiment", "run", "trial", "cell", "genome_id", "status", "seed"]
+    lead = [c for c in first if c in df.columns]
+    hp = sorted(c for c in df.columns if str(c).startswith("hp."))
+    metrics = sorted(c for c in df.columns if str(c).split(".")[0] in ("train", "valid", "test"))
+    ordered = [*lead, *hp, *metrics]
+    rest = [c for c in df.columns if c not in ordered and c != "git_diff"]  # diff: in the JSONL
+    return df[ordered + rest].dropna(axis=1, how="all")
 
 
 def _table_problems(r: _Report, df: pd.DataFrame, curves: pd.DataFrame | None) -> None:

@@ -198,6 +198,22 @@ def proposal_from_attrs(attrs: Mapping[str, Any]) -> Proposal | None:
                     json.loads(attrs.get("hparams", "{}")))
 
 
+_OWN_ATTRS = frozenset({"genome", "cell", "hparams", "pid", "worker_index", "step", "stages",
+                        "genome_id", DRIVER_ATTR, RETRY_ATTR, ABANDONED})
+
+
+def hparam_attrs(hparams: Mapping[str, Any], taken: Mapping[str, Any] = ()) -> dict[str, Any]:
+    """Each hyperparameter of a trial (sampled or fixed) as a user attribute of its own, named
+    as in the space (``lr``), ``hp.<name>`` where the name is one of the search's own
+    attributes; numbers, strings and booleans as they are, anything else as its JSON."""
+    out: dict[str, Any] = {}
+    for key, value in hparams.items():
+        name = f"hp.{key}" if key in _OWN_ATTRS or key in taken else str(key)
+        plain = value is None or isinstance(value, bool | int | float | str)
+        out[name] = value if plain else json.dumps(value, sort_keys=True, default=str)
+    return out
+
+
 def tell(study: Any, trial_number: int, exp: Experiment, result: TrialResult) -> None:
     """Report a row's outcome to the study (complete -> values, pruned, failed/invalid -> FAIL)."""
     import optuna
@@ -320,6 +336,8 @@ def _evaluate_trial(exp: Experiment, spec: WorkerSpec, study: Any, trial: Any,
     trial.set_user_attr("genome", proposal.genome.to_json(indent=None))
     trial.set_user_attr("cell", proposal.cell)
     trial.set_user_attr("hparams", json.dumps(dict(proposal.hparams), sort_keys=True))
+    for key, value in hparam_attrs(proposal.hparams, trial.user_attrs).items():
+        trial.set_user_attr(key, value)  # optuna-dashboard shows each (a grid's are no params)
     try:
         result = run_trial(exp, proposal, run=spec.run, trial=trial.number,
                            run_dir=spec.run_dir, search=_search_name(exp, "optuna"),
@@ -380,6 +398,7 @@ def _worker_entry(spec: WorkerSpec) -> None:
     # and settles their trials), so a worker never dies half-way through its own bookkeeping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _thread_lock_for_tqdm()
     try:
         worker_loop(spec)
     except SearchSetupError as e:
@@ -388,6 +407,18 @@ def _worker_entry(spec: WorkerSpec) -> None:
     except TableWriteError as e:
         print(f"lstm-search worker {spec.index}: {e}", file=sys.stderr, flush=True)
         sys.exit(TABLE_ERROR_EXIT)
+
+
+def _thread_lock_for_tqdm() -> None:
+    """tqdm's default lock holds a named multiprocessing semaphore; a worker stopped at
+    Ctrl-C never unlinks it and the resource tracker then warns about each ("leaked semaphore
+    objects") after the run's last line. A worker prints alone: a thread lock is enough."""
+    import threading
+
+    with contextlib.suppress(ImportError):
+        from tqdm import tqdm
+
+        tqdm.set_lock(threading.RLock())
 
 
 def sweep_stale(exp: Experiment, spec: WorkerSpec, *, pids: set[int] | None = None,

@@ -80,6 +80,14 @@ def _data_dirs(exp: Experiment) -> dict[str, str]:
     return out
 
 
+def _data_dir_sets(path: Path, data_dir: str | Path) -> dict[str, str]:
+    """``--data-dir DIR`` as the overrides that set it for the task and every stage."""
+    sets = {"task.data_dir": str(data_dir)}
+    if load_experiment(path).stages:
+        sets["stages.task.data_dir"] = str(data_dir)
+    return sets
+
+
 # settings that do not shape any trial: a resume may change them
 _FREE_ON_RESUME = ("search.workers", "search.trials", "task.data_dir")
 
@@ -408,6 +416,7 @@ def run_experiment(
     storage: str | None = None,
     address: str | None = None,
     num_cpus: int | None = None,
+    data_dir: str | Path | None = None,
     evaluate: Evaluate | None = None,
     stream: TextIO | None = None,
 ) -> RunOutcome:
@@ -420,7 +429,9 @@ def run_experiment(
     running by a dead driver are run again; a live driver's are left alone. It refuses when the
     resolved settings differ from the run's ``run.json`` (``force`` resumes anyway, with the
     new settings recorded); ``retry_failed`` runs the point of each failed trial again.
-    ``evaluate`` replaces :func:`lstm_search.evaluate.evaluate_candidate` (it must be picklable
+    ``data_dir`` is the data folder of the task and of every stage (the data-path rule's first
+    step; an explicit ``task.data_dir`` in ``overrides`` wins). ``evaluate`` replaces
+    :func:`lstm_search.evaluate.evaluate_candidate` (it must be picklable
     by reference for several workers).
     """
     if backend not in BACKENDS:
@@ -433,6 +444,8 @@ def run_experiment(
     path = find_experiment(experiment)
     sets = _command_sets(path, overrides, trials=trials, workers=workers, seed=seed,
                          paper=paper, smoke=smoke)
+    if data_dir is not None:
+        sets = {**_data_dir_sets(path, data_dir), **sets}
     exp = load_experiment(path, smoke=smoke, overrides=sets)  # raises on any bad input
     exp_dir = out / exp.name
     changed: list[str] = []

@@ -89,11 +89,11 @@ def test_nonexistent_path_exits_2(tmp_path, capsys):
     assert not (tmp_path / "r" / "report.html").exists()
 
 
-def test_empty_folder_writes_a_report_that_says_so(tmp_path, capsys):
-    (tmp_path / "empty").mkdir()
-    code, out, _ = run_report([str(tmp_path / "empty"), "--out", str(tmp_path / "r")], capsys)
-    assert code == 0 and "empty" in out
-    html = (tmp_path / "r" / "report.html").read_text()
+def test_empty_table_writes_a_report_that_says_so(tmp_path):
+    from lstm_search.analysis import write_report
+
+    files = write_report(pd.DataFrame(), tmp_path / "r")  # the CLI exits 2 before (see
+    html = files.html.read_text()  # test_analysis_output.py); the library still reports it
     assert "results table is empty" in html
     assert list(pd.read_csv(tmp_path / "r" / "summary.csv").columns)[:2] == ["task", "cell"]
 
@@ -105,9 +105,12 @@ def test_one_cell_and_missing_baseline(tmp_path, capsys):
                                "--importance", "ped-anova"], capsys)
     assert code == 0 and "only one cell" in out
     tables.write_greff_results(tmp_path / "res2", cells=("lstm", "nfg"), trials_per_cell=12)
-    code, out, _ = run_report([str(tmp_path / "res2"), "--out", str(tmp_path / "r2"),
+    code, _, err = run_report([str(tmp_path / "res2"), "--out", str(tmp_path / "r2"),
                                "--baseline", "lstm,mut9", "--importance", "ped-anova"], capsys)
-    assert code == 0 and "`mut9`" in out
+    assert code == 2 and "mut9" in err  # a name that is no cell of the table: a typo
+    code, out, _ = run_report([str(tmp_path / "res2"), "--out", str(tmp_path / "r2"),
+                               "--baseline", "lstm", "--importance", "ped-anova"], capsys)
+    assert code == 0
     comp = pd.read_csv(tmp_path / "r2" / "comparison.csv")
     assert list(comp["cell"]) == ["nfg"] and list(comp["baseline"]) == ["lstm"]
 
@@ -222,8 +225,9 @@ def test_report_on_quantised_accuracies_writes_nothing_to_stderr(tmp_path, capsy
     trials.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        code, _, err = run_report([str(tmp_path / "r" / "res"), "--out",
-                                   str(tmp_path / "r"), "--importance", "fanova"], capsys)
+        code, _, err = run_report([str(tmp_path / "r" / "res"), "--out", str(tmp_path / "r"),
+                                   "--force",  # the folder holds the results too
+                                   "--importance", "fanova"], capsys)
     assert code == 0 and err == ""
     assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
     comp = pd.read_csv(tmp_path / "r" / "comparison.csv")
