@@ -95,16 +95,23 @@ def test_cheap_readme_commands_run_as_written(tmp_path: Path, monkeypatch: pytes
     assert Path("gru.png").stat().st_size > 1000
 
 
-def test_readme_python_snippet_runs(tmp_path: Path) -> None:
-    (snippet,) = _blocks("python")
-    script = tmp_path / "snippet.py"
-    script.write_text(snippet, encoding="utf-8")
-    result = runpy.run_path(str(script))
+def test_readme_python_snippets_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Python block runs as written; the genome example's module matches torch's."""
     import torch
 
+    monkeypatch.chdir(tmp_path)
+    results = []
+    for i, snippet in enumerate(_blocks("python")):
+        script = tmp_path / f"snippet{i}.py"
+        script.write_text(snippet, encoding="utf-8")
+        results.append(runpy.run_path(str(script)))
+    assert len(results) >= 2
+    first = results[0]
     x = torch.randn(5, 3, 32)
-    assert torch.allclose(result["mine"](x)[0], result["ref"](x)[0], atol=1e-5)
-    assert result["out"].shape == (35, 20, 64)
+    assert torch.allclose(first["mine"](x)[0], first["ref"](x)[0], atol=1e-5)
+    assert first["out"].shape == (35, 20, 64)
+    dropin = next(r for r in results if "mut1" in r)
+    assert dropin["y"].shape == (35, 20, 128)
 
 
 @pytest.mark.integration
