@@ -512,16 +512,17 @@ def _gap_sections(r: _Report, rows: pd.DataFrame, gap_column: str, metric: str |
             g, gap_column=gap, metric=metric, task=label, **opts))
         if data is None or data.empty:
             continue
-        r.tables["gap"].append(data.assign(metric=data.attrs["metric"], gap_column=gap))
+        r.tables["gap"].append(data.drop(columns="values").assign(
+            metric=data.attrs["metric"], gap_column=gap))
+        which = _curves.gap_selection_text(data, top_fraction, min_top)
         r.add("p", f"The comparisons above are per `{gap}`; this figure puts them side by side. "
-                   f"Each point is the mean `{data.attrs['metric']}` of a cell's best "
-                   f"{top_fraction:.0%} trials at that gap by the validation objective (at "
-                   f"least {min_top}, fewer where fewer completed); the band is one standard "
-                   "deviation either side. Table: `gap.csv`.")
+                   f"Each point is the mean `{data.attrs['metric']}` of a cell's trials at that "
+                   f"gap, over {which}; the band is one standard deviation either side and "
+                   "the dots are the trials. Table: `gap.csv`.")
         lo, hi = int(data["n"].min()), int(data["n"].max())
         r.figure(f"{_slug(label)}-gap", f"`{data.attrs['metric']}` against `{gap}` per cell: "
-                 f"mean ± SD over the best {top_fraction:.0%} trials by validation (at least "
-                 f"{min_top}); {lo if lo == hi else f'{lo}-{hi}'} trial(s) per point.",
+                 f"mean ± SD over {which}; {lo if lo == hi else f'{lo}-{hi}'} trial(s) per "
+                 "point.",
                  lambda g=g, label=label: _curves.gap_plot(
                      g, gap_column=gap, metric=metric, task=label, baselines=baselines,
                      **opts))
