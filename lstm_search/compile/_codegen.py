@@ -82,6 +82,13 @@ def layout(plan: Plan) -> Layout:
             need.add(s.out)
         elif s.op in ("leaky_relu", "mul", "blend", "diag"):
             need.update(s.args)
+        # -- ops of the modern recurrences: what each derivative reads --------------------------
+        elif s.op in ("exp", "sqrt"):
+            need.add(s.out)
+        elif s.op in ("log", "softplus", "logsigmoid", "abs", "max", "min"):
+            need.update(s.args)
+        elif s.op == "div":
+            need.update((s.out, s.args[1]))
     need.discard("x")
 
     def key(r: str) -> tuple[int, int]:
@@ -137,7 +144,24 @@ def _expr(step: Step, plan: Plan) -> str:
         return f"p{step.pos} * {a[0]}"
     if op == "copy":
         return a[0]
+    # -- ops of the modern recurrences -----------------------------------------------------------
+    if op in ("exp", "log", "sqrt", "abs"):
+        return f"torch.{op}({a[0]})"
+    if op in ("softplus", "logsigmoid"):
+        return f"torch.nn.functional.{op}({a[0]})"
+    if op in ("max", "min"):
+        return f"torch.{op}imum({a[0]}, {a[1]})"
+    if op == "div":
+        return f"{a[0]} / {_denominator(step)}"
+    if op == "scale":
+        return f"{a[0]} * {_f(step.const)}"
     raise ValueError(f"no code rule for op {op!r}")  # pragma: no cover
+
+
+def _denominator(step: Step) -> str:
+    """div's denominator ``b + eps`` (``b`` alone when eps is 0)."""
+    b = step.args[1]
+    return f"({b} + {_f(step.const)})" if step.const else b
 
 
 def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
@@ -319,6 +343,31 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         elif op == "diag":
             gr.add(a[0], f"{d} * p{step.pos}")
             body.append(f"dp{step.pos} = dp{step.pos} + ({d} * {a[0]}).sum(0)")
+        # -- ops of the modern recurrences -------------------------------------------------------
+        elif op == "exp":  # d ⊙ y
+            gr.add(a[0], f"{d} * {v}")
+        elif op == "log":  # d / v
+            gr.add(a[0], f"{d} / {a[0]}")
+        elif op == "softplus":  # d ⊙ σ(v), with PyTorch's threshold (v > 20: d)
+            gr.add(a[0], f"torch.ops.aten.softplus_backward({d}, {a[0]}, 1.0, 20.0)")
+        elif op == "logsigmoid":  # d ⊙ σ(−v)
+            gr.add(a[0], f"{d} * torch.sigmoid(-{a[0]})")
+        elif op in ("max", "min"):  # to the larger (smaller) input; half each at a tie
+            cmp = ">" if op == "max" else "<"
+            for i, j in ((0, 1), (1, 0)):
+                gr.add(a[i], f"torch.where({a[i]} {cmp} {a[j]}, {d}, torch.where({a[i]} == "
+                       f"{a[j]}, {d} * 0.5, torch.zeros_like({d})))")
+        elif op == "div":  # y = a / b': da = d / b', db' = −d ⊙ y / b'
+            body.append(f"e{step.pos} = {d} / {_denominator(step)}")
+            gr.add(a[0], f"e{step.pos}")
+            gr.add(a[1], f"e{step.pos} * {v}", -1)
+        elif op == "sqrt":  # d / (2 y)
+            gr.add(a[0], f"{d} / (2.0 * {v})")
+        elif op == "abs":  # d ⊙ sign(v)
+            gr.add(a[0], f"{d} * torch.sign({a[0]})")
+        elif op == "scale":
+            gr.add(a[0], f"{d} * {_f(step.const)}")
+        # -- end of the modern recurrences' ops --------------------------------------------------
         else:  # pragma: no cover
             raise ValueError(f"no derivative rule for op {op!r}")
     # end of the step: products of x and of the previous states

@@ -27,6 +27,20 @@ def leaky(v: Tensor, slope: float) -> Tensor:
     return torch.where(v > 0, v * slope, v)
 
 
+def diag_weight(p: Tensor, weight: str) -> Tensor:
+    """The diagonal of a ``diag`` node from its learned vector ``p`` (``weight``: free,
+    sigmoid, softplus or exp; see :mod:`lstm_search.genome._ops`)."""
+    if weight == "free":
+        return p
+    if weight == "sigmoid":
+        return torch.sigmoid(p)
+    if weight == "softplus":
+        return F.softplus(p)
+    if weight == "exp":
+        return torch.exp(p)
+    raise ValueError(f"unknown diag weight {weight!r}")  # pragma: no cover
+
+
 def apply_op(step: Step, a: list[Tensor]) -> Tensor:
     """Value of one pointwise step from its argument values."""
     op = step.op
@@ -61,6 +75,28 @@ def apply_op(step: Step, a: list[Tensor]) -> Tensor:
         return leaky(a[0], step.slope)
     if op == "copy":
         return a[0]
+    # -- ops of the modern recurrences -----------------------------------------------------------
+    if op == "exp":
+        return torch.exp(a[0])
+    if op == "log":
+        return torch.log(a[0])
+    if op == "softplus":
+        return F.softplus(a[0])
+    if op == "logsigmoid":
+        return F.logsigmoid(a[0])
+    if op == "max":
+        return torch.maximum(a[0], a[1])
+    if op == "min":
+        return torch.minimum(a[0], a[1])
+    if op == "div":
+        return a[0] / (a[1] + step.const) if step.const else a[0] / a[1]
+    if op == "sqrt":
+        return torch.sqrt(a[0])
+    if op == "abs":
+        return torch.abs(a[0])
+    if op == "scale":
+        return a[0] * step.const
+    # -- end of the modern recurrences' ops --------------------------------------------------------
     raise ValueError(f"no eager rule for op {op!r}")  # pragma: no cover
 
 
@@ -75,6 +111,8 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor,
         rows = len(xg.members) * n
         xp = F.linear(x, params[xg.weight_name], full_bias(params.get(xg.bias_name), rows))
     groups = {g.gid: g for g in plan.groups}
+    diag = {s.pos: diag_weight(params[f"diag_v{s.pos}"], s.weight)  # once per call, (n,)
+            for s in plan.steps if s.op == "diag"}
     outs: list[Tensor] = []
     for t in range(x.shape[0]):
         env: dict[str, Tensor] = {f"s{j}": s for j, s in enumerate(states)}
@@ -104,7 +142,7 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor,
                 if step.diag_add != 0.0:  # Linear(a, v): (W + a·I) v
                     val = val + step.diag_add * env[g.source]
             elif step.op == "diag":
-                val = params[f"diag_v{step.pos}"] * env[step.args[0]]
+                val = diag[step.pos] * env[step.args[0]]
             else:
                 val = apply_op(step, [env[r] for r in step.args])
             env[step.out] = val

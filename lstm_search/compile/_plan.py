@@ -69,6 +69,8 @@ class Step:
     slot: int = -1
     diag_add: float = 0.0
     slope: float = 0.0
+    const: float = 0.0  # scale's factor ``by``, div's ``eps``
+    weight: str = "free"  # diag: how its learned vector becomes the diagonal
 
     @property
     def out(self) -> str:
@@ -105,6 +107,11 @@ class Plan:
 
 _POINTWISE = {"add", "mean", "mul", "sub", "blend", "one_minus", "sigmoid", "tanh", "relu",
               "leaky_relu", "identity", "diag"}
+# -- ops of the modern recurrences (parameter-free, pointwise) ---------------------------------
+_MODERN = {"exp", "log", "softplus", "logsigmoid", "max", "min", "div", "sqrt", "abs", "scale"}
+_CONST = {"scale": "by", "div": "eps"}  # the node parameter each keeps as Step.const
+_POINTWISE |= _MODERN
+# -- end of the modern recurrences' ops ---------------------------------------------------------
 
 
 def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
@@ -166,7 +173,9 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
             if node.op == "diag":
                 diags.append(k)
             slope = float(node.param("slope")) if node.op == "leaky_relu" else 0.0
-            steps.append(Step(k, node.op, args, slope=slope))
+            const = float(node.param(_CONST[node.op])) if node.op in _CONST else 0.0
+            weight = str(node.param("weight")) if node.op == "diag" else "free"
+            steps.append(Step(k, node.op, args, slope=slope, const=const, weight=weight))
         else:  # pragma: no cover - validation rejects unknown ops
             raise GenomeError([], f"op {node.op!r} has no compiler rule")
     steps, pair_gid, n_pairs, paired = _pair(steps, groups, order, genome, ref)

@@ -24,6 +24,35 @@ blend      ``z ⊙ a + (1 − z) ⊙ b`` (NAS-Bench-NLP's blend)            ``0`
 sigmoid, tanh, relu, identity   activations                          ``0``
 leaky_relu ``max(v, slope·v)`` (``slope`` default 0.01)               ``0``
 ========== ========================================================== ======================
+
+Ops of the modern recurrences (xLSTM, minGRU/minLSTM, RG-LRU, HGRN; all parameter-free):
+
+=========== ========================================================= ======================
+op          value                                                     domain of the inputs
+=========== ========================================================= ======================
+exp         ``e^v``                                                   any
+log         ``ln v``                                                  ``v > 0``
+softplus    ``ln(1 + e^v)`` (PyTorch's, linear above v = 20)          any
+logsigmoid  ``ln σ(v) = −softplus(−v)``                               any
+max, min    elementwise maximum / minimum of 2 values (commutative;   any
+            at a tie each input gets half the gradient, as PyTorch)
+div         ``a / (b + eps)``: ``eps`` (default 0, must be ≥ 0) is    ``b + eps ≠ 0``
+            added to the denominator, never anything else
+sqrt        ``√v`` (gradient ``1 / (2√v)``)                           ``v ≥ 0``
+abs         ``|v|`` (gradient ``sign(v)``, 0 at 0)                    any
+scale       ``by · v`` for a constant ``by`` (default 1)              any
+=========== ========================================================= ======================
+
+``diag``'s ``weight`` says how its learned vector ``p`` becomes the diagonal: ``free`` (``p``
+itself, the default), ``sigmoid`` (``σ(p)``, in (0, 1): HGRN's lower bound), ``softplus``
+(``softplus(p)`` > 0: RG-LRU's ``−log a``) or ``exp`` (``e^p`` > 0).
+
+Domains are checked by :func:`lstm_search.genome.validate` (rule ``domain``) from the range of
+every value, derived over the real numbers from the ops (``σ`` in (0, 1), ``exp`` > 0 ...),
+with every state starting at 0 and the states' ranges closed over the steps: ``log`` of a
+value that may be ≤ 0, ``sqrt`` of a value that may be < 0 or ``div`` by a value that may be 0
+is a problem. Rounding is not modelled (``1 − σ(v)`` is 0 in float32 once v > 17: write
+``logsigmoid(−v)`` rather than ``log(1 − σ(v))``).
 """
 
 from __future__ import annotations
@@ -36,6 +65,8 @@ from lstm_search.genome._frozen import FrozenMap
 
 FORMAT = "lstm-search-genome"
 FORMAT_VERSION = 1
+# how ``diag``'s learned vector p becomes its diagonal (see the module docstring)
+DIAG_WEIGHTS: tuple[str, ...] = ("free", "sigmoid", "softplus", "exp")
 
 
 @dataclass(frozen=True)
@@ -46,6 +77,7 @@ class Param:
     kind: type
     default: Any
     doc: str = ""
+    choices: tuple[Any, ...] = ()  # the allowed values, when the parameter is an enumeration
 
 
 @dataclass(frozen=True)
@@ -85,7 +117,11 @@ OPS: dict[str, OpSpec] = {
         ),
         OpSpec("fit", 1, 1, reads_x=True, learned=True,
                doc="v if it is n-wide already, else a learned projection W v (no bias)"),
-        OpSpec("diag", 1, 1, learned=True, doc="learned diagonal weight p ⊙ v (peephole)"),
+        OpSpec("diag", 1, 1, learned=True, doc="learned diagonal weight p ⊙ v (peephole)",
+               params={"weight": Param(str, "free", "how the learned vector p becomes the "
+                                       "diagonal: free (p), sigmoid (σ(p)), softplus "
+                                       "(softplus(p)) or exp (e^p)",
+                                       choices=DIAG_WEIGHTS)}),
         OpSpec("add", 2, 8, commutative=True, doc="elementwise sum"),
         OpSpec("mul", 2, 8, commutative=True, doc="elementwise product"),
         OpSpec("mean", 2, 8, commutative=True,
@@ -99,6 +135,20 @@ OPS: dict[str, OpSpec] = {
         _unary("leaky_relu", "max(v, slope·v)",
                slope=Param(float, 0.01, "negative-side slope")),
         _unary("identity", "v"),
+        # -- ops of the modern recurrences (xLSTM, minGRU/minLSTM, RG-LRU, HGRN) -------------
+        _unary("exp", "e^v (xLSTM's exponential gate)"),
+        _unary("log", "ln v, for v > 0 (domain checked by validate)"),
+        _unary("softplus", "ln(1 + e^v)"),
+        _unary("logsigmoid", "ln σ(v) = −softplus(−v)"),
+        OpSpec("max", 2, 2, commutative=True, doc="elementwise maximum (xLSTM's stabiliser)"),
+        OpSpec("min", 2, 2, commutative=True, doc="elementwise minimum"),
+        OpSpec("div", 2, 2, params={"eps": Param(float, 0.0, "≥ 0, added to the denominator: "
+                                                 "a / (b + eps)")},
+               doc="a / (b + eps), for b + eps ≠ 0 (domain checked by validate)"),
+        _unary("sqrt", "√v, for v ≥ 0 (domain checked by validate)"),
+        _unary("abs", "|v|"),
+        _unary("scale", "by · v", by=Param(float, 1.0, "the constant factor")),
+        # -- end of the modern recurrences' ops ----------------------------------------------
     )
 }
 

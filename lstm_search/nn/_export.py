@@ -24,7 +24,13 @@ from lstm_search.genome.draw import to_equations
 from lstm_search.nn._layer import RecurrentLayer
 
 _UNARY = {"sigmoid": "torch.sigmoid({})", "tanh": "torch.tanh({})", "relu": "torch.relu({})",
-          "one_minus": "1.0 - {}", "identity": "{}"}
+          "one_minus": "1.0 - {}", "identity": "{}",
+          # ops of the modern recurrences
+          "exp": "torch.exp({})", "log": "torch.log({})", "softplus": "F.softplus({})",
+          "logsigmoid": "F.logsigmoid({})", "sqrt": "torch.sqrt({})", "abs": "torch.abs({})"}
+# how a diag node's learned vector becomes its diagonal, by its ``weight`` parameter
+_DIAG_WEIGHT = {"free": "{}", "sigmoid": "torch.sigmoid({})", "softplus": "F.softplus({})",
+                "exp": "torch.exp({})"}
 
 
 def _doc_text(text: str) -> str:
@@ -69,7 +75,8 @@ def export_torch(genome: Genome) -> str:
             expr = f"F.linear({a[0]}, self.W{k}) if self.W{k}.numel() > 0 else {a[0]}"
         elif op == "diag":
             init.append(f"self.p{k} = nn.Parameter(torch.empty(hidden_size))  # {node.name}")
-            expr = f"self.p{k} * {a[0]}"
+            diag = _DIAG_WEIGHT[str(node.param("weight"))].format(f"self.p{k}")
+            expr = f"{diag} * {a[0]}"
         elif op == "add":
             expr = " + ".join(a)
         elif op == "mean":
@@ -84,6 +91,15 @@ def export_torch(genome: Genome) -> str:
             slope = float(node.param("slope"))
             expr = (f"F.leaky_relu({a[0]}, {slope!r})" if slope <= 1.0 else
                     f"torch.where({a[0]} > 0.0, {a[0]} * {slope!r}, {a[0]})")
+        # -- ops of the modern recurrences ---------------------------------------------------
+        elif op in ("max", "min"):
+            expr = f"torch.{op}imum({a[0]}, {a[1]})"
+        elif op == "div":
+            eps = float(node.param("eps"))
+            expr = f"{a[0]} / ({a[1]} + {eps!r})" if eps else f"{a[0]} / {a[1]}"
+        elif op == "scale":
+            expr = f"{a[0]} * {float(node.param('by'))!r}"
+        # -- end of the modern recurrences' ops ---------------------------------------------
         else:
             expr = _UNARY[op].format(a[0])
         body.append(f"v{k} = {expr}  # {node.name}")
