@@ -1,7 +1,8 @@
 """Named cells: PyTorch's RNN/LSTM/GRU, Greff's vanilla LSTM and its eight variants,
 Jozefowicz's LSTM variants and evolved MUT1-3, the DARTS_V1, DARTS_V2 and ENAS cells of
 DARTS' genotypes, and the modern recurrences minGRU, minLSTM (Feng et al. 2024), RG-LRU
-(De et al. 2024) and HGRN (Qin et al. 2023), each a :class:`~lstm_search.genome.Genome` value.
+(De et al. 2024), HGRN (Qin et al. 2023) and sLSTM (Beck et al. 2024), each a
+:class:`~lstm_search.genome.Genome` value.
 
 Equations are those of ``shared/reference/cells.md``; notation: ``Wx`` a learned projection of
 the input, ``Uh`` of the previous hidden state, ``p ⊙ c`` a peephole (diagonal weight).
@@ -179,7 +180,7 @@ def _greff(name: str, change: str = "") -> Genome:
     return b.build(name=name)
 
 
-# -- modern recurrences: minGRU / minLSTM, RG-LRU, HGRN --------------------------------------
+# -- modern recurrences: minGRU / minLSTM, RG-LRU, HGRN, sLSTM -----------------------------------
 # Each is the recurrent cell alone: the layer's output projection, the block around it (Conv1D,
 # gated MLP branch, norms) and any parallel-scan training path are outside the cell; the step
 # loop computes the same numbers as the papers' sequential and log-space parallel forms.
@@ -286,7 +287,43 @@ def _hgrn() -> Genome:
     return b.build(output=out, name="hgrn")
 
 
-MODERN_CELLS: tuple[str, ...] = ("mingru", "minlstm", "rglru", "hgrn")
+def _slstm() -> Genome:
+    """sLSTM (Beck et al. 2024, "xLSTM: Extended Long Short-Term Memory", eq. 8-17; NX-AI/xlstm
+    ``slstm_forward_pointwise``): an exponential input gate, a sigmoid forget gate, a normaliser
+    state n and a stabiliser state m, so that exp never overflows:
+
+        ĩ, f̃, z̃, õ = W_g x + R_g y + b_g                 (g = i, f, z, o; R without bias)
+        m' = max(log σ(f̃) + m, ĩ)
+        i  = exp(ĩ − m'),   f = exp(log σ(f̃) + m − m')
+        c' = f ⊙ c + i ⊙ tanh(z̃),   n' = f ⊙ n + i
+        y' = σ(õ) ⊙ c' / n'
+
+    States y, c, n, m (all start at 0); 4nm + 4n² + 4n parameters. One head: R is dense (xLSTM
+    with ``num_heads=1``); the official code takes m' = ĩ at the first step (when n is 0),
+    which rescales c, n and m by the same factor and leaves every output y unchanged.
+    Left out: the block around the cell (its causal convolution feeding i and f, the
+    head-wise input projections, the group norm and the gated MLP)."""
+    b = Builder(states=("y", "c", "n", "m"))
+
+    def pre(g: str) -> str:
+        return b.add(b.linear("x", name=f"x_{g}"), b.linear("y", name=f"y_{g}", bias=False),
+                     name=f"{g}_raw")
+
+    i_raw, f_raw, z_raw, o_raw = pre("i"), pre("f"), pre("z"), pre("o")
+    log_f_plus_m = b.add("m", b.logsigmoid(f_raw, name="log_f"), name="log_f_plus_m")
+    m_new = b.maximum(i_raw, log_f_plus_m, name="m_new")
+    i = b.exp(b.sub(i_raw, m_new, name="i_log"), name="i")
+    f = b.exp(b.sub(log_f_plus_m, m_new, name="f_log"), name="f")
+    c_new = b.add(b.mul(f, "c", name="fc"), b.mul(i, b.tanh(z_raw, name="z"), name="iz"),
+                  name="c_new")
+    n_new = b.add(b.mul(f, "n", name="fn"), i, name="n_new")
+    y_new = b.div(b.mul(b.sigmoid(o_raw, name="o"), c_new, name="oc"), n_new, name="y_new")
+    for state, value in (("y", y_new), ("c", c_new), ("n", n_new), ("m", m_new)):
+        b.set_state(state, value)
+    return b.build(output_state="y", name="slstm")
+
+
+MODERN_CELLS: tuple[str, ...] = ("mingru", "minlstm", "rglru", "hgrn", "slstm")
 # -- end of the modern recurrences --------------------------------------------------------------
 
 GREFF_VARIANTS: tuple[str, ...] = ("nig", "nfg", "nog", "niaf", "noaf", "np", "cifg", "fgr")
@@ -316,6 +353,7 @@ _FACTORIES: dict[str, Callable[[], Genome]] = {
     "minlstm": _minlstm,
     "rglru": _rglru,
     "hgrn": _hgrn,
+    "slstm": _slstm,
 }
 
 _CACHE: dict[str, Genome] = {}

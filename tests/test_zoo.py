@@ -61,6 +61,8 @@ FORMULAS = {
     "rglru": lambda m, n: 2 * (n * m + n) + n + fit(m, n),
     # HGRN: bias-free f, i, g from x [3nm], the lower bound's σ(p) [n]
     "hgrn": lambda m, n: 3 * n * m + n,
+    # sLSTM: i, f, z, o from x [4(nm + n)] and from y [4n², no bias]
+    "slstm": lambda m, n: 4 * (n * m + n) + 4 * n * n,
 }
 
 

@@ -268,3 +268,152 @@ def test_parameter_counts(m, n) -> None:
     for cell in zoo.MODERN_CELLS:
         layer = compile_cell(zoo.get(cell), m, n, "script")
         assert sum(p.numel() for p in layer.parameters()) == n_params(zoo.get(cell), m, n)
+
+
+# -- sLSTM ------------------------------------------------------------------------------------
+
+
+def slstm_forward_pointwise(Wx, Ry, b, states):
+    """NX-AI/xlstm ``vanilla/slstm.py``; states (4, B, H): y, c, n, m; gates i, f, z, o."""
+    raw = Wx + Ry + b
+    _, c, n, m = torch.unbind(states.view(4, states.shape[1], -1), dim=0)
+    iraw, fraw, zraw, oraw = torch.unbind(raw.view(raw.shape[0], 4, -1), dim=1)
+    logfplusm = m + F.logsigmoid(fraw)
+    mnew = iraw if torch.all(n == 0.0) else torch.max(iraw, logfplusm)
+    ogate = torch.sigmoid(oraw)
+    igate = torch.exp(iraw - mnew)
+    fgate = torch.exp(logfplusm - mnew)
+    cnew = fgate * c + igate * torch.tanh(zraw)
+    nnew = fgate * n + igate
+    ynew = ogate * cnew / nnew
+    return torch.stack((ynew, cnew, nnew, mnew), dim=0)
+
+
+def slstm_forward(x, states, R, b, W):
+    """NX-AI/xlstm ``vanilla/__init__.py`` ``slstm_forward`` with Wx = W x; x (T, B, m),
+    R (K, 4·hd, hd) for K heads."""
+    num_heads, head_dim = R.shape[0], R.shape[2]
+    num_gates_r = R.shape[1] // R.shape[2]
+    batch_dim = x.shape[1]
+    ys = []
+    for x_t in x.unbind(0):
+        Ry = (states[0].reshape(batch_dim, num_heads, 1, -1)
+              .matmul(R.transpose(1, 2).reshape(1, num_heads, head_dim, num_gates_r * head_dim))
+              .reshape(batch_dim, num_heads, num_gates_r, -1)
+              .transpose(1, 2)
+              .reshape(batch_dim, -1))
+        states = slstm_forward_pointwise(F.linear(x_t, W), Ry, b, states)
+        ys.append(states[0])
+    return torch.stack(ys), states
+
+
+GATES = "ifzo"
+
+
+def slstm_reference(layer, heads=1):
+    """The official forward on the layer's own parameters: W and b from x_i, x_f, x_z, x_o,
+    R from y_i ... y_o (head k's block of gate g: rows g·hd .. (g+1)·hd of R[k])."""
+    def run(x, states):
+        W = torch.cat([rows(layer, f"x_{g}")[0] for g in GATES])
+        b = torch.cat([rows(layer, f"x_{g}")[1] for g in GATES])
+        Rg = [rows(layer, f"y_{g}")[0] for g in GATES]  # (n, n) each, block diagonal
+        n = Rg[0].shape[0]
+        hd = n // heads
+        R = torch.stack([torch.cat([r[k * hd:(k + 1) * hd, k * hd:(k + 1) * hd] for r in Rg])
+                         for k in range(heads)])
+        return slstm_forward(x, states, R, b, W)
+    return run
+
+
+def slstm_run(layer, x, states):
+    y, new = layer(x, tuple(states.unbind(0)))
+    return y, torch.stack(new)
+
+
+@pytest.mark.parametrize("backend,fused", BACKENDS)
+def test_slstm_matches_xlstm_from_nonzero_states(backend, fused) -> None:
+    m, n = 5, 4
+    layer = compile_cell(zoo.get("slstm"), m, n, backend, fused_backward=fused, seed=6).to(F64)
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(T, B, m, generator=gen, dtype=F64).requires_grad_()
+    s0 = torch.stack([torch.randn(B, n, generator=gen, dtype=F64).tanh(),
+                      torch.randn(B, n, generator=gen, dtype=F64),
+                      torch.randn(B, n, generator=gen, dtype=F64).exp(),  # n > 0
+                      torch.randn(B, n, generator=gen, dtype=F64)]).requires_grad_()
+    y, s = slstm_run(layer, x, s0)
+    want_y, want_s = slstm_reference(layer)(x, s0)
+    torch.testing.assert_close(y, want_y, **TOL)
+    torch.testing.assert_close(s, want_s, **TOL)
+    leaves = [x, s0, *layer.parameters()]
+
+    def loss(y, s):
+        return (y * y.sin()).sum() + (s * s.cos()).sum()
+
+    for a, b in zip(torch.autograd.grad(loss(y, s), leaves),
+                    torch.autograd.grad(loss(want_y, want_s), leaves), strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+@pytest.mark.parametrize("backend,fused", BACKENDS)
+def test_slstm_matches_xlstm_from_zero_states(backend, fused) -> None:
+    # the official first step takes m' = ĩ (n == 0): c, n, m are rescaled together, so the
+    # outputs and the unstabilised c·e^m and n·e^m are the same, and so are their gradients
+    m, n = 5, 4
+    layer = compile_cell(zoo.get("slstm"), m, n, backend, fused_backward=fused, seed=7).to(F64)
+    gen = torch.Generator().manual_seed(7)
+    x = (3 * torch.randn(T, B, m, generator=gen, dtype=F64)).requires_grad_()
+    s0 = torch.zeros(4, B, n, dtype=F64)
+    y, s = slstm_run(layer, x, s0)
+    want_y, want_s = slstm_reference(layer)(x, s0)
+    with torch.no_grad():  # after the first step the stabilisers differ ...
+        assert not torch.allclose(slstm_run(layer, x[:1], s0)[1][3],
+                                  slstm_reference(layer)(x[:1], s0)[1][3])
+
+    def seen(y, s):  # ... what they stabilise does not
+        return y, s[1] * s[3].exp(), s[2] * s[3].exp()
+
+    leaves = [x, *layer.parameters()]
+    for a, b in zip(seen(y, s), seen(want_y, want_s), strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+    got = torch.autograd.grad(sum((v * v.sin()).sum() for v in seen(y, s)), leaves)
+    want = torch.autograd.grad(sum((v * v.sin()).sum() for v in seen(want_y, want_s)), leaves)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+def test_slstm_is_safe_in_float32_over_thousands_of_steps() -> None:
+    # input gates pushed to ±100: e^ĩ overflows float32 (e^88.7), the stabilised cell does not
+    m, n, steps = 3, 8, 2500
+    layer = compile_cell(zoo.get("slstm"), m, n, "script", seed=8)
+    with torch.no_grad():
+        w, _ = rows(layer, "x_i")
+        w.mul_(100.0 / w.abs().sum(1, keepdim=True))  # |ĩ| up to 100 for |x| up to 1
+    gen = torch.Generator().manual_seed(8)
+    x = torch.rand(steps, 2, m, generator=gen) * 2 - 1
+    x32 = x.clone().requires_grad_()
+    y32, s32 = layer(x32, None)
+    (y32.sum() + s32[0].sum()).backward()
+    layer64 = compile_cell(zoo.get("slstm"), m, n, "script", seed=8)
+    layer64.load_state_dict(layer.state_dict())
+    layer64 = layer64.to(F64)
+    x64 = x.to(F64).requires_grad_()
+    y64, s64 = layer64(x64, None)
+    (y64.sum() + s64[0].sum()).backward()
+    assert torch.isfinite(y32).all() and torch.isfinite(x32.grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in layer.parameters())
+    assert (y32.double() - y64).abs().max() < 1e-4  # |y| < 1 (o ⊙ a weighted mean of tanh)
+    assert (x32.grad.double() - x64.grad).abs().max() < 1e-3 * (1 + x64.grad.abs().max())
+    # the same weights without the stabiliser overflow: the test exercises it
+    with torch.no_grad():
+        W = torch.cat([rows(layer, f"x_{g}")[0] for g in GATES])
+        bias = torch.cat([rows(layer, f"x_{g}")[1] for g in GATES])
+        R = torch.cat([rows(layer, f"y_{g}")[0] for g in GATES])
+        y = c = nn_ = torch.zeros(2, n)
+        finite = True
+        for xt in x:
+            i_raw, f_raw, z_raw, o_raw = (F.linear(xt, W, bias) + F.linear(y, R)).chunk(4, 1)
+            i, f = torch.exp(i_raw), torch.sigmoid(f_raw)
+            c, nn_ = f * c + i * torch.tanh(z_raw), f * nn_ + i
+            y = torch.sigmoid(o_raw) * c / nn_
+            finite = finite and bool(torch.isfinite(y).all())
+        assert not finite

@@ -39,7 +39,7 @@ def odd_cell():
 def test_exported_files_match_the_compiled_modules(tmp_path) -> None:
     cells = {name: zoo.get(name) for name in ("lstm", "gru", "vanilla", "mut1", "lstm_b",
                                               "darts_v2", "enas", "mingru", "minlstm",
-                                              "rglru", "hgrn")}
+                                              "rglru", "hgrn", "slstm")}
     cells["nb_leaky"] = leaky_nasbench()
     cells["odd"] = odd_cell()
     expected = {}
