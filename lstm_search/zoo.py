@@ -287,7 +287,7 @@ def _hgrn() -> Genome:
     return b.build(output=out, name="hgrn")
 
 
-def _slstm() -> Genome:
+def slstm(heads: int = 1) -> Genome:
     """sLSTM (Beck et al. 2024, "xLSTM: Extended Long Short-Term Memory", eq. 8-17; NX-AI/xlstm
     ``slstm_forward_pointwise``): an exponential input gate, a sigmoid forget gate, a normaliser
     state n and a stabiliser state m, so that exp never overflows:
@@ -298,16 +298,19 @@ def _slstm() -> Genome:
         c' = f ⊙ c + i ⊙ tanh(z̃),   n' = f ⊙ n + i
         y' = σ(õ) ⊙ c' / n'
 
-    States y, c, n, m (all start at 0); 4nm + 4n² + 4n parameters. One head: R is dense (xLSTM
-    with ``num_heads=1``); the official code takes m' = ĩ at the first step (when n is 0),
+    States y, c, n, m (all start at 0); 4nm + 4n²/k + 4n parameters with ``heads`` = k: each
+    R_g is block diagonal, k blocks of (n/k, n/k), xLSTM's head-wise recurrent matrix (the zoo's
+    ``slstm`` has one head: R dense; k must divide n). The official code takes m' = ĩ at the
+    first step (when n is 0),
     which rescales c, n and m by the same factor and leaves every output y unchanged.
     Left out: the block around the cell (its causal convolution feeding i and f, the
-    head-wise input projections, the group norm and the gated MLP)."""
+    head-wise input projections (dense here), the group norm and the gated MLP)."""
     b = Builder(states=("y", "c", "n", "m"))
+    r_params = {"heads": heads} if heads != 1 else {}
 
     def pre(g: str) -> str:
-        return b.add(b.linear("x", name=f"x_{g}"), b.linear("y", name=f"y_{g}", bias=False),
-                     name=f"{g}_raw")
+        return b.add(b.linear("x", name=f"x_{g}"),
+                     b.linear("y", name=f"y_{g}", bias=False, **r_params), name=f"{g}_raw")
 
     i_raw, f_raw, z_raw, o_raw = pre("i"), pre("f"), pre("z"), pre("o")
     log_f_plus_m = b.add("m", b.logsigmoid(f_raw, name="log_f"), name="log_f_plus_m")
@@ -320,7 +323,7 @@ def _slstm() -> Genome:
     y_new = b.div(b.mul(b.sigmoid(o_raw, name="o"), c_new, name="oc"), n_new, name="y_new")
     for state, value in (("y", y_new), ("c", c_new), ("n", n_new), ("m", m_new)):
         b.set_state(state, value)
-    return b.build(output_state="y", name="slstm")
+    return b.build(output_state="y", name="slstm" if heads == 1 else f"slstm_h{heads}")
 
 
 MODERN_CELLS: tuple[str, ...] = ("mingru", "minlstm", "rglru", "hgrn", "slstm")
@@ -353,7 +356,7 @@ _FACTORIES: dict[str, Callable[[], Genome]] = {
     "minlstm": _minlstm,
     "rglru": _rglru,
     "hgrn": _hgrn,
-    "slstm": _slstm,
+    "slstm": slstm,
 }
 
 _CACHE: dict[str, Genome] = {}
@@ -375,4 +378,5 @@ def get(name: str) -> Genome:
     return _CACHE[name]
 
 
-__all__ = ["GREFF_VARIANTS", "JOZEFOWICZ_CELLS", "MODERN_CELLS", "RGLRU_C", "get", "names"]
+__all__ = ["GREFF_VARIANTS", "JOZEFOWICZ_CELLS", "MODERN_CELLS", "RGLRU_C", "get", "names",
+           "slstm"]

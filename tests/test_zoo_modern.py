@@ -265,6 +265,11 @@ def test_parameter_counts(m, n) -> None:
     assert n_params(zoo.get("minlstm"), m, n) == 3 * n * m + 3 * n
     assert n_params(zoo.get("rglru"), m, n) == 2 * n * m + 2 * n + n + fit
     assert n_params(zoo.get("hgrn"), m, n) == 3 * n * m + n
+    assert n_params(zoo.get("slstm"), m, n) == 4 * (n * m + n) + 4 * n * n
+    if n % 4 == 0:  # xLSTM's head-wise R: 4 gates × 4 blocks of (n/4, n/4)
+        assert n_params(zoo.slstm(4), m, n) == 4 * (n * m + n) + 4 * 4 * (n // 4) ** 2
+        layer = compile_cell(zoo.slstm(4), m, n, "script")
+        assert sum(p.numel() for p in layer.parameters()) == n_params(zoo.slstm(4), m, n)
     for cell in zoo.MODERN_CELLS:
         layer = compile_cell(zoo.get(cell), m, n, "script")
         assert sum(p.numel() for p in layer.parameters()) == n_params(zoo.get(cell), m, n)
@@ -316,11 +321,11 @@ def slstm_reference(layer, heads=1):
     def run(x, states):
         W = torch.cat([rows(layer, f"x_{g}")[0] for g in GATES])
         b = torch.cat([rows(layer, f"x_{g}")[1] for g in GATES])
-        Rg = [rows(layer, f"y_{g}")[0] for g in GATES]  # (n, n) each, block diagonal
-        n = Rg[0].shape[0]
-        hd = n // heads
-        R = torch.stack([torch.cat([r[k * hd:(k + 1) * hd, k * hd:(k + 1) * hd] for r in Rg])
-                         for k in range(heads)])
+        if heads == 1:  # R_g (n, n) dense
+            R = torch.cat([rows(layer, f"y_{g}")[0] for g in GATES])[None]
+        else:  # R_g given by its blocks (1, heads, hd, hd): head k of R is [R_i; R_f; R_z; R_o]
+            blocks = [rows(layer, f"y_{g}")[0][0] for g in GATES]
+            R = torch.stack([torch.cat([r[k] for r in blocks]) for k in range(heads)])
         return slstm_forward(x, states, R, b, W)
     return run
 
@@ -331,9 +336,10 @@ def slstm_run(layer, x, states):
 
 
 @pytest.mark.parametrize("backend,fused", BACKENDS)
-def test_slstm_matches_xlstm_from_nonzero_states(backend, fused) -> None:
-    m, n = 5, 4
-    layer = compile_cell(zoo.get("slstm"), m, n, backend, fused_backward=fused, seed=6).to(F64)
+@pytest.mark.parametrize("heads", [1, 2, 3])
+def test_slstm_matches_xlstm_from_nonzero_states(backend, fused, heads) -> None:
+    m, n = 5, 6
+    layer = compile_cell(zoo.slstm(heads), m, n, backend, fused_backward=fused, seed=6).to(F64)
     gen = torch.Generator().manual_seed(6)
     x = torch.randn(T, B, m, generator=gen, dtype=F64).requires_grad_()
     s0 = torch.stack([torch.randn(B, n, generator=gen, dtype=F64).tanh(),
@@ -341,7 +347,7 @@ def test_slstm_matches_xlstm_from_nonzero_states(backend, fused) -> None:
                       torch.randn(B, n, generator=gen, dtype=F64).exp(),  # n > 0
                       torch.randn(B, n, generator=gen, dtype=F64)]).requires_grad_()
     y, s = slstm_run(layer, x, s0)
-    want_y, want_s = slstm_reference(layer)(x, s0)
+    want_y, want_s = slstm_reference(layer, heads)(x, s0)
     torch.testing.assert_close(y, want_y, **TOL)
     torch.testing.assert_close(s, want_s, **TOL)
     leaves = [x, s0, *layer.parameters()]

@@ -250,7 +250,10 @@ class _Grads:
 def _backward(plan: Plan, lay: Layout) -> list[str]:
     ns = plan.n_states
     xg = plan.x_group
-    node_groups = {g.source: g for g in plan.step_groups if g.source[0] == "v"}
+    node_groups: dict[str, list[Group]] = {}  # a value may feed a dense and a head-wise group
+    for g in plan.step_groups:
+        if g.source[0] == "v":
+            node_groups.setdefault(g.source, []).append(g)
     args = ["dy: Tensor", *(f"ds{j}: Tensor" for j in range(ns)),
             *(f"sv_{r}: Tensor" for r in lay.saved),
             *(f"wt{gid}: Tensor" for gid in lay.step_groups),
@@ -297,8 +300,8 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
 
     for step in reversed(plan.steps):
-        if step.out in node_groups:
-            group_back(node_groups[step.out])
+        for g in node_groups.get(step.out, ()):
+            group_back(g)
         total = gr.total(step.out)
         d = f"d{step.pos}"
         if total is None:  # pragma: no cover - every planned node is live

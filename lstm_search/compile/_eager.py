@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lstm_search.compile._plan import Plan, Step
+from lstm_search.compile._plan import Group, Plan, Step
 
 
 def full_bias(bias: Tensor | None, rows: int) -> Tensor | None:
@@ -25,6 +25,15 @@ def leaky(v: Tensor, slope: float) -> Tensor:
     if slope <= 1.0:
         return F.leaky_relu(v, slope)
     return torch.where(v > 0, v * slope, v)
+
+
+def group_weight(g: Group, params: dict[str, Tensor]) -> Tensor:
+    """The (K·n, width) matrix of a fused group: the parameter itself, or for a head-wise
+    group (K, heads, n/heads, n/heads) the K block-diagonal matrices stacked by rows."""
+    w = params[g.weight_name]
+    if g.heads == 1:
+        return w
+    return torch.cat([torch.block_diag(*blocks.unbind(0)) for blocks in w.unbind(0)], 0)
 
 
 def diag_weight(p: Tensor, weight: str) -> Tensor:
@@ -120,7 +129,7 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor,
         prods: dict[int, Tensor] = {}
         if plan.n_pairs:  # pre-added pairs r{i} = (W_i x)[t] + U_i s (see Plan)
             g = groups[plan.pair_group]
-            prods[g.gid] = F.linear(env[g.source], params[g.weight_name],
+            prods[g.gid] = F.linear(env[g.source], group_weight(g, params),
                                     full_bias(params.get(g.bias_name), len(g.members) * n))
             assert xp is not None
             for i in range(plan.n_pairs):
@@ -135,7 +144,7 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor,
                 else:
                     if g.gid not in prods:  # (B, K·n), once per step and source
                         rows = len(g.members) * n
-                        prods[g.gid] = F.linear(env[g.source], params[g.weight_name],
+                        prods[g.gid] = F.linear(env[g.source], group_weight(g, params),
                                                 full_bias(params.get(g.bias_name), rows))
                     prod = prods[g.gid]
                 val = prod[:, step.slot * n:(step.slot + 1) * n]

@@ -38,6 +38,10 @@ class Group:
     width: int  # columns of the weight matrix: m for x, else n
     members: tuple[int, ...]
     n_bias: int
+    # head-wise projections (``heads`` > 1, n-wide sources only) form a group of their own per
+    # source and head count: its parameter holds the blocks, (K, heads, n/heads, n/heads), and
+    # the backends assemble the block-diagonal (K·n, n) matrix once per call
+    heads: int = 1
 
     @property
     def hoisted(self) -> bool:
@@ -45,11 +49,11 @@ class Group:
 
     @property
     def weight_name(self) -> str:
-        return f"weight_{self.source}"
+        return f"weight_{self.source}" if self.heads == 1 else f"blocks{self.heads}_{self.source}"
 
     @property
     def bias_name(self) -> str:
-        return f"bias_{self.source}"
+        return f"bias_{self.source}" if self.heads == 1 else f"bias{self.heads}_{self.source}"
 
 
 @dataclass(frozen=True)
@@ -134,24 +138,28 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
             return f"s{state_idx[name]}"
         return f"v{pos[name]}"
 
-    # Collect projections by source, in topological order.
-    by_source: dict[str, list[tuple[int, bool]]] = {}
+    # Collect projections by source (and head count), in topological order.
+    by_source: dict[tuple[str, int], list[tuple[int, bool]]] = {}
     for k, node in enumerate(order):
         if node.op == "linear" or (node.op == "fit" and node.inputs[0] == X
                                    and input_size != hidden_size):
             biased = node.op == "linear" and bool(node.param("bias"))
-            by_source.setdefault(ref(node.inputs[0]), []).append((k, biased))
+            heads = int(node.param("heads")) if node.op == "linear" else 1
+            if hidden_size % heads:
+                raise ValueError(f"node {node.name!r}: {heads} heads do not divide the hidden "
+                                 f"size {hidden_size}")
+            by_source.setdefault((ref(node.inputs[0]), heads), []).append((k, biased))
     groups: list[Group] = []
     where: dict[int, tuple[int, int]] = {}
     # x first, then states in order, then internal values by position: a stable layout.
     def source_key(src: str) -> tuple[int, int]:
         return (0, 0) if src == "x" else ((1, int(src[1:])) if src[0] == "s" else (2, int(src[1:])))
 
-    for src in sorted(by_source, key=source_key):
-        members = sorted(by_source[src], key=lambda kb: (not kb[1], kb[0]))
+    for src, heads in sorted(by_source, key=lambda sh: (source_key(sh[0]), sh[1])):
+        members = sorted(by_source[src, heads], key=lambda kb: (not kb[1], kb[0]))
         gid = len(groups)
         groups.append(Group(gid, src, input_size if src == "x" else hidden_size,
-                            tuple(k for k, _ in members), sum(b for _, b in members)))
+                            tuple(k for k, _ in members), sum(b for _, b in members), heads))
         for slot, (k, _) in enumerate(members):
             where[k] = (gid, slot)
 

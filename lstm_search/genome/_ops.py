@@ -10,9 +10,11 @@ Learned parameters (per layer, with ``m`` the input width and ``n`` the hidden w
 op         value                                                      parameters
 ========== ========================================================== ======================
 linear     ``W v + b`` (``bias=False`` drops b; ``bias_init``, when   ``n·width(v) [+ n]``
-           given, is the constant every entry of b starts at, else b
-           starts uniform like W; ``diag=a`` adds ``a·I`` to W: this
-           is Jozefowicz et al. 2015's Linear(a, ·))
+           given, is the constant every entry of b starts at, else b    (``n²/k [+ n]`` with
+           starts uniform like W; ``diag=a`` adds ``a·I`` to W: this    ``heads=k``)
+           is Jozefowicz et al. 2015's Linear(a, ·); ``heads=k``: W is
+           block diagonal, k blocks of (n/k, n/k), xLSTM's head-wise
+           recurrent matrix)
 fit        ``v`` when ``width(v) == n``, else ``W v`` (no bias): how  ``0`` or ``n·m``
            Jozefowicz et al. 2015 add x to an n-wide vector
 diag       ``p ⊙ v``: a learned diagonal weight (peepholes, Gers &    ``n``
@@ -112,6 +114,9 @@ OPS: dict[str, OpSpec] = {
                                    "±init_scale/sqrt(n) like the weights; ignored with "
                                    "bias=False"),
                 "diag": Param(float, 0.0, "constant added to W's diagonal (Linear(a, v))"),
+                "heads": Param(int, 1, "k > 1: W is block diagonal, k blocks of (n/k, n/k) "
+                                       "(xLSTM's head-wise recurrent matrix); n-wide inputs "
+                                       "only, n divisible by k"),
             },
             doc="learned projection W v + b",
         ),
@@ -170,5 +175,5 @@ RESERVED_INPUT_PREFIXES: dict[str, str] = {
 X = "x"  # the name of the cell input
 
 
-def linear_param_count(in_width: int, hidden: int, bias: bool) -> int:
-    return hidden * in_width + (hidden if bias else 0)
+def linear_param_count(in_width: int, hidden: int, bias: bool, heads: int = 1) -> int:
+    return hidden * in_width // max(heads, 1) + (hidden if bias else 0)

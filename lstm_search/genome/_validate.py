@@ -145,6 +145,11 @@ def validate(
             check.bad(f"node {_show(name)}", "domain", message)
     # -- end of domains ---------------------------------------------------------------------------
     if input_size is not None and hidden_size is not None:
+        for n in genome.nodes:  # head-wise projections split n into equal heads
+            heads = n.params.get("heads", 1) if n.op == "linear" else 1
+            if isinstance(heads, int) and heads > 1 and hidden_size % heads:
+                check.bad(f"node {_show(n.name)}", "width", f"{heads} heads do not divide the "
+                          f"hidden size {hidden_size}")
         count = n_params(genome, input_size, hidden_size)
         if max_params is not None and count > max_params:
             check.bad("genome", "budget", f"{count:,} parameters at input {input_size}, hidden "
@@ -260,6 +265,13 @@ class _Checker:
                 and not isinstance(n.params.get("eps", 0.0), bool) \
                 and float(n.params.get("eps", 0.0)) < 0:
             bad(where, "param", "div's 'eps' is added to the denominator and must be ≥ 0")
+        heads = n.params.get("heads", 1)
+        if spec.name == "linear" and isinstance(heads, int) and not isinstance(heads, bool):
+            if heads < 1:
+                bad(where, "param", f"'heads' must be ≥ 1, got {heads}")
+            elif heads > 1 and X in n.inputs:
+                bad(where, "width", "a head-wise ('heads' > 1) projection needs an n-wide "
+                    "input; x is m-wide")
         if spec.name == "linear" and X in n.inputs and n.param("diag") != 0:
             bad(where, "width", "'diag' adds a·I to W, which needs an n-wide input; "
                 "x is m-wide")
@@ -444,7 +456,8 @@ def n_params(genome: Genome, input_size: int, hidden_size: int) -> int:
     for n in genome.nodes:
         width = input_size if n.inputs and n.inputs[0] == X else hidden_size
         if n.op == "linear":
-            total += linear_param_count(width, hidden_size, bool(n.param("bias")))
+            total += linear_param_count(width, hidden_size, bool(n.param("bias")),
+                                        heads=int(n.param("heads")))
         elif n.op == "fit":
             total += 0 if width == hidden_size else hidden_size * width
         elif n.op == "diag":

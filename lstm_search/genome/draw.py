@@ -19,7 +19,9 @@ from lstm_search.genome._ops import X
 
 def _linear_text(node: Node, v: str) -> str:
     a = float(node.param("diag"))
-    w = f"(W + {a:g}·I)" if a else "W"
+    heads = int(node.param("heads"))
+    w0 = f"blockdiag_{heads}(W)" if heads > 1 else "W"  # head-wise: k diagonal blocks
+    w = f"({w0} + {a:g}·I)" if a else w0
     b = ""
     if node.param("bias"):
         b0 = node.param("bias_init")
@@ -107,7 +109,8 @@ def op_label(node: Node) -> str:
     """The short symbol drawn for a node (``W``, ``σ``, ``⊕``, ...)."""
     if node.op == "linear":
         a = float(node.param("diag"))
-        return f"W+{a:g}I" if a else "W"
+        w = f"W{int(node.param('heads'))}h" if int(node.param("heads")) > 1 else "W"
+        return f"{w}+{a:g}I" if a else w
     if node.op == "scale":
         return f"×{float(node.param('by')):g}"
     if node.op == "diag" and str(node.param("weight")) != "free":

@@ -67,6 +67,15 @@ def export_torch(genome: Genome) -> str:
                     resets.append(f"nn.init.constant_(self.b{k}, "
                                   f"{float(node.param('bias_init'))!r})")
             expr = f"F.linear({a[0]}, self.W{k}, {bias})"
+            heads = int(node.param("heads"))
+            if heads > 1:  # head-wise: W{k} holds the blocks, (heads, n/heads, n/heads)
+                init[-1 - bool(node.param("bias"))] = (
+                    f"self.W{k} = nn.Parameter(torch.empty({heads}, hidden_size // {heads}, "
+                    f"hidden_size // {heads}))  # {node.name}, {heads} heads")
+                expr = (f"torch.einsum('bhi,hoi->bho', {a[0]}.reshape({a[0]}.shape[0], {heads}, "
+                        f"-1), self.W{k}).reshape({a[0]}.shape[0], -1)")
+                if node.param("bias"):
+                    expr += f" + self.b{k}"
             if float(node.param("diag")):
                 expr += f" + {float(node.param('diag'))!r} * {a[0]}"
         elif op == "fit":
@@ -193,6 +202,8 @@ def exported_state_dict(layer: RecurrentLayer) -> dict[str, Tensor]:
         node = layer.genome.node_map[node_name]
         (wname, r0, r1) = entries[0]
         w = params[wname][r0:r1].detach().clone()
+        if node.op == "linear" and int(node.param("heads")) > 1:
+            w = w[0]  # (1, heads, n/heads, n/heads) -> the node's blocks
         out[f"cell.{'p' if node.op == 'diag' else 'W'}{k}"] = w
         if len(entries) > 1:
             bname, c0, c1 = entries[1]

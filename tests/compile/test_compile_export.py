@@ -42,6 +42,7 @@ def test_exported_files_match_the_compiled_modules(tmp_path) -> None:
                                               "rglru", "hgrn", "slstm")}
     cells["nb_leaky"] = leaky_nasbench()
     cells["odd"] = odd_cell()
+    cells["slstm_h2"] = zoo.slstm(2)  # head-wise recurrent matrices
     expected = {}
     for k, (name, g) in enumerate(cells.items()):
         assert main(["export", name if name in zoo.names() else _write(tmp_path, g), "--torch",

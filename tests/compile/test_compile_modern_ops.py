@@ -199,3 +199,82 @@ def test_float32_ops_follow_float64() -> None:
         y64 = layer.double()(x.double(), (h.double(),))[0]
         assert math.isfinite(y32.abs().max().item())
         assert (y32.double() - y64).abs().max() < 1e-4
+
+
+# -- head-wise (block-diagonal) projections ---------------------------------------------------
+
+
+def heads_cell(heads: int = 2) -> Genome:
+    """A dense and a head-wise projection of h and of a node's value, pre-added pairs with x."""
+    b = Builder(["h", "c"])
+    u = b.linear("h", name="u", heads=heads, bias=False)
+    w = b.linear("h", name="w", heads=heads, diag=0.5)
+    d = b.linear("h", name="d")
+    a = b.tanh(b.add(b.linear("x"), u), name="a")
+    k = b.linear(a, name="k", heads=heads)
+    c_new = b.add(b.mul(b.sigmoid(b.add(b.linear("x"), w)), "c"), b.tanh(k), name="c_new")
+    b.set_state("c", c_new)
+    b.set_state("h", b.tanh(b.add(c_new, d, b.linear(a)), name="h_new"))
+    return b.build(output_state="h", name="heads")
+
+
+def test_head_wise_projections_on_every_backend() -> None:
+    g = heads_cell()
+    assert validate(g, input_size=M, hidden_size=6) == []
+    layer = compile_cell(g, M, 6, "eager", seed=0).double()
+    shapes = {k: tuple(v.shape) for k, v in layer.named_parameters()}
+    assert shapes["blocks2_s0"] == (2, 2, 3, 3)  # u and w: 2 heads of (3, 3) each
+    assert shapes[layer.param_map()["k"][0][0]] == (1, 2, 3, 3)
+    assert sum(p.numel() for p in layer.parameters()) == n_params(g, M, 6)
+    # (what a head computes is checked against xLSTM's own reshapes in test_zoo_modern.py)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(T, B, M, generator=gen, dtype=torch.float64)
+    h, c = (torch.randn(B, 6, generator=gen, dtype=torch.float64) for _ in range(2))
+
+    def run(layer):
+        xi, hi, ci = (t.clone().requires_grad_() for t in (x, h, c))
+        y, (hn, cn) = layer(xi, (hi, ci))
+        loss = (y * y.sin()).sum() + (cn * cn.cos()).sum()
+        return [y, hn, cn, *torch.autograd.grad(loss, [xi, hi, ci, *layer.parameters()])]
+
+    ref = run(layer)
+    for fused in (True, False):
+        got = run(compile_cell(g, M, 6, "script", fused_backward=fused, seed=0).double())
+        for a, b in zip(ref, got, strict=True):
+            torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-10)
+
+
+def test_head_wise_backward_passes_gradcheck() -> None:
+    g = heads_cell(3)
+    layer = compile_cell(g, 2, 3, "script", seed=1).double()
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 2, 2, generator=gen, dtype=torch.float64, requires_grad=True)
+    h, c = (torch.randn(2, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+            for _ in range(2))
+    names = [n for n, _ in layer.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for p in layer.parameters()]
+
+    def fn(x, h, c, *ps):
+        y, (hn, cn) = functional_call(layer, dict(zip(names, ps, strict=True)), (x, (h, c)))
+        return y, hn, cn
+
+    assert torch.autograd.gradcheck(fn, (x, h, c, *params))
+
+
+def test_head_wise_rules() -> None:
+    def rules(g, **sizes):
+        return [(p.where, p.rule) for p in validate(g, **sizes)]
+
+    b = Builder(["h"])
+    b.set_state("h", b.tanh(b.add(b.linear("x", heads=2, name="wx"), b.linear("h"))))
+    assert rules(b.build()) == [("node 'wx'", "width")]
+    b = Builder(["h"])
+    b.set_state("h", b.tanh(b.add(b.linear("x"), b.linear("h", heads=0, name="u"))))
+    assert rules(b.build()) == [("node 'u'", "param")]
+    g = heads_cell(4)
+    assert rules(g) == []
+    assert rules(g, input_size=3, hidden_size=6) == [("node 'u'", "width"), ("node 'w'", "width"),
+                                                     ("node 'k'", "width")]
+    with pytest.raises(ValueError, match="4 heads do not divide the hidden size 6"):
+        compile_cell(g, 3, 6)
+    assert "blockdiag_4(W)" in to_equations(g)
