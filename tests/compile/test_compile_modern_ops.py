@@ -278,3 +278,27 @@ def test_head_wise_rules() -> None:
     with pytest.raises(ValueError, match="4 heads do not divide the hidden size 6"):
         compile_cell(g, 3, 6)
     assert "blockdiag_4(W)" in to_equations(g)
+
+
+@pytest.mark.parametrize("case", [*ALL, "heads"])
+def test_exported_module_computes_what_the_compiled_one_does(case: str, tmp_path) -> None:
+    import importlib.util
+
+    from lstm_search.nn import export_torch, exported_state_dict
+
+    g = heads_cell(2) if case == "heads" else op_cell(case)
+    path = tmp_path / f"{case}_cell.py"
+    path.write_text(export_torch(g))
+    spec = importlib.util.spec_from_file_location(f"{case}_cell", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    layer = compile_cell(g, 3, 4, "script", seed=0).double()
+    exported = mod.Layer(3, 4).double()
+    exported.load_state_dict(exported_state_dict(layer))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 2, 3, generator=gen, dtype=torch.float64)
+    s = [torch.randn(2, 4, generator=gen, dtype=torch.float64) for _ in g.states]
+    want = layer(x, tuple(s))[0]
+    torch.testing.assert_close(exported(x, s)[0], want, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(torch.jit.script(exported)(x, s)[0], want, rtol=1e-10,
+                               atol=1e-10)
