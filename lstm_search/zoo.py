@@ -266,13 +266,12 @@ def _hgrn() -> Genome:
 
         f  = γ + (1 − γ) ⊙ σ(W_f x)          γ = 1 − σ(p): the lower bound, learned per unit
         h' = f ⊙ h + (1 − f) ⊙ silu(W_i x)
-        y  = h' ⊙ silu(W_g x)                output gate
+        y  = w ⊙ rmsnorm(h') ⊙ silu(W_g x)   output gate (fla's FusedRMSNormSwishGate, eps 1e-5)
 
-    3nm + n parameters. Left out: the RMS norm of h' before the output gate (a normalisation
-    over units, outside the op vocabulary), the output projection (the model's), and the
-    hierarchy itself: HGRN makes γ a cumulative softmax over layers (0 in the first layer,
-    growing with depth), which no single cell can express; here each layer learns its own γ
-    in (0, 1), starting near 0.5."""
+    3nm + 2n parameters. Left out: the output projection (the model's), and the hierarchy
+    itself: HGRN makes γ a cumulative softmax over layers (0 in the first layer, growing with
+    depth), which no single cell can express; here each layer learns its own γ in (0, 1),
+    starting near 0.5 (and the norm's weight w starts uniform, not at 1)."""
     b = Builder(states=("h",))
     mu = b.sigmoid(b.linear("x", name="x_f", bias=False), name="mu")
     # f = γ + (1 − γ) μ = 1 − (1 − γ)(1 − μ), with 1 − γ = σ(p)
@@ -283,7 +282,8 @@ def _hgrn() -> Genome:
     h_new = b.add(b.mul(f, "h", name="fh"), b.mul(keep, silu_c, name="i"), name="h_new")
     b.set_state("h", h_new)
     g = b.linear("x", name="x_g", bias=False)
-    out = b.mul(h_new, g, b.sigmoid(g, name="sig_g"), name="y")
+    normed = b.diag(b.node("norm", h_new, name="rms_h", kind="rms"), name="norm_weight")
+    out = b.mul(normed, g, b.sigmoid(g, name="sig_g"), name="y")
     return b.build(output=out, name="hgrn")
 
 

@@ -6,8 +6,7 @@ weights shared, float64, outputs, final states and every gradient to 1e-10:
   ``parallel_scan_log``: cumsum of log-coefficients and logcumsumexp of log-values);
 * RG-LRU (google-deepmind/recurrentgemma ``torch/layers.py``, ``RGLRU``, one head, inside a
   segment: no reset);
-* HGRN (flash-linear-attention ``HGRNAttention``, one head, no short convolution, the gate
-  norm's RMS normalisation left out).
+* HGRN (flash-linear-attention ``HGRNAttention``, one head, no short convolution).
 """
 
 from __future__ import annotations
@@ -126,9 +125,9 @@ def rglru(x, Wx, bx, Wa, ba, a_param, h0):
     return torch.stack(ys, 1)
 
 
-def hgrn(x, Wi, Wf, Wg, lower_bound, h0):
+def hgrn(x, Wi, Wf, Wg, lower_bound, norm_weight, h0):
     """flash-linear-attention's HGRNAttention.forward (no short conv, one head), the
-    recurrence of fused_recurrent_hgrn, and g_norm without its RMS normalisation."""
+    recurrence of fused_recurrent_hgrn, and g_norm (FusedRMSNormSwishGate, eps 1e-5)."""
     i, f = F.linear(x, Wi), F.linear(x, Wf)
     f = f.sigmoid()
     f = lower_bound + (1 - lower_bound) * f
@@ -139,6 +138,7 @@ def hgrn(x, Wi, Wf, Wg, lower_bound, h0):
         os.append(h)
     o = torch.stack(os, 1)
     gate = F.linear(x, Wg)
+    o = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + 1e-5) * norm_weight
     return o * gate * torch.sigmoid(gate), h
 
 
@@ -249,7 +249,7 @@ def test_hgrn_matches_flash_linear_attention(backend, fused, m) -> None:
     def ref(x, h0):
         lower_bound = 1 - torch.sigmoid(diag_param(layer, "one_minus_f"))  # γ = 1 − σ(p)
         return hgrn(x, rows(layer, "x_i")[0], rows(layer, "x_f")[0], rows(layer, "x_g")[0],
-                    lower_bound, h0)
+                    lower_bound, diag_param(layer, "norm_weight"), h0)
 
     x, h0 = data(m, n, positive_h0=False)
     compare(layer, ref, x, h0)
@@ -264,7 +264,7 @@ def test_parameter_counts(m, n) -> None:
     assert n_params(zoo.get("mingru"), m, n) == 2 * n * m + 2 * n
     assert n_params(zoo.get("minlstm"), m, n) == 3 * n * m + 3 * n
     assert n_params(zoo.get("rglru"), m, n) == 2 * n * m + 2 * n + n + fit
-    assert n_params(zoo.get("hgrn"), m, n) == 3 * n * m + n
+    assert n_params(zoo.get("hgrn"), m, n) == 3 * n * m + 2 * n
     assert n_params(zoo.get("slstm"), m, n) == 4 * (n * m + n) + 4 * n * n
     if n % 4 == 0:  # xLSTM's head-wise R: 4 gates × 4 blocks of (n/4, n/4)
         assert n_params(zoo.slstm(4), m, n) == 4 * (n * m + n) + 4 * 4 * (n // 4) ** 2

@@ -54,6 +54,29 @@ _MM_ADD_PLAIN = '''def _mm_add(a: Tensor, w: Tensor, b: Optional[Tensor], other:
 '''
 
 
+_NORM = '''def _norm(v: Tensor, heads: int, eps: float, center: bool) -> Tensor:
+    # (B, n) normalised over each of heads groups of units (layer norm when centred, else RMS)
+    g = v.reshape(v.size(0), heads, -1)
+    if center:
+        g = g - g.mean(-1, keepdim=True)
+    return (g * torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)).reshape(v.size(0), -1)
+
+
+def _norm_back(d: Tensor, v: Tensor, y: Tensor, heads: int, eps: float,
+               center: bool) -> Tensor:
+    # r (d - mean(d) - y mean(d y)) per group (RMS: without mean(d)), r = 1 / √(var + eps)
+    B = d.size(0)
+    dg = d.reshape(B, heads, -1)
+    yg = y.reshape(B, heads, -1)
+    g = v.reshape(B, heads, -1)
+    if center:
+        g = g - g.mean(-1, keepdim=True)
+        dg = dg - dg.mean(-1, keepdim=True)
+    r = torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)
+    return (r * (dg - yg * (d.reshape(B, heads, -1) * yg).mean(-1, keepdim=True))).reshape(B, -1)
+'''
+
+
 def _f(v: float) -> str:
     return repr(float(v))
 
@@ -89,6 +112,8 @@ def layout(plan: Plan) -> Layout:
             need.update(s.args)
         elif s.op == "div":
             need.update((s.out, s.args[1]))
+        elif s.op == "norm":
+            need.update((s.out, s.args[0]))
     need.discard("x")
 
     def key(r: str) -> tuple[int, int]:
@@ -155,6 +180,8 @@ def _expr(step: Step, plan: Plan) -> str:
         return f"{a[0]} / {_denominator(step)}"
     if op == "scale":
         return f"{a[0]} * {_f(step.const)}"
+    if op == "norm":
+        return f"_norm({a[0]}, {step.heads}, {_f(step.const)}, {step.weight == 'layer'})"
     raise ValueError(f"no code rule for op {op!r}")  # pragma: no cover
 
 
@@ -370,6 +397,9 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             gr.add(a[0], f"{d} * torch.sign({a[0]})")
         elif op == "scale":
             gr.add(a[0], f"{d} * {_f(step.const)}")
+        elif op == "norm":
+            gr.add(a[0], f"_norm_back({d}, {a[0]}, {v}, {step.heads}, {_f(step.const)}, "
+                   f"{step.weight == 'layer'})")
         # -- end of the modern recurrences' ops --------------------------------------------------
         else:  # pragma: no cover
             raise ValueError(f"no derivative rule for op {op!r}")
@@ -410,8 +440,10 @@ def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -
     """TorchScript source of one layer: ``_mm``, ``forward`` and (``backward``) the fused
     ``forward_save`` / ``backward`` pair."""
     lay = layout(plan)
-    parts = [_MM_ONEDNN if onednn else _MM_PLAIN, _MM_ADD_ONEDNN if onednn else _MM_ADD_PLAIN,
-             "\n".join(_forward(plan, lay, save=False))]
+    parts = [_MM_ONEDNN if onednn else _MM_PLAIN, _MM_ADD_ONEDNN if onednn else _MM_ADD_PLAIN]
+    if any(s.op == "norm" for s in plan.steps):  # helpers of the modern recurrences' norm
+        parts.append(_NORM)
+    parts.append("\n".join(_forward(plan, lay, save=False)))
     if backward:
         parts.append("\n".join(_forward(plan, lay, save=True)))
         parts.append("\n".join(_backward(plan, lay)))

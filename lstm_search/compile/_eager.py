@@ -36,6 +36,15 @@ def group_weight(g: Group, params: dict[str, Tensor]) -> Tensor:
     return torch.cat([torch.block_diag(*blocks.unbind(0)) for blocks in w.unbind(0)], 0)
 
 
+def norm(v: Tensor, heads: int, eps: float, center: bool) -> Tensor:
+    """``norm``: (B, n) normalised over each of ``heads`` groups of units, centred first for
+    a layer norm (``center``), divided by the root of the mean square plus ``eps``."""
+    g = v.reshape(v.shape[0], heads, -1)  # (B, heads, n/heads)
+    if center:
+        g = g - g.mean(-1, keepdim=True)
+    return (g * torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)).reshape(v.shape[0], -1)
+
+
 def diag_weight(p: Tensor, weight: str) -> Tensor:
     """The diagonal of a ``diag`` node from its learned vector ``p`` (``weight``: free,
     sigmoid, softplus or exp; see :mod:`lstm_search.genome._ops`)."""
@@ -105,6 +114,8 @@ def apply_op(step: Step, a: list[Tensor]) -> Tensor:
         return torch.abs(a[0])
     if op == "scale":
         return a[0] * step.const
+    if op == "norm":
+        return norm(a[0], step.heads, step.const, step.weight == "layer")
     # -- end of the modern recurrences' ops --------------------------------------------------------
     raise ValueError(f"no eager rule for op {op!r}")  # pragma: no cover
 

@@ -73,8 +73,9 @@ class Step:
     slot: int = -1
     diag_add: float = 0.0
     slope: float = 0.0
-    const: float = 0.0  # scale's factor ``by``, div's ``eps``
-    weight: str = "free"  # diag: how its learned vector becomes the diagonal
+    const: float = 0.0  # scale's factor ``by``, div's and norm's ``eps``
+    weight: str = "free"  # diag: how its learned vector becomes the diagonal; norm: its kind
+    heads: int = 1  # norm: groups of units normalised separately
 
     @property
     def out(self) -> str:
@@ -112,8 +113,9 @@ class Plan:
 _POINTWISE = {"add", "mean", "mul", "sub", "blend", "one_minus", "sigmoid", "tanh", "relu",
               "leaky_relu", "identity", "diag"}
 # -- ops of the modern recurrences (parameter-free, pointwise) ---------------------------------
-_MODERN = {"exp", "log", "softplus", "logsigmoid", "max", "min", "div", "sqrt", "abs", "scale"}
-_CONST = {"scale": "by", "div": "eps"}  # the node parameter each keeps as Step.const
+_MODERN = {"exp", "log", "softplus", "logsigmoid", "max", "min", "div", "sqrt", "abs", "scale",
+           "norm"}
+_CONST = {"scale": "by", "div": "eps", "norm": "eps"}  # the parameter kept as Step.const
 _POINTWISE |= _MODERN
 # -- end of the modern recurrences' ops ---------------------------------------------------------
 
@@ -182,8 +184,14 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
                 diags.append(k)
             slope = float(node.param("slope")) if node.op == "leaky_relu" else 0.0
             const = float(node.param(_CONST[node.op])) if node.op in _CONST else 0.0
-            weight = str(node.param("weight")) if node.op == "diag" else "free"
-            steps.append(Step(k, node.op, args, slope=slope, const=const, weight=weight))
+            weight = (str(node.param("weight")) if node.op == "diag" else
+                      str(node.param("kind")) if node.op == "norm" else "free")
+            heads = int(node.param("heads")) if node.op == "norm" else 1
+            if hidden_size % heads:
+                raise ValueError(f"node {node.name!r}: {heads} heads do not divide the hidden "
+                                 f"size {hidden_size}")
+            steps.append(Step(k, node.op, args, slope=slope, const=const, weight=weight,
+                              heads=heads))
         else:  # pragma: no cover - validation rejects unknown ops
             raise GenomeError([], f"op {node.op!r} has no compiler rule")
     steps, pair_gid, n_pairs, paired = _pair(steps, groups, order, genome, ref)

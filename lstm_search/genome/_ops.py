@@ -43,6 +43,11 @@ div         ``a / (b + eps)``: ``eps`` (default 0, must be ≥ 0) is    ``b + ep
 sqrt        ``√v`` (gradient ``1 / (2√v)``)                           ``v ≥ 0``
 abs         ``|v|`` (gradient ``sign(v)``, 0 at 0)                    any
 scale       ``by · v`` for a constant ``by`` (default 1)              any
+norm        over each of ``heads`` equal groups of units (default 1:  any
+            all n): ``kind=layer``: ``(v − mean) / √(var + eps)``
+            (layer norm, or group norm with heads > 1); ``kind=rms``:
+            ``v / √(mean(v²) + eps)``; eps default 1e-5, > 0; no
+            learned scale (follow it with ``diag`` for one)
 =========== ========================================================= ======================
 
 ``diag``'s ``weight`` says how its learned vector ``p`` becomes the diagonal: ``free`` (``p``
@@ -69,6 +74,7 @@ FORMAT = "lstm-search-genome"
 FORMAT_VERSION = 1
 # how ``diag``'s learned vector p becomes its diagonal (see the module docstring)
 DIAG_WEIGHTS: tuple[str, ...] = ("free", "sigmoid", "softplus", "exp")
+NORM_KINDS: tuple[str, ...] = ("layer", "rms")  # what ``norm`` subtracts and divides by
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,11 @@ OPS: dict[str, OpSpec] = {
         _unary("sqrt", "√v, for v ≥ 0 (domain checked by validate)"),
         _unary("abs", "|v|"),
         _unary("scale", "by · v", by=Param(float, 1.0, "the constant factor")),
+        _unary("norm", "layer / group / RMS normalisation over groups of units",
+               kind=Param(str, "layer", "layer: (v − mean) / √(var + eps); rms: "
+                          "v / √(mean(v²) + eps)", choices=NORM_KINDS),
+               heads=Param(int, 1, "groups of n/heads units normalised separately"),
+               eps=Param(float, 1e-5, "> 0, added to the variance (mean square)")),
         # -- end of the modern recurrences' ops ----------------------------------------------
     )
 }

@@ -146,7 +146,7 @@ def validate(
     # -- end of domains ---------------------------------------------------------------------------
     if input_size is not None and hidden_size is not None:
         for n in genome.nodes:  # head-wise projections split n into equal heads
-            heads = n.params.get("heads", 1) if n.op == "linear" else 1
+            heads = n.params.get("heads", 1) if n.op in ("linear", "norm") else 1
             if isinstance(heads, int) and heads > 1 and hidden_size % heads:
                 check.bad(f"node {_show(n.name)}", "width", f"{heads} heads do not divide the "
                           f"hidden size {hidden_size}")
@@ -265,8 +265,13 @@ class _Checker:
                 and not isinstance(n.params.get("eps", 0.0), bool) \
                 and float(n.params.get("eps", 0.0)) < 0:
             bad(where, "param", "div's 'eps' is added to the denominator and must be ≥ 0")
+        if spec.name == "norm" and _finite(n.params.get("eps", 1.0)) \
+                and not isinstance(n.params.get("eps", 1.0), bool) \
+                and float(n.params.get("eps", 1.0)) <= 0:
+            bad(where, "param", "norm's 'eps' keeps the denominator away from 0 and must be > 0")
         heads = n.params.get("heads", 1)
-        if spec.name == "linear" and isinstance(heads, int) and not isinstance(heads, bool):
+        if spec.name in ("linear", "norm") and isinstance(heads, int) \
+                and not isinstance(heads, bool):
             if heads < 1:
                 bad(where, "param", f"'heads' must be ≥ 1, got {heads}")
             elif heads > 1 and X in n.inputs:

@@ -73,6 +73,10 @@ def node_formula(node: Node) -> str:
         return f"√{ins[0]}"
     if op == "logsigmoid":
         return f"log σ({ins[0]})"
+    if op == "norm":
+        heads = int(node.param("heads"))
+        over = f", {heads} groups" if heads > 1 else ""
+        return f"{node.param('kind')}norm({ins[0]}{over}, eps {float(node.param('eps')):g})"
     return f"{op}({', '.join(ins)})"
 
 
@@ -98,7 +102,7 @@ _SHORT = {
     "leaky_relu": "LReLU", "identity": "id",
     # ops of the modern recurrences
     "exp": "exp", "log": "log", "softplus": "softplus", "logsigmoid": "logσ", "max": "max",
-    "min": "min", "div": "÷", "sqrt": "√", "abs": "|·|", "scale": "×c",
+    "min": "min", "div": "÷", "sqrt": "√", "abs": "|·|", "scale": "×c", "norm": "norm",
 }
 POINTWISE = ("add", "mul", "sub", "one_minus")
 # labels of non-commutative inputs

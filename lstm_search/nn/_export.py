@@ -108,6 +108,13 @@ def export_torch(genome: Genome) -> str:
             expr = f"{a[0]} / ({a[1]} + {eps!r})" if eps else f"{a[0]} / {a[1]}"
         elif op == "scale":
             expr = f"{a[0]} * {float(node.param('by'))!r}"
+        elif op == "norm":  # over each of `heads` groups of units
+            heads, eps = int(node.param("heads")), float(node.param("eps"))
+            g = f"{a[0]}.reshape({a[0]}.shape[0], {heads}, -1)"
+            if node.param("kind") == "layer":
+                g = f"({g} - {g}.mean(-1, keepdim=True))"
+            expr = (f"({g} * torch.rsqrt({g}.square().mean(-1, keepdim=True) + {eps!r}))"
+                    f".reshape({a[0]}.shape[0], -1)")
         # -- end of the modern recurrences' ops ---------------------------------------------
         else:
             expr = _UNARY[op].format(a[0])

@@ -282,23 +282,103 @@ def test_head_wise_rules() -> None:
 
 @pytest.mark.parametrize("case", [*ALL, "heads"])
 def test_exported_module_computes_what_the_compiled_one_does(case: str, tmp_path) -> None:
+    export_check(heads_cell(2) if case == "heads" else op_cell(case), case, tmp_path)
+
+
+def export_check(g: Genome, case: str, tmp_path, n: int = 4) -> None:
     import importlib.util
 
     from lstm_search.nn import export_torch, exported_state_dict
 
-    g = heads_cell(2) if case == "heads" else op_cell(case)
     path = tmp_path / f"{case}_cell.py"
     path.write_text(export_torch(g))
     spec = importlib.util.spec_from_file_location(f"{case}_cell", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    layer = compile_cell(g, 3, 4, "script", seed=0).double()
-    exported = mod.Layer(3, 4).double()
+    layer = compile_cell(g, 3, n, "script", seed=0).double()
+    exported = mod.Layer(3, n).double()
     exported.load_state_dict(exported_state_dict(layer))
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(5, 2, 3, generator=gen, dtype=torch.float64)
-    s = [torch.randn(2, 4, generator=gen, dtype=torch.float64) for _ in g.states]
+    s = [torch.randn(2, n, generator=gen, dtype=torch.float64) for _ in g.states]
     want = layer(x, tuple(s))[0]
     torch.testing.assert_close(exported(x, s)[0], want, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(torch.jit.script(exported)(x, s)[0], want, rtol=1e-10,
                                atol=1e-10)
+
+
+# -- norm -------------------------------------------------------------------------------------
+
+NORMS = {"layer": {}, "rms": {"kind": "rms"}, "group": {"heads": 3, "eps": 1e-3},
+         "rms_heads": {"kind": "rms", "heads": 2}}
+
+
+def norm_cell(case: str) -> Genome:
+    b = Builder(["h"])
+    p = b.add(b.linear("x", name="wx"), b.linear("h", name="wh"), name="p")
+    b.set_state("h", b.tanh(b.add(b.node("norm", p, name="nz", **NORMS[case]), p)))
+    return b.build(name=f"norm_{case}")
+
+
+def norm_reference(case: str, v: torch.Tensor) -> torch.Tensor:
+    """PyTorch's layer_norm / group_norm without affine; RMS norm as flash-linear-attention's
+    reference (x * rsqrt(mean(x²) + eps))."""
+    params = NORMS[case]
+    heads, eps = params.get("heads", 1), params.get("eps", 1e-5)
+    if params.get("kind") == "rms":
+        g = v.reshape(v.shape[0], heads, -1)
+        return (g * torch.rsqrt(g.pow(2).mean(-1, keepdim=True) + eps)).reshape(v.shape)
+    if heads == 1:
+        return F.layer_norm(v, (v.shape[-1],), eps=eps)
+    return F.group_norm(v, heads, eps=eps)
+
+
+@pytest.mark.parametrize("case", sorted(NORMS))
+def test_norm_matches_torch_on_every_backend(case: str) -> None:
+    g = norm_cell(case)
+    n = 6
+    assert validate(g, input_size=M, hidden_size=n) == []
+    eager = compile_cell(g, M, n, "eager", seed=0).double()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(T, B, M, generator=gen, dtype=torch.float64)
+    h = torch.randn(B, n, generator=gen, dtype=torch.float64)
+    (wx, bx), (wh, bh) = ([dict(eager.named_parameters())[name][r0:r1] for name, r0, r1 in
+                           eager.param_map()[k]] for k in ("wx", "wh"))
+    hh, ys = h, []
+    for xt in x:
+        p = F.linear(xt, wx, bx) + F.linear(hh, wh, bh)
+        hh = torch.tanh(norm_reference(case, p) + p)
+        ys.append(hh)
+    torch.testing.assert_close(eager(x, (h,))[0], torch.stack(ys), rtol=1e-12, atol=1e-12)
+    ref = _grads(eager, x, h)
+    for fused in (True, False):
+        got = _grads(compile_cell(g, M, n, "script", fused_backward=fused, seed=0).double(), x, h)
+        for a, b in zip(ref, got, strict=True):
+            torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-10)
+    layer = compile_cell(g, 3, n, "script", seed=1).double()
+    xs = torch.randn(3, 2, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    hs = torch.randn(2, n, generator=gen, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, h: layer(x, (h,))[0], (xs, hs))
+
+
+def test_norm_rules() -> None:
+    def rules(case_params, **sizes):
+        b = Builder(["h"])
+        p = b.add(b.linear("x"), b.linear("h"))
+        b.set_state("h", b.tanh(b.node("norm", p, name="nz", **case_params)))
+        return [(q.where, q.rule) for q in validate(b.build(), **sizes)]
+
+    assert rules({"eps": 0.0}) == [("node 'nz'", "param")]
+    assert rules({"kind": "batch"}) == [("node 'nz'", "param")]
+    assert rules({"heads": 0}) == [("node 'nz'", "param")]
+    assert rules({"heads": 4}, input_size=3, hidden_size=6) == [("node 'nz'", "width")]
+    assert rules({"heads": 3}, input_size=3, hidden_size=6) == []
+    with pytest.raises(ValueError, match="4 heads do not divide the hidden size 6"):
+        compile_cell(norm_cell("layer").replace(nodes=tuple(
+            n.__class__(n.name, n.op, n.inputs, {"heads": 4}) if n.op == "norm" else n
+            for n in norm_cell("layer").nodes)), 3, 6)
+
+
+@pytest.mark.parametrize("case", sorted(NORMS))
+def test_exported_norm(case: str, tmp_path) -> None:
+    export_check(norm_cell(case), f"norm_{case}", tmp_path, n=6)
