@@ -282,7 +282,7 @@ def _hgrn() -> Genome:
     h_new = b.add(b.mul(f, "h", name="fh"), b.mul(keep, silu_c, name="i"), name="h_new")
     b.set_state("h", h_new)
     g = b.linear("x", name="x_g", bias=False)
-    normed = b.diag(b.node("norm", h_new, name="rms_h", kind="rms"), name="norm_weight")
+    normed = b.diag(b.norm(h_new, name="rms_h", kind="rms"), name="norm_weight")
     out = b.mul(normed, g, b.sigmoid(g, name="sig_g"), name="y")
     return b.build(output=out, name="hgrn")
 

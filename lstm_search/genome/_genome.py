@@ -405,6 +405,12 @@ class Builder:
     def scale(self, v: str, by: float, *, name: str | None = None) -> str:
         return self.node("scale", v, name=name, by=by)
 
+    def norm(self, v: str, *, name: str | None = None, kind: str | None = None,
+             heads: int | None = None, eps: float | None = None) -> str:
+        params = {k: p for k, p in (("kind", kind), ("heads", heads), ("eps", eps))
+                  if p is not None}
+        return self.node("norm", v, name=name, **params)
+
     # -- end of the modern recurrences' ops ----------------------------------------------------
 
     def set_state(self, state: str, node: str) -> None:
