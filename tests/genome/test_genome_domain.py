@@ -146,3 +146,21 @@ def test_genomes_with_the_new_ops_round_trip_through_json() -> None:
     b.set_state("h", b.tanh(b.diag(b.scale(b.linear("x"), 0.5), weight="sigmoid")))
     g = b.build()
     assert Genome.from_json(g.to_json()) == g
+
+
+def test_check_command_reports_domains_and_head_counts(tmp_path, capsys) -> None:
+    from lstm_search import zoo
+    from lstm_search.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(one_state(BAD["log of relu"][0]).to_json())
+    assert main(["check", str(bad)]) == 2
+    out = capsys.readouterr()
+    assert "node 'bad': log needs a value > 0; its input may be in [0, ∞) [domain]" in \
+        out.out + out.err
+    heads = tmp_path / "slstm_h4.json"
+    heads.write_text(zoo.slstm(4).to_json())
+    assert main(["check", str(heads), "--input-size", "8", "--hidden-size", "8"]) == 0
+    assert main(["check", str(heads), "--input-size", "8", "--hidden-size", "6"]) == 2
+    out = capsys.readouterr()
+    assert "4 heads do not divide the hidden size 6 [width]" in out.out + out.err
