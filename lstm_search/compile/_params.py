@@ -6,7 +6,10 @@ Names come from the plan, never from genome strings:
 * ``weight_s{j}`` (K·n, n), ``bias_s{j}``: every projection of previous state j (the j-th of the
   genome's states), fused;
 * ``weight_v{k}``, ``bias_v{k}``: projections of the value of node k (topological position);
-* ``diag_v{k}`` (n,): the diagonal weight (peephole) of diag node k.
+* ``diag_v{k}`` (n,): the diagonal weight (peephole) of diag node k;
+* ``blocks{h}_s{j}`` (K, h, n/h, n/h), ``bias{h}_s{j}``: head-wise projections (``heads=h``)
+  of previous state j (``_v{k}`` for a node's value): K block-diagonal matrices, each given by
+  its h blocks; their "rows" in :func:`param_map` index the first dimension (one per node).
 
 Rows of a fused weight are ``n`` per projection, projections with a bias first; a bias covers
 only those rows. :func:`param_map` tells which node owns which rows.
@@ -32,7 +35,9 @@ def make_parameters(plan: Plan) -> dict[str, nn.Parameter]:
     n = plan.hidden_size
     out: dict[str, nn.Parameter] = {}
     for g in plan.groups:
-        out[g.weight_name] = nn.Parameter(torch.empty(len(g.members) * n, g.width))
+        shape = ((len(g.members) * n, g.width) if g.heads == 1 else
+                 (len(g.members), g.heads, n // g.heads, g.width // g.heads))
+        out[g.weight_name] = nn.Parameter(torch.empty(shape))
         if g.n_bias:
             out[g.bias_name] = nn.Parameter(torch.empty(g.n_bias * n))
     for k in plan.diags:
@@ -47,7 +52,8 @@ def param_map(plan: Plan) -> dict[str, list[tuple[str, int, int]]]:
     out: dict[str, list[tuple[str, int, int]]] = {}
     for g in plan.groups:
         for slot, k in enumerate(g.members):
-            entry = [(g.weight_name, slot * n, (slot + 1) * n)]
+            entry = [(g.weight_name, slot * n, (slot + 1) * n) if g.heads == 1
+                     else (g.weight_name, slot, slot + 1)]
             if slot < g.n_bias:
                 entry.append((g.bias_name, slot * n, (slot + 1) * n))
             out[plan.node_names[k]] = entry

@@ -38,6 +38,10 @@ class Group:
     width: int  # columns of the weight matrix: m for x, else n
     members: tuple[int, ...]
     n_bias: int
+    # head-wise projections (``heads`` > 1, n-wide sources only) form a group of their own per
+    # source and head count: its parameter holds the blocks, (K, heads, n/heads, n/heads), and
+    # the backends assemble the block-diagonal (K·n, n) matrix once per call
+    heads: int = 1
 
     @property
     def hoisted(self) -> bool:
@@ -45,11 +49,11 @@ class Group:
 
     @property
     def weight_name(self) -> str:
-        return f"weight_{self.source}"
+        return f"weight_{self.source}" if self.heads == 1 else f"blocks{self.heads}_{self.source}"
 
     @property
     def bias_name(self) -> str:
-        return f"bias_{self.source}"
+        return f"bias_{self.source}" if self.heads == 1 else f"bias{self.heads}_{self.source}"
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class Step:
     slot: int = -1
     diag_add: float = 0.0
     slope: float = 0.0
+    const: float = 0.0  # scale's factor ``by``, div's and norm's ``eps``
+    weight: str = "free"  # diag: how its learned vector becomes the diagonal; norm: its kind
+    heads: int = 1  # norm: groups of units normalised separately
 
     @property
     def out(self) -> str:
@@ -105,6 +112,12 @@ class Plan:
 
 _POINTWISE = {"add", "mean", "mul", "sub", "blend", "one_minus", "sigmoid", "tanh", "relu",
               "leaky_relu", "identity", "diag"}
+# -- ops of the modern recurrences (parameter-free, pointwise) ---------------------------------
+_MODERN = {"exp", "log", "softplus", "logsigmoid", "max", "min", "div", "sqrt", "abs", "scale",
+           "norm"}
+_CONST = {"scale": "by", "div": "eps", "norm": "eps"}  # the parameter kept as Step.const
+_POINTWISE |= _MODERN
+# -- end of the modern recurrences' ops ---------------------------------------------------------
 
 
 def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
@@ -127,24 +140,28 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
             return f"s{state_idx[name]}"
         return f"v{pos[name]}"
 
-    # Collect projections by source, in topological order.
-    by_source: dict[str, list[tuple[int, bool]]] = {}
+    # Collect projections by source (and head count), in topological order.
+    by_source: dict[tuple[str, int], list[tuple[int, bool]]] = {}
     for k, node in enumerate(order):
         if node.op == "linear" or (node.op == "fit" and node.inputs[0] == X
                                    and input_size != hidden_size):
             biased = node.op == "linear" and bool(node.param("bias"))
-            by_source.setdefault(ref(node.inputs[0]), []).append((k, biased))
+            heads = int(node.param("heads")) if node.op == "linear" else 1
+            if hidden_size % heads:
+                raise ValueError(f"node {node.name!r}: {heads} heads do not divide the hidden "
+                                 f"size {hidden_size}")
+            by_source.setdefault((ref(node.inputs[0]), heads), []).append((k, biased))
     groups: list[Group] = []
     where: dict[int, tuple[int, int]] = {}
     # x first, then states in order, then internal values by position: a stable layout.
     def source_key(src: str) -> tuple[int, int]:
         return (0, 0) if src == "x" else ((1, int(src[1:])) if src[0] == "s" else (2, int(src[1:])))
 
-    for src in sorted(by_source, key=source_key):
-        members = sorted(by_source[src], key=lambda kb: (not kb[1], kb[0]))
+    for src, heads in sorted(by_source, key=lambda sh: (source_key(sh[0]), sh[1])):
+        members = sorted(by_source[src, heads], key=lambda kb: (not kb[1], kb[0]))
         gid = len(groups)
         groups.append(Group(gid, src, input_size if src == "x" else hidden_size,
-                            tuple(k for k, _ in members), sum(b for _, b in members)))
+                            tuple(k for k, _ in members), sum(b for _, b in members), heads))
         for slot, (k, _) in enumerate(members):
             where[k] = (gid, slot)
 
@@ -166,7 +183,15 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
             if node.op == "diag":
                 diags.append(k)
             slope = float(node.param("slope")) if node.op == "leaky_relu" else 0.0
-            steps.append(Step(k, node.op, args, slope=slope))
+            const = float(node.param(_CONST[node.op])) if node.op in _CONST else 0.0
+            weight = (str(node.param("weight")) if node.op == "diag" else
+                      str(node.param("kind")) if node.op == "norm" else "free")
+            heads = int(node.param("heads")) if node.op == "norm" else 1
+            if hidden_size % heads:
+                raise ValueError(f"node {node.name!r}: {heads} heads do not divide the hidden "
+                                 f"size {hidden_size}")
+            steps.append(Step(k, node.op, args, slope=slope, const=const, weight=weight,
+                              heads=heads))
         else:  # pragma: no cover - validation rejects unknown ops
             raise GenomeError([], f"op {node.op!r} has no compiler rule")
     steps, pair_gid, n_pairs, paired = _pair(steps, groups, order, genome, ref)
