@@ -392,6 +392,27 @@ def task_options(task: Any) -> dict[str, Any]:
             if f.name not in ("name", "data_dir") and getattr(task, f.name) is not None}
 
 
+STAGE_PREFIX = "stage."  # an evolutionary trial's metric: its objective on a stage's task
+MAXIMIZE_PREFIX = "maximize."  # ... and whether that objective is maximised (1) or not (0)
+
+
+def ratio_to_gru(value: float | None, reference: float | None, direction: str) -> float:
+    """How good ``value`` is as a fraction of the GRU's ``reference`` (1 = as good; 1 as well
+    while there is no reference yet: the GRU itself is evaluated first; 0 for no value).
+
+    The fitness of Jozefowicz et al. (2015, sec. 3) is the minimum of these ratios over the
+    stages a candidate reached; rows record each stage's result (``stage.<task>``) and its
+    ratio to the reference of the time (``fitness.<task>``, ``fitness.min``).
+    """
+    if reference is None:
+        return 1.0
+    if value is None or value != value:
+        return 0.0
+    if direction == "maximize":
+        return value / reference if reference > 0 else 1.0
+    return reference / value if value > 0 else 1.0
+
+
 # a row is damaged (skipped) when one of these fields has another type
 _ROW_TYPES: dict[str, tuple[type, ...]] = {
     "experiment": (str,), "run": (str,), "cell": (str,), "task": (str,), "genome_id": (str,),

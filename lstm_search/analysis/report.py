@@ -118,6 +118,25 @@ class _Report:
             self.add("figure", caption, png=self.figures[name], name=name)
 
 
+def _rescored(r: _Report, df: pd.DataFrame) -> pd.DataFrame:
+    """Evolutionary rows: the objective against the GRU's final references (see
+    :mod:`lstm_search.analysis.fitness`), said in the report with the largest change."""
+    from lstm_search.analysis.fitness import RECORDED, rescore_evolution
+
+    out = rescore_evolution(df)
+    if RECORDED not in out.columns:
+        return out
+    moved = (pd.to_numeric(out["objective"]) - pd.to_numeric(out[RECORDED])).abs()
+    n = int((moved > 1e-12).sum())
+    r.add("p", "Evolutionary search: each trial's objective here is its fitness against the "
+               "GRU's best result on every stage over the whole run (Jozefowicz et al. 2015, "
+               "sec. 3: the minimum over the stages reached of result / GRU), as the search "
+               "ranks its population; the row records the fitness against the GRU's best "
+               f"so far when the trial ran (`{RECORDED}` in `trials.csv`). {n} trial(s) "
+               "change" + (f", by up to {float(moved.max()):.3g}." if n else "."))
+    return out
+
+
 def build_report(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
                  **options: Any) -> ReportFiles:
     """Load every results folder in ``paths`` and :func:`write_report` into ``out``.
@@ -171,6 +190,7 @@ def write_report(df: pd.DataFrame, out: str | os.PathLike[str], *,
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     r.add("p", f"Generated {now} from {', '.join(f'`{s}`' for s in sources) or 'a table'}.")
     _table_problems(r, df, curves)
+    df = _rescored(r, df)
     ok = _check_table(r, df)
     if ok:
         df = with_task_labels(df)
@@ -581,7 +601,8 @@ def _comparison_view(comp: pd.DataFrame, alpha: float = 0.05
     view["t-test p"] = comp["t_p"]
     view["Cliff's δ"] = comp["cliffs_delta"]
     view["Cohen's d"] = ["" if pd.isna(d) else "n/a: ceiling" if z else f"{d:.3g}"
-                         for d, z in zip(comp["cohens_d"], comp["ceiling"].fillna(False))]
+                         for d, z in zip(comp["cohens_d"],
+                                         [c is True or c == 1 for c in comp["ceiling"]])]
     view["verdict"] = texts
     family = len(comp)
     view["MDE (n for ±margin)"] = [

@@ -69,7 +69,7 @@ def test_first_cell_path_is_read_from_the_repository_root(monkeypatch):
     """Opened in Jupyter (cwd analysis/), a first-cell path relative to the repository root is
     found; a folder that does not exist says how to make one."""
     monkeypatch.delenv("LSTM_SEARCH_RESULTS", raising=False)
-    recorded = "benchmarks/reproductions/quickstart/demo"
+    recorded = "benchmarks/reproductions/quickstart/clean-cpu-2core"
     assert not (NOTEBOOK_DIR / recorded).exists() and (NOTEBOOK_DIR.parent / recorded).is_dir()
     nb = nbformat.read(NOTEBOOK_DIR / NAMES[0], as_version=4)
     nb.cells = nb.cells[:3]  # title, parameters, setup (loads the table)
