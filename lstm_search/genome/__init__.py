@@ -17,7 +17,13 @@ pictures as text in :mod:`lstm_search.genome.draw`
 16
 """
 
-from lstm_search.genome._canonical import canonical, correspondence, genome_id, topo_order
+from lstm_search.genome._canonical import (
+    canonical,
+    cell_name,
+    correspondence,
+    genome_id,
+    topo_order,
+)
 from lstm_search.genome._frozen import FrozenMap
 from lstm_search.genome._genome import Builder, Genome, Node
 from lstm_search.genome._mutate import OPERATORS, Mutation, mutate
@@ -63,6 +69,7 @@ __all__ = [
     "Problem",
     "X",
     "canonical",
+    "cell_name",
     "correspondence",
     "from_nasbench",
     "from_nasbench_with_names",

@@ -34,6 +34,7 @@ resumes it; the resume runs those trials again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib
 import json
@@ -228,13 +229,13 @@ def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None
                                    f"{exp.search.max_retries} retries: {res.error}"[:4000])
         else:
             row = failed_row(exp, proposal, run=run, trial=number, search=search, error="")
-            row.status = "pruned"
-            row.error = "stopped by the ASHA scheduler"
-            row.objective_name = exp.search.metric
+            stopped: dict[str, Any] = {}
             last = (res.metrics or {}).get("objective")
             if last is not None and not (isinstance(last, float) and math.isnan(last)):
-                row.metrics = {"last.objective": float(last)}
-                row.epochs = int((res.metrics or {}).get("epoch", 0))
+                stopped = {"metrics": {"last.objective": float(last)},
+                           "epochs": int((res.metrics or {}).get("epoch", 0))}
+            row = dataclasses.replace(row, status="pruned", error="stopped by the ASHA scheduler",
+                                      objective_name=exp.search.metric, **stopped)
         writer.append(row)
         recorded.add(number)
 

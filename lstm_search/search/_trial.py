@@ -12,7 +12,7 @@ import socket
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from lstm_search.config import ConfigError
 from lstm_search.experiment import Experiment, ExperimentError
@@ -22,6 +22,7 @@ from lstm_search.search._dedup import find_reusable, result_key, reuse
 from lstm_search.spaces import Proposal, distributions_of
 
 if TYPE_CHECKING:
+    from lstm_search.evaluate import Candidate
     from lstm_search.train import OnEval
 
 Evaluate = Callable[..., TrialResult]
@@ -71,71 +72,61 @@ def pick_metric(metrics: Mapping[str, float], preferred: str = "",
     return next((k for k in sorted(metrics) if k.startswith("valid.") and "acc" not in k), None)
 
 
-def _failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
-                error: str, seed: int, task: str) -> TrialResult:
+def _failed_row(exp: Experiment, cand: Candidate, *, run: str, trial: int, search: str,
+                error: str, task: str) -> TrialResult:
     from lstm_search.provenance import trial_provenance
 
     t = now()
     return TrialResult(
-        experiment=exp.name, run=run, trial=trial, cell=proposal.cell,
-        genome_id=genome_id(proposal.genome) if proposal.genome.nodes else "",
-        genome=proposal.genome.to_json(indent=None), task=task, seed=seed,
-        task_options=task_options(exp.task) if task == exp.task.name else {},
-        hparams=dict(proposal.hparams), status="failed", error=error, search=search,
+        experiment=exp.name, run=run, trial=trial, cell=cand.cell,
+        genome_id=genome_id(cand.genome) if cand.genome.nodes else "",
+        genome=cand.genome.to_json(indent=None), task=task, seed=cand.seed,
+        task_options=task_options(cand.task) if task == cand.task.name else {},
+        hparams=dict(cand.hparams), distributions=dict(cand.distributions), status="failed",
+        error=error, search=search,
         # the experiment's direction, as its complete rows carry it (analysis ranks them all)
         direction="maximize" if exp.search.sampler == "evolution" else exp.search.direction,
         worker=worker_name(), start_time=t, end_time=t,
         **trial_provenance(threads=exp.train.threads))
 
 
-def split_seed(exp: Experiment, proposal: Proposal) -> tuple[Proposal, int]:
-    """The proposal without a ``seed`` hyperparameter, and the trial's seed.
+def resolve(exp: Experiment, proposal: Proposal) -> Candidate:
+    """The trial ``proposal`` (a sampled point of ``exp.space``) is: the experiment's settings
+    with the proposal's hyperparameters applied (:func:`lstm_search.evaluate.resolve_candidate`)
+    and the distribution each was drawn from. Every backend trains exactly this.
 
-    A space may sample the seed like any hyperparameter (``{"seed": Choice((1, 2, 3))}``: a
-    comparison repeated over seeds); without one every trial uses the experiment's seed.
+    Raises :class:`ConfigError` for a hyperparameter no trial can take (an unknown key, a
+    non-integer seed, ``task.<option>`` under the evolutionary strategy).
     """
-    if "seed" not in proposal.hparams:
-        return proposal, exp.seed
-    hparams = dict(proposal.hparams)
-    seed = hparams.pop("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int | float) or int(seed) != seed:
-        raise ConfigError(f"hyperparameter 'seed' must be an integer, got {seed!r}")
-    return Proposal(proposal.genome, proposal.cell, hparams), int(seed)
+    from lstm_search.evaluate import TASK_PREFIX, resolve_candidate
 
-
-TASK_PREFIX = "task."
-
-
-def split_task(exp: Experiment, proposal: Proposal) -> tuple[Proposal, Experiment]:
-    """The proposal without ``task.<option>`` hyperparameters, and the experiment with them
-    applied to its task: a grid over cells x ``{"task.gap": Choice((10, 20, 40))}`` trains
-    every cell at every gap in one run (rows record the options in ``task_options``)."""
-    sets = {k[len(TASK_PREFIX):]: v for k, v in proposal.hparams.items()
-            if k.startswith(TASK_PREFIX)}
-    if not sets:
-        return proposal, exp
-    if exp.search.sampler == "evolution":
+    if exp.search.sampler == "evolution" and any(k.startswith(TASK_PREFIX)
+                                                 for k in proposal.hparams):
         raise ConfigError("task.<option> hyperparameters are not supported by the evolutionary "
                           "strategy (its stages fix the tasks)")
-    from lstm_search.config import apply_overrides
+    return resolve_candidate(proposal.genome, proposal.cell, proposal.hparams, task=exp.task,
+                             model=exp.model, train=exp.train, seed=exp.seed,
+                             distributions=distributions_of(exp.space, proposal.hparams))
 
-    rest = {k: v for k, v in proposal.hparams.items() if not k.startswith(TASK_PREFIX)}
-    task = apply_overrides(exp.task, sets)
-    return Proposal(proposal.genome, proposal.cell, rest), dataclasses.replace(exp, task=task)
+
+def _unresolved(exp: Experiment, proposal: Proposal) -> Candidate:
+    """:func:`resolve`, or for a point it rejects, the proposal with the experiment's
+    settings (a ``failed`` row records it as sampled)."""
+    from lstm_search.evaluate import Candidate
+
+    try:
+        return resolve(exp, proposal)
+    except ConfigError:
+        return Candidate(proposal.genome, proposal.cell, exp.task, exp.model, exp.train,
+                         exp.seed, proposal.hparams,
+                         distributions_of(exp.space, proposal.hparams))
 
 
 def failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
                error: str) -> TrialResult:
     """A ``failed`` row for a trial that never produced a result (its worker died ...)."""
-    dists = distributions_of(exp.space, proposal.hparams)
-    try:
-        proposal, exp = split_task(exp, proposal)
-        proposal, seed = split_seed(exp, proposal)
-    except ConfigError:
-        seed = exp.seed
-    row = _failed_row(exp, proposal, run=run, trial=trial, search=search, error=error,
-                      seed=seed, task=_task_label(exp))
-    return dataclasses.replace(row, distributions=dists)
+    return _failed_row(exp, _unresolved(exp, proposal), run=run, trial=trial, search=search,
+                       error=error, task=_task_label(exp))
 
 
 def _task_label(exp: Experiment) -> str:
@@ -144,18 +135,13 @@ def _task_label(exp: Experiment) -> str:
     return exp.task.name
 
 
-def _call(evaluate: Evaluate, exp: Experiment, proposal: Proposal, task: Any, *, run: str,
-          trial: int, on_eval: OnEval | None, writer: ResultsWriter | None,
-          seed: int) -> TrialResult:
-    from lstm_search.evaluate import Candidate
-
-    cand = Candidate(genome=proposal.genome, cell=proposal.cell, hparams=dict(proposal.hparams),
-                     seed=seed)
+def _call(evaluate: Evaluate, exp: Experiment, cand: Candidate, *, run: str, trial: int,
+          on_eval: OnEval | None, writer: ResultsWriter | None) -> TrialResult:
     extra: dict[str, Any] = {}
     if evaluate is default_evaluate():
-        extra["task_obj"] = _task(task)  # data loaded once per process, not once per trial
-    return evaluate(cand, task=task, model=exp.model, train=exp.train, experiment=exp.name,
-                    run=run, trial=trial, on_eval=on_eval, writer=writer, **extra)
+        extra["task_obj"] = _task(cand.task)  # data loaded once per process, not once per trial
+    return evaluate(cand, experiment=exp.name, run=run, trial=trial, on_eval=on_eval,
+                    writer=writer, **extra)
 
 
 _TASKS: dict[Any, Any] = {}
@@ -184,9 +170,9 @@ def ratio_to_gru(value: float | None, reference: float | None, direction: str) -
     return reference / value if value > 0 else 1.0
 
 
-def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str, trial: int,
+def staged(evaluate: Evaluate, exp: Experiment, cand: Candidate, *, run: str, trial: int,
            on_eval: OnEval | None, writer: ResultsWriter | None,
-           references: Mapping[str, float], seed: int | None = None) -> TrialResult:
+           references: Mapping[str, float]) -> TrialResult:
     """Jozefowicz et al. 2015's staged filtering: each stage's task in turn, stopping as soon as
     the cell falls below the stage's fraction of the GRU; fitness = min ratio to the GRU.
 
@@ -200,9 +186,8 @@ def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str,
     result: TrialResult | None = None
     for i, (task, min_fraction) in enumerate(stages):
         last = i == len(stages) - 1
-        result = _call(evaluate, exp, proposal, task, run=run, trial=trial,
-                       on_eval=on_eval if last else None, writer=writer,
-                       seed=exp.seed if seed is None else seed)
+        result = _call(evaluate, exp, dataclasses.replace(cand, task=task), run=run,
+                       trial=trial, on_eval=on_eval if last else None, writer=writer)
         if result.status != "complete":
             break
         ratio = ratio_to_gru(result.objective, references.get(task.name), result.direction)
@@ -225,62 +210,69 @@ def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str,
     return dataclasses.replace(result, task=_task_label(exp), task_options={}, metrics=metrics)
 
 
+def _setup_error(exp: Experiment, cand: Candidate, e: Exception, writer: ResultsWriter, *,
+                 run: str, trial: int, search: str, task: str) -> NoReturn:
+    """Record a ``failed`` row for a trial that tripped on the declaration (every trial would
+    fail the same way), then stop the search with :class:`SearchSetupError`."""
+    tb = traceback.format_exc(limit=4)
+    writer.append(_failed_row(exp, cand, run=run, trial=trial, search=search,
+                              error=f"{type(e).__name__}: {e}\n{tb}", task=task))
+    raise SearchSetupError(f"trial {trial} of {exp.name}: {type(e).__name__}: {e}; "
+                           f"the search stops (fix the experiment, then --resume)") from e
+
+
 def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_dir: str | Path,
               search: str, evaluate: Evaluate | None = None, on_eval: OnEval | None = None,
               references: Mapping[str, float] | None = None,
               retry_of: int | None = None) -> TrialResult:
-    """Evaluate ``proposal`` as trial ``trial`` of ``run`` and append its row exactly once.
+    """Resolve ``proposal`` (:func:`resolve`), evaluate it as trial ``trial`` of ``run`` and
+    append its row exactly once.
 
     A recorded outcome for the same canonical cell, hyperparameters, seed and task is reused
     (the row says ``reused_from``). ``retry_of``: the failed trial this one runs again. Never
     raises for a bad trial: an unexpected error becomes a ``failed`` row with the traceback's
-    last lines.
+    last lines. A setting every trial would trip on (:class:`ConfigError`, a missing data set)
+    is recorded as a ``failed`` row, then raises :class:`SearchSetupError`.
     """
     writer = ResultsWriter(run_dir)
     worker = worker_name()
     task_label = _task_label(exp)
-    dists = distributions_of(exp.space, proposal.hparams)  # seed and task.* ones included
-    proposal, exp = split_task(exp, proposal)
-    proposal, seed = split_seed(exp, proposal)
-    options = {} if exp.search.sampler == "evolution" else task_options(exp.task)
-    key = None
     try:
-        key = result_key(genome_id(proposal.genome), dict(proposal.hparams), seed, task_label,
+        cand = resolve(exp, proposal)
+    except ConfigError as e:
+        _setup_error(exp, _unresolved(exp, proposal), e, writer, run=run, trial=trial,
+                     search=search, task=task_label)
+    options = {} if exp.search.sampler == "evolution" else task_options(cand.task)
+    try:
+        key = result_key(genome_id(cand.genome), dict(cand.hparams), cand.seed, task_label,
                          options)
     except Exception:  # an invalid genome may have no canonical form: evaluate says why
         key = None
     original = find_reusable(run_dir, key) if key else None
     if original is not None:
         result = reuse(original, trial=trial, worker=worker, search=search, now=now())
-        result = dataclasses.replace(result, run=run, experiment=exp.name, distributions=dists)
     else:
         evaluate = evaluate or default_evaluate()
         try:
             if exp.search.sampler == "evolution":
-                result = staged(evaluate, exp, proposal, run=run, trial=trial, on_eval=on_eval,
-                                writer=writer, references=references or {}, seed=seed)
+                result = staged(evaluate, exp, cand, run=run, trial=trial, on_eval=on_eval,
+                                writer=writer, references=references or {})
             else:
-                result = _call(evaluate, exp, proposal, exp.task, run=run, trial=trial,
-                               on_eval=on_eval, writer=writer, seed=seed)
+                result = _call(evaluate, exp, cand, run=run, trial=trial, on_eval=on_eval,
+                               writer=writer)
         except Exception as e:
-            tb = traceback.format_exc(limit=4)
-            result = _failed_row(exp, proposal, run=run, trial=trial, search=search,
-                                 error=f"{type(e).__name__}: {e}\n{tb}", seed=seed,
-                                 task=task_label)
             if isinstance(e, ConfigError | FileNotFoundError):
-                # the declaration, not the cell: every trial would fail the same way
-                result = dataclasses.replace(result, search=search, worker=worker, trial=trial,
-                                             run=run, experiment=exp.name, distributions=dists)
-                writer.append(result)
-                raise SearchSetupError(f"trial {trial} of {exp.name}: {type(e).__name__}: {e}; "
-                                       f"the search stops (fix the experiment, then --resume)"
-                                       ) from e
-        result = dataclasses.replace(result, search=search, worker=worker, trial=trial, run=run,
-                                     experiment=exp.name, distributions=dists)
-    result = dataclasses.replace(result, retry_of=retry_of)
+                _setup_error(exp, cand, e, writer, run=run, trial=trial, search=search,
+                             task=task_label)
+            tb = traceback.format_exc(limit=4)
+            result = _failed_row(exp, cand, run=run, trial=trial, search=search,
+                                 error=f"{type(e).__name__}: {e}\n{tb}", task=task_label)
+    result = dataclasses.replace(result, search=search, worker=worker, trial=trial, run=run,
+                                 experiment=exp.name,
+                                 distributions=dict(cand.distributions), retry_of=retry_of)
     writer.append(result)
     return result
 
 
-__all__ = ["SearchSetupError", "failed_row", "pick_metric", "run_trial", "split_seed",
-           "split_task", "staged", "worker_name"]
+__all__ = ["SearchSetupError", "failed_row", "pick_metric", "resolve", "run_trial", "staged",
+           "worker_name"]
