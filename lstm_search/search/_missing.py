@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lstm_search.experiment import Experiment
-from lstm_search.results import TrialResult, task_options
+from lstm_search.results import TrialResult
 
 
 def grid_plan(exp: Experiment) -> list[dict[str, Any]]:
@@ -49,12 +49,15 @@ def point_key(exp: Experiment, params: Mapping[str, Any]) -> str | None:
     """The identity a trial of ``params`` records in its row (None if the point cannot be
     built: it then matches no row and counts as missing)."""
     from lstm_search.genome import genome_id, validate
-    from lstm_search.search._trial import _task_label, resolve
+    from lstm_search.search._strategy import strategy_of
+    from lstm_search.search._trial import resolve
 
+    strategy = strategy_of(exp)
     try:
         cand = resolve(exp, exp.space.build(dict(params)))
         gid = "" if validate(cand.genome) else genome_id(cand.genome)
-        return _key(gid, cand.hparams, cand.seed, _task_label(exp), task_options(cand.task))
+        return _key(gid, cand.hparams, cand.seed, strategy.task_label(exp),
+                    strategy.row_task_options(cand))
     except Exception:
         return None
 

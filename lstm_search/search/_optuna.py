@@ -40,6 +40,7 @@ from lstm_search.search._storage import (
     make_storage,
     second_value,
 )
+from lstm_search.search._strategy import Proposer, strategy_of
 from lstm_search.search._trial import (
     Evaluate,
     SearchSetupError,
@@ -239,14 +240,11 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
     exp = exp or load_experiment(spec.experiment_path, smoke=spec.smoke,
                                  overrides=spec.overrides)
     study = open_study(exp, spec.storage, spec.study_name, seed=exp.seed * 1000 + spec.index)
-    evolution = None
-    if exp.search.sampler == "evolution":
-        from lstm_search.search.evolution import Evolution
-
-        evolution = Evolution(exp, study, seed=exp.seed * 1000 + spec.index)
+    # a strategy that proposes trials itself (evolution) does so from the study's history
+    proposer = strategy_of(exp).proposer(exp, study, seed=exp.seed * 1000 + spec.index)
     ran = 0
     while True:
-        references: dict[str, float] = {}
+        context: Mapping[str, Any] = {}
         proposal: Proposal | None = None
         failure: Exception | None = None
         with _locked(spec.run_dir):
@@ -256,26 +254,26 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
                 taken = _taken(study, spec.run_dir)
             if len(taken) >= exp.search.trials:
                 break
-            wait = evolution is not None and evolution.waiting_for_reference()
+            wait = proposer is not None and proposer.waiting()
             if not wait:
                 trial = study.ask()
                 # under the lock: a sweep (which takes it) never sees a trial without its driver
                 trial.set_user_attr(DRIVER_ATTR, spec.driver)
                 trial.set_user_attr("pid", os.getpid())
                 trial.set_user_attr("worker_index", spec.index)
-                if evolution is not None:
-                    # under the lock: the proposal's cell is stored before another worker
-                    # proposes (two workers never seed the same cell)
+                if proposer is not None:
+                    # under the lock: the proposal is stored before another worker proposes
+                    # (two workers never seed the same cell)
                     try:
-                        proposal = evolution.propose(trial)
-                        references = evolution.references()
+                        proposal = proposer.propose(trial)
+                        context = proposer.context()
                     except Exception as e:
                         failure = e
-        if wait:  # the GRU seed runs elsewhere: its result is every candidate's reference
+        if wait:  # e.g. the GRU seed runs elsewhere: its result is every candidate's reference
             time.sleep(0.5)
             continue
         try:
-            _evaluate_trial(exp, spec, study, trial, proposal, failure, references, evolution)
+            _evaluate_trial(exp, spec, study, trial, proposal, failure, context, proposer)
         except (TableWriteError, KeyboardInterrupt):
             # no row, or a row not yet told: the study must not count the trial done without
             # its row (an abandoned trial is run again on --resume)
@@ -288,7 +286,7 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
 
 def _evaluate_trial(exp: Experiment, spec: WorkerSpec, study: Any, trial: Any,
                     proposal: Proposal | None, failure: Exception | None,
-                    references: dict[str, float], evolution: Any) -> None:
+                    context: Mapping[str, Any], proposer: Proposer | None) -> None:
     """Evaluate one asked trial, append its row, then tell the study (in that order)."""
     try:
         if failure is not None:
@@ -312,13 +310,13 @@ def _evaluate_trial(exp: Experiment, spec: WorkerSpec, study: Any, trial: Any,
                            run_dir=spec.run_dir, search=_search_name(exp, "optuna"),
                            evaluate=spec.evaluate,
                            on_eval=_on_eval(trial, exp),
-                           references=references,
+                           context=context,
                            retry_of=trial.user_attrs.get(RETRY_ATTR))
     except SearchSetupError:
         study.tell(trial.number, state=optuna_fail())
         raise
-    if evolution is not None:
-        evolution.record(trial, result)
+    if proposer is not None:
+        proposer.record(trial, result)
     tell(study, trial.number, exp, result)
 
 
@@ -332,7 +330,7 @@ SETUP_ERROR_EXIT = 3
 
 
 def _search_name(exp: Experiment, backend: str) -> str:
-    return "evolution" if exp.search.sampler == "evolution" else f"{backend}-{exp.search.sampler}"
+    return strategy_of(exp).search_name(exp, backend)
 
 
 def _die_with_parent(parent: int = 0) -> None:

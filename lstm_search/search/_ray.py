@@ -44,11 +44,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from lstm_search.experiment import Experiment, ExperimentError, load_experiment
+from lstm_search.experiment import Experiment, load_experiment
 from lstm_search.genome import Genome
 from lstm_search.results import ResultsWriter, TrialResult
 from lstm_search.search._optuna import _locked
 from lstm_search.search._storage import second_value
+from lstm_search.search._strategy import strategy_of
 from lstm_search.search._trial import Evaluate, failed_row, pick_metric, run_trial
 from lstm_search.spaces import Proposal
 
@@ -184,7 +185,8 @@ def _trainable(config: dict[str, Any]) -> None:
             tune.report({"objective": float(metrics[name]), "epoch": epoch})
 
     result = run_trial(exp, proposal, run=c["run"], trial=number, run_dir=c["run_dir"],
-                       search=f"ray-{exp.search.sampler}", evaluate=_resolve(c.get("evaluate")),
+                       search=strategy_of(exp).search_name(exp, "ray"),
+                       evaluate=_resolve(c.get("evaluate")),
                        on_eval=on_eval)
     tune.report(_final_report(exp, result, number))
 
@@ -203,7 +205,7 @@ def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None
     claims = read_claims(run_dir)[0]
     writer = ResultsWriter(run_dir)
     recorded = writer.finished_trials()
-    search = f"ray-{exp.search.sampler}"
+    search = strategy_of(exp).search_name(exp, "ray")
     asha = make_scheduler(exp) is not None
     for res in grid:
         config = res.config or {}
@@ -278,9 +280,7 @@ def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Ma
     from lstm_search.search._missing import missing_points
     from lstm_search.search._ray_local import local_ray
 
-    if exp.search.sampler == "evolution":
-        raise ExperimentError("the evolutionary strategy runs on the optuna backend "
-                              "(--backend optuna)")
+    strategy_of(exp).check_backend(exp, "ray")
     rows = ResultsWriter(run_dir).rows()
     recorded = {r.trial for r in rows}
     remaining = exp.search.trials - len(recorded)

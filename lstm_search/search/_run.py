@@ -22,6 +22,7 @@ from lstm_search.provenance import provenance, provenance_warnings
 from lstm_search.results import RUN_FILE, ResultsWriter, now
 from lstm_search.search._progress import ProgressMonitor, Summary, summarise
 from lstm_search.search._storage import default_storage_url
+from lstm_search.search._strategy import strategy_of
 from lstm_search.search._trial import Evaluate
 
 BACKENDS = ("optuna", "ray")
@@ -214,10 +215,7 @@ def check_backend(exp: Experiment, backend: str, *, storage: str | None = None) 
     """Raise :class:`ExperimentError` when ``exp`` cannot run on ``backend``."""
     if backend not in BACKENDS:
         raise ExperimentError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-    if backend == "ray" and exp.search.sampler == "evolution":
-        raise ExperimentError(f"experiment {exp.name!r}: the evolutionary strategy "
-                              f"(search.sampler 'evolution') runs on the optuna backend "
-                              f"(--backend optuna)")
+    strategy_of(exp).check_backend(exp, backend)
     if backend == "ray" and storage:
         raise ExperimentError("--storage is the Optuna backend's study storage; the ray backend "
                               "keeps its state in the run folder (ray/)")
@@ -341,10 +339,10 @@ def _check_before_writing(exp: Experiment, backend: str, *, explicit_storage: st
     if retry_failed and not resume:
         raise ExperimentError("--retry-failed runs the failed trials of an earlier run again: "
                               "use it with --resume")
-    if retry_failed and (backend != "optuna" or exp.search.sampler == "evolution"):
+    if retry_failed and (backend != "optuna" or not strategy_of(exp).retries_failed):
         raise ExperimentError("--retry-failed works with the optuna backend's samplers (not "
-                              "the ray backend, nor the evolutionary strategy, whose next "
-                              "proposals depend on each outcome)")
+                              "the ray backend, nor a strategy whose next proposals depend on "
+                              f"each outcome: {strategy_of(exp).label(exp)})")
     if storage and backend == "optuna":
         check_storage(storage)
 

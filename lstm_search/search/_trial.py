@@ -1,7 +1,8 @@
 """One trial of a search: a proposal evaluated (or its recorded outcome reused), one row written.
 
-Every backend (Optuna in-process or in worker processes, Ray Tune trainables, the evolutionary
-strategy) ends a trial here, so rows, reuse and staged filtering behave the same everywhere.
+Every backend (Optuna in-process or in worker processes, Ray Tune trainables) and every
+strategy (:mod:`lstm_search.search._strategy`) ends a trial here, so rows, reuse and staged
+filtering behave the same everywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lstm_search.experiment import Experiment, ExperimentError
 from lstm_search.genome import genome_id
 from lstm_search.results import ResultsWriter, TrialResult, now, task_options
 from lstm_search.search._dedup import find_reusable, result_key, reuse
+from lstm_search.search._strategy import strategy_of
 from lstm_search.spaces import Proposal, distributions_of
 
 if TYPE_CHECKING:
@@ -84,8 +86,8 @@ def _failed_row(exp: Experiment, cand: Candidate, *, run: str, trial: int, searc
         task_options=task_options(cand.task) if task == cand.task.name else {},
         hparams=dict(cand.hparams), distributions=dict(cand.distributions), status="failed",
         error=error, search=search,
-        # the experiment's direction, as its complete rows carry it (analysis ranks them all)
-        direction="maximize" if exp.search.sampler == "evolution" else exp.search.direction,
+        # the study's direction, as its complete rows carry it (analysis ranks them all)
+        direction=strategy_of(exp).direction(exp),
         worker=worker_name(), start_time=t, end_time=t,
         **trial_provenance(threads=exp.train.threads))
 
@@ -96,14 +98,11 @@ def resolve(exp: Experiment, proposal: Proposal) -> Candidate:
     and the distribution each was drawn from. Every backend trains exactly this.
 
     Raises :class:`ConfigError` for a hyperparameter no trial can take (an unknown key, a
-    non-integer seed, ``task.<option>`` under the evolutionary strategy).
+    non-integer seed, one the strategy cannot apply: ``task.<option>`` under evolution).
     """
-    from lstm_search.evaluate import TASK_PREFIX, resolve_candidate
+    from lstm_search.evaluate import resolve_candidate
 
-    if exp.search.sampler == "evolution" and any(k.startswith(TASK_PREFIX)
-                                                 for k in proposal.hparams):
-        raise ConfigError("task.<option> hyperparameters are not supported by the evolutionary "
-                          "strategy (its stages fix the tasks)")
+    strategy_of(exp).check_hparams(proposal.hparams)
     return resolve_candidate(proposal.genome, proposal.cell, proposal.hparams, task=exp.task,
                              model=exp.model, train=exp.train, seed=exp.seed,
                              distributions=distributions_of(exp.space, proposal.hparams))
@@ -126,13 +125,7 @@ def failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, sea
                error: str) -> TrialResult:
     """A ``failed`` row for a trial that never produced a result (its worker died ...)."""
     return _failed_row(exp, _unresolved(exp, proposal), run=run, trial=trial, search=search,
-                       error=error, task=_task_label(exp))
-
-
-def _task_label(exp: Experiment) -> str:
-    if exp.search.sampler == "evolution" and exp.stages:
-        return "+".join([s.task.name for s in exp.stages] + [exp.task.name])
-    return exp.task.name
+                       error=error, task=strategy_of(exp).task_label(exp))
 
 
 def _call(evaluate: Evaluate, exp: Experiment, cand: Candidate, *, run: str, trial: int,
@@ -158,58 +151,6 @@ def _task(config: Any) -> Any:
     return _TASKS[config]
 
 
-def ratio_to_gru(value: float | None, reference: float | None, direction: str) -> float:
-    """How good ``value`` is as a fraction of the GRU's ``reference`` (1 = as good; 1 as well
-    while there is no reference yet: the GRU itself is evaluated first; 0 for no value)."""
-    if reference is None:
-        return 1.0
-    if value is None or value != value:
-        return 0.0
-    if direction == "maximize":
-        return value / reference if reference > 0 else 1.0
-    return reference / value if value > 0 else 1.0
-
-
-def staged(evaluate: Evaluate, exp: Experiment, cand: Candidate, *, run: str, trial: int,
-           on_eval: OnEval | None, writer: ResultsWriter | None,
-           references: Mapping[str, float]) -> TrialResult:
-    """Jozefowicz et al. 2015's staged filtering: each stage's task in turn, stopping as soon as
-    the cell falls below the stage's fraction of the GRU; fitness = min ratio to the GRU.
-
-    ``references`` maps a stage's task name to the GRU's best objective on it; a stage without
-    a reference yet counts as ratio 1 (the GRU itself is evaluated first).
-    """
-    stages = [(s.task, exp.search.gru_fraction if s.min_fraction is None else s.min_fraction)
-              for s in exp.stages] + [(exp.task, 0.0)]
-    fitness: dict[str, float] = {}
-    stage_metrics: dict[str, float] = {}
-    result: TrialResult | None = None
-    for i, (task, min_fraction) in enumerate(stages):
-        last = i == len(stages) - 1
-        result = _call(evaluate, exp, dataclasses.replace(cand, task=task), run=run,
-                       trial=trial, on_eval=on_eval if last else None, writer=writer)
-        if result.status != "complete":
-            break
-        ratio = ratio_to_gru(result.objective, references.get(task.name), result.direction)
-        fitness[task.name] = ratio
-        stage_metrics[f"stage.{task.name}"] = float(result.objective or 0.0)
-        stage_metrics[f"maximize.{task.name}"] = float(result.direction == "maximize")
-        if ratio < min_fraction:
-            break
-    assert result is not None
-    metrics = {**result.metrics, **stage_metrics}
-    for name, r in fitness.items():
-        metrics[f"fitness.{name}"] = r
-    if result.status == "complete":
-        # a cell stopped early has its failing ratio in the minimum already
-        fit = min(fitness.values()) if fitness else 0.0
-        metrics["fitness.min"] = fit
-        return dataclasses.replace(result, task=_task_label(exp), task_options={},
-                                   metrics=metrics, objective=fit,
-                                   objective_name="fitness.min", direction="maximize")
-    return dataclasses.replace(result, task=_task_label(exp), task_options={}, metrics=metrics)
-
-
 def _setup_error(exp: Experiment, cand: Candidate, e: Exception, writer: ResultsWriter, *,
                  run: str, trial: int, search: str, task: str) -> NoReturn:
     """Record a ``failed`` row for a trial that tripped on the declaration (every trial would
@@ -223,26 +164,29 @@ def _setup_error(exp: Experiment, cand: Candidate, e: Exception, writer: Results
 
 def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_dir: str | Path,
               search: str, evaluate: Evaluate | None = None, on_eval: OnEval | None = None,
-              references: Mapping[str, float] | None = None,
+              context: Mapping[str, Any] | None = None,
               retry_of: int | None = None) -> TrialResult:
     """Resolve ``proposal`` (:func:`resolve`), evaluate it as trial ``trial`` of ``run`` and
     append its row exactly once.
 
     A recorded outcome for the same canonical cell, hyperparameters, seed and task is reused
-    (the row says ``reused_from``). ``retry_of``: the failed trial this one runs again. Never
+    (the row says ``reused_from``). ``context``: what the strategy's proposer gives the
+    evaluation (evolution: the GRU's references). ``retry_of``: the failed trial this one runs
+    again. Never
     raises for a bad trial: an unexpected error becomes a ``failed`` row with the traceback's
     last lines. A setting every trial would trip on (:class:`ConfigError`, a missing data set)
     is recorded as a ``failed`` row, then raises :class:`SearchSetupError`.
     """
     writer = ResultsWriter(run_dir)
     worker = worker_name()
-    task_label = _task_label(exp)
+    strategy = strategy_of(exp)
+    task_label = strategy.task_label(exp)
     try:
         cand = resolve(exp, proposal)
     except ConfigError as e:
         _setup_error(exp, _unresolved(exp, proposal), e, writer, run=run, trial=trial,
                      search=search, task=task_label)
-    options = {} if exp.search.sampler == "evolution" else task_options(cand.task)
+    options = strategy.row_task_options(cand)
     try:
         key = result_key(genome_id(cand.genome), dict(cand.hparams), cand.seed, task_label,
                          options)
@@ -253,13 +197,12 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
         result = reuse(original, trial=trial, worker=worker, search=search, now=now())
     else:
         evaluate = evaluate or default_evaluate()
+
+        def call(c: Candidate, on_eval: OnEval | None) -> TrialResult:
+            return _call(evaluate, exp, c, run=run, trial=trial, on_eval=on_eval, writer=writer)
+
         try:
-            if exp.search.sampler == "evolution":
-                result = staged(evaluate, exp, cand, run=run, trial=trial, on_eval=on_eval,
-                                writer=writer, references=references or {})
-            else:
-                result = _call(evaluate, exp, cand, run=run, trial=trial, on_eval=on_eval,
-                               writer=writer)
+            result = strategy.evaluate(call, exp, cand, on_eval=on_eval, context=context or {})
         except Exception as e:
             if isinstance(e, ConfigError | FileNotFoundError):
                 _setup_error(exp, cand, e, writer, run=run, trial=trial, search=search,
@@ -274,5 +217,5 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
     return result
 
 
-__all__ = ["SearchSetupError", "failed_row", "pick_metric", "resolve", "run_trial", "staged",
+__all__ = ["SearchSetupError", "failed_row", "pick_metric", "resolve", "run_trial",
            "worker_name"]

@@ -20,6 +20,7 @@ from lstm_search.experiment import load_experiment
 from lstm_search.results import task_options
 from lstm_search.search import run_experiment
 from lstm_search.search._storage import make_storage
+from lstm_search.search._strategy import Strategy
 from lstm_search.search._trial import resolve
 from lstm_search.spaces import Proposal
 from lstm_search.zoo import get
@@ -112,3 +113,35 @@ def test_the_ray_backend_trains_the_resolved_candidate(tmp_path: Path) -> None:
     for row in table:
         cand = _expected(out.experiment, row)
         assert row["hidden_size"] == cand.model.hidden_size
+
+
+class _Tagged(Strategy):
+    """A plug-in that evaluates every candidate twice and names its rows."""
+
+    def search_name(self, exp: Any, backend: str) -> str:
+        return f"tagged-{backend}"
+
+    def evaluate(self, call: Any, exp: Any, cand: Any, *, on_eval: Any,
+                 context: Any) -> Any:
+        first = call(cand, on_eval)
+        second = call(cand, on_eval)
+        assert first.objective == second.objective  # the fake is a function of the point
+        return dataclasses.replace(second, metrics={**second.metrics, "evaluations": 2.0})
+
+
+def test_the_driver_asks_the_registered_strategy(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstm_search.search import _strategy
+    from lstm_search.search.evolution import EVOLUTION
+
+    assert _strategy.strategy_of(load_experiment("jozefowicz")) is EVOLUTION
+    assert _strategy.strategy_of(load_experiment("quickstart")) is _strategy.PLAIN
+    monkeypatch.setitem(_strategy._REGISTRY, "random", _Tagged())
+    path = write_experiment(tmp_path, search='trials=2, sampler="random"')
+    TRAINED.clear()
+    out = run_experiment(str(path), out=tmp_path / "results", run="r",
+                         evaluate=recording_evaluate, stream=io.StringIO())
+    table = rows(out.run_dir)
+    assert len(TRAINED) == 4 and len(table) == 2
+    assert {r["search"] for r in table} == {"tagged-optuna"}
+    assert all(r["metrics"]["evaluations"] == 2.0 for r in table)
