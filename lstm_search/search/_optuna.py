@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstm_search.experiment import Experiment, load_experiment
+from lstm_search.experiment import Experiment
 from lstm_search.genome import Genome
 from lstm_search.results import ResultsWriter, TableWriteError, TrialResult
 from lstm_search.search._lease import DRIVER_ATTR, Lease, live_drivers
@@ -46,6 +46,7 @@ from lstm_search.search._trial import (
     SearchSetupError,
     failed_row,
     pick_metric,
+    rebuild_experiment,
     run_trial,
 )
 from lstm_search.spaces import Proposal, suggest
@@ -69,6 +70,9 @@ class WorkerSpec:
     extra: Mapping[str, Any] = field(default_factory=dict)
     driver: str = ""  # the lease key of the driver these workers belong to (see _lease)
     driver_pid: int = 0  # the driver's process id (a worker whose driver is gone stops)
+    # the driver's experiment as data (recorded_data): workers rebuild it from this, not from
+    # the file (None: a space of the user's own class, loaded from the file)
+    experiment_data: Mapping[str, Any] | None = None
 
 
 @contextlib.contextmanager
@@ -237,8 +241,8 @@ def _on_eval(trial: Any, exp: Experiment) -> Any:
 
 def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
     """Ask, evaluate, record, tell until the run's budget is taken; returns trials run here."""
-    exp = exp or load_experiment(spec.experiment_path, smoke=spec.smoke,
-                                 overrides=spec.overrides)
+    exp = exp or rebuild_experiment(spec.experiment_data, path=spec.experiment_path,
+                                    smoke=spec.smoke, overrides=spec.overrides)
     study = open_study(exp, spec.storage, spec.study_name, seed=exp.seed * 1000 + spec.index)
     # a strategy that proposes trials itself (evolution) does so from the study's history
     proposer = strategy_of(exp).proposer(exp, study, seed=exp.seed * 1000 + spec.index)

@@ -44,13 +44,20 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from lstm_search.experiment import Experiment, load_experiment
+from lstm_search.experiment import Experiment
 from lstm_search.genome import Genome
 from lstm_search.results import ResultsWriter, TrialResult
 from lstm_search.search._optuna import _locked
 from lstm_search.search._storage import second_value
 from lstm_search.search._strategy import strategy_of
-from lstm_search.search._trial import Evaluate, failed_row, pick_metric, run_trial
+from lstm_search.search._trial import (
+    Evaluate,
+    failed_row,
+    pick_metric,
+    rebuild_experiment,
+    recorded_data,
+    run_trial,
+)
 from lstm_search.spaces import Proposal
 
 CLAIMS_FILE = "ray_trials.json"
@@ -157,7 +164,8 @@ def _trainable(config: dict[str, Any]) -> None:
     from ray import tune
 
     c = config[KEY]
-    exp = load_experiment(c["experiment_path"], smoke=c["smoke"], overrides=c["overrides"])
+    exp = rebuild_experiment(c.get("experiment_data"), path=c["experiment_path"],
+                             smoke=c["smoke"], overrides=c["overrides"])
     number = claim_number(c["run_dir"], tune.get_context().get_trial_id(),
                           budget=exp.search.trials)
     if number is None:  # the budget is taken (a resumed run): no row
@@ -298,7 +306,9 @@ def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Ma
                        num_gpus=None if exp.search.gpus_per_trial else 0):
             constants = {"experiment_path": experiment_path, "smoke": smoke,
                          "overrides": dict(overrides), "run": run, "run_dir": str(run_dir),
-                         "evaluate": _evaluate_ref(evaluate)}
+                         "evaluate": _evaluate_ref(evaluate),
+                         # trials rebuild the driver's experiment from this, not the file
+                         "experiment_data": recorded_data(exp)}
             trainable = tune.with_resources(_trainable, {"cpu": exp.search.cpus_per_trial,
                                                          "gpu": exp.search.gpus_per_trial})
             storage = Path(run_dir) / "ray"

@@ -38,6 +38,27 @@ class SearchSetupError(ExperimentError):
     missing data set): the search stops instead of failing every trial the same way."""
 
 
+def recorded_data(exp: Experiment) -> dict[str, Any] | None:
+    """``exp`` as the data workers and Ray trials rebuild it from (:meth:`Experiment.to_dict`,
+    as ``run.json`` records it); None when its space has no data form."""
+    from lstm_search.results import json_ready
+
+    data = json_ready(exp.to_dict())
+    return data if data["space"].get("data") else None
+
+
+def rebuild_experiment(data: Mapping[str, Any] | None, *, path: str, smoke: bool,
+                       overrides: Mapping[str, Any]) -> Experiment:
+    """The driver's experiment in a worker process or a Ray trial: rebuilt from ``data``
+    (:func:`recorded_data`), never from the declaration file, which may have been edited since
+    the run began; a space of the user's own class (no data) is loaded from ``path`` again."""
+    if data is not None:
+        return Experiment.from_dict(data, where=f"the run of {path}")
+    from lstm_search.experiment import load_experiment
+
+    return load_experiment(path, smoke=smoke, overrides=overrides)
+
+
 def default_evaluate() -> Evaluate:
     from lstm_search.evaluate import evaluate_candidate
 
@@ -217,5 +238,5 @@ def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_
     return result
 
 
-__all__ = ["SearchSetupError", "failed_row", "pick_metric", "resolve", "run_trial",
-           "worker_name"]
+__all__ = ["SearchSetupError", "failed_row", "pick_metric", "rebuild_experiment",
+           "recorded_data", "resolve", "run_trial", "worker_name"]
