@@ -106,15 +106,20 @@ RETRY_ATTR = "retry_of"  # user attr of a trial that runs a failed trial's point
 
 def _taken(study: Any, run_dir: str | Path) -> set[int]:
     """The trials that count against the budget: rows (less failed rows superseded by a retry,
-    done or pending) and running trials (less abandoned ones)."""
+    done or pending) and running trials (less abandoned ones).
+
+    The study is read before the table: a trial of another worker that finishes in between
+    (row appended, then told) is then seen running or has its row. Read the other way round,
+    it was in neither, and one trial too many was asked."""
     import optuna
 
-    rows = ResultsWriter(run_dir).rows()
-    retried = {r.retry_of for r in rows if r.retry_of is not None}
+    held = _held(study)
     states = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
     pending = {t.user_attrs[RETRY_ATTR] for t in study.get_trials(deepcopy=False, states=states)
                if RETRY_ATTR in t.user_attrs and not t.user_attrs.get(ABANDONED)}
-    return ({r.trial for r in rows} - retried - pending) | _held(study)
+    rows = ResultsWriter(run_dir).rows()
+    retried = {r.retry_of for r in rows if r.retry_of is not None}
+    return ({r.trial for r in rows} - retried - pending) | held
 
 
 def schedule_retries(exp: Experiment, spec: WorkerSpec) -> list[int]:

@@ -453,7 +453,8 @@ def run_experiment(
     running by a dead driver are run again; a live driver's are left alone. It refuses when the
     resolved settings differ from the run's ``run.json`` (``force`` resumes anyway, with the
     new settings recorded); ``retry_failed`` runs the point of each failed trial again.
-    ``evaluate`` replaces :func:`lstm_search.evaluate.evaluate_candidate` (it must be picklable
+    ``evaluate`` replaces :func:`lstm_search.evaluate.evaluate_candidate` (called the same way,
+    with each trial's resolved :class:`~lstm_search.evaluate.Candidate`; it must be picklable
     by reference for several workers).
     """
     if backend not in BACKENDS:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from lstm_search.evaluate import Candidate
     from lstm_search.train import OnEval
 
+# ``evaluate(candidate, *, experiment, run, trial, on_eval, writer, **extra)``: trains the
+# resolved candidate (its task, model and train settings), like evaluate_candidate
 Evaluate = Callable[..., TrialResult]
 
 # Validation metrics tried in order when the experiment names none (lower is better).
