@@ -62,7 +62,7 @@ Status = Literal["complete", "pruned", "failed", "invalid"]
 STATUSES: tuple[str, ...] = ("complete", "pruned", "failed", "invalid")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrialResult:
     """One trial of one experiment: identity, outcome, cost and provenance.
 

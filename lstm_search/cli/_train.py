@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, GenomeError, OSError) as e:
         return _error(str(e))
 
-    from lstm_search.evaluate import Candidate, evaluate_candidate
+    from lstm_search.evaluate import evaluate_candidate, resolve_candidate
     from lstm_search.tasks import make_task
 
     def on_eval(epoch: int, metrics: dict[str, float], final: bool) -> None:
@@ -141,10 +141,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         task = make_task(configs.task)
         _announce(genome, name or args.cell, task, configs, args.seed)
-        result = evaluate_candidate(
-            Candidate(genome, name, {}, args.seed),  # type: ignore[arg-type]
-            task=configs.task, model=configs.model, train=configs.train, on_eval=on_eval,
-            checkpoint_dir=args.checkpoint_dir, task_obj=task)
+        candidate = resolve_candidate(genome, name, {}, task=configs.task, model=configs.model,
+                                      train=configs.train, seed=args.seed)
+        result = evaluate_candidate(candidate, on_eval=on_eval,
+                                    checkpoint_dir=args.checkpoint_dir, task_obj=task)
     except (ConfigError, DataError, ValueError) as e:
         return _error(str(e))
     print(json.dumps(_finite(result.to_dict()), sort_keys=True))
