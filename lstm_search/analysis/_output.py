@@ -1,9 +1,11 @@
 """Where a report goes: the default folder inside the run, the refusal to write into a folder
 that holds something else, and the removal of an earlier report's files before a new one.
 
-A folder is an earlier report when it holds ``report.md`` (what :func:`write_report` always
-writes); its figures and CSV tables are removed before the new report is written, so that no
-figure of the earlier one stays behind beside the new ``report.md``.
+A folder is an earlier report when it holds ``report.md`` or ``report.html`` (what
+:func:`write_report` always writes; a reproduction's folder keeps only the Markdown in git, a
+clone only the HTML a report left when run there); its figures and CSV tables are removed
+before the new report is written, so that no figure of the earlier one stays behind beside
+the new ``report.md``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from lstm_search.analysis._table import AnalysisError
 __all__ = ["REPORT_DIR", "default_report_dir", "prepare_report_dir"]
 
 REPORT_DIR = "report"
-_MARK = "report.md"
 _REPORT_FILES = ("report.md", "report.html")
 
 
@@ -32,8 +33,8 @@ def default_report_dir(paths: Sequence[str | os.PathLike[str]]) -> Path:
 
 
 def is_report_dir(out: Path) -> bool:
-    """``out`` holds an earlier report (its ``report.md``)."""
-    return (out / _MARK).is_file()
+    """``out`` holds an earlier report (its ``report.md`` or ``report.html``)."""
+    return any((out / name).is_file() for name in _REPORT_FILES)
 
 
 def prepare_report_dir(out: str | os.PathLike[str], *, force: bool = False) -> Path:
@@ -51,8 +52,8 @@ def prepare_report_dir(out: str | os.PathLike[str], *, force: bool = False) -> P
         if not force:
             raise AnalysisError(
                 f"--out {folder}: the folder is not empty and holds no earlier report "
-                f"(no {_MARK}); choose an empty or new folder, or pass --force to write "
-                "into it anyway")
+                f"(no {' or '.join(_REPORT_FILES)}); choose an empty or new folder, or pass "
+                "--force to write into it anyway")
         return folder
     if is_report_dir(folder):
         stale = [*(folder / n for n in _REPORT_FILES), *folder.glob("*.csv"),

@@ -36,6 +36,19 @@ def test_default_output_is_inside_the_run_and_replaces_an_earlier_report(
     assert (out / "report.md").is_file()
 
 
+def test_a_folder_left_with_only_an_earlier_html_report_is_a_report(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reproduction's folder in git keeps report.md; one that kept only report.html (the
+    Markdown deleted, or a clone's leftover) is still an earlier report, replaced."""
+    run_dir = tables.write_failed_results(tmp_path / "res")
+    out = run_dir / "report"
+    out.mkdir()
+    (out / "report.html").write_text("<html>an earlier report</html>")
+    code, _ = _report([str(run_dir)], capsys)
+    assert code == 0 and (out / "report.md").is_file()
+    assert "an earlier report" not in (out / "report.html").read_text()
+
+
 def test_a_folder_that_holds_something_else_is_refused_without_force(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = tables.write_failed_results(tmp_path / "res")
