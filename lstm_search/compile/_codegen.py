@@ -85,7 +85,7 @@ def layout(plan: Plan) -> Layout:
     need.discard("x")
 
     def key(r: str) -> tuple[int, int]:
-        return ({"s": 0, "x": 1, "v": 2}[r[0]], int(r[1:]) if r[1:].isdigit() else 0)
+        return ({"s": 0, "x": 1, "u": 2, "v": 3}[r[0]], int(r[1:]) if r[1:].isdigit() else 0)
 
     return Layout(tuple(weights), tuple(sorted(need, key=key)),
                   tuple(g.gid for g in plan.step_groups))
@@ -93,8 +93,11 @@ def layout(plan: Plan) -> Layout:
 
 def _signature(plan: Plan, lay: Layout) -> str:
     states = ", ".join(f"s{j}: Tensor" for j in range(plan.n_states))
+    # format 2: the layer below's values (T, B, n) and each clock's schedule (T, 1, n) bool
+    extra = "".join(f", ul{j}: Tensor" for j in plan.below)
+    extra += "".join(f", mk{c.pos}: Tensor" for c in plan.clocks)
     weights = "".join(f", {w}: Tensor" for w in lay.weights)
-    return f"x: Tensor, {states}{weights}, packed: bool"
+    return f"x: Tensor, {states}{extra}{weights}, packed: bool"
 
 
 def _slots(g: Group, prod: str) -> list[str]:
@@ -137,12 +140,14 @@ def _expr(step: Step, plan: Plan) -> str:
         return f"p{step.pos} * {a[0]}"
     if op == "copy":
         return a[0]
+    if op == "clock":  # cand where the unit's module is active at step t, else prev
+        return f"torch.where(mk{step.pos}[t], {a[0]}, {a[1]})"
     raise ValueError(f"no code rule for op {op!r}")  # pragma: no cover
 
 
 def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
     name = "forward_save" if save else "forward"
-    n_ret = 1 + plan.n_states + (len(lay.saved) if save else 0)
+    n_ret = 1 + plan.n_states + len(plan.below) + (len(lay.saved) if save else 0)
     ret_t = ", ".join(["Tensor"] * n_ret)
     out = [f"def {name}({_signature(plan, lay)}) -> Tuple[{ret_t}]:",
            "    T = x.size(0)", "    B = x.size(1)"]
@@ -153,6 +158,7 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
         out.append(f"    xp = _mm(x.reshape(T * B, x.size(2)), w{xg.gid}, {_bias(xg)}, "
                    "packed).reshape(T, B, -1)")
     out.append("    ys: List[Tensor] = []")
+    out += [f"    em{j}: List[Tensor] = []" for j in plan.below]
     for r in lay.saved if save else ():
         out.append(f"    sv_{r}: List[Tensor] = []")
     out.append("    for t in range(T):")
@@ -166,7 +172,10 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
             body += _slots(xg, "xpt")
     if plan.uses_xt:
         body.append("xt = x[t]")
+    body += [f"u{j} = ul{j}[t]" for j in plan.below]
     for g in plan.step_groups:
+        if g.source[0] == "u":  # a product of the layer below's value, (B, K·n)
+            body += _slots(g, f"_mm({g.source}, w{g.gid}, {_bias(g)}, packed)")
         if g.source[0] == "s" and not (full_pairs and g is pg):
             # one fused product per previous state, (B, K·n)
             body.append(f"g{g.gid} = _mm({g.source}, w{g.gid}, {_bias(g)}, packed)")
@@ -192,8 +201,10 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
     body.append(f"ys.append({plan.output})")
     for j, r in enumerate(plan.new_states):
         body.append(f"s{j} = {r}")
+    body += [f"em{j}.append(s{j})" for j in plan.below]
     out += ["        " + line for line in body]
     rets = ["torch.stack(ys, 0)", *(f"s{j}" for j in range(plan.n_states))]
+    rets += [f"torch.stack(em{j}, 0)" for j in plan.below]
     if save:
         rets += [f"torch.stack(sv_{r}, 0)" for r in lay.saved]
     out.append(f"    return {', '.join(rets)}")
@@ -356,8 +367,12 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
 
 def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -> str:
     """TorchScript source of one layer: ``_mm``, ``forward`` and (``backward``) the fused
-    ``forward_save`` / ``backward`` pair."""
+    ``forward_save`` / ``backward`` pair. A plan using genome format 2 (below:, clock,
+    blocks) has ``forward`` only, which also takes the layer below's values ``ul{j}`` and the
+    clocks' schedules ``mk{k}`` and returns the values ``em{j}`` for the layer above: it is
+    trained by autograd through TorchScript (no generated backward yet)."""
     lay = layout(plan)
+    backward = backward and not plan.format_2
     parts = [_MM_ONEDNN if onednn else _MM_PLAIN, _MM_ADD_ONEDNN if onednn else _MM_ADD_PLAIN,
              "\n".join(_forward(plan, lay, save=False))]
     if backward:

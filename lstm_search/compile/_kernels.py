@@ -10,7 +10,11 @@
 ``compile``  ``torch.compile`` of the eager interpreter (autograd through inductor's graph).
 
 Every kernel takes ``params``: the layer's parameters by name (``weight_x``, ``bias_s0``,
-``diag_v3`` ...) and returns ``(outputs (T, B, n), [final states (B, n)])``.
+``diag_v3`` ...; block-triangular weights dense, :func:`~._params.dense_params`), and for
+genome format 2 the layer below's values ``below`` (None: zeros) and the clock's first step
+``t0``; it returns ``(outputs (T, B, n), [final states (B, n)], [values (T, B, n) of the
+states in plan.below, for the layer above])``. A format-2 plan runs its generated forward with
+autograd through TorchScript in the ``script`` backend (it has no generated backward yet).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from torch import Tensor
 from lstm_search.compile import _gemm
 from lstm_search.compile._codegen import Layout, layout, program_source
 from lstm_search.compile._eager import full_bias, run_eager
-from lstm_search.compile._plan import Plan
+from lstm_search.compile._plan import Plan, clock_mask
 
 BACKENDS: tuple[str, ...] = ("eager", "script", "compile")
 
@@ -71,9 +75,10 @@ class EagerKernel:
         # copies and pickles rebuild the kernel from its plan (compiled code is not copyable)
         return (make_kernel, (self.plan, self.name))
 
-    def __call__(self, x: Tensor, states: list[Tensor],
-                 params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
-        return run_eager(self.plan, params, x, states)
+    def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
+                 below: list[Tensor] | None = None, t0: int = 0
+                 ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        return run_eager(self.plan, params, x, states, below, t0)
 
 
 # the torch.compile backend of the "compile" kernels (tests use "eager", dynamo alone)
@@ -90,9 +95,10 @@ def _own_function(plan: Plan) -> Any:
     a search compiling many genomes soon does. A fresh code object per kernel gives each
     kernel its own cache (up to eight shapes each).
     """
-    def call(params: dict[str, Tensor], x: Tensor, states: list[Tensor]
-             ) -> tuple[Tensor, list[Tensor]]:
-        return run_eager(plan, params, x, states)
+    def call(params: dict[str, Tensor], x: Tensor, states: list[Tensor],
+             below: list[Tensor] | None, t0: int
+             ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        return run_eager(plan, params, x, states, below, t0)
 
     return types.FunctionType(call.__code__.replace(), call.__globals__, call.__name__,
                               call.__defaults__, call.__closure__)
@@ -113,10 +119,11 @@ class CompileKernel:
     def __reduce__(self) -> tuple[Any, ...]:
         return (make_kernel, (self.plan, self.name))
 
-    def __call__(self, x: Tensor, states: list[Tensor],
-                 params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
-        y, s = self._fn(params, x, states)
-        return y, list(s)
+    def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
+                 below: list[Tensor] | None = None, t0: int = 0
+                 ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        y, s, e = self._fn(params, x, states, below, t0)
+        return y, list(s), list(e)
 
 
 class ScriptKernel:
@@ -142,9 +149,24 @@ class ScriptKernel:
             i += 2 if g.n_bias else 1
         return out
 
-    def __call__(self, x: Tensor, states: list[Tensor],
-                 params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
+    def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
+                 below: list[Tensor] | None = None, t0: int = 0
+                 ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         weights = _weights(self.plan, self.layout, params)
+        plan = self.plan
+        if plan.format_2:  # autograd through the generated forward (see the module docstring)
+            T, B = x.shape[0], x.shape[1]
+            if below is None:
+                below = [x.new_zeros(T, B, plan.hidden_size) for _ in plan.below]
+            masks = [clock_mask(c, plan.hidden_size, T, t0, x.device).unsqueeze(1)
+                     for c in plan.clocks]
+            grad = torch.is_grad_enabled() and (
+                x.requires_grad or any(t.requires_grad for t in (*states, *below, *weights)))
+            packed = not grad and _gemm.can_pack(x)
+            ws = self.packed_weights(weights, B, T) if packed else weights
+            out = self.unit.forward(x, *states, *below, *masks, *ws, packed)
+            ns = plan.n_states
+            return out[0], list(out[1:1 + ns]), list(out[1 + ns:])
         grad = torch.is_grad_enabled() and (
             x.requires_grad or any(t.requires_grad for t in (*states, *weights)))
         if grad and self.fused_backward:
@@ -153,7 +175,7 @@ class ScriptKernel:
             packed = not grad and _gemm.can_pack(x)
             ws = self.packed_weights(weights, x.shape[1], x.shape[0]) if packed else weights
             out = self.unit.forward(x, *states, *ws, packed)
-        return out[0], list(out[1:1 + self.plan.n_states])
+        return out[0], list(out[1:1 + self.plan.n_states]), []
 
 
 class _FusedLayer(torch.autograd.Function):

@@ -10,6 +10,12 @@ The plan is the single description every backend executes. It fixes
   stays per step too (e.g. ``W_hh (r ⊙ h)`` of GRU-like cells);
 * which value becomes each new state and the output.
 
+Genome format 2 adds the value ``u{j}`` (``below:<state j>``: the layer below's new value of
+state j at this step, zeros in the first layer; :attr:`Plan.below` lists the j read, and every
+layer of the cell emits those states' values at every step for the layer above), ``clock``
+steps (``modules``, ``base``: the per-unit schedule is :func:`clock_mask`), and groups with
+``blocks`` (a block upper triangular matrix, stored packed: :mod:`._params`).
+
 Identifiers are built here from positions only (``x``, ``xt``, ``s0``, ``v3``, ``g0``); the
 genome's strings never leave :func:`build_plan` except in :attr:`Plan.node_names`, a mapping kept
 for humans (``param_map``), never for code.
@@ -19,7 +25,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from lstm_search.genome import Genome, GenomeError, X, topo_order
+from lstm_search.genome._ops import below_state, module_sizes
 
 # value references used by steps: "xt" (the step input itself), "s{j}" (previous state j),
 # "v{k}" (value of node k).
@@ -34,10 +43,11 @@ class Group:
     """
 
     gid: int
-    source: str  # "x", "s{j}" or "v{k}"
+    source: str  # "x", "s{j}", "u{j}" or "v{k}"
     width: int  # columns of the weight matrix: m for x, else n
     members: tuple[int, ...]
     n_bias: int
+    blocks: int = 0  # format 2: each member's matrix block upper triangular over g modules
 
     @property
     def hoisted(self) -> bool:
@@ -45,11 +55,11 @@ class Group:
 
     @property
     def weight_name(self) -> str:
-        return f"weight_{self.source}"
+        return f"weight_{self.source}" + (f"_tri{self.blocks}" if self.blocks else "")
 
     @property
     def bias_name(self) -> str:
-        return f"bias_{self.source}"
+        return f"bias_{self.source}" + (f"_tri{self.blocks}" if self.blocks else "")
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ class Step:
     slot: int = -1
     diag_add: float = 0.0
     slope: float = 0.0
+    modules: int = 0  # clock: g and base (format 2)
+    base: int = 0
 
     @property
     def out(self) -> str:
@@ -93,6 +105,17 @@ class Plan:
     pair_group: int = -1
     n_pairs: int = 0
     paired: tuple[int, ...] = ()  # positions of the projection nodes folded into pairs
+    below: tuple[int, ...] = ()  # format 2: states j read as below:<state> (value u{j})
+
+    @property
+    def clocks(self) -> tuple[Step, ...]:
+        """The clock steps (format 2), each with a schedule of its own."""
+        return tuple(s for s in self.steps if s.op == "clock")
+
+    @property
+    def format_2(self) -> bool:
+        """Whether the plan uses what genome format 2 added (below:, clock, blocks)."""
+        return bool(self.below or self.clocks or any(g.blocks for g in self.groups))
 
     @property
     def x_group(self) -> Group | None:
@@ -125,26 +148,33 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
             return "x"
         if name in state_idx:
             return f"s{state_idx[name]}"
+        below = below_state(name)
+        if below is not None:
+            return f"u{state_idx[below]}"
         return f"v{pos[name]}"
 
-    # Collect projections by source, in topological order.
-    by_source: dict[str, list[tuple[int, bool]]] = {}
+    # Collect projections by source (and blocks), in topological order.
+    by_source: dict[tuple[str, int], list[tuple[int, bool]]] = {}
     for k, node in enumerate(order):
         if node.op == "linear" or (node.op == "fit" and node.inputs[0] == X
                                    and input_size != hidden_size):
             biased = node.op == "linear" and bool(node.param("bias"))
-            by_source.setdefault(ref(node.inputs[0]), []).append((k, biased))
+            blocks = int(node.param("blocks")) if node.op == "linear" else 0
+            by_source.setdefault((ref(node.inputs[0]), blocks), []).append((k, biased))
     groups: list[Group] = []
     where: dict[int, tuple[int, int]] = {}
-    # x first, then states in order, then internal values by position: a stable layout.
-    def source_key(src: str) -> tuple[int, int]:
-        return (0, 0) if src == "x" else ((1, int(src[1:])) if src[0] == "s" else (2, int(src[1:])))
+    # x first, then states in order, then values below, then internal values by position:
+    # a stable layout (a format-1 plan's is unchanged).
+    def source_key(key: tuple[str, int]) -> tuple[int, int, int]:
+        src, blocks = key
+        rank = {"x": 0, "s": 1, "u": 2, "v": 3}[src[0]]
+        return (rank, int(src[1:]) if src[1:] else 0, blocks)
 
-    for src in sorted(by_source, key=source_key):
-        members = sorted(by_source[src], key=lambda kb: (not kb[1], kb[0]))
+    for src, blocks in sorted(by_source, key=source_key):
+        members = sorted(by_source[src, blocks], key=lambda kb: (not kb[1], kb[0]))
         gid = len(groups)
         groups.append(Group(gid, src, input_size if src == "x" else hidden_size,
-                            tuple(k for k, _ in members), sum(b for _, b in members)))
+                            tuple(k for k, _ in members), sum(b for _, b in members), blocks))
         for slot, (k, _) in enumerate(members):
             where[k] = (gid, slot)
 
@@ -162,6 +192,9 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
                 uses_xt = True
                 args = ("xt",)
             steps.append(Step(k, "copy", args))
+        elif node.op == "clock":
+            steps.append(Step(k, "clock", args, modules=int(node.param("modules")),
+                              base=int(node.param("base"))))
         elif node.op in _POINTWISE:
             if node.op == "diag":
                 diags.append(k)
@@ -184,7 +217,24 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
         pair_group=pair_gid,
         n_pairs=n_pairs,
         paired=paired,
+        below=tuple(sorted({int(a[1:]) for s in steps for a in s.args if a[0] == "u"}
+                           | {int(g.source[1:]) for g in groups if g.source[0] == "u"})),
     )
+
+
+def clock_mask(step: Step, hidden_size: int, steps: int, t0: int = 0,
+               device: torch.device | None = None) -> torch.Tensor:
+    """(steps, n) bool: whether unit u's module is active at step t0 + t (Koutník et al. 2014:
+    module i, of period base^i, is active when t mod base^i == 0; t counts from 0)."""
+    mask = torch.zeros(steps, hidden_size, dtype=torch.bool)
+    start = 0
+    period = 1
+    for k in module_sizes(hidden_size, step.modules):
+        first = (-t0) % period  # the first t >= 0 with (t0 + t) mod period == 0
+        mask[first::period, start:start + k] = True
+        start += k
+        period = min(period * step.base, steps + t0 + 1)  # past the sequence: active at 0
+    return mask.to(device) if device is not None else mask
 
 
 def _pair(steps: list[Step], groups: list[Group], order: list, genome: Genome,

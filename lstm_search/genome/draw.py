@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lstm_search.genome._genome import Genome, Node
-from lstm_search.genome._ops import X
+from lstm_search.genome._ops import X, below_state
 
 # -- text ---------------------------------------------------------------------------------------
 
@@ -20,6 +20,9 @@ from lstm_search.genome._ops import X
 def _linear_text(node: Node, v: str) -> str:
     a = float(node.param("diag"))
     w = f"(W + {a:g}·I)" if a else "W"
+    g = int(node.param("blocks"))
+    if g:  # format 2: block upper triangular over g modules
+        w = f"W▲{g}"
     b = ""
     if node.param("bias"):
         b0 = node.param("bias_init")
@@ -56,6 +59,10 @@ def node_formula(node: Node) -> str:
         return f"leaky_relu({ins[0]}, {float(node.param('slope')):g})"
     if op == "identity":
         return ins[0]
+    if op == "clock":
+        base = int(node.param("base"))
+        return (f"clock({ins[0]}, {ins[1]})  [{node.param('modules')} modules, module i takes "
+                f"{ins[0]} when t mod {base}^i = 0, else keeps {ins[1]}]")
     return f"{op}({', '.join(ins)})"
 
 
@@ -64,6 +71,9 @@ def to_equations(genome: Genome) -> str:
     width = max([len(n.name) for n in genome.nodes] + [len(s) + 1 for s in genome.states] + [6])
     lines = [f"# {genome.name or 'cell'}: input x, states {', '.join(genome.states)} "
              "(previous values by name, new values primed)"]
+    if any(below_state(i) is not None for n in genome.nodes for i in n.inputs):
+        lines.append("# below:s = the layer below's new value of state s at this step "
+                     "(zeros in the first layer)")
     lines += [f"{n.name:<{width}} = {node_formula(n)}" for n in genome.nodes]
     lines += [f"{s + '′':<{width}} = {genome.new_states.get(s, '?')}" for s in genome.states]
     lines.append(f"{'output':<{width}} = {genome.output}")
@@ -78,14 +88,19 @@ _SHORT = {
     "leaky_relu": "LReLU", "identity": "id",
 }
 POINTWISE = ("add", "mul", "sub", "one_minus")
-_SLOTS = {"sub": ("+", "−"), "blend": ("z", "·z", "·(1−z)")}  # labels of non-commutative inputs
+_SLOTS = {"sub": ("+", "−"), "blend": ("z", "·z", "·(1−z)"),  # labels of non-commutative inputs
+          "clock": ("on", "off")}
 
 
 def op_label(node: Node) -> str:
     """The short symbol drawn for a node (``W``, ``σ``, ``⊕``, ...)."""
     if node.op == "linear":
         a = float(node.param("diag"))
+        if int(node.param("blocks")):
+            return f"W▲{int(node.param('blocks'))}"
         return f"W+{a:g}I" if a else "W"
+    if node.op == "clock":
+        return f"clock {node.param('modules')}×"
     return _SHORT.get(node.op, node.op)
 
 
@@ -103,6 +118,11 @@ def vertices(genome: Genome) -> tuple[list[Vertex], list[tuple[str, str, str]]]:
     verts = [Vertex(f"in:{X}", "input", X)]
     verts += [Vertex(f"in:{s}", "state", s) for s in genome.states]
     ref = {X: f"in:{X}", **{s: f"in:{s}" for s in genome.states}}
+    for i in dict.fromkeys(i for n in genome.nodes for i in n.inputs):
+        s = below_state(i)
+        if s is not None and s in genome.states:  # format 2: the layer below's new value
+            verts.append(Vertex(f"in:{i}", "input", f"{s}′ below"))
+            ref[i] = f"in:{i}"
     names = {n.name for n in genome.nodes}
     edges: list[tuple[str, str, str]] = []
     for n in genome.nodes:
