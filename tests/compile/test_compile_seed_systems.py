@@ -1,0 +1,288 @@
+"""Parity of the format-2 zoo cells with their papers: the Depth-Gated LSTM (Yao et al. 2015,
+arXiv:1508.03790) and the Clockwork RNN (Koutník et al. 2014, arXiv:1402.3511), each against a
+plain PyTorch loop written from the paper's equations with the compiled module's weights
+copied into it: outputs, final states and every gradient (input, initial states, weights)
+agree to 1e-10 in float64, at two sizes and with 1 to 3 layers, on the eager and script
+backends (shared/reference/cells.md)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import Tensor
+
+from lstm_search import zoo
+from lstm_search.compile import block_mask
+from lstm_search.genome import n_params
+from lstm_search.nn import compile_cell, compile_rnn
+
+TOL = 1e-10
+BACKENDS = ["eager", "script"]
+T, B = 9, 3
+
+
+class Weights:
+    """The module's weights as separate leaf tensors per genome node (a copy), so that the
+    reference computes with its own tensors and its gradients are compared with the module's
+    rows (``param_map``)."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        params = dict(layer.named_parameters())
+        self.rows = layer.param_map()
+        self.w: dict[str, Tensor] = {}
+        for node, entries in self.rows.items():
+            for k, (pname, r0, r1) in enumerate(entries):
+                key = node if k == 0 else node + ".bias"
+                src = params[pname]
+                if src.dim() == 1 and pname.startswith("weight_"):  # packed triangular
+                    src = _dense(layer, pname)
+                self.w[key] = src[r0:r1].detach().clone().requires_grad_(True)
+
+    def __getitem__(self, key: str) -> Tensor:
+        return self.w[key]
+
+    def compare_grads(self) -> None:
+        """The module's gradient of each node's rows equals the reference's."""
+        params = dict(self.layer.named_parameters())
+        for node, entries in self.rows.items():
+            for k, (pname, r0, r1) in enumerate(entries):
+                key = node if k == 0 else node + ".bias"
+                ref = self.w[key].grad
+                grad = params[pname].grad
+                if grad.dim() == 1 and pname.startswith("weight_"):
+                    grad = _dense(self.layer, pname, grad)
+                    ref = ref * block_mask(_group(self.layer, pname), self.layer.hidden_size)
+                assert ref is not None, key
+                assert (grad[r0:r1] - ref).abs().max() <= TOL, key
+
+
+def _group(layer, pname: str):
+    return next(g for g in layer.plan.groups if g.weight_name == pname)
+
+
+def _dense(layer, pname: str, packed: Tensor | None = None) -> Tensor:
+    g = _group(layer, pname)
+    p = dict(layer.named_parameters())[pname] if packed is None else packed
+    mask = block_mask(g, layer.hidden_size)
+    return p.new_zeros(mask.shape).masked_scatter(mask, p)
+
+
+# -- Depth-Gated LSTM, Yao et al. 2015, eq. 1-7 (cells.md) -------------------------------------
+
+
+def depth_gated_reference(x: Tensor, h0: Tensor, c0: Tensor, layers: list[Weights]
+                          ) -> tuple[Tensor, Tensor, Tensor]:
+    """x (T, B, m); h0, c0 (L, B, n). Layer L+1 reads x = h^L_t and c^L_t; layer 0 reads
+    zeros as c^L_t (the zoo's documented choice). Returns y (T, B, n) and h_n, c_n."""
+    sig = torch.sigmoid
+    inp = x
+    c_below = [torch.zeros_like(c0[0])] * x.shape[0]
+    h_n, c_n = [], []
+    for k, w in enumerate(layers):
+        h, c = h0[k], c0[k]
+        hs, cs = [], []
+        for t in range(x.shape[0]):
+            xt, cl = inp[t], c_below[t]
+
+            def lin(node: str, v: Tensor) -> Tensor:
+                out = v @ w[node].T
+                return out + w[node + ".bias"] if node + ".bias" in w.w else out
+
+            i = sig(lin("x_i", xt) + lin("h_i", h) + w["p_i"] * c)
+            f = sig(lin("x_f", xt) + lin("h_f", h) + w["p_f"] * c)
+            d = sig(lin("x_d", xt) + w["p_d"] * c + w["p_ld"] * cl)  # the depth gate
+            g = torch.tanh(lin("x_z", xt) + lin("h_z", h))
+            c = d * cl + f * c + i * g
+            o = sig(lin("x_o", xt) + lin("h_o", h) + w["p_o"] * c)
+            h = o * torch.tanh(c)
+            hs.append(h)
+            cs.append(c)
+        inp, c_below = torch.stack(hs, 0), cs
+        h_n.append(h)
+        c_n.append(c)
+    return inp, torch.stack(h_n, 0), torch.stack(c_n, 0)
+
+
+# -- Clockwork RNN, Koutník et al. 2014, eq. 1-2 (cells.md) -----------------------------------
+
+
+def clockwork_reference(x: Tensor, h0: Tensor, layers: list[Weights], g: int, base: int = 2,
+                        t0: int = 0) -> tuple[Tensor, Tensor]:
+    """x (T, B, m), h0 (L, B, n). Module i (fastest first, k_i units) of period base^i is
+    active at step t when t mod base^i == 0: h'_(i) = tanh(W_I(i) x + Σ_{j≥i} W_H(i,j) h_(j)
+    + b_(i)); inactive modules keep their state. Layer l > 0 reads layer l − 1's output."""
+    inp = x
+    h_n = []
+    for k, w in enumerate(layers):
+        n = h0.shape[2]
+        ks = [n // g + (1 if i < n % g else 0) for i in range(g)]
+        starts = [sum(ks[:i]) for i in range(g)]
+        W_I, b, W_H = w["x_h"], w["x_h.bias"], w["h_h"]
+        h = h0[k]
+        ys = []
+        for t in range(x.shape[0]):
+            parts = []
+            for i in range(g):
+                rows = slice(starts[i], starts[i] + ks[i])
+                if (t0 + t) % base ** i == 0:
+                    acc = inp[t] @ W_I[rows].T + b[rows]
+                    for j in range(i, g):  # block upper triangular: slower modules feed i
+                        cols = slice(starts[j], starts[j] + ks[j])
+                        acc = acc + h[:, cols] @ W_H[rows, cols].T
+                    parts.append(torch.tanh(acc))
+                else:
+                    parts.append(h[:, rows])
+            h = torch.cat(parts, 1)
+            ys.append(h)
+        inp = torch.stack(ys, 0)
+        h_n.append(h)
+    return inp, torch.stack(h_n, 0)
+
+
+def _inputs(m: int, n: int, layers: int, n_states: int, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(T, B, m, generator=gen, dtype=torch.float64)
+    s0 = [torch.randn(layers, B, n, generator=gen, dtype=torch.float64) * 0.5
+          for _ in range(n_states)]
+    probes = [torch.randn(T, B, n, generator=gen, dtype=torch.float64)] + \
+        [torch.randn(layers, B, n, generator=gen, dtype=torch.float64) for _ in range(n_states)]
+    return x, s0, probes
+
+
+def _loss(y: Tensor, finals: list[Tensor], probes: list[Tensor]) -> Tensor:
+    """Touches the output and every final state, with distinct weights."""
+    return (y * probes[0]).sum() + (y * y).sum() + sum((s * p).sum() for s, p in
+                                                       zip(finals, probes[1:], strict=True))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("m,n", [(3, 5), (6, 4)])
+def test_depth_gated_stack_matches_the_paper(backend: str, layers: int, m: int, n: int) -> None:
+    g = zoo.get("depth_gated")
+    module = compile_rnn(g, m, n, num_layers=layers, backend=backend, seed=layers).double()
+    assert sum(p.numel() for p in module.parameters()) == \
+        n_params(g, m, n) + (layers - 1) * n_params(g, n, n) == \
+        (5 * n * m + 4 * n * n + 10 * n) + (layers - 1) * (9 * n * n + 10 * n)
+    x, (h0, c0), probes = _inputs(m, n, layers, 2, seed=m * 10 + layers)
+    ws = [Weights(layer) for layer in module.layers]
+
+    xr, h0r, c0r = (t.clone().requires_grad_(True) for t in (x, h0, c0))
+    y_ref, h_ref, c_ref = depth_gated_reference(xr, h0r, c0r, ws)
+    _loss(y_ref, [h_ref, c_ref], probes).backward()
+
+    xm, h0m, c0m = (t.clone().requires_grad_(True) for t in (x, h0, c0))
+    y, (h_n, c_n) = module(xm, (h0m, c0m))
+    _loss(y, [h_n, c_n], probes).backward()
+
+    for a, b in ((y, y_ref), (h_n, h_ref), (c_n, c_ref), (xm.grad, xr.grad),
+                 (h0m.grad, h0r.grad), (c0m.grad, c0r.grad)):
+        assert a.shape == b.shape and (a - b).abs().max() <= TOL
+    for w in ws:
+        w.compare_grads()
+
+
+def test_depth_gate_reads_the_layer_below() -> None:
+    """Not a stack of independent layers: the top layer's output changes with the lower
+    layer's depth-gate weights only through c^L_t (p_ld of layer 1 sees layer 0's cell)."""
+    module = compile_rnn(zoo.get("depth_gated"), 3, 4, num_layers=2, backend="eager",
+                         seed=0).double()
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    y0, _ = module(x)
+    row = module.layers[1].param_map()["p_ld"][0]
+    with torch.no_grad():
+        getattr(module.layers[1], row[0]).add_(1.0)
+    y1, _ = module(x)
+    assert (y1 - y0).abs().max() > 1e-3
+
+
+def test_first_layer_is_a_peephole_lstm() -> None:
+    """The documented choice for layer 0 (no layer below: c^L_t = 0): the depth gate's term
+    vanishes and the layer computes Greff et al.'s vanilla (peephole) LSTM, whatever its
+    depth-gate weights."""
+    dg = compile_cell(zoo.get("depth_gated"), 4, 5, "eager", seed=3).double()
+    van = compile_cell(zoo.get("vanilla"), 4, 5, "eager", seed=4).double()
+    dgp = dict(dg.named_parameters())
+    vp = dict(van.named_parameters())
+    dmap, vmap = dg.param_map(), van.param_map()
+    names = {"x_i": "x_i", "x_f": "x_f", "x_o": "x_o", "x_z": "x_z", "h_i": "h_i",
+             "h_f": "h_f", "h_o": "h_o", "h_z": "h_z", "p_i": "p_i", "p_f": "p_f",
+             "p_o": "p_o"}
+    with torch.no_grad():
+        for d_node, v_node in names.items():
+            for (dn, d0, d1), (vn, v0, v1) in zip(dmap[d_node], vmap[v_node], strict=True):
+                vp[vn][v0:v1] = dgp[dn][d0:d1]
+    x = torch.randn(6, 2, 4, dtype=torch.float64)
+    y1, (h1, c1) = dg(x)
+    y2, (h2, c2) = van(x)
+    assert (y1 - y2).abs().max() <= TOL and (c1 - c2).abs().max() <= TOL
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("m,n,g", [(3, 8, 4), (5, 12, 3), (4, 7, 3)])
+def test_clockwork_matches_the_paper(backend: str, layers: int, m: int, n: int,
+                                     g: int) -> None:
+    cell = zoo.clockwork(g)
+    module = compile_rnn(cell, m, n, num_layers=layers, backend=backend, seed=layers).double()
+    assert sum(p.numel() for p in module.parameters()) == \
+        n_params(cell, m, n) + (layers - 1) * n_params(cell, n, n)
+    x, (h0,), probes = _inputs(m, n, layers, 1, seed=n * 10 + layers)
+    ws = [Weights(layer) for layer in module.layers]
+    for w in ws:  # W_H is block upper triangular: nothing below the block diagonal
+        assert (w["h_h"] * ~block_mask(_group(w.layer, "weight_s0_tri%d" % g), n)).abs().max() \
+            == 0
+
+    xr, h0r = x.clone().requires_grad_(True), h0.clone().requires_grad_(True)
+    y_ref, h_ref = clockwork_reference(xr, h0r, ws, g)
+    _loss(y_ref, [h_ref], probes).backward()
+
+    xm, h0m = x.clone().requires_grad_(True), h0.clone().requires_grad_(True)
+    y, h_n = module(xm, h0m)
+    _loss(y, [h_n], probes).backward()
+
+    for a, b in ((y, y_ref), (h_n, h_ref), (xm.grad, xr.grad), (h0m.grad, h0r.grad)):
+        assert a.shape == b.shape and (a - b).abs().max() <= TOL
+    for w in ws:
+        w.compare_grads()
+
+
+def test_clockwork_sleeping_modules_keep_their_state() -> None:
+    """At t = 1 only module 0 (period 1) moves; at t = 2 modules 0 and 1; at t = 4 also 2."""
+    layer = compile_cell(zoo.clockwork(3), 2, 6, "script", seed=0).double()
+    h0 = torch.randn(1, 6, dtype=torch.float64)
+    y, _ = layer(torch.randn(5, 1, 2, dtype=torch.float64), (h0,))
+    moved = [(y[t] != (y[t - 1] if t else h0)).squeeze(0).tolist() for t in range(5)]
+    assert moved[0] == [True] * 6
+    assert moved[1] == [True, True, False, False, False, False]
+    assert moved[2] == [True, True, True, True, False, False]
+    assert moved[3] == moved[1]
+    assert moved[4] == [True] * 6
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_clockwork_continues_a_sequence_with_t0(backend: str) -> None:
+    """A sequence run in two pieces, the second from t0 = 3, equals the whole run; the
+    schedule restarted at 0 would differ."""
+    layer = compile_cell(zoo.clockwork(3), 2, 6, backend, seed=1).double()
+    x = torch.randn(8, 2, 2, dtype=torch.float64)
+    y, s = layer(x)
+    y1, s1 = layer(x[:3])
+    y2, s2 = layer(x[3:], s1, t0=3)
+    assert (torch.cat([y1, y2]) - y).abs().max() <= TOL and (s2[0] - s[0]).abs().max() <= TOL
+    y3, _ = layer(x[3:], s1)
+    assert (y3 - y[3:]).abs().max() > 1e-6
+
+
+@pytest.mark.parametrize("name", ["depth_gated", "clockwork"])
+def test_script_inference_path_agrees_in_float32(name: str) -> None:
+    """Without gradients the script backend takes its packed (oneDNN) products on CPU."""
+    torch.manual_seed(0)
+    x = torch.randn(7, 3, 5)
+    eager = compile_rnn(zoo.get(name), 5, 8, num_layers=2, backend="eager", seed=2)
+    script = compile_rnn(zoo.get(name), 5, 8, num_layers=2, backend="script", seed=2)
+    with torch.no_grad():
+        a, _ = eager(x)
+        b, _ = script(x)
+    assert (a - b).abs().max() <= 1e-5
