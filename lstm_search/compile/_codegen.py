@@ -151,6 +151,12 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
     ret_t = ", ".join(["Tensor"] * n_ret)
     out = [f"def {name}({_signature(plan, lay)}) -> Tuple[{ret_t}]:",
            "    T = x.size(0)", "    B = x.size(1)"]
+    if plan.below:
+        out.append("    # ul{j}: the layer below's new s{j} at every step (T, B, n), zeros in the "
+                   "first layer; em{j} returns this layer's for the layer above")
+    if plan.clocks:
+        out.append("    # mk{k}: clock k's schedule (T, 1, n), true where the unit's module is "
+                   "active at step t (Koutník et al. 2014)")
     xg = plan.x_group
     if xg is not None:
         out.append(f"    # hoisted: every projection of x for the whole sequence, (T, B, "

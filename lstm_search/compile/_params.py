@@ -28,8 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from lstm_search.compile._plan import Group, Plan
-from lstm_search.genome import Genome
-from lstm_search.genome._ops import module_sizes
+from lstm_search.genome import Genome, module_sizes
 
 
 def block_mask(g: Group, hidden_size: int) -> Tensor:

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lstm_search.genome import Genome, GenomeError, X, topo_order
-from lstm_search.genome._ops import below_state, module_sizes
+from lstm_search.genome import Genome, GenomeError, X, below_state, module_sizes, topo_order
 
 # value references used by steps: "xt" (the step input itself), "s{j}" (previous state j),
 # "v{k}" (value of node k).

@@ -41,7 +41,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from lstm_search import zoo
 from lstm_search.compile import check_backend
-from lstm_search.genome import Genome, Node
+from lstm_search.genome import Genome, Node, below_state
 from lstm_search.nn._layer import RecurrentLayer
 
 State = Tensor | tuple[Tensor, ...]
@@ -83,6 +83,10 @@ class Recurrent(nn.Module):
             raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
         if not 0.0 <= float(dropout) <= 1.0:
             raise ValueError(f"dropout should be a number in range [0, 1], got {dropout!r}")
+        if any(below_state(i) is not None for n in genome.nodes for i in n.inputs):
+            raise ValueError(f"{genome.name or 'this cell'} reads the layer below (below:<state>, "
+                             "genome format 2), which the drop-in modules do not wire; use "
+                             "lstm_search.nn.compile_rnn(genome, ..., num_layers=L)")
         self.genome = genome if bias else without_bias(genome)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
@@ -150,7 +154,10 @@ class Recurrent(nn.Module):
         while t0 < x.shape[0]:
             k = sum(1 for n in lengths if n > t0)
             t1 = min(n for n in lengths if n > t0)
-            y, new = cell(x[t0:t1, :k], tuple(s[:k] for s in states))
+            piece, s_in = x[t0:t1, :k], tuple(s[:k] for s in states)
+            # a clocked cell (genome format 2) continues its schedule at step t0
+            clocked = isinstance(cell, RecurrentLayer) and bool(cell.plan.clocks)
+            y, new = cell(piece, s_in, t0=t0) if clocked else cell(piece, s_in)
             pieces.append(F.pad(y, (0, 0, 0, B - k)))
             states = [torch.cat([a, s[k:]], 0) for a, s in zip(new, states, strict=True)]
             t0 = t1

@@ -85,7 +85,7 @@ def depth_gated_reference(x: Tensor, h0: Tensor, c0: Tensor, layers: list[Weight
         for t in range(x.shape[0]):
             xt, cl = inp[t], c_below[t]
 
-            def lin(node: str, v: Tensor) -> Tensor:
+            def lin(node: str, v: Tensor, w: Weights = w) -> Tensor:
                 out = v @ w[node].T
                 return out + w[node + ".bias"] if node + ".bias" in w.w else out
 
@@ -214,8 +214,8 @@ def test_first_layer_is_a_peephole_lstm() -> None:
             for (dn, d0, d1), (vn, v0, v1) in zip(dmap[d_node], vmap[v_node], strict=True):
                 vp[vn][v0:v1] = dgp[dn][d0:d1]
     x = torch.randn(6, 2, 4, dtype=torch.float64)
-    y1, (h1, c1) = dg(x)
-    y2, (h2, c2) = van(x)
+    y1, (_, c1) = dg(x)
+    y2, (_, c2) = van(x)
     assert (y1 - y2).abs().max() <= TOL and (c1 - c2).abs().max() <= TOL
 
 
@@ -231,7 +231,7 @@ def test_clockwork_matches_the_paper(backend: str, layers: int, m: int, n: int,
     x, (h0,), probes = _inputs(m, n, layers, 1, seed=n * 10 + layers)
     ws = [Weights(layer) for layer in module.layers]
     for w in ws:  # W_H is block upper triangular: nothing below the block diagonal
-        assert (w["h_h"] * ~block_mask(_group(w.layer, "weight_s0_tri%d" % g), n)).abs().max() \
+        assert (w["h_h"] * ~block_mask(_group(w.layer, f"weight_s0_tri{g}"), n)).abs().max() \
             == 0
 
     xr, h0r = x.clone().requires_grad_(True), h0.clone().requires_grad_(True)
@@ -286,3 +286,45 @@ def test_script_inference_path_agrees_in_float32(name: str) -> None:
         a, _ = eager(x)
         b, _ = script(x)
     assert (a - b).abs().max() <= 1e-5
+
+
+def test_generated_source_shows_the_format_2_inputs() -> None:
+    from lstm_search.compile import generated_source
+
+    src = generated_source(zoo.get("depth_gated"), input_size=3, hidden_size=4)
+    assert "ul1: Tensor" in src and "u1 = ul1[t]" in src and "em1.append(s1)" in src
+    assert "def backward" not in src  # trained by autograd through the TorchScript forward
+    src = generated_source(zoo.get("clockwork"), input_size=3, hidden_size=8)
+    assert "mk4: Tensor" in src and "torch.where(mk4[t], v3, s0)" in src
+    # format-1 cells keep their generated backward
+    assert "def backward" in generated_source(zoo.get("lstm"))
+
+
+def test_drop_in_modules_refuse_a_cell_reading_the_layer_below() -> None:
+    from lstm_search.nn import Recurrent
+
+    with pytest.raises(ValueError, match="compile_rnn"):
+        Recurrent(zoo.get("depth_gated"), 3, 4, num_layers=2)
+
+
+def test_drop_in_packed_sequences_keep_the_clock_schedule() -> None:
+    """Packed sequences run in pieces of equal live batch; each piece continues the clock."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from lstm_search.nn import Recurrent
+
+    rnn = Recurrent(zoo.get("clockwork"), 2, 8, backend="eager", seed=0).double()
+    x = torch.randn(7, 3, 2, dtype=torch.float64)
+    lengths = [7, 5, 2]
+    y, _ = rnn(pack_padded_sequence(x, lengths))
+    y, _ = pad_packed_sequence(y)
+    for b, k in enumerate(lengths):
+        alone, _ = rnn(x[:k, b:b + 1])
+        assert (y[:k, b:b + 1] - alone).abs().max() <= TOL
+
+
+def test_export_refuses_format_2_cells_with_exit_2(capsys) -> None:
+    from lstm_search.cli import main
+
+    assert main(["export", "clockwork", "--torch"]) == 2
+    assert "genome format 2" in capsys.readouterr().err
