@@ -328,3 +328,23 @@ def test_export_refuses_format_2_cells_with_exit_2(capsys) -> None:
 
     assert main(["export", "clockwork", "--torch"]) == 2
     assert "genome format 2" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", ["depth_gated", "clockwork"])
+def test_cuda_agrees_with_cpu(name: str, backend: str) -> None:
+    """The same module on CUDA: outputs, states and gradients as on CPU (float64)."""
+    cpu = compile_rnn(zoo.get(name), 3, 8, num_layers=3, backend=backend, seed=5).double()
+    gpu = compile_rnn(zoo.get(name), 3, 8, num_layers=3, backend=backend,
+                      seed=5).double().cuda()
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    results = []
+    for module, xi in ((cpu, x.clone()), (gpu, x.cuda())):
+        xi.requires_grad_(True)
+        y, state = module(xi, t0=1) if name == "clockwork" else module(xi)
+        finals = state if isinstance(state, tuple) else (state,)
+        (y.sum() + sum(s.pow(2).sum() for s in finals)).backward()
+        results.append([y, *finals, xi.grad, *(p.grad for p in module.parameters())])
+    for a, b in zip(*results, strict=True):
+        assert (a - b.cpu()).abs().max() <= TOL
