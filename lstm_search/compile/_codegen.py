@@ -243,17 +243,25 @@ class _Grads:
 def _backward(plan: Plan, lay: Layout) -> list[str]:
     ns = plan.n_states
     xg = plan.x_group
-    node_groups = {g.source: g for g in plan.step_groups if g.source[0] == "v"}
+    node_groups: dict[str, list[Group]] = {}
+    for g in plan.step_groups:
+        if g.source[0] == "v":
+            node_groups.setdefault(g.source, []).append(g)
+    # format 2: dem{j} the gradient of the values emitted for the layer above (T, B, n), mk{k}
+    # each clock's schedule; dul{j} (returned last) the gradient of the layer below's values
     args = ["dy: Tensor", *(f"ds{j}: Tensor" for j in range(ns)),
+            *(f"dem{j}: Tensor" for j in plan.below),
             *(f"sv_{r}: Tensor" for r in lay.saved),
             *(f"wt{gid}: Tensor" for gid in lay.step_groups),
-            *(f"p{k}: Tensor" for k in plan.diags), "packed: bool"]
-    n_ret = 2 + ns + len(lay.step_groups) + len(plan.diags)
+            *(f"p{k}: Tensor" for k in plan.diags),
+            *(f"mk{c.pos}: Tensor" for c in plan.clocks), "packed: bool"]
+    n_ret = 2 + ns + len(lay.step_groups) + len(plan.diags) + len(plan.below)
     out = [f"def backward({', '.join(args)}) -> Tuple[{', '.join(['Tensor'] * n_ret)}]:",
            "    T = dy.size(0)",
            "    dxps: List[Tensor] = []", "    dxts: List[Tensor] = []"]
     out += [f"    dqs{gid}: List[Tensor] = []" for gid in lay.step_groups]
     out += [f"    dp{k} = torch.zeros_like(p{k})" for k in plan.diags]
+    out += [f"    duls{j}: List[Tensor] = []" for j in plan.below]
     out.append("    for i in range(T):")
     out.append("        t = T - 1 - i")
     body: list[str] = ["dyt = dy[t]"]
@@ -262,6 +270,8 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
     gr.add(plan.output, "dyt")
     for j, r in enumerate(plan.new_states):
         gr.add(r, f"ds{j}")
+    for j in plan.below:  # the layer above read this step's new s{j}
+        gr.add(plan.new_states[j], f"dem{j}[t]")
 
     pair_of = {}
     if plan.n_pairs:
@@ -290,8 +300,8 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
 
     for step in reversed(plan.steps):
-        if step.out in node_groups:
-            group_back(node_groups[step.out])
+        for g in node_groups.get(step.out, ()):
+            group_back(g)
         total = gr.total(step.out)
         d = f"d{step.pos}"
         if total is None:  # pragma: no cover - every planned node is live
@@ -336,6 +346,11 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         elif op == "diag":
             gr.add(a[0], f"{d} * p{step.pos}")
             body.append(f"dp{step.pos} = dp{step.pos} + ({d} * {a[0]}).sum(0)")
+        elif op == "clock":  # cand's gradient where the module is active, prev's elsewhere
+            body.append(f"c{step.pos} = {d} * mk{step.pos}[t].to({d}.dtype)")
+            gr.add(a[0], f"c{step.pos}")
+            gr.add(a[1], d)
+            gr.add(a[1], f"c{step.pos}", -1)
         else:  # pragma: no cover
             raise ValueError(f"no derivative rule for op {op!r}")
     # end of the step: products of x and of the previous states
@@ -347,8 +362,11 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
     if plan.uses_xt:
         body.append(f"dxts.append({gr.total('xt')})")
     for g in plan.step_groups:
-        if g.source[0] == "s":
+        if g.source[0] in "su":
             group_back(g)
+    for j in plan.below:
+        total = gr.total(f"u{j}")
+        body.append(f"duls{j}.append({total if total is not None else 'torch.zeros_like(dyt)'})")
     for j in range(ns):
         total = gr.total(f"s{j}")
         body.append(f"ds{j} = {total if total is not None else f'torch.zeros_like(ds{j})'}")
@@ -359,6 +377,7 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
     out = [line for line in out
            if not any(line == f"    dqs{gid}: List[Tensor] = []" for gid in shared)]
     out += [f"    dqs{gid}.reverse()" for gid in lay.step_groups if gid not in shared]
+    out += [f"    duls{j}.reverse()" for j in plan.below]
     if xg is not None:
         out.append("    dxp = torch.stack(dxps, 0)")
     rets = ["dxp" if xg is not None else empty,
@@ -366,19 +385,19 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             *(f"ds{j}" for j in range(ns)),
             *("dxp" if gid in shared else f"torch.stack(dqs{gid}, 0)"
               for gid in lay.step_groups),
-            *(f"dp{k}" for k in plan.diags)]
+            *(f"dp{k}" for k in plan.diags),
+            *(f"torch.stack(duls{j}, 0)" for j in plan.below)]
     out.append(f"    return {', '.join(rets)}")
     return out
 
 
 def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -> str:
     """TorchScript source of one layer: ``_mm``, ``forward`` and (``backward``) the fused
-    ``forward_save`` / ``backward`` pair. A plan using genome format 2 (below:, clock,
-    blocks) has ``forward`` only, which also takes the layer below's values ``ul{j}`` and the
-    clocks' schedules ``mk{k}`` and returns the values ``em{j}`` for the layer above: it is
-    trained by autograd through TorchScript (no generated backward yet)."""
+    ``forward_save`` / ``backward`` pair. With genome format 2 (below:, clock, blocks) the
+    forward functions also take the layer below's values ``ul{j}`` and the clocks'
+    schedules ``mk{k}`` and return the values ``em{j}`` for the layer above; the backward
+    takes their gradients ``dem{j}`` and returns those of ``ul{j}`` last."""
     lay = layout(plan)
-    backward = backward and not plan.format_2
     parts = [_MM_ONEDNN if onednn else _MM_PLAIN, _MM_ADD_ONEDNN if onednn else _MM_ADD_PLAIN,
              "\n".join(_forward(plan, lay, save=False))]
     if backward:

@@ -13,8 +13,7 @@ Every kernel takes ``params``: the layer's parameters by name (``weight_x``, ``b
 ``diag_v3`` ...; block-triangular weights dense, :func:`~._params.dense_params`), and for
 genome format 2 the layer below's values ``below`` (None: zeros) and the clock's first step
 ``t0``; it returns ``(outputs (T, B, n), [final states (B, n)], [values (T, B, n) of the
-states in plan.below, for the layer above])``. A format-2 plan runs its generated forward with
-autograd through TorchScript in the ``script`` backend (it has no generated backward yet).
+states in plan.below, for the layer above])``.
 """
 
 from __future__ import annotations
@@ -154,52 +153,51 @@ class ScriptKernel:
                  ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         weights = _weights(self.plan, self.layout, params)
         plan = self.plan
-        if plan.format_2:  # autograd through the generated forward (see the module docstring)
-            T, B = x.shape[0], x.shape[1]
-            if below is None:
-                below = [x.new_zeros(T, B, plan.hidden_size) for _ in plan.below]
-            masks = [clock_mask(c, plan.hidden_size, T, t0, x.device).unsqueeze(1)
-                     for c in plan.clocks]
-            grad = torch.is_grad_enabled() and (
-                x.requires_grad or any(t.requires_grad for t in (*states, *below, *weights)))
+        T, B = x.shape[0], x.shape[1]
+        # format 2: the layer below's values (zeros in the first layer), the clocks' schedules
+        if below is None:
+            below = [x.new_zeros(T, B, plan.hidden_size) for _ in plan.below]
+        masks = [clock_mask(c, plan.hidden_size, T, t0, x.device).unsqueeze(1)
+                 for c in plan.clocks]
+        grad = torch.is_grad_enabled() and (
+            x.requires_grad or any(t.requires_grad for t in (*states, *below, *weights)))
+        if grad and self.fused_backward:
+            out = _FusedLayer.apply(self, masks, x, *states, *below, *weights)
+        else:
             packed = not grad and _gemm.can_pack(x)
             ws = self.packed_weights(weights, B, T) if packed else weights
             out = self.unit.forward(x, *states, *below, *masks, *ws, packed)
-            ns = plan.n_states
-            return out[0], list(out[1:1 + ns]), list(out[1 + ns:])
-        grad = torch.is_grad_enabled() and (
-            x.requires_grad or any(t.requires_grad for t in (*states, *weights)))
-        if grad and self.fused_backward:
-            out = _FusedLayer.apply(self, x, *states, *weights)
-        else:
-            packed = not grad and _gemm.can_pack(x)
-            ws = self.packed_weights(weights, x.shape[1], x.shape[0]) if packed else weights
-            out = self.unit.forward(x, *states, *ws, packed)
-        return out[0], list(out[1:1 + self.plan.n_states]), []
+        ns = plan.n_states
+        return out[0], list(out[1:1 + ns]), list(out[1 + ns:1 + ns + len(plan.below)])
 
 
 class _FusedLayer(torch.autograd.Function):
     """One layer over the whole sequence with the generated backward.
 
-    Inputs: the kernel, x (T, B, m), the states (B, n) each, the weights in Layout order.
-    Outputs: y (T, B, n) and the final states. The generated backward is not itself
-    differentiable; when the gradient is asked with ``create_graph=True`` (double backward,
-    gradient penalties, ``gradgradcheck``) the backward instead differentiates a recomputation
-    of the TorchScript forward, which autograd can differentiate again.
+    Inputs: the kernel, the clocks' schedules, x (T, B, m), the states (B, n) each, the layer
+    below's values (T, B, n) each (format 2), the weights in Layout order. Outputs: y
+    (T, B, n), the final states and the values emitted for the layer above (format 2). The
+    generated backward is not itself differentiable; when the gradient is asked with
+    ``create_graph=True`` (double backward, gradient penalties, ``gradgradcheck``) the backward
+    instead differentiates a recomputation of the TorchScript forward, which autograd can
+    differentiate again.
     """
 
     @staticmethod
-    def forward(ctx: Any, kernel: ScriptKernel, x: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
+    def forward(ctx: Any, kernel: ScriptKernel, masks: list[Tensor], x: Tensor,
+                *rest: Tensor) -> tuple[Tensor, ...]:
         plan = kernel.plan
-        ns = plan.n_states
-        states, weights = list(rest[:ns]), list(rest[ns:])
+        ns, nb = plan.n_states, len(plan.below)
+        states, below = list(rest[:ns]), list(rest[ns:ns + nb])
+        weights = list(rest[ns + nb:])
         packed = _gemm.can_pack(x)
         ws = kernel.packed_weights(weights, x.shape[1], x.shape[0]) if packed else weights
-        out = kernel.unit.forward_save(x, *states, *ws, packed)
+        out = kernel.unit.forward_save(x, *states, *below, *masks, *ws, packed)
         ctx.kernel = kernel
         ctx.packed = packed
-        ctx.save_for_backward(x, *weights, *out[1 + ns:], *states)
-        return tuple(out[:1 + ns])
+        ctx.masks = masks
+        ctx.save_for_backward(x, *weights, *out[1 + ns + nb:], *states, *below)
+        return tuple(out[:1 + ns + nb])
 
     @staticmethod
     def backward(ctx: Any, dy: Tensor | None, *dstates: Tensor | None) -> tuple[Any, ...]:
@@ -215,17 +213,18 @@ class _FusedLayer(torch.autograd.Function):
         saved = ctx.saved_tensors
         x = saved[0]
         weights = list(saved[1:1 + len(lay.weights)])
-        states = list(saved[1 + len(lay.weights) + len(lay.saved):])
+        rest = list(saved[1 + len(lay.weights) + len(lay.saved):])
+        states, below = rest[:ns], rest[ns:]
         with torch.enable_grad():
-            out = kernel.unit.forward(x, *states, *weights, False)
-            pairs = [(o, d) for o, d in zip(out[:1 + ns], (dy, *dstates), strict=True)
+            out = kernel.unit.forward(x, *states, *below, *ctx.masks, *weights, False)
+            pairs = [(o, d) for o, d in zip(out, (dy, *dstates), strict=True)
                      if d is not None]
-            inputs = [x, *states, *weights]
+            inputs = [x, *states, *below, *weights]
             wanted = [i for i in inputs if i.requires_grad]
             grads = iter(torch.autograd.grad([o for o, _ in pairs], wanted,
                                              [d for _, d in pairs], create_graph=True,
                                              allow_unused=True) if wanted and pairs else ())
-        return (None, *(next(grads) if i.requires_grad else None for i in inputs))
+        return (None, None, *(next(grads) if i.requires_grad else None for i in inputs))
 
     @staticmethod
     def _backward_generated(ctx: Any, dy: Tensor | None,
@@ -242,20 +241,25 @@ class _FusedLayer(torch.autograd.Function):
         T, B = x.shape[0], x.shape[1]
         like = stash[lay.saved[0]] if lay.saved else x.new_zeros(T, B, n)
         dy = dy if dy is not None else like.new_zeros(T, B, n)
-        ds = [d if d is not None else like.new_zeros(B, n) for d in dstates]
+        ns, nb = plan.n_states, len(plan.below)
+        ds = [d if d is not None else like.new_zeros(B, n) for d in dstates[:ns]]
+        dem = [d.contiguous() if d is not None else like.new_zeros(T, B, n)
+               for d in dstates[ns:ns + nb]]
         packed = ctx.packed
         wts = []
         for gid in lay.step_groups:  # dq @ W, as a product with the weight W^T (in, K·n)
             wt = w_of[f"w{gid}"].t()
             wts.append(_gemm.pack(wt, B) if packed else wt)
         ps = [w_of[f"p{k}"] for k in plan.diags]
-        res = kernel.unit.backward(dy.contiguous(), *ds, *[stash[r] for r in lay.saved],
-                                   *wts, *ps, packed)
-        ns = plan.n_states
+        res = kernel.unit.backward(dy.contiguous(), *ds, *dem,
+                                   *[stash[r] for r in lay.saved], *wts, *ps, *ctx.masks,
+                                   packed)
         dxp, dxt = res[0], res[1]
         dstate0 = list(res[2:2 + ns])
         dqs = dict(zip(lay.step_groups, res[2 + ns:2 + ns + len(lay.step_groups)], strict=True))
-        dps = dict(zip(plan.diags, res[2 + ns + len(lay.step_groups):], strict=True))
+        k = 2 + ns + len(lay.step_groups)
+        dps = dict(zip(plan.diags, res[k:k + len(plan.diags)], strict=True))
+        dbelow = list(res[k + len(plan.diags):])
         grads: dict[str, Tensor] = {}
         dx = None
         xg = plan.x_group
@@ -277,7 +281,7 @@ class _FusedLayer(torch.autograd.Function):
                 grads[f"b{g.gid}"] = dq2.sum(0)
         for k in plan.diags:
             grads[f"p{k}"] = dps[k]
-        return (None, dx, *dstate0, *(grads[w] for w in lay.weights))
+        return (None, None, dx, *dstate0, *dbelow, *(grads[w] for w in lay.weights))
 
 
 def _make_script(plan: Plan, fused_backward: bool) -> ScriptKernel:

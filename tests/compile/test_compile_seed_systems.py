@@ -7,6 +7,8 @@ backends (shared/reference/cells.md)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch import Tensor
@@ -18,6 +20,8 @@ from lstm_search.nn import compile_cell, compile_rnn
 
 TOL = 1e-10
 BACKENDS = ["eager", "script"]
+# the script backend with its generated backward, and with autograd through TorchScript
+VARIANTS = [("eager", True), ("script", True), ("script", False)]
 T, B = 9, 3
 
 
@@ -156,12 +160,14 @@ def _loss(y: Tensor, finals: list[Tensor], probes: list[Tensor]) -> Tensor:
                                                        zip(finals, probes[1:], strict=True))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend,fused", VARIANTS)
 @pytest.mark.parametrize("layers", [1, 2, 3])
 @pytest.mark.parametrize("m,n", [(3, 5), (6, 4)])
-def test_depth_gated_stack_matches_the_paper(backend: str, layers: int, m: int, n: int) -> None:
+def test_depth_gated_stack_matches_the_paper(backend: str, fused: bool, layers: int, m: int,
+                                             n: int) -> None:
     g = zoo.get("depth_gated")
-    module = compile_rnn(g, m, n, num_layers=layers, backend=backend, seed=layers).double()
+    module = compile_rnn(g, m, n, num_layers=layers, backend=backend, seed=layers,
+                         fused_backward=fused).double()
     assert sum(p.numel() for p in module.parameters()) == \
         n_params(g, m, n) + (layers - 1) * n_params(g, n, n) == \
         (5 * n * m + 4 * n * n + 10 * n) + (layers - 1) * (9 * n * n + 10 * n)
@@ -219,13 +225,14 @@ def test_first_layer_is_a_peephole_lstm() -> None:
     assert (y1 - y2).abs().max() <= TOL and (c1 - c2).abs().max() <= TOL
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend,fused", VARIANTS)
 @pytest.mark.parametrize("layers", [1, 2, 3])
 @pytest.mark.parametrize("m,n,g", [(3, 8, 4), (5, 12, 3), (4, 7, 3)])
-def test_clockwork_matches_the_paper(backend: str, layers: int, m: int, n: int,
+def test_clockwork_matches_the_paper(backend: str, fused: bool, layers: int, m: int, n: int,
                                      g: int) -> None:
     cell = zoo.clockwork(g)
-    module = compile_rnn(cell, m, n, num_layers=layers, backend=backend, seed=layers).double()
+    module = compile_rnn(cell, m, n, num_layers=layers, backend=backend, seed=layers,
+                         fused_backward=fused).double()
     assert sum(p.numel() for p in module.parameters()) == \
         n_params(cell, m, n) + (layers - 1) * n_params(cell, n, n)
     x, (h0,), probes = _inputs(m, n, layers, 1, seed=n * 10 + layers)
@@ -293,11 +300,12 @@ def test_generated_source_shows_the_format_2_inputs() -> None:
 
     src = generated_source(zoo.get("depth_gated"), input_size=3, hidden_size=4)
     assert "ul1: Tensor" in src and "u1 = ul1[t]" in src and "em1.append(s1)" in src
-    assert "def backward" not in src  # trained by autograd through the TorchScript forward
+    assert "dem1: Tensor" in src and "duls1.append(" in src  # the generated backward
     src = generated_source(zoo.get("clockwork"), input_size=3, hidden_size=8)
     assert "mk4: Tensor" in src and "torch.where(mk4[t], v3, s0)" in src
-    # format-1 cells keep their generated backward
-    assert "def backward" in generated_source(zoo.get("lstm"))
+    # format-1 cells' source is unchanged by format 2's additions
+    lstm = generated_source(zoo.get("lstm"))
+    assert "def backward" in lstm and not re.search(r"\b(ul|u|em|dem|duls|mk)\d", lstm)
 
 
 def test_drop_in_modules_refuse_a_cell_reading_the_layer_below() -> None:
@@ -348,3 +356,17 @@ def test_cuda_agrees_with_cpu(name: str, backend: str) -> None:
         results.append([y, *finals, xi.grad, *(p.grad for p in module.parameters())])
     for a, b in zip(*results, strict=True):
         assert (a - b.cpu()).abs().max() <= TOL
+
+
+@pytest.mark.parametrize("name", ["depth_gated", "clockwork"])
+def test_gradcheck_and_double_backward(name: str) -> None:
+    """The generated backward (gradcheck) and, with create_graph, the differentiable
+    recomputation through the layer below's values and the clock (gradgradcheck)."""
+    module = compile_rnn(zoo.get(name), 2, 3, num_layers=2, backend="script", seed=0).double()
+    x = torch.randn(4, 2, 2, dtype=torch.float64, requires_grad=True)
+
+    def f(inp: Tensor) -> Tensor:
+        return module(inp)[0]
+
+    assert torch.autograd.gradcheck(f, (x,))
+    assert torch.autograd.gradgradcheck(f, (x,))
