@@ -96,8 +96,28 @@ def _signature(plan: Plan, lay: Layout) -> str:
     # format 2: the layer below's values (T, B, n) and each clock's schedule (T, 1, n) bool
     extra = "".join(f", ul{j}: Tensor" for j in plan.below)
     extra += "".join(f", mk{c.pos}: Tensor" for c in plan.clocks)
+    extra += "".join(f", ra{pos}: List[int]" for pos in _sleepy_clocks(plan))
     weights = "".join(f", {w}: Tensor" for w in lay.weights)
     return f"x: Tensor, {states}{extra}{weights}, packed: bool"
+
+
+def _sleepy_clocks(plan: Plan) -> list[int]:
+    """Positions of the clocks whose active-row counts ``ra{k}`` (one int per step) the
+    generated code takes: those of :attr:`Plan.sleepy`."""
+    return sorted({pos for _, pos in plan.sleepy})
+
+
+def _product(plan: Plan, g: Group) -> str:
+    """The per-step product of group ``g``, (B, K·n). For a sleepy group (:attr:`Plan.sleepy`)
+    only the rows of the modules active at step t (the first ``ra{k}[t]`` units) are
+    multiplied, the rest left zero: the clock never reads them (Koutník et al. 2014)."""
+    clock = dict(plan.sleepy).get(g.gid)
+    if clock is None:
+        return f"_mm({g.source}, w{g.gid}, {_bias(g)}, packed)"
+    r = f"ra{clock}[t]"
+    bias = f"b{g.gid}.narrow(0, 0, {r})" if g.n_bias else "None"
+    return (f"torch.nn.functional.pad(_mm({g.source}, w{g.gid}.narrow(0, 0, {r}), {bias}, "
+            f"False), [0, w{g.gid}.size(0) - {r}])")
 
 
 def _slots(g: Group, prod: str) -> list[str]:
@@ -181,16 +201,19 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
     body += [f"u{j} = ul{j}[t]" for j in plan.below]
     for g in plan.step_groups:
         if g.source[0] == "u":  # a product of the layer below's value, (B, K·n)
-            body += _slots(g, f"_mm({g.source}, w{g.gid}, {_bias(g)}, packed)")
+            body += _slots(g, _product(plan, g))
         if g.source[0] == "s" and not (full_pairs and g is pg):
             # one fused product per previous state, (B, K·n)
-            body.append(f"g{g.gid} = _mm({g.source}, w{g.gid}, {_bias(g)}, packed)")
+            body.append(f"g{g.gid} = {_product(plan, g)}")
             body += _slots(g, f"g{g.gid}")
     if pg is not None:
         k = plan.n_pairs
         body.append(f"# pre-added pairs: x-projections plus {pg.source}-projections, (B, {k}·n)")
         if full_pairs:  # one sum over the whole product, fused into it with oneDNN
-            body.append(f"rr = _mm_add({pg.source}, w{pg.gid}, {_bias(pg)}, xpt, packed)")
+            if pg.gid in dict(plan.sleepy):  # the active modules' rows only
+                body.append(f"rr = xpt + {_product(plan, pg)}")
+            else:
+                body.append(f"rr = _mm_add({pg.source}, w{pg.gid}, {_bias(pg)}, xpt, packed)")
             names = [f"r{i}" for i in range(k)]
             body.append(f"{names[0]} = rr" if k == 1
                         else f"{', '.join(names)} = rr.chunk({k}, 1)")
@@ -201,7 +224,7 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
         body.append(f"{s.out} = {_expr(s, plan)}")
         for g in plan.step_groups:
             if g.source == s.out:
-                body += _slots(g, f"_mm({s.out}, w{g.gid}, {_bias(g)}, packed)")
+                body += _slots(g, _product(plan, g))
     if save:
         body += [f"sv_{r}.append({r})" for r in lay.saved]
     body.append(f"ys.append({plan.output})")
@@ -254,7 +277,8 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             *(f"sv_{r}: Tensor" for r in lay.saved),
             *(f"wt{gid}: Tensor" for gid in lay.step_groups),
             *(f"p{k}: Tensor" for k in plan.diags),
-            *(f"mk{c.pos}: Tensor" for c in plan.clocks), "packed: bool"]
+            *(f"mk{c.pos}: Tensor" for c in plan.clocks),
+            *(f"ra{pos}: List[int]" for pos in _sleepy_clocks(plan)), "packed: bool"]
     n_ret = 2 + ns + len(lay.step_groups) + len(plan.diags) + len(plan.below)
     out = [f"def backward({', '.join(args)}) -> Tuple[{', '.join(['Tensor'] * n_ret)}]:",
            "    T = dy.size(0)",
@@ -297,7 +321,13 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         else:
             body.append(f"dq{g.gid} = {cat(slots)}")
             body.append(f"dqs{g.gid}.append(dq{g.gid})")
-        gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
+        clock = dict(plan.sleepy).get(g.gid)
+        if clock is None:
+            gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
+        else:  # the sleeping modules' rows of dq are zero: the active ones only
+            r = f"ra{clock}[t]"
+            gr.add(g.source, f"_mm(dq{g.gid}.narrow(1, 0, {r}), wt{g.gid}.narrow(1, 0, {r}), "
+                   "None, False)")
 
     for step in reversed(plan.steps):
         for g in node_groups.get(step.out, ()):

@@ -143,8 +143,10 @@ class ScriptKernel:
         """Weights with every matrix packed for oneDNN (x's for T·B rows, others for B)."""
         out = list(weights)
         i = 0
+        sleepy = dict(self.plan.sleepy)
         for g in self.plan.groups:
-            out[i] = _gemm.pack(weights[i], steps * batch if g.hoisted else batch)
+            if g.gid not in sleepy:  # a sleepy group's rows are sliced per step: left dense
+                out[i] = _gemm.pack(weights[i], steps * batch if g.hoisted else batch)
             i += 2 if g.n_bias else 1
         return out
 
@@ -159,6 +161,7 @@ class ScriptKernel:
             below = [x.new_zeros(T, B, plan.hidden_size) for _ in plan.below]
         masks = [clock_mask(c, plan.hidden_size, T, t0, x.device).unsqueeze(1)
                  for c in plan.clocks]
+        masks += _active_rows(plan, masks)
         grad = torch.is_grad_enabled() and (
             x.requires_grad or any(t.requires_grad for t in (*states, *below, *weights)))
         if grad and self.fused_backward:
@@ -247,9 +250,10 @@ class _FusedLayer(torch.autograd.Function):
                for d in dstates[ns:ns + nb]]
         packed = ctx.packed
         wts = []
+        sleepy = dict(plan.sleepy)
         for gid in lay.step_groups:  # dq @ W, as a product with the weight W^T (in, K·n)
             wt = w_of[f"w{gid}"].t()
-            wts.append(_gemm.pack(wt, B) if packed else wt)
+            wts.append(_gemm.pack(wt, B) if packed and gid not in sleepy else wt)
         ps = [w_of[f"p{k}"] for k in plan.diags]
         res = kernel.unit.backward(dy.contiguous(), *ds, *dem,
                                    *[stash[r] for r in lay.saved], *wts, *ps, *ctx.masks,
@@ -282,6 +286,14 @@ class _FusedLayer(torch.autograd.Function):
         for k in plan.diags:
             grads[f"p{k}"] = dps[k]
         return (None, None, dx, *dstate0, *dbelow, *(grads[w] for w in lay.weights))
+
+
+def _active_rows(plan: Plan, masks: list[Tensor]) -> list[list[int]]:
+    """For each clock of ``plan.sleepy``: the number of active units at every step (they are
+    a prefix: modules run fastest first, and base^j divides base^i for j < i)."""
+    by_pos = {c.pos: m for c, m in zip(plan.clocks, masks, strict=True)}
+    return [by_pos[pos][:, 0].sum(1).tolist()
+            for pos in sorted({pos for _, pos in plan.sleepy})]
 
 
 def _make_script(plan: Plan, fused_backward: bool) -> ScriptKernel:

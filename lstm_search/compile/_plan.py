@@ -105,6 +105,10 @@ class Plan:
     n_pairs: int = 0
     paired: tuple[int, ...] = ()  # positions of the projection nodes folded into pairs
     below: tuple[int, ...] = ()  # format 2: states j read as below:<state> (value u{j})
+    # format 2: (gid, clock pos) of block-triangular groups whose product only feeds the
+    # candidate of a clock with the same modules: at step t the script backend computes only
+    # the rows of the active modules (a prefix of the units), skipping the sleeping ones'
+    sleepy: tuple[tuple[int, int], ...] = ()
 
     @property
     def clocks(self) -> tuple[Step, ...]:
@@ -202,6 +206,8 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
         else:  # pragma: no cover - validation rejects unknown ops
             raise GenomeError([], f"op {node.op!r} has no compiler rule")
     steps, pair_gid, n_pairs, paired = _pair(steps, groups, order, genome, ref)
+    sinks = {ref(genome.new_states[s]) for s in genome.states} | {ref(genome.output)}
+    sleepy = _sleepy(steps, groups, pair_gid, n_pairs, sinks)
     return Plan(
         n_states=len(genome.states),
         input_size=input_size,
@@ -218,7 +224,50 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
         paired=paired,
         below=tuple(sorted({int(a[1:]) for s in steps for a in s.args if a[0] == "u"}
                            | {int(g.source[1:]) for g in groups if g.source[0] == "u"})),
+        sleepy=sleepy,
     )
+
+
+def _sleepy(steps: list[Step], groups: list[Group], pair_gid: int, n_pairs: int,
+            sinks: set[str]) -> tuple[tuple[int, int], ...]:
+    """Block-triangular one-member groups of a previous state or a value below whose product
+    reaches nothing but the candidate (first input) of one clock with as many modules, through
+    row-wise steps only (so a sleeping module's rows of the product are never used: the
+    Clockwork RNN's W_H h, Koutník et al. 2014, section 2)."""
+    consumers: dict[str, list[Step]] = {}
+    for st in steps:
+        for a in dict.fromkeys(st.args):
+            consumers.setdefault(a, []).append(st)
+    sources = {g.source for g in groups}
+    out: list[tuple[int, int]] = []
+    for g in groups:
+        if not g.blocks or len(g.members) != 1 or g.source[0] not in "su":
+            continue
+        k = g.members[0]
+        paired = g.gid == pair_gid and n_pairs > 0
+        start = "r0" if paired else f"v{k}"
+        clocks: set[int] = set()
+        todo, seen, ok = [start], set(), True
+        while todo and ok:
+            ref = todo.pop()
+            if ref in seen:
+                continue
+            seen.add(ref)
+            if ref in sinks or ref in sources:
+                ok = False
+                break
+            for st in consumers.get(ref, []):
+                if st.op == "clock":
+                    ok = ok and st.args[0] == ref and ref not in st.args[1:] \
+                        and st.modules == g.blocks
+                    clocks.add(st.pos)
+                elif st.op == "proj":  # pragma: no cover - a source is refused above
+                    ok = False
+                else:  # row-wise: pointwise ops, copies, diagonal weights
+                    todo.append(st.out)
+        if ok and len(clocks) == 1:
+            out.append((g.gid, clocks.pop()))
+    return tuple(out)
 
 
 def clock_mask(step: Step, hidden_size: int, steps: int, t0: int = 0,

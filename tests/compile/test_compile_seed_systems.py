@@ -370,3 +370,38 @@ def test_gradcheck_and_double_backward(name: str) -> None:
 
     assert torch.autograd.gradcheck(f, (x,))
     assert torch.autograd.gradgradcheck(f, (x,))
+
+
+def test_sleeping_modules_products_are_skipped_only_where_nothing_else_reads_them() -> None:
+    """The Clockwork's W_H h feeds only the clock's candidate: the script backend multiplies
+    the active modules' rows only. When the product also reaches the output another way, or
+    the clock's modules are not the matrix's blocks, all of it is needed: nothing skipped."""
+    from lstm_search.compile import build_plan, generated_source
+    from lstm_search.genome import Builder, Node
+
+    plan = build_plan(zoo.get("clockwork"), 3, 8)
+    assert plan.sleepy == ((1, 4),)
+    src = generated_source(zoo.get("clockwork"), input_size=3, hidden_size=8)
+    assert "w1.narrow(0, 0, ra4[t])" in src and "wt1.narrow(1, 0, ra4[t])" in src
+
+    b = Builder(states=("h",))
+    hh = b.linear("h", name="hh", bias=False, blocks=4)
+    cand = b.tanh(b.add(b.linear("x", name="xh"), hh, name="pre"), name="cand")
+    h_new = b.clock(cand, "h", modules=4, name="h_new")
+    b.set_state("h", h_new)
+    g = b.build(output=b.add(h_new, hh, name="out"))
+    assert build_plan(g, 3, 8).sleepy == ()
+    cw = zoo.clockwork(4)
+    other = cw.replace(nodes=tuple(Node(n.name, n.op, n.inputs, {"modules": 2})
+                                   if n.op == "clock" else n for n in cw.nodes))
+    assert build_plan(other, 3, 8).sleepy == ()
+    for genome in (g, other):  # and both still compute what the eager reference does
+        x = torch.randn(9, 2, 3, dtype=torch.float64, requires_grad=True)
+        results = []
+        for backend in BACKENDS:
+            layer = compile_cell(genome, 3, 8, backend, seed=0).double()
+            y, (h,) = layer(x)
+            results.append([y, h, *torch.autograd.grad((y.sin().sum() + h.sum()),
+                                                        [x, *layer.parameters()])])
+        for a, c in zip(*results, strict=True):
+            assert (a - c).abs().max() <= TOL
