@@ -12,6 +12,7 @@ benchmarks/results/clockwork_skip-<date>-t<threads>.md and .json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import statistics
@@ -83,10 +84,14 @@ def main() -> None:
     results = {n: {"times": time_modules(n, args.repeats), "macs": recurrent_macs(n, T)}
                for n in args.hidden}
     info = machine()
+    with contextlib.suppress(OSError):
+        info["loadavg_after"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     lines = ["# Clockwork RNN (g = 4) against an SRN of the same size\n",
              f"{info['cpu']}, {info['cores']} cores (shared), torch {info['torch']}, "
              f"{info['threads']} threads, {info['date']}; one layer, script backend, batch {B}, "
-             f"{T} steps, input = hidden, median of {args.repeats} interleaved repetitions.\n",
+             f"{T} steps, input = hidden, median of {args.repeats} interleaved repetitions; "
+             f"load average after the run {info.get('loadavg_after', '?')} (timings on a "
+             "loaded machine are noisy: compare rows of one run only).\n",
              "| hidden | module | fwd+bwd ms | inference ms |", "|---|---|---|---|"]
     for n, r in results.items():
         for k, v in r["times"].items():

@@ -96,14 +96,18 @@ def _signature(plan: Plan, lay: Layout) -> str:
     # format 2: the layer below's values (T, B, n) and each clock's schedule (T, 1, n) bool
     extra = "".join(f", ul{j}: Tensor" for j in plan.below)
     extra += "".join(f", mk{c.pos}: Tensor" for c in plan.clocks)
-    extra += "".join(f", ra{pos}: List[int]" for pos in _sleepy_clocks(plan))
+    extra += "".join(f", ra{pos}: List[int], ia{pos}: List[int]" for pos in _sleepy_clocks(plan))
+    extra += "".join(f", wl{gid}: List[Tensor]" for gid, _ in plan.sleepy)
     weights = "".join(f", {w}: Tensor" for w in lay.weights)
     return f"x: Tensor, {states}{extra}{weights}, packed: bool"
 
 
 def _sleepy_clocks(plan: Plan) -> list[int]:
-    """Positions of the clocks whose active-row counts ``ra{k}`` (one int per step) the
-    generated code takes: those of :attr:`Plan.sleepy`."""
+    """Positions of the clocks whose active-row counts ``ra{k}`` and active-module counts
+    less one ``ia{k}`` (one int per step each) the generated code takes: those of
+    :attr:`Plan.sleepy`. A sleepy group's weight also comes as ``wl{gid}``: its first rows for
+    1, 2, ... g active modules (packed once per call for oneDNN), picked by ``ia{k}[t]``; the
+    backward takes their transposes ``wtl{gid}``."""
     return sorted({pos for _, pos in plan.sleepy})
 
 
@@ -116,8 +120,8 @@ def _product(plan: Plan, g: Group) -> str:
         return f"_mm({g.source}, w{g.gid}, {_bias(g)}, packed)"
     r = f"ra{clock}[t]"
     bias = f"b{g.gid}.narrow(0, 0, {r})" if g.n_bias else "None"
-    return (f"torch.nn.functional.pad(_mm({g.source}, w{g.gid}.narrow(0, 0, {r}), {bias}, "
-            f"False), [0, w{g.gid}.size(0) - {r}])")
+    return (f"torch.nn.functional.pad(_mm({g.source}, wl{g.gid}[ia{clock}[t]], {bias}, "
+            f"packed), [0, w{g.gid}.size(0) - {r}])")
 
 
 def _slots(g: Group, prod: str) -> list[str]:
@@ -278,7 +282,8 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             *(f"wt{gid}: Tensor" for gid in lay.step_groups),
             *(f"p{k}: Tensor" for k in plan.diags),
             *(f"mk{c.pos}: Tensor" for c in plan.clocks),
-            *(f"ra{pos}: List[int]" for pos in _sleepy_clocks(plan)), "packed: bool"]
+            *(f"ra{pos}: List[int], ia{pos}: List[int]" for pos in _sleepy_clocks(plan)),
+            *(f"wtl{gid}: List[Tensor]" for gid, _ in plan.sleepy), "packed: bool"]
     n_ret = 2 + ns + len(lay.step_groups) + len(plan.diags) + len(plan.below)
     out = [f"def backward({', '.join(args)}) -> Tuple[{', '.join(['Tensor'] * n_ret)}]:",
            "    T = dy.size(0)",
@@ -326,8 +331,8 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
         else:  # the sleeping modules' rows of dq are zero: the active ones only
             r = f"ra{clock}[t]"
-            gr.add(g.source, f"_mm(dq{g.gid}.narrow(1, 0, {r}), wt{g.gid}.narrow(1, 0, {r}), "
-                   "None, False)")
+            gr.add(g.source, f"_mm(dq{g.gid}.narrow(1, 0, {r}), wtl{g.gid}[ia{clock}[t]], "
+                   "None, packed)")
 
     for step in reversed(plan.steps):
         for g in node_groups.get(step.out, ()):

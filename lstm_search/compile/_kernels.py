@@ -30,6 +30,7 @@ from lstm_search.compile import _gemm
 from lstm_search.compile._codegen import Layout, layout, program_source
 from lstm_search.compile._eager import full_bias, run_eager
 from lstm_search.compile._plan import Plan, clock_mask
+from lstm_search.genome import module_sizes
 
 BACKENDS: tuple[str, ...] = ("eager", "script", "compile")
 
@@ -143,11 +144,43 @@ class ScriptKernel:
         """Weights with every matrix packed for oneDNN (x's for T·B rows, others for B)."""
         out = list(weights)
         i = 0
-        sleepy = dict(self.plan.sleepy)
         for g in self.plan.groups:
-            if g.gid not in sleepy:  # a sleepy group's rows are sliced per step: left dense
-                out[i] = _gemm.pack(weights[i], steps * batch if g.hoisted else batch)
+            out[i] = _gemm.pack(weights[i], steps * batch if g.hoisted else batch)
             i += 2 if g.n_bias else 1
+        return out
+
+    def row_slices(self, weights: list[Tensor], batch: int, packed: bool,
+                   transposed: bool = False) -> list[list[Tensor]]:
+        """For each sleepy group (:attr:`Plan.sleepy`), its weight's first rows for 1, 2, ...
+        g active modules (``transposed``: their transposes, for the backward), each packed
+        for oneDNN when ``packed``."""
+        out: list[list[Tensor]] = []
+        w_of = dict(zip(self.layout.weights, weights, strict=True))
+        for gid, _ in self.plan.sleepy:
+            w = w_of[f"w{gid}"]
+            rows = [w[:r].t() if transposed else w[:r] for r in self._prefixes(gid)]
+            out.append([_gemm.pack(r, batch) for r in rows] if packed else rows)
+        return out
+
+    def _prefixes(self, gid: int) -> list[int]:
+        """Active rows of a sleepy group with 1, 2, ... g modules active."""
+        g = self.plan.groups[gid]
+        sizes = module_sizes(self.plan.hidden_size, g.blocks)
+        return [max(1, sum(sizes[:a])) for a in range(1, len(sizes) + 1)]
+
+    def schedule(self, T: int, t0: int, device: torch.device) -> list[Any]:
+        """The clocks' arguments of the generated code: each clock's (T, 1, n) schedule, then
+        for the clocks of sleepy groups the active rows and modules (less one) per step."""
+        plan = self.plan
+        masks = [clock_mask(c, plan.hidden_size, T, t0, device).unsqueeze(1)
+                 for c in plan.clocks]
+        out: list[Any] = list(masks)
+        by_pos = {c.pos: m for c, m in zip(plan.clocks, masks, strict=True)}
+        for pos in sorted({pos for _, pos in plan.sleepy}):
+            rows = by_pos[pos][:, 0].sum(1).tolist()  # a prefix of the units (module_sizes)
+            gid = next(g for g, p in plan.sleepy if p == pos)
+            prefixes = self._prefixes(gid)
+            out += [rows, [prefixes.index(max(r, 1)) for r in rows]]
         return out
 
     def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
@@ -159,9 +192,7 @@ class ScriptKernel:
         # format 2: the layer below's values (zeros in the first layer), the clocks' schedules
         if below is None:
             below = [x.new_zeros(T, B, plan.hidden_size) for _ in plan.below]
-        masks = [clock_mask(c, plan.hidden_size, T, t0, x.device).unsqueeze(1)
-                 for c in plan.clocks]
-        masks += _active_rows(plan, masks)
+        masks = self.schedule(T, t0, x.device)
         grad = torch.is_grad_enabled() and (
             x.requires_grad or any(t.requires_grad for t in (*states, *below, *weights)))
         if grad and self.fused_backward:
@@ -169,7 +200,8 @@ class ScriptKernel:
         else:
             packed = not grad and _gemm.can_pack(x)
             ws = self.packed_weights(weights, B, T) if packed else weights
-            out = self.unit.forward(x, *states, *below, *masks, *ws, packed)
+            out = self.unit.forward(x, *states, *below, *masks,
+                                    *self.row_slices(weights, B, packed), *ws, packed)
         ns = plan.n_states
         return out[0], list(out[1:1 + ns]), list(out[1 + ns:1 + ns + len(plan.below)])
 
@@ -195,7 +227,9 @@ class _FusedLayer(torch.autograd.Function):
         weights = list(rest[ns + nb:])
         packed = _gemm.can_pack(x)
         ws = kernel.packed_weights(weights, x.shape[1], x.shape[0]) if packed else weights
-        out = kernel.unit.forward_save(x, *states, *below, *masks, *ws, packed)
+        out = kernel.unit.forward_save(x, *states, *below, *masks,
+                                       *kernel.row_slices(weights, x.shape[1], packed), *ws,
+                                       packed)
         ctx.kernel = kernel
         ctx.packed = packed
         ctx.masks = masks
@@ -219,7 +253,9 @@ class _FusedLayer(torch.autograd.Function):
         rest = list(saved[1 + len(lay.weights) + len(lay.saved):])
         states, below = rest[:ns], rest[ns:]
         with torch.enable_grad():
-            out = kernel.unit.forward(x, *states, *below, *ctx.masks, *weights, False)
+            out = kernel.unit.forward(x, *states, *below, *ctx.masks,
+                                      *kernel.row_slices(weights, x.shape[1], False),
+                                      *weights, False)
             pairs = [(o, d) for o, d in zip(out, (dy, *dstates), strict=True)
                      if d is not None]
             inputs = [x, *states, *below, *weights]
@@ -250,13 +286,13 @@ class _FusedLayer(torch.autograd.Function):
                for d in dstates[ns:ns + nb]]
         packed = ctx.packed
         wts = []
-        sleepy = dict(plan.sleepy)
         for gid in lay.step_groups:  # dq @ W, as a product with the weight W^T (in, K·n)
             wt = w_of[f"w{gid}"].t()
-            wts.append(_gemm.pack(wt, B) if packed and gid not in sleepy else wt)
+            wts.append(_gemm.pack(wt, B) if packed else wt)
         ps = [w_of[f"p{k}"] for k in plan.diags]
         res = kernel.unit.backward(dy.contiguous(), *ds, *dem,
                                    *[stash[r] for r in lay.saved], *wts, *ps, *ctx.masks,
+                                   *kernel.row_slices(weights, B, packed, transposed=True),
                                    packed)
         dxp, dxt = res[0], res[1]
         dstate0 = list(res[2:2 + ns])
@@ -286,14 +322,6 @@ class _FusedLayer(torch.autograd.Function):
         for k in plan.diags:
             grads[f"p{k}"] = dps[k]
         return (None, None, dx, *dstate0, *dbelow, *(grads[w] for w in lay.weights))
-
-
-def _active_rows(plan: Plan, masks: list[Tensor]) -> list[list[int]]:
-    """For each clock of ``plan.sleepy``: the number of active units at every step (they are
-    a prefix: modules run fastest first, and base^j divides base^i for j < i)."""
-    by_pos = {c.pos: m for c, m in zip(plan.clocks, masks, strict=True)}
-    return [by_pos[pos][:, 0].sum(1).tolist()
-            for pos in sorted({pos for _, pos in plan.sleepy})]
 
 
 def _make_script(plan: Plan, fused_backward: bool) -> ScriptKernel:

@@ -382,7 +382,7 @@ def test_sleeping_modules_products_are_skipped_only_where_nothing_else_reads_the
     plan = build_plan(zoo.get("clockwork"), 3, 8)
     assert plan.sleepy == ((1, 4),)
     src = generated_source(zoo.get("clockwork"), input_size=3, hidden_size=8)
-    assert "w1.narrow(0, 0, ra4[t])" in src and "wt1.narrow(1, 0, ra4[t])" in src
+    assert "wl1[ia4[t]]" in src and "wtl1[ia4[t]]" in src and "ra4[t]" in src
 
     b = Builder(states=("h",))
     hh = b.linear("h", name="hh", bias=False, blocks=4)
