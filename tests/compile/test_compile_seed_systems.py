@@ -308,11 +308,45 @@ def test_generated_source_shows_the_format_2_inputs() -> None:
     assert "def backward" in lstm and not re.search(r"\b(ul|u|em|dem|duls|mk)\d", lstm)
 
 
-def test_drop_in_modules_refuse_a_cell_reading_the_layer_below() -> None:
+def test_drop_in_depth_gated_stack_is_the_compiled_stack() -> None:
+    """Recurrent(depth_gated, num_layers=3) computes compile_rnn's Depth-Gated stack (same
+    weights), padded and packed alike."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
     from lstm_search.nn import Recurrent
 
-    with pytest.raises(ValueError, match="compile_rnn"):
-        Recurrent(zoo.get("depth_gated"), 3, 4, num_layers=2)
+    stack = compile_rnn(zoo.get("depth_gated"), 3, 4, num_layers=3, backend="eager",
+                        seed=1).double()
+    rnn = Recurrent(zoo.get("depth_gated"), 3, 4, num_layers=3, backend="script").double()
+    for cell, layer in zip(rnn.cells, stack.layers, strict=True):
+        cell.load_state_dict(layer.state_dict())
+    x = torch.randn(6, 3, 3, dtype=torch.float64)
+    y1, (h1, c1) = stack(x)
+    y2, (h2, c2) = rnn(x)
+    assert max((a - b).abs().max() for a, b in ((y1, y2), (h1, h2), (c1, c2))) <= TOL
+    lengths = [6, 4, 1]
+    yp, _ = rnn(pack_padded_sequence(x, lengths))
+    yp, _ = pad_packed_sequence(yp)
+    for b, k in enumerate(lengths):
+        alone, _ = stack(x[:k, b:b + 1])
+        assert (yp[:k, b:b + 1] - alone).abs().max() <= TOL
+
+
+def test_drop_in_bidirectional_depth_gated_reads_its_own_direction_below() -> None:
+    """Direction d of layer 1 reads direction d of layer 0's new cell, in its own order."""
+    from lstm_search.nn import Recurrent
+
+    rnn = Recurrent(zoo.get("depth_gated"), 3, 4, num_layers=2, bidirectional=True,
+                    backend="eager", seed=0).double()
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    y, _ = rnn(x)
+    c = rnn.cells
+    y0f, _, e0f = c[0].run(x)
+    y0b, _, e0b = c[1].run(x.flip(0))
+    x1 = torch.cat([y0f, y0b.flip(0)], 2)
+    y1f, _, _ = c[2].run(x1, below=e0f)
+    y1b, _, _ = c[3].run(x1.flip(0), below=e0b)
+    assert (y - torch.cat([y1f, y1b.flip(0)], 2)).abs().max() <= TOL
 
 
 def test_drop_in_packed_sequences_keep_the_clock_schedule() -> None:
