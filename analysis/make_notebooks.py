@@ -3,7 +3,9 @@
     python analysis/make_notebooks.py
 
 Each notebook reads one results folder, set in its first code cell (tagged "parameters", so
-papermill can override it) or by the environment variable LSTM_SEARCH_RESULTS, and calls
+papermill can override it; a relative path is read from the repository root when it is not
+found from the notebook's own folder, where Jupyter runs it) or by the environment variable
+LSTM_SEARCH_RESULTS, and calls
 lstm_search.analysis for every table and figure: the notebooks hold no analysis logic of their
 own, so the report command and the notebooks always agree.
 """
@@ -17,7 +19,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
 
-PARAMETERS = 'RESULTS = "results/quickstart"  # a results folder (searched recursively)'
+PARAMETERS = ('RESULTS = "results/quickstart"  # a results folder (searched recursively): '
+              'absolute, or relative to the repository root')
 
 SETUP = """\
 import os
@@ -30,6 +33,17 @@ from lstm_search.results import load_curves, load_results
 %matplotlib inline
 
 RESULTS = os.environ.get("LSTM_SEARCH_RESULTS", RESULTS)
+# Jupyter runs a notebook in its own folder (analysis/): a relative path that is not there is
+# read from the repository root (the first folder up with pyproject.toml)
+if not os.path.isabs(RESULTS) and not os.path.exists(RESULTS):
+    root = os.path.abspath(".")
+    while (not os.path.isfile(os.path.join(root, "pyproject.toml"))
+           and os.path.dirname(root) != root):
+        root = os.path.dirname(root)
+    RESULTS = os.path.join(root, RESULTS)
+if not os.path.exists(RESULTS):
+    raise FileNotFoundError(f"no results folder {RESULTS}: run `lstm-search run quickstart` "
+                            "first, or set RESULTS above (or LSTM_SEARCH_RESULTS)")
 # one task run at several settings (task.gap ...) becomes one "task" per setting: "recall gap=50"
 df = la.with_task_labels(load_results(RESULTS))
 curves = load_curves(RESULTS)
@@ -55,13 +69,16 @@ def notebook(title: str, intro: str, cells: list[tuple[str, str]]) -> nbformat.N
 
 VARIANT_COMPARISON = notebook(
     "Variant comparison",
-    "Every cell against the baselines (LSTM and GRU by default), as in Greff et al. (2015, "
-    "\"LSTM: A Search Space Odyssey\"): Welch's t-test on the best 10% of trials by "
-    "validation score, Mann-Whitney U on all completed trials, Holm-corrected across cells.",
+    "Every cell against the baselines (LSTM and GRU by default), with the test the design "
+    "calls for: paired on shared settings (Wilcoxon signed-rank) or independent samples "
+    "(Mann-Whitney U), Holm-corrected across cells, with an equivalence test against a margin; "
+    "Greff et al.'s (2015) Welch test on the best 10% by validation where it applies.",
     [
         ("code", 'BASELINES = ["lstm", "gru"]\nla.summarize(df)'),
         ("md", "## Comparison with the baselines\n\nDifferences and effect sizes are cell "
-               "minus baseline; `verdict` comes from the best trials, `verdict_all` from all "
+               "minus baseline; `design` says whether cells were paired on shared settings, "
+               "`verdict` (better / worse / equivalent / inconclusive) comes from all trials, "
+               "`verdict_tuned` from Greff's best 10% where that keeps 3 of at least 20 "
                "trials."),
         ("code", "present = [b for b in BASELINES if b in set(df['cell'])]\n"
                  "comparison = la.compare_to_baselines(df, present) if present else None\n"

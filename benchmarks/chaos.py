@@ -120,7 +120,8 @@ def main() -> None:
     lines = [
         "# Kill/resume chaos: the record after random interruptions",
         "",
-        f"`python benchmarks/chaos.py --cycles {args.cycles}` on {machine().get('cpu', '?')}. "
+        f"`python benchmarks/chaos.py --cycles {args.cycles}` on {info['machine']['cpu']} "
+        f"(commit {info['machine']['commit']}, torch {info['machine']['torch']}). "
         "A 12-point grid, the driver SIGKILLed or sent SIGINT (alternately) at seeded random "
         "moments, `--resume` after each, then `--resume` to the end; compared with an "
         "uninterrupted run (see the script's docstring for each column).",

@@ -14,8 +14,11 @@ DATA = Path(os.environ.get("LSTM_SEARCH_DATA", Path(__file__).resolve().parents[
 
 
 def machine() -> dict[str, Any]:
-    """CPU model, core count, load, torch version and threads of this run."""
+    """CPU model, core count, load, torch version, threads and the commit of this run (with
+    ``-dirty`` when the tree had uncommitted changes)."""
     import torch
+
+    from lstm_search.provenance import source_state
 
     cpu = platform.processor() or ""
     try:
@@ -27,8 +30,12 @@ def machine() -> dict[str, Any]:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "python": platform.python_version(),
-            "cuda": torch.cuda.is_available(),
+            "cuda": torch.cuda.is_available(), "commit": _commit(source_state()),
             "load_average_at_start": os.getloadavg()}
+
+
+def _commit(state: Any) -> str:
+    return state.commit + ("-dirty" if state.dirty else "")
 
 
 def write_json(name: str, payload: dict[str, Any]) -> Path:

@@ -28,7 +28,7 @@ def main() -> None:
 
     from lstm_search import zoo
     from lstm_search.config import ModelConfig, TaskConfig, TrainConfig
-    from lstm_search.evaluate import Candidate, evaluate_candidate
+    from lstm_search.evaluate import evaluate_candidate, resolve_candidate
     from lstm_search.tasks import make_task
 
     task_cfg = TaskConfig(name="jsb", data_dir=str(DATA))
@@ -41,8 +41,9 @@ def main() -> None:
     for seed in args.seeds:
         for cell in args.cells:
             t0 = time.perf_counter()
-            r = evaluate_candidate(Candidate(zoo.get(cell), cell, {}, seed), task=task_cfg,
-                                   model=model, train=train, task_obj=task)
+            cand = resolve_candidate(zoo.get(cell), cell, {}, task=task_cfg, model=model,
+                                     train=train, seed=seed)
+            r = evaluate_candidate(cand, task_obj=task)
             row = {"cell": cell, "seed": seed, "n_params": r.n_params, "status": r.status,
                    "error": r.error, "best_epoch": r.best_epoch, "epochs": r.epochs,
                    "valid.nll": r.metrics.get("valid.nll"), "test.nll": r.metrics.get("test.nll"),

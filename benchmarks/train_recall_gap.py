@@ -44,7 +44,7 @@ def main() -> None:
 
     from lstm_search import zoo
     from lstm_search.config import ModelConfig, TaskConfig, TrainConfig
-    from lstm_search.evaluate import Candidate, evaluate_candidate
+    from lstm_search.evaluate import evaluate_candidate, resolve_candidate
 
     budget = params_for("lstm", args.lstm_hidden)
     train = TrainConfig(optimizer="adam", lr=args.lrs[0], lr_schedule="none",
@@ -58,8 +58,9 @@ def main() -> None:
             model = ModelConfig(hidden_size=hidden, num_layers=1, init_scale=None)
             for lr in args.lrs:
                 t0 = time.perf_counter()
-                r = evaluate_candidate(Candidate(zoo.get(cell), cell, {"lr": lr}, args.seed),
-                                       task=task, model=model, train=train)
+                r = evaluate_candidate(resolve_candidate(
+                    zoo.get(cell), cell, {"lr": lr}, task=task, model=model, train=train,
+                    seed=args.seed))
                 row = {"gap": gap, "cell": cell, "lr": lr, "hidden": hidden,
                        "n_params": r.n_params, "status": r.status, "error": r.error,
                        "best_epoch": r.best_epoch, "epochs": r.epochs,

@@ -30,14 +30,15 @@ this package's ``__init__`` (the lazy names above) and ``cli`` may import anythi
     experiment    -> config, declarations, genome, results, spaces
     search        -> config, data, evaluate, experiment, genome, provenance, results, spaces,
                      tasks, train, zoo
-    analysis      -> genome, results
+    analysis      -> genome, results, zoo
     bench         -> compile, nn, zoo
     __main__      -> cli
 
 ``nn -> zoo``: :func:`~lstm_search.nn.load_torch_weights` checks a module against the zoo's
 lstm / gru / rnn_tanh. ``experiment -> results``: the overrides are written to ``run.json`` with
 the table's JSON encoding. ``analysis -> genome``: cell diagrams read the recorded genomes
-(genome needs no torch). Any module may read ``__version__`` from this package.
+(genome needs no torch); ``analysis -> zoo``: a zoo cell is drawn with its own node names.
+Any module may read ``__version__`` from this package.
 """
 
 from __future__ import annotations

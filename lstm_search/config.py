@@ -307,6 +307,21 @@ def _type_name(tp: Any) -> str:
     return str(tp).replace("typing.", "")
 
 
+_PHRASES = {"int": "an integer", "float": "a number", "bool": "true or false",
+            "str": "a string"}
+
+
+def _type_phrase(tp: Any) -> str:
+    """``an integer``, ``a number``, ``true or false`` ... for messages; other types by name."""
+    name = _type_name(tp)
+    for base, phrase in _PHRASES.items():
+        if name == base:
+            return phrase
+        if name in (f"{base} | None", f"Optional[{base}]"):
+            return f"{phrase} (or none)"
+    return f"a value of type {name}"
+
+
 def _parse_bool(text: str) -> bool:
     low = text.strip().lower()
     if low in ("true", "1", "yes", "on"):
@@ -405,8 +420,8 @@ def _set(obj: T, path: list[str], value: Any, full_key: str, root: Any) -> T:
     try:
         parsed = _coerce(value, tp)
     except (TypeError, ValueError, json.JSONDecodeError):
-        raise ConfigError(f"bad value for {full_key!r}: {value!r} is not a "
-                          f"{_type_name(tp)}") from None
+        raise ConfigError(f"bad value for {full_key!r}: {value!r} is not "
+                          f"{_type_phrase(tp)}") from None
     choices = _CHOICES.get((type(obj), head))
     if choices is not None and parsed not in choices:
         raise ConfigError(f"bad value for {full_key!r}: {value!r}; expected one of "

@@ -14,6 +14,7 @@ Only the standard library is imported here: :mod:`lstm_search.experiment` and
 
 from __future__ import annotations
 
+import difflib
 import importlib.resources
 import importlib.util
 import sys
@@ -71,9 +72,11 @@ def find_declaration(name_or_path: str | Path, folder: str, kind: str) -> Path:
     where = catalogue_dir(folder)
     candidate = where / f"{name_or_path}.py"
     if not candidate.is_file():
-        known = ", ".join(catalogue_names(folder)) or "(none)"
+        names = list(catalogue_names(folder))
+        close = difflib.get_close_matches(str(name_or_path), names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise DeclarationError(f"no {kind} named {str(name_or_path)!r} in {where}; "
-                               f"known: {known}")
+                               f"{hint}known: {', '.join(names) or '(none)'}")
     return candidate
 
 

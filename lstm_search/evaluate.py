@@ -22,7 +22,7 @@ from lstm_search.config import (
     TrainConfig,
     apply_overrides,
 )
-from lstm_search.genome import Genome, canonical, genome_id, validate
+from lstm_search.genome import FrozenMap, Genome, canonical, cell_name, genome_id, validate
 from lstm_search.provenance import trial_provenance
 from lstm_search.results import TrialResult, now, task_options
 
@@ -37,29 +37,80 @@ __all__ = [
     "Candidate",
     "apply_hparams",
     "build_model",
-    "cell_name",
     "evaluate_candidate",
     "hidden_for_budget",
     "make_rnn",
+    "resolve_candidate",
 ]
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A cell with its hyperparameters and seed: what a search asks to be evaluated.
+    """One trial, resolved: the cell and every setting that shapes its training, fixed before
+    it starts. Built by :func:`resolve_candidate` (the one place a sampled point becomes
+    settings); every backend trains exactly this.
 
-    ``hparams`` keys are field names of :class:`ModelConfig` or :class:`TrainConfig` (``lr``,
-    ``momentum``, ``hidden_size``, ``input_noise`` ...); an unknown key is an error.
+    ``cell``: the zoo name ("": :func:`lstm_search.genome.cell_name`). ``task`` / ``model`` /
+    ``train``: the experiment's configs with the trial's hyperparameters applied
+    (``model.param_budget`` is turned into a hidden size when the task is built).
+    ``hparams``: the sampled values the row records (``seed`` and ``task.<option>`` are
+    applied to ``seed`` and ``task`` instead); ``distributions``: the JSON of the distribution
+    each sampled value was drawn from. ``problem``: a sampled value out of its setting's range
+    (the trial fails without training; the configs are then the experiment's).
     """
 
     genome: Genome
-    cell: str = ""  # zoo name, or "" for "cell-<genome_id[:8]>"
-    hparams: Mapping[str, Any] = field(default_factory=dict)
+    cell: str
+    task: TaskConfig
+    model: ModelConfig
+    train: TrainConfig
     seed: int = 0
+    hparams: Mapping[str, Any] = field(default_factory=FrozenMap)
+    distributions: Mapping[str, Any] = field(default_factory=FrozenMap)
+    problem: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cell", self.cell or cell_name(self.genome))
+        object.__setattr__(self, "hparams", FrozenMap(self.hparams))
+        object.__setattr__(self, "distributions", FrozenMap(self.distributions))
 
 
-def cell_name(candidate: Candidate) -> str:
-    return candidate.cell or f"cell-{genome_id(candidate.genome)[:8]}"
+TASK_PREFIX = "task."
+
+
+def resolve_candidate(genome: Genome, cell: str, hparams: Mapping[str, Any], *,
+                      task: TaskConfig, model: ModelConfig, train: TrainConfig, seed: int = 0,
+                      distributions: Mapping[str, Any] | None = None) -> Candidate:
+    """The :class:`Candidate` of a sampled point: ``hparams`` applied to the configs.
+
+    - ``seed``: the trial's seed instead of ``seed`` (a space may sample it, to repeat a
+      comparison over seeds);
+    - ``task.<option>``: applied to ``task`` (a grid over cells x ``task.gap``);
+    - any other key: a field of :class:`ModelConfig` or :class:`TrainConfig`
+      (:func:`apply_hparams`).
+
+    A non-integer seed or an unknown key raises :class:`ConfigError` (the declaration's fault:
+    every trial would fail the same way); a value out of its setting's range gives a candidate
+    with ``problem`` set.
+    """
+    hp = dict(hparams)
+    if "seed" in hp:
+        value = hp.pop("seed")
+        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+            raise ConfigError(f"hyperparameter 'seed' must be an integer, got {value!r}")
+        seed = int(value)
+    task_sets = {k[len(TASK_PREFIX):]: v for k, v in hp.items() if k.startswith(TASK_PREFIX)}
+    if task_sets:
+        hp = {k: v for k, v in hp.items() if not k.startswith(TASK_PREFIX)}
+        task = apply_overrides(task, task_sets)
+    problem = ""
+    try:
+        model, train = apply_hparams(hp, model, train)
+    except SettingRangeError as e:  # a sampled value out of range: a failed trial, no crash
+        problem = str(e)
+    return Candidate(genome=genome, cell=cell, task=task, model=model,
+                     train=train, seed=seed, hparams=hp, distributions=distributions or {},
+                     problem=problem)
 
 
 _MODEL_KEYS = frozenset(f.name for f in dataclasses.fields(ModelConfig))
@@ -175,9 +226,6 @@ def _summary(exc: BaseException) -> str:
 def evaluate_candidate(
     candidate: Candidate,
     *,
-    task: TaskConfig,
-    model: ModelConfig,
-    train: TrainConfig,
     experiment: str = "",
     run: str = "",
     trial: int = 0,
@@ -187,50 +235,43 @@ def evaluate_candidate(
     search: str = "",
     task_obj: Task | None = None,
 ) -> TrialResult:
-    """Train ``candidate`` on ``task`` and return its filled :class:`TrialResult`.
+    """Train ``candidate`` (its task, model and train settings) and return its row.
 
     ``on_eval(epoch, metrics, final)`` is called after each epoch's validation (``final``: the
     trainer stops after this epoch anyway); returning True or raising
     :class:`lstm_search.train.StopTrial` stops with status "pruned". With ``writer``
     every epoch's metrics are appended to the run's curves (the row itself is not appended:
     the caller does that, once). ``task_obj`` reuses an already built task (data loaded once
-    per process). Configuration errors (an unknown hyperparameter, an unknown task, missing
-    data) raise; everything that goes wrong in training gives status "failed".
+    per process). Configuration errors (an unknown task, missing data, a parameter budget with
+    a hidden-size hyperparameter) raise; everything that goes wrong in training gives status
+    "failed".
     """
     start, t0 = now(), time.perf_counter()
     genome = candidate.genome
+    model_cfg, train_cfg = candidate.model, candidate.train
     problems = validate(genome)
     try:
         canon = canonical(genome).to_json(indent=None) if not problems else genome.to_json(None)
         gid = genome_id(genome) if not problems else ""
     except Exception:  # a broken genome may not canonicalise; the problems say why
         canon, gid = genome.to_json(indent=None), ""
-    try:
-        model_cfg, train_cfg = apply_hparams(candidate.hparams, model, train)
-        out_of_range = ""
-    except SettingRangeError as e:  # a sampled value out of range: a failed trial, no crash
-        model_cfg, train_cfg, out_of_range = model, train, str(e)
-    result = TrialResult(
-        experiment=experiment, run=run, trial=trial, cell=candidate.cell or
-        (f"cell-{gid[:8]}" if gid else "cell-invalid"), genome_id=gid, genome=canon,
-        task=task.name, task_options=task_options(task), seed=candidate.seed,
-        hparams=dict(candidate.hparams),
-        backend=model_cfg.backend, search=search, start_time=start,
-        **trial_provenance(threads=train_cfg.threads))
+    row: dict[str, Any] = dict(
+        experiment=experiment, run=run, trial=trial, cell=candidate.cell, genome_id=gid,
+        genome=canon, task=candidate.task.name, task_options=task_options(candidate.task),
+        seed=candidate.seed, hparams=dict(candidate.hparams),
+        distributions=dict(candidate.distributions), backend=model_cfg.backend, search=search,
+        start_time=start, **trial_provenance(threads=train_cfg.threads))
     if problems:
-        result.status = "invalid"
-        result.error = "; ".join(str(p) for p in problems)
-        result.end_time = now()
-        return result
-    if out_of_range:
-        result.status, result.error, result.end_time = "failed", out_of_range, now()
-        return result
+        return TrialResult(**row, status="invalid", error="; ".join(str(p) for p in problems),
+                           end_time=now())
+    if candidate.problem:
+        return TrialResult(**row, status="failed", error=candidate.problem, end_time=now())
 
     from lstm_search.tasks import make_task
     from lstm_search.train import resolve_device
     from lstm_search.train import train as run_training
 
-    the_task = task_obj if task_obj is not None else make_task(task)
+    the_task = task_obj if task_obj is not None else make_task(candidate.task)
     if model_cfg.param_budget is not None:
         if "hidden_size" in candidate.hparams:
             raise ConfigError("set either model.param_budget or a hidden_size hyperparameter, "
@@ -238,10 +279,8 @@ def evaluate_candidate(
         hidden = hidden_for_budget(genome, the_task, model_cfg, train_cfg,
                                    model_cfg.param_budget)
         model_cfg = dataclasses.replace(model_cfg, hidden_size=hidden)
-    result.hidden_size = model_cfg.hidden_size
-    result.objective_name = the_task.objective_name
-    result.direction = the_task.direction
-    result.device = str(resolve_device(train_cfg.device))
+    row.update(hidden_size=model_cfg.hidden_size, objective_name=the_task.objective_name,
+               direction=the_task.direction, device=str(resolve_device(train_cfg.device)))
 
     def report(epoch: int, metrics: dict[str, float], final: bool) -> bool | None:
         if writer is not None:
@@ -250,23 +289,15 @@ def evaluate_candidate(
 
     try:
         net = build_model(genome, the_task, model_cfg, train_cfg, seed=candidate.seed)
-        result.n_params = n_parameters(net)
+        row["n_params"] = n_parameters(net)
         outcome = run_training(net, the_task, train_cfg, seed=candidate.seed, on_eval=report,
                                checkpoint_dir=checkpoint_dir, genome_json=canon)
     except Exception as e:  # a bad trial never raises: it is recorded as failed
-        result.status = "failed"
-        result.error = _summary(e)
-        result.train_seconds = time.perf_counter() - t0
-        result.end_time = now()
-        return result
-    result.status = outcome.status
-    result.error = outcome.error
-    result.metrics = dict(outcome.metrics)
-    result.objective = outcome.objective
-    result.best_epoch = outcome.best_epoch
-    result.epochs = outcome.epochs
-    result.train_seconds = outcome.train_seconds
-    result.tokens_per_second = outcome.tokens_per_second
-    result.device = outcome.device
-    result.end_time = now()
-    return result
+        return TrialResult(**row, status="failed", error=_summary(e),
+                           train_seconds=time.perf_counter() - t0, end_time=now())
+    row.update(device=outcome.device)
+    return TrialResult(**row, status=outcome.status, error=outcome.error,
+                       metrics=dict(outcome.metrics), objective=outcome.objective,
+                       best_epoch=outcome.best_epoch, epochs=outcome.epochs,
+                       train_seconds=outcome.train_seconds,
+                       tokens_per_second=outcome.tokens_per_second, end_time=now())

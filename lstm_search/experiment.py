@@ -215,12 +215,17 @@ class Experiment:
         return exp
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description (the space by its name and parameters)."""
+        """JSON-ready description: every setting, and the space as data
+        (:func:`lstm_search.spaces.space_to_json`; None for a space class of the user's own,
+        which only its ``repr`` describes). :meth:`from_dict` reads it back."""
+        from lstm_search.spaces import space_to_json
+
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name == "space":
-                out[f.name] = {"name": getattr(value, "name", ""), "repr": repr(value)}
+                out[f.name] = {"name": getattr(value, "name", ""), "repr": repr(value),
+                               "data": space_to_json(value)}
             elif dataclasses.is_dataclass(value):
                 out[f.name] = dataclasses.asdict(value)
             elif f.name == "stages":
@@ -230,6 +235,33 @@ class Experiment:
             else:
                 out[f.name] = value
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "the record") -> Experiment:
+        """The experiment :meth:`to_dict` described (a run's ``run.json``), rebuilt from the
+        data alone: no declaration file is executed. Raises :class:`ExperimentError` naming
+        ``where`` when the data is incomplete (a space without its data form)."""
+        from lstm_search.spaces import space_from_json
+
+        space = dict(data.get("space") or {}).get("data")
+        if not space:
+            raise ExperimentError(f"{where}: the space of experiment {data.get('name')!r} is "
+                                  f"recorded only by its repr (not one of the shipped space "
+                                  f"kinds); it cannot be rebuilt from the record")
+        try:
+            return cls(
+                name=data["name"], space=space_from_json(space),
+                task=apply_overrides(TaskConfig(), dict(data["task"])),
+                model=apply_overrides(ModelConfig(), dict(data["model"])),
+                train=apply_overrides(TrainConfig(), dict(data["train"])),
+                search=SearchConfig(**dict(data["search"])),  # checks fields together
+                stages=tuple(Stage(apply_overrides(TaskConfig(), dict(st["task"])),
+                                   st.get("min_fraction")) for st in data.get("stages", ())),
+                smoke=dict(data.get("smoke") or {}), paper=dict(data.get("paper") or {}),
+                seed=int(data.get("seed", 0)), description=str(data.get("description", "")))
+        except (KeyError, TypeError, ValueError) as e:  # ConfigError is a ValueError
+            raise ExperimentError(f"{where}: experiment {data.get('name')!r} cannot be rebuilt "
+                                  f"from its record: {type(e).__name__}: {e}") from None
 
 
 def _grid_problems(space: Any, trials: int) -> list[str]:

@@ -62,7 +62,7 @@ Status = Literal["complete", "pruned", "failed", "invalid"]
 STATUSES: tuple[str, ...] = ("complete", "pruned", "failed", "invalid")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrialResult:
     """One trial of one experiment: identity, outcome, cost and provenance.
 
@@ -390,6 +390,27 @@ def task_options(task: Any) -> dict[str, Any]:
     every field but ``name`` and ``data_dir`` (a machine's path) whose value is not None."""
     return {f.name: getattr(task, f.name) for f in dataclasses.fields(task)
             if f.name not in ("name", "data_dir") and getattr(task, f.name) is not None}
+
+
+STAGE_PREFIX = "stage."  # an evolutionary trial's metric: its objective on a stage's task
+MAXIMIZE_PREFIX = "maximize."  # ... and whether that objective is maximised (1) or not (0)
+
+
+def ratio_to_gru(value: float | None, reference: float | None, direction: str) -> float:
+    """How good ``value`` is as a fraction of the GRU's ``reference`` (1 = as good; 1 as well
+    while there is no reference yet: the GRU itself is evaluated first; 0 for no value).
+
+    The fitness of Jozefowicz et al. (2015, sec. 3) is the minimum of these ratios over the
+    stages a candidate reached; rows record each stage's result (``stage.<task>``) and its
+    ratio to the reference of the time (``fitness.<task>``, ``fitness.min``).
+    """
+    if reference is None:
+        return 1.0
+    if value is None or value != value:
+        return 0.0
+    if direction == "maximize":
+        return value / reference if reference > 0 else 1.0
+    return reference / value if value > 0 else 1.0
 
 
 # a row is damaged (skipped) when one of these fields has another type

@@ -1,7 +1,9 @@
 """Named cells: PyTorch's RNN/LSTM/GRU, Greff's vanilla LSTM and its eight variants,
 Jozefowicz's LSTM variants and evolved MUT1-3, the DARTS_V1, DARTS_V2 and ENAS cells of
-DARTS' genotypes, and (genome format version 2) the Depth-Gated LSTM and the Clockwork RNN,
-each a :class:`~lstm_search.genome.Genome` value.
+DARTS' genotypes, the modern recurrences minGRU, minLSTM (Feng et al. 2024), RG-LRU
+(De et al. 2024), HGRN (Qin et al. 2023) and sLSTM (Beck et al. 2024), and (genome format
+version 2) the Depth-Gated LSTM and the Clockwork RNN, each a
+:class:`~lstm_search.genome.Genome` value.
 
 Equations are those of ``shared/reference/cells.md``; notation: ``Wx`` a learned projection of
 the input, ``Uh`` of the previous hidden state, ``p ⊙ c`` a peephole (diagonal weight).
@@ -253,6 +255,155 @@ def clockwork(modules: int = CLOCKWORK_MODULES, base: int = 2, name: str = "cloc
     return b.build(name=name)
 
 
+# -- modern recurrences: minGRU / minLSTM, RG-LRU, HGRN, sLSTM -----------------------------------
+# Each is the recurrent cell alone: the layer's output projection, the block around it (Conv1D,
+# gated MLP branch, norms) and any parallel-scan training path are outside the cell; the step
+# loop computes the same numbers as the papers' sequential and log-space parallel forms.
+
+
+def _min_g(b: Builder, v: str, name: str) -> str:
+    """Feng et al. 2024's g(v) = v + 0.5 for v ≥ 0, σ(v) for v < 0 (positive, continuous),
+    written relu(v) + σ(v − relu(v)) (min(v, 0) = v − relu(v))."""
+    r = b.relu(v, name=f"{name}_pos")
+    return b.add(r, b.sigmoid(b.sub(v, r, name=f"{name}_neg"), name=f"{name}_sig"), name=name)
+
+
+def _mingru() -> Genome:
+    """minGRU (Feng et al. 2024, "Were RNNs All We Needed?", the log-space version of
+    BorealisAI/minRNNs): gates and candidate read only the input, so the recurrence is affine
+    in h (a parallel scan can compute it):
+
+        z  = σ(W_z x + b_z)
+        h̃  = g(W_h x + b_h)          g(v) = v + 0.5 (v ≥ 0), σ(v) (v < 0)
+        h' = (1 − z) ⊙ h + z ⊙ h̃
+
+    2nm + 2n parameters (the official layer's ``to_hidden_and_gate``; its ``to_out`` projection
+    is the model's, not the cell's)."""
+    b = Builder(states=("h",))
+    z = b.sigmoid(b.linear("x", name="x_z"), name="z")
+    h_tilde = _min_g(b, b.linear("x", name="x_h"), "h_tilde")
+    b.set_state("h", b.blend(z, h_tilde, "h", name="h_new"))
+    return b.build(name="mingru")
+
+
+def _minlstm() -> Genome:
+    """minLSTM (Feng et al. 2024, normalised gates, ``use_coeff_norm`` of BorealisAI/minRNNs):
+
+        f  = σ(W_f x + b_f),  i = σ(W_i x + b_i)
+        f' = f / (f + i),     i' = i / (f + i) = 1 − f'
+        h̃  = g(W_h x + b_h)
+        h' = f' ⊙ h + i' ⊙ h̃
+
+    3nm + 3n parameters."""
+    b = Builder(states=("h",))
+    f = b.sigmoid(b.linear("x", name="x_f"), name="f")
+    i = b.sigmoid(b.linear("x", name="x_i"), name="i")
+    f_norm = b.div(f, b.add(f, i, name="f_plus_i"), name="f_norm")
+    h_tilde = _min_g(b, b.linear("x", name="x_h"), "h_tilde")
+    b.set_state("h", b.blend(f_norm, "h", h_tilde, name="h_new"))
+    return b.build(name="minlstm")
+
+
+RGLRU_C = 8.0  # Griffin's constant c in a_t = a^(c r_t)
+
+
+def _rglru() -> Genome:
+    """RG-LRU, the Real-Gated Linear Recurrent Unit of Griffin (De et al. 2024, eq. 1-4;
+    google-deepmind/recurrentgemma ``RGLRU``), with c = 8:
+
+        u   = fit(x)                          (x itself when m == n)
+        r   = σ(W_a x + b_a),  i = σ(W_x x + b_x)
+        log a_t = −c · r ⊙ softplus(Λ)        (a = σ(−Λ), a_t = a^(c r))
+        h'  = a_t ⊙ h + √(1 − a_t²) ⊙ (i ⊙ u)
+
+    2nm + 2n + n parameters (+ nm for fit when m ≠ n). Left out: the gates' block-diagonal
+    heads (dense here: one head), the reset of a segment's first step (there the official
+    layer uses a multiplier of 1 and ignores h), Λ's ring initialisation, and the bounded
+    derivative of √ (the official clips it at 1000; equal when 1 − a_t² ≥ 2.5e-7)."""
+    b = Builder(states=("h",))
+    u = b.fit("x", name="u")
+    r = b.sigmoid(b.linear("x", name="x_a"), name="r")
+    i = b.sigmoid(b.linear("x", name="x_x"), name="i")
+    log_a = b.scale(b.diag(r, weight="softplus", name="r_softplus_lambda"), -RGLRU_C,
+                    name="log_a")
+    a = b.exp(log_a, name="a")
+    a_sq = b.exp(b.scale(log_a, 2.0, name="two_log_a"), name="a_sq")
+    mult = b.sqrt(b.one_minus(a_sq, name="one_minus_a_sq"), name="mult")
+    b.set_state("h", b.add(b.mul(a, "h", name="ah"), b.mul(u, i, mult, name="normalized_x"),
+                           name="h_new"))
+    return b.build(name="rglru")
+
+
+def _hgrn() -> Genome:
+    """HGRN (Qin et al. 2023, "Hierarchically Gated Recurrent Neural Network for Sequence
+    Modeling"; real-valued as in flash-linear-attention's ``HGRNAttention``, bias-free
+    projections):
+
+        f  = γ + (1 − γ) ⊙ σ(W_f x)          γ = 1 − σ(p): the lower bound, learned per unit
+        h' = f ⊙ h + (1 − f) ⊙ silu(W_i x)
+        y  = w ⊙ rmsnorm(h') ⊙ silu(W_g x)   output gate (fla's FusedRMSNormSwishGate, eps 1e-5)
+
+    3nm + 2n parameters. Left out: the output projection (the model's), and the hierarchy
+    itself: HGRN makes γ a cumulative softmax over layers (0 in the first layer, growing with
+    depth), which no single cell can express; here each layer learns its own γ in (0, 1),
+    starting near 0.5 (and the norm's weight w starts uniform, not at 1)."""
+    b = Builder(states=("h",))
+    mu = b.sigmoid(b.linear("x", name="x_f", bias=False), name="mu")
+    # f = γ + (1 − γ) μ = 1 − (1 − γ)(1 − μ), with 1 − γ = σ(p)
+    keep = b.diag(b.one_minus(mu, name="one_minus_mu"), weight="sigmoid", name="one_minus_f")
+    f = b.one_minus(keep, name="f")
+    c = b.linear("x", name="x_i", bias=False)
+    silu_c = b.mul(c, b.sigmoid(c, name="sig_c"), name="silu_c")
+    h_new = b.add(b.mul(f, "h", name="fh"), b.mul(keep, silu_c, name="i"), name="h_new")
+    b.set_state("h", h_new)
+    g = b.linear("x", name="x_g", bias=False)
+    normed = b.diag(b.norm(h_new, name="rms_h", kind="rms"), name="norm_weight")
+    out = b.mul(normed, g, b.sigmoid(g, name="sig_g"), name="y")
+    return b.build(output=out, name="hgrn")
+
+
+def slstm(heads: int = 1) -> Genome:
+    """sLSTM (Beck et al. 2024, "xLSTM: Extended Long Short-Term Memory", eq. 8-17; NX-AI/xlstm
+    ``slstm_forward_pointwise``): an exponential input gate, a sigmoid forget gate, a normaliser
+    state n and a stabiliser state m, so that exp never overflows:
+
+        ĩ, f̃, z̃, õ = W_g x + R_g y + b_g                 (g = i, f, z, o; R without bias)
+        m' = max(log σ(f̃) + m, ĩ)
+        i  = exp(ĩ − m'),   f = exp(log σ(f̃) + m − m')
+        c' = f ⊙ c + i ⊙ tanh(z̃),   n' = f ⊙ n + i
+        y' = σ(õ) ⊙ c' / n'
+
+    States y, c, n, m (all start at 0); 4nm + 4n²/k + 4n parameters with ``heads`` = k: each
+    R_g is block diagonal, k blocks of (n/k, n/k), xLSTM's head-wise recurrent matrix (the zoo's
+    ``slstm`` has one head: R dense; k must divide n). The official code takes m' = ĩ at the
+    first step (when n is 0),
+    which rescales c, n and m by the same factor and leaves every output y unchanged.
+    Left out: the block around the cell (its causal convolution feeding i and f, the
+    head-wise input projections (dense here), the group norm and the gated MLP)."""
+    b = Builder(states=("y", "c", "n", "m"))
+    r_params = {"heads": heads} if heads != 1 else {}
+
+    def pre(g: str) -> str:
+        return b.add(b.linear("x", name=f"x_{g}"),
+                     b.linear("y", name=f"y_{g}", bias=False, **r_params), name=f"{g}_raw")
+
+    i_raw, f_raw, z_raw, o_raw = pre("i"), pre("f"), pre("z"), pre("o")
+    log_f_plus_m = b.add("m", b.logsigmoid(f_raw, name="log_f"), name="log_f_plus_m")
+    m_new = b.maximum(i_raw, log_f_plus_m, name="m_new")
+    i = b.exp(b.sub(i_raw, m_new, name="i_log"), name="i")
+    f = b.exp(b.sub(log_f_plus_m, m_new, name="f_log"), name="f")
+    c_new = b.add(b.mul(f, "c", name="fc"), b.mul(i, b.tanh(z_raw, name="z"), name="iz"),
+                  name="c_new")
+    n_new = b.add(b.mul(f, "n", name="fn"), i, name="n_new")
+    y_new = b.div(b.mul(b.sigmoid(o_raw, name="o"), c_new, name="oc"), n_new, name="y_new")
+    for state, value in (("y", y_new), ("c", c_new), ("n", n_new), ("m", m_new)):
+        b.set_state(state, value)
+    return b.build(output_state="y", name="slstm" if heads == 1 else f"slstm_h{heads}")
+
+
+MODERN_CELLS: tuple[str, ...] = ("mingru", "minlstm", "rglru", "hgrn", "slstm")
+# -- end of the modern recurrences --------------------------------------------------------------
+
 GREFF_VARIANTS: tuple[str, ...] = ("nig", "nfg", "nog", "niaf", "noaf", "np", "cifg", "fgr")
 JOZEFOWICZ_CELLS: tuple[str, ...] = ("lstm_b", "lstm_f", "lstm_i", "lstm_o", "mut1", "mut2",
                                      "mut3")
@@ -278,6 +429,12 @@ _FACTORIES: dict[str, Callable[[], Genome]] = {
     # genome format version 2: a layer reading the layer below, and clocked modules
     "depth_gated": _depth_gated,
     "clockwork": clockwork,
+    # -- modern recurrences --
+    "mingru": _mingru,
+    "minlstm": _minlstm,
+    "rglru": _rglru,
+    "hgrn": _hgrn,
+    "slstm": slstm,
 }
 
 _CACHE: dict[str, Genome] = {}
@@ -299,5 +456,5 @@ def get(name: str) -> Genome:
     return _CACHE[name]
 
 
-__all__ = ["CLOCKWORK_MODULES", "GREFF_VARIANTS", "JOZEFOWICZ_CELLS", "clockwork", "get",
-           "names"]
+__all__ = ["CLOCKWORK_MODULES", "GREFF_VARIANTS", "JOZEFOWICZ_CELLS", "MODERN_CELLS", "RGLRU_C",
+           "clockwork", "get", "names", "slstm"]

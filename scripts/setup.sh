@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up lstm-search in ./.venv on a fresh machine.
-#   bash scripts/setup.sh          the library, CLI, Optuna and Ray Tune
-#   bash scripts/setup.sh --dev    plus test tools, notebook kernel, and (as root, with apt)
+#   bash scripts/setup.sh          the library, CLI, Optuna and Ray Tune (extra `ray`)
+#   bash scripts/setup.sh --dev    plus test tools, JupyterLab and the notebook kernel
+#                                  (extra `dev`: every extra), and (as root, with apt)
 #                                  Debian's chromium for the report rendering tests and
 #                                  postgresql for the many-machines storage test
 # Torch: on a machine without CUDA the CPU build is installed first, so that pip never pulls a
@@ -46,8 +47,8 @@ if [ "$dev" = 1 ]; then
       >/dev/null) || echo "setup: postgresql could not be installed; its test will skip"
   fi
 else
-  echo "setup: installing lstm-search"
-  "${pip[@]}" install -e .
+  echo "setup: installing lstm-search (with Ray Tune)"
+  "${pip[@]}" install -e ".[ray]"
 fi
 
 if .venv/bin/python -m pip list 2>/dev/null | grep -qi '^nvidia-'; then

@@ -24,7 +24,7 @@ relative imports, and ``importlib.import_module("lstm_search...")`` with a const
     experiment    -> config, declarations, genome, results, spaces
     search        -> config, data, evaluate, experiment, genome, provenance, results, spaces,
                      tasks, train, zoo
-    analysis      -> genome, results
+    analysis      -> genome, results, zoo
     bench         -> compile, nn, zoo
     __main__      -> cli
     cli           -> anything

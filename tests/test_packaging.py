@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -91,3 +92,29 @@ def test_a_wheel_installed_outside_the_checkout_runs_quickstart(tmp_path: Path) 
                "print(load_experiment('mine.py').space.name)")
     assert mine.returncode == 0, mine.stderr
     assert mine.stdout.strip() == "quickstart"
+
+
+def _project() -> dict:
+    tomllib = pytest.importorskip("tomllib")
+    return tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+
+
+def test_runtime_dependencies_leave_test_tools_and_extras_out() -> None:
+    """An installed user gets the library and CLI; test tools are in ``dev`` only; Ray,
+    notebooks, the dashboard ... are extras, each named in the README, all in ``dev`` but the
+    dashboard."""
+    project = _project()
+    names = {re.split(r"[\[<>=~! ]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
+    assert not names & {"pytest", "pytest-timeout", "hypothesis", "ruff", "build", "ray",
+                        "jupyterlab", "nbclient", "optuna-dashboard", "scikit-learn"}
+    assert {"torch", "optuna", "pandas"} <= names
+    extras = project["optional-dependencies"]
+    assert {"ray", "notebooks", "dashboard", "importance", "dev"} <= set(extras)
+    assert any(d.startswith("pytest") for d in extras["dev"])
+    assert any(d.startswith("jupyterlab") for d in extras["notebooks"])
+    (self_ref,) = [d for d in extras["dev"] if d.startswith("lstm-search[")]
+    included = set(self_ref[len("lstm-search["):-1].split(","))
+    assert set(extras) - {"dev", "dashboard"} <= included
+    readme = (CHECKOUT / "README.md").read_text(encoding="utf-8")
+    for extra in set(extras) - {"dev"}:
+        assert f"lstm-search[{extra}]" in readme or f".[{extra}]" in readme, extra

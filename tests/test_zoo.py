@@ -57,6 +57,16 @@ FORMULAS = {
     "depth_gated": lambda m, n: vanilla(m, n) + n * m + 3 * n,
     # Koutník et al. 2014: W_I, b and a block upper triangular W_H over g = 4 modules
     "clockwork": lambda m, n: n * m + n + clockwork_recurrent(n, 4),
+    # -- modern recurrences (tests/test_zoo_modern.py has their parity tests) --
+    # minGRU: z, h̃ from x [2(nm + n)]; minLSTM: f, i, h̃ from x [3(nm + n)]
+    "mingru": lambda m, n: 2 * (n * m + n),
+    "minlstm": lambda m, n: 3 * (n * m + n),
+    # RG-LRU: r, i from x [2(nm + n)], Λ [n], fit(x) [nm when m != n]
+    "rglru": lambda m, n: 2 * (n * m + n) + n + fit(m, n),
+    # HGRN: bias-free f, i, g from x [3nm], the lower bound's σ(p) [n], the norm's weight [n]
+    "hgrn": lambda m, n: 3 * n * m + 2 * n,
+    # sLSTM: i, f, z, o from x [4(nm + n)] and from y [4n², no bias]
+    "slstm": lambda m, n: 4 * (n * m + n) + 4 * n * n,
 }
 
 

@@ -7,12 +7,14 @@ here needs torch or a model. Tasks are analysed per setting: the task options re
 trial (``task.gap`` ...) that vary within a task label its rows (:func:`task_labels`).
 seaborn, matplotlib, optuna and scipy are imported only by the functions that use them.
 
-Modules: :mod:`.summary` (per-cell table), :mod:`.stats` (tests, effect sizes, Holm),
+Modules: :mod:`.summary` (per-cell table), :mod:`.design` (paired or independent samples),
+:mod:`.stats` (tests that fit the design, equivalence, effect sizes, Holm),
 :mod:`.importance` (fANOVA / PED-ANOVA, marginal effects), :mod:`.pareto` (fronts,
 leaderboard), :mod:`.plots` and :mod:`.curves` (figures), :mod:`.diagrams` (cell drawings),
 :mod:`.report` (Markdown / HTML / CSV report).
 """
 
+from lstm_search.analysis._output import default_report_dir, prepare_report_dir
 from lstm_search.analysis._style import figure_png
 from lstm_search.analysis._table import (
     AnalysisError,
@@ -35,6 +37,7 @@ from lstm_search.analysis.curves import (
     learning_curve_data,
     learning_curves_plot,
 )
+from lstm_search.analysis.design import Design, detect_design
 from lstm_search.analysis.diagrams import draw_cells
 from lstm_search.analysis.importance import (
     build_study,
@@ -42,6 +45,7 @@ from lstm_search.analysis.importance import (
     infer_distributions,
     marginal_effects,
     recorded_distribution,
+    variance_shares,
 )
 from lstm_search.analysis.pareto import leaderboard, pareto_front, pareto_mask
 from lstm_search.analysis.plots import (
@@ -57,11 +61,14 @@ from lstm_search.analysis.stats import (
     cohens_d,
     compare_to_baselines,
     holm,
+    minimum_detectable_effect,
+    tost,
 )
 from lstm_search.analysis.summary import summarize
 
 __all__ = [
     "AnalysisError",
+    "Design",
     "ReportFiles",
     "best_trials",
     "bootstrap_median_diff",
@@ -73,6 +80,8 @@ __all__ = [
     "completed",
     "curves_with_cells",
     "default_metric",
+    "default_report_dir",
+    "detect_design",
     "draw_cells",
     "figure_png",
     "gap_column_of",
@@ -90,14 +99,18 @@ __all__ = [
     "marginal_effects",
     "metric_columns",
     "metric_direction",
+    "minimum_detectable_effect",
     "pareto_front",
     "pareto_mask",
     "pareto_plot",
+    "prepare_report_dir",
     "recorded_distribution",
     "summarize",
     "task_groups",
     "task_keys",
     "task_labels",
+    "tost",
+    "variance_shares",
     "variant_boxplot",
     "with_task_labels",
     "write_report",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,9 @@ COLORS = {
     "better": "#2c7fb8",
     "worse": "#d95f02",
     "no significant difference": "#c8c8c8",
+    "inconclusive": "#c8c8c8",
+    "equivalent": "#c8c8c8",
+    "not applicable": "#efefef",
     "insufficient data": "#efefef",
     "points": "#1f1f1f",
     "mean": "#c0392b",
@@ -182,11 +186,27 @@ def readable_log_axis(axis: Any, v: np.ndarray) -> None:
     v = np.asarray(v, float)
     v = v[np.isfinite(v) & (v > 0)]
     if v.size == 0 or v.max() / v.min() >= 1000:
+        # matplotlib's own labels are TeX ($10^{-3}$), shown raw with math text off
+        axis.set_major_locator(LogLocator(base=10))
+        axis.set_major_formatter(FuncFormatter(lambda x, _: power_of_ten(x)))
         axis.set_minor_formatter(NullFormatter())
         return
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(FuncFormatter(lambda x, _: compact_number(x)))
     axis.set_minor_formatter(NullFormatter())
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(x: float) -> str:
+    """10⁻³ for 0.001 (plain Unicode, no TeX); other values as compact numbers."""
+    if x > 0:
+        exponent = math.log10(x)
+        if abs(exponent - round(exponent)) < 1e-9:
+            e = round(exponent)
+            return compact_number(x) if 0 <= e <= 3 else "10" + str(e).translate(_SUPERSCRIPT)
+    return compact_number(x)
 
 
 def compact_number(x: float) -> str:

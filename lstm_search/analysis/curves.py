@@ -32,7 +32,7 @@ from lstm_search.analysis._table import (
     with_task_labels,
 )
 from lstm_search.analysis.plots import one_task
-from lstm_search.analysis.summary import summarize, task_metric
+from lstm_search.analysis.summary import greff_applies, summarize, task_metric
 
 
 def curves_with_cells(curves: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
@@ -190,11 +190,14 @@ def gap_data(df: pd.DataFrame, *, gap_column: str = "task.gap", metric: str | No
         gap_column: the lag column, ``task.gap`` (``hp.gap`` in older tables is found too).
         task: a task name, or the label of one setting of its other options.
         select: "best": per cell and gap, Greff's best ``top_fraction`` of completed trials by
-            validation objective (at least ``min_top``): how well a tuned cell recalls;
+            validation objective (at least ``min_top``): how well a tuned cell recalls; only
+            where that keeps at least 3 of at least 20 trials (``summary.greff_applies``),
+            else every completed trial of the point (a few seeds: their mean);
             "all": every completed trial.
 
     Returns:
-        Columns ``task, cell, gap, n, mean, sd, ci_low, ci_high``.
+        Columns ``task, cell, gap, n, mean, sd, ci_low, ci_high, selection`` (``best`` or
+        ``all``: which trials a point averages), and ``values`` (the chosen trials' values).
     """
     from scipy import stats as sps
 
@@ -204,16 +207,21 @@ def gap_data(df: pd.DataFrame, *, gap_column: str = "task.gap", metric: str | No
     done = completed(completed(tdf, name), gap)
     rows = []
     for (cell, value), g in done.groupby(["cell", gap], sort=True):
-        chosen = best_trials(g, fraction=top_fraction, min_n=min_top) if select == "best" else g
+        chosen, which = g, "all"
+        if select == "best":
+            top = best_trials(g, fraction=top_fraction, min_n=min_top)
+            if greff_applies(len(g), len(top)):
+                chosen, which = top, "best"
         v = pd.to_numeric(chosen[name]).to_numpy(float)
         sd = float(v.std(ddof=1)) if v.size > 1 else float("nan")
         half = (float(sps.t.ppf(0.5 + confidence / 2, v.size - 1) * sd / np.sqrt(v.size))
                 if v.size > 1 else float("nan"))
         rows.append({"task": task, "cell": cell, "gap": float(value), "n": v.size,
                      "mean": float(v.mean()), "sd": sd, "ci_low": float(v.mean() - half),
-                     "ci_high": float(v.mean() + half)})
+                     "ci_high": float(v.mean() + half), "selection": which,
+                     "values": [float(x) for x in v]})
     out = pd.DataFrame(rows, columns=["task", "cell", "gap", "n", "mean", "sd", "ci_low",
-                                      "ci_high"])
+                                      "ci_high", "selection", "values"])
     out.attrs.update(select=select, gap_column=gap, metric=name)
     return out
 
@@ -223,7 +231,8 @@ def gap_plot(df: pd.DataFrame, *, gap_column: str = "task.gap", metric: str | No
              select: Select = "best", top_fraction: float = 0.1, min_top: int = 5) -> Any:
     """Accuracy (or ``metric``) against the lag between the token and its recall, per cell:
     the mean over the chosen trials (see :func:`gap_data`) with a band of one standard
-    deviation either side. Lag axes spanning a decade are log."""
+    deviation either side, and each chosen trial as a dot (a few seeds stay visible). Lag
+    axes spanning a decade are log."""
     data = gap_data(df, gap_column=gap_column, metric=metric, task=task, select=select,
                     top_fraction=top_fraction, min_top=min_top)
     task, tdf = _gap_rows(df, task, data.attrs["gap_column"])
@@ -244,10 +253,21 @@ def gap_plot(df: pd.DataFrame, *, gap_column: str = "task.gap", metric: str | No
         _gap_axes(ax, data, data.attrs["gap_column"], name, direction)
         fig.legend(title="cell", fontsize=8.5, title_fontsize=8.5, loc="outside right upper",
                    frameon=False)
-        which = (f"best {top_fraction:.0%} by validation (at least {min_top})"
-                 if select == "best" else "all completed trials")
-        ax.set_title(f"{task}: {name} against the lag\nmean ± SD over the {which}", loc="left")
+        ax.set_title(f"{task}: {name} against the lag\nmean ± SD (dots: trials) over "
+                     f"{gap_selection_text(data, top_fraction, min_top)}", loc="left")
     return fig
+
+
+def gap_selection_text(data: pd.DataFrame, top_fraction: float = 0.1,
+                       min_top: int = 5) -> str:
+    """Which trials the points of :func:`gap_data` average, in words."""
+    kinds = set(data["selection"]) if "selection" in data else {"all"}
+    best = f"the best {top_fraction:.0%} by validation (at least {min_top})"
+    if kinds == {"best"}:
+        return best
+    if kinds == {"all"}:
+        return "all completed trials"
+    return f"{best} where that keeps at least 3 of at least 20 trials, else all trials"
 
 
 def _gap_line(ax: Any, d: pd.DataFrame, cell: str, color: Any, bold: bool, clip: bool) -> None:
@@ -257,6 +277,10 @@ def _gap_line(ax: Any, d: pd.DataFrame, cell: str, color: Any, bold: bool, clip:
     ax.fill_between(d["gap"], lo, hi, color=color, alpha=0.15, linewidth=0)
     ax.plot(d["gap"], d["mean"], marker="o", ms=4, color=color, lw=2.4 if bold else 1.5,
             ls="--" if bold else "-", label=cell)
+    if "values" in d:
+        xs = [g for g, vals in zip(d["gap"], d["values"], strict=True) for _ in vals]
+        ys = [v for vals in d["values"] for v in vals]
+        ax.scatter(xs, ys, s=14, color=color, alpha=0.6, linewidths=0, zorder=3)
 
 
 def _gap_axes(ax: Any, data: pd.DataFrame, gap_column: str, name: str, direction: str) -> None:

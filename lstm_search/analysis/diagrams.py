@@ -1,5 +1,6 @@
 """Cell diagrams of the top cells, drawn by :func:`lstm_search.analysis.cell_png.draw_png`
 when matplotlib is installed (drawing is optional; without it the report leaves diagrams out).
+A zoo cell is drawn with its own node names, as ``lstm-search show --png`` draws it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from lstm_search.analysis.cell_png import draw_png
-from lstm_search.genome import Genome
+from lstm_search.genome import Genome, genome_id
 
 
 def cell_drawer() -> tuple[Callable[..., Any] | None, str]:
@@ -22,6 +23,18 @@ def cell_drawer() -> tuple[Callable[..., Any] | None, str]:
     except ImportError as e:
         return None, f"cell drawing is not available ({type(e).__name__}: {e})"
     return draw_png, ""
+
+
+def named_genome(recorded: Genome, cell: str) -> Genome:
+    """The zoo's genome of ``cell`` when it is the recorded one (same ``genome_id``): the table
+    keeps the canonical form (internal names ``s0``, ``n7``), the zoo the cell's own names
+    (``h``, ``z_pre``) that ``lstm-search show --png`` draws; else ``recorded``."""
+    from lstm_search import zoo
+
+    if cell not in zoo.names():
+        return recorded
+    own = zoo.get(cell)
+    return own if genome_id(own) == genome_id(recorded) else recorded
 
 
 def draw_cells(df: pd.DataFrame, cells: list[str], out_dir: str | Path
@@ -45,7 +58,7 @@ def draw_cells(df: pd.DataFrame, cells: list[str], out_dir: str | Path
             continue
         path = out / f"cell-{''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in cell)}.png"
         try:
-            genome = Genome.from_json(str(rows["genome"].iloc[0]))
+            genome = named_genome(Genome.from_json(str(rows["genome"].iloc[0])), cell)
             draw(genome, path, title=cell)
         except Exception as e:  # a drawing failure must not stop the report
             notes.append(f"{cell}: could not draw ({type(e).__name__}: {e})")

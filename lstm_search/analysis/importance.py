@@ -48,8 +48,13 @@ if TYPE_CHECKING:
 ALL_CELLS = "(all cells)"
 CELL_PARAM = "cell"  # the cell itself as a categorical "hyperparameter" in pooled importance
 Method = Literal["auto", "fanova", "ped-anova"]
-IMPORTANCE_COLUMNS = ["task", "cell", "param", "importance", "rank", "method", "target",
-                      "n_trials"]
+IMPORTANCE_COLUMNS = ["task", "cell", "param", "importance", "importance_low",
+                      "importance_high", "rank", "method", "target", "n_trials", "n_seeds",
+                      "n_joint"]
+SHARE_COLUMNS = ["task", "term", "kind", "share", "share_low", "share_high", "n_seeds",
+                 "n_trials", "n_joint"]
+N_SEEDS = 10  # fANOVA forests per group: the importances' spread over seeds is reported
+MIN_JOINT = 20  # fewer distinct hyperparameter points than this: importances not identified
 MARGINAL_COLUMNS = ["task", "cell", "param", "kind", "log", "bin", "left", "right", "center",
                     "n", "mean", "ci_low", "ci_high"]
 # hyperparameters that are conventionally searched on a log scale
@@ -318,8 +323,8 @@ def hyperparameter_importance(df: pd.DataFrame, *, by: str | None = "cell",
                               target: str = "objective",
                               distributions: Mapping[str, BaseDistribution] | None = None,
                               params: Sequence[str] | None = None, seed: int = 0,
-                              min_trials: int = 10, n_trees: int = 64, max_depth: int = 8
-                              ) -> pd.DataFrame:
+                              min_trials: int = 10, n_trees: int = 64, max_depth: int = 8,
+                              n_seeds: int = N_SEEDS) -> pd.DataFrame:
     """Normalised importance of each hyperparameter, per task and per cell and/or pooled.
 
     Args:
@@ -331,7 +336,9 @@ def hyperparameter_importance(df: pd.DataFrame, *, by: str | None = "cell",
         method: "fanova" (Optuna's fANOVA, needs scikit-learn), "ped-anova", or "auto".
         target: column scored (default the validation objective the search optimised).
         distributions, params: see :func:`build_study`.
-        seed: seed of fANOVA's random forest.
+        seed: seed of fANOVA's first random forest; ``n_seeds`` forests (seeds ``seed``,
+            ``seed + 1`` ...) are fitted and ``importance`` is their median,
+            ``importance_low`` / ``importance_high`` their range (PED-ANOVA has no seed: one).
         n_trees, max_depth: fANOVA's forest. Optuna's default depth (64) lets the cost of the
             marginal-variance computation grow steeply with the number of trials (84 s for 1,100
             pooled trials); depth 8 (at most 256 leaves per tree) gave the same importances to
@@ -345,8 +352,10 @@ def hyperparameter_importance(df: pd.DataFrame, *, by: str | None = "cell",
     :func:`build_study`), and a task run at several settings is scored per setting.
 
     Returns:
-        Columns ``task, cell, param, importance, rank, method, target, n_trials`` (rank 1 = most
-        important within the group).
+        Columns ``task, cell, param, importance, importance_low, importance_high, rank,
+        method, target, n_trials, n_seeds, n_joint`` (rank 1 = most important within the group
+        by the median; ``n_joint``: distinct joint values of the hyperparameters, the cell left
+        out; below ``MIN_JOINT`` the ranking is not identified).
     """
     require_columns(df, ["task", "status", target], "hyperparameter_importance")
     name = available_method(method)
@@ -360,22 +369,116 @@ def hyperparameter_importance(df: pd.DataFrame, *, by: str | None = "cell",
             groups += [(str(g), tdf[tdf[by] == g], False) for g in group_keys(tdf, by)]
         for label, gdf, pool in groups:
             where = f"task {task!r}, {label}"
+            seeds = [seed + k for k in range(n_seeds if name == "fanova" else 1)]
+            runs: list[dict[str, float]] = []
             try:
-                scores, n = _group_importance(gdf, target, name, min_trials, pool, seed=seed,
-                                              n_trees=n_trees, max_depth=max_depth,
-                                              distributions=distributions, params=params)
+                for sd in seeds:
+                    scores, n = _group_importance(gdf, target, name, min_trials, pool, seed=sd,
+                                                  n_trees=n_trees, max_depth=max_depth,
+                                                  distributions=distributions, params=params)
+                    runs.append(scores)
             except _Skip as e:
                 skipped.append(f"{where}: {e}")
                 continue
             except Exception as e:  # one group's failure must not cost the others
                 skipped.append(f"{where}: {name} failed ({type(e).__name__}: {e})")
                 continue
-            ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-            for rank, (param, score) in enumerate(ranked, 1):
+            table = pd.DataFrame(runs).fillna(0.0)  # (seeds, params)
+            med = table.median()
+            joint = joint_values(completed(gdf, target))
+            for rank, param in enumerate(med.sort_values(ascending=False, kind="stable").index,
+                                         1):
                 rows.append({"task": task, "cell": label, "param": param,
-                             "importance": float(score), "rank": rank, "method": name,
-                             "target": target, "n_trials": n})
+                             "importance": float(med[param]),
+                             "importance_low": float(table[param].min()),
+                             "importance_high": float(table[param].max()), "rank": rank,
+                             "method": name, "target": target, "n_trials": n,
+                             "n_seeds": len(runs), "n_joint": joint})
     out = pd.DataFrame(rows, columns=IMPORTANCE_COLUMNS)
+    out.attrs["skipped"] = skipped
+    return out
+
+
+def scales(df: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """Per varying hyperparameter: ``(name, scale, source)``, the scale importance reads it on
+    ("log", "log of 1 - value", "linear", "categorical") and whether the rows recorded its
+    distribution ("recorded") or it was inferred from the values ("inferred")."""
+    from optuna.distributions import CategoricalDistribution
+
+    out = []
+    for column in hparam_columns(df):
+        rec = recorded_distribution(df, column)
+        dist = infer_distribution(column, df[column], rec)
+        if dist is None:
+            continue
+        source = "recorded" if rec is not None else "inferred"
+        if one_minus_log(rec):
+            scale = "log of 1 - value"
+        elif isinstance(dist, CategoricalDistribution):
+            scale = "categorical"
+        else:
+            scale = "log" if getattr(dist, "log", False) else "linear"
+        out.append((_name(column), scale, source))
+    return out
+
+
+def joint_values(df: pd.DataFrame) -> int:
+    """How many distinct points of the hyperparameter space the rows visited (every ``hp.*``
+    column together; the cell left out). A grid of 8 settings gives 8 whatever the number of
+    cells: a forest can then split on any hyperparameter that separates the 8 points, and
+    which one it credits is not identified by the data."""
+    columns = [c for c in hparam_columns(df) if df[c].astype(str).nunique() > 1]
+    if not columns:
+        return 1 if len(df) else 0
+    return int(df[columns].astype(str).drop_duplicates().shape[0])
+
+
+def variance_shares(df: pd.DataFrame, *, target: str = "objective", seed: int = 0,
+                    n_seeds: int = N_SEEDS, pair_seeds: int = 3, min_trials: int = 10,
+                    n_trees: int = 16, max_depth: int = 8,
+                    distributions: Mapping[str, BaseDistribution] | None = None
+                    ) -> pd.DataFrame:
+    """fANOVA's decomposition of the variance of ``target`` over all cells of each task (the
+    cell one of the parameters): each main effect's and each pairwise interaction's share of
+    the total variance, median and range over ``n_seeds`` forests (interactions over the
+    first ``pair_seeds``: they cost far more; see :mod:`._fanova`).
+
+    Unlike :func:`hyperparameter_importance` the shares are not normalised: main effects and
+    interactions together show how much of the variance single hyperparameters explain.
+    Needs scikit-learn. Groups with fewer than ``min_trials`` completed trials, or a constant
+    target, are skipped (``result.attrs["skipped"]``).
+
+    Returns:
+        Columns ``task, term, kind, share, share_low, share_high, n_seeds, n_trials,
+        n_joint``; ``kind`` is "main" or "interaction" (``term`` "lr × hidden_size").
+    """
+    from lstm_search.analysis._fanova import decompose
+
+    available_method("fanova")
+    require_columns(df, ["task", "status", target], "variance_shares")
+    rows: list[dict[str, object]] = []
+    skipped: list[str] = []
+    for task, tdf in task_groups(df):
+        done = completed(tdf, target)
+        y = pd.to_numeric(done[target]).to_numpy(float)
+        if len(done) < min_trials or np.ptp(y) == 0:
+            skipped.append(f"task {task!r}: {len(done)} completed trial(s)"
+                           + (", constant target" if len(done) and np.ptp(y) == 0 else ""))
+            continue
+        study = build_study(done, target=target, distributions=distributions,
+                            direction=table_direction(done) if target == "objective" else None,
+                            include_cell=True, log10=True)
+        seeds = [seed + k for k in range(n_seeds)]
+        names, main, inter = decompose(study, seeds=seeds, n_trees=n_trees,
+                                       max_depth=max_depth, pair_seeds=pair_seeds)
+        common = {"n_trials": len(done), "n_joint": joint_values(done)}
+        terms = [(n, "main", main[:, i]) for i, n in enumerate(names)]
+        terms += [(f"{a} × {b}", "interaction", v) for (a, b), v in inter.items()]
+        for term, kind, v in terms:
+            rows.append({"task": task, "term": term, "kind": kind,
+                         "share": float(np.median(v)), "share_low": float(v.min()),
+                         "share_high": float(v.max()), "n_seeds": len(v), **common})
+    out = pd.DataFrame(rows, columns=SHARE_COLUMNS)
     out.attrs["skipped"] = skipped
     return out
 

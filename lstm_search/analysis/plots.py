@@ -113,9 +113,9 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
         fig = new_figure(width, 7.4)
         axes = fig.subplots(2, 1, sharex=True)
         panels = [
-            (axes[0], done, "verdict_all", "mwu_p_holm",
-             f"All completed trials (Mann-Whitney U vs {baseline})"),
-            (axes[1], tops, "verdict", "welch_p_holm",
+            (axes[0], done, "verdict", "p_holm",
+             f"All completed trials ({_lead_test(comp)} vs {baseline})"),
+            (axes[1], tops, "verdict_tuned", "welch_p_holm",
              f"Best {top_fraction:.0%} by validation, at least {min_top} "
              f"(Welch's t-test vs {baseline})"),
         ]
@@ -166,6 +166,13 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
     return fig
 
 
+def _lead_test(comp: pd.DataFrame) -> str:
+    """The test behind the top panel's colours: signed-rank when the design is paired."""
+    if len(comp) and "design" in comp.columns and (comp["design"] == "paired").any():
+        return "Wilcoxon signed-rank, paired on settings,"
+    return "Mann-Whitney U"
+
+
 def _mark_small_groups(ax: Any, data: pd.DataFrame, name: str, order: list[str],
                        palette: dict[str, str], max_n: int = 1) -> None:
     """A cell with a single trial gets a large outlined marker: its box is a flat line and
@@ -184,7 +191,7 @@ def _verdict_legend(fig: Any, ax: Any, baseline: str, alpha: float, sign: str) -
     handles = [Patch(facecolor=COLORS["baseline"], label=f"baseline ({baseline})"),
                Patch(facecolor=COLORS["better"], label=f"better than {baseline}"),
                Patch(facecolor=COLORS["worse"], label=f"worse than {baseline}"),
-               Patch(facecolor=COLORS[NO_DIFFERENCE], label="no significant difference"),
+               Patch(facecolor=COLORS[NO_DIFFERENCE], label="inconclusive / equivalent"),
                Line2D([], [], marker="o", ls="", color=COLORS["mean"], label="mean")]
     fig.legend(handles=handles, loc="outside lower center", ncol=5, frameon=False, fontsize=8.5,
                title=f"Holm-corrected: * p<{alpha:g}, ** p<0.01, *** p<0.001",
@@ -244,12 +251,18 @@ def importance_plot(importance: pd.DataFrame, *, task: str | None = None) -> Any
     return fig
 
 
+# fewer trials than this per bin on average: points only, no binned mean or band
+MIN_TRIALS_PER_BIN = 3
+
+
 def hyperparameter_plot(df: pd.DataFrame, *, params: Sequence[str] | None = None,
                         metric: str | None = None, task: str | None = None,
                         marginal: pd.DataFrame | None = None, bins: int = 8) -> Any:
     """The metric against each hyperparameter: every completed trial as a point, and the binned
-    mean with its 95% confidence interval (:func:`~lstm_search.analysis.marginal_effects`).
-    Log-scale hyperparameters (the learning rate) get a log x axis."""
+    mean with its 95% confidence interval (:func:`~lstm_search.analysis.marginal_effects`) where
+    the bins hold at least ``MIN_TRIALS_PER_BIN`` trials (with fewer, larger points alone), the
+    band clipped to the data's range. Hyperparameters sampled on a log scale (the rows'
+    recorded distributions, else inferred) get a log x axis."""
     task, tdf = one_task(df, task)
     name, direction = task_metric(tdf, metric)
     done = completed(tdf, name)
@@ -283,14 +296,18 @@ def hyperparameter_plot(df: pd.DataFrame, *, params: Sequence[str] | None = None
                 ax.set_xticks(np.arange(len(cats)), cats)
             else:
                 x = pd.to_numeric(done[col], errors="coerce").to_numpy(float)
-                ax.scatter(x, y, s=9, color=COLORS["cloud"], alpha=0.7, linewidth=0,
-                           label="trial")
-                ok = m["n"] > 1
-                ax.fill_between(m["center"][ok], m["ci_low"][ok], m["ci_high"][ok],
-                                color=COLORS["better"], alpha=0.2, linewidth=0,
-                                label="95% CI of mean")
-                ax.plot(m["center"], m["mean"], "-o", color=COLORS["better"], ms=3.5, lw=1.6,
-                        label="binned mean")
+                few = len(done) < MIN_TRIALS_PER_BIN * len(m)  # too few for binned means
+                ax.scatter(x, y, s=22 if few else 12, color=COLORS["baseline"],
+                           alpha=0.8 if few else 0.45, linewidth=0, label="trial", zorder=3)
+                if not few:
+                    # the band only where a bin holds enough trials, and never past the data's
+                    # range: a wide interval of a thin bin must not cover the points
+                    ok = (m["n"] >= MIN_TRIALS_PER_BIN).to_numpy()
+                    ax.fill_between(m["center"][ok], np.clip(m["ci_low"][ok], lo, hi),
+                                    np.clip(m["ci_high"][ok], lo, hi), color=COLORS["better"],
+                                    alpha=0.12, linewidth=0, label="95% CI of mean")
+                    ax.plot(m["center"], np.clip(m["mean"], lo, hi), "-o",
+                            color=COLORS["better"], ms=3.5, lw=1.6, label="binned mean")
                 if bool(m["log"].iloc[0]):
                     ax.set_xscale("log")
                     readable_log_axis(ax.xaxis, x)

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         with open(args.file, encoding="utf-8") as f:
             text = f.read()
     except OSError as e:
-        print(f"{args.file}: cannot read: {e.strerror or e}", file=sys.stderr)
+        print(f"{args.file}: cannot read: {e.strerror or e}{_hint(args.file)}", file=sys.stderr)
         return 2
     except UnicodeDecodeError as e:
         print(f"{args.file}: not UTF-8 text: {e}", file=sys.stderr)
@@ -62,6 +62,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"parameters: {count:,} at input size {args.input_size}, hidden size "
           f"{args.hidden_size} (one layer)")
     return 0
+
+
+def _hint(name: str) -> str:
+    """For a name that is no file: what the user may have meant (a zoo cell, a missing
+    ``.json``)."""
+    from pathlib import Path
+
+    from lstm_search import zoo
+
+    if name in zoo.names():
+        return (f"\n'{name}' is a zoo cell, not a file: `lstm-search show {name}` prints it; "
+                f"`lstm-search show {name} --json > {name}.json` writes it as a file to check "
+                "and edit")
+    if not name.endswith(".json") and Path(f"{name}.json").is_file():
+        return f"\ndid you mean {name}.json?"
+    return ""
 
 
 def _report(source: str, problems: list) -> None:

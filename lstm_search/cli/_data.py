@@ -4,9 +4,10 @@ Usage::
 
     lstm-search data list
     lstm-search data download NAME [NAME ...] [--to DIR] [--url-base URL] [--force] [--quiet]
-    lstm-search data check [DIR [NAME ...]]
+    lstm-search data check [DIR [NAME ...]] [--data-dir DIR]
 
-DIR defaults to the data-path rule's folder: ``$LSTM_SEARCH_DATA``, else ``./data``.
+``--data-dir DIR`` is accepted as elsewhere (for ``--to DIR``, or for check's DIR). DIR
+defaults to the data-path rule's folder: ``$LSTM_SEARCH_DATA``, else ``./data``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("download", help="fetch dataset files, verified by sha256")
     p.add_argument("names", nargs="+", metavar="NAME", help="dataset name(s), or 'all'")
-    p.add_argument("--to", default=None, metavar="DIR",
+    p.add_argument("--to", "--data-dir", dest="to", default=None, metavar="DIR",
                    help="destination data folder (default: $LSTM_SEARCH_DATA, else ./data)")
     p.add_argument(
         "--url-base",
@@ -38,6 +39,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("dir", nargs="?", default=None, metavar="DIR",
                    help="data folder (default: $LSTM_SEARCH_DATA, else ./data)")
     p.add_argument("names", nargs="*", metavar="NAME", help="datasets to require (default: found)")
+    p.add_argument("--data-dir", dest="data_dir", default=None, metavar="DIR",
+                   help="data folder, as the other commands take it (instead of DIR)")
 
 
 def _names(names: list[str]) -> list[str]:
@@ -90,7 +93,10 @@ def _download(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from lstm_search.data import check_data_dir, resolve_data_dir
 
-    report = check_data_dir(resolve_data_dir(args.dir), _names(args.names) or None)
+    folder, names = args.dir, args.names
+    if args.data_dir is not None:  # then every positional word is a dataset name
+        folder, names = args.data_dir, [*([args.dir] if args.dir else []), *names]
+    report = check_data_dir(resolve_data_dir(folder), _names(names) or None)
     for line in report.ok:
         print(f"ok       {line}")
     for line in report.problems:

@@ -1,5 +1,10 @@
 """``lstm-search report RESULTS_DIR... [--baseline lstm,gru] [--metric NAME] [--out DIR]``:
-analyse result tables and write report.md, report.html and CSV tables."""
+analyse result tables and write report.md, report.html and CSV tables (``trials.csv``: every
+trial) into ``RESULTS_DIR/report`` or ``--out``.
+
+Exit status 2 for a path that does not exist, a folder without trials, a ``--baseline`` that
+names no cell of the table, an unknown ``--metric``, or an ``--out`` folder that holds something
+other than an earlier report (``--force`` writes there anyway)."""
 
 from __future__ import annotations
 
@@ -12,12 +17,17 @@ from pathlib import Path
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="RESULTS_DIR",
                         help="results folders (or trials.jsonl files); searched recursively")
-    parser.add_argument("--baseline", default="lstm,gru",
-                        help="comma-separated cells to compare against (default: lstm,gru)")
+    parser.add_argument("--baseline", default=None,
+                        help="comma-separated cells to compare against (default: lstm,gru, "
+                             "those of them in the table); a name not in the table is an error")
     parser.add_argument("--metric", default=None,
                         help="column to compare, e.g. test.nll (default: the test metric of "
                              "the objective, per task)")
-    parser.add_argument("--out", default="report", help="output folder (default: ./report)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: RESULTS_DIR/report for one results "
+                             "folder); an earlier report there is replaced")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a non-empty --out folder that holds no earlier report")
     parser.add_argument("--alpha", type=float, default=0.05,
                         help="significance level after Holm correction (default 0.05)")
     parser.add_argument("--top-fraction", type=float, default=0.1,
@@ -30,10 +40,19 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="lag column of long-lag recall tasks (default task.gap; tables "
                              "with the gap as a hyperparameter, hp.gap, are read too)")
     parser.add_argument("--seed", type=int, default=0, help="seed of bootstrap and fANOVA")
+    parser.add_argument("--margin", type=float, default=None,
+                        help="equivalence margin in metric units (default: 0.25 x the robust "
+                             "SD of each baseline's trials)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from lstm_search.analysis import AnalysisError, metric_columns, write_report
+    from lstm_search.analysis import (
+        AnalysisError,
+        default_report_dir,
+        metric_columns,
+        prepare_report_dir,
+        write_report,
+    )
     from lstm_search.results import load_curves, load_results
 
     missing = [p for p in args.paths if not Path(p).exists()]
@@ -41,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         for p in missing:
             print(f"lstm-search report: results path does not exist: {p}", file=sys.stderr)
         return 2
-    baselines = [b.strip() for b in args.baseline.split(",") if b.strip()]
+    baselines = [b.strip() for b in (args.baseline or "lstm,gru").split(",") if b.strip()]
     if not baselines:
         print("lstm-search report: --baseline needs at least one cell name", file=sys.stderr)
         return 2
@@ -49,22 +68,38 @@ def run(args: argparse.Namespace) -> int:
         print("lstm-search report: --top-fraction must be in (0, 1], --alpha in (0, 1) and "
               "--min-top at least 1", file=sys.stderr)
         return 2
+    if args.margin is not None and not args.margin > 0:
+        print("lstm-search report: --margin must be a positive number", file=sys.stderr)
+        return 2
     with warnings.catch_warnings(record=True) as caught:  # one plain line per problem
         warnings.simplefilter("always")
         df = load_results(*args.paths)
         curves = load_curves(*args.paths)
     for w in caught:
         print(f"lstm-search report: warning: {w.message}", file=sys.stderr)
+    if df.empty:
+        print(f"lstm-search report: error: no trials found under {', '.join(args.paths)} (no "
+              "trials.jsonl rows); run a search first (lstm-search run ...) or give its "
+              "results folder (lstm-search runs lists them)", file=sys.stderr)
+        return 2
+    unknown = [b for b in baselines if b not in set(df["cell"].astype(str))]
+    if args.baseline is not None and unknown:
+        print(f"lstm-search report: error: --baseline {', '.join(unknown)}: not a cell in the "
+              f"table; the cells are: {', '.join(sorted(set(df['cell'].astype(str))))}",
+              file=sys.stderr)
+        return 2
     if args.metric and len(df) and args.metric not in df.columns:
         print(f"lstm-search report: metric {args.metric!r} is not in the results table; "
               f"available: {', '.join(metric_columns(df)) or '(none)'}", file=sys.stderr)
         return 2
     try:
-        files = write_report(df, args.out, curves=curves, baselines=baselines,
+        out = args.out if args.out is not None else default_report_dir(args.paths)
+        out = prepare_report_dir(out, force=args.force)
+        files = write_report(df, out, curves=curves, baselines=baselines,
                              metric=args.metric, top_fraction=args.top_fraction,
                              min_top=args.min_top, alpha=args.alpha, seed=args.seed,
                              importance_method=args.importance, gap_column=args.gap_column,
-                             sources=list(args.paths))
+                             sources=list(args.paths), margin=args.margin)
     except (AnalysisError, OSError) as e:
         print(f"lstm-search report: {e}", file=sys.stderr)
         return 2

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
+from pathlib import Path
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -38,12 +40,23 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting, e.g. --set train.lr=0.5 (repeatable)")
     parser.add_argument("--seed", type=int, help="the experiment's seed")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder holding the corpora (ptb/, music/ ...) for the task and "
+                             "every stage (default: $LSTM_SEARCH_DATA, else ./data)")
 
 
 def run(args: argparse.Namespace) -> int:
     from lstm_search.config import ConfigError, parse_assignments
     from lstm_search.experiment import ExperimentError
 
+    if args.backend == "ray" and importlib.util.find_spec("ray") is None:
+        print(_NO_RAY, file=sys.stderr)
+        return 2
+    if args.backend == "ray" and args.address == "auto":
+        problem = _no_ray_cluster()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
     try:
         overrides = parse_assignments(args.sets)
         from lstm_search.search import run_experiment
@@ -54,18 +67,19 @@ def run(args: argparse.Namespace) -> int:
             trials=args.trials, workers=args.workers, seed=args.seed, out=args.out,
             run=args.run, resume=args.resume, force=args.force,
             retry_failed=args.retry_failed, storage=args.storage, address=args.address,
-            num_cpus=args.num_cpus)
+            num_cpus=args.num_cpus, data_dir=args.data_dir)
     except (ExperimentError, ConfigError) as e:
         print(f"lstm-search run: error: {e}", file=sys.stderr)
         return 2
     except ConnectionError as e:  # ray.init(address=...) with no cluster there
         first = (str(e).strip().splitlines() or [""])[0]
-        where = f" --address {args.address!r}" if args.address else ""
-        print(f"lstm-search run: error: cannot connect to the Ray cluster{where}: {first}",
-              file=sys.stderr)
+        where = f" --address {args.address}" if args.address else ""
+        print(f"lstm-search run: error: cannot connect to the Ray cluster{where}: {first}\n"
+              f"{_RAY_HINT}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # run_experiment printed the command that resumes the run
         return 130
+    _summary(outcome.run_dir)
     print(outcome.run_dir)
     if outcome.all_failed:
         print(f"lstm-search run: error: every trial failed ({outcome.summary.done} of "
@@ -73,3 +87,40 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _summary(run_dir: Path) -> None:
+    """Per cell: trials, best and median validation objective; then the report command."""
+    import shlex
+
+    from lstm_search.analysis.runs import cell_lines, format_cells, run_info
+
+    lines = cell_lines(run_dir)
+    if lines:
+        print(format_cells(lines, run_info(run_dir).objective_name))
+    print(f"next: lstm-search report {shlex.quote(str(run_dir))}   (writes "
+          f"{run_dir / 'report' / 'report.html'})")
+
+
+_NO_RAY = ("lstm-search run: error: --backend ray needs Ray Tune, which is not installed\n"
+           "install it with: pip install 'lstm-search[ray]' (bash scripts/setup.sh does)")
+_RAY_HINT = ("start one with `ray start --head`, give its address (--address HOST:6379), or "
+             "leave --address out: run then starts Ray on this machine")
+
+
+def _no_ray_cluster() -> str | None:
+    """The two-line error for ``--address auto`` when no Ray cluster runs here (none started
+    with ``ray start``, ``RAY_ADDRESS`` unset), found before anything is written; None when one
+    is found or Ray cannot say (then ``ray.init`` decides)."""
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+    except ImportError:
+        return _NO_RAY
+    try:
+        canonicalize_bootstrap_address("auto")
+    except ConnectionError:
+        return ("lstm-search run: error: --address auto: no running Ray cluster found on this "
+                f"machine (nothing started with `ray start`, RAY_ADDRESS unset)\n{_RAY_HINT}")
+    except Exception:  # an internal API that changed: leave it to ray.init
+        return None
+    return None

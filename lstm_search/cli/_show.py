@@ -103,7 +103,17 @@ def _run(args: argparse.Namespace) -> int:
     elif args.png:
         from lstm_search.analysis.cell_png import draw_png
 
-        out = draw_png(genome, args.png, title=args.title)
+        folder = Path(args.png).parent
+        if not folder.is_dir():
+            print(f"lstm-search show: error: --png {args.png}: the folder {folder} does not "
+                  f"exist (create it first: mkdir -p {folder})", file=sys.stderr)
+            return 2
+        try:
+            out = draw_png(genome, args.png, title=args.title)
+        except OSError as e:
+            print(f"lstm-search show: error: --png {args.png}: cannot write: "
+                  f"{e.strerror or e}", file=sys.stderr)
+            return 2
         print(f"wrote {out}")
     elif args.code:
         try:

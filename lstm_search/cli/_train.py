@@ -62,7 +62,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="folder holding ptb/, wikitext-2/, music/ (default: "
                              "$LSTM_SEARCH_DATA, else ./data)")
     parser.add_argument("--preset", default=None,
-                        help=f"training recipe: {', '.join(preset_names())} (default: the "
+                        help=f"training recipe: {', '.join(preset_names())} (smoke: also "
+                             "1,024 sequences of a synthetic task, 5%% of a corpus; default: the "
                              "dataclass defaults: 2x200, SGD lr 1 on the mean loss per item; "
                              "zaremba-small sums the loss over the unrolled steps as the "
                              "paper's code does)")
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
                                                                          TrainConfig())
         configs = TrainCommandConfig(TaskConfig(name=args.task, data_dir=args.data_dir), model_cfg,
                            train_cfg)
-        overrides = parse_assignments(args.overrides)
+        overrides = {**_smoke_task(args.task), **parse_assignments(args.overrides)} \
+            if args.preset == "smoke" else parse_assignments(args.overrides)
         if args.epochs is not None:
             overrides["train.epochs"] = str(args.epochs)
         if args.backend is not None:
@@ -126,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, GenomeError, OSError) as e:
         return _error(str(e))
 
-    from lstm_search.evaluate import Candidate, evaluate_candidate
+    from lstm_search.evaluate import evaluate_candidate, resolve_candidate
     from lstm_search.tasks import make_task
 
     def on_eval(epoch: int, metrics: dict[str, float], final: bool) -> None:
@@ -138,10 +140,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         task = make_task(configs.task)
-        result = evaluate_candidate(
-            Candidate(genome, name, {}, args.seed),  # type: ignore[arg-type]
-            task=configs.task, model=configs.model, train=configs.train, on_eval=on_eval,
-            checkpoint_dir=args.checkpoint_dir, task_obj=task)
+        _announce(genome, name or args.cell, task, configs, args.seed)
+        candidate = resolve_candidate(genome, name, {}, task=configs.task, model=configs.model,
+                                      train=configs.train, seed=args.seed)
+        result = evaluate_candidate(candidate, on_eval=on_eval,
+                                    checkpoint_dir=args.checkpoint_dir, task_obj=task)
     except (ConfigError, DataError, ValueError) as e:
         return _error(str(e))
     print(json.dumps(_finite(result.to_dict()), sort_keys=True))
@@ -149,3 +152,48 @@ def run(args: argparse.Namespace) -> int:
         print(f"lstm-search train: {result.status}: {result.error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _announce(genome: object, name: str, task: object, configs: TrainCommandConfig,
+              seed: int) -> None:
+    """Before training, on stderr: the model's size, the work of an epoch and how long one
+    takes here (one training step timed on a copy of the model). Silent when the model cannot
+    be built: training then reports why."""
+    import dataclasses
+
+    from lstm_search.evaluate import build_model, hidden_for_budget, n_parameters
+    from lstm_search.train import estimate_epoch_seconds
+
+    model, train = configs.model, configs.train
+    try:
+        if model.param_budget is not None:
+            model = dataclasses.replace(model, hidden_size=hidden_for_budget(
+                genome, task, model, train, model.param_budget))  # type: ignore[arg-type]
+        net = build_model(genome, task, model, train, seed=seed)  # type: ignore[arg-type]
+        seconds, batches = estimate_epoch_seconds(net, task, train)  # type: ignore[arg-type]
+    except Exception:  # an invalid genome, a bad setting: evaluate_candidate says what
+        return
+    print(f"lstm-search train: {name} on {configs.task.name}: {n_parameters(net):,} parameters "
+          f"({model.num_layers} x {model.hidden_size}); {batches:,} batches of "
+          f"{train.batch_size} per epoch, at most {train.epochs} epoch(s); about "
+          f"{_duration(seconds)} per epoch here (training only)"
+          + ("; --preset smoke for a quick look" if seconds > 60 else ""),
+          file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.1f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _smoke_task(task: str) -> dict[str, str]:
+    """``--preset smoke``'s data: 1,024 training sequences of a synthetic task, 5% of a
+    corpus's training split (an explicit --set wins)."""
+    from lstm_search.data import DATASETS
+
+    if task in DATASETS:
+        return {"task.subset": "0.05"}
+    return {"task.n_train": "1024", "task.n_valid": "256", "task.n_test": "256"}

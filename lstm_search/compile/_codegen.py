@@ -54,6 +54,29 @@ _MM_ADD_PLAIN = '''def _mm_add(a: Tensor, w: Tensor, b: Optional[Tensor], other:
 '''
 
 
+_NORM = '''def _norm(v: Tensor, heads: int, eps: float, center: bool) -> Tensor:
+    # (B, n) normalised over each of heads groups of units (layer norm when centred, else RMS)
+    g = v.reshape(v.size(0), heads, -1)
+    if center:
+        g = g - g.mean(-1, keepdim=True)
+    return (g * torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)).reshape(v.size(0), -1)
+
+
+def _norm_back(d: Tensor, v: Tensor, y: Tensor, heads: int, eps: float,
+               center: bool) -> Tensor:
+    # r (d - mean(d) - y mean(d y)) per group (RMS: without mean(d)), r = 1 / √(var + eps)
+    B = d.size(0)
+    dg = d.reshape(B, heads, -1)
+    yg = y.reshape(B, heads, -1)
+    g = v.reshape(B, heads, -1)
+    if center:
+        g = g - g.mean(-1, keepdim=True)
+        dg = dg - dg.mean(-1, keepdim=True)
+    r = torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)
+    return (r * (dg - yg * (d.reshape(B, heads, -1) * yg).mean(-1, keepdim=True))).reshape(B, -1)
+'''
+
+
 def _f(v: float) -> str:
     return repr(float(v))
 
@@ -82,6 +105,15 @@ def layout(plan: Plan) -> Layout:
             need.add(s.out)
         elif s.op in ("leaky_relu", "mul", "blend", "diag"):
             need.update(s.args)
+        # -- ops of the modern recurrences: what each derivative reads --------------------------
+        elif s.op in ("exp", "sqrt"):
+            need.add(s.out)
+        elif s.op in ("log", "softplus", "logsigmoid", "abs", "max", "min"):
+            need.update(s.args)
+        elif s.op == "div":
+            need.update((s.out, s.args[1]))
+        elif s.op == "norm":
+            need.update((s.out, s.args[0]))
     need.discard("x")
 
     def key(r: str) -> tuple[int, int]:
@@ -166,7 +198,26 @@ def _expr(step: Step, plan: Plan) -> str:
         return a[0]
     if op == "clock":  # cand where the unit's module is active at step t, else prev
         return f"torch.where(mk{step.pos}[t], {a[0]}, {a[1]})"
+    # -- ops of the modern recurrences -----------------------------------------------------------
+    if op in ("exp", "log", "sqrt", "abs"):
+        return f"torch.{op}({a[0]})"
+    if op in ("softplus", "logsigmoid"):
+        return f"torch.nn.functional.{op}({a[0]})"
+    if op in ("max", "min"):
+        return f"torch.{op}imum({a[0]}, {a[1]})"
+    if op == "div":
+        return f"{a[0]} / {_denominator(step)}"
+    if op == "scale":
+        return f"{a[0]} * {_f(step.const)}"
+    if op == "norm":
+        return f"_norm({a[0]}, {step.heads}, {_f(step.const)}, {step.weight == 'layer'})"
     raise ValueError(f"no code rule for op {op!r}")  # pragma: no cover
+
+
+def _denominator(step: Step) -> str:
+    """div's denominator ``b + eps`` (``b`` alone when eps is 0)."""
+    b = step.args[1]
+    return f"({b} + {_f(step.const)})" if step.const else b
 
 
 def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
@@ -270,7 +321,7 @@ class _Grads:
 def _backward(plan: Plan, lay: Layout) -> list[str]:
     ns = plan.n_states
     xg = plan.x_group
-    node_groups: dict[str, list[Group]] = {}
+    node_groups: dict[str, list[Group]] = {}  # a value may feed a dense and a head-wise group
     for g in plan.step_groups:
         if g.source[0] == "v":
             node_groups.setdefault(g.source, []).append(g)
@@ -386,6 +437,34 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             gr.add(a[0], f"c{step.pos}")
             gr.add(a[1], d)
             gr.add(a[1], f"c{step.pos}", -1)
+        # -- ops of the modern recurrences -------------------------------------------------------
+        elif op == "exp":  # d ⊙ y
+            gr.add(a[0], f"{d} * {v}")
+        elif op == "log":  # d / v
+            gr.add(a[0], f"{d} / {a[0]}")
+        elif op == "softplus":  # d ⊙ σ(v), with PyTorch's threshold (v > 20: d)
+            gr.add(a[0], f"torch.ops.aten.softplus_backward({d}, {a[0]}, 1.0, 20.0)")
+        elif op == "logsigmoid":  # d ⊙ σ(−v)
+            gr.add(a[0], f"{d} * torch.sigmoid(-{a[0]})")
+        elif op in ("max", "min"):  # to the larger (smaller) input; half each at a tie
+            cmp = ">" if op == "max" else "<"
+            for i, j in ((0, 1), (1, 0)):
+                gr.add(a[i], f"torch.where({a[i]} {cmp} {a[j]}, {d}, torch.where({a[i]} == "
+                       f"{a[j]}, {d} * 0.5, torch.zeros_like({d})))")
+        elif op == "div":  # y = a / b': da = d / b', db' = −d ⊙ y / b'
+            body.append(f"e{step.pos} = {d} / {_denominator(step)}")
+            gr.add(a[0], f"e{step.pos}")
+            gr.add(a[1], f"e{step.pos} * {v}", -1)
+        elif op == "sqrt":  # d / (2 y)
+            gr.add(a[0], f"{d} / (2.0 * {v})")
+        elif op == "abs":  # d ⊙ sign(v)
+            gr.add(a[0], f"{d} * torch.sign({a[0]})")
+        elif op == "scale":
+            gr.add(a[0], f"{d} * {_f(step.const)}")
+        elif op == "norm":
+            gr.add(a[0], f"_norm_back({d}, {a[0]}, {v}, {step.heads}, {_f(step.const)}, "
+                   f"{step.weight == 'layer'})")
+        # -- end of the modern recurrences' ops --------------------------------------------------
         else:  # pragma: no cover
             raise ValueError(f"no derivative rule for op {op!r}")
     # end of the step: products of x and of the previous states
@@ -433,8 +512,10 @@ def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -
     schedules ``mk{k}`` and return the values ``em{j}`` for the layer above; the backward
     takes their gradients ``dem{j}`` and returns those of ``ul{j}`` last."""
     lay = layout(plan)
-    parts = [_MM_ONEDNN if onednn else _MM_PLAIN, _MM_ADD_ONEDNN if onednn else _MM_ADD_PLAIN,
-             "\n".join(_forward(plan, lay, save=False))]
+    parts = [_MM_ONEDNN if onednn else _MM_PLAIN, _MM_ADD_ONEDNN if onednn else _MM_ADD_PLAIN]
+    if any(s.op == "norm" for s in plan.steps):  # helpers of the modern recurrences' norm
+        parts.append(_NORM)
+    parts.append("\n".join(_forward(plan, lay, save=False)))
     if backward:
         parts.append("\n".join(_forward(plan, lay, save=True)))
         parts.append("\n".join(_backward(plan, lay)))

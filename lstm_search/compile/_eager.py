@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lstm_search.compile._plan import Plan, Step, clock_mask
+from lstm_search.compile._plan import Group, Plan, Step, clock_mask
 
 
 def full_bias(bias: Tensor | None, rows: int) -> Tensor | None:
@@ -25,6 +25,38 @@ def leaky(v: Tensor, slope: float) -> Tensor:
     if slope <= 1.0:
         return F.leaky_relu(v, slope)
     return torch.where(v > 0, v * slope, v)
+
+
+def group_weight(g: Group, params: dict[str, Tensor]) -> Tensor:
+    """The (K·n, width) matrix of a fused group: the parameter itself, or for a head-wise
+    group (K, heads, n/heads, n/heads) the K block-diagonal matrices stacked by rows."""
+    w = params[g.weight_name]
+    if g.heads == 1:
+        return w
+    return torch.cat([torch.block_diag(*blocks.unbind(0)) for blocks in w.unbind(0)], 0)
+
+
+def norm(v: Tensor, heads: int, eps: float, center: bool) -> Tensor:
+    """``norm``: (B, n) normalised over each of ``heads`` groups of units, centred first for
+    a layer norm (``center``), divided by the root of the mean square plus ``eps``."""
+    g = v.reshape(v.shape[0], heads, -1)  # (B, heads, n/heads)
+    if center:
+        g = g - g.mean(-1, keepdim=True)
+    return (g * torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)).reshape(v.shape[0], -1)
+
+
+def diag_weight(p: Tensor, weight: str) -> Tensor:
+    """The diagonal of a ``diag`` node from its learned vector ``p`` (``weight``: free,
+    sigmoid, softplus or exp; see :mod:`lstm_search.genome._ops`)."""
+    if weight == "free":
+        return p
+    if weight == "sigmoid":
+        return torch.sigmoid(p)
+    if weight == "softplus":
+        return F.softplus(p)
+    if weight == "exp":
+        return torch.exp(p)
+    raise ValueError(f"unknown diag weight {weight!r}")  # pragma: no cover
 
 
 def apply_op(step: Step, a: list[Tensor]) -> Tensor:
@@ -61,6 +93,30 @@ def apply_op(step: Step, a: list[Tensor]) -> Tensor:
         return leaky(a[0], step.slope)
     if op == "copy":
         return a[0]
+    # -- ops of the modern recurrences -----------------------------------------------------------
+    if op == "exp":
+        return torch.exp(a[0])
+    if op == "log":
+        return torch.log(a[0])
+    if op == "softplus":
+        return F.softplus(a[0])
+    if op == "logsigmoid":
+        return F.logsigmoid(a[0])
+    if op == "max":
+        return torch.maximum(a[0], a[1])
+    if op == "min":
+        return torch.minimum(a[0], a[1])
+    if op == "div":
+        return a[0] / (a[1] + step.const) if step.const else a[0] / a[1]
+    if op == "sqrt":
+        return torch.sqrt(a[0])
+    if op == "abs":
+        return torch.abs(a[0])
+    if op == "scale":
+        return a[0] * step.const
+    if op == "norm":
+        return norm(a[0], step.heads, step.const, step.weight == "layer")
+    # -- end of the modern recurrences' ops --------------------------------------------------------
     raise ValueError(f"no eager rule for op {op!r}")  # pragma: no cover
 
 
@@ -88,6 +144,8 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
         rows = len(xg.members) * n
         xp = F.linear(x, params[xg.weight_name], full_bias(params.get(xg.bias_name), rows))
     groups = {g.gid: g for g in plan.groups}
+    diag = {s.pos: diag_weight(params[f"diag_v{s.pos}"], s.weight)  # once per call, (n,)
+            for s in plan.steps if s.op == "diag"}
     outs: list[Tensor] = []
     for t in range(x.shape[0]):
         env: dict[str, Tensor] = {f"s{j}": s for j, s in enumerate(states)}
@@ -97,7 +155,7 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
         prods: dict[int, Tensor] = {}
         if plan.n_pairs:  # pre-added pairs r{i} = (W_i x)[t] + U_i s (see Plan)
             g = groups[plan.pair_group]
-            prods[g.gid] = F.linear(env[g.source], params[g.weight_name],
+            prods[g.gid] = F.linear(env[g.source], group_weight(g, params),
                                     full_bias(params.get(g.bias_name), len(g.members) * n))
             assert xp is not None
             for i in range(plan.n_pairs):
@@ -112,14 +170,14 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
                 else:
                     if g.gid not in prods:  # (B, K·n), once per step and source
                         rows = len(g.members) * n
-                        prods[g.gid] = F.linear(env[g.source], params[g.weight_name],
+                        prods[g.gid] = F.linear(env[g.source], group_weight(g, params),
                                                 full_bias(params.get(g.bias_name), rows))
                     prod = prods[g.gid]
                 val = prod[:, step.slot * n:(step.slot + 1) * n]
                 if step.diag_add != 0.0:  # Linear(a, v): (W + a·I) v
                     val = val + step.diag_add * env[g.source]
             elif step.op == "diag":
-                val = params[f"diag_v{step.pos}"] * env[step.args[0]]
+                val = diag[step.pos] * env[step.args[0]]
             elif step.op == "clock":  # (1, n) schedule of step t: cand where active, else prev
                 val = torch.where(masks[step.pos][t], env[step.args[0]], env[step.args[1]])
             else:

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from lstm_search.compile import _gemm
 from lstm_search.compile._codegen import Layout, layout, program_source
-from lstm_search.compile._eager import full_bias, run_eager
+from lstm_search.compile._eager import diag_weight, full_bias, group_weight, run_eager
 from lstm_search.compile._plan import Plan, clock_mask
 from lstm_search.genome import module_sizes
 
@@ -56,12 +56,15 @@ def _weights(plan: Plan, lay: Layout, params: dict[str, Tensor]) -> list[Tensor]
     out: list[Tensor] = []
     n = plan.hidden_size
     for g in plan.groups:
-        out.append(params[g.weight_name])
+        out.append(group_weight(g, params))  # head-wise blocks assembled: autograd carries back
         if g.n_bias:
             b = full_bias(params[g.bias_name], len(g.members) * n)
             assert b is not None
             out.append(b)
-    out += [params[f"diag_v{k}"] for k in plan.diags]
+    # the diagonal itself (σ(p), softplus(p) ... for a diag with such a weight): autograd
+    # carries its gradient back to the learned vector p
+    weight = {s.pos: s.weight for s in plan.steps if s.op == "diag"}
+    out += [diag_weight(params[f"diag_v{k}"], weight[k]) for k in plan.diags]
     return out
 
 

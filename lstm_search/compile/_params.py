@@ -7,6 +7,9 @@ Names come from the plan, never from genome strings:
   genome's states), fused;
 * ``weight_v{k}``, ``bias_v{k}``: projections of the value of node k (topological position);
 * ``diag_v{k}`` (n,): the diagonal weight (peephole) of diag node k;
+* ``blocks{h}_s{j}`` (K, h, n/h, n/h), ``bias{h}_s{j}``: head-wise projections (``heads=h``)
+  of previous state j (``_v{k}`` for a node's value): K block-diagonal matrices, each given by
+  its h blocks; their "rows" in :func:`param_map` index the first dimension (one per node);
 * ``weight_s{j}_tri{g}`` (format 2, ``blocks = g``): projections whose matrices are block upper
   triangular over g modules, stored packed: only the entries of the blocks on and above the
   diagonal, row by row of the fused (K·n, n) matrix (:func:`block_mask`);
@@ -66,7 +69,9 @@ def make_parameters(plan: Plan) -> dict[str, nn.Parameter]:
             rows = int(block_mask(g, n).sum())
             out[g.weight_name] = nn.Parameter(torch.empty(rows))
         else:
-            out[g.weight_name] = nn.Parameter(torch.empty(len(g.members) * n, g.width))
+            shape = ((len(g.members) * n, g.width) if g.heads == 1 else
+                     (len(g.members), g.heads, n // g.heads, g.width // g.heads))
+            out[g.weight_name] = nn.Parameter(torch.empty(shape))
         if g.n_bias:
             out[g.bias_name] = nn.Parameter(torch.empty(g.n_bias * n))
     for k in plan.diags:
@@ -82,7 +87,8 @@ def param_map(plan: Plan) -> dict[str, list[tuple[str, int, int]]]:
     out: dict[str, list[tuple[str, int, int]]] = {}
     for g in plan.groups:
         for slot, k in enumerate(g.members):
-            entry = [(g.weight_name, slot * n, (slot + 1) * n)]
+            entry = [(g.weight_name, slot * n, (slot + 1) * n) if g.heads == 1
+                     else (g.weight_name, slot, slot + 1)]
             if slot < g.n_bias:
                 entry.append((g.bias_name, slot * n, (slot + 1) * n))
             out[plan.node_names[k]] = entry

@@ -47,6 +47,10 @@ class Group:
     members: tuple[int, ...]
     n_bias: int
     blocks: int = 0  # format 2: each member's matrix block upper triangular over g modules
+    # head-wise projections (``heads`` > 1, n-wide sources only) form a group of their own per
+    # source and head count: its parameter holds the blocks, (K, heads, n/heads, n/heads), and
+    # the backends assemble the block-diagonal (K·n, n) matrix once per call
+    heads: int = 1
 
     @property
     def hoisted(self) -> bool:
@@ -54,10 +58,14 @@ class Group:
 
     @property
     def weight_name(self) -> str:
+        if self.heads > 1:
+            return f"blocks{self.heads}_{self.source}"
         return f"weight_{self.source}" + (f"_tri{self.blocks}" if self.blocks else "")
 
     @property
     def bias_name(self) -> str:
+        if self.heads > 1:
+            return f"bias{self.heads}_{self.source}"
         return f"bias_{self.source}" + (f"_tri{self.blocks}" if self.blocks else "")
 
 
@@ -80,6 +88,9 @@ class Step:
     slope: float = 0.0
     modules: int = 0  # clock: g and base (format 2)
     base: int = 0
+    const: float = 0.0  # scale's factor ``by``, div's and norm's ``eps``
+    weight: str = "free"  # diag: how its learned vector becomes the diagonal; norm: its kind
+    heads: int = 1  # norm: groups of units normalised separately
 
     @property
     def out(self) -> str:
@@ -131,6 +142,12 @@ class Plan:
 
 _POINTWISE = {"add", "mean", "mul", "sub", "blend", "one_minus", "sigmoid", "tanh", "relu",
               "leaky_relu", "identity", "diag"}
+# -- ops of the modern recurrences (parameter-free, pointwise) ---------------------------------
+_MODERN = {"exp", "log", "softplus", "logsigmoid", "max", "min", "div", "sqrt", "abs", "scale",
+           "norm"}
+_CONST = {"scale": "by", "div": "eps", "norm": "eps"}  # the parameter kept as Step.const
+_POINTWISE |= _MODERN
+# -- end of the modern recurrences' ops ---------------------------------------------------------
 
 
 def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
@@ -156,28 +173,37 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
             return f"u{state_idx[below]}"
         return f"v{pos[name]}"
 
-    # Collect projections by source (and blocks), in topological order.
-    by_source: dict[tuple[str, int], list[tuple[int, bool]]] = {}
+    # Collect projections by source (blocks and head count: one structure of W each), in
+    # topological order.
+    by_source: dict[tuple[str, int, int], list[tuple[int, bool]]] = {}
     for k, node in enumerate(order):
         if node.op == "linear" or (node.op == "fit" and node.inputs[0] == X
                                    and input_size != hidden_size):
             biased = node.op == "linear" and bool(node.param("bias"))
             blocks = int(node.param("blocks")) if node.op == "linear" else 0
-            by_source.setdefault((ref(node.inputs[0]), blocks), []).append((k, biased))
+            heads = int(node.param("heads")) if node.op == "linear" else 1
+            if hidden_size % heads:
+                raise ValueError(f"node {node.name!r}: {heads} heads do not divide the hidden "
+                                 f"size {hidden_size}")
+            if blocks and heads > 1:
+                raise ValueError(f"node {node.name!r}: 'blocks' and 'heads' are two structures "
+                                 "of W: set one of them")
+            by_source.setdefault((ref(node.inputs[0]), blocks, heads), []).append((k, biased))
     groups: list[Group] = []
     where: dict[int, tuple[int, int]] = {}
     # x first, then states in order, then values below, then internal values by position:
     # a stable layout (a format-1 plan's is unchanged).
-    def source_key(key: tuple[str, int]) -> tuple[int, int, int]:
-        src, blocks = key
+    def source_key(key: tuple[str, int, int]) -> tuple[int, int, int, int]:
+        src, blocks, heads = key
         rank = {"x": 0, "s": 1, "u": 2, "v": 3}[src[0]]
-        return (rank, int(src[1:]) if src[1:] else 0, blocks)
+        return (rank, int(src[1:]) if src[1:] else 0, blocks, heads)
 
-    for src, blocks in sorted(by_source, key=source_key):
-        members = sorted(by_source[src, blocks], key=lambda kb: (not kb[1], kb[0]))
+    for src, blocks, heads in sorted(by_source, key=source_key):
+        members = sorted(by_source[src, blocks, heads], key=lambda kb: (not kb[1], kb[0]))
         gid = len(groups)
         groups.append(Group(gid, src, input_size if src == "x" else hidden_size,
-                            tuple(k for k, _ in members), sum(b for _, b in members), blocks))
+                            tuple(k for k, _ in members), sum(b for _, b in members), blocks,
+                            heads))
         for slot, (k, _) in enumerate(members):
             where[k] = (gid, slot)
 
@@ -202,7 +228,15 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
             if node.op == "diag":
                 diags.append(k)
             slope = float(node.param("slope")) if node.op == "leaky_relu" else 0.0
-            steps.append(Step(k, node.op, args, slope=slope))
+            const = float(node.param(_CONST[node.op])) if node.op in _CONST else 0.0
+            weight = (str(node.param("weight")) if node.op == "diag" else
+                      str(node.param("kind")) if node.op == "norm" else "free")
+            heads = int(node.param("heads")) if node.op == "norm" else 1
+            if hidden_size % heads:
+                raise ValueError(f"node {node.name!r}: {heads} heads do not divide the hidden "
+                                 f"size {hidden_size}")
+            steps.append(Step(k, node.op, args, slope=slope, const=const, weight=weight,
+                              heads=heads))
         else:  # pragma: no cover - validation rejects unknown ops
             raise GenomeError([], f"op {node.op!r} has no compiler rule")
     steps, pair_gid, n_pairs, paired = _pair(steps, groups, order, genome, ref)
@@ -232,8 +266,8 @@ def _sleepy(steps: list[Step], groups: list[Group], pair_gid: int, n_pairs: int,
             sinks: set[str]) -> tuple[tuple[int, int], ...]:
     """Block-triangular one-member groups of a previous state or a value below whose product
     reaches nothing but the candidate (first input) of one clock with as many modules, through
-    row-wise steps only (so a sleeping module's rows of the product are never used: the
-    Clockwork RNN's W_H h, Koutník et al. 2014, section 2)."""
+    row-wise steps only (not ``norm``), so a sleeping module's rows of the product are never
+    used (the Clockwork RNN's W_H h, Koutník et al. 2014, section 2)."""
     consumers: dict[str, list[Step]] = {}
     for st in steps:
         for a in dict.fromkeys(st.args):
@@ -261,8 +295,8 @@ def _sleepy(steps: list[Step], groups: list[Group], pair_gid: int, n_pairs: int,
                     ok = ok and st.args[0] == ref and ref not in st.args[1:] \
                         and st.modules == g.blocks
                     clocks.add(st.pos)
-                elif st.op == "proj":  # pragma: no cover - a source is refused above
-                    ok = False
+                elif st.op in ("proj", "norm"):  # a source is refused above; norm mixes
+                    ok = False  # the units of a group: not row-wise
                 else:  # row-wise: pointwise ops, copies, diagonal weights
                     todo.append(st.out)
         if ok and len(clocks) == 1:

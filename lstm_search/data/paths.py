@@ -1,7 +1,8 @@
 """The one data-path rule: where every command, task and test looks for the corpora.
 
-1. a folder given explicitly (``task.data_dir`` in an experiment or ``--set task.data_dir=DIR``,
-   ``--data-dir DIR`` where a command takes it, the ``data_dir`` argument of a loader);
+1. a folder given explicitly (``--data-dir DIR`` of ``run`` and ``train``, ``--set
+   task.data_dir=DIR``, the ``data_dir`` argument of a loader; experiments name only the
+   dataset);
 2. else the environment variable ``LSTM_SEARCH_DATA``;
 3. else ``./data`` (where ``lstm-search data download NAME --to data`` puts them).
 
@@ -38,10 +39,11 @@ def data_dir_origin(data_dir: str | os.PathLike[str] | None = None) -> str:
         return "given explicitly"
     if os.environ.get(DATA_ENV):
         return f"from {DATA_ENV}"
-    return f"the default ./{DEFAULT_DATA_DIR}: neither task.data_dir nor {DATA_ENV} is set"
+    return (f"the default ./{DEFAULT_DATA_DIR}: neither --data-dir (task.data_dir) nor "
+            f"{DATA_ENV} is set")
 
 
 def how_to_set_data_dir() -> str:
     """The sentence every missing-data message ends with."""
-    return (f"point lstm-search at the folder holding the corpora with {DATA_ENV}=DIR or "
-            f"--set task.data_dir=DIR (--data-dir DIR where a command takes it)")
+    return (f"point lstm-search at the folder holding the corpora with --data-dir DIR (run, "
+            f"train, data), {DATA_ENV}=DIR or --set task.data_dir=DIR")

@@ -17,7 +17,13 @@ pictures as text in :mod:`lstm_search.genome.draw`
 16
 """
 
-from lstm_search.genome._canonical import canonical, correspondence, genome_id, topo_order
+from lstm_search.genome._canonical import (
+    canonical,
+    cell_name,
+    correspondence,
+    genome_id,
+    topo_order,
+)
 from lstm_search.genome._darts import (
     DARTS_V1,
     DARTS_V2,
@@ -97,6 +103,7 @@ __all__ = [
     "X",
     "below_state",
     "canonical",
+    "cell_name",
     "correspondence",
     "darts_params",
     "format_2_uses",

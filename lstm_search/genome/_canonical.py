@@ -228,3 +228,14 @@ def genome_id(genome: Genome) -> str:
     """A 16-hex-digit id of the cell's structure, equal for equal cells however written."""
     g = canonical(genome)
     return hashlib.sha256(g.to_json(indent=None).encode()).hexdigest()[:16]
+
+
+def cell_name(genome: Genome) -> str:
+    """The name of a cell that has none (not a zoo cell): ``cell-<first 8 hex digits of its
+    genome_id>``, or ``cell-invalid`` for a genome that does not validate."""
+    from lstm_search.genome._validate import validate
+
+    try:
+        return "cell-invalid" if validate(genome) else f"cell-{genome_id(genome)[:8]}"
+    except Exception:  # a broken genome may not canonicalise
+        return "cell-invalid"

@@ -349,8 +349,9 @@ class Builder:
     def fit(self, v: str, *, name: str | None = None) -> str:
         return self.node("fit", v, name=name)
 
-    def diag(self, v: str, *, name: str | None = None) -> str:
-        return self.node("diag", v, name=name)
+    def diag(self, v: str, *, name: str | None = None, weight: str | None = None) -> str:
+        params = {} if weight is None else {"weight": weight}
+        return self.node("diag", v, name=name, **params)
 
     def add(self, *vs: str, name: str | None = None) -> str:
         return self.node("add", *vs, name=name)
@@ -394,6 +395,47 @@ class Builder:
     def below(state: str) -> str:
         """Format 2: the reference to the layer below's new value of ``state``."""
         return BELOW + state
+
+    # -- ops of the modern recurrences ---------------------------------------------------------
+
+    def exp(self, v: str, *, name: str | None = None) -> str:
+        return self.node("exp", v, name=name)
+
+    def log(self, v: str, *, name: str | None = None) -> str:
+        return self.node("log", v, name=name)
+
+    def softplus(self, v: str, *, name: str | None = None) -> str:
+        return self.node("softplus", v, name=name)
+
+    def logsigmoid(self, v: str, *, name: str | None = None) -> str:
+        return self.node("logsigmoid", v, name=name)
+
+    def maximum(self, a: str, b: str, *, name: str | None = None) -> str:
+        return self.node("max", a, b, name=name)
+
+    def minimum(self, a: str, b: str, *, name: str | None = None) -> str:
+        return self.node("min", a, b, name=name)
+
+    def div(self, a: str, b: str, *, name: str | None = None, eps: float | None = None) -> str:
+        params = {} if eps is None else {"eps": eps}
+        return self.node("div", a, b, name=name, **params)
+
+    def sqrt(self, v: str, *, name: str | None = None) -> str:
+        return self.node("sqrt", v, name=name)
+
+    def abs(self, v: str, *, name: str | None = None) -> str:
+        return self.node("abs", v, name=name)
+
+    def scale(self, v: str, by: float, *, name: str | None = None) -> str:
+        return self.node("scale", v, name=name, by=by)
+
+    def norm(self, v: str, *, name: str | None = None, kind: str | None = None,
+             heads: int | None = None, eps: float | None = None) -> str:
+        params = {k: p for k, p in (("kind", kind), ("heads", heads), ("eps", eps))
+                  if p is not None}
+        return self.node("norm", v, name=name, **params)
+
+    # -- end of the modern recurrences' ops ----------------------------------------------------
 
     def set_state(self, state: str, node: str) -> None:
         self._new_states[state] = node

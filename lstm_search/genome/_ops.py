@@ -10,9 +10,11 @@ Learned parameters (per layer, with ``m`` the input width and ``n`` the hidden w
 op         value                                                      parameters
 ========== ========================================================== ======================
 linear     ``W v + b`` (``bias=False`` drops b; ``bias_init``, when   ``n·width(v) [+ n]``
-           given, is the constant every entry of b starts at, else b
-           starts uniform like W; ``diag=a`` adds ``a·I`` to W: this
-           is Jozefowicz et al. 2015's Linear(a, ·))
+           given, is the constant every entry of b starts at, else b    (``n²/k [+ n]`` with
+           starts uniform like W; ``diag=a`` adds ``a·I`` to W: this    ``heads=k``)
+           is Jozefowicz et al. 2015's Linear(a, ·); ``heads=k``: W is
+           block diagonal, k blocks of (n/k, n/k), xLSTM's head-wise
+           recurrent matrix)
 fit        ``v`` when ``width(v) == n``, else ``W v`` (no bias): how  ``0`` or ``n·m``
            Jozefowicz et al. 2015 add x to an n-wide vector
 diag       ``p ⊙ v``: a learned diagonal weight (peepholes, Gers &    ``n``
@@ -42,6 +44,40 @@ Format version 2 adds (a genome using none of them is still written, and hashed,
   modules of :func:`module_sizes` (block row i reads blocks j ≥ i: with modules sorted by
   increasing period, each module reads itself and the slower ones, Koutník et al. 2014,
   section 2); ``Σ_{i≤j} k_i k_j [+ n]`` parameters, ``(n/g)²·g(g+1)/2 [+ n]`` when g divides n.
+
+Ops of the modern recurrences (xLSTM, minGRU/minLSTM, RG-LRU, HGRN; all parameter-free):
+
+=========== ========================================================= ======================
+op          value                                                     domain of the inputs
+=========== ========================================================= ======================
+exp         ``e^v``                                                   any
+log         ``ln v``                                                  ``v > 0``
+softplus    ``ln(1 + e^v)`` (PyTorch's, linear above v = 20)          any
+logsigmoid  ``ln σ(v) = −softplus(−v)``                               any
+max, min    elementwise maximum / minimum of 2 values (commutative;   any
+            at a tie each input gets half the gradient, as PyTorch)
+div         ``a / (b + eps)``: ``eps`` (default 0, must be ≥ 0) is    ``b + eps ≠ 0``
+            added to the denominator, never anything else
+sqrt        ``√v`` (gradient ``1 / (2√v)``)                           ``v ≥ 0``
+abs         ``|v|`` (gradient ``sign(v)``, 0 at 0)                    any
+scale       ``by · v`` for a constant ``by`` (default 1)              any
+norm        over each of ``heads`` equal groups of units (default 1:  any
+            all n): ``kind=layer``: ``(v − mean) / √(var + eps)``
+            (layer norm, or group norm with heads > 1); ``kind=rms``:
+            ``v / √(mean(v²) + eps)``; eps default 1e-5, > 0; no
+            learned scale (follow it with ``diag`` for one)
+=========== ========================================================= ======================
+
+``diag``'s ``weight`` says how its learned vector ``p`` becomes the diagonal: ``free`` (``p``
+itself, the default), ``sigmoid`` (``σ(p)``, in (0, 1): HGRN's lower bound), ``softplus``
+(``softplus(p)`` > 0: RG-LRU's ``−log a``) or ``exp`` (``e^p`` > 0).
+
+Domains are checked by :func:`lstm_search.genome.validate` (rule ``domain``) from the range of
+every value, derived over the real numbers from the ops (``σ`` in (0, 1), ``exp`` > 0 ...),
+with every state starting at 0 and the states' ranges closed over the steps: ``log`` of a
+value that may be ≤ 0, ``sqrt`` of a value that may be < 0 or ``div`` by a value that may be 0
+is a problem. Rounding is not modelled (``1 − σ(v)`` is 0 in float32 once v > 17: write
+``logsigmoid(−v)`` rather than ``log(1 − σ(v))``).
 """
 
 from __future__ import annotations
@@ -54,6 +90,9 @@ from lstm_search.genome._frozen import FrozenMap
 
 FORMAT = "lstm-search-genome"
 FORMAT_VERSION = 2  # the newest version read and written; see :func:`format_version`
+# how ``diag``'s learned vector p becomes its diagonal (see the module docstring)
+DIAG_WEIGHTS: tuple[str, ...] = ("free", "sigmoid", "softplus", "exp")
+NORM_KINDS: tuple[str, ...] = ("layer", "rms")  # what ``norm`` subtracts and divides by
 
 
 @dataclass(frozen=True)
@@ -64,6 +103,7 @@ class Param:
     kind: type
     default: Any
     doc: str = ""
+    choices: tuple[Any, ...] = ()  # the allowed values, when the parameter is an enumeration
 
 
 @dataclass(frozen=True)
@@ -100,12 +140,19 @@ OPS: dict[str, OpSpec] = {
                 "diag": Param(float, 0.0, "constant added to W's diagonal (Linear(a, v))"),
                 "blocks": Param(int, 0, "format 2: W block upper triangular over this many "
                                 "blocks (Clockwork RNN's recurrent matrix); 0: a full matrix"),
+                "heads": Param(int, 1, "k > 1: W is block diagonal, k blocks of (n/k, n/k) "
+                                       "(xLSTM's head-wise recurrent matrix); n-wide inputs "
+                                       "only, n divisible by k"),
             },
             doc="learned projection W v + b",
         ),
         OpSpec("fit", 1, 1, reads_x=True, learned=True,
                doc="v if it is n-wide already, else a learned projection W v (no bias)"),
-        OpSpec("diag", 1, 1, learned=True, doc="learned diagonal weight p ⊙ v (peephole)"),
+        OpSpec("diag", 1, 1, learned=True, doc="learned diagonal weight p ⊙ v (peephole)",
+               params={"weight": Param(str, "free", "how the learned vector p becomes the "
+                                       "diagonal: free (p), sigmoid (σ(p)), softplus "
+                                       "(softplus(p)) or exp (e^p)",
+                                       choices=DIAG_WEIGHTS)}),
         OpSpec("add", 2, 8, commutative=True, doc="elementwise sum"),
         OpSpec("mul", 2, 8, commutative=True, doc="elementwise product"),
         OpSpec("mean", 2, 8, commutative=True,
@@ -126,6 +173,25 @@ OPS: dict[str, OpSpec] = {
                },
                doc="format 2: per module, cand at the module's active steps, else prev "
                    "(Clockwork RNN, Koutník et al. 2014)"),
+        # -- ops of the modern recurrences (xLSTM, minGRU/minLSTM, RG-LRU, HGRN) -------------
+        _unary("exp", "e^v (xLSTM's exponential gate)"),
+        _unary("log", "ln v, for v > 0 (domain checked by validate)"),
+        _unary("softplus", "ln(1 + e^v)"),
+        _unary("logsigmoid", "ln σ(v) = −softplus(−v)"),
+        OpSpec("max", 2, 2, commutative=True, doc="elementwise maximum (xLSTM's stabiliser)"),
+        OpSpec("min", 2, 2, commutative=True, doc="elementwise minimum"),
+        OpSpec("div", 2, 2, params={"eps": Param(float, 0.0, "≥ 0, added to the denominator: "
+                                                 "a / (b + eps)")},
+               doc="a / (b + eps), for b + eps ≠ 0 (domain checked by validate)"),
+        _unary("sqrt", "√v, for v ≥ 0 (domain checked by validate)"),
+        _unary("abs", "|v|"),
+        _unary("scale", "by · v", by=Param(float, 1.0, "the constant factor")),
+        _unary("norm", "layer / group / RMS normalisation over groups of units",
+               kind=Param(str, "layer", "layer: (v − mean) / √(var + eps); rms: "
+                          "v / √(mean(v²) + eps)", choices=NORM_KINDS),
+               heads=Param(int, 1, "groups of n/heads units normalised separately"),
+               eps=Param(float, 1e-5, "> 0, added to the variance (mean square)")),
+        # -- end of the modern recurrences' ops ----------------------------------------------
     )
 }
 
@@ -178,8 +244,11 @@ def module_sizes(hidden: int, modules: int) -> tuple[int, ...]:
     return tuple(k + (1 if i < extra else 0) for i in range(modules))
 
 
-def linear_param_count(in_width: int, hidden: int, bias: bool, blocks: int = 0) -> int:
+def linear_param_count(in_width: int, hidden: int, bias: bool, blocks: int = 0,
+                       heads: int = 1) -> int:
+    """Parameters of a ``linear``: a full (hidden, in_width) W, ``heads`` diagonal blocks of it
+    (n²/k), or with ``blocks`` its block upper triangle only; plus the bias."""
     if blocks:  # block upper triangular: Σ_{i≤j} k_i k_j = (n² + Σ k_i²) / 2 entries
         ks = module_sizes(hidden, blocks)
         return (hidden * hidden + sum(k * k for k in ks)) // 2 + (hidden if bias else 0)
-    return hidden * in_width + (hidden if bias else 0)
+    return hidden * in_width // max(heads, 1) + (hidden if bias else 0)

@@ -26,6 +26,9 @@ no-input-path    the output does not depend on ``x``, at the same step or a late
                  NAS-Bench-NLP cells whose output reads only a state that reads x)
 no-recurrence    the output does not depend on any previous state
 budget           more nodes (or parameters, when sizes are given) than allowed
+domain           ``log`` of a value that may be ≤ 0, ``sqrt`` of one that may be < 0,
+                 ``div`` by one that may be 0 (:mod:`lstm_search.genome._domain`);
+                 checked once the genome has no structural problem
 ================ ==================================================================
 
 The graph-level rules (dead-node, unused-state, no-input-path, no-recurrence) are checked
@@ -136,12 +139,31 @@ def validate(
     if not check.ambiguous and not check.unknown_ref:
         _graph_rules(genome, check.nmap, check.bad, output_ok=output_ok,
                      states_complete=states_complete, states_known="states" not in check.unread)
+    # -- domains of the modern recurrences' ops (log, sqrt, div) --------------------------------
+    if not any(p.rule in _STRUCTURAL for p in check.problems):
+        from lstm_search.genome._canonical import topo_order
+        from lstm_search.genome._domain import domain_problems
+
+        for name, message in domain_problems(genome, topo_order(genome)):
+            check.bad(f"node {_show(name)}", "domain", message)
+    # -- end of domains ---------------------------------------------------------------------------
     if input_size is not None and hidden_size is not None:
+        for n in genome.nodes:  # head-wise projections split n into equal heads
+            heads = n.params.get("heads", 1) if n.op in ("linear", "norm") else 1
+            if isinstance(heads, int) and heads > 1 and hidden_size % heads:
+                check.bad(f"node {_show(n.name)}", "width", f"{heads} heads do not divide the "
+                          f"hidden size {hidden_size}")
         count = n_params(genome, input_size, hidden_size)
         if max_params is not None and count > max_params:
             check.bad("genome", "budget", f"{count:,} parameters at input {input_size}, hidden "
                       f"{hidden_size}: over the budget of {max_params:,}")
     return check.problems
+
+
+# rules after which a genome's graph is not known well enough to derive the ranges of its values
+_STRUCTURAL = frozenset({"json", "format", "name", "unknown-op", "reserved-op", "arity", "param",
+                         "undefined-input", "reserved-input", "cycle", "width", "state-missing",
+                         "output-missing"})
 
 
 class _Checker:
@@ -240,6 +262,25 @@ class _Checker:
                 bad(where, "param", f"parameter {key!r} must be {p.kind.__name__}"
                     f"{' (at most 2**63)' if isinstance(value, int) else ''}, "
                     f"got {_show(repr(value))}")
+            elif p.choices and value not in p.choices:
+                bad(where, "param", f"parameter {key!r} must be one of "
+                    f"{', '.join(map(str, p.choices))}, got {_show(repr(value))}")
+        if spec.name == "div" and _finite(n.params.get("eps", 0.0)) \
+                and not isinstance(n.params.get("eps", 0.0), bool) \
+                and float(n.params.get("eps", 0.0)) < 0:
+            bad(where, "param", "div's 'eps' is added to the denominator and must be ≥ 0")
+        if spec.name == "norm" and _finite(n.params.get("eps", 1.0)) \
+                and not isinstance(n.params.get("eps", 1.0), bool) \
+                and float(n.params.get("eps", 1.0)) <= 0:
+            bad(where, "param", "norm's 'eps' keeps the denominator away from 0 and must be > 0")
+        heads = n.params.get("heads", 1)
+        if spec.name in ("linear", "norm") and isinstance(heads, int) \
+                and not isinstance(heads, bool):
+            if heads < 1:
+                bad(where, "param", f"'heads' must be ≥ 1, got {heads}")
+            elif heads > 1 and X in n.inputs:
+                bad(where, "width", "a head-wise ('heads' > 1) projection needs an n-wide "
+                    "input; x is m-wide")
         if spec.name == "linear" and X in n.inputs and n.param("diag") != 0:
             bad(where, "width", "'diag' adds a·I to W, which needs an n-wide input; "
                 "x is m-wide")
@@ -274,6 +315,10 @@ class _Checker:
             elif blocks and X in n.inputs:
                 self.bad(where, "width", "'blocks' makes W block triangular, which needs an "
                          "n-wide input; x is m-wide")
+            heads = number("heads")
+            if blocks and heads is not None and heads > 1:
+                self.bad(where, "param", "'blocks' (block upper triangular W) and 'heads' "
+                         "(block diagonal W) are two structures of W: set one of them")
 
     def _unknown_input(self, inp: str, where: str) -> None:
         self.unknown_ref = True
@@ -457,7 +502,7 @@ def n_params(genome: Genome, input_size: int, hidden_size: int) -> int:
         width = input_size if n.inputs and n.inputs[0] == X else hidden_size
         if n.op == "linear":
             total += linear_param_count(width, hidden_size, bool(n.param("bias")),
-                                        int(n.param("blocks")))
+                                        int(n.param("blocks")), int(n.param("heads")))
         elif n.op == "fit":
             total += 0 if width == hidden_size else hidden_size * width
         elif n.op == "diag":

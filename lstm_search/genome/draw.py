@@ -19,10 +19,10 @@ from lstm_search.genome._ops import X, below_state
 
 def _linear_text(node: Node, v: str) -> str:
     a = float(node.param("diag"))
-    w = f"(W + {a:g}·I)" if a else "W"
-    g = int(node.param("blocks"))
-    if g:  # format 2: block upper triangular over g modules
-        w = f"W▲{g}"
+    heads, g = int(node.param("heads")), int(node.param("blocks"))
+    # format 2's blocks: block upper triangular over g modules; heads: k diagonal blocks
+    w0 = f"W▲{g}" if g else f"blockdiag_{heads}(W)" if heads > 1 else "W"
+    w = f"({w0} + {a:g}·I)" if a else w0
     b = ""
     if node.param("bias"):
         b0 = node.param("bias_init")
@@ -38,7 +38,7 @@ def node_formula(node: Node) -> str:
         return _linear_text(node, ins[0])
     if op == "fit":
         return f"fit({ins[0]})  [{ins[0]} if its width is n, else W·{ins[0]}]"
-    if op == "diag":
+    if op == "diag" and str(node.param("weight")) == "free":
         return f"p ⊙ {ins[0]}"
     if op == "add":
         return " + ".join(ins)
@@ -63,7 +63,29 @@ def node_formula(node: Node) -> str:
         base = int(node.param("base"))
         return (f"clock({ins[0]}, {ins[1]})  [{node.param('modules')} modules, module i takes "
                 f"{ins[0]} when t mod {base}^i = 0, else keeps {ins[1]}]")
+    # -- ops of the modern recurrences -----------------------------------------------------------
+    if op == "diag":
+        w = str(node.param("weight"))
+        return f"{'p' if w == 'free' else f'{_DIAG_TEXT[w]}(p)'} ⊙ {ins[0]}"
+    if op == "div":
+        eps = float(node.param("eps"))
+        return f"{ins[0]} / ({ins[1]} + {eps:g})" if eps else f"{ins[0]} / {ins[1]}"
+    if op == "scale":
+        return f"{float(node.param('by')):g} · {ins[0]}"
+    if op == "abs":
+        return f"|{ins[0]}|"
+    if op == "sqrt":
+        return f"√{ins[0]}"
+    if op == "logsigmoid":
+        return f"log σ({ins[0]})"
+    if op == "norm":
+        heads = int(node.param("heads"))
+        over = f", {heads} groups" if heads > 1 else ""
+        return f"{node.param('kind')}norm({ins[0]}{over}, eps {float(node.param('eps')):g})"
     return f"{op}({', '.join(ins)})"
+
+
+_DIAG_TEXT = {"sigmoid": "σ", "softplus": "softplus", "exp": "exp"}
 
 
 def to_equations(genome: Genome) -> str:
@@ -86,9 +108,13 @@ _SHORT = {
     "linear": "W", "fit": "fit", "diag": "p⊙", "add": "⊕", "mean": "mean", "mul": "⊙", "sub": "−",
     "one_minus": "1−", "blend": "blend", "sigmoid": "σ", "tanh": "tanh", "relu": "ReLU",
     "leaky_relu": "LReLU", "identity": "id",
+    # ops of the modern recurrences
+    "exp": "exp", "log": "log", "softplus": "softplus", "logsigmoid": "logσ", "max": "max",
+    "min": "min", "div": "÷", "sqrt": "√", "abs": "|·|", "scale": "×c", "norm": "norm",
 }
 POINTWISE = ("add", "mul", "sub", "one_minus")
-_SLOTS = {"sub": ("+", "−"), "blend": ("z", "·z", "·(1−z)"),  # labels of non-commutative inputs
+# labels of non-commutative inputs
+_SLOTS = {"sub": ("+", "−"), "blend": ("z", "·z", "·(1−z)"), "div": ("num", "den"),
           "clock": ("on", "off")}
 
 
@@ -97,10 +123,16 @@ def op_label(node: Node) -> str:
     if node.op == "linear":
         a = float(node.param("diag"))
         if int(node.param("blocks")):
-            return f"W▲{int(node.param('blocks'))}"
-        return f"W+{a:g}I" if a else "W"
+            w = f"W▲{int(node.param('blocks'))}"
+        else:
+            w = f"W{int(node.param('heads'))}h" if int(node.param("heads")) > 1 else "W"
+        return f"{w}+{a:g}I" if a else w
     if node.op == "clock":
         return f"clock {node.param('modules')}×"
+    if node.op == "scale":
+        return f"×{float(node.param('by')):g}"
+    if node.op == "diag" and str(node.param("weight")) != "free":
+        return f"{_DIAG_TEXT[str(node.param('weight'))]}(p)⊙"
     return _SHORT.get(node.op, node.op)
 
 

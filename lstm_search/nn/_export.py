@@ -24,7 +24,13 @@ from lstm_search.genome.draw import to_equations
 from lstm_search.nn._layer import RecurrentLayer
 
 _UNARY = {"sigmoid": "torch.sigmoid({})", "tanh": "torch.tanh({})", "relu": "torch.relu({})",
-          "one_minus": "1.0 - {}", "identity": "{}"}
+          "one_minus": "1.0 - {}", "identity": "{}",
+          # ops of the modern recurrences
+          "exp": "torch.exp({})", "log": "torch.log({})", "softplus": "F.softplus({})",
+          "logsigmoid": "F.logsigmoid({})", "sqrt": "torch.sqrt({})", "abs": "torch.abs({})"}
+# how a diag node's learned vector becomes its diagonal, by its ``weight`` parameter
+_DIAG_WEIGHT = {"free": "{}", "sigmoid": "torch.sigmoid({})", "softplus": "F.softplus({})",
+                "exp": "torch.exp({})"}
 
 
 def _doc_text(text: str) -> str:
@@ -68,6 +74,15 @@ def export_torch(genome: Genome) -> str:
                     resets.append(f"nn.init.constant_(self.b{k}, "
                                   f"{float(node.param('bias_init'))!r})")
             expr = f"F.linear({a[0]}, self.W{k}, {bias})"
+            heads = int(node.param("heads"))
+            if heads > 1:  # head-wise: W{k} holds the blocks, (heads, n/heads, n/heads)
+                init[-1 - bool(node.param("bias"))] = (
+                    f"self.W{k} = nn.Parameter(torch.empty({heads}, hidden_size // {heads}, "
+                    f"hidden_size // {heads}))  # {node.name}, {heads} heads")
+                expr = (f"torch.einsum('bhi,hoi->bho', {a[0]}.reshape({a[0]}.shape[0], {heads}, "
+                        f"-1), self.W{k}).reshape({a[0]}.shape[0], -1)")
+                if node.param("bias"):
+                    expr += f" + self.b{k}"
             if float(node.param("diag")):
                 expr += f" + {float(node.param('diag'))!r} * {a[0]}"
         elif op == "fit":
@@ -76,7 +91,8 @@ def export_torch(genome: Genome) -> str:
             expr = f"F.linear({a[0]}, self.W{k}) if self.W{k}.numel() > 0 else {a[0]}"
         elif op == "diag":
             init.append(f"self.p{k} = nn.Parameter(torch.empty(hidden_size))  # {node.name}")
-            expr = f"self.p{k} * {a[0]}"
+            diag = _DIAG_WEIGHT[str(node.param("weight"))].format(f"self.p{k}")
+            expr = f"{diag} * {a[0]}"
         elif op == "add":
             expr = " + ".join(a)
         elif op == "mean":
@@ -91,6 +107,22 @@ def export_torch(genome: Genome) -> str:
             slope = float(node.param("slope"))
             expr = (f"F.leaky_relu({a[0]}, {slope!r})" if slope <= 1.0 else
                     f"torch.where({a[0]} > 0.0, {a[0]} * {slope!r}, {a[0]})")
+        # -- ops of the modern recurrences ---------------------------------------------------
+        elif op in ("max", "min"):
+            expr = f"torch.{op}imum({a[0]}, {a[1]})"
+        elif op == "div":
+            eps = float(node.param("eps"))
+            expr = f"{a[0]} / ({a[1]} + {eps!r})" if eps else f"{a[0]} / {a[1]}"
+        elif op == "scale":
+            expr = f"{a[0]} * {float(node.param('by'))!r}"
+        elif op == "norm":  # over each of `heads` groups of units
+            heads, eps = int(node.param("heads")), float(node.param("eps"))
+            g = f"{a[0]}.reshape({a[0]}.shape[0], {heads}, -1)"
+            if node.param("kind") == "layer":
+                g = f"({g} - {g}.mean(-1, keepdim=True))"
+            expr = (f"({g} * torch.rsqrt({g}.square().mean(-1, keepdim=True) + {eps!r}))"
+                    f".reshape({a[0]}.shape[0], -1)")
+        # -- end of the modern recurrences' ops ---------------------------------------------
         else:
             expr = _UNARY[op].format(a[0])
         body.append(f"v{k} = {expr}  # {node.name}")
@@ -184,6 +216,8 @@ def exported_state_dict(layer: RecurrentLayer) -> dict[str, Tensor]:
         node = layer.genome.node_map[node_name]
         (wname, r0, r1) = entries[0]
         w = params[wname][r0:r1].detach().clone()
+        if node.op == "linear" and int(node.param("heads")) > 1:
+            w = w[0]  # (1, heads, n/heads, n/heads) -> the node's blocks
         out[f"cell.{'p' if node.op == 'diag' else 'W'}{k}"] = w
         if len(entries) > 1:
             bname, c0, c1 = entries[1]

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lstm_search.experiment import Experiment
-from lstm_search.results import TrialResult, task_options
+from lstm_search.results import TrialResult
 
 
 def grid_plan(exp: Experiment) -> list[dict[str, Any]]:
@@ -49,14 +49,15 @@ def point_key(exp: Experiment, params: Mapping[str, Any]) -> str | None:
     """The identity a trial of ``params`` records in its row (None if the point cannot be
     built: it then matches no row and counts as missing)."""
     from lstm_search.genome import genome_id, validate
-    from lstm_search.search._trial import _task_label, split_seed, split_task
+    from lstm_search.search._strategy import strategy_of
+    from lstm_search.search._trial import resolve
 
+    strategy = strategy_of(exp)
     try:
-        proposal = exp.space.build(dict(params))
-        proposal, task_exp = split_task(exp, proposal)
-        proposal, seed = split_seed(task_exp, proposal)
-        gid = "" if validate(proposal.genome) else genome_id(proposal.genome)
-        return _key(gid, proposal.hparams, seed, _task_label(exp), task_options(task_exp.task))
+        cand = resolve(exp, exp.space.build(dict(params)))
+        gid = "" if validate(cand.genome) else genome_id(cand.genome)
+        return _key(gid, cand.hparams, cand.seed, strategy.task_label(exp),
+                    strategy.row_task_options(cand))
     except Exception:
         return None
 

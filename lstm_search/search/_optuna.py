@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstm_search.experiment import Experiment, load_experiment
+from lstm_search.experiment import Experiment
 from lstm_search.genome import Genome
 from lstm_search.results import ResultsWriter, TableWriteError, TrialResult
 from lstm_search.search._interrupt import check as check_interrupt
@@ -41,11 +41,13 @@ from lstm_search.search._storage import (
     make_storage,
     second_value,
 )
+from lstm_search.search._strategy import Proposer, strategy_of
 from lstm_search.search._trial import (
     Evaluate,
     SearchSetupError,
     failed_row,
     pick_metric,
+    rebuild_experiment,
     run_trial,
 )
 from lstm_search.spaces import Proposal, suggest
@@ -69,6 +71,9 @@ class WorkerSpec:
     extra: Mapping[str, Any] = field(default_factory=dict)
     driver: str = ""  # the lease key of the driver these workers belong to (see _lease)
     driver_pid: int = 0  # the driver's process id (a worker whose driver is gone stops)
+    # the driver's experiment as data (recorded_data): workers rebuild it from this, not from
+    # the file (None: a space of the user's own class, loaded from the file)
+    experiment_data: Mapping[str, Any] | None = None
 
 
 @contextlib.contextmanager
@@ -102,15 +107,20 @@ RETRY_ATTR = "retry_of"  # user attr of a trial that runs a failed trial's point
 
 def _taken(study: Any, run_dir: str | Path) -> set[int]:
     """The trials that count against the budget: rows (less failed rows superseded by a retry,
-    done or pending) and running trials (less abandoned ones)."""
+    done or pending) and running trials (less abandoned ones).
+
+    The study is read before the table: a trial of another worker that finishes in between
+    (row appended, then told) is then seen running or has its row. Read the other way round,
+    it was in neither, and one trial too many was asked."""
     import optuna
 
-    rows = ResultsWriter(run_dir).rows()
-    retried = {r.retry_of for r in rows if r.retry_of is not None}
+    held = _held(study)
     states = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
     pending = {t.user_attrs[RETRY_ATTR] for t in study.get_trials(deepcopy=False, states=states)
                if RETRY_ATTR in t.user_attrs and not t.user_attrs.get(ABANDONED)}
-    return ({r.trial for r in rows} - retried - pending) | _held(study)
+    rows = ResultsWriter(run_dir).rows()
+    retried = {r.retry_of for r in rows if r.retry_of is not None}
+    return ({r.trial for r in rows} - retried - pending) | held
 
 
 def schedule_retries(exp: Experiment, spec: WorkerSpec) -> list[int]:
@@ -198,6 +208,22 @@ def proposal_from_attrs(attrs: Mapping[str, Any]) -> Proposal | None:
                     json.loads(attrs.get("hparams", "{}")))
 
 
+_OWN_ATTRS = frozenset({"genome", "cell", "hparams", "pid", "worker_index", "step", "stages",
+                        "genome_id", DRIVER_ATTR, RETRY_ATTR, ABANDONED})
+
+
+def hparam_attrs(hparams: Mapping[str, Any], taken: Mapping[str, Any] = ()) -> dict[str, Any]:
+    """Each hyperparameter of a trial (sampled or fixed) as a user attribute of its own, named
+    as in the space (``lr``), ``hp.<name>`` where the name is one of the search's own
+    attributes; numbers, strings and booleans as they are, anything else as its JSON."""
+    out: dict[str, Any] = {}
+    for key, value in hparams.items():
+        name = f"hp.{key}" if key in _OWN_ATTRS or key in taken else str(key)
+        plain = value is None or isinstance(value, bool | int | float | str)
+        out[name] = value if plain else json.dumps(value, sort_keys=True, default=str)
+    return out
+
+
 def tell(study: Any, trial_number: int, exp: Experiment, result: TrialResult) -> None:
     """Report a row's outcome to the study (complete -> values, pruned, failed/invalid -> FAIL)."""
     import optuna
@@ -247,19 +273,16 @@ def _on_eval(trial: Any, exp: Experiment) -> Any:
 
 def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
     """Ask, evaluate, record, tell until the run's budget is taken; returns trials run here."""
-    exp = exp or load_experiment(spec.experiment_path, smoke=spec.smoke,
-                                 overrides=spec.overrides)
+    exp = exp or rebuild_experiment(spec.experiment_data, path=spec.experiment_path,
+                                    smoke=spec.smoke, overrides=spec.overrides)
     study = open_study(exp, spec.storage, spec.study_name, seed=exp.seed * 1000 + spec.index,
                        run_dir=spec.run_dir)
-    evolution = None
-    if exp.search.sampler == "evolution":
-        from lstm_search.search.evolution import Evolution
-
-        evolution = Evolution(exp, study, seed=exp.seed * 1000 + spec.index)
+    # a strategy that proposes trials itself (evolution) does so from the study's history
+    proposer = strategy_of(exp).proposer(exp, study, seed=exp.seed * 1000 + spec.index)
     ran = 0
     while True:
         check_interrupt()  # a Ctrl-C a finaliser swallowed during the last trial
-        references: dict[str, float] = {}
+        context: Mapping[str, Any] = {}
         proposal: Proposal | None = None
         failure: Exception | None = None
         with _locked(spec.run_dir):
@@ -269,26 +292,26 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
                 taken = _taken(study, spec.run_dir)
             if len(taken) >= exp.search.trials:
                 break
-            wait = evolution is not None and evolution.waiting_for_reference()
+            wait = proposer is not None and proposer.waiting()
             if not wait:
                 trial = study.ask()
                 # under the lock: a sweep (which takes it) never sees a trial without its driver
                 trial.set_user_attr(DRIVER_ATTR, spec.driver)
                 trial.set_user_attr("pid", os.getpid())
                 trial.set_user_attr("worker_index", spec.index)
-                if evolution is not None:
-                    # under the lock: the proposal's cell is stored before another worker
-                    # proposes (two workers never seed the same cell)
+                if proposer is not None:
+                    # under the lock: the proposal is stored before another worker proposes
+                    # (two workers never seed the same cell)
                     try:
-                        proposal = evolution.propose(trial)
-                        references = evolution.references()
+                        proposal = proposer.propose(trial)
+                        context = proposer.context()
                     except Exception as e:
                         failure = e
-        if wait:  # the GRU seed runs elsewhere: its result is every candidate's reference
+        if wait:  # e.g. the GRU seed runs elsewhere: its result is every candidate's reference
             time.sleep(0.5)
             continue
         try:
-            _evaluate_trial(exp, spec, study, trial, proposal, failure, references, evolution)
+            _evaluate_trial(exp, spec, study, trial, proposal, failure, context, proposer)
         except (TableWriteError, KeyboardInterrupt):
             # no row, or a row not yet told: the study must not count the trial done without
             # its row (an abandoned trial is run again on --resume)
@@ -301,7 +324,7 @@ def worker_loop(spec: WorkerSpec, exp: Experiment | None = None) -> int:
 
 def _evaluate_trial(exp: Experiment, spec: WorkerSpec, study: Any, trial: Any,
                     proposal: Proposal | None, failure: Exception | None,
-                    references: dict[str, float], evolution: Any) -> None:
+                    context: Mapping[str, Any], proposer: Proposer | None) -> None:
     """Evaluate one asked trial, append its row, then tell the study (in that order)."""
     try:
         if failure is not None:
@@ -320,18 +343,20 @@ def _evaluate_trial(exp: Experiment, spec: WorkerSpec, study: Any, trial: Any,
     trial.set_user_attr("genome", proposal.genome.to_json(indent=None))
     trial.set_user_attr("cell", proposal.cell)
     trial.set_user_attr("hparams", json.dumps(dict(proposal.hparams), sort_keys=True))
+    for key, value in hparam_attrs(proposal.hparams, trial.user_attrs).items():
+        trial.set_user_attr(key, value)  # optuna-dashboard shows each (a grid's are no params)
     try:
         result = run_trial(exp, proposal, run=spec.run, trial=trial.number,
                            run_dir=spec.run_dir, search=_search_name(exp, "optuna"),
                            evaluate=spec.evaluate,
                            on_eval=_on_eval(trial, exp),
-                           references=references,
+                           context=context,
                            retry_of=trial.user_attrs.get(RETRY_ATTR))
     except SearchSetupError:
         study.tell(trial.number, state=optuna_fail())
         raise
-    if evolution is not None:
-        evolution.record(trial, result)
+    if proposer is not None:
+        proposer.record(trial, result)
     tell(study, trial.number, exp, result)
 
 
@@ -345,7 +370,7 @@ SETUP_ERROR_EXIT = 3
 
 
 def _search_name(exp: Experiment, backend: str) -> str:
-    return "evolution" if exp.search.sampler == "evolution" else f"{backend}-{exp.search.sampler}"
+    return strategy_of(exp).search_name(exp, backend)
 
 
 def _die_with_parent(parent: int = 0) -> None:
@@ -380,6 +405,7 @@ def _worker_entry(spec: WorkerSpec) -> None:
     # and settles their trials), so a worker never dies half-way through its own bookkeeping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _thread_lock_for_tqdm()
     try:
         worker_loop(spec)
     except SearchSetupError as e:
@@ -388,6 +414,18 @@ def _worker_entry(spec: WorkerSpec) -> None:
     except TableWriteError as e:
         print(f"lstm-search worker {spec.index}: {e}", file=sys.stderr, flush=True)
         sys.exit(TABLE_ERROR_EXIT)
+
+
+def _thread_lock_for_tqdm() -> None:
+    """tqdm's default lock holds a named multiprocessing semaphore; a worker stopped at
+    Ctrl-C never unlinks it and the resource tracker then warns about each ("leaked semaphore
+    objects") after the run's last line. A worker prints alone: a thread lock is enough."""
+    import threading
+
+    with contextlib.suppress(ImportError):
+        from tqdm import tqdm
+
+        tqdm.set_lock(threading.RLock())
 
 
 def sweep_stale(exp: Experiment, spec: WorkerSpec, *, pids: set[int] | None = None,

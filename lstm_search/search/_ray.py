@@ -34,6 +34,7 @@ resumes it; the resume runs those trials again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib
 import json
@@ -43,12 +44,20 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from lstm_search.experiment import Experiment, ExperimentError, load_experiment
+from lstm_search.experiment import Experiment
 from lstm_search.genome import Genome
 from lstm_search.results import ResultsWriter, TrialResult
 from lstm_search.search._optuna import _locked
 from lstm_search.search._storage import second_value
-from lstm_search.search._trial import Evaluate, failed_row, pick_metric, run_trial
+from lstm_search.search._strategy import strategy_of
+from lstm_search.search._trial import (
+    Evaluate,
+    failed_row,
+    pick_metric,
+    rebuild_experiment,
+    recorded_data,
+    run_trial,
+)
 from lstm_search.spaces import Proposal
 
 CLAIMS_FILE = "ray_trials.json"
@@ -155,7 +164,8 @@ def _trainable(config: dict[str, Any]) -> None:
     from ray import tune
 
     c = config[KEY]
-    exp = load_experiment(c["experiment_path"], smoke=c["smoke"], overrides=c["overrides"])
+    exp = rebuild_experiment(c.get("experiment_data"), path=c["experiment_path"],
+                             smoke=c["smoke"], overrides=c["overrides"])
     number = claim_number(c["run_dir"], tune.get_context().get_trial_id(),
                           budget=exp.search.trials)
     if number is None:  # the budget is taken (a resumed run): no row
@@ -183,7 +193,8 @@ def _trainable(config: dict[str, Any]) -> None:
             tune.report({"objective": float(metrics[name]), "epoch": epoch})
 
     result = run_trial(exp, proposal, run=c["run"], trial=number, run_dir=c["run_dir"],
-                       search=f"ray-{exp.search.sampler}", evaluate=_resolve(c.get("evaluate")),
+                       search=strategy_of(exp).search_name(exp, "ray"),
+                       evaluate=_resolve(c.get("evaluate")),
                        on_eval=on_eval)
     tune.report(_final_report(exp, result, number))
 
@@ -202,7 +213,7 @@ def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None
     claims = read_claims(run_dir)[0]
     writer = ResultsWriter(run_dir)
     recorded = writer.finished_trials()
-    search = f"ray-{exp.search.sampler}"
+    search = strategy_of(exp).search_name(exp, "ray")
     asha = make_scheduler(exp) is not None
     for res in grid:
         config = res.config or {}
@@ -228,13 +239,13 @@ def _record_missing(exp: Experiment, run: str, run_dir: Path, grid: Any) -> None
                                    f"{exp.search.max_retries} retries: {res.error}"[:4000])
         else:
             row = failed_row(exp, proposal, run=run, trial=number, search=search, error="")
-            row.status = "pruned"
-            row.error = "stopped by the ASHA scheduler"
-            row.objective_name = exp.search.metric
+            stopped: dict[str, Any] = {}
             last = (res.metrics or {}).get("objective")
             if last is not None and not (isinstance(last, float) and math.isnan(last)):
-                row.metrics = {"last.objective": float(last)}
-                row.epochs = int((res.metrics or {}).get("epoch", 0))
+                stopped = {"metrics": {"last.objective": float(last)},
+                           "epochs": int((res.metrics or {}).get("epoch", 0))}
+            row = dataclasses.replace(row, status="pruned", error="stopped by the ASHA scheduler",
+                                      objective_name=exp.search.metric, **stopped)
         writer.append(row)
         recorded.add(number)
 
@@ -277,9 +288,7 @@ def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Ma
     from lstm_search.search._missing import missing_points
     from lstm_search.search._ray_local import local_ray
 
-    if exp.search.sampler == "evolution":
-        raise ExperimentError("the evolutionary strategy runs on the optuna backend "
-                              "(--backend optuna)")
+    strategy_of(exp).check_backend(exp, "ray")
     rows = ResultsWriter(run_dir).rows()
     recorded = {r.trial for r in rows}
     remaining = exp.search.trials - len(recorded)
@@ -297,7 +306,9 @@ def run_ray(exp: Experiment, *, experiment_path: str, smoke: bool, overrides: Ma
                        num_gpus=None if exp.search.gpus_per_trial else 0):
             constants = {"experiment_path": experiment_path, "smoke": smoke,
                          "overrides": dict(overrides), "run": run, "run_dir": str(run_dir),
-                         "evaluate": _evaluate_ref(evaluate)}
+                         "evaluate": _evaluate_ref(evaluate),
+                         # trials rebuild the driver's experiment from this, not the file
+                         "experiment_data": recorded_data(exp)}
             trainable = tune.with_resources(_trainable, {"cpu": exp.search.cpus_per_trial,
                                                          "gpu": exp.search.gpus_per_trial})
             storage = Path(run_dir) / "ray"

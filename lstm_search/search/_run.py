@@ -23,7 +23,8 @@ from lstm_search.results import RUN_FILE, ResultsWriter, now
 from lstm_search.search._interrupt import catch_interrupts
 from lstm_search.search._progress import ProgressMonitor, Summary, summarise
 from lstm_search.search._storage import default_storage_url
-from lstm_search.search._trial import Evaluate
+from lstm_search.search._strategy import strategy_of
+from lstm_search.search._trial import Evaluate, recorded_data
 
 BACKENDS = ("optuna", "ray")
 
@@ -80,6 +81,14 @@ def _data_dirs(exp: Experiment) -> dict[str, str]:
     return out
 
 
+def _data_dir_sets(path: Path, data_dir: str | Path) -> dict[str, str]:
+    """``--data-dir DIR`` as the overrides that set it for the task and every stage."""
+    sets = {"task.data_dir": str(data_dir)}
+    if load_experiment(path).stages:
+        sets["stages.task.data_dir"] = str(data_dir)
+    return sets
+
+
 # settings that do not shape any trial: a resume may change them
 _FREE_ON_RESUME = ("search.workers", "search.trials", "task.data_dir")
 
@@ -98,10 +107,23 @@ def settings_changes(recorded: Mapping[str, Any], requested: Mapping[str, Any]) 
     (``recorded``) and a resuming command (``requested``, :meth:`Experiment.to_dict`)."""
     from lstm_search.results import json_ready
 
-    requested = json_ready(dict(requested))
-    old, new = _flat(dict(recorded)), _flat(requested)
+    def as_json(d: Mapping[str, Any]) -> dict[str, Any]:  # as run.json holds it
+        return json.loads(json.dumps(json_ready(dict(d)), default=str))
+
+    recorded, requested = as_json(recorded), as_json(requested)
+    old, new = _flat(recorded), _flat(requested)
+    if _space_data(recorded) and _space_data(requested):
+        ignored = ("space.repr",)  # the data says it all (run.json reorders a repr's dicts)
+    else:  # a run.json written before spaces were recorded as data, or a user's space class
+        ignored = ("space.data",)
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
-            if old.get(k) != new.get(k) and k not in _FREE_ON_RESUME]
+            if old.get(k) != new.get(k) and k not in _FREE_ON_RESUME
+            and not k.startswith(ignored)]
+
+
+def _space_data(experiment: Mapping[str, Any]) -> Any:
+    space = experiment.get("space")
+    return space.get("data") if isinstance(space, dict) else None
 
 
 def resume_line(run_dir: Path, budget: int, *, retry_failed: bool = False,
@@ -215,10 +237,7 @@ def check_backend(exp: Experiment, backend: str, *, storage: str | None = None) 
     """Raise :class:`ExperimentError` when ``exp`` cannot run on ``backend``."""
     if backend not in BACKENDS:
         raise ExperimentError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-    if backend == "ray" and exp.search.sampler == "evolution":
-        raise ExperimentError(f"experiment {exp.name!r}: the evolutionary strategy "
-                              f"(search.sampler 'evolution') runs on the optuna backend "
-                              f"(--backend optuna)")
+    strategy_of(exp).check_backend(exp, backend)
     if backend == "ray" and storage:
         raise ExperimentError("--storage is the Optuna backend's study storage; the ray backend "
                               "keeps its state in the run folder (ray/)")
@@ -235,7 +254,8 @@ def _search(exp: Experiment, backend: str, *, path: Path, smoke: bool, sets: Map
 
             spec = WorkerSpec(experiment_path=str(path.resolve()), smoke=smoke, overrides=sets,
                               run=run, run_dir=str(run_dir.resolve()), storage=storage,
-                              study_name=f"{exp.name}/{run}", index=0, evaluate=evaluate)
+                              study_name=f"{exp.name}/{run}", index=0, evaluate=evaluate,
+                              experiment_data=recorded_data(exp))
             run_optuna(exp, spec, workers=exp.search.workers, resume=resume,
                        retry_failed=retry_failed)
         else:
@@ -294,33 +314,55 @@ def _command_sets(path: Path, overrides: Mapping[str, Any] | None, *, trials: in
 
 def _resumed(path: Path, exp_dir: Path, run: str | None, sets: Mapping[str, Any], *,
              smoke: bool, force: bool) -> tuple[str, dict[str, Any], Experiment, list[str],
-                                                str | None]:
+                                                list[str], str | None]:
     """The run a ``--resume`` continues: (run, its overrides with the command's on top, the
-    experiment so resolved, the settings that changed, the run's storage). Raises when the
-    resolved settings differ from its ``run.json`` and not ``force``."""
+    experiment, the settings the command changes, where the declaration file now differs from
+    the run's record, the run's storage).
+
+    The experiment is the one the run recorded in its ``run.json`` (rebuilt from the data,
+    :meth:`Experiment.from_dict`) with the command's ``--set`` values on top: editing the
+    declaration or space file mid-study does not change the study. Without ``force`` it raises
+    when the command changes a setting or the file no longer declares the recorded settings;
+    with ``force`` the command's settings apply and the file's changes do not. A run whose
+    space has no data form (a space class of the user's own) is resolved from its file.
+    """
     run = run or _latest_run(exp_dir)
-    if not (exp_dir / run / RUN_FILE).is_file():
+    run_file = exp_dir / run / RUN_FILE
+    if not run_file.is_file():
         raise ExperimentError(f"--resume: no run {run!r} in {exp_dir} (no {RUN_FILE})")
-    info = json.loads((exp_dir / run / RUN_FILE).read_text())
+    info = json.loads(run_file.read_text())
     inv = info.get("invocation", {})
     # the resumed run keeps its --set values; new ones come on top. --smoke is not taken
     # from the run: resuming a smoke run without it (or the reverse) changes the settings
-    sets = {**inv.get("overrides", {}), **sets}
-    exp = load_experiment(path, smoke=smoke, overrides=sets)
-    # a run.json without its resolved settings (written by hand) has nothing to compare
-    changed = (settings_changes(info["experiment"], exp.to_dict())
-               if isinstance(info.get("experiment"), dict) else [])
-    if changed and not force:
+    merged = {**inv.get("overrides", {}), **sets}
+    declared = load_experiment(path, smoke=smoke, overrides=merged)
+    recorded = info.get("experiment")
+    exp, changed, drift = declared, [], []
+    if isinstance(recorded, dict) and _space_data(recorded):
+        exp = Experiment.from_dict(recorded, where=str(run_file)).resolved(overrides=sets)
+        changed = settings_changes(recorded, exp.to_dict())
+        drift = settings_changes(exp.to_dict(), declared.to_dict())
+    elif isinstance(recorded, dict):  # nothing to rebuild from: the file, compared
+        changed = settings_changes(recorded, declared.to_dict())
+    # (a run.json without its resolved settings, written by hand, has nothing to compare)
+    if (changed or drift) and not force:
         was = (" (the run was a --smoke run; this command is not)"
                if inv.get("smoke") and not smoke else
                " (this command is --smoke; the run was not)"
                if smoke and not inv.get("smoke") else "")
+        parts = []
+        if changed:
+            parts.append(f"the settings of run {run!r} ({run_file}) differ from this "
+                         f"command's{was}: {'; '.join(changed)}")
+        if drift:
+            parts.append(f"{path} no longer declares the settings run {run!r} recorded "
+                         f"in {run_file}{was if not changed else ''}: {'; '.join(drift)} "
+                         f"(with --force the run goes on with its recorded settings)")
         raise ExperimentError(
-            f"--resume: the settings of run {run!r} ({exp_dir / run / RUN_FILE}) differ "
-            f"from this command's{was}: {'; '.join(changed)}. Resuming would mix trials "
-            f"run at different settings in one table: give the same settings, choose "
-            f"another run with --run, or pass --force")
-    return run, sets, exp, changed, inv.get("storage")
+            f"--resume: {'; and '.join(parts)}. Resuming would mix trials run at different "
+            f"settings in one table: give the same settings, choose another run with --run, "
+            f"or pass --force")
+    return run, merged, exp, changed, drift, inv.get("storage")
 
 
 def _new_run(exp_dir: Path, run: str | None, *, smoke: bool, paper: bool) -> str:
@@ -342,10 +384,10 @@ def _check_before_writing(exp: Experiment, backend: str, *, explicit_storage: st
     if retry_failed and not resume:
         raise ExperimentError("--retry-failed runs the failed trials of an earlier run again: "
                               "use it with --resume")
-    if retry_failed and (backend != "optuna" or exp.search.sampler == "evolution"):
+    if retry_failed and (backend != "optuna" or not strategy_of(exp).retries_failed):
         raise ExperimentError("--retry-failed works with the optuna backend's samplers (not "
-                              "the ray backend, nor the evolutionary strategy, whose next "
-                              "proposals depend on each outcome)")
+                              "the ray backend, nor a strategy whose next proposals depend on "
+                              f"each outcome: {strategy_of(exp).label(exp)})")
     if storage and backend == "optuna":
         check_storage(storage)
 
@@ -408,6 +450,7 @@ def run_experiment(
     storage: str | None = None,
     address: str | None = None,
     num_cpus: int | None = None,
+    data_dir: str | Path | None = None,
     evaluate: Evaluate | None = None,
     stream: TextIO | None = None,
 ) -> RunOutcome:
@@ -420,7 +463,10 @@ def run_experiment(
     running by a dead driver are run again; a live driver's are left alone. It refuses when the
     resolved settings differ from the run's ``run.json`` (``force`` resumes anyway, with the
     new settings recorded); ``retry_failed`` runs the point of each failed trial again.
-    ``evaluate`` replaces :func:`lstm_search.evaluate.evaluate_candidate` (it must be picklable
+    ``data_dir`` is the data folder of the task and of every stage (the data-path rule's first
+    step; an explicit ``task.data_dir`` in ``overrides`` wins). ``evaluate`` replaces
+    :func:`lstm_search.evaluate.evaluate_candidate` (called the same way, with each trial's
+    resolved :class:`~lstm_search.evaluate.Candidate`; it must be picklable
     by reference for several workers).
     """
     if backend not in BACKENDS:
@@ -433,13 +479,19 @@ def run_experiment(
     path = find_experiment(experiment)
     sets = _command_sets(path, overrides, trials=trials, workers=workers, seed=seed,
                          paper=paper, smoke=smoke)
+    if data_dir is not None:
+        sets = {**_data_dir_sets(path, data_dir), **sets}
     exp = load_experiment(path, smoke=smoke, overrides=sets)  # raises on any bad input
     exp_dir = out / exp.name
     changed: list[str] = []
     if resume:
-        run, sets, exp, changed, recorded_storage = _resumed(path, exp_dir, run, sets,
-                                                             smoke=smoke, force=force)
+        run, sets, exp, changed, drift, recorded_storage = _resumed(
+            path, exp_dir, run, sets, smoke=smoke, force=force)
         storage = storage or recorded_storage
+        if drift:
+            print(f"lstm-search: --force: {path} no longer declares the settings run {run} "
+                  f"recorded ({'; '.join(drift)}); the run goes on with its recorded settings",
+                  file=stream, flush=True)
     else:
         run = _new_run(exp_dir, run, smoke=smoke, paper=paper)
     run_dir = exp_dir / run
@@ -450,7 +502,7 @@ def run_experiment(
     if data_dirs:
         # workers (Ray trials run in their own folders) see the folder the rule gives here
         sets.update(data_dirs)
-        exp = load_experiment(path, smoke=smoke, overrides=sets)
+        exp = exp.with_overrides(data_dirs)
     storage = storage or default_storage_url(run_dir)
     _write_run_json(run_dir, exp, path=path, smoke=smoke, paper=paper, sets=sets,
                     backend=backend, storage=storage, address=address, resume=resume,

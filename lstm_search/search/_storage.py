@@ -44,7 +44,9 @@ def make_storage(url: str) -> Any:
 
 def directions(exp: Experiment) -> list[str]:
     """The study's directions: the task's, then a minimised cost for multi-objective runs."""
-    first = "maximize" if exp.search.sampler == "evolution" else exp.search.direction
+    from lstm_search.search._strategy import strategy_of
+
+    first = strategy_of(exp).direction(exp)
     if exp.search.second_objective:
         return [first, "minimize"]
     return [first]

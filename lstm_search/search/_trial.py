@@ -1,7 +1,8 @@
 """One trial of a search: a proposal evaluated (or its recorded outcome reused), one row written.
 
-Every backend (Optuna in-process or in worker processes, Ray Tune trainables, the evolutionary
-strategy) ends a trial here, so rows, reuse and staged filtering behave the same everywhere.
+Every backend (Optuna in-process or in worker processes, Ray Tune trainables) and every
+strategy (:mod:`lstm_search.search._strategy`) ends a trial here, so rows, reuse and staged
+filtering behave the same everywhere.
 """
 
 from __future__ import annotations
@@ -12,18 +13,22 @@ import socket
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from lstm_search.config import ConfigError
 from lstm_search.experiment import Experiment, ExperimentError
 from lstm_search.genome import genome_id
 from lstm_search.results import ResultsWriter, TrialResult, now, task_options
 from lstm_search.search._dedup import find_reusable, result_key, reuse
+from lstm_search.search._strategy import strategy_of
 from lstm_search.spaces import Proposal, distributions_of
 
 if TYPE_CHECKING:
+    from lstm_search.evaluate import Candidate
     from lstm_search.train import OnEval
 
+# ``evaluate(candidate, *, experiment, run, trial, on_eval, writer, **extra)``: trains the
+# resolved candidate (its task, model and train settings), like evaluate_candidate
 Evaluate = Callable[..., TrialResult]
 
 # Validation metrics tried in order when the experiment names none (lower is better).
@@ -33,6 +38,27 @@ _MINIMISED = ("valid.nll", "valid.loss", "valid.ppl", "valid.bpc", "valid.bpf")
 class SearchSetupError(ExperimentError):
     """A trial failed because of the experiment's settings (an unknown hyperparameter, a
     missing data set): the search stops instead of failing every trial the same way."""
+
+
+def recorded_data(exp: Experiment) -> dict[str, Any] | None:
+    """``exp`` as the data workers and Ray trials rebuild it from (:meth:`Experiment.to_dict`,
+    as ``run.json`` records it); None when its space has no data form."""
+    from lstm_search.results import json_ready
+
+    data = json_ready(exp.to_dict())
+    return data if data["space"].get("data") else None
+
+
+def rebuild_experiment(data: Mapping[str, Any] | None, *, path: str, smoke: bool,
+                       overrides: Mapping[str, Any]) -> Experiment:
+    """The driver's experiment in a worker process or a Ray trial: rebuilt from ``data``
+    (:func:`recorded_data`), never from the declaration file, which may have been edited since
+    the run began; a space of the user's own class (no data) is loaded from ``path`` again."""
+    if data is not None:
+        return Experiment.from_dict(data, where=f"the run of {path}")
+    from lstm_search.experiment import load_experiment
+
+    return load_experiment(path, smoke=smoke, overrides=overrides)
 
 
 def default_evaluate() -> Evaluate:
@@ -71,91 +97,67 @@ def pick_metric(metrics: Mapping[str, float], preferred: str = "",
     return next((k for k in sorted(metrics) if k.startswith("valid.") and "acc" not in k), None)
 
 
-def _failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
-                error: str, seed: int, task: str) -> TrialResult:
+def _failed_row(exp: Experiment, cand: Candidate, *, run: str, trial: int, search: str,
+                error: str, task: str) -> TrialResult:
     from lstm_search.provenance import trial_provenance
 
     t = now()
     return TrialResult(
-        experiment=exp.name, run=run, trial=trial, cell=proposal.cell,
-        genome_id=genome_id(proposal.genome) if proposal.genome.nodes else "",
-        genome=proposal.genome.to_json(indent=None), task=task, seed=seed,
-        task_options=task_options(exp.task) if task == exp.task.name else {},
-        hparams=dict(proposal.hparams), status="failed", error=error, search=search,
-        # the experiment's direction, as its complete rows carry it (analysis ranks them all)
-        direction="maximize" if exp.search.sampler == "evolution" else exp.search.direction,
+        experiment=exp.name, run=run, trial=trial, cell=cand.cell,
+        genome_id=genome_id(cand.genome) if cand.genome.nodes else "",
+        genome=cand.genome.to_json(indent=None), task=task, seed=cand.seed,
+        task_options=task_options(cand.task) if task == cand.task.name else {},
+        hparams=dict(cand.hparams), distributions=dict(cand.distributions), status="failed",
+        error=error, search=search,
+        # the study's direction, as its complete rows carry it (analysis ranks them all)
+        direction=strategy_of(exp).direction(exp),
         worker=worker_name(), start_time=t, end_time=t,
         **trial_provenance(threads=exp.train.threads))
 
 
-def split_seed(exp: Experiment, proposal: Proposal) -> tuple[Proposal, int]:
-    """The proposal without a ``seed`` hyperparameter, and the trial's seed.
+def resolve(exp: Experiment, proposal: Proposal) -> Candidate:
+    """The trial ``proposal`` (a sampled point of ``exp.space``) is: the experiment's settings
+    with the proposal's hyperparameters applied (:func:`lstm_search.evaluate.resolve_candidate`)
+    and the distribution each was drawn from. Every backend trains exactly this.
 
-    A space may sample the seed like any hyperparameter (``{"seed": Choice((1, 2, 3))}``: a
-    comparison repeated over seeds); without one every trial uses the experiment's seed.
+    Raises :class:`ConfigError` for a hyperparameter no trial can take (an unknown key, a
+    non-integer seed, one the strategy cannot apply: ``task.<option>`` under evolution).
     """
-    if "seed" not in proposal.hparams:
-        return proposal, exp.seed
-    hparams = dict(proposal.hparams)
-    seed = hparams.pop("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int | float) or int(seed) != seed:
-        raise ConfigError(f"hyperparameter 'seed' must be an integer, got {seed!r}")
-    return Proposal(proposal.genome, proposal.cell, hparams), int(seed)
+    from lstm_search.evaluate import resolve_candidate
+
+    strategy_of(exp).check_hparams(proposal.hparams)
+    return resolve_candidate(proposal.genome, proposal.cell, proposal.hparams, task=exp.task,
+                             model=exp.model, train=exp.train, seed=exp.seed,
+                             distributions=distributions_of(exp.space, proposal.hparams))
 
 
-TASK_PREFIX = "task."
+def _unresolved(exp: Experiment, proposal: Proposal) -> Candidate:
+    """:func:`resolve`, or for a point it rejects, the proposal with the experiment's
+    settings (a ``failed`` row records it as sampled)."""
+    from lstm_search.evaluate import Candidate
 
-
-def split_task(exp: Experiment, proposal: Proposal) -> tuple[Proposal, Experiment]:
-    """The proposal without ``task.<option>`` hyperparameters, and the experiment with them
-    applied to its task: a grid over cells x ``{"task.gap": Choice((10, 20, 40))}`` trains
-    every cell at every gap in one run (rows record the options in ``task_options``)."""
-    sets = {k[len(TASK_PREFIX):]: v for k, v in proposal.hparams.items()
-            if k.startswith(TASK_PREFIX)}
-    if not sets:
-        return proposal, exp
-    if exp.search.sampler == "evolution":
-        raise ConfigError("task.<option> hyperparameters are not supported by the evolutionary "
-                          "strategy (its stages fix the tasks)")
-    from lstm_search.config import apply_overrides
-
-    rest = {k: v for k, v in proposal.hparams.items() if not k.startswith(TASK_PREFIX)}
-    task = apply_overrides(exp.task, sets)
-    return Proposal(proposal.genome, proposal.cell, rest), dataclasses.replace(exp, task=task)
+    try:
+        return resolve(exp, proposal)
+    except ConfigError:
+        return Candidate(proposal.genome, proposal.cell, exp.task, exp.model, exp.train,
+                         exp.seed, proposal.hparams,
+                         distributions_of(exp.space, proposal.hparams))
 
 
 def failed_row(exp: Experiment, proposal: Proposal, *, run: str, trial: int, search: str,
                error: str) -> TrialResult:
     """A ``failed`` row for a trial that never produced a result (its worker died ...)."""
-    dists = distributions_of(exp.space, proposal.hparams)
-    try:
-        proposal, exp = split_task(exp, proposal)
-        proposal, seed = split_seed(exp, proposal)
-    except ConfigError:
-        seed = exp.seed
-    row = _failed_row(exp, proposal, run=run, trial=trial, search=search, error=error,
-                      seed=seed, task=_task_label(exp))
-    return dataclasses.replace(row, distributions=dists)
+    return _failed_row(exp, _unresolved(exp, proposal), run=run, trial=trial, search=search,
+                       error=error, task=strategy_of(exp).task_label(exp))
 
 
-def _task_label(exp: Experiment) -> str:
-    if exp.search.sampler == "evolution" and exp.stages:
-        return "+".join([s.task.name for s in exp.stages] + [exp.task.name])
-    return exp.task.name
-
-
-def _call(evaluate: Evaluate, exp: Experiment, proposal: Proposal, task: Any, *, run: str,
-          trial: int, on_eval: OnEval | None, writer: ResultsWriter | None,
-          seed: int) -> TrialResult:
-    from lstm_search.evaluate import Candidate
-
-    cand = Candidate(genome=proposal.genome, cell=proposal.cell, hparams=dict(proposal.hparams),
-                     seed=seed)
+def _call(evaluate: Evaluate, exp: Experiment, cand: Candidate, *, run: str, trial: int,
+          on_eval: OnEval | None, writer: ResultsWriter | None) -> TrialResult:
     extra: dict[str, Any] = {}
     if evaluate is default_evaluate():
-        extra["task_obj"] = _task(task)  # data loaded once per process, not once per trial
-    return evaluate(cand, task=task, model=exp.model, train=exp.train, experiment=exp.name,
-                    run=run, trial=trial, on_eval=on_eval, writer=writer, **extra)
+        extra["task_obj"] = _task(cand.task)  # data loaded once per process, not once per trial
+    return evaluate(cand, experiment=exp.name, run=run, trial=trial, on_eval=on_eval,
+                    writer=writer, **extra)
 
 
 _TASKS: dict[Any, Any] = {}
@@ -172,115 +174,71 @@ def _task(config: Any) -> Any:
     return _TASKS[config]
 
 
-def ratio_to_gru(value: float | None, reference: float | None, direction: str) -> float:
-    """How good ``value`` is as a fraction of the GRU's ``reference`` (1 = as good; 1 as well
-    while there is no reference yet: the GRU itself is evaluated first; 0 for no value)."""
-    if reference is None:
-        return 1.0
-    if value is None or value != value:
-        return 0.0
-    if direction == "maximize":
-        return value / reference if reference > 0 else 1.0
-    return reference / value if value > 0 else 1.0
-
-
-def staged(evaluate: Evaluate, exp: Experiment, proposal: Proposal, *, run: str, trial: int,
-           on_eval: OnEval | None, writer: ResultsWriter | None,
-           references: Mapping[str, float], seed: int | None = None) -> TrialResult:
-    """Jozefowicz et al. 2015's staged filtering: each stage's task in turn, stopping as soon as
-    the cell falls below the stage's fraction of the GRU; fitness = min ratio to the GRU.
-
-    ``references`` maps a stage's task name to the GRU's best objective on it; a stage without
-    a reference yet counts as ratio 1 (the GRU itself is evaluated first).
-    """
-    stages = [(s.task, exp.search.gru_fraction if s.min_fraction is None else s.min_fraction)
-              for s in exp.stages] + [(exp.task, 0.0)]
-    fitness: dict[str, float] = {}
-    stage_metrics: dict[str, float] = {}
-    result: TrialResult | None = None
-    for i, (task, min_fraction) in enumerate(stages):
-        last = i == len(stages) - 1
-        result = _call(evaluate, exp, proposal, task, run=run, trial=trial,
-                       on_eval=on_eval if last else None, writer=writer,
-                       seed=exp.seed if seed is None else seed)
-        if result.status != "complete":
-            break
-        ratio = ratio_to_gru(result.objective, references.get(task.name), result.direction)
-        fitness[task.name] = ratio
-        stage_metrics[f"stage.{task.name}"] = float(result.objective or 0.0)
-        stage_metrics[f"maximize.{task.name}"] = float(result.direction == "maximize")
-        if ratio < min_fraction:
-            break
-    assert result is not None
-    metrics = {**result.metrics, **stage_metrics}
-    for name, r in fitness.items():
-        metrics[f"fitness.{name}"] = r
-    if result.status == "complete":
-        # a cell stopped early has its failing ratio in the minimum already
-        fit = min(fitness.values()) if fitness else 0.0
-        metrics["fitness.min"] = fit
-        return dataclasses.replace(result, task=_task_label(exp), task_options={},
-                                   metrics=metrics, objective=fit,
-                                   objective_name="fitness.min", direction="maximize")
-    return dataclasses.replace(result, task=_task_label(exp), task_options={}, metrics=metrics)
+def _setup_error(exp: Experiment, cand: Candidate, e: Exception, writer: ResultsWriter, *,
+                 run: str, trial: int, search: str, task: str) -> NoReturn:
+    """Record a ``failed`` row for a trial that tripped on the declaration (every trial would
+    fail the same way), then stop the search with :class:`SearchSetupError`."""
+    tb = traceback.format_exc(limit=4)
+    writer.append(_failed_row(exp, cand, run=run, trial=trial, search=search,
+                              error=f"{type(e).__name__}: {e}\n{tb}", task=task))
+    raise SearchSetupError(f"trial {trial} of {exp.name}: {type(e).__name__}: {e}; "
+                           f"the search stops (fix the experiment, then --resume)") from e
 
 
 def run_trial(exp: Experiment, proposal: Proposal, *, run: str, trial: int, run_dir: str | Path,
               search: str, evaluate: Evaluate | None = None, on_eval: OnEval | None = None,
-              references: Mapping[str, float] | None = None,
+              context: Mapping[str, Any] | None = None,
               retry_of: int | None = None) -> TrialResult:
-    """Evaluate ``proposal`` as trial ``trial`` of ``run`` and append its row exactly once.
+    """Resolve ``proposal`` (:func:`resolve`), evaluate it as trial ``trial`` of ``run`` and
+    append its row exactly once.
 
     A recorded outcome for the same canonical cell, hyperparameters, seed and task is reused
-    (the row says ``reused_from``). ``retry_of``: the failed trial this one runs again. Never
+    (the row says ``reused_from``). ``context``: what the strategy's proposer gives the
+    evaluation (evolution: the GRU's references). ``retry_of``: the failed trial this one runs
+    again. Never
     raises for a bad trial: an unexpected error becomes a ``failed`` row with the traceback's
-    last lines.
+    last lines. A setting every trial would trip on (:class:`ConfigError`, a missing data set)
+    is recorded as a ``failed`` row, then raises :class:`SearchSetupError`.
     """
     writer = ResultsWriter(run_dir)
     worker = worker_name()
-    task_label = _task_label(exp)
-    dists = distributions_of(exp.space, proposal.hparams)  # seed and task.* ones included
-    proposal, exp = split_task(exp, proposal)
-    proposal, seed = split_seed(exp, proposal)
-    options = {} if exp.search.sampler == "evolution" else task_options(exp.task)
-    key = None
+    strategy = strategy_of(exp)
+    task_label = strategy.task_label(exp)
     try:
-        key = result_key(genome_id(proposal.genome), dict(proposal.hparams), seed, task_label,
+        cand = resolve(exp, proposal)
+    except ConfigError as e:
+        _setup_error(exp, _unresolved(exp, proposal), e, writer, run=run, trial=trial,
+                     search=search, task=task_label)
+    options = strategy.row_task_options(cand)
+    try:
+        key = result_key(genome_id(cand.genome), dict(cand.hparams), cand.seed, task_label,
                          options)
     except Exception:  # an invalid genome may have no canonical form: evaluate says why
         key = None
     original = find_reusable(run_dir, key) if key else None
     if original is not None:
         result = reuse(original, trial=trial, worker=worker, search=search, now=now())
-        result = dataclasses.replace(result, run=run, experiment=exp.name, distributions=dists)
     else:
         evaluate = evaluate or default_evaluate()
+
+        def call(c: Candidate, on_eval: OnEval | None) -> TrialResult:
+            return _call(evaluate, exp, c, run=run, trial=trial, on_eval=on_eval, writer=writer)
+
         try:
-            if exp.search.sampler == "evolution":
-                result = staged(evaluate, exp, proposal, run=run, trial=trial, on_eval=on_eval,
-                                writer=writer, references=references or {}, seed=seed)
-            else:
-                result = _call(evaluate, exp, proposal, exp.task, run=run, trial=trial,
-                               on_eval=on_eval, writer=writer, seed=seed)
+            result = strategy.evaluate(call, exp, cand, on_eval=on_eval, context=context or {})
         except Exception as e:
-            tb = traceback.format_exc(limit=4)
-            result = _failed_row(exp, proposal, run=run, trial=trial, search=search,
-                                 error=f"{type(e).__name__}: {e}\n{tb}", seed=seed,
-                                 task=task_label)
             if isinstance(e, ConfigError | FileNotFoundError):
-                # the declaration, not the cell: every trial would fail the same way
-                result = dataclasses.replace(result, search=search, worker=worker, trial=trial,
-                                             run=run, experiment=exp.name, distributions=dists)
-                writer.append(result)
-                raise SearchSetupError(f"trial {trial} of {exp.name}: {type(e).__name__}: {e}; "
-                                       f"the search stops (fix the experiment, then --resume)"
-                                       ) from e
-        result = dataclasses.replace(result, search=search, worker=worker, trial=trial, run=run,
-                                     experiment=exp.name, distributions=dists)
-    result = dataclasses.replace(result, retry_of=retry_of)
+                _setup_error(exp, cand, e, writer, run=run, trial=trial, search=search,
+                             task=task_label)
+            tb = traceback.format_exc(limit=4)
+            result = _failed_row(exp, cand, run=run, trial=trial, search=search,
+                                 error=f"{type(e).__name__}: {e}\n{tb}", task=task_label)
+    result = dataclasses.replace(result, search=search, worker=worker, trial=trial, run=run,
+                                 experiment=exp.name,
+                                 distributions=dict(cand.distributions), retry_of=retry_of)
     writer.append(result)
     return result
 
 
-__all__ = ["SearchSetupError", "failed_row", "pick_metric", "run_trial", "split_seed",
-           "split_task", "staged", "worker_name"]
+__all__ = ["SearchSetupError", "failed_row", "pick_metric", "rebuild_experiment",
+           "recorded_data", "resolve", "run_trial", "worker_name"]

@@ -6,8 +6,7 @@ re-evaluates a member with new random hyperparameters (probability ``search.reev
 evaluates a mutant of a member (:func:`lstm_search.genome.mutate`, the paper's six operators).
 A candidate goes through the experiment's ``stages`` (memorisation first, then each task) and
 stops as soon as it falls below the stage's fraction of the GRU; its fitness is the minimum over
-the tasks it reached of (its result / the GRU's best result) (:func:`lstm_search.search._trial.
-staged`).
+the tasks it reached of (its result / the GRU's best result) (:func:`staged`).
 
 Everything lives in the Optuna study through ask/tell: each trial stores its genome, cell name,
 hyperparameters and step kind as user attributes, and its fitness as the value; so several
@@ -26,6 +25,11 @@ cell at once; while the GRU seed runs in another worker and every other seed is 
 worker waits (:meth:`Evolution.waiting_for_reference`) instead of evaluating candidates with
 no reference.
 
+The strategy plugs into the search through :class:`EvolutionStrategy` (registered for
+``search.sampler = "evolution"``, see :mod:`lstm_search.search._strategy`): Optuna backend only,
+its own proposals (:class:`Evolution`), staged evaluation, fitness maximised, rows labelled
+with every stage's task.
+
 A stage's ``min_fraction`` is its own (``Stage(task, 0.95)``; ``--set stages.min_fraction=F``
 sets every stage's); a stage that leaves it unset uses ``search.gru_fraction`` (0.9, the
 paper's "within 90 % of the GRU").
@@ -33,18 +37,66 @@ paper's "within 90 % of the GRU").
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from lstm_search.config import ConfigError
 from lstm_search.experiment import Experiment
 from lstm_search.genome import Genome, genome_id, mutate
-from lstm_search.results import TrialResult
-from lstm_search.search._trial import ratio_to_gru
+from lstm_search.results import MAXIMIZE_PREFIX, STAGE_PREFIX, TrialResult, ratio_to_gru
+from lstm_search.search._strategy import Strategy, register
 from lstm_search.spaces import Proposal, cell_name, sample_all, values_of
+
+if TYPE_CHECKING:
+    from lstm_search.evaluate import Candidate
+    from lstm_search.search._strategy import Evaluation
+    from lstm_search.train import OnEval
 
 SEED_CELLS = ("gru", "lstm")  # the GRU first: every fitness is relative to it
 SEED_ATTEMPTS = 3  # a seed cell whose trials failed this often is given up
+
+
+def staged(call: Evaluation, exp: Experiment, cand: Candidate, *, on_eval: OnEval | None,
+           references: Mapping[str, float]) -> TrialResult:
+    """Jozefowicz et al. 2015's staged filtering: each stage's task in turn, stopping as soon as
+    the cell falls below the stage's fraction of the GRU; fitness = min ratio to the GRU.
+
+    ``references`` maps a stage's task name to the GRU's best objective on it; a stage without
+    a reference yet counts as ratio 1 (the GRU itself is evaluated first).
+    """
+    stages = [(s.task, exp.search.gru_fraction if s.min_fraction is None else s.min_fraction)
+              for s in exp.stages] + [(exp.task, 0.0)]
+    fitness: dict[str, float] = {}
+    stage_metrics: dict[str, float] = {}
+    result: TrialResult | None = None
+    for i, (task, min_fraction) in enumerate(stages):
+        last = i == len(stages) - 1
+        result = call(dataclasses.replace(cand, task=task), on_eval if last else None)
+        if result.status != "complete":
+            break
+        ratio = ratio_to_gru(result.objective, references.get(task.name), result.direction)
+        fitness[task.name] = ratio
+        stage_metrics[STAGE_PREFIX + task.name] = float(result.objective or 0.0)
+        stage_metrics[MAXIMIZE_PREFIX + task.name] = float(result.direction == "maximize")
+        if ratio < min_fraction:
+            break
+    assert result is not None
+    metrics = {**result.metrics, **stage_metrics}
+    for name, r in fitness.items():
+        metrics[f"fitness.{name}"] = r
+    if result.status == "complete":
+        # a cell stopped early has its failing ratio in the minimum already
+        fit = min(fitness.values()) if fitness else 0.0
+        metrics["fitness.min"] = fit
+        return dataclasses.replace(result, task=EVOLUTION.task_label(exp), task_options={},
+                                   metrics=metrics, objective=fit,
+                                   objective_name="fitness.min", direction="maximize")
+    return dataclasses.replace(result, task=EVOLUTION.task_label(exp), task_options={},
+                               metrics=metrics)
+
 
 
 class Evolution:
@@ -122,6 +174,13 @@ class Evolution:
         return (State.RUNNING in gru and State.COMPLETE not in gru
                 and not self.pending_seeds(trials))
 
+    def waiting(self) -> bool:
+        return self.waiting_for_reference()
+
+    def context(self) -> dict[str, Any]:
+        """What staged filtering of the proposal needs: the GRU's ``references``."""
+        return {"references": self.references()}
+
     def references(self) -> dict[str, float]:
         """The GRU's best objective on each stage's task so far."""
         refs: dict[str, float] = {}
@@ -170,4 +229,44 @@ class Evolution:
         trial.set_user_attr("stages", json.dumps(stages))
 
 
-__all__ = ["SEED_ATTEMPTS", "SEED_CELLS", "Evolution"]
+class EvolutionStrategy(Strategy):
+    """The evolutionary strategy as a search plug-in (see the module docstring)."""
+
+    backends = ("optuna",)  # ask/tell on one shared study
+    retries_failed = False  # the next proposals depend on each outcome
+
+    def search_name(self, exp: Experiment, backend: str) -> str:
+        return "evolution"
+
+    def direction(self, exp: Experiment) -> str:
+        return "maximize"  # fitness: a fraction of the GRU
+
+    def label(self, exp: Experiment) -> str:
+        return "the evolutionary strategy (search.sampler 'evolution')"
+
+    def task_label(self, exp: Experiment) -> str:
+        if exp.stages:
+            return "+".join([s.task.name for s in exp.stages] + [exp.task.name])
+        return exp.task.name
+
+    def row_task_options(self, cand: Candidate) -> dict[str, Any]:
+        return {}  # several tasks: the stages' settings are the experiment's
+
+    def check_hparams(self, hparams: Mapping[str, Any]) -> None:
+        if any(k.startswith("task.") for k in hparams):
+            raise ConfigError("task.<option> hyperparameters are not supported by the "
+                              "evolutionary strategy (its stages fix the tasks)")
+
+    def proposer(self, exp: Experiment, study: Any, *, seed: int) -> Evolution:
+        return Evolution(exp, study, seed=seed)
+
+    def evaluate(self, call: Evaluation, exp: Experiment, cand: Candidate, *,
+                 on_eval: OnEval | None, context: Mapping[str, Any]) -> TrialResult:
+        return staged(call, exp, cand, on_eval=on_eval,
+                      references=context.get("references") or {})
+
+
+EVOLUTION = register("evolution", EvolutionStrategy())
+
+__all__ = ["EVOLUTION", "SEED_ATTEMPTS", "SEED_CELLS", "Evolution", "EvolutionStrategy",
+           "ratio_to_gru", "staged"]

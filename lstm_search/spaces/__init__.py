@@ -43,6 +43,8 @@ from lstm_search.spaces._spaces import (
     MutationSpace,
     RandomGraphSpace,
     TemplateSpace,
+    space_from_json,
+    space_to_json,
 )
 
 
@@ -87,7 +89,9 @@ __all__ = [
     "distributions_of",
     "load_space",
     "sample_all",
+    "space_from_json",
     "space_names",
+    "space_to_json",
     "spaces_dir",
     "suggest",
     "values_of",

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from lstm_search.genome import Genome, genome_id
+from lstm_search.genome import Genome, cell_name
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,6 @@ def distributions_of(space: Any, names: Iterable[str]) -> dict[str, dict[str, An
     dists = getattr(space, "dists", None) or {}
     return {n: dists[n].to_json() for n in names
             if n in dists and callable(getattr(dists[n], "to_json", None))}
-
-
-def cell_name(genome: Genome) -> str:
-    """The name of a generated cell: ``cell-<first 8 hex digits of its genome_id>``."""
-    return f"cell-{genome_id(genome)[:8]}"
 
 
 __all__ = ["Proposal", "SearchSpace", "cell_name", "distributions_of", "suggest"]

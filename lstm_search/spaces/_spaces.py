@@ -7,6 +7,7 @@ repository's ``search_spaces/`` folder.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -210,4 +211,43 @@ class MutationSpace(_HparamSpace):
         return Proposal(g, cell_name(g), self._hp(params))
 
 
-__all__ = ["CellChoiceSpace", "MutationSpace", "RandomGraphSpace", "TemplateSpace"]
+_KINDS: dict[str, type] = {c.__name__: c for c in (CellChoiceSpace, RandomGraphSpace,
+                                                    TemplateSpace, MutationSpace)}
+SPACE_KEY = "__space__"
+
+
+def space_to_json(space: Any) -> dict[str, Any] | None:
+    """``space`` as data (``{"__space__": "CellChoiceSpace", "name": ..., "hparams": {name:
+    distribution JSON}, ...}``) for ``run.json``, so that a run is rebuilt from what it recorded
+    (:func:`space_from_json`), not from its declaration file as it is now. None for a space of
+    another class (a user's own :class:`~lstm_search.spaces.SearchSpace`), which has no data
+    form."""
+    kind = type(space)
+    if _KINDS.get(kind.__name__) is not kind:
+        return None
+    out: dict[str, Any] = {SPACE_KEY: kind.__name__}
+    for f in dataclasses.fields(space):
+        value = getattr(space, f.name)
+        if f.name == "hparams":
+            value = {k: d.to_json() for k, d in value.items()}
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def space_from_json(data: Mapping[str, Any]) -> Any:
+    """The space :func:`space_to_json` wrote. Raises :class:`ValueError` naming what is wrong."""
+    kind = _KINDS.get(str(data.get(SPACE_KEY)))
+    if kind is None:
+        raise ValueError(f"not a search space's data: {SPACE_KEY} is {data.get(SPACE_KEY)!r}; "
+                         f"known: {', '.join(_KINDS)}")
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(data) - names - {SPACE_KEY})
+    if unknown:
+        raise ValueError(f"{kind.__name__} data has unknown fields {unknown}")
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+              if k != SPACE_KEY}
+    return kind(**fields)
+
+
+__all__ = ["CellChoiceSpace", "MutationSpace", "RandomGraphSpace", "TemplateSpace",
+           "space_from_json", "space_to_json"]

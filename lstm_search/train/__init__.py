@@ -29,12 +29,14 @@ stops after this epoch anyway (a pruner must leave such an epoch alone).
 
 Modules: ``_loop`` (the loop and its checkpoints), ``_epoch`` (one epoch, evaluating a split),
 ``_state`` (what a checkpoint holds besides weights), ``_optim`` (optimizers, schedules),
-``_types`` (outcome and callbacks), ``_clock`` (the clock tests replace).
+``_types`` (outcome and callbacks), ``_clock`` (the clock tests replace), ``_estimate`` (an
+epoch's time, measured on one batch before training).
 """
 
 from __future__ import annotations
 
 from lstm_search.train._epoch import evaluate_split
+from lstm_search.train._estimate import estimate_epoch_seconds
 from lstm_search.train._loop import resolve_device, seed_everything, train
 from lstm_search.train._types import OnBatch, OnEval, StopTrial, TrainOutcome
 
@@ -43,6 +45,7 @@ __all__ = [
     "OnEval",
     "StopTrial",
     "TrainOutcome",
+    "estimate_epoch_seconds",
     "evaluate_split",
     "resolve_device",
     "seed_everything",

@@ -52,8 +52,9 @@ def test_notebooks_match_their_generator():
 def test_notebook_runs_on_a_results_folder(name, results, tmp_path, monkeypatch):
     monkeypatch.setenv("LSTM_SEARCH_RESULTS", str(results))
     nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    # run where Jupyter runs it: the notebook's own folder
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=300,
-                                     resources={"metadata": {"path": str(tmp_path)}})
+                                     resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
     client.execute()  # raises CellExecutionError on any failing cell
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
@@ -61,3 +62,25 @@ def test_notebook_runs_on_a_results_folder(name, results, tmp_path, monkeypatch)
     assert len(images) >= 2, "figures did not render"
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert f"{len(load_results(results))} trials" in text  # it read the fixture, not RESULTS
+
+
+@pytest.mark.integration
+def test_first_cell_path_is_read_from_the_repository_root(monkeypatch):
+    """Opened in Jupyter (cwd analysis/), a first-cell path relative to the repository root is
+    found; a folder that does not exist says how to make one."""
+    monkeypatch.delenv("LSTM_SEARCH_RESULTS", raising=False)
+    recorded = "benchmarks/reproductions/quickstart/clean-cpu-2core"
+    assert not (NOTEBOOK_DIR / recorded).exists() and (NOTEBOOK_DIR.parent / recorded).is_dir()
+    nb = nbformat.read(NOTEBOOK_DIR / NAMES[0], as_version=4)
+    nb.cells = nb.cells[:3]  # title, parameters, setup (loads the table)
+    nb.cells[1].source = f'RESULTS = "{recorded}"'
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=300,
+                                     resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
+    client.execute()
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs)
+    assert f"{len(load_results(NOTEBOOK_DIR.parent / recorded))} trials" in text
+    nb.cells[1].source = 'RESULTS = "results/no-such-run"'
+    with pytest.raises(nbclient.exceptions.CellExecutionError, match="lstm-search run"):
+        nbclient.NotebookClient(nb, kernel_name="python3", timeout=300, resources={
+            "metadata": {"path": str(NOTEBOOK_DIR)}}).execute()

@@ -1,4 +1,5 @@
-"""Statistics against baselines: scipy parity, Holm by hand, verdicts on known effects."""
+"""Statistics against baselines: scipy parity, Holm by hand, exact rank tests, verdicts on known
+effects for independent samples (the paired design is tested in test_analysis_design.py)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,11 @@ def synthetic(cells: dict[str, np.ndarray], *, direction: str = "minimize", metr
     rng = np.random.default_rng(seed)
     rows = []
     for cell, values in cells.items():
-        for i, v in enumerate(values):
+        for v in values:
             rows.append({"task": "t", "cell": cell, "status": "complete", "run": "r",
                          "trial": len(rows), "objective": float(v + rng.normal(0, 0.01)),
                          "objective_name": metric, "direction": direction,
-                         f"test.{metric}": float(v), "seed": i})
+                         f"test.{metric}": float(v), "seed": len(rows)})  # independent
     return pd.DataFrame(rows)
 
 
@@ -80,14 +81,18 @@ def test_known_effects_get_the_right_verdicts_and_scipy_p_values():
     df = synthetic({"lstm": base, "worse": rng.normal(1.4, 0.1, 60),
                     "identical": base.copy(), "same_dist": rng.normal(1.0, 0.1, 50),
                     "better": rng.normal(0.8, 0.1, 40)})
-    out = compare_to_baselines(df, ["lstm"], seed=0).set_index("cell")
+    out = compare_to_baselines(df, ["lstm"], seed=0, margin=0.1).set_index("cell")
+    assert (out["design"] == "independent").all()
     assert out.loc["worse", "verdict"] == "worse"
-    assert out.loc["worse", "verdict_all"] == "worse"
     assert out.loc["better", "verdict"] == "better"
-    assert out.loc["better", "verdict_all"] == "better"
+    # 60 / 50 trials per cell: Greff's best 10% (6 / 5 of them) applies, Welch agrees
+    assert out["top_applies"].all()
+    assert out.loc["worse", "verdict_tuned"] == "worse"
+    assert out.loc["better", "verdict_tuned"] == "better"
     for cell in ("identical", "same_dist"):
-        assert out.loc[cell, "verdict"] == "no significant difference"
-        assert out.loc[cell, "verdict_all"] == "no significant difference"
+        assert out.loc[cell, "verdict"] in ("equivalent", "inconclusive")
+        assert out.loc[cell, "verdict_tuned"] == "inconclusive"
+    assert out.loc["identical", "verdict"] == "equivalent"  # same 60 values: within any margin
     assert out.loc["identical", "cliffs_delta"] == 0.0
     # p-values equal scipy's on the same samples (best trials by validation / all trials)
     b_top = top(df, "lstm", "minimize")
@@ -95,13 +100,16 @@ def test_known_effects_get_the_right_verdicts_and_scipy_p_values():
         c_top = top(df, cell, "minimize")
         welch = sps.ttest_ind(c_top, b_top, equal_var=False)
         assert out.loc[cell, "welch_p"] == pytest.approx(welch.pvalue, rel=1e-9, nan_ok=True)
-        assert out.loc[cell, "cohens_d"] == pytest.approx(cohens_d(c_top, b_top), nan_ok=True)
-        mwu = sps.mannwhitneyu(df[df.cell == cell]["test.nll"], base, alternative="two-sided")
-        assert out.loc[cell, "mwu_p"] == pytest.approx(mwu.pvalue, rel=1e-9)
+        c_all = df[df.cell == cell]["test.nll"]
+        mwu = sps.mannwhitneyu(c_all, base, alternative="two-sided")
+        assert out.loc[cell, "p"] == pytest.approx(mwu.pvalue, rel=1e-9)
+        assert out.loc[cell, "t_p"] == pytest.approx(
+            sps.ttest_ind(c_all, base, equal_var=False).pvalue, rel=1e-9)
         assert out.loc[cell, "top_n_cell"] == len(c_top)
     # Holm across the compared cells, per test
     np.testing.assert_allclose(out["welch_p_holm"], holm(out["welch_p"].to_numpy()))
-    np.testing.assert_allclose(out["mwu_p_holm"], holm(out["mwu_p"].to_numpy()))
+    np.testing.assert_allclose(out["p_holm"], holm(out["p"].to_numpy()))
+    np.testing.assert_allclose(out["tost_p_holm"], holm(out["tost_p"].to_numpy()))
     assert out.loc["worse", "top_mean_diff"] > 0.3  # cell - baseline, metric units
 
 
@@ -112,8 +120,8 @@ def test_direction_maximize_flips_the_verdict():
     out = compare_to_baselines(df, ["gru"]).set_index("cell")
     assert (out["metric"] == "test.acc").all() and (out["direction"] == "maximize").all()
     assert out.loc["higher", "verdict"] == "better" and out.loc["lower", "verdict"] == "worse"
-    assert out.loc["higher", "verdict_all"] == "better"
-    assert out.loc["lower", "verdict_all"] == "worse"
+    assert out.loc["higher", "verdict_tuned"] == "better"
+    assert out.loc["lower", "verdict_tuned"] == "worse"
 
 
 def test_holm_changes_a_verdict_that_a_single_test_would_give():
@@ -127,7 +135,9 @@ def test_holm_changes_a_verdict_that_a_single_test_would_give():
     out = compare_to_baselines(synthetic(cells), ["lstm"], min_top=30)
     assert (out["welch_p"] < 0.05).all()
     assert (out["welch_p_holm"] >= 0.05).all()
-    assert (out["verdict"] == "no significant difference").all()
+    assert (out["verdict_tuned"] == "inconclusive").all()
+    assert (out["p"] < 0.05).all() and (out["p_holm"] >= 0.05).all()
+    assert (out["verdict"] == "inconclusive").all()  # and not equivalent: shifted by 0.6 SD
 
 
 def test_missing_baseline_and_insufficient_data():
@@ -138,7 +148,8 @@ def test_missing_baseline_and_insufficient_data():
     assert out.attrs["missing_baselines"] == [("t", "gru")]
     assert list(out["baseline"]) == ["lstm"]
     row = out.set_index("cell").loc["lonely"]
-    assert row["verdict"] == "insufficient data" and row["verdict_all"] == "insufficient data"
+    assert row["verdict"] == "insufficient data"
+    assert row["verdict_tuned"] == "not applicable"  # 1 and 20 trials: no best 10%
 
 
 def test_fixture_search_noaf_is_worse_than_lstm(greff_table, names):
@@ -146,7 +157,8 @@ def test_fixture_search_noaf_is_worse_than_lstm(greff_table, names):
     by = out.set_index(["baseline", "cell"])
     for base in ("lstm", "gru"):
         assert by.loc[(base, "noaf"), "verdict"] == "worse"
-        assert by.loc[(base, "noaf"), "verdict_all"] == "worse"
+        # Welch on the best 10% where noaf kept 20 completed trials
+        assert by.loc[(base, "noaf"), "verdict_tuned"] in ("worse", "not applicable")
         assert by.loc[(base, names["random-better"]), "top_mean_diff"] < 0
     assert len(out) == 2 * (greff_table["cell"].nunique() - 1)
 
@@ -157,7 +169,7 @@ def test_cohens_d_is_undefined_without_spread():
     assert math.isnan(cohens_d(same, same))
 
 
-def test_constant_samples_get_no_welch_test_and_no_warning():
+def test_constant_samples_get_no_t_test_and_the_rank_test_leads():
     import warnings
 
     df = synthetic({"lstm": np.full(6, 0.5), "same": np.full(6, 0.5), "up": np.full(6, 0.75),
@@ -165,12 +177,14 @@ def test_constant_samples_get_no_welch_test_and_no_warning():
                     "noisy": np.linspace(0.4, 0.6, 6)}, direction="maximize", metric="acc")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # scipy's precision-loss RuntimeWarning must not leak
-        out = compare_to_baselines(df, ["lstm"]).set_index("cell")
-    assert math.isnan(out.loc["up", "welch_p"]) and math.isnan(out.loc["up", "cohens_d"])
-    assert out.loc["up", "verdict"] == "insufficient data"  # t would be +inf, p = 0
-    assert out.loc["same", "verdict"] == "no significant difference"
-    assert math.isfinite(out.loc["noisy", "welch_p"])
-    assert out.loc["up", "verdict_all"] == "better"  # ranks still tell the groups apart
+        out = compare_to_baselines(df, ["lstm"], margin=0.05).set_index("cell")
+    assert math.isnan(out.loc["up", "t_p"]) and math.isnan(out.loc["up", "cohens_d"])
+    assert out.loc["up", "ceiling"] and out.loc["noisy", "ceiling"]  # lstm is constant
+    # exact Mann-Whitney on 6 vs 6 with every "up" above every "lstm": p = 2 / C(12, 6)
+    assert out.loc["up", "p"] == pytest.approx(2 / math.comb(12, 6))
+    assert out.loc["up", "verdict"] == "better"  # ranks still tell the groups apart
+    assert out.loc["same", "verdict"] == "equivalent"
+    assert math.isfinite(out.loc["noisy", "t_p"])
 
 
 def test_baseline_without_a_completed_trial_is_named_as_such():
@@ -216,7 +230,7 @@ def test_comparisons_are_per_task_setting():
     by = out.set_index("task")
     assert list(out["task"]) == ["t gap=10", "t gap=100"]
     assert by.loc["t gap=100", "verdict"] == "worse"
-    assert by.loc["t gap=10", "verdict"] == "no significant difference"
+    assert by.loc["t gap=10", "verdict"] in ("inconclusive", "equivalent")
     assert (out["n_cell"] == 10).all()
 
 
@@ -226,5 +240,5 @@ def test_single_trials_are_insufficient_data_even_when_equal():
                    direction="maximize", metric="acc")
     out = compare_to_baselines(df, ["lstm"], min_top=1).set_index("cell")
     assert out.loc["gru", "verdict"] == "insufficient data"
-    assert out.loc["gru", "verdict_all"] == "insufficient data"
+    assert out.loc["gru", "verdict_tuned"] == "not applicable"
     assert out.loc["nfg", "verdict"] == "insufficient data"

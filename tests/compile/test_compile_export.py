@@ -38,9 +38,11 @@ def odd_cell():
 
 def test_exported_files_match_the_compiled_modules(tmp_path) -> None:
     cells = {name: zoo.get(name) for name in ("lstm", "gru", "vanilla", "mut1", "lstm_b",
-                                              "darts_v2", "enas")}
+                                              "darts_v2", "enas", "mingru", "minlstm",
+                                              "rglru", "hgrn", "slstm")}
     cells["nb_leaky"] = leaky_nasbench()
     cells["odd"] = odd_cell()
+    cells["slstm_h2"] = zoo.slstm(2)  # head-wise recurrent matrices
     expected = {}
     for k, (name, g) in enumerate(cells.items()):
         assert main(["export", name if name in zoo.names() else _write(tmp_path, g), "--torch",

@@ -472,3 +472,60 @@ def test_mutants_of_format_2_cells_compile_alike_on_every_path(name: str) -> Non
                     assert (a - b).abs().max() <= 1e-9 * (1 + a.abs().max())
         checked += 1
     assert checked >= 20
+
+
+def test_head_wise_and_block_triangular_products_of_one_state_in_a_stack() -> None:
+    """linear's two structured matrices side by side (heads: block diagonal, blocks: block
+    upper triangular), with the layer below's state and a clock, in a 2-layer stack: every
+    path computes the eager reference's outputs and gradients."""
+    from lstm_search.compile import build_plan
+    from lstm_search.genome import Builder
+
+    b = Builder(states=("h",))
+    pre = b.add(b.linear("x", name="xh"), b.linear("h", name="tri", bias=False, blocks=2),
+                b.linear("h", name="heads", bias=False, heads=2),
+                b.linear(b.below("h"), name="below_h", bias=False, heads=4), name="pre")
+    b.set_state("h", b.clock(b.tanh(pre, name="cand"), "h", modules=2, name="h_new"))
+    g = b.build(name="mixed")
+    plan = build_plan(g, 3, 8)
+    assert sorted((grp.blocks, grp.heads) for grp in plan.groups) == [(0, 1), (0, 2), (0, 4),
+                                                                       (2, 1)]
+    # the sum with the other products is row-wise: the triangular one skips sleeping rows
+    assert [plan.groups[gid].blocks for gid, _ in plan.sleepy] == [2]
+    x = torch.randn(7, 2, 3, dtype=torch.float64)
+    results = []
+    for backend, fused in VARIANTS:
+        module = compile_rnn(g, 3, 8, num_layers=2, backend=backend, seed=0,
+                             fused_backward=fused).double()
+        xi = x.clone().requires_grad_(True)
+        y, h = module(xi)
+        results.append([y, h, *torch.autograd.grad(y.sin().sum() + h.sum(),
+                                                   [xi, *module.parameters()])])
+    for other in results[1:]:
+        for a, c in zip(results[0], other, strict=True):
+            assert (a - c).abs().max() <= TOL
+    assert n_params(g, 3, 8) == sum(p.numel() for p in compile_cell(g, 3, 8).parameters())
+
+
+def test_a_norm_before_the_clock_keeps_every_row_of_the_product() -> None:
+    """A norm mixes the units of a group, so the sleeping modules' rows of W_H h are read:
+    nothing is skipped, and the script backend still agrees with the eager reference."""
+    from lstm_search.compile import build_plan
+    from lstm_search.genome import Builder
+
+    b = Builder(states=("h",))
+    pre = b.add(b.linear("x", name="xh"), b.norm(b.linear("h", name="hh", bias=False,
+                                                          blocks=4), name="nh"), name="pre")
+    b.set_state("h", b.clock(b.tanh(pre, name="cand"), "h", modules=4, name="h_new"))
+    g = b.build(name="normed_clockwork")
+    assert build_plan(g, 3, 8).sleepy == ()
+    x = torch.randn(9, 2, 3, dtype=torch.float64)
+    results = []
+    for backend in BACKENDS:
+        layer = compile_cell(g, 3, 8, backend, seed=0).double()
+        xi = x.clone().requires_grad_(True)
+        y, (h,) = layer(xi)
+        results.append([y, h, *torch.autograd.grad(y.sin().sum() + h.sum(),
+                                                   [xi, *layer.parameters()])])
+    for a, c in zip(*results, strict=True):
+        assert (a - c).abs().max() <= TOL

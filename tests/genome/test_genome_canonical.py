@@ -158,7 +158,8 @@ def test_canonical_is_idempotent_and_valid(name: str) -> None:
     assert canonical(c) == c
     assert c.check() == c
     assert c.name == ""
-    assert c.output == c.new_states["s0"]
+    if zoo.get(name).output in zoo.get(name).new_states.values():  # not HGRN's gated output
+        assert c.output == c.new_states["s0"]
 
 
 @pytest.mark.parametrize("name", zoo.names())

@@ -107,6 +107,16 @@ def test_check_missing_file(tmp_path, capsys) -> None:
     assert "cannot read" in capsys.readouterr().err
 
 
+def test_check_of_a_zoo_name_says_what_to_do(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "lstm"]) == 2
+    err = capsys.readouterr().err
+    assert "'lstm' is a zoo cell" in err and "lstm-search show lstm --json > lstm.json" in err
+    (tmp_path / "mine.json").write_text(zoo.get("gru").to_json())
+    assert main(["check", "mine"]) == 2
+    assert "did you mean mine.json?" in capsys.readouterr().err
+
+
 def test_check_malformed_json(tmp_path, capsys) -> None:
     path = tmp_path / "broken.json"
     path.write_text('{"states": ["h"], "nodes": [}')

@@ -121,3 +121,35 @@ def test_drawn_and_written_as_equations() -> None:
     dot = to_dot(zoo.get("clockwork"))
     assert '"cand" -> "h_new" [headlabel="on"' in dot
     assert '"in:h" -> "h_new" [headlabel="off"' in dot
+
+
+def test_blocks_and_heads_are_two_structures_of_one_matrix() -> None:
+    """linear's blocks (format 2, block upper triangular) and heads (block diagonal) on one
+    node are refused; on two projections of the same value both are fine."""
+    b = Builder(states=("h",))
+    both = b.linear("h", name="both", bias=False, blocks=2, heads=2)
+    b.set_state("h", b.tanh(b.add(b.linear("x", name="xh"), both, name="pre"), name="h_new"))
+    got = validate(b.build(), input_size=3, hidden_size=8)
+    assert rules(got) == [("node 'both'", "param")]
+    assert "set one of them" in got[0].message
+    b = Builder(states=("h",))
+    pre = b.add(b.linear("x", name="xh"), b.linear("h", name="tri", bias=False, blocks=2),
+                b.linear("h", name="heads", bias=False, heads=2), name="pre")
+    b.set_state("h", b.tanh(pre, name="h_new"))
+    assert validate(b.build(), input_size=3, hidden_size=8) == []
+
+
+def test_domain_of_a_clock_is_the_hull_of_its_inputs() -> None:
+    """A clock's value is its candidate or its previous value: with a σ candidate and the
+    state starting at 0, h stays in [0, 1), so sqrt(h) is proven, log(h) is not (h may be 0)."""
+    def cell(op: str) -> Genome:
+        b = Builder(states=("h",))
+        cand = b.sigmoid(b.add(b.linear("x", name="xh"), b.linear("h", name="hh"),
+                               name="pre"), name="cand")
+        h_new = b.clock(cand, "h", modules=2, name="h_new")
+        b.set_state("h", h_new)
+        return b.build(output=b.node(op, h_new, name="y"))
+
+    assert validate(cell("sqrt")) == []
+    got = validate(cell("log"))
+    assert rules(got) == [("node 'y'", "domain")] and "[0, 1)" in got[0].message

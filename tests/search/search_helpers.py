@@ -84,9 +84,8 @@ def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip()
 
 
-def fake_evaluate(candidate: Any, *, task: Any, model: Any, train: Any, experiment: str,
-                  run: str, trial: int, on_eval: Any = None, writer: Any = None,
-                  **_: Any) -> Any:
+def fake_evaluate(candidate: Any, *, experiment: str, run: str, trial: int,
+                  on_eval: Any = None, writer: Any = None, **_: Any) -> Any:
     """A stand-in for ``evaluate_candidate``: no training, metrics a fixed function of the point
     (cell, hyperparameters, seed), after ``LSTM_SEARCH_TEST_TRIAL_SECONDS`` seconds (default 0):
     runs interrupted anywhere can be compared with an uninterrupted one, exactly."""
@@ -97,14 +96,15 @@ def fake_evaluate(candidate: Any, *, task: Any, model: Any, train: Any, experime
     from lstm_search.results import TrialResult, task_options
 
     time.sleep(float(os.environ.get("LSTM_SEARCH_TEST_TRIAL_SECONDS", "0")))
-    point = json.dumps([candidate.cell, candidate.hparams, candidate.seed], sort_keys=True)
+    point = json.dumps([candidate.cell, dict(candidate.hparams), candidate.seed],
+                       sort_keys=True)
     value = int(hashlib.sha256(point.encode()).hexdigest()[:8], 16) / 16**8
     return TrialResult(
         experiment=experiment, run=run, trial=trial, cell=candidate.cell,
         genome_id=genome_id(candidate.genome), genome=candidate.genome.to_json(indent=None),
-        task=task.name, task_options=task_options(task), seed=candidate.seed,
-        hparams=dict(candidate.hparams), status="complete", objective=value,
-        objective_name="valid.acc", direction="maximize",
+        task=candidate.task.name, task_options=task_options(candidate.task),
+        seed=candidate.seed, hparams=dict(candidate.hparams), status="complete",
+        objective=value, objective_name="valid.acc", direction="maximize",
         metrics={"valid.acc": value, "test.acc": value / 2}, best_epoch=1, epochs=1)
 
 

@@ -171,7 +171,8 @@ def test_resume_without_an_earlier_run_exits_2(tmp_path: Path,
 
 
 def test_stage_without_a_fraction_uses_the_search_gru_fraction() -> None:
-    from lstm_search.search._trial import staged
+    from lstm_search.search._trial import resolve
+    from lstm_search.search.evolution import staged
     from lstm_search.spaces import Proposal
     from lstm_search.zoo import get
 
@@ -179,24 +180,25 @@ def test_stage_without_a_fraction_uses_the_search_gru_fraction() -> None:
     assert exp.stages[1].min_fraction is None
     seen: list[str] = []
 
-    def evaluate(cand, *, task, **kw):  # 60 % of the GRU on every stage
+    def evaluate(cand, **kw):  # 60 % of the GRU on every stage
         from lstm_search.results import TrialResult
 
+        task = cand.task
         seen.append(task.name)
         return TrialResult(experiment="e", run="r", trial=0, cell="c", genome_id="g",
                            genome="{}", task=task.name, seed=0, objective=0.6,
                            direction="maximize")
 
     refs = {s.task.name: 1.0 for s in exp.stages}
-    staged(evaluate, exp, Proposal(get("lstm"), "lstm", {}), run="r", trial=0, on_eval=None,
-           writer=None, references=refs)
+    staged(lambda cand, on_eval: evaluate(cand), exp,
+           resolve(exp, Proposal(get("lstm"), "lstm", {})), on_eval=None, references=refs)
     # memorize asks 0.95 of its own; 0.6 stops it there at fraction 0.5 on later stages too
     assert seen == ["memorize"]
     exp2 = load_experiment("jozefowicz", overrides={"search.gru_fraction": "0.5",
                                                     "stages.min_fraction": "none"})
     seen.clear()
-    staged(evaluate, exp2, Proposal(get("lstm"), "lstm", {}), run="r", trial=0, on_eval=None,
-           writer=None, references=refs)
+    staged(lambda cand, on_eval: evaluate(cand), exp2,
+           resolve(exp2, Proposal(get("lstm"), "lstm", {})), on_eval=None, references=refs)
     assert seen == ["memorize", "arithmetic", "xml", "ptb"]
 
 

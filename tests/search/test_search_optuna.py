@@ -234,3 +234,28 @@ def test_parameter_budget_gives_each_cell_its_hidden_size(tmp_path: Path) -> Non
     # a wider RNN and GRU than LSTM at the same budget, each model within one unit's worth
     assert hidden["rnn_tanh"] > hidden["gru"] > hidden["lstm"]
     assert all(abs(r["n_params"] - 2000) < 0.1 * 2000 for r in table.values())
+
+
+def test_every_hyperparameter_of_a_grid_trial_is_a_user_attr_in_the_study(
+        tmp_path: Path) -> None:
+    """optuna-dashboard shows a grid trial's ``lr`` (the grid's params are ``cell`` and the
+    ``setting`` index only): each hyperparameter, fixed or enumerated, is a user attribute."""
+    space = ('CellChoiceSpace(name="g", cells=("gru",), settings=2, settings_seed=1, '
+             'hparams={"lr": LogUniform(1e-3, 1e-1), "clip": 2.0})')
+    path = write_experiment(tmp_path, space=space, search='trials=2, sampler="grid"')
+    out, _ = _run(path, tmp_path)
+    study = optuna.load_study(study_name=None, storage=f"sqlite:///{out.run_dir / 'study.db'}")
+    by_trial = {r["trial"]: r for r in rows(out.run_dir)}
+    assert len(study.trials) == 2
+    for t in study.trials:
+        assert "lr" not in t.params  # the grid samples an index, not the rate
+        assert t.user_attrs["lr"] == by_trial[t.number]["hparams"]["lr"]
+        assert t.user_attrs["clip"] == 2.0 and t.user_attrs["cell"] == "gru"
+    assert len({t.user_attrs["lr"] for t in study.trials}) == 2
+
+
+def test_hparam_attrs_keep_the_search_own_names_apart() -> None:
+    from lstm_search.search._optuna import hparam_attrs
+
+    assert hparam_attrs({"lr": 0.1, "cell": "x", "layers": [1, 2]}, {"genome": "{}"}) == {
+        "lr": 0.1, "hp.cell": "x", "layers": "[1, 2]"}

@@ -83,6 +83,51 @@ def test_a_missing_dataset_is_refused_before_anything_is_written(
     assert not out.exists()
 
 
+def test_a_misspelt_experiment_gets_a_suggestion(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    _fails_cleanly(["quickstrat"], tmp_path / "results", capsys, "did you mean 'quickstart'?")
+
+
+def test_a_bad_value_names_the_type_in_words(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    _fails_cleanly(["quickstart", "--set", "train.epochs=abc"], tmp_path / "results", capsys,
+                   "'abc' is not an integer")
+
+
+def test_ray_address_auto_without_a_cluster_is_a_two_line_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    services = pytest.importorskip("ray._private.services")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(services, "find_gcs_addresses", lambda: [])  # whatever runs here
+    monkeypatch.setattr(services, "find_bootstrap_address", lambda temp_dir: None)
+    out = tmp_path / "results"
+    err = _fails_cleanly(["quickstart", "--smoke", "--backend", "ray", "--address", "auto"],
+                         out, capsys, "no running Ray cluster", "ray start --head")
+    assert len(err.strip().splitlines()) == 2 and not out.exists()
+
+
+def test_run_data_dir_comes_before_the_variable(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run --data-dir DIR`` is the rule's first step: it wins over LSTM_SEARCH_DATA, is named
+    in the message, and the message gives the exact download command for that folder."""
+    monkeypatch.setenv("LSTM_SEARCH_DATA", str(tmp_path / "elsewhere"))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    path = write_experiment(tmp_path, task="jsb")
+    out = tmp_path / "results"
+    err = _fails_cleanly([str(path), "--data-dir", str(mine)], out, capsys,
+                         str(mine / "music/tcn_mat/JSB_Chorales.mat"), "given explicitly",
+                         f"lstm-search data download jsb --to {mine}\n", "--data-dir DIR")
+    assert "elsewhere" not in err and not out.exists()
+
+
+def test_data_check_takes_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "check", "--data-dir", str(tmp_path), "jsb"]) == 1
+    assert str(tmp_path) in capsys.readouterr().err
+
+
 def test_workers_get_the_data_folder_as_an_absolute_path(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lstm_search.experiment import load_experiment
@@ -184,7 +229,7 @@ def test_a_storage_that_cannot_be_opened_exits_2_and_leaves_no_run(
         assert not out.exists()
 
 
-def test_no_ray_cluster_at_address_is_one_line_and_exit_2(
+def test_no_ray_cluster_at_address_is_two_lines_and_exit_2(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import lstm_search.search as search
 
@@ -193,10 +238,11 @@ def test_no_ray_cluster_at_address_is_one_line_and_exit_2(
                               "to connect to by setting `--address` flag.\nmore detail")
 
     monkeypatch.setattr(search, "run_experiment", no_cluster)
-    code = main(["run", "quickstart", "--backend", "ray", "--address", "auto"])
+    code = main(["run", "quickstart", "--backend", "ray", "--address", "10.0.0.1:6379"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.count("\n") == 1 and "--address 'auto'" in err and "Traceback" not in err
+    assert err.count("\n") == 2 and "--address 10.0.0.1:6379" in err and "Traceback" not in err
+    assert "ray start --head" in err  # the second line says what to do
 
 
 def test_an_experiment_file_calling_sys_exit_is_an_error_naming_it(

@@ -67,7 +67,7 @@ def test_overrides_parse_strings_and_values() -> None:
     ({"nope": "1"}, "unknown configuration key 'nope'"),
     ({"train.lr.x": "1"}, "'lr' has no sub-keys"),
     ({"train": "1"}, "is a section"),
-    ({"train.lr": "fast"}, "bad value for 'train.lr': 'fast' is not a float"),
+    ({"train.lr": "fast"}, "bad value for 'train.lr': 'fast' is not a number"),
     ({"task.gap": "1.5"}, "bad value for 'task.gap': '1.5'"),
     ({"train.epochs": "none"}, "bad value for 'train.epochs'"),
     ({"train.optimizer": "rmsprop"}, "expected one of sgd, adam"),

@@ -10,7 +10,7 @@ from helpers_train import tiny_model, tiny_synthetic, tiny_train
 
 from lstm_search import zoo
 from lstm_search.config import ConfigError
-from lstm_search.evaluate import Candidate, apply_hparams, evaluate_candidate
+from lstm_search.evaluate import apply_hparams, evaluate_candidate, resolve_candidate
 from lstm_search.results import ResultsWriter, load_curves
 
 
@@ -18,8 +18,9 @@ def test_complete_row_and_curves(tmp_path: Path) -> None:
     writer = ResultsWriter(tmp_path / "exp" / "run1")
     seen: list[int] = []
     result = evaluate_candidate(
-        Candidate(zoo.get("cifg"), "cifg", {"lr": 0.3, "hidden_size": 10}, seed=2),
-        task=tiny_synthetic("recall", gap=3), model=tiny_model(), train=tiny_train(epochs=2),
+        resolve_candidate(zoo.get("cifg"), "cifg", {"lr": 0.3, "hidden_size": 10}, seed=2,
+                          task=tiny_synthetic("recall", gap=3), model=tiny_model(),
+                          train=tiny_train(epochs=2)),
         experiment="exp", run="run1", trial=4, writer=writer,
         on_eval=lambda epoch, metrics, final: seen.append(epoch))
     assert result.status == "complete", result.error
@@ -40,24 +41,26 @@ def test_complete_row_and_curves(tmp_path: Path) -> None:
 
 def test_invalid_genome_gives_an_invalid_row_without_training() -> None:
     bad = zoo.get("lstm").replace(output="nowhere")
-    result = evaluate_candidate(Candidate(bad, "", {}, 0), task=tiny_synthetic("recall"),
-                                model=tiny_model(), train=tiny_train())
+    result = evaluate_candidate(resolve_candidate(bad, "", {}, task=tiny_synthetic("recall"),
+                                                  model=tiny_model(), train=tiny_train()))
     assert result.status == "invalid" and "nowhere" in result.error
+    assert result.cell == "cell-invalid"
     assert result.epochs == 0 and result.metrics == {}
 
 
 def test_training_error_gives_a_failed_row() -> None:
     # hidden size 0 cannot be built: the row says why instead of raising
-    result = evaluate_candidate(Candidate(zoo.get("gru"), "gru", {"hidden_size": 0}, 0),
-                                task=tiny_synthetic("recall"), model=tiny_model(),
-                                train=tiny_train())
+    result = evaluate_candidate(resolve_candidate(
+        zoo.get("gru"), "gru", {"hidden_size": 0}, task=tiny_synthetic("recall"),
+        model=tiny_model(), train=tiny_train()))
     assert result.status == "failed" and result.error
 
 
 def test_pruned_row_keeps_best_metrics() -> None:
-    result = evaluate_candidate(Candidate(zoo.get("gru"), "gru", {}, 0),
-                                task=tiny_synthetic("recall"), model=tiny_model(),
-                                train=tiny_train(epochs=3), on_eval=lambda e, m, final: True)
+    result = evaluate_candidate(resolve_candidate(zoo.get("gru"), "gru", {},
+                                                  task=tiny_synthetic("recall"),
+                                                  model=tiny_model(), train=tiny_train(epochs=3)),
+                                on_eval=lambda e, m, final: True)
     assert result.status == "pruned" and result.epochs == 1
     assert "valid.acc" in result.metrics and result.objective is not None
 
