@@ -1,7 +1,8 @@
 """Named cells: PyTorch's RNN/LSTM/GRU, Greff's vanilla LSTM and its eight variants,
 Jozefowicz's LSTM variants and evolved MUT1-3, the DARTS_V1, DARTS_V2 and ENAS cells of
-DARTS' genotypes, and the modern recurrences minGRU, minLSTM (Feng et al. 2024), RG-LRU
-(De et al. 2024), HGRN (Qin et al. 2023) and sLSTM (Beck et al. 2024), each a
+DARTS' genotypes, the modern recurrences minGRU, minLSTM (Feng et al. 2024), RG-LRU
+(De et al. 2024), HGRN (Qin et al. 2023) and sLSTM (Beck et al. 2024), and (genome format
+version 2) the Depth-Gated LSTM and the Clockwork RNN, each a
 :class:`~lstm_search.genome.Genome` value.
 
 Equations are those of ``shared/reference/cells.md``; notation: ``Wx`` a learned projection of
@@ -180,6 +181,80 @@ def _greff(name: str, change: str = "") -> Genome:
     return b.build(name=name)
 
 
+# -- the seed systems beyond one cell (genome format version 2) -----------------------------
+
+
+def _depth_gated() -> Genome:
+    """Depth-Gated LSTM (Yao, Cohn, Vylomova, Duh, Dyer 2015, arXiv:1508.03790, eq. 1-7).
+
+    Layer L+1 reads layer L's output as its input x and layer L's new memory cell ``c^L_t``
+    (``below:c``) through a depth gate d::
+
+        i  = σ(W_i x + U_i h + p_i ⊙ c + b_i)          (peepholes diagonal, Graves 2013)
+        f  = σ(W_f x + U_f h + p_f ⊙ c + b_f)
+        d  = σ(W_d x + p_cd ⊙ c + p_ld ⊙ c^L_t + b_d)   (the depth gate)
+        c' = d ⊙ c^L_t + f ⊙ c + i ⊙ tanh(W_c x + U_c h + b_c)
+        o  = σ(W_o x + U_o h + p_o ⊙ c' + b_o)
+        h' = o ⊙ tanh(c')
+
+    Per layer ``5nm + 4n² + 10n`` parameters (a peephole LSTM's 4nm + 4n² + 7n, and the
+    depth gate's nm + 3n). The first layer has no layer below: ``below:c`` is zeros there, so
+    it computes a peephole LSTM (Greff et al.'s vanilla) whatever its depth-gate weights.
+    ``compile_rnn(zoo.get("depth_gated"), m, n, num_layers=L)`` is the Depth-Gated stack.
+    """
+    b = Builder(states=("h", "c"))
+    c_below = b.below("c")
+
+    def gate(g: str, cell: str, recurrent: bool = True) -> str:
+        terms = [b.linear("x", name=f"x_{g}")]
+        if recurrent:
+            terms.append(b.linear("h", name=f"h_{g}", bias=False))
+        terms.append(b.diag(cell, name=f"p_{g}"))
+        if g == "d":
+            terms.append(b.diag(c_below, name="p_ld"))
+        return b.sigmoid(b.add(*terms, name=f"{g}_pre"), name=f"{g}_gate")
+
+    z = b.tanh(b.add(b.linear("x", name="x_z"), b.linear("h", name="h_z", bias=False),
+                     name="z_pre"), name="z")
+    i = gate("i", "c")
+    f = gate("f", "c")
+    d = gate("d", "c", recurrent=False)
+    c_new = b.add(b.mul(d, c_below, name="dc_below"), b.mul(f, "c", name="fc"),
+                  b.mul(i, z, name="iz"), name="c_new")
+    o = gate("o", c_new)
+    h_new = b.mul(o, b.tanh(c_new, name="tanh_c"), name="h_new")
+    b.set_state("h", h_new)
+    b.set_state("c", c_new)
+    return b.build(name="depth_gated")
+
+
+CLOCKWORK_MODULES = 4  # the zoo's g: periods 1, 2, 4, 8
+
+
+def clockwork(modules: int = CLOCKWORK_MODULES, base: int = 2, name: str = "clockwork"
+              ) -> Genome:
+    """Clockwork RNN (Koutník, Greff, Gomez, Schmidhuber 2014, ICML, eq. 1-2).
+
+    The n hidden units form g = ``modules`` modules (fastest first, module i of period
+    ``T_i = base^i``: 1, 2, 4, ... by default); at step t (0-based) module i is active when
+    ``t mod T_i == 0``::
+
+        active i:    h'_(i) = tanh(W_I(i) x + W_H(i) h + b_(i))
+        inactive i:  h'_(i) = h_(i)
+
+    with W_H block upper triangular (module i reads modules j ≥ i: itself and the slower
+    ones). ``nm + n + k²·g(g+1)/2`` parameters with k = n/g units per module (when g does
+    not divide n the first n mod g modules take one unit more: ``nm + n + (n² + Σ k_i²)/2``).
+    The zoo's ``clockwork`` has g = 4; the paper chooses g per task.
+    """
+    b = Builder(states=("h",))
+    pre = b.add(b.linear("x", name="x_h"), b.linear("h", name="h_h", bias=False,
+                                                      blocks=modules), name="pre")
+    cand = b.tanh(pre, name="cand")
+    b.set_state("h", b.clock(cand, "h", modules=modules, base=base, name="h_new"))
+    return b.build(name=name)
+
+
 # -- modern recurrences: minGRU / minLSTM, RG-LRU, HGRN, sLSTM -----------------------------------
 # Each is the recurrent cell alone: the layer's output projection, the block around it (Conv1D,
 # gated MLP branch, norms) and any parallel-scan training path are outside the cell; the step
@@ -351,6 +426,9 @@ _FACTORIES: dict[str, Callable[[], Genome]] = {
     "darts_v1": lambda: import_darts(DARTS_V1, name="darts_v1"),
     "darts_v2": lambda: import_darts(DARTS_V2, name="darts_v2"),
     "enas": lambda: import_darts(ENAS, name="enas"),
+    # genome format version 2: a layer reading the layer below, and clocked modules
+    "depth_gated": _depth_gated,
+    "clockwork": clockwork,
     # -- modern recurrences --
     "mingru": _mingru,
     "minlstm": _minlstm,
@@ -378,5 +456,5 @@ def get(name: str) -> Genome:
     return _CACHE[name]
 
 
-__all__ = ["GREFF_VARIANTS", "JOZEFOWICZ_CELLS", "MODERN_CELLS", "RGLRU_C", "get", "names",
-           "slstm"]
+__all__ = ["CLOCKWORK_MODULES", "GREFF_VARIANTS", "JOZEFOWICZ_CELLS", "MODERN_CELLS", "RGLRU_C",
+           "clockwork", "get", "names", "slstm"]

@@ -53,6 +53,10 @@ FORMULAS = {
     "darts_v1": lambda m, n: 2 * n * (m + n) + 8 * 2 * n * n,
     "darts_v2": lambda m, n: 2 * n * (m + n) + 8 * 2 * n * n,
     "enas": lambda m, n: 2 * n * (m + n) + 11 * 2 * n * n,
+    # Yao et al. 2015: a peephole LSTM and the depth gate W_d x + p_cd ⊙ c + p_ld ⊙ c^L + b_d
+    "depth_gated": lambda m, n: vanilla(m, n) + n * m + 3 * n,
+    # Koutník et al. 2014: W_I, b and a block upper triangular W_H over g = 4 modules
+    "clockwork": lambda m, n: n * m + n + clockwork_recurrent(n, 4),
     # -- modern recurrences (tests/test_zoo_modern.py has their parity tests) --
     # minGRU: z, h̃ from x [2(nm + n)]; minLSTM: f, i, h̃ from x [3(nm + n)]
     "mingru": lambda m, n: 2 * (n * m + n),
@@ -64,6 +68,19 @@ FORMULAS = {
     # sLSTM: i, f, z, o from x [4(nm + n)] and from y [4n², no bias]
     "slstm": lambda m, n: 4 * (n * m + n) + 4 * n * n,
 }
+
+
+def clockwork_recurrent(n: int, g: int) -> int:
+    """Entries of W_H on and above the block diagonal: k²·g(g+1)/2 for n = g·k; otherwise
+    module i has k_i units (the first n mod g one more) and block (i, j ≥ i) has k_i·k_j."""
+    ks = [n // g + (1 if i < n % g else 0) for i in range(g)]
+    return sum(ks[i] * ks[j] for i in range(g) for j in range(i, g))
+
+
+def test_clockwork_count_is_the_papers_when_modules_divide_n() -> None:
+    # n·m + k²·g(g+1)/2 + n (cells.md), n = 64, g = 4, k = 16
+    assert n_params(zoo.get("clockwork"), 10, 64) == 64 * 10 + 16 * 16 * 4 * 5 // 2 + 64
+    assert n_params(zoo.clockwork(8), 3, 16) == 16 * 3 + 2 * 2 * 8 * 9 // 2 + 16
 
 
 def test_every_zoo_cell_has_a_formula() -> None:

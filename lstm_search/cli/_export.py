@@ -22,7 +22,6 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lstm_search.cli._show import load_cell
-    from lstm_search.genome import GenomeError
     from lstm_search.nn import export_torch
 
     try:
@@ -34,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as e:
         print(f"{args.cell}: cannot read: {e}", file=sys.stderr)
         return 2
-    except GenomeError as e:
+    except ValueError as e:  # GenomeError, or a format-2 cell the exporter does not write
         print(e, file=sys.stderr)
         return 2
     if args.output is None:

@@ -13,16 +13,25 @@ True
 
 from lstm_search.compile._gemm import onednn_available
 from lstm_search.compile._kernels import BACKENDS, clear_kernel_cache, make_kernel
-from lstm_search.compile._params import init_parameters, make_parameters, param_map
-from lstm_search.compile._plan import Plan, build_plan
+from lstm_search.compile._params import (
+    block_mask,
+    dense_params,
+    init_parameters,
+    make_parameters,
+    param_map,
+)
+from lstm_search.compile._plan import Plan, build_plan, clock_mask
 from lstm_search.compile._source import check_backend, generated_source
 
 __all__ = [
     "BACKENDS",
     "Plan",
+    "block_mask",
     "build_plan",
     "check_backend",
     "clear_kernel_cache",
+    "clock_mask",
+    "dense_params",
     "generated_source",
     "init_parameters",
     "make_kernel",

@@ -117,7 +117,7 @@ def layout(plan: Plan) -> Layout:
     need.discard("x")
 
     def key(r: str) -> tuple[int, int]:
-        return ({"s": 0, "x": 1, "v": 2}[r[0]], int(r[1:]) if r[1:].isdigit() else 0)
+        return ({"s": 0, "x": 1, "u": 2, "v": 3}[r[0]], int(r[1:]) if r[1:].isdigit() else 0)
 
     return Layout(tuple(weights), tuple(sorted(need, key=key)),
                   tuple(g.gid for g in plan.step_groups))
@@ -125,8 +125,35 @@ def layout(plan: Plan) -> Layout:
 
 def _signature(plan: Plan, lay: Layout) -> str:
     states = ", ".join(f"s{j}: Tensor" for j in range(plan.n_states))
+    # format 2: the layer below's values (T, B, n) and each clock's schedule (T, 1, n) bool
+    extra = "".join(f", ul{j}: Tensor" for j in plan.below)
+    extra += "".join(f", mk{c.pos}: Tensor" for c in plan.clocks)
+    extra += "".join(f", ra{pos}: List[int], ia{pos}: List[int]" for pos in _sleepy_clocks(plan))
+    extra += "".join(f", wl{gid}: List[Tensor]" for gid, _ in plan.sleepy)
     weights = "".join(f", {w}: Tensor" for w in lay.weights)
-    return f"x: Tensor, {states}{weights}, packed: bool"
+    return f"x: Tensor, {states}{extra}{weights}, packed: bool"
+
+
+def _sleepy_clocks(plan: Plan) -> list[int]:
+    """Positions of the clocks whose active-row counts ``ra{k}`` and active-module counts
+    less one ``ia{k}`` (one int per step each) the generated code takes: those of
+    :attr:`Plan.sleepy`. A sleepy group's weight also comes as ``wl{gid}``: its first rows for
+    1, 2, ... g active modules (packed once per call for oneDNN), picked by ``ia{k}[t]``; the
+    backward takes their transposes ``wtl{gid}``."""
+    return sorted({pos for _, pos in plan.sleepy})
+
+
+def _product(plan: Plan, g: Group) -> str:
+    """The per-step product of group ``g``, (B, K·n). For a sleepy group (:attr:`Plan.sleepy`)
+    only the rows of the modules active at step t (the first ``ra{k}[t]`` units) are
+    multiplied, the rest left zero: the clock never reads them (Koutník et al. 2014)."""
+    clock = dict(plan.sleepy).get(g.gid)
+    if clock is None:
+        return f"_mm({g.source}, w{g.gid}, {_bias(g)}, packed)"
+    r = f"ra{clock}[t]"
+    bias = f"b{g.gid}.narrow(0, 0, {r})" if g.n_bias else "None"
+    return (f"torch.nn.functional.pad(_mm({g.source}, wl{g.gid}[ia{clock}[t]], {bias}, "
+            f"packed), [0, w{g.gid}.size(0) - {r}])")
 
 
 def _slots(g: Group, prod: str) -> list[str]:
@@ -169,6 +196,8 @@ def _expr(step: Step, plan: Plan) -> str:
         return f"p{step.pos} * {a[0]}"
     if op == "copy":
         return a[0]
+    if op == "clock":  # cand where the unit's module is active at step t, else prev
+        return f"torch.where(mk{step.pos}[t], {a[0]}, {a[1]})"
     # -- ops of the modern recurrences -----------------------------------------------------------
     if op in ("exp", "log", "sqrt", "abs"):
         return f"torch.{op}({a[0]})"
@@ -193,10 +222,16 @@ def _denominator(step: Step) -> str:
 
 def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
     name = "forward_save" if save else "forward"
-    n_ret = 1 + plan.n_states + (len(lay.saved) if save else 0)
+    n_ret = 1 + plan.n_states + len(plan.below) + (len(lay.saved) if save else 0)
     ret_t = ", ".join(["Tensor"] * n_ret)
     out = [f"def {name}({_signature(plan, lay)}) -> Tuple[{ret_t}]:",
            "    T = x.size(0)", "    B = x.size(1)"]
+    if plan.below:
+        out.append("    # ul{j}: the layer below's new s{j} at every step (T, B, n), zeros in the "
+                   "first layer; em{j} returns this layer's for the layer above")
+    if plan.clocks:
+        out.append("    # mk{k}: clock k's schedule (T, 1, n), true where the unit's module is "
+                   "active at step t (Koutník et al. 2014)")
     xg = plan.x_group
     if xg is not None:
         out.append(f"    # hoisted: every projection of x for the whole sequence, (T, B, "
@@ -204,6 +239,7 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
         out.append(f"    xp = _mm(x.reshape(T * B, x.size(2)), w{xg.gid}, {_bias(xg)}, "
                    "packed).reshape(T, B, -1)")
     out.append("    ys: List[Tensor] = []")
+    out += [f"    em{j}: List[Tensor] = []" for j in plan.below]
     for r in lay.saved if save else ():
         out.append(f"    sv_{r}: List[Tensor] = []")
     out.append("    for t in range(T):")
@@ -217,16 +253,22 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
             body += _slots(xg, "xpt")
     if plan.uses_xt:
         body.append("xt = x[t]")
+    body += [f"u{j} = ul{j}[t]" for j in plan.below]
     for g in plan.step_groups:
+        if g.source[0] == "u":  # a product of the layer below's value, (B, K·n)
+            body += _slots(g, _product(plan, g))
         if g.source[0] == "s" and not (full_pairs and g is pg):
             # one fused product per previous state, (B, K·n)
-            body.append(f"g{g.gid} = _mm({g.source}, w{g.gid}, {_bias(g)}, packed)")
+            body.append(f"g{g.gid} = {_product(plan, g)}")
             body += _slots(g, f"g{g.gid}")
     if pg is not None:
         k = plan.n_pairs
         body.append(f"# pre-added pairs: x-projections plus {pg.source}-projections, (B, {k}·n)")
         if full_pairs:  # one sum over the whole product, fused into it with oneDNN
-            body.append(f"rr = _mm_add({pg.source}, w{pg.gid}, {_bias(pg)}, xpt, packed)")
+            if pg.gid in dict(plan.sleepy):  # the active modules' rows only
+                body.append(f"rr = xpt + {_product(plan, pg)}")
+            else:
+                body.append(f"rr = _mm_add({pg.source}, w{pg.gid}, {_bias(pg)}, xpt, packed)")
             names = [f"r{i}" for i in range(k)]
             body.append(f"{names[0]} = rr" if k == 1
                         else f"{', '.join(names)} = rr.chunk({k}, 1)")
@@ -237,14 +279,16 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
         body.append(f"{s.out} = {_expr(s, plan)}")
         for g in plan.step_groups:
             if g.source == s.out:
-                body += _slots(g, f"_mm({s.out}, w{g.gid}, {_bias(g)}, packed)")
+                body += _slots(g, _product(plan, g))
     if save:
         body += [f"sv_{r}.append({r})" for r in lay.saved]
     body.append(f"ys.append({plan.output})")
     for j, r in enumerate(plan.new_states):
         body.append(f"s{j} = {r}")
+    body += [f"em{j}.append(s{j})" for j in plan.below]
     out += ["        " + line for line in body]
     rets = ["torch.stack(ys, 0)", *(f"s{j}" for j in range(plan.n_states))]
+    rets += [f"torch.stack(em{j}, 0)" for j in plan.below]
     if save:
         rets += [f"torch.stack(sv_{r}, 0)" for r in lay.saved]
     out.append(f"    return {', '.join(rets)}")
@@ -281,16 +325,23 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
     for g in plan.step_groups:
         if g.source[0] == "v":
             node_groups.setdefault(g.source, []).append(g)
+    # format 2: dem{j} the gradient of the values emitted for the layer above (T, B, n), mk{k}
+    # each clock's schedule; dul{j} (returned last) the gradient of the layer below's values
     args = ["dy: Tensor", *(f"ds{j}: Tensor" for j in range(ns)),
+            *(f"dem{j}: Tensor" for j in plan.below),
             *(f"sv_{r}: Tensor" for r in lay.saved),
             *(f"wt{gid}: Tensor" for gid in lay.step_groups),
-            *(f"p{k}: Tensor" for k in plan.diags), "packed: bool"]
-    n_ret = 2 + ns + len(lay.step_groups) + len(plan.diags)
+            *(f"p{k}: Tensor" for k in plan.diags),
+            *(f"mk{c.pos}: Tensor" for c in plan.clocks),
+            *(f"ra{pos}: List[int], ia{pos}: List[int]" for pos in _sleepy_clocks(plan)),
+            *(f"wtl{gid}: List[Tensor]" for gid, _ in plan.sleepy), "packed: bool"]
+    n_ret = 2 + ns + len(lay.step_groups) + len(plan.diags) + len(plan.below)
     out = [f"def backward({', '.join(args)}) -> Tuple[{', '.join(['Tensor'] * n_ret)}]:",
            "    T = dy.size(0)",
            "    dxps: List[Tensor] = []", "    dxts: List[Tensor] = []"]
     out += [f"    dqs{gid}: List[Tensor] = []" for gid in lay.step_groups]
     out += [f"    dp{k} = torch.zeros_like(p{k})" for k in plan.diags]
+    out += [f"    duls{j}: List[Tensor] = []" for j in plan.below]
     out.append("    for i in range(T):")
     out.append("        t = T - 1 - i")
     body: list[str] = ["dyt = dy[t]"]
@@ -299,6 +350,8 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
     gr.add(plan.output, "dyt")
     for j, r in enumerate(plan.new_states):
         gr.add(r, f"ds{j}")
+    for j in plan.below:  # the layer above read this step's new s{j}
+        gr.add(plan.new_states[j], f"dem{j}[t]")
 
     pair_of = {}
     if plan.n_pairs:
@@ -324,7 +377,13 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         else:
             body.append(f"dq{g.gid} = {cat(slots)}")
             body.append(f"dqs{g.gid}.append(dq{g.gid})")
-        gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
+        clock = dict(plan.sleepy).get(g.gid)
+        if clock is None:
+            gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
+        else:  # the sleeping modules' rows of dq are zero: the active ones only
+            r = f"ra{clock}[t]"
+            gr.add(g.source, f"_mm(dq{g.gid}.narrow(1, 0, {r}), wtl{g.gid}[ia{clock}[t]], "
+                   "None, packed)")
 
     for step in reversed(plan.steps):
         for g in node_groups.get(step.out, ()):
@@ -373,6 +432,11 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         elif op == "diag":
             gr.add(a[0], f"{d} * p{step.pos}")
             body.append(f"dp{step.pos} = dp{step.pos} + ({d} * {a[0]}).sum(0)")
+        elif op == "clock":  # cand's gradient where the module is active, prev's elsewhere
+            body.append(f"c{step.pos} = {d} * mk{step.pos}[t].to({d}.dtype)")
+            gr.add(a[0], f"c{step.pos}")
+            gr.add(a[1], d)
+            gr.add(a[1], f"c{step.pos}", -1)
         # -- ops of the modern recurrences -------------------------------------------------------
         elif op == "exp":  # d ⊙ y
             gr.add(a[0], f"{d} * {v}")
@@ -412,8 +476,11 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
     if plan.uses_xt:
         body.append(f"dxts.append({gr.total('xt')})")
     for g in plan.step_groups:
-        if g.source[0] == "s":
+        if g.source[0] in "su":
             group_back(g)
+    for j in plan.below:
+        total = gr.total(f"u{j}")
+        body.append(f"duls{j}.append({total if total is not None else 'torch.zeros_like(dyt)'})")
     for j in range(ns):
         total = gr.total(f"s{j}")
         body.append(f"ds{j} = {total if total is not None else f'torch.zeros_like(ds{j})'}")
@@ -424,6 +491,7 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
     out = [line for line in out
            if not any(line == f"    dqs{gid}: List[Tensor] = []" for gid in shared)]
     out += [f"    dqs{gid}.reverse()" for gid in lay.step_groups if gid not in shared]
+    out += [f"    duls{j}.reverse()" for j in plan.below]
     if xg is not None:
         out.append("    dxp = torch.stack(dxps, 0)")
     rets = ["dxp" if xg is not None else empty,
@@ -431,14 +499,18 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             *(f"ds{j}" for j in range(ns)),
             *("dxp" if gid in shared else f"torch.stack(dqs{gid}, 0)"
               for gid in lay.step_groups),
-            *(f"dp{k}" for k in plan.diags)]
+            *(f"dp{k}" for k in plan.diags),
+            *(f"torch.stack(duls{j}, 0)" for j in plan.below)]
     out.append(f"    return {', '.join(rets)}")
     return out
 
 
 def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -> str:
     """TorchScript source of one layer: ``_mm``, ``forward`` and (``backward``) the fused
-    ``forward_save`` / ``backward`` pair."""
+    ``forward_save`` / ``backward`` pair. With genome format 2 (below:, clock, blocks) the
+    forward functions also take the layer below's values ``ul{j}`` and the clocks'
+    schedules ``mk{k}`` and return the values ``em{j}`` for the layer above; the backward
+    takes their gradients ``dem{j}`` and returns those of ``ul{j}`` last."""
     lay = layout(plan)
     parts = [_MM_ONEDNN if onednn else _MM_PLAIN, _MM_ADD_ONEDNN if onednn else _MM_ADD_PLAIN]
     if any(s.op == "norm" for s in plan.steps):  # helpers of the modern recurrences' norm

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lstm_search.compile._plan import Group, Plan, Step
+from lstm_search.compile._plan import Group, Plan, Step, clock_mask
 
 
 def full_bias(bias: Tensor | None, rows: int) -> Tensor | None:
@@ -120,11 +120,24 @@ def apply_op(step: Step, a: list[Tensor]) -> Tensor:
     raise ValueError(f"no eager rule for op {op!r}")  # pragma: no cover
 
 
-def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor,
-              states: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Tensor],
+              below: list[Tensor] | None = None, t0: int = 0
+              ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
     """Run one layer over ``x`` (T, B, m) from ``states`` (each (B, n)); returns the outputs
-    (T, B, n) and the final states."""
+    (T, B, n), the final states and (format 2) the values (T, B, n) at every step of the
+    states in ``plan.below``, for the layer above. ``below`` holds, for each state in
+    ``plan.below``, the layer below's values (T, B, n) (None: zeros, the first layer); ``t0``
+    is the clock's step index of the first step. ``params`` are dense
+    (:func:`~._params.dense_params`)."""
     n = plan.hidden_size
+    T, B = x.shape[0], x.shape[1]
+    if below is None and plan.below:
+        zero = x.new_zeros(B, n)
+        below_t = [[zero] * T for _ in plan.below]
+    else:
+        below_t = [list(u.unbind(0)) for u in (below or [])]
+    masks = {c.pos: clock_mask(c, n, T, t0, x.device).unsqueeze(1) for c in plan.clocks}
+    emitted: list[list[Tensor]] = [[] for _ in plan.below]
     xg = plan.x_group
     xp = None
     if xg is not None:  # hoisted: one product over the whole sequence, (T, B, Kx·n)
@@ -137,6 +150,8 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor,
     for t in range(x.shape[0]):
         env: dict[str, Tensor] = {f"s{j}": s for j, s in enumerate(states)}
         env["xt"] = x[t]
+        for i, j in enumerate(plan.below):
+            env[f"u{j}"] = below_t[i][t]
         prods: dict[int, Tensor] = {}
         if plan.n_pairs:  # pre-added pairs r{i} = (W_i x)[t] + U_i s (see Plan)
             g = groups[plan.pair_group]
@@ -163,9 +178,13 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor,
                     val = val + step.diag_add * env[g.source]
             elif step.op == "diag":
                 val = diag[step.pos] * env[step.args[0]]
+            elif step.op == "clock":  # (1, n) schedule of step t: cand where active, else prev
+                val = torch.where(masks[step.pos][t], env[step.args[0]], env[step.args[1]])
             else:
                 val = apply_op(step, [env[r] for r in step.args])
             env[step.out] = val
         states = [env[r] for r in plan.new_states]
         outs.append(env[plan.output])
-    return torch.stack(outs, 0), states
+        for i, j in enumerate(plan.below):
+            emitted[i].append(states[j])
+    return torch.stack(outs, 0), states, [torch.stack(e, 0) for e in emitted]

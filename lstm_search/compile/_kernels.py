@@ -10,7 +10,10 @@
 ``compile``  ``torch.compile`` of the eager interpreter (autograd through inductor's graph).
 
 Every kernel takes ``params``: the layer's parameters by name (``weight_x``, ``bias_s0``,
-``diag_v3`` ...) and returns ``(outputs (T, B, n), [final states (B, n)])``.
+``diag_v3`` ...; block-triangular weights dense, :func:`~._params.dense_params`), and for
+genome format 2 the layer below's values ``below`` (None: zeros) and the clock's first step
+``t0``; it returns ``(outputs (T, B, n), [final states (B, n)], [values (T, B, n) of the
+states in plan.below, for the layer above])``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from torch import Tensor
 from lstm_search.compile import _gemm
 from lstm_search.compile._codegen import Layout, layout, program_source
 from lstm_search.compile._eager import diag_weight, full_bias, group_weight, run_eager
-from lstm_search.compile._plan import Plan
+from lstm_search.compile._plan import Plan, clock_mask
+from lstm_search.genome import module_sizes
 
 BACKENDS: tuple[str, ...] = ("eager", "script", "compile")
 
@@ -74,9 +78,10 @@ class EagerKernel:
         # copies and pickles rebuild the kernel from its plan (compiled code is not copyable)
         return (make_kernel, (self.plan, self.name))
 
-    def __call__(self, x: Tensor, states: list[Tensor],
-                 params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
-        return run_eager(self.plan, params, x, states)
+    def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
+                 below: list[Tensor] | None = None, t0: int = 0
+                 ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        return run_eager(self.plan, params, x, states, below, t0)
 
 
 # the torch.compile backend of the "compile" kernels (tests use "eager", dynamo alone)
@@ -93,9 +98,10 @@ def _own_function(plan: Plan) -> Any:
     a search compiling many genomes soon does. A fresh code object per kernel gives each
     kernel its own cache (up to eight shapes each).
     """
-    def call(params: dict[str, Tensor], x: Tensor, states: list[Tensor]
-             ) -> tuple[Tensor, list[Tensor]]:
-        return run_eager(plan, params, x, states)
+    def call(params: dict[str, Tensor], x: Tensor, states: list[Tensor],
+             below: list[Tensor] | None, t0: int
+             ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        return run_eager(plan, params, x, states, below, t0)
 
     return types.FunctionType(call.__code__.replace(), call.__globals__, call.__name__,
                               call.__defaults__, call.__closure__)
@@ -116,10 +122,11 @@ class CompileKernel:
     def __reduce__(self) -> tuple[Any, ...]:
         return (make_kernel, (self.plan, self.name))
 
-    def __call__(self, x: Tensor, states: list[Tensor],
-                 params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
-        y, s = self._fn(params, x, states)
-        return y, list(s)
+    def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
+                 below: list[Tensor] | None = None, t0: int = 0
+                 ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        y, s, e = self._fn(params, x, states, below, t0)
+        return y, list(s), list(e)
 
 
 class ScriptKernel:
@@ -145,42 +152,92 @@ class ScriptKernel:
             i += 2 if g.n_bias else 1
         return out
 
-    def __call__(self, x: Tensor, states: list[Tensor],
-                 params: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
+    def row_slices(self, weights: list[Tensor], batch: int, packed: bool,
+                   transposed: bool = False) -> list[list[Tensor]]:
+        """For each sleepy group (:attr:`Plan.sleepy`), its weight's first rows for 1, 2, ...
+        g active modules (``transposed``: their transposes, for the backward), each packed
+        for oneDNN when ``packed``."""
+        out: list[list[Tensor]] = []
+        w_of = dict(zip(self.layout.weights, weights, strict=True))
+        for gid, _ in self.plan.sleepy:
+            w = w_of[f"w{gid}"]
+            rows = [w[:r].t() if transposed else w[:r] for r in self._prefixes(gid)]
+            out.append([_gemm.pack(r, batch) for r in rows] if packed else rows)
+        return out
+
+    def _prefixes(self, gid: int) -> list[int]:
+        """Active rows of a sleepy group with 1, 2, ... g modules active."""
+        g = self.plan.groups[gid]
+        sizes = module_sizes(self.plan.hidden_size, g.blocks)
+        return [max(1, sum(sizes[:a])) for a in range(1, len(sizes) + 1)]
+
+    def schedule(self, T: int, t0: int, device: torch.device) -> list[Any]:
+        """The clocks' arguments of the generated code: each clock's (T, 1, n) schedule, then
+        for the clocks of sleepy groups the active rows and modules (less one) per step."""
+        plan = self.plan
+        masks = [clock_mask(c, plan.hidden_size, T, t0, device).unsqueeze(1)
+                 for c in plan.clocks]
+        out: list[Any] = list(masks)
+        by_pos = {c.pos: m for c, m in zip(plan.clocks, masks, strict=True)}
+        for pos in sorted({pos for _, pos in plan.sleepy}):
+            rows = by_pos[pos][:, 0].sum(1).tolist()  # a prefix of the units (module_sizes)
+            gid = next(g for g, p in plan.sleepy if p == pos)
+            prefixes = self._prefixes(gid)
+            out += [rows, [prefixes.index(max(r, 1)) for r in rows]]
+        return out
+
+    def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
+                 below: list[Tensor] | None = None, t0: int = 0
+                 ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         weights = _weights(self.plan, self.layout, params)
+        plan = self.plan
+        T, B = x.shape[0], x.shape[1]
+        # format 2: the layer below's values (zeros in the first layer), the clocks' schedules
+        if below is None:
+            below = [x.new_zeros(T, B, plan.hidden_size) for _ in plan.below]
+        masks = self.schedule(T, t0, x.device)
         grad = torch.is_grad_enabled() and (
-            x.requires_grad or any(t.requires_grad for t in (*states, *weights)))
+            x.requires_grad or any(t.requires_grad for t in (*states, *below, *weights)))
         if grad and self.fused_backward:
-            out = _FusedLayer.apply(self, x, *states, *weights)
+            out = _FusedLayer.apply(self, masks, x, *states, *below, *weights)
         else:
             packed = not grad and _gemm.can_pack(x)
-            ws = self.packed_weights(weights, x.shape[1], x.shape[0]) if packed else weights
-            out = self.unit.forward(x, *states, *ws, packed)
-        return out[0], list(out[1:1 + self.plan.n_states])
+            ws = self.packed_weights(weights, B, T) if packed else weights
+            out = self.unit.forward(x, *states, *below, *masks,
+                                    *self.row_slices(weights, B, packed), *ws, packed)
+        ns = plan.n_states
+        return out[0], list(out[1:1 + ns]), list(out[1 + ns:1 + ns + len(plan.below)])
 
 
 class _FusedLayer(torch.autograd.Function):
     """One layer over the whole sequence with the generated backward.
 
-    Inputs: the kernel, x (T, B, m), the states (B, n) each, the weights in Layout order.
-    Outputs: y (T, B, n) and the final states. The generated backward is not itself
-    differentiable; when the gradient is asked with ``create_graph=True`` (double backward,
-    gradient penalties, ``gradgradcheck``) the backward instead differentiates a recomputation
-    of the TorchScript forward, which autograd can differentiate again.
+    Inputs: the kernel, the clocks' schedules, x (T, B, m), the states (B, n) each, the layer
+    below's values (T, B, n) each (format 2), the weights in Layout order. Outputs: y
+    (T, B, n), the final states and the values emitted for the layer above (format 2). The
+    generated backward is not itself differentiable; when the gradient is asked with
+    ``create_graph=True`` (double backward, gradient penalties, ``gradgradcheck``) the backward
+    instead differentiates a recomputation of the TorchScript forward, which autograd can
+    differentiate again.
     """
 
     @staticmethod
-    def forward(ctx: Any, kernel: ScriptKernel, x: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
+    def forward(ctx: Any, kernel: ScriptKernel, masks: list[Tensor], x: Tensor,
+                *rest: Tensor) -> tuple[Tensor, ...]:
         plan = kernel.plan
-        ns = plan.n_states
-        states, weights = list(rest[:ns]), list(rest[ns:])
+        ns, nb = plan.n_states, len(plan.below)
+        states, below = list(rest[:ns]), list(rest[ns:ns + nb])
+        weights = list(rest[ns + nb:])
         packed = _gemm.can_pack(x)
         ws = kernel.packed_weights(weights, x.shape[1], x.shape[0]) if packed else weights
-        out = kernel.unit.forward_save(x, *states, *ws, packed)
+        out = kernel.unit.forward_save(x, *states, *below, *masks,
+                                       *kernel.row_slices(weights, x.shape[1], packed), *ws,
+                                       packed)
         ctx.kernel = kernel
         ctx.packed = packed
-        ctx.save_for_backward(x, *weights, *out[1 + ns:], *states)
-        return tuple(out[:1 + ns])
+        ctx.masks = masks
+        ctx.save_for_backward(x, *weights, *out[1 + ns + nb:], *states, *below)
+        return tuple(out[:1 + ns + nb])
 
     @staticmethod
     def backward(ctx: Any, dy: Tensor | None, *dstates: Tensor | None) -> tuple[Any, ...]:
@@ -196,17 +253,20 @@ class _FusedLayer(torch.autograd.Function):
         saved = ctx.saved_tensors
         x = saved[0]
         weights = list(saved[1:1 + len(lay.weights)])
-        states = list(saved[1 + len(lay.weights) + len(lay.saved):])
+        rest = list(saved[1 + len(lay.weights) + len(lay.saved):])
+        states, below = rest[:ns], rest[ns:]
         with torch.enable_grad():
-            out = kernel.unit.forward(x, *states, *weights, False)
-            pairs = [(o, d) for o, d in zip(out[:1 + ns], (dy, *dstates), strict=True)
+            out = kernel.unit.forward(x, *states, *below, *ctx.masks,
+                                      *kernel.row_slices(weights, x.shape[1], False),
+                                      *weights, False)
+            pairs = [(o, d) for o, d in zip(out, (dy, *dstates), strict=True)
                      if d is not None]
-            inputs = [x, *states, *weights]
+            inputs = [x, *states, *below, *weights]
             wanted = [i for i in inputs if i.requires_grad]
             grads = iter(torch.autograd.grad([o for o, _ in pairs], wanted,
                                              [d for _, d in pairs], create_graph=True,
                                              allow_unused=True) if wanted and pairs else ())
-        return (None, *(next(grads) if i.requires_grad else None for i in inputs))
+        return (None, None, *(next(grads) if i.requires_grad else None for i in inputs))
 
     @staticmethod
     def _backward_generated(ctx: Any, dy: Tensor | None,
@@ -223,20 +283,26 @@ class _FusedLayer(torch.autograd.Function):
         T, B = x.shape[0], x.shape[1]
         like = stash[lay.saved[0]] if lay.saved else x.new_zeros(T, B, n)
         dy = dy if dy is not None else like.new_zeros(T, B, n)
-        ds = [d if d is not None else like.new_zeros(B, n) for d in dstates]
+        ns, nb = plan.n_states, len(plan.below)
+        ds = [d if d is not None else like.new_zeros(B, n) for d in dstates[:ns]]
+        dem = [d.contiguous() if d is not None else like.new_zeros(T, B, n)
+               for d in dstates[ns:ns + nb]]
         packed = ctx.packed
         wts = []
         for gid in lay.step_groups:  # dq @ W, as a product with the weight W^T (in, K·n)
             wt = w_of[f"w{gid}"].t()
             wts.append(_gemm.pack(wt, B) if packed else wt)
         ps = [w_of[f"p{k}"] for k in plan.diags]
-        res = kernel.unit.backward(dy.contiguous(), *ds, *[stash[r] for r in lay.saved],
-                                   *wts, *ps, packed)
-        ns = plan.n_states
+        res = kernel.unit.backward(dy.contiguous(), *ds, *dem,
+                                   *[stash[r] for r in lay.saved], *wts, *ps, *ctx.masks,
+                                   *kernel.row_slices(weights, B, packed, transposed=True),
+                                   packed)
         dxp, dxt = res[0], res[1]
         dstate0 = list(res[2:2 + ns])
         dqs = dict(zip(lay.step_groups, res[2 + ns:2 + ns + len(lay.step_groups)], strict=True))
-        dps = dict(zip(plan.diags, res[2 + ns + len(lay.step_groups):], strict=True))
+        k = 2 + ns + len(lay.step_groups)
+        dps = dict(zip(plan.diags, res[k:k + len(plan.diags)], strict=True))
+        dbelow = list(res[k + len(plan.diags):])
         grads: dict[str, Tensor] = {}
         dx = None
         xg = plan.x_group
@@ -258,7 +324,7 @@ class _FusedLayer(torch.autograd.Function):
                 grads[f"b{g.gid}"] = dq2.sum(0)
         for k in plan.diags:
             grads[f"p{k}"] = dps[k]
-        return (None, dx, *dstate0, *(grads[w] for w in lay.weights))
+        return (None, None, dx, *dstate0, *dbelow, *(grads[w] for w in lay.weights))
 
 
 def _make_script(plan: Plan, fused_backward: bool) -> ScriptKernel:

@@ -9,7 +9,11 @@ Names come from the plan, never from genome strings:
 * ``diag_v{k}`` (n,): the diagonal weight (peephole) of diag node k;
 * ``blocks{h}_s{j}`` (K, h, n/h, n/h), ``bias{h}_s{j}``: head-wise projections (``heads=h``)
   of previous state j (``_v{k}`` for a node's value): K block-diagonal matrices, each given by
-  its h blocks; their "rows" in :func:`param_map` index the first dimension (one per node).
+  its h blocks; their "rows" in :func:`param_map` index the first dimension (one per node);
+* ``weight_s{j}_tri{g}`` (format 2, ``blocks = g``): projections whose matrices are block upper
+  triangular over g modules, stored packed: only the entries of the blocks on and above the
+  diagonal, row by row of the fused (K·n, n) matrix (:func:`block_mask`);
+  :func:`dense_params` unpacks them for the kernels.
 
 Rows of a fused weight are ``n`` per projection, projections with a bias first; a bias covers
 only those rows. :func:`param_map` tells which node owns which rows.
@@ -24,10 +28,36 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from lstm_search.compile._plan import Plan
-from lstm_search.genome import Genome
+from lstm_search.compile._plan import Group, Plan
+from lstm_search.genome import Genome, module_sizes
+
+
+def block_mask(g: Group, hidden_size: int) -> Tensor:
+    """(K·n, n) bool: the stored entries of a ``blocks`` group; block row i (module i, the
+    modules fastest first) reads block columns j >= i (Koutník et al. 2014, section 2)."""
+    n = hidden_size
+    one = torch.zeros(n, n, dtype=torch.bool)
+    start = 0
+    for k in module_sizes(n, g.blocks):
+        one[start:start + k, start:] = True
+        start += k
+    return one.repeat(len(g.members), 1)
+
+
+def dense_params(plan: Plan, params: dict[str, Tensor]) -> dict[str, Tensor]:
+    """``params`` with every packed block-triangular weight unpacked into its dense (K·n, n)
+    matrix (zeros below the blocks; differentiable, so gradients reach the packed entries)."""
+    tri = [g for g in plan.groups if g.blocks]
+    if not tri:
+        return params
+    out = dict(params)
+    for g in tri:
+        packed = params[g.weight_name]
+        mask = block_mask(g, plan.hidden_size).to(packed.device)
+        out[g.weight_name] = packed.new_zeros(mask.shape).masked_scatter(mask, packed)
+    return out
 
 
 def make_parameters(plan: Plan) -> dict[str, nn.Parameter]:
@@ -35,9 +65,13 @@ def make_parameters(plan: Plan) -> dict[str, nn.Parameter]:
     n = plan.hidden_size
     out: dict[str, nn.Parameter] = {}
     for g in plan.groups:
-        shape = ((len(g.members) * n, g.width) if g.heads == 1 else
-                 (len(g.members), g.heads, n // g.heads, g.width // g.heads))
-        out[g.weight_name] = nn.Parameter(torch.empty(shape))
+        if g.blocks:  # packed: the entries on and above the block diagonal
+            rows = int(block_mask(g, n).sum())
+            out[g.weight_name] = nn.Parameter(torch.empty(rows))
+        else:
+            shape = ((len(g.members) * n, g.width) if g.heads == 1 else
+                     (len(g.members), g.heads, n // g.heads, g.width // g.heads))
+            out[g.weight_name] = nn.Parameter(torch.empty(shape))
         if g.n_bias:
             out[g.bias_name] = nn.Parameter(torch.empty(g.n_bias * n))
     for k in plan.diags:
@@ -47,7 +81,8 @@ def make_parameters(plan: Plan) -> dict[str, nn.Parameter]:
 
 def param_map(plan: Plan) -> dict[str, list[tuple[str, int, int]]]:
     """Genome node name -> [(parameter name, first row, end row)] (for humans: the names are
-    the genome's, shown as data, never used in code)."""
+    the genome's, shown as data, never used in code). Rows of a packed block-triangular
+    weight are those of its dense form (:func:`dense_params`)."""
     n = plan.hidden_size
     out: dict[str, list[tuple[str, int, int]]] = {}
     for g in plan.groups:

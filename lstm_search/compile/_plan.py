@@ -10,6 +10,12 @@ The plan is the single description every backend executes. It fixes
   stays per step too (e.g. ``W_hh (r ⊙ h)`` of GRU-like cells);
 * which value becomes each new state and the output.
 
+Genome format 2 adds the value ``u{j}`` (``below:<state j>``: the layer below's new value of
+state j at this step, zeros in the first layer; :attr:`Plan.below` lists the j read, and every
+layer of the cell emits those states' values at every step for the layer above), ``clock``
+steps (``modules``, ``base``: the per-unit schedule is :func:`clock_mask`), and groups with
+``blocks`` (a block upper triangular matrix, stored packed: :mod:`._params`).
+
 Identifiers are built here from positions only (``x``, ``xt``, ``s0``, ``v3``, ``g0``); the
 genome's strings never leave :func:`build_plan` except in :attr:`Plan.node_names`, a mapping kept
 for humans (``param_map``), never for code.
@@ -19,7 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lstm_search.genome import Genome, GenomeError, X, topo_order
+import torch
+
+from lstm_search.genome import Genome, GenomeError, X, below_state, module_sizes, topo_order
 
 # value references used by steps: "xt" (the step input itself), "s{j}" (previous state j),
 # "v{k}" (value of node k).
@@ -34,10 +42,11 @@ class Group:
     """
 
     gid: int
-    source: str  # "x", "s{j}" or "v{k}"
+    source: str  # "x", "s{j}", "u{j}" or "v{k}"
     width: int  # columns of the weight matrix: m for x, else n
     members: tuple[int, ...]
     n_bias: int
+    blocks: int = 0  # format 2: each member's matrix block upper triangular over g modules
     # head-wise projections (``heads`` > 1, n-wide sources only) form a group of their own per
     # source and head count: its parameter holds the blocks, (K, heads, n/heads, n/heads), and
     # the backends assemble the block-diagonal (K·n, n) matrix once per call
@@ -49,11 +58,15 @@ class Group:
 
     @property
     def weight_name(self) -> str:
-        return f"weight_{self.source}" if self.heads == 1 else f"blocks{self.heads}_{self.source}"
+        if self.heads > 1:
+            return f"blocks{self.heads}_{self.source}"
+        return f"weight_{self.source}" + (f"_tri{self.blocks}" if self.blocks else "")
 
     @property
     def bias_name(self) -> str:
-        return f"bias_{self.source}" if self.heads == 1 else f"bias{self.heads}_{self.source}"
+        if self.heads > 1:
+            return f"bias{self.heads}_{self.source}"
+        return f"bias_{self.source}" + (f"_tri{self.blocks}" if self.blocks else "")
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,8 @@ class Step:
     slot: int = -1
     diag_add: float = 0.0
     slope: float = 0.0
+    modules: int = 0  # clock: g and base (format 2)
+    base: int = 0
     const: float = 0.0  # scale's factor ``by``, div's and norm's ``eps``
     weight: str = "free"  # diag: how its learned vector becomes the diagonal; norm: its kind
     heads: int = 1  # norm: groups of units normalised separately
@@ -100,6 +115,21 @@ class Plan:
     pair_group: int = -1
     n_pairs: int = 0
     paired: tuple[int, ...] = ()  # positions of the projection nodes folded into pairs
+    below: tuple[int, ...] = ()  # format 2: states j read as below:<state> (value u{j})
+    # format 2: (gid, clock pos) of block-triangular groups whose product only feeds the
+    # candidate of a clock with the same modules: at step t the script backend computes only
+    # the rows of the active modules (a prefix of the units), skipping the sleeping ones'
+    sleepy: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def clocks(self) -> tuple[Step, ...]:
+        """The clock steps (format 2), each with a schedule of its own."""
+        return tuple(s for s in self.steps if s.op == "clock")
+
+    @property
+    def format_2(self) -> bool:
+        """Whether the plan uses what genome format 2 added (below:, clock, blocks)."""
+        return bool(self.below or self.clocks or any(g.blocks for g in self.groups))
 
     @property
     def x_group(self) -> Group | None:
@@ -138,30 +168,42 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
             return "x"
         if name in state_idx:
             return f"s{state_idx[name]}"
+        below = below_state(name)
+        if below is not None:
+            return f"u{state_idx[below]}"
         return f"v{pos[name]}"
 
-    # Collect projections by source (and head count), in topological order.
-    by_source: dict[tuple[str, int], list[tuple[int, bool]]] = {}
+    # Collect projections by source (blocks and head count: one structure of W each), in
+    # topological order.
+    by_source: dict[tuple[str, int, int], list[tuple[int, bool]]] = {}
     for k, node in enumerate(order):
         if node.op == "linear" or (node.op == "fit" and node.inputs[0] == X
                                    and input_size != hidden_size):
             biased = node.op == "linear" and bool(node.param("bias"))
+            blocks = int(node.param("blocks")) if node.op == "linear" else 0
             heads = int(node.param("heads")) if node.op == "linear" else 1
             if hidden_size % heads:
                 raise ValueError(f"node {node.name!r}: {heads} heads do not divide the hidden "
                                  f"size {hidden_size}")
-            by_source.setdefault((ref(node.inputs[0]), heads), []).append((k, biased))
+            if blocks and heads > 1:
+                raise ValueError(f"node {node.name!r}: 'blocks' and 'heads' are two structures "
+                                 "of W: set one of them")
+            by_source.setdefault((ref(node.inputs[0]), blocks, heads), []).append((k, biased))
     groups: list[Group] = []
     where: dict[int, tuple[int, int]] = {}
-    # x first, then states in order, then internal values by position: a stable layout.
-    def source_key(src: str) -> tuple[int, int]:
-        return (0, 0) if src == "x" else ((1, int(src[1:])) if src[0] == "s" else (2, int(src[1:])))
+    # x first, then states in order, then values below, then internal values by position:
+    # a stable layout (a format-1 plan's is unchanged).
+    def source_key(key: tuple[str, int, int]) -> tuple[int, int, int, int]:
+        src, blocks, heads = key
+        rank = {"x": 0, "s": 1, "u": 2, "v": 3}[src[0]]
+        return (rank, int(src[1:]) if src[1:] else 0, blocks, heads)
 
-    for src, heads in sorted(by_source, key=lambda sh: (source_key(sh[0]), sh[1])):
-        members = sorted(by_source[src, heads], key=lambda kb: (not kb[1], kb[0]))
+    for src, blocks, heads in sorted(by_source, key=source_key):
+        members = sorted(by_source[src, blocks, heads], key=lambda kb: (not kb[1], kb[0]))
         gid = len(groups)
         groups.append(Group(gid, src, input_size if src == "x" else hidden_size,
-                            tuple(k for k, _ in members), sum(b for _, b in members), heads))
+                            tuple(k for k, _ in members), sum(b for _, b in members), blocks,
+                            heads))
         for slot, (k, _) in enumerate(members):
             where[k] = (gid, slot)
 
@@ -179,6 +221,9 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
                 uses_xt = True
                 args = ("xt",)
             steps.append(Step(k, "copy", args))
+        elif node.op == "clock":
+            steps.append(Step(k, "clock", args, modules=int(node.param("modules")),
+                              base=int(node.param("base"))))
         elif node.op in _POINTWISE:
             if node.op == "diag":
                 diags.append(k)
@@ -195,6 +240,8 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
         else:  # pragma: no cover - validation rejects unknown ops
             raise GenomeError([], f"op {node.op!r} has no compiler rule")
     steps, pair_gid, n_pairs, paired = _pair(steps, groups, order, genome, ref)
+    sinks = {ref(genome.new_states[s]) for s in genome.states} | {ref(genome.output)}
+    sleepy = _sleepy(steps, groups, pair_gid, n_pairs, sinks)
     return Plan(
         n_states=len(genome.states),
         input_size=input_size,
@@ -209,7 +256,67 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
         pair_group=pair_gid,
         n_pairs=n_pairs,
         paired=paired,
+        below=tuple(sorted({int(a[1:]) for s in steps for a in s.args if a[0] == "u"}
+                           | {int(g.source[1:]) for g in groups if g.source[0] == "u"})),
+        sleepy=sleepy,
     )
+
+
+def _sleepy(steps: list[Step], groups: list[Group], pair_gid: int, n_pairs: int,
+            sinks: set[str]) -> tuple[tuple[int, int], ...]:
+    """Block-triangular one-member groups of a previous state or a value below whose product
+    reaches nothing but the candidate (first input) of one clock with as many modules, through
+    row-wise steps only (not ``norm``), so a sleeping module's rows of the product are never
+    used (the Clockwork RNN's W_H h, Koutník et al. 2014, section 2)."""
+    consumers: dict[str, list[Step]] = {}
+    for st in steps:
+        for a in dict.fromkeys(st.args):
+            consumers.setdefault(a, []).append(st)
+    sources = {g.source for g in groups}
+    out: list[tuple[int, int]] = []
+    for g in groups:
+        if not g.blocks or len(g.members) != 1 or g.source[0] not in "su":
+            continue
+        k = g.members[0]
+        paired = g.gid == pair_gid and n_pairs > 0
+        start = "r0" if paired else f"v{k}"
+        clocks: set[int] = set()
+        todo, seen, ok = [start], set(), True
+        while todo and ok:
+            ref = todo.pop()
+            if ref in seen:
+                continue
+            seen.add(ref)
+            if ref in sinks or ref in sources:
+                ok = False
+                break
+            for st in consumers.get(ref, []):
+                if st.op == "clock":
+                    ok = ok and st.args[0] == ref and ref not in st.args[1:] \
+                        and st.modules == g.blocks
+                    clocks.add(st.pos)
+                elif st.op in ("proj", "norm"):  # a source is refused above; norm mixes
+                    ok = False  # the units of a group: not row-wise
+                else:  # row-wise: pointwise ops, copies, diagonal weights
+                    todo.append(st.out)
+        if ok and len(clocks) == 1:
+            out.append((g.gid, clocks.pop()))
+    return tuple(out)
+
+
+def clock_mask(step: Step, hidden_size: int, steps: int, t0: int = 0,
+               device: torch.device | None = None) -> torch.Tensor:
+    """(steps, n) bool: whether unit u's module is active at step t0 + t (Koutník et al. 2014:
+    module i, of period base^i, is active when t mod base^i == 0; t counts from 0)."""
+    mask = torch.zeros(steps, hidden_size, dtype=torch.bool)
+    start = 0
+    period = 1
+    for k in module_sizes(hidden_size, step.modules):
+        first = (-t0) % period  # the first t >= 0 with (t0 + t) mod period == 0
+        mask[first::period, start:start + k] = True
+        start += k
+        period = min(period * step.base, steps + t0 + 1)  # past the sequence: active at 0
+    return mask.to(device) if device is not None else mask
 
 
 def _pair(steps: list[Step], groups: list[Group], order: list, genome: Genome,

@@ -51,6 +51,7 @@ from lstm_search.genome._nasbench_files import (
 )
 from lstm_search.genome._ops import (
     ACTIVATIONS,
+    BELOW,
     ELEMENTWISE,
     FORMAT,
     FORMAT_VERSION,
@@ -59,6 +60,10 @@ from lstm_search.genome._ops import (
     RESERVED_OPS,
     OpSpec,
     X,
+    below_state,
+    format_2_uses,
+    format_version,
+    module_sizes,
 )
 from lstm_search.genome._random import prune, random_genome
 from lstm_search.genome._validate import (
@@ -72,6 +77,7 @@ from lstm_search.genome._validate import (
 
 __all__ = [
     "ACTIVATIONS",
+    "BELOW",
     "DARTS_V1",
     "DARTS_V2",
     "DEFAULT_MAX_NODES",
@@ -95,16 +101,20 @@ __all__ = [
     "Problem",
     "RecipeSource",
     "X",
+    "below_state",
     "canonical",
     "cell_name",
     "correspondence",
     "darts_params",
+    "format_2_uses",
+    "format_version",
     "from_nasbench",
     "from_nasbench_with_names",
     "genome_id",
     "import_darts",
     "import_nasbench_nlp",
     "import_recipes",
+    "module_sizes",
     "mutate",
     "n_params",
     "nasbench_cell_params",

@@ -2,8 +2,9 @@
 
 The canonical form renames internal nodes by structure (``n0``, ``n1``, ... in a topological
 order broken by structural labels), renames states (``s0`` is the output's state, then by
-structure), orders the inputs of commutative ops (add, mul), drops the genome's name and the
-parameter values that do not change the compiled module (values equal to the op's default;
+structure; ``below:<state>`` inputs with their state), orders the inputs of commutative ops
+(add, mul), drops the genome's name and the parameter values that do not change the compiled
+module (values equal to the op's default;
 ``bias_init`` on a linear node without a bias). An explicit ``bias_init`` is kept whatever its
 value, 0.0 included: it makes the bias start at that constant instead of uniform, so two cells
 that start differently never share an id.
@@ -25,7 +26,7 @@ import json
 from collections import defaultdict
 
 from lstm_search.genome._genome import Genome, Node
-from lstm_search.genome._ops import OPS, X
+from lstm_search.genome._ops import BELOW, OPS, X, below_state
 
 
 def _h(*parts: object) -> str:
@@ -88,8 +89,11 @@ def _labels(genome: Genome, marks: dict[str, str]) -> tuple[dict[str, str], dict
     slabel = {s: _h("state", s in out_state, marks.get(s)) for s in genome.states}
     label: dict[str, str] = {}
     n_classes = -1
+    below = {i: s for n in genome.nodes for i in n.inputs
+             if (s := below_state(i)) is not None}  # format 2: "below:<state>" inputs
     for _ in range(len(genome.states) + len(genome.nodes) + 2):
         down: dict[str, str] = {X: "x", **slabel}
+        down.update({i: _h("below", slabel[s]) for i, s in below.items()})
         for n in order:
             ins = [down[i] for i in n.inputs]
             if OPS[n.op].commutative:
@@ -157,6 +161,8 @@ def _canonical_and_renaming(genome: Genome) -> tuple[Genome, dict[str, str]]:
                 users[i].append(n.name)
     ready = sorted((label[v], v) for v, d in indeg.items() if d == 0)
     rename: dict[str, str] = {X: X, **srename}
+    rename.update({i: BELOW + srename[s] for n in genome.nodes for i in n.inputs
+                   if (s := below_state(i)) is not None and s in srename})
     order: list[str] = []
     while ready:
         _, v = ready.pop(0)
@@ -198,10 +204,13 @@ def correspondence(genome: Genome, reference: Genome) -> dict[str, str]:
         raise ValueError("the genomes are different cells (their canonical forms differ)")
     back = {c: v for v, c in ren_g.items()}
     out = {v: back[c] for v, c in ren_r.items()}
+    below = {v: out[v] for v in out if below_state(v) is not None}  # follow their states
+    for v in below:
+        del out[v]
     gmap = genome.node_map
     for n in reference.nodes:
         m = gmap[out[n.name]]
-        ins = [out[i] for i in n.inputs]
+        ins = [out.get(i, below.get(i, i)) for i in n.inputs]
         same_inputs = (sorted(ins) == sorted(m.inputs) if OPS[n.op].commutative
                        else tuple(ins) == m.inputs)
         if m.op != n.op or _params(m) != _params(n) or not same_inputs:

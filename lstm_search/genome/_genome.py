@@ -5,7 +5,9 @@ A cell reads the input ``x`` and the previous value of each of its named states 
 state and which node is the cell's output. Variants of a cell are different Genome values, never
 different classes.
 
-JSON form (format version 1)::
+JSON form (format version 1; version 2 adds ``below:<state>`` inputs, the ``clock`` op and
+``linear``'s ``blocks``, see :mod:`lstm_search.genome._ops`, and a genome is written with the
+oldest version that holds it, so format-1 cells keep their files and ids)::
 
     {"format": "lstm-search-genome", "version": 1, "name": "gru",
      "states": ["h"],
@@ -26,7 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lstm_search.genome._frozen import FrozenMap
-from lstm_search.genome._ops import FORMAT, FORMAT_VERSION, OPS, X
+from lstm_search.genome._ops import (
+    BELOW,
+    FORMAT,
+    FORMAT_VERSION,
+    OPS,
+    X,
+    format_2_uses,
+    format_version,
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +135,7 @@ class Genome:
 
     # -- JSON -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION}
+        d: dict[str, Any] = {"format": FORMAT, "version": format_version(self.nodes)}
         if self.name:
             d["name"] = self.name
         d["states"] = list(self.states)
@@ -202,9 +212,9 @@ def _parse(cls: type[Genome], data: Any) -> tuple[Genome | None, list[Any], set[
         return None, problems, unreadable
     if data.get("format", FORMAT) != FORMAT:
         bad("format", f"expected {FORMAT!r}, got {data.get('format')!r}")
-    version = data.get("version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
-        bad("version", f"this lstm-search reads genome format version {FORMAT_VERSION}, "
+    version = data.get("version")
+    if version is not None and (isinstance(version, bool) or version not in (1, 2)):
+        bad("version", f"this lstm-search reads genome format versions 1 to {FORMAT_VERSION}, "
             f"the file has version {version!r}")
     known = {"format", "version", "name", "states", "nodes", "new_states", "output"}
     for key in data:
@@ -302,6 +312,10 @@ def _parse(cls: type[Genome], data: Any) -> tuple[Genome | None, list[Any], set[
     elif too_long(name):
         bad("name", f"at most {MAX_NAME_CHARS} characters, got {len(name):,}")
         name = ""
+    if version == 1:  # a file that says 1 may not use what version 2 added
+        for where, what in format_2_uses(nodes):
+            bad(f"node {_show(where)}", f"{what} needs genome format version 2 (the file "
+                "says version 1)")
     genome = cls(tuple(states), tuple(nodes), dict(new_states), output, name)
     return genome, problems, unreadable
 
@@ -371,6 +385,16 @@ class Builder:
 
     def identity(self, v: str, *, name: str | None = None) -> str:
         return self.node("identity", v, name=name)
+
+    def clock(self, cand: str, prev: str, *, modules: int, base: int = 2,
+              name: str | None = None) -> str:
+        """Format 2: per module, ``cand`` at its active steps, else ``prev`` (Clockwork)."""
+        return self.node("clock", cand, prev, name=name, modules=modules, base=base)
+
+    @staticmethod
+    def below(state: str) -> str:
+        """Format 2: the reference to the layer below's new value of ``state``."""
+        return BELOW + state
 
     # -- ops of the modern recurrences ---------------------------------------------------------
 

@@ -27,6 +27,24 @@ sigmoid, tanh, relu, identity   activations                          ``0``
 leaky_relu ``max(v, slope·v)`` (``slope`` default 0.01)               ``0``
 ========== ========================================================== ======================
 
+Format version 2 adds (a genome using none of them is still written, and hashed, as version 1):
+
+* ``below:<state>`` as an input: the layer below's *new* value of ``<state>`` at the same step
+  (n wide), so that a stack of the cell can gate depth (Depth-Gated LSTM, Yao et al. 2015). The
+  first layer has no layer below: there ``below:<state>`` is zeros (with Yao et al.'s depth gate
+  the first layer is then a peephole LSTM).
+* ``clock(cand, prev)`` with ``modules = g`` and ``base`` (default 2): the n units form g
+  modules (:func:`module_sizes`: n/g units each when g divides n, else the first n mod g
+  modules take one unit more; with n < g the last modules are empty); module i (0-based,
+  sorted by increasing period) has period ``T_i = base^i`` and at step t takes ``cand`` when
+  ``t mod T_i == 0``, else keeps ``prev`` (Clockwork RNN, Koutník et al. 2014). Steps t
+  count from 0 at the first step of a sequence (a layer's ``t0`` argument continues a
+  sequence split into pieces).
+* ``blocks = g`` on a ``linear`` of an n-wide value: W is block upper triangular over the g
+  modules of :func:`module_sizes` (block row i reads blocks j ≥ i: with modules sorted by
+  increasing period, each module reads itself and the slower ones, Koutník et al. 2014,
+  section 2); ``Σ_{i≤j} k_i k_j [+ n]`` parameters, ``(n/g)²·g(g+1)/2 [+ n]`` when g divides n.
+
 Ops of the modern recurrences (xLSTM, minGRU/minLSTM, RG-LRU, HGRN; all parameter-free):
 
 =========== ========================================================= ======================
@@ -64,14 +82,14 @@ is a problem. Rounding is not modelled (``1 − σ(v)`` is 0 in float32 once v >
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from lstm_search.genome._frozen import FrozenMap
 
 FORMAT = "lstm-search-genome"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest version read and written; see :func:`format_version`
 # how ``diag``'s learned vector p becomes its diagonal (see the module docstring)
 DIAG_WEIGHTS: tuple[str, ...] = ("free", "sigmoid", "softplus", "exp")
 NORM_KINDS: tuple[str, ...] = ("layer", "rms")  # what ``norm`` subtracts and divides by
@@ -120,6 +138,8 @@ OPS: dict[str, OpSpec] = {
                                    "±init_scale/sqrt(n) like the weights; ignored with "
                                    "bias=False"),
                 "diag": Param(float, 0.0, "constant added to W's diagonal (Linear(a, v))"),
+                "blocks": Param(int, 0, "format 2: W block upper triangular over this many "
+                                "blocks (Clockwork RNN's recurrent matrix); 0: a full matrix"),
                 "heads": Param(int, 1, "k > 1: W is block diagonal, k blocks of (n/k, n/k) "
                                        "(xLSTM's head-wise recurrent matrix); n-wide inputs "
                                        "only, n divisible by k"),
@@ -146,6 +166,13 @@ OPS: dict[str, OpSpec] = {
         _unary("leaky_relu", "max(v, slope·v)",
                slope=Param(float, 0.01, "negative-side slope")),
         _unary("identity", "v"),
+        OpSpec("clock", 2, 2,
+               params={
+                   "modules": Param(int, None, "number of modules g (required)"),
+                   "base": Param(int, 2, "module i has period base^i"),
+               },
+               doc="format 2: per module, cand at the module's active steps, else prev "
+                   "(Clockwork RNN, Koutník et al. 2014)"),
         # -- ops of the modern recurrences (xLSTM, minGRU/minLSTM, RG-LRU, HGRN) -------------
         _unary("exp", "e^v (xLSTM's exponential gate)"),
         _unary("log", "ln v, for v > 0 (domain checked by validate)"),
@@ -173,18 +200,55 @@ ELEMENTWISE: tuple[str, ...] = ("add", "mul", "sub")
 
 # Names kept for later format versions so that files written for them fail clearly here.
 RESERVED_OPS: dict[str, str] = {
-    "clock": "time-step dependent updates (Clockwork RNN, Koutník et al. 2014)",
     "conv": "convolutional projections over spatial inputs (ConvLSTM, Shi et al. 2015)",
     "attention": "attention over earlier states (Xu et al. 2015)",
 }
 # Input references of the form "<prefix>:<state>" are reserved the same way.
 RESERVED_INPUT_PREFIXES: dict[str, str] = {
-    "below": "the layer below's new state (Depth-Gated RNN, Yao et al. 2015)",
     "above": "the layer above's previous state (Grid LSTM, Kalchbrenner et al. 2015)",
 }
 
 X = "x"  # the name of the cell input
+BELOW = "below:"  # format 2: "below:<state>" is the layer below's new value of <state>
+MAX_MODULES = 1024  # bound on clock's modules and linear's blocks
+MAX_BASE = 1024  # bound on clock's base
 
 
-def linear_param_count(in_width: int, hidden: int, bias: bool, heads: int = 1) -> int:
+def below_state(ref: str) -> str | None:
+    """The state named by a ``below:<state>`` input reference, else None."""
+    return ref[len(BELOW):] if ref.startswith(BELOW) else None
+
+
+def format_version(nodes: Iterable[Any]) -> int:
+    """The oldest format version that can hold these nodes: 2 when one uses a format-2
+    construct (see :func:`format_2_uses`), else 1 (so format-1 files and ids never change)."""
+    return 2 if any(True for _ in format_2_uses(nodes)) else 1
+
+
+def format_2_uses(nodes: Iterable[Any]) -> Iterator[tuple[str, str]]:
+    """(node name, what) for every use of a format-2 construct among ``nodes``."""
+    for n in nodes:
+        if n.op == "clock":
+            yield n.name, "op 'clock'"
+        if n.op == "linear" and "blocks" in n.params:
+            yield n.name, "parameter 'blocks'"
+        for i in n.inputs:
+            if isinstance(i, str) and i.startswith(BELOW):
+                yield n.name, f"input {i!r}"
+
+
+def module_sizes(hidden: int, modules: int) -> tuple[int, ...]:
+    """Units of each of ``modules`` modules over ``hidden`` units, fastest module first: equal
+    when ``modules`` divides ``hidden``, else the first ``hidden mod modules`` take one more."""
+    k, extra = divmod(hidden, modules)
+    return tuple(k + (1 if i < extra else 0) for i in range(modules))
+
+
+def linear_param_count(in_width: int, hidden: int, bias: bool, blocks: int = 0,
+                       heads: int = 1) -> int:
+    """Parameters of a ``linear``: a full (hidden, in_width) W, ``heads`` diagonal blocks of it
+    (n²/k), or with ``blocks`` its block upper triangle only; plus the bias."""
+    if blocks:  # block upper triangular: Σ_{i≤j} k_i k_j = (n² + Σ k_i²) / 2 entries
+        ks = module_sizes(hidden, blocks)
+        return (hidden * hidden + sum(k * k for k in ks)) // 2 + (hidden if bias else 0)
     return hidden * in_width // max(heads, 1) + (hidden if bias else 0)

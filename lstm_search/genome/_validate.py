@@ -13,8 +13,8 @@ name             a name that is not an identifier, reserved (``x``), or used twi
 unknown-op       an op outside the vocabulary (``reserved-op``: kept for a later version)
 arity            wrong number of inputs for the op
 param            an unknown parameter, or a value of the wrong type
-undefined-input  an input that is neither ``x``, a state, nor a node (``reserved-input``:
-                 ``below:c`` style references kept for a later version)
+undefined-input  an input that is neither ``x``, a state, ``below:<state>`` nor a node
+                 (``reserved-input``: ``above:c`` style references kept for a later version)
 cycle            nodes that depend on themselves within one step
 width            ``x`` (m wide) fed to an op that needs n-wide values
 state-missing    a state without a new value, or a new value for an unknown state
@@ -52,10 +52,13 @@ from typing import Any
 
 from lstm_search.genome._genome import Genome, Node
 from lstm_search.genome._ops import (
+    MAX_BASE,
+    MAX_MODULES,
     OPS,
     RESERVED_INPUT_PREFIXES,
     RESERVED_OPS,
     X,
+    below_state,
     linear_param_count,
 )
 
@@ -219,6 +222,7 @@ class _Checker:
     def nodes(self) -> None:
         """Each node's op, arity, parameters and inputs."""
         sources = {X, *self.genome.states}
+        sources |= {f"below:{s}" for s in self.genome.states}  # format 2 (module docstring)
         for n in self.genome.nodes:
             where = f"node {_show(n.name)}"
             spec = OPS.get(n.op)
@@ -253,8 +257,8 @@ class _Checker:
                 if isinstance(value, bool) or not _finite(value):
                     bad(where, "param", f"parameter {key!r} must be a finite number, "
                         f"got {_show(repr(value))}")
-            elif not isinstance(value, p.kind) or (
-                    isinstance(value, int) and abs(value) > MAX_INT):
+            elif not isinstance(value, p.kind) or (p.kind is int and isinstance(value, bool)) \
+                    or (isinstance(value, int) and abs(value) > MAX_INT):
                 bad(where, "param", f"parameter {key!r} must be {p.kind.__name__}"
                     f"{' (at most 2**63)' if isinstance(value, int) else ''}, "
                     f"got {_show(repr(value))}")
@@ -280,16 +284,52 @@ class _Checker:
         if spec.name == "linear" and X in n.inputs and n.param("diag") != 0:
             bad(where, "width", "'diag' adds a·I to W, which needs an n-wide input; "
                 "x is m-wide")
+        self._counts(n, spec, where)
         if not spec.reads_x and X in n.inputs:
             bad(where, "width", f"op {n.op!r} needs n-wide inputs; x is m-wide: project it "
                 "first with 'linear' or 'fit'")
+
+    def _counts(self, n: Node, spec: Any, where: str) -> None:
+        """Format 2's integer parameters: clock's modules (required) and base, linear's
+        blocks; only values of the right type are checked here (wrong types: ``param``)."""
+        def number(key: str) -> int | None:
+            v = n.params.get(key)
+            return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+        if spec.name == "clock":
+            g, base = number("modules"), number("base")
+            if "modules" not in n.params:
+                self.bad(where, "param", "op 'clock' needs parameter 'modules' (the number "
+                         "of modules g)")
+            elif g is not None and not 1 <= g <= MAX_MODULES:
+                self.bad(where, "param", f"parameter 'modules' must be 1 to {MAX_MODULES}, "
+                         f"got {g}")
+            if base is not None and not 2 <= base <= MAX_BASE:
+                self.bad(where, "param", f"parameter 'base' must be 2 to {MAX_BASE}, "
+                         f"got {base}")
+        if spec.name == "linear":
+            blocks = number("blocks")
+            if blocks is not None and not 0 <= blocks <= MAX_MODULES:
+                self.bad(where, "param", f"parameter 'blocks' must be 0 (a full matrix) to "
+                         f"{MAX_MODULES}, got {blocks}")
+            elif blocks and X in n.inputs:
+                self.bad(where, "width", "'blocks' makes W block triangular, which needs an "
+                         "n-wide input; x is m-wide")
+            heads = number("heads")
+            if blocks and heads is not None and heads > 1:
+                self.bad(where, "param", "'blocks' (block upper triangular W) and 'heads' "
+                         "(block diagonal W) are two structures of W: set one of them")
 
     def _unknown_input(self, inp: str, where: str) -> None:
         self.unknown_ref = True
         if self.any_name_ok and ":" not in inp:
             return
         prefix = inp.split(":", 1)[0] if ":" in inp else None
-        if prefix in RESERVED_INPUT_PREFIXES:
+        if below_state(inp) is not None:
+            self.bad(where, "undefined-input", f"input {_show(inp)}: "
+                     f"{_show(below_state(inp) or '')} is not a state of this cell "
+                     "(below:<state> reads the layer below's new value of one of its states)")
+        elif prefix in RESERVED_INPUT_PREFIXES:
             self.bad(where, "reserved-input", f"input {_show(inp)} refers to "
                      f"{RESERVED_INPUT_PREFIXES[prefix]}, reserved for a later format version")
         else:
@@ -462,7 +502,7 @@ def n_params(genome: Genome, input_size: int, hidden_size: int) -> int:
         width = input_size if n.inputs and n.inputs[0] == X else hidden_size
         if n.op == "linear":
             total += linear_param_count(width, hidden_size, bool(n.param("bias")),
-                                        heads=int(n.param("heads")))
+                                        int(n.param("blocks")), int(n.param("heads")))
         elif n.op == "fit":
             total += 0 if width == hidden_size else hidden_size * width
         elif n.op == "diag":

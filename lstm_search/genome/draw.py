@@ -12,15 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lstm_search.genome._genome import Genome, Node
-from lstm_search.genome._ops import X
+from lstm_search.genome._ops import X, below_state
 
 # -- text ---------------------------------------------------------------------------------------
 
 
 def _linear_text(node: Node, v: str) -> str:
     a = float(node.param("diag"))
-    heads = int(node.param("heads"))
-    w0 = f"blockdiag_{heads}(W)" if heads > 1 else "W"  # head-wise: k diagonal blocks
+    heads, g = int(node.param("heads")), int(node.param("blocks"))
+    # format 2's blocks: block upper triangular over g modules; heads: k diagonal blocks
+    w0 = f"W▲{g}" if g else f"blockdiag_{heads}(W)" if heads > 1 else "W"
     w = f"({w0} + {a:g}·I)" if a else w0
     b = ""
     if node.param("bias"):
@@ -58,6 +59,10 @@ def node_formula(node: Node) -> str:
         return f"leaky_relu({ins[0]}, {float(node.param('slope')):g})"
     if op == "identity":
         return ins[0]
+    if op == "clock":
+        base = int(node.param("base"))
+        return (f"clock({ins[0]}, {ins[1]})  [{node.param('modules')} modules, module i takes "
+                f"{ins[0]} when t mod {base}^i = 0, else keeps {ins[1]}]")
     # -- ops of the modern recurrences -----------------------------------------------------------
     if op == "diag":
         w = str(node.param("weight"))
@@ -88,6 +93,9 @@ def to_equations(genome: Genome) -> str:
     width = max([len(n.name) for n in genome.nodes] + [len(s) + 1 for s in genome.states] + [6])
     lines = [f"# {genome.name or 'cell'}: input x, states {', '.join(genome.states)} "
              "(previous values by name, new values primed)"]
+    if any(below_state(i) is not None for n in genome.nodes for i in n.inputs):
+        lines.append("# below:s = the layer below's new value of state s at this step "
+                     "(zeros in the first layer)")
     lines += [f"{n.name:<{width}} = {node_formula(n)}" for n in genome.nodes]
     lines += [f"{s + '′':<{width}} = {genome.new_states.get(s, '?')}" for s in genome.states]
     lines.append(f"{'output':<{width}} = {genome.output}")
@@ -106,15 +114,21 @@ _SHORT = {
 }
 POINTWISE = ("add", "mul", "sub", "one_minus")
 # labels of non-commutative inputs
-_SLOTS = {"sub": ("+", "−"), "blend": ("z", "·z", "·(1−z)"), "div": ("num", "den")}
+_SLOTS = {"sub": ("+", "−"), "blend": ("z", "·z", "·(1−z)"), "div": ("num", "den"),
+          "clock": ("on", "off")}
 
 
 def op_label(node: Node) -> str:
     """The short symbol drawn for a node (``W``, ``σ``, ``⊕``, ...)."""
     if node.op == "linear":
         a = float(node.param("diag"))
-        w = f"W{int(node.param('heads'))}h" if int(node.param("heads")) > 1 else "W"
+        if int(node.param("blocks")):
+            w = f"W▲{int(node.param('blocks'))}"
+        else:
+            w = f"W{int(node.param('heads'))}h" if int(node.param("heads")) > 1 else "W"
         return f"{w}+{a:g}I" if a else w
+    if node.op == "clock":
+        return f"clock {node.param('modules')}×"
     if node.op == "scale":
         return f"×{float(node.param('by')):g}"
     if node.op == "diag" and str(node.param("weight")) != "free":
@@ -136,6 +150,11 @@ def vertices(genome: Genome) -> tuple[list[Vertex], list[tuple[str, str, str]]]:
     verts = [Vertex(f"in:{X}", "input", X)]
     verts += [Vertex(f"in:{s}", "state", s) for s in genome.states]
     ref = {X: f"in:{X}", **{s: f"in:{s}" for s in genome.states}}
+    for i in dict.fromkeys(i for n in genome.nodes for i in n.inputs):
+        s = below_state(i)
+        if s is not None and s in genome.states:  # format 2: the layer below's new value
+            verts.append(Vertex(f"in:{i}", "input", f"{s}′ below"))
+            ref[i] = f"in:{i}"
     names = {n.name for n in genome.nodes}
     edges: list[tuple[str, str, str]] = []
     for n in genome.nodes:

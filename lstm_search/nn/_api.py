@@ -17,13 +17,15 @@ def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: i
                 seed: int | None = None) -> RecurrentStack:
     """A ``torch.nn.LSTM``-shaped module of ``num_layers`` layers of ``genome``.
 
-    ``forward(x, state=None) -> (output, state)``; see
-    :class:`lstm_search.nn.RecurrentStack`. ``backend``: ``"eager"`` (reference), ``"script"``
-    (TorchScript of the generated code; with ``fused_backward`` the generated backward and
-    oneDNN products on CPU) or ``"compile"`` (``torch.compile``). Weights start uniform in
-    ±init_scale/sqrt(hidden_size) like torch's (``bias_init`` of a node respected); ``seed``
-    makes that draw reproducible without touching torch's global generator.
-    Raises :class:`lstm_search.genome.GenomeError` for an invalid genome.
+    ``forward(x, state=None, *, t0=0) -> (output, state)``; see
+    :class:`lstm_search.nn.RecurrentStack` (a cell reading ``below:<state>``, genome format
+    2, also reads the layer below's new state: ``zoo.get("depth_gated")`` gives a Depth-Gated
+    stack; ``t0`` continues a clocked cell's schedule). ``backend``: ``"eager"``
+    (reference), ``"script"`` (TorchScript of the generated code; with ``fused_backward`` the
+    generated backward and oneDNN products on CPU) or ``"compile"`` (``torch.compile``).
+    Weights start uniform in ±init_scale/sqrt(hidden_size) like torch's (``bias_init`` of a
+    node respected); ``seed`` makes that draw reproducible without touching torch's global
+    generator. Raises :class:`lstm_search.genome.GenomeError` for an invalid genome.
     """
     check_backend(backend)
     return RecurrentStack(genome, input_size, hidden_size, num_layers, dropout, batch_first,

@@ -28,6 +28,11 @@ Packed sequences run the compiled kernel once per run of steps with the same num
 sequences (sorted by length, as a PackedSequence stores them), so every sequence's final state
 is the one after its own last step, and the reverse direction reads each sequence from its own
 end.
+
+Genome format 2: a cell reading ``below:<state>`` (the Depth-Gated LSTM) reads, in direction d
+of layer k, direction d of layer k − 1's new value of the state at the same step of that
+direction (zeros in layer 0); a clocked cell's step index counts from each sequence's first
+step (its last, in the reverse direction).
 """
 
 from __future__ import annotations
@@ -141,20 +146,34 @@ class Recurrent(nn.Module):
 
     # -- one layer, one direction -----------------------------------------------------------------
     @staticmethod
-    def _run(cell: nn.Module, x: Tensor, s0: tuple[Tensor, ...],
-             lengths: list[int] | None) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def _run(cell: nn.Module, x: Tensor, s0: tuple[Tensor, ...], lengths: list[int] | None,
+             below: list[Tensor] | None = None
+             ) -> tuple[Tensor, tuple[Tensor, ...], list[Tensor]]:
+        """One layer and direction; also the values the cell emits for the layer above and
+        reads from the layer below (genome format 2's ``below:``, None: zeros)."""
+        def run(xs: Tensor, ss: tuple[Tensor, ...], us: list[Tensor] | None, t0: int
+                ) -> tuple[Tensor, tuple[Tensor, ...], list[Tensor]]:
+            if isinstance(cell, RecurrentLayer):
+                return cell.run(xs, ss, us, t0=t0)
+            y, new = cell(xs, ss)  # LSTM with proj_size: a plain loop
+            return y, new, []
+
         if lengths is None or all(n == x.shape[0] for n in lengths):
-            return cell(x, s0)
-        # lengths sorted descending: run each stretch of steps with the same live sequences
-        B, states, pieces, t0 = x.shape[1], list(s0), [], 0
+            return run(x, s0, below, 0)
+        # lengths sorted descending: run each stretch of steps with the same live sequences;
+        # a clocked cell (genome format 2) continues its schedule at each stretch's first step
+        B, states, pieces, emitted, t0 = x.shape[1], list(s0), [], [], 0
         while t0 < x.shape[0]:
             k = sum(1 for n in lengths if n > t0)
             t1 = min(n for n in lengths if n > t0)
-            y, new = cell(x[t0:t1, :k], tuple(s[:k] for s in states))
+            below_in = None if below is None else [u[t0:t1, :k] for u in below]
+            y, new, em = run(x[t0:t1, :k], tuple(s[:k] for s in states), below_in, t0)
             pieces.append(F.pad(y, (0, 0, 0, B - k)))
+            emitted.append([F.pad(e, (0, 0, 0, B - k)) for e in em])
             states = [torch.cat([a, s[k:]], 0) for a, s in zip(new, states, strict=True)]
             t0 = t1
-        return torch.cat(pieces, 0), tuple(states)
+        out = [torch.cat(parts, 0) for parts in zip(*emitted, strict=True)]
+        return torch.cat(pieces, 0), tuple(states), out
 
     def forward(self, input: Tensor | PackedSequence, hx: State | None = None
                 ) -> tuple[Tensor | PackedSequence, State]:
@@ -183,6 +202,9 @@ class Recurrent(nn.Module):
         init = self._states_in(hx, x.shape[1], x, unbatched)
         finals: list[tuple[Tensor, ...]] = []
         D = self.num_directions
+        # genome format 2: direction d of layer k reads direction d of layer k − 1's new
+        # states (below:<state>), in that direction's own step order; layer 0 reads zeros
+        below: list[list[Tensor] | None] = [None] * D
         for k in range(self.num_layers):
             if k > 0 and self.dropout > 0:
                 x = F.dropout(x, self.dropout, self.training)
@@ -190,7 +212,8 @@ class Recurrent(nn.Module):
             for d in range(D):
                 i = k * D + d
                 xi = x if d == 0 else _reverse(x, lengths_t)
-                y, s = self._run(self.cells[i], xi, init[i], lengths)
+                y, s, em = self._run(self.cells[i], xi, init[i], lengths, below[d])
+                below[d] = em or None
                 outs.append(y if d == 0 else _reverse(y, lengths_t))
                 finals.append(s)
             x = outs[0] if D == 1 else torch.cat(outs, 2)

@@ -19,7 +19,7 @@ import re
 
 from torch import Tensor
 
-from lstm_search.genome import Genome, X, genome_id, topo_order
+from lstm_search.genome import Genome, X, format_2_uses, format_version, genome_id, topo_order
 from lstm_search.genome.draw import to_equations
 from lstm_search.nn._layer import RecurrentLayer
 
@@ -40,8 +40,15 @@ def _doc_text(text: str) -> str:
 
 
 def export_torch(genome: Genome) -> str:
-    """Python source of a standalone ``nn.Module`` for ``genome`` (see the module docstring)."""
+    """Python source of a standalone ``nn.Module`` for ``genome`` (see the module docstring).
+    Raises ``ValueError`` for a cell using genome format 2 (below:, clock, blocks), which
+    the exporter does not write yet."""
     genome.check()
+    if format_version(genome.nodes) > 1:
+        uses = sorted({what for _, what in format_2_uses(genome.nodes)})
+        raise ValueError(f"{genome.name or 'this cell'} uses genome format 2 ({', '.join(uses)})"
+                         ", which the standalone export does not write yet; the compiled "
+                         "modules (compile_rnn, compile_cell) run it")
     order = topo_order(genome)
     pos = {n.name: k for k, n in enumerate(order)}
     state_var = {s: f"s{j}" for j, s in enumerate(genome.states)}

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from lstm_search.compile import (
     Plan,
     build_plan,
+    dense_params,
     init_parameters,
     make_kernel,
     make_parameters,
@@ -55,8 +56,19 @@ class RecurrentLayer(nn.Module):
     def zero_states(self, batch: int, like: Tensor) -> tuple[Tensor, ...]:
         return tuple(like.new_zeros(batch, self.hidden_size) for _ in range(self.n_states))
 
-    def forward(self, x: Tensor, states: tuple[Tensor, ...] | list[Tensor] | None = None
-                ) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def forward(self, x: Tensor, states: tuple[Tensor, ...] | list[Tensor] | None = None, *,
+                t0: int = 0) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """``t0``: the step index of x's first step, for a clocked cell (genome format 2)
+        continuing a sequence; a cell reading ``below:`` sees zeros (a first layer)."""
+        y, new, _ = self.run(x, states, t0=t0)
+        return y, new
+
+    def run(self, x: Tensor, states: tuple[Tensor, ...] | list[Tensor] | None = None,
+            below: list[Tensor] | None = None, *, t0: int = 0
+            ) -> tuple[Tensor, tuple[Tensor, ...], list[Tensor]]:
+        """:meth:`forward` with genome format 2's stack inputs and outputs: ``below`` holds the
+        layer below's values (T, B, n) of the states ``plan.below`` (None: zeros, the first
+        layer); returns also this layer's values (T, B, n) of those states at every step."""
         if x.dim() != 3 or x.shape[2] != self.input_size or x.shape[0] < 1:
             raise ValueError(f"expected input (T >= 1, B, {self.input_size}), got "
                              f"{tuple(x.shape)}")
@@ -72,9 +84,17 @@ class RecurrentLayer(nn.Module):
         if len(states) != self.n_states or any(tuple(s.shape) != want for s in states):
             raise ValueError(f"expected {self.n_states} state tensor(s) of shape {want}, got "
                              f"{[tuple(s.shape) for s in states]}")
-        params = dict(self.named_parameters(recurse=False))
-        y, new = self.kernel(x, states, params)
-        return y, tuple(new)
+        if isinstance(t0, bool) or not isinstance(t0, int) or t0 < 0:
+            raise ValueError(f"t0 must be a non-negative int, got {t0!r}")
+        if below is not None:
+            want3 = (x.shape[0], x.shape[1], self.hidden_size)
+            if len(below) != len(self.plan.below) or any(tuple(u.shape) != want3
+                                                         for u in below):
+                raise ValueError(f"expected {len(self.plan.below)} tensor(s) from the layer "
+                                 f"below of shape {want3}, got {[tuple(u.shape) for u in below]}")
+        params = dense_params(self.plan, dict(self.named_parameters(recurse=False)))
+        y, new, emitted = self.kernel(x, states, params, below, t0)
+        return y, tuple(new), emitted
 
     def extra_repr(self) -> str:
         name = self.genome.name or "genome"

@@ -14,7 +14,9 @@ State = Tensor | tuple[Tensor, ...]
 class RecurrentStack(nn.Module):
     """``num_layers`` layers of one cell; layer k > 0 reads layer k − 1's output (the genome's
     output node), with dropout between layers only (never on recurrent connections; Zaremba et
-    al. 2014).
+    al. 2014). A cell reading ``below:<state>`` (genome format 2) also reads layer k − 1's new
+    value of that state at the same step (Yao et al. 2015's depth gate; no dropout on it);
+    layer 0 reads zeros there. ``t0`` is the step index of x's first step for clocked cells.
 
     ``forward(x, state=None) -> (output, state)``: ``output`` (T, B, n) of the last layer
     ((B, T, n) with ``batch_first``); ``state`` a (num_layers, B, n) tensor for a one-state cell
@@ -63,15 +65,18 @@ class RecurrentStack(nn.Module):
                                  f"{self.hidden_size}), got {tuple(p.shape)}")
         return [tuple(p[k] for p in parts) for k in range(self.num_layers)]
 
-    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def forward(self, x: Tensor, state: State | None = None, *, t0: int = 0
+                ) -> tuple[Tensor, State]:
         if self.batch_first:
             x = x.transpose(0, 1)  # (T, B, m)
         finals: list[tuple[Tensor, ...]] = []
+        below: list[Tensor] | None = None  # format 2: the layer below's states (below:<s>)
         for k, (layer, s) in enumerate(zip(self.layers, self._split_state(state),
                                            strict=True)):
             if k > 0:
                 x = self.dropout(x)
-            x, new = layer(x, s)
+            x, new, emitted = layer.run(x, s, below, t0=t0)
+            below = emitted or None
             finals.append(new)
         out = x.transpose(0, 1) if self.batch_first else x
         stacked = tuple(torch.stack([f[j] for f in finals], 0) for j in range(self.n_states))

@@ -17,6 +17,8 @@ def rename(g: Genome, nodes: dict[str, str] | None = None,
     m = {**(nodes or {}), **(states or {})}
 
     def r(v: str) -> str:
+        if v.startswith("below:"):  # format 2: the layer below's value of a state
+            return "below:" + m.get(v[6:], v[6:])
         return m.get(v, v)
 
     return Genome(

@@ -21,7 +21,7 @@ def test_dot_mentions_every_node_and_edge(name: str) -> None:
     for n in g.nodes:
         assert f'"{n.name}" [label=' in dot
         for i in n.inputs:
-            src = f"in:{i}" if i in g.inputs else i
+            src = f"in:{i}" if i in g.inputs or i.startswith("below:") else i
             assert f'"{src}" -> "{n.name}"' in dot
     for s, v in g.new_states.items():
         assert f'"{v}" -> "out:{s}"' in dot

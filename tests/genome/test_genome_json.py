@@ -35,7 +35,10 @@ def test_json_round_trip(name: str, tmp_path) -> None:
     g = zoo.get(name)
     text = g.to_json()
     data = json.loads(text)
-    assert data["format"] == FORMAT and data["version"] == FORMAT_VERSION and data["name"] == name
+    # written with the oldest version that holds the cell (format-1 cells stay version 1)
+    version = 2 if name in ("depth_gated", "clockwork") else 1
+    assert data["format"] == FORMAT and data["version"] == version <= FORMAT_VERSION
+    assert data["name"] == name
     assert Genome.from_json(text) == g
     assert Genome.from_dict(g.to_dict()) == g
     path = tmp_path / f"{name}.json"

@@ -81,8 +81,8 @@ def test_unknown_op() -> None:
 
 
 def test_reserved_op() -> None:
-    p = only(validate(with_node(base(), Node("s", "clock", ("xh", "hh")))), "reserved-op")
-    assert p.where == "node 's'" and "Clockwork" in p.message
+    p = only(validate(with_node(base(), Node("s", "conv", ("xh", "hh")))), "reserved-op")
+    assert p.where == "node 's'" and "ConvLSTM" in p.message
 
 
 def test_wrong_arity() -> None:
@@ -106,9 +106,9 @@ def test_dangling_input() -> None:
 
 
 def test_reserved_input() -> None:
-    p = only(validate(with_node(base(), Node("s", "add", ("xh", "hh", "below:c")))),
+    p = only(validate(with_node(base(), Node("s", "add", ("xh", "hh", "above:h")))),
              "reserved-input")
-    assert p.where == "node 's'" and "Depth-Gated" in p.message
+    assert p.where == "node 's'" and "Grid LSTM" in p.message
 
 
 def test_cyclic_inputs() -> None:
