@@ -66,6 +66,9 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=None, help="check only the first N recipes")
     ap.add_argument("--hidden", type=int, default=16, help="width for the output check")
     args = ap.parse_args()
+    if not Path(args.log_dir).is_dir():
+        ap.error(f"{args.log_dir}: no such folder (the benchmark's unzipped "
+                 "train_logs_wikitext-2 logs)")  # exits 2, writes nothing
     torch.set_num_threads(1)
     sources, unreadable = read_recipes(args.log_dir)
     sources = sources[: args.limit]

@@ -43,10 +43,25 @@ def register(parser: argparse.ArgumentParser) -> None:
                    help="data folder, as the other commands take it (instead of DIR)")
 
 
+class _UnknownDataset(ValueError):
+    """A dataset name the registry does not know (bad input: exit 2)."""
+
+
 def _names(names: list[str]) -> list[str]:
+    import difflib
+
     from lstm_search.data import dataset_names
 
-    return dataset_names() if names == ["all"] else names
+    known = dataset_names()
+    if names == ["all"]:
+        return known
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise _UnknownDataset(f"unknown dataset {name!r}; {hint}known: {', '.join(known)} "
+                                  "(or all)")
+    return names
 
 
 def _list() -> int:
@@ -75,8 +90,13 @@ def _download(args: argparse.Namespace) -> int:
         print(msg, file=sys.stderr)
 
     try:
+        names = _names(args.names)
+    except _UnknownDataset as e:
+        print(f"lstm-search data download: error: {e}", file=sys.stderr)
+        return 2
+    try:
         download(
-            _names(args.names),
+            names,
             resolve_data_dir(args.to),
             url_base=args.url_base,
             progress=not args.quiet,
@@ -96,13 +116,20 @@ def _check(args: argparse.Namespace) -> int:
     folder, names = args.dir, args.names
     if args.data_dir is not None:  # then every positional word is a dataset name
         folder, names = args.data_dir, [*([args.dir] if args.dir else []), *names]
-    report = check_data_dir(resolve_data_dir(folder), _names(names) or None)
+    try:
+        wanted = _names(names) or None
+    except _UnknownDataset as e:
+        print(f"lstm-search data check: error: {e}", file=sys.stderr)
+        return 2
+    report = check_data_dir(resolve_data_dir(folder), wanted)
     for line in report.ok:
         print(f"ok       {line}")
     for line in report.problems:
         print(f"PROBLEM  {line}")
     if report.problems:
-        print(f"{len(report.problems)} problem(s) in {report.data_dir}", file=sys.stderr)
+        print(f"{len(report.problems)} problem(s) in {report.data_dir}; a missing dataset is "
+              f"fetched with: lstm-search data download NAME --to {report.data_dir}",
+              file=sys.stderr)
         return 1
     print(f"all good: {', '.join(report.datasets)} in {report.data_dir}")
     return 0

@@ -484,9 +484,18 @@ def test_a_ctrl_c_swallowed_by_a_finaliser_is_raised_at_the_next_safe_point() ->
         def __del__(self) -> None:
             signal.raise_signal(signal.SIGINT)  # KeyboardInterrupt inside __del__: lost
 
+    # the handler an interactive driver starts with (an earlier test may have left another)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _finaliser_swallows_then_check_raises(Finalised, catch_interrupts, check)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _finaliser_swallows_then_check_raises(finalised: type, catch_interrupts, check) -> None:
     with catch_interrupts():
         check()  # nothing pressed yet
-        Finalised()
+        finalised()
         with pytest.raises(KeyboardInterrupt):
             check()
     check()  # outside the block nothing is pending
