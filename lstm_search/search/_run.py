@@ -345,6 +345,14 @@ def _resumed(path: Path, exp_dir: Path, run: str | None, sets: Mapping[str, Any]
     elif isinstance(recorded, dict):  # nothing to rebuild from: the file, compared
         changed = settings_changes(recorded, declared.to_dict())
     # (a run.json without its resolved settings, written by hand, has nothing to compare)
+    if (changed or drift) and not force and bool(inv.get("smoke")) != smoke:
+        # the usual cause, said first: the latest run was a smoke run (or the reverse)
+        kind = ("a --smoke run and this command is not" if inv.get("smoke")
+                else "not a --smoke run and this command is")
+        raise ExperimentError(
+            f"--resume: run {run!r} ({run_file}) was {kind}: resume it "
+            f"{'with' if inv.get('smoke') else 'without'} --smoke, start a new run (leave out "
+            f"--resume), or name another run with --run")
     if (changed or drift) and not force:
         was = (" (the run was a --smoke run; this command is not)"
                if inv.get("smoke") and not smoke else

@@ -108,3 +108,17 @@ def test_ray_trials_rebuild_the_recorded_experiment(tmp_path: Path) -> None:
     _forced_resume(path, out, backend="ray", num_cpus=1, evaluate=None)  # trained for real
     ray_rows = [r for r in rows(out / "tiny" / "r") if r["search"].startswith("ray")]
     assert len(ray_rows) == 2 and {r["epochs"] for r in ray_rows} == {1}  # not the file's 2
+
+
+def test_resuming_a_smoke_run_without_smoke_says_so_first(tmp_path: Path) -> None:
+    """The usual reason a plain --resume is refused: the latest run was a smoke run."""
+    from lstm_search.experiment import ExperimentError
+
+    path = write_experiment(tmp_path, smoke={"search.trials": 2, "task.n_train": 128})
+    out = tmp_path / "results"
+    run_experiment(str(path), out=out, run="r", smoke=True, evaluate=fake_evaluate,
+                   stream=io.StringIO())
+    with pytest.raises(ExperimentError, match=r"run 'r' .* was a --smoke run and this command "
+                                              r"is not: resume it with --smoke"):
+        run_experiment(str(path), out=out, run="r", resume=True, evaluate=fake_evaluate,
+                       stream=io.StringIO())
