@@ -405,7 +405,11 @@ def _set(obj: T, path: list[str], value: Any, full_key: str, root: Any) -> T:
     names = [f.name for f in dataclasses.fields(obj)]
     head = path[0]
     if head not in names:
-        raise ConfigError(f"unknown configuration key {full_key!r}; known keys: "
+        import difflib
+
+        close = difflib.get_close_matches(full_key, config_keys(root), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"unknown configuration key {full_key!r}; {hint}known keys: "
                           f"{', '.join(config_keys(root))}")
     current = getattr(obj, head)
     if len(path) > 1:
@@ -419,7 +423,10 @@ def _set(obj: T, path: list[str], value: Any, full_key: str, root: Any) -> T:
     tp = hints[head]
     try:
         parsed = _coerce(value, tp)
-    except (TypeError, ValueError, json.JSONDecodeError):
+    except json.JSONDecodeError as e:  # before ValueError, its base class
+        raise ConfigError(f"bad value for {full_key!r}: {value!r} is not valid JSON ({e.msg} "
+                          f"at character {e.pos}); expected {_type_phrase(tp)}") from None
+    except (TypeError, ValueError):
         raise ConfigError(f"bad value for {full_key!r}: {value!r} is not "
                           f"{_type_phrase(tp)}") from None
     choices = _CHOICES.get((type(obj), head))

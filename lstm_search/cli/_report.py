@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         for p in missing:
-            print(f"lstm-search report: results path does not exist: {p}", file=sys.stderr)
+            print(f"lstm-search report: error: results path does not exist: {p} "
+                  "(`lstm-search runs` lists the runs under ./results)", file=sys.stderr)
         return 2
     baselines = [b.strip() for b in (args.baseline or "lstm,gru").split(",") if b.strip()]
     if not baselines:

@@ -63,7 +63,8 @@ def test_overrides_parse_strings_and_values() -> None:
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"train.lrr": "1"}, "unknown configuration key 'train.lrr'; known keys: .*train.lr,"),
+    ({"train.lrr": "1"},
+     r"unknown configuration key 'train.lrr'; did you mean 'train.lr'\? known keys: .*train.lr,"),
     ({"nope": "1"}, "unknown configuration key 'nope'"),
     ({"train.lr.x": "1"}, "'lr' has no sub-keys"),
     ({"train": "1"}, "is a section"),
