@@ -450,7 +450,12 @@ def get(name: str) -> Genome:
     try:
         factory = _FACTORIES[name]
     except KeyError:
-        raise KeyError(f"no cell named {name!r} in the zoo; known: {', '.join(names())}") from None
+        import difflib
+
+        close = difflib.get_close_matches(str(name), names(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise KeyError(f"no cell named {name!r} in the zoo; {hint}known: "
+                       f"{', '.join(names())}") from None
     if name not in _CACHE:
         _CACHE[name] = factory()
     return _CACHE[name]

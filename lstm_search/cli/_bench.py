@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
     for b in backends:
         if b not in BACKENDS:
-            print(f"unknown backend {b!r}; choose from {', '.join(BACKENDS)}", file=sys.stderr)
+            print(f"lstm-search bench: error: unknown backend {b!r}; choose from "
+                  f"{', '.join(BACKENDS)}", file=sys.stderr)
             return 2
     cells = zoo.names() if args.all_zoo else (args.cell,)
     for c in cells:
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
     for flag in ("hidden", "batch", "seq", "repeats"):
         if getattr(args, flag) < 1:
-            print(f"--{flag} must be >= 1", file=sys.stderr)
+            print(f"lstm-search bench: error: --{flag} must be >= 1",
+                  file=sys.stderr)
             return 2
     import torch
 

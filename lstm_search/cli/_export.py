@@ -28,13 +28,16 @@ def run(args: argparse.Namespace) -> int:
         genome = load_cell(args.cell)
         src = export_torch(genome)
     except KeyError as e:
-        print(e.args[0] if e.args else e, file=sys.stderr)
+        print(f"lstm-search export: error: {e.args[0] if e.args else e}",
+              file=sys.stderr)
         return 2
     except (OSError, UnicodeDecodeError) as e:
-        print(f"{args.cell}: cannot read: {e}", file=sys.stderr)
+        print(f"lstm-search export: error: {args.cell}: cannot read: {e}",
+              file=sys.stderr)
         return 2
     except ValueError as e:  # GenomeError, or a format-2 cell the exporter does not write
-        print(e, file=sys.stderr)
+        print(f"lstm-search export: error: {e}",
+              file=sys.stderr)
         return 2
     if args.output is None:
         sys.stdout.write(src)
@@ -43,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(src)
     except OSError as e:
-        print(f"{args.output}: cannot write: {e.strerror or e}", file=sys.stderr)
+        print(f"lstm-search export: error: {args.output}: cannot write: {e.strerror or e}",
+              file=sys.stderr)
         return 2
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

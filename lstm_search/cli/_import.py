@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if args.kind == "darts":
         return _darts(args)
     if not Path(args.source).exists():
-        print(f"{args.source}: no such file or folder", file=sys.stderr)
+        print(f"lstm-search import: error: {args.source}: no such file or folder",
+              file=sys.stderr)
         return 2
     report = import_recipes(args.source, args.out)
     for line in [*report.unreadable, *report.refused]:
@@ -55,7 +56,8 @@ def _darts(args: argparse.Namespace) -> int:
     from lstm_search.genome import GenomeError, genome_id, import_darts
 
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", args.name):
-        print(f"--name {args.name!r}: must be an identifier (it names the file)", file=sys.stderr)
+        print(f"lstm-search import: error: --name {args.name!r}: must be an identifier (it "
+              "names the file)", file=sys.stderr)
         return 2
     text = args.source
     if not text.lstrip().startswith(("Genotype", "{")):

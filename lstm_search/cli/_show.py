@@ -81,13 +81,16 @@ def _run(args: argparse.Namespace) -> int:
     try:
         genome = load_cell(args.cell)
     except KeyError as e:
-        print(e.args[0] if e.args else str(e), file=sys.stderr)
+        print(f"lstm-search show: error: {e.args[0] if e.args else str(e)}",
+              file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"{args.cell}: cannot read: {e.strerror or e}", file=sys.stderr)
+        print(f"lstm-search show: error: {args.cell}: cannot read: {e.strerror or e}",
+              file=sys.stderr)
         return 2
     except GenomeError as e:
-        print(str(e), file=sys.stderr)
+        print(f"lstm-search show: error: {e}",
+              file=sys.stderr)
         return 2
     problems = validate(genome)
     if problems and not (args.json or args.dot):
@@ -126,7 +129,8 @@ def _run(args: argparse.Namespace) -> int:
             print(generated_source(genome, backend=args.backend, input_size=args.input_size,
                                    hidden_size=args.hidden_size))
         except ValueError as e:  # unknown backend
-            print(str(e), file=sys.stderr)
+            print(f"lstm-search show: error: {e}",
+                  file=sys.stderr)
             return 2
     else:
         print(printable(to_equations(genome)))
