@@ -13,6 +13,7 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -116,13 +117,14 @@ def test_a_trial_whose_row_cannot_be_written_is_not_done_and_resume_runs_it(
     assert points(run_dir) == points(reference)
 
 
-def test_grid_draws_abandoned_points_never_a_point_running_elsewhere(tmp_path: Path) -> None:
-    """Driver killed with trials 2 and 3 running, --resume with two workers: once every point
-    has been started, the next trial must take an abandoned point, not one still running in
-    the other worker (Optuna's own rule), or one point runs twice and another never."""
+def _grid_study(tmp_path: Path, record_in: Path | None = None) -> tuple[Any, Any]:
+    """For the 12-point grid: an in-memory study with the run's grid sampler (counting
+    ``record_in``'s rows as held when given), and ``ask()``, which draws the next trial."""
     exp = load_experiment(str(grid_experiment(tmp_path)))
     study = optuna.create_study(storage=optuna.storages.InMemoryStorage(),
                                 sampler=make_sampler(exp, exp.seed), direction="maximize")
+    if record_in is not None:
+        study.sampler.record_in(exp, record_in)
     space = {k: optuna.distributions.CategoricalDistribution(v)
              for k, v in make_sampler(exp, 0)._search_space.items()}
 
@@ -132,6 +134,14 @@ def test_grid_draws_abandoned_points_never_a_point_running_elsewhere(tmp_path: P
         t.suggest_categorical("lr", space["lr"].choices)
         return t
 
+    return study, ask
+
+
+def test_grid_draws_abandoned_points_never_a_point_running_elsewhere(tmp_path: Path) -> None:
+    """Driver killed with trials 2 and 3 running, --resume with two workers: once every point
+    has been started, the next trial must take an abandoned point, not one still running in
+    the other worker (Optuna's own rule), or one point runs twice and another never."""
+    study, ask = _grid_study(tmp_path)
     started = [ask() for _ in range(12)]
     for t in started:
         if t.number not in (2, 3, 11):
@@ -150,20 +160,8 @@ def test_grid_never_redraws_a_point_the_table_has_a_row_for(tmp_path: Path,
     """The record decides: a trial the study gave up (abandoned) although its row landed (a
     study write lost when a process died mid-write, a row appended after the sweep) keeps its
     point; the next trial takes the other abandoned point, never a second row for one point."""
-    exp = load_experiment(str(grid_experiment(tmp_path)))
     run_dir = tmp_path / "run"
-    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(),
-                                sampler=make_sampler(exp, exp.seed), direction="maximize")
-    study.sampler.record_in(exp, run_dir)
-    space = {k: optuna.distributions.CategoricalDistribution(v)
-             for k, v in make_sampler(exp, 0)._search_space.items()}
-
-    def ask() -> optuna.Trial:
-        t = study.ask()
-        t.suggest_categorical("cell", space["cell"].choices)
-        t.suggest_categorical("lr", space["lr"].choices)
-        return t
-
+    study, ask = _grid_study(tmp_path, record_in=run_dir)
     started = [ask() for _ in range(12)]
     for t in started:
         if t.number not in (2, 3):
