@@ -70,11 +70,12 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
 
     The figure Greff et al. (2015, fig. 3) is known for: the top panel shows all completed
     trials (robustness to hyperparameters; marks from Mann-Whitney U), the bottom panel the best
-    10% by validation score (tuned quality; marks from Welch's t-test). Boxes span the
-    quartiles, whiskers the full range, the line is the median and the red dot the mean. Cells
-    significantly better than the baseline (Holm-corrected) are blue, worse ones orange, the
-    baseline dark grey; stars give the corrected p-value. Cells are ordered best first by the
-    mean of their best trials.
+    10% by validation score (tuned quality; marks from Welch's t-test), drawn only where that
+    selection applies (at least 3 of at least 20 trials; the comparison's ``top_applies``).
+    Boxes span the quartiles, whiskers the full range, the line is the median and the red dot
+    the mean. Cells significantly better than the baseline (Holm-corrected) are blue, worse ones
+    orange, the baseline dark grey; stars give the corrected p-value. Cells are ordered best
+    first by the mean of their best trials.
 
     Args:
         comparison: the table of :func:`~lstm_search.analysis.compare_to_baselines` (computed
@@ -108,17 +109,21 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
             return COLORS.get(str(comp.loc[cell, column]), COLORS[NO_DIFFERENCE])
         return COLORS[INSUFFICIENT]
 
+    # Greff's tuned panel only where the best-10% rule applies (at least 3 of at least 20)
+    tuned = not len(comp) or ("top_applies" not in comp.columns
+                              or comp["top_applies"].astype(bool).any())
     width = max(6.5, 0.62 * len(order) + 2.2)
     with style() as sns:
-        fig = new_figure(width, 7.4)
-        axes = fig.subplots(2, 1, sharex=True)
+        fig = new_figure(width, 7.4 if tuned else 4.4)
+        axes = list(np.atleast_1d(fig.subplots(2 if tuned else 1, 1, sharex=True)))
         panels = [
             (axes[0], done, "verdict", "p_holm",
              f"All completed trials ({_lead_test(comp)} vs {baseline})"),
-            (axes[1], tops, "verdict_tuned", "welch_p_holm",
-             f"Best {top_fraction:.0%} by validation, at least {min_top} "
-             f"(Welch's t-test vs {baseline})"),
         ]
+        if tuned:
+            panels.append((axes[1], tops, "verdict_tuned", "welch_p_holm",
+                           f"Best {top_fraction:.0%} by validation, at least {min_top} "
+                           f"(Welch's t-test vs {baseline})"))
         for k, (ax, data, vcol, pcol, title) in enumerate(panels):
             palette = {c: colour(c, vcol) for c in order}
             with warnings.catch_warnings():  # seaborn 0.13 passes vert= to matplotlib 3.11
@@ -156,8 +161,8 @@ def variant_boxplot(df: pd.DataFrame, comparison: pd.DataFrame | None = None, *,
             ax.set_title(title, loc="left")
             ax.set_xlabel("")
             ax.set_ylabel(direction_label(name, direction))
-        axes[1].tick_params(axis="x", rotation=35 if max(map(len, order)) > 5 else 0)
-        for lab in axes[1].get_xticklabels():
+        axes[-1].tick_params(axis="x", rotation=35 if max(map(len, order)) > 5 else 0)
+        for lab in axes[-1].get_xticklabels():
             lab.set_ha("right" if max(map(len, order)) > 5 else "center")
             if lab.get_text() == baseline:
                 lab.set_fontweight("bold")

@@ -368,11 +368,15 @@ def _task_section(r: _Report, tdf: pd.DataFrame, task: str, curves: pd.DataFrame
             r.add("p", _verdict_sentence(comp, base, alpha, margin is None))
             view, classes = _comparison_view(comp, alpha)
             r.add("table", table=view, classes=classes)
-            r.figure(f"{slug}-variants-vs-{base}",
-                     f"Variants against `{base}`: test metric of all completed trials (top) and "
-                     f"of the best {top_fraction:.0%} by validation (bottom); colours: the "
-                     f"verdict of the table above (top) and of Greff's tuned comparison "
-                     f"(bottom, grey where it does not apply).",
+            tuned = bool(comp["top_applies"].astype(bool).any()) if len(comp) else True
+            caption = (f"Variants against `{base}`: test metric of all completed trials (top) "
+                       f"and of the best {top_fraction:.0%} by validation (bottom); colours: "
+                       "the verdict of the table above (top) and of Greff's tuned comparison "
+                       "(bottom, grey where it does not apply)." if tuned else
+                       f"Variants against `{base}`: test metric of all completed trials; "
+                       "colours: the verdict of the table above (Greff's best-10% panel is "
+                       "left out: too few trials for it).")
+            r.figure(f"{slug}-variants-vs-{base}", caption,
                      lambda base=base: _plots.variant_boxplot(
                          tdf, comparison, baseline=base, metric=name, alpha=alpha, **opts))
 

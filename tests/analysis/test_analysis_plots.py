@@ -185,7 +185,7 @@ def test_a_single_trial_baseline_is_drawn_visibly(greff_table):
     df = greff_table[(greff_table["cell"] != "lstm") | (greff_table.index == lstm.index[0])]
     fig = variant_boxplot(df, baseline="lstm")
     value = lstm["test.nll"].iloc[0]
-    position = [t.get_text() for t in fig.axes[1].get_xticklabels()].index("lstm")
+    position = [t.get_text() for t in fig.axes[-1].get_xticklabels()].index("lstm")
     for ax in fig.axes:
         big = [c for c in ax.collections if len(c.get_offsets()) == 1
                and np.allclose(c.get_offsets()[0], [position, value])
