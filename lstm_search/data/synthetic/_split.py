@@ -62,7 +62,7 @@ class SyntheticSplit:
     mask: np.ndarray  # (N, T) bool
     lengths: np.ndarray  # (N,) int64
     vocab: Vocabulary | None  # input symbols; None for real-valued inputs
-    n_classes: int | None = None  # classify: number of classes; lm: len(vocab)
+    n_classes: int | None = None  # classify, tag: number of classes; lm: len(vocab)
     text: tuple[str, ...] | None = None  # the generated strings, for reading and tests
 
     def __post_init__(self) -> None:
