@@ -114,10 +114,12 @@ class TaskConfig:
 
     ``name`` is a key of :data:`lstm_search.tasks.TASKS`: ``ptb``, ``ptb_char``, ``wikitext2``,
     ``jsb``, ``nottingham``, ``musedata``, ``piano_midi``, ``arithmetic``, ``xml``, ``memorize``,
-    ``adding``, ``recall``. ``data_dir`` is the folder holding ``ptb/``, ``music/`` ... (None:
-    the environment variable ``LSTM_SEARCH_DATA``, else ``./data``). ``subset`` keeps a fraction
-    of the training split (smoke runs). The remaining fields are options of the synthetic tasks;
-    None means the task's own default.
+    ``adding``, ``recall``, ``mqar``, ``selective_copy``, ``parity``, ``waveform``. ``data_dir``
+    is the folder holding ``ptb/``, ``music/`` ... (None: the environment variable
+    ``LSTM_SEARCH_DATA``, else ``./data``). ``subset`` keeps a fraction of the training split
+    (smoke runs). The remaining fields are options of the synthetic tasks; None means the
+    task's own default, and setting one a task does not take is an error when the task is
+    built (:mod:`lstm_search.tasks._synthetic` lists which task takes which).
     """
 
     name: str = "ptb"
@@ -126,6 +128,12 @@ class TaskConfig:
     eval_subset: float | None = None  # fraction of the valid and test splits (smoke runs only)
     seq_len: int | None = None  # synthetic tasks: sequence length (adding, recall, xml ...)
     gap: int | None = None  # recall: distance between the cue and the query
+    vocab_size: int | None = None  # mqar (keys + values), selective_copy (data symbols)
+    n_pairs: int | None = None  # mqar: key-value pairs in the context
+    n_queries: int | None = None  # mqar: keys asked for (None: every pair)
+    n_copy: int | None = None  # selective_copy: data tokens to remember and copy
+    modulus: int | None = None  # parity: the count of ones modulo this (2: parity)
+    test_len: int | None = None  # parity: longest valid/test string (training: up to seq_len)
     n_train: int | None = None  # synthetic tasks: number of training sequences
     n_valid: int | None = None
     n_test: int | None = None
@@ -135,7 +143,10 @@ class TaskConfig:
         _problems(self, {"subset": ("frac", 0), "eval_subset": ("frac", 0),
                          "seq_len": ("int>=", 1), "gap": ("int>=", 1), "n_train": ("int>=", 1),
                          "n_valid": ("int>=", 1), "n_test": ("int>=", 1),
-                         "data_seed": ("int>=", 0)})
+                         "data_seed": ("int>=", 0), "vocab_size": ("int>=", 2),
+                         "n_pairs": ("int>=", 1), "n_queries": ("int>=", 1),
+                         "n_copy": ("int>=", 1), "modulus": ("int>=", 2),
+                         "test_len": ("int>=", 2)})
 
 
 @dataclass(frozen=True)

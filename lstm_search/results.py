@@ -421,8 +421,8 @@ _ROW_TYPES: dict[str, tuple[type, ...]] = {
 }
 # metrics whose values lie in [0, 1], and those that cannot be negative
 _UNIT_METRICS = frozenset({"acc", "accuracy", "f1", "auc", "precision", "recall_score"})
-_NONNEG_METRICS = frozenset({"nll", "loss", "bpc", "bpd", "bits", "mse", "mae", "rmse", "cer",
-                             "wer", "per", "error", "err"})
+_NONNEG_METRICS = frozenset({"nll", "loss", "bpc", "bpd", "bits", "mse", "nmse", "mae", "rmse",
+                             "cer", "wer", "per", "error", "err"})
 ABSURD = 1e100  # no metric of a trial is this large: a value beyond it is a damaged record
 PROBLEMS_ATTR = "problems"  # DataFrame.attrs key: what load_results skipped or flagged
 

@@ -57,7 +57,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "JSON file")
     parser.add_argument("--task", required=True,
                         help="ptb, ptb_char, wikitext2, jsb, nottingham, musedata, piano_midi, "
-                             "arithmetic, xml, memorize, adding, recall")
+                             "arithmetic, xml, memorize, adding, recall, mqar, selective_copy, "
+                             "parity, waveform")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding ptb/, wikitext-2/, music/ (default: "
                              "$LSTM_SEARCH_DATA, else ./data)")

@@ -101,6 +101,10 @@ _EXPORTS: dict[str, str] = {
     "memorize": "lstm_search.data.synthetic",
     "adding": "lstm_search.data.synthetic",
     "recall": "lstm_search.data.synthetic",
+    "mqar": "lstm_search.data.synthetic",
+    "selective_copy": "lstm_search.data.synthetic",
+    "parity": "lstm_search.data.synthetic",
+    "waveform": "lstm_search.data.synthetic",
 }
 
 __all__ = sorted(_EXPORTS)

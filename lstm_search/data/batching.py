@@ -135,7 +135,8 @@ class SyntheticBatch(NamedTuple):
     """A time-major batch of a synthetic task from :func:`synthetic_batches`."""
 
     inputs: torch.Tensor  # (T, B) int64 ids, or (T, B, F) float32 for real-valued inputs
-    targets: torch.Tensor  # kind "lm": (T, B) int64; "classify": (B,) int64; "regress": (B,)
+    targets: torch.Tensor  # "lm", "tag": (T, B) int64; "series": (T, B) float32;
+    # "classify": (B,) int64; "regress": (B,) float32
     mask: torch.Tensor  # (T, B) bool: the scored steps
     valid: torch.Tensor  # (T, B) bool: real (not padding) steps
     lengths: torch.Tensor  # (B,) int64
@@ -153,8 +154,10 @@ def synthetic_batches(
 
     With ``seed`` the examples are shuffled by a generator of that seed; otherwise kept in
     order. For kinds "classify"/"regress" the answer is read at step ``lengths - 1`` (the
-    single True of each ``mask`` column).
+    single True of each ``mask`` column); the other kinds have a target per step.
     """
+    from lstm_search.data.synthetic import PER_STEP_KINDS
+
     if batch_size < 1:
         raise ValueError(f"synthetic_batches: batch_size must be >= 1, got {batch_size}")
     n = len(split)
@@ -170,7 +173,8 @@ def synthetic_batches(
             # (N, T, ...) rows idx -> (t, B, ...) on device
             return torch.from_numpy(np.ascontiguousarray(a[idx, :t].swapaxes(0, 1))).to(device)
 
-        targets = tm(split.targets) if split.kind == "lm" else torch.from_numpy(split.targets[idx])
+        targets = (tm(split.targets) if split.kind in PER_STEP_KINDS
+                   else torch.from_numpy(split.targets[idx]))
         yield SyntheticBatch(
             inputs=tm(split.inputs),
             targets=targets.to(device),

@@ -24,6 +24,7 @@ from lstm_search.nn._models import (
     RecurrentModel,
     SequenceClassifier,
     SequenceRegressor,
+    StepRegressor,
     detach_state,
 )
 from lstm_search.nn._script import to_torchscript
@@ -43,6 +44,7 @@ __all__ = [
     "RecurrentStack",
     "SequenceClassifier",
     "SequenceRegressor",
+    "StepRegressor",
     "compile_cell",
     "compile_rnn",
     "detach_state",

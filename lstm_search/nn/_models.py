@@ -29,6 +29,7 @@ __all__ = [
     "RecurrentModel",
     "SequenceClassifier",
     "SequenceRegressor",
+    "StepRegressor",
     "detach_state",
 ]
 
@@ -174,3 +175,18 @@ class SequenceRegressor(RecurrentModel):
     def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
         out, state = super().forward(x, state)  # (B, n_targets)
         return (out.squeeze(-1) if out.shape[-1] == 1 else out), state
+
+
+class StepRegressor(RecurrentModel):
+    """One real value per step from real-valued inputs (Koutník et al. 2014's sequence
+    generation: the stack is driven by a constant input and its output is the waveform).
+    Output ``(T, B)``."""
+
+    def __init__(self, rnn: nn.Module, *, hidden_size: int, dropout: float = 0.0,
+                 input_noise: float = 0.0) -> None:
+        super().__init__(rnn, hidden_size=hidden_size, n_outputs=1, dropout=dropout,
+                         input_noise=input_noise)
+
+    def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
+        out, state = super().forward(x, state)  # (T, B, 1)
+        return out.squeeze(-1), state

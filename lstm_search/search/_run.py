@@ -196,6 +196,19 @@ def _open_storage(url: str) -> None:
                               f"({type(e).__name__}: {first})") from None
 
 
+def check_tasks(exp: Experiment) -> None:
+    """Raise :class:`ExperimentError` when the task or a stage's task is unknown or is given an
+    option it does not take (``task.name=mqar`` with the ``task.gap`` of a recall experiment):
+    every trial would fail the same way."""
+    from lstm_search.tasks import check_task_config
+
+    for where, task in (("task", exp.task), *(("stages.task", s.task) for s in exp.stages)):
+        try:
+            check_task_config(task)
+        except ConfigError as e:
+            raise ExperimentError(f"experiment {exp.name!r}: {where}: {e}") from None
+
+
 def check_hparam_values(exp: Experiment) -> None:
     """Raise :class:`ExperimentError` when a value the space can give a hyperparameter (a
     ``Choice``'s values, a ``Fixed`` or constant value, a range's ends) is out of the setting's
@@ -388,6 +401,7 @@ def _check_before_writing(exp: Experiment, backend: str, *, explicit_storage: st
     """Every problem with the backend, the hyperparameters or the storage, before anything is
     written."""
     check_backend(exp, backend, storage=explicit_storage)
+    check_tasks(exp)
     check_hparam_values(exp)
     if retry_failed and not resume:
         raise ExperimentError("--retry-failed runs the failed trials of an earlier run again: "
@@ -561,5 +575,5 @@ def record_problems(run_dir: str | Path, *, backend: str = "optuna", storage: st
 
 
 __all__ = ["BACKENDS", "RunOutcome", "check_backend", "check_hparam_values", "check_storage",
-           "record_problems", "resume_command", "resume_line", "run_experiment",
+           "check_tasks", "record_problems", "resume_command", "resume_line", "run_experiment",
            "settings_changes"]

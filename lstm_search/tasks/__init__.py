@@ -19,7 +19,14 @@ xml             Jozefowicz 2015, synthetic              valid.acc    maximize
 memorize        Jozefowicz 2015, synthetic              valid.acc    maximize
 adding          Hochreiter & Schmidhuber 1997           valid.mse    minimize
 recall          long-lag recall, synthetic              valid.acc    maximize
+mqar            Arora 2023 (Zoology), synthetic         valid.acc    maximize
+selective_copy  Gu & Dao 2023 (Mamba), synthetic        valid.acc    maximize
+parity          Delétang 2023, longer test strings      valid.acc    maximize
+waveform        Koutník 2014, generation, synthetic     valid.nmse   minimize
 ==============  ======================================  ===========  ==========
+
+The synthetic tasks' options (``task.seq_len``, ``task.n_pairs`` ...) are listed in
+:mod:`lstm_search.tasks._synthetic`.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ __all__ = [
     "Batch",
     "RNNFactory",
     "Task",
+    "check_task_config",
     "make_task",
     "resolve_data_dir",
     "task_names",
@@ -82,11 +90,29 @@ TASKS: dict[str, Callable[[TaskConfig], Task]] = {
     "memorize": _generated("memorize"),
     "adding": _generated("adding"),
     "recall": _generated("recall"),
+    "mqar": _generated("mqar"),
+    "selective_copy": _generated("selective_copy"),
+    "parity": _generated("parity"),
+    "waveform": _generated("waveform"),
 }
 
 
 def task_names() -> tuple[str, ...]:
     return tuple(TASKS)
+
+
+def check_task_config(config: TaskConfig) -> None:
+    """Raise :class:`ConfigError` when ``config`` names no task, or sets an option (``task.gap``,
+    ``task.n_pairs`` ...) its synthetic task does not take; cheap: no data is read or drawn.
+    Ranges that depend on several options (``task.n_queries`` <= ``task.n_pairs``) are checked
+    when the task is built."""
+    if config.name not in TASKS:
+        raise ConfigError(f"task.name: unknown task {config.name!r}; known tasks: "
+                          f"{', '.join(TASKS)}")
+    from lstm_search.tasks import _synthetic
+
+    if config.name in _synthetic.SYNTHETIC:
+        _synthetic.generator_params(config)
 
 
 def make_task(config: TaskConfig) -> Task:

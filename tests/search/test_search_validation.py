@@ -83,6 +83,16 @@ def test_a_missing_dataset_is_refused_before_anything_is_written(
     assert not out.exists()
 
 
+def test_a_task_option_the_task_does_not_take_is_refused_before_anything_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_experiment(tmp_path)  # recall, task.gap=5
+    out = tmp_path / "results"
+    _fails_cleanly([str(path), "--set", "task.name=parity"], out, capsys,
+                   "task.gap is not an option of task 'parity'", "task.gap=none")
+    _fails_cleanly([str(path), "--set", "task.name=nope"], out, capsys, "unknown task 'nope'")
+    assert not out.exists()
+
+
 def test_a_misspelt_experiment_gets_a_suggestion(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     _fails_cleanly(["quickstrat"], tmp_path / "results", capsys, "did you mean 'quickstart'?")

@@ -15,7 +15,8 @@ from lstm_search.tasks import make_task, task_names
 from lstm_search.train import train
 
 SYNTHETIC = {"arithmetic": "acc", "xml": "acc", "memorize": "acc", "adding": "mse",
-             "recall": "acc"}
+             "recall": "acc", "mqar": "acc", "selective_copy": "acc", "parity": "acc",
+             "waveform": "nmse"}
 CORPORA = {"ptb": ("ppl", 0.001), "ptb_char": ("bpc", 0.0005), "wikitext2": ("ppl", 0.0005),
            "jsb": ("nll", 0.05), "nottingham": ("nll", 0.01), "musedata": ("nll", 0.01),
            "piano_midi": ("nll", 0.03)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -10,10 +10,20 @@ import numpy as np
 
 from lstm_search.data.vocab import EOS, PAD, Vocabulary
 
-__all__ = ["Seed", "SyntheticSplit", "SyntheticSplits", "as_rng", "make_splits", "pack_strings"]
+__all__ = [
+    "PER_STEP_KINDS",
+    "Seed",
+    "SyntheticSplit",
+    "SyntheticSplits",
+    "as_rng",
+    "make_splits",
+    "pack_strings",
+    "sample_distinct",
+]
 
 Seed = int | np.random.Generator
-Kind = Literal["lm", "classify", "regress"]
+Kind = Literal["lm", "tag", "classify", "regress", "series"]
+PER_STEP_KINDS: tuple[Kind, ...] = ("lm", "tag", "series")  # targets (N, T): one per step
 
 
 def as_rng(seed: Seed) -> np.random.Generator:
@@ -32,9 +42,14 @@ class SyntheticSplit:
     kind "lm" (arithmetic, xml, memorize): next-symbol prediction.
         inputs (N, T) int64 ids, targets (N, T) int64 (``targets[:, t] = sequence[t + 1]``);
         ``mask`` marks the targets that are scored (the answer, closing tags, the recall).
+    kind "tag" (mqar, selective_copy, parity): a class at some steps only.
+        inputs (N, T) int64 ids, targets (N, T) int64 class indices, read where ``mask`` is set
+        (the queries, the copy, the last step); the other targets are 0 and carry no meaning.
     kind "classify" (recall): inputs (N, T) int64 ids, targets (N,) int64 class indices;
         ``mask`` marks the step whose output is classified (the last one).
     kind "regress" (adding): inputs (N, T, F) float32, targets (N,) float32; ``mask`` as above.
+    kind "series" (waveform): inputs (N, T, F) float32, targets (N, T) float32, one real value
+        per step where ``mask`` is set.
 
     Padding uses id 0 (``<pad>``) and is never in ``mask``; ``valid`` marks every real step
     (``t < lengths[n]``), the positions a language-model loss may train on.
@@ -47,7 +62,7 @@ class SyntheticSplit:
     mask: np.ndarray  # (N, T) bool
     lengths: np.ndarray  # (N,) int64
     vocab: Vocabulary | None  # input symbols; None for real-valued inputs
-    n_classes: int | None = None  # classify: number of classes; lm: len(vocab)
+    n_classes: int | None = None  # classify, tag: number of classes; lm: len(vocab)
     text: tuple[str, ...] | None = None  # the generated strings, for reading and tests
 
     def __post_init__(self) -> None:
@@ -109,21 +124,47 @@ def make_splits(
     generator: Callable[..., SyntheticSplit],
     seed: int,
     sizes: Sequence[int] = (10_000, 1_000, 1_000),
+    *,
+    split_params: Sequence[Mapping[str, Any]] | None = None,
+    same_data: bool = False,
     **params: Any,
 ) -> SyntheticSplits:
     """Train/valid/test from ``generator(n, rng, **params)``.
 
     Each split gets its own generator spawned from ``numpy.random.SeedSequence(seed)``, so the
     same seed gives the same splits, and changing the training size leaves valid/test unchanged.
+
+    ``split_params``: three mappings (train, valid, test) of generator parameters added to
+    ``params`` for that split (parity's short training and long test sequences).
+    ``same_data``: every split is drawn from ``seed`` itself, so all three hold the same data
+    (a waveform the network generates without input: there is nothing else to test on).
     """
     if len(sizes) != 3 or any(int(n) < 1 for n in sizes):
         raise ValueError(f"sizes must be three positive counts (train, valid, test), got {sizes}")
-    children = np.random.SeedSequence(int(seed)).spawn(3)
+    if split_params is not None and len(split_params) != 3:
+        raise ValueError(f"split_params must be three mappings (train, valid, test), "
+                         f"got {len(split_params)}")
+    per_split = split_params or ({}, {}, {})
+    seeds = ([np.random.SeedSequence(int(seed))] * 3 if same_data
+             else np.random.SeedSequence(int(seed)).spawn(3))
     train, valid, test = (
-        generator(int(n), np.random.default_rng(child), **params)
-        for n, child in zip(sizes, children)
+        generator(int(n), np.random.default_rng(child), **{**params, **extra})
+        for n, child, extra in zip(sizes, seeds, per_split)
     )
     return SyntheticSplits(train.name, int(seed), train, valid, test, dict(params))
+
+
+def sample_distinct(rng: np.random.Generator, n: int, high: int, k: int) -> np.ndarray:
+    """(n, k) int64: in each row, ``k`` distinct integers of ``range(high)`` in random order
+    (every ordered choice equally likely; rows drawn in blocks to bound the memory)."""
+    if not 0 <= k <= high:
+        raise ValueError(f"cannot draw {k} distinct values from range({high})")
+    out = np.empty((n, k), dtype=np.int64)
+    block = max(1, 4_000_000 // max(high, 1))
+    for i in range(0, n, block):
+        m = min(block, n - i)
+        out[i : i + m] = np.argsort(rng.random((m, high)), axis=1)[:, :k]
+    return out
 
 
 def pack_strings(
