@@ -17,11 +17,13 @@ for ``bias=False``); their ``load_state_dict`` accepts torch's key names (``weig
 runs :class:`ProjectedLSTMLayer`, a plain PyTorch loop with torch's parameters (the compiler's
 states are all n wide, a projected h is not).
 
-TorchScript: ``torch.jit.script(module)`` itself is refused (the kernels are generated per
-cell and driven from Python); :meth:`Recurrent.to_torchscript` returns the equivalent
-``ScriptModule`` for padded tensors (:mod:`lstm_search.nn._script`), which
-``torch.jit.save`` / ``load`` accept, for any genome. (On torch 2.13,
-``torch.jit.script(torch.nn.LSTM(...))`` yields a module without ``forward``; trace
+TorchScript: the kernels are generated per cell and driven from Python, so
+``torch.jit.script(module)`` scripts, in the module's place (``__prepare_scriptable__``), the
+equivalent plain-PyTorch stack of :meth:`Recurrent.to_torchscript` (padded tensors,
+evaluation: no inter-layer dropout), which ``torch.jit.save`` / ``load`` accept, for any
+genome (:mod:`lstm_search.nn._script`). ``torch.jit.trace`` and ``torch.export`` run every
+backend's cells through the eager kernel (see :class:`~lstm_search.nn.RecurrentLayer`).
+(On torch 2.13, ``torch.jit.script(torch.nn.LSTM(...))`` yields a module without ``forward``; trace
 :meth:`~_TorchLayout.to_torch`'s result for a torch-only file.)
 
 Packed sequences run the compiled kernel once per run of steps with the same number of live
@@ -118,6 +120,12 @@ class Recurrent(nn.Module):
         from lstm_search.nn._script import to_torchscript
 
         return to_torchscript(self)
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script(self)`` scripts: :func:`lstm_search.nn._script.scriptable`."""
+        from lstm_search.nn._script import scriptable
+
+        return scriptable(self)
 
     def flatten_parameters(self) -> None:
         """A no-op (torch packs cuDNN weights here; the compiled layers need nothing)."""

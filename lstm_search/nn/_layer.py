@@ -23,6 +23,10 @@ class RecurrentLayer(nn.Module):
     """A layer of ``genome`` cells: ``forward(x (T, B, m), states) -> (y (T, B, n), states)``
     with ``states`` a tuple of (B, n) tensors in the genome's state order (zeros when None).
 
+    Under ``torch.jit.trace`` and ``torch.export`` every backend
+    runs the eager kernel (the same computation in plain aten ops), so traced and exported
+    programs hold no generated kernel.
+
     Parameter names are the compiler's (``weight_x``, ``weight_s0``, ``diag_v7`` ...);
     :meth:`param_map` says which genome node owns which rows.
     """
@@ -93,7 +97,13 @@ class RecurrentLayer(nn.Module):
                 raise ValueError(f"expected {len(self.plan.below)} tensor(s) from the layer "
                                  f"below of shape {want3}, got {[tuple(u.shape) for u in below]}")
         params = dense_params(self.plan, dict(self.named_parameters(recurse=False)))
-        y, new, emitted = self.kernel(x, states, params, below, t0)
+        kernel = self.kernel
+        if self.backend != "eager" and (torch.jit.is_tracing() or torch.compiler.is_exporting()):
+            # torch.jit.trace and torch.export record tensor ops: the eager kernel's are plain
+            # aten ops, the script and compile kernels' are not (a ScriptFunction with
+            # oneDNN-packed weights, a nested compiled graph)
+            kernel = make_kernel(self.plan, "eager")
+        y, new, emitted = kernel(x, states, params, below, t0)
         return y, tuple(new), emitted
 
     def extra_repr(self) -> str:

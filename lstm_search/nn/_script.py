@@ -10,6 +10,12 @@ source), carrying the layer's weights (:func:`~lstm_search.nn.exported_state_dic
 scripted stack with the same layers, directions and ``batch_first``. It computes what the
 module computes in evaluation (no inter-layer dropout) on padded tensors; packed sequences
 and unbatched input stay with the Python module.
+
+``torch.jit.script(module)`` itself works too: :class:`Recurrent` and
+:class:`~lstm_search.nn.RecurrentStack` define ``__prepare_scriptable__``
+(:func:`scriptable`), which hands TorchScript a small wrapper around that ``ScriptModule``
+with the Python module's signature: ``forward(x, hx=None) -> (output, h_n)``, ``h_n`` one
+tensor for a one-state cell, a pair for a two-state cell (``(h, c)``), a list beyond.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from torch import Tensor, nn
 from lstm_search.genome import genome_id
 from lstm_search.nn._dropin import ProjectedLSTMLayer, Recurrent
 from lstm_search.nn._export import export_torch, exported_state_dict
+from lstm_search.nn._stack import RecurrentStack
 
 
 class _Stack(nn.Module):
@@ -76,24 +83,74 @@ def _load_source(src: str, tag: str, folder: Path) -> Any:
     return mod
 
 
-def to_torchscript(module: Recurrent) -> torch.jit.ScriptModule:
+class _OneState(nn.Module):
+    """A one-state cell's stack with :class:`Recurrent`'s signature (h_n one tensor)."""
+
+    def __init__(self, stack: torch.jit.ScriptModule) -> None:
+        super().__init__()
+        self.stack = stack
+
+    def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        y, h_n = self.stack(x, None if hx is None else [hx])
+        return y, h_n[0]
+
+
+class _TwoStates(nn.Module):
+    """A two-state cell's stack with :class:`Recurrent`'s signature (h_n a pair, (h, c))."""
+
+    def __init__(self, stack: torch.jit.ScriptModule) -> None:
+        super().__init__()
+        self.stack = stack
+
+    def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None
+                ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        y, h_n = self.stack(x, None if hx is None else [hx[0], hx[1]])
+        return y, (h_n[0], h_n[1])
+
+
+class _ManyStates(nn.Module):
+    """A cell with three states or more: h_n a list in the genome's state order."""
+
+    def __init__(self, stack: torch.jit.ScriptModule) -> None:
+        super().__init__()
+        self.stack = stack
+
+    def forward(self, x: Tensor, hx: list[Tensor] | None = None
+                ) -> tuple[Tensor, list[Tensor]]:
+        return self.stack(x, hx)
+
+
+def scriptable(module: Recurrent | RecurrentStack) -> nn.Module:
+    """What ``torch.jit.script(module)`` scripts in ``module``'s place (its
+    ``__prepare_scriptable__``): a plain module wrapping :func:`to_torchscript`'s result with
+    ``module``'s ``forward(x, hx=None) -> (output, h_n)`` (see the module docstring)."""
+    stack = to_torchscript(module)
+    n = module.n_states
+    return _OneState(stack) if n == 1 else _TwoStates(stack) if n == 2 else _ManyStates(stack)
+
+
+def to_torchscript(module: Recurrent | RecurrentStack) -> torch.jit.ScriptModule:
     """``module`` as a ``torch.jit.ScriptModule`` (see the module docstring); raises
     ``ValueError`` for an LSTM with ``proj_size`` (its layers are not genome cells)."""
-    if not isinstance(module, Recurrent):
-        raise TypeError(f"expected an lstm_search.nn.Recurrent (LSTM, GRU, RNN ...), got "
-                        f"{type(module).__name__}")
-    if any(isinstance(c, ProjectedLSTMLayer) for c in module.cells):
+    if isinstance(module, RecurrentStack):
+        cells, directions = list(module.layers), 1
+    elif isinstance(module, Recurrent):
+        cells, directions = list(module.cells), module.num_directions
+    else:
+        raise TypeError(f"expected an lstm_search.nn.Recurrent (LSTM, GRU, RNN ...) or "
+                        f"RecurrentStack (compile_rnn), got {type(module).__name__}")
+    if any(isinstance(c, ProjectedLSTMLayer) for c in cells):
         raise ValueError("an LSTM with proj_size has no genome cells to export; use "
                          "torch.jit.trace(module.to_torch(), example) instead")
     ref = next(module.parameters())
     with tempfile.TemporaryDirectory(prefix="lstm_search_export_") as tmp:
         mod = _load_source(export_torch(module.genome), genome_id(module.genome), Path(tmp))
         layers = []
-        for cell in module.cells:
+        for cell in cells:
             layer = mod.Layer(cell.input_size, cell.hidden_size).to(device=ref.device,
                                                                      dtype=ref.dtype)
             layer.load_state_dict(exported_state_dict(cell))
             layers.append(layer)
-        stack = _Stack(layers, module.num_layers, module.num_directions, module.n_states,
+        stack = _Stack(layers, module.num_layers, directions, module.n_states,
                        module.hidden_size, module.batch_first)
         return torch.jit.script(stack)  # reads the classes' source: inside the folder's life

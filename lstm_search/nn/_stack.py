@@ -47,6 +47,20 @@ class RecurrentStack(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.n_states = len(genome.states)
 
+    def to_torchscript(self) -> torch.jit.ScriptModule:
+        """This stack as a ``torch.jit.ScriptModule`` (padded tensors, evaluation: no dropout
+        between layers): :func:`lstm_search.nn.to_torchscript`."""
+        from lstm_search.nn._script import to_torchscript
+
+        return to_torchscript(self)
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script(self)`` scripts: :func:`lstm_search.nn._script.scriptable`,
+        the same computation in plain PyTorch with this module's ``forward(x, state)``."""
+        from lstm_search.nn._script import scriptable
+
+        return scriptable(self)
+
     def expected_n_params(self) -> int:
         """Parameters by the genome's count (layer k > 0 has input n)."""
         return sum(n_params(self.genome, self.input_size if k == 0 else self.hidden_size,
