@@ -65,6 +65,8 @@ def _weights(plan: Plan, lay: Layout, params: dict[str, Tensor]) -> list[Tensor]
     # carries its gradient back to the learned vector p
     weight = {s.pos: s.weight for s in plan.steps if s.op == "diag"}
     out += [diag_weight(params[f"diag_v{k}"], weight[k]) for k in plan.diags]
+    for st in plan.attentions:  # format 2: W_k and v of each attention
+        out += [params[f"key_v{st.pos}"], params[f"score_v{st.pos}"]]
     return out
 
 
@@ -135,9 +137,11 @@ class ScriptKernel:
     def __init__(self, plan: Plan, fused_backward: bool = True) -> None:
         self.plan = plan
         self.layout = layout(plan)
-        self.fused_backward = fused_backward
+        # format 2's attention has no generated backward: autograd runs through the
+        # TorchScript forward (as with fused_backward=False)
+        self.fused_backward = fused_backward and not plan.attentions
         self.onednn = _gemm.onednn_available()
-        self.source = program_source(plan, onednn=self.onednn, backward=fused_backward)
+        self.source = program_source(plan, onednn=self.onednn, backward=self.fused_backward)
         self.unit = script_unit(self.source)
 
     def __reduce__(self) -> tuple[Any, ...]:
