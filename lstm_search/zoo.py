@@ -2,8 +2,8 @@
 Jozefowicz's LSTM variants and evolved MUT1-3, the DARTS_V1, DARTS_V2 and ENAS cells of
 DARTS' genotypes, the modern recurrences minGRU, minLSTM (Feng et al. 2024), RG-LRU
 (De et al. 2024), HGRN (Qin et al. 2023) and sLSTM (Beck et al. 2024), and (genome format
-version 2) the Depth-Gated LSTM, the Clockwork RNN and an LSTMN-style attentive LSTM, each a
-:class:`~lstm_search.genome.Genome` value.
+version 2) the Depth-Gated LSTM, the Clockwork RNN and an LSTMN-style attentive LSTM, each
+a :class:`~lstm_search.genome.Genome` value.
 
 Equations are those of ``shared/reference/cells.md``; notation: ``Wx`` a learned projection of
 the input, ``Uh`` of the previous hidden state, ``p ⊙ c`` a peephole (diagonal weight).
@@ -274,7 +274,8 @@ def lstm_attention(window: int = ATTENTION_WINDOW, name: str = "lstm_attention")
     previous context h̃_{t-1} this one reads h_{t-1}, and the memory cell keeps the plain
     c_{t-1} instead of the LSTMN's attended c̃_t (the attention here is over h alone: the
     hidden-state tape, as in Daniluk et al. 2017's attentive LSTM). The memory starts empty
-    with every sequence (h̃_0 = 0, so the first step is an LSTM step from h̃ = 0).
+    with every sequence (h̃_0 = 0, so the first step is an LSTM step from h̃ = 0; the initial
+    h reaches only that step's unused query: it has no effect, the initial c does).
     Parameters: ``5nm + 6n² + 5n`` (query nm + n², attention n² + n, four gates
     4(nm + n² + n)).
     """
@@ -504,5 +505,6 @@ def get(name: str) -> Genome:
     return _CACHE[name]
 
 
-__all__ = ["ATTENTION_WINDOW", "CLOCKWORK_MODULES", "GREFF_VARIANTS", "JOZEFOWICZ_CELLS", "MODERN_CELLS", "RGLRU_C",
+__all__ = ["ATTENTION_WINDOW", "CLOCKWORK_MODULES", "GREFF_VARIANTS", "JOZEFOWICZ_CELLS",
+           "MODERN_CELLS", "RGLRU_C",
            "clockwork", "get", "lstm_attention", "names", "slstm"]

@@ -261,8 +261,8 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
         out.append(f"    xp = _mm(x.reshape(T * B, x.size(2)), w{xg.gid}, {_bias(xg)}, "
                    "packed).reshape(T, B, -1)")
     for st in plan.attentions:
-        out.append(f"    # attention {st.pos}: the memory of {st.args[1]}'s earlier values and their "
-                   f"keys W_k {st.args[1]}, (B, steps held, n)")
+        out.append(f"    # attention {st.pos}: the memory of {st.args[1]}'s earlier values "
+                   f"and their keys W_k {st.args[1]}, (B, steps held, n)")
         out += [f"    {b}{st.pos} = torch.zeros([B, 0, {plan.hidden_size}], dtype=x.dtype, "
                 "device=x.device)" for b in ("mem", "key")]
     out.append("    ys: List[Tensor] = []")

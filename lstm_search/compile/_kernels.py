@@ -204,6 +204,8 @@ class ScriptKernel:
             x.requires_grad or any(t.requires_grad for t in (*states, *below, *weights)))
         if grad and self.fused_backward:
             out = _FusedLayer.apply(self, masks, x, *states, *below, *weights)
+        elif grad and plan.attentions:
+            out = self._forward_attention(x, states, below, masks, weights)
         else:
             packed = not grad and _gemm.can_pack(x)
             ws = self.packed_weights(weights, B, T) if packed else weights
@@ -211,6 +213,19 @@ class ScriptKernel:
                                     *self.row_slices(weights, B, packed), *ws, packed)
         ns = plan.n_states
         return out[0], list(out[1:1 + ns]), list(out[1 + ns:1 + ns + len(plan.below)])
+
+
+    def _forward_attention(self, x: Tensor, states: list[Tensor], below: list[Tensor],
+                           masks: list[Any], weights: list[Tensor]) -> Any:
+        """The TorchScript forward of a plan with attention, differentiated by autograd op by
+        op: run without the graph executor's optimisations, whose differentiable subgraphs
+        return gradients of the wrong shape from the second call on for a fused state product
+        with a bias on some rows only (a mutant of lstm_attention, the same fault as noted
+        for ``fused_backward=False`` in tests/compile/test_compile_seed_systems.py)."""
+        with torch.jit.optimized_execution(False):
+            return self.unit.forward(x, *states, *below, *masks,
+                                     *self.row_slices(weights, x.shape[1], False), *weights,
+                                     False)
 
 
 class _FusedLayer(torch.autograd.Function):

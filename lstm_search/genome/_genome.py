@@ -6,8 +6,9 @@ state and which node is the cell's output. Variants of a cell are different Geno
 different classes.
 
 JSON form (format version 1; version 2 adds ``below:<state>`` inputs, the ``clock`` and
-``attention`` ops and ``linear``'s ``blocks``, see :mod:`lstm_search.genome._ops`, and a genome is written with the
-oldest version that holds it, so format-1 cells keep their files and ids)::
+``attention`` ops and ``linear``'s ``blocks``, see :mod:`lstm_search.genome._ops`, and a
+genome is written with the oldest version that holds it, so format-1 cells keep their files
+and ids)::
 
     {"format": "lstm-search-genome", "version": 1, "name": "gru",
      "states": ["h"],
