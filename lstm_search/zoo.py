@@ -2,8 +2,8 @@
 Jozefowicz's LSTM variants and evolved MUT1-3, the DARTS_V1, DARTS_V2 and ENAS cells of
 DARTS' genotypes, the modern recurrences minGRU, minLSTM (Feng et al. 2024), RG-LRU
 (De et al. 2024), HGRN (Qin et al. 2023) and sLSTM (Beck et al. 2024), and (genome format
-version 2) the Depth-Gated LSTM and the Clockwork RNN, each a
-:class:`~lstm_search.genome.Genome` value.
+version 2) the Depth-Gated LSTM, the Clockwork RNN and an LSTMN-style attentive LSTM, each
+a :class:`~lstm_search.genome.Genome` value.
 
 Equations are those of ``shared/reference/cells.md``; notation: ``Wx`` a learned projection of
 the input, ``Uh`` of the previous hidden state, ``p ⊙ c`` a peephole (diagonal weight).
@@ -255,6 +255,49 @@ def clockwork(modules: int = CLOCKWORK_MODULES, base: int = 2, name: str = "cloc
     return b.build(name=name)
 
 
+ATTENTION_WINDOW = 8  # the zoo's lstm_attention: the last 8 hidden states
+
+
+def lstm_attention(window: int = ATTENTION_WINDOW, name: str = "lstm_attention") -> Genome:
+    """An LSTM whose gates read an attention context over its own earlier hidden states, after
+    the LSTMN (Cheng, Dong & Lapata 2016, "Long Short-Term Memory-Networks for Machine
+    Reading", EMNLP, eq. 3-7; genome format version 2's ``attention`` op)::
+
+        q_t  = W_qx x_t + W_qh h_{t-1}                          (no bias)
+        a_ti = vᵀ tanh(W_k h_i + q_t),  i = t−K .. t−1 (i ≥ 0)  (eq. 3, additive scores)
+        α_t  = softmax(a_t)                                     (eq. 4)
+        h̃_t  = Σ_i α_ti h_i,  h̃_0 = 0                           (eq. 5, over the tape of h)
+        i, f, o = σ(W_* x_t + U_* h̃_t + b_*),  ĉ = tanh(W_c x_t + U_c h̃_t + b_c)
+        c_t  = f ⊙ c_{t-1} + i ⊙ ĉ,  h_t = o ⊙ tanh(c_t)
+
+    K = ``window`` (default 8; 0: every earlier step). Where the LSTMN's query reads the
+    previous context h̃_{t-1} this one reads h_{t-1}, and the memory cell keeps the plain
+    c_{t-1} instead of the LSTMN's attended c̃_t (the attention here is over h alone: the
+    hidden-state tape, as in Daniluk et al. 2017's attentive LSTM). The memory starts empty
+    with every sequence (h̃_0 = 0, so the first step is an LSTM step from h̃ = 0; the initial
+    h reaches only that step's unused query: it has no effect, the initial c does).
+    Parameters: ``5nm + 6n² + 5n`` (query nm + n², attention n² + n, four gates
+    4(nm + n² + n)).
+    """
+    b = Builder(states=("h", "c"))
+    q = b.add(b.linear("x", name="q_x", bias=False), b.linear("h", name="q_h", bias=False),
+              name="query")
+    ctx = b.attention(q, "h", window=window, name="h_tilde")
+
+    def pre(g: str) -> str:
+        return b.add(b.linear("x", name=f"x_{g}"), b.linear(ctx, name=f"u_{g}", bias=False),
+                     name=f"{g}_pre")
+
+    i = b.sigmoid(pre("i"), name="i")
+    f = b.sigmoid(pre("f"), name="f")
+    g = b.tanh(pre("g"), name="g")
+    o = b.sigmoid(pre("o"), name="o")
+    c_new = b.add(b.mul(f, "c", name="fc"), b.mul(i, g, name="ig"), name="c_new")
+    b.set_state("c", c_new)
+    b.set_state("h", b.mul(o, b.tanh(c_new, name="tanh_c"), name="h_new"))
+    return b.build(output_state="h", name=name)
+
+
 # -- modern recurrences: minGRU / minLSTM, RG-LRU, HGRN, sLSTM -----------------------------------
 # Each is the recurrent cell alone: the layer's output projection, the block around it (Conv1D,
 # gated MLP branch, norms) and any parallel-scan training path are outside the cell; the step
@@ -429,6 +472,7 @@ _FACTORIES: dict[str, Callable[[], Genome]] = {
     # genome format version 2: a layer reading the layer below, and clocked modules
     "depth_gated": _depth_gated,
     "clockwork": clockwork,
+    "lstm_attention": lstm_attention,
     # -- modern recurrences --
     "mingru": _mingru,
     "minlstm": _minlstm,
@@ -461,5 +505,6 @@ def get(name: str) -> Genome:
     return _CACHE[name]
 
 
-__all__ = ["CLOCKWORK_MODULES", "GREFF_VARIANTS", "JOZEFOWICZ_CELLS", "MODERN_CELLS", "RGLRU_C",
-           "clockwork", "get", "names", "slstm"]
+__all__ = ["ATTENTION_WINDOW", "CLOCKWORK_MODULES", "GREFF_VARIANTS", "JOZEFOWICZ_CELLS",
+           "MODERN_CELLS", "RGLRU_C",
+           "clockwork", "get", "lstm_attention", "names", "slstm"]

@@ -57,6 +57,9 @@ FORMULAS = {
     "depth_gated": lambda m, n: vanilla(m, n) + n * m + 3 * n,
     # Koutník et al. 2014: W_I, b and a block upper triangular W_H over g = 4 modules
     "clockwork": lambda m, n: n * m + n + clockwork_recurrent(n, 4),
+    # LSTMN-style: query W_qx x + W_qh h [nm + n²], attention W_k, v [n² + n], four gates
+    # reading x and the context [4(nm + n² + n)]
+    "lstm_attention": lambda m, n: 5 * n * m + 6 * n * n + 5 * n,
     # -- modern recurrences (tests/test_zoo_modern.py has their parity tests) --
     # minGRU: z, h̃ from x [2(nm + n)]; minLSTM: f, i, h̃ from x [3(nm + n)]
     "mingru": lambda m, n: 2 * (n * m + n),

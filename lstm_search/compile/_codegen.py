@@ -77,6 +77,24 @@ def _norm_back(d: Tensor, v: Tensor, y: Tensor, heads: int, eps: float,
 '''
 
 
+_ATTEND = '''def _attend(q: Tensor, mem: Tensor, key: Tensor, v: Tensor) -> Tensor:
+    # additive attention (format 2): sum_i softmax_i(v^T tanh(key_i + q)) mem_i over the
+    # memory (B, c, n) of the state's earlier values; zeros when it is empty (the first step)
+    if mem.size(1) == 0:
+        return torch.zeros_like(q)
+    a = torch.softmax(torch.matmul(torch.tanh(key + q.unsqueeze(1)), v), 1)
+    return torch.bmm(a.unsqueeze(1), mem).squeeze(1)
+
+
+def _push(buf: Tensor, v: Tensor, window: int) -> Tensor:
+    # v (B, n) appended to the memory (B, c, n), the oldest entry dropped past window (0: never)
+    buf = torch.cat([buf, v.unsqueeze(1)], 1)
+    if window > 0 and buf.size(1) > window:
+        buf = buf.narrow(1, 1, window)
+    return buf
+'''
+
+
 def _f(v: float) -> str:
     return repr(float(v))
 
@@ -97,6 +115,8 @@ def layout(plan: Plan) -> Layout:
         if g.n_bias:
             weights.append(f"b{g.gid}")
     weights += [f"p{k}" for k in plan.diags]
+    for st in plan.attentions:  # format 2: the key projection W_k and the score vector v
+        weights += [f"wk{st.pos}", f"va{st.pos}"]
     need: set[str] = set()
     for g in plan.step_groups:
         need.add(g.source)
@@ -198,6 +218,8 @@ def _expr(step: Step, plan: Plan) -> str:
         return a[0]
     if op == "clock":  # cand where the unit's module is active at step t, else prev
         return f"torch.where(mk{step.pos}[t], {a[0]}, {a[1]})"
+    if op == "attention":  # over the memory of the state's values before step t
+        return f"_attend({a[0]}, mem{step.pos}, key{step.pos}, va{step.pos})"
     # -- ops of the modern recurrences -----------------------------------------------------------
     if op in ("exp", "log", "sqrt", "abs"):
         return f"torch.{op}({a[0]})"
@@ -238,6 +260,11 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
                    f"{len(xg.members)}·n)")
         out.append(f"    xp = _mm(x.reshape(T * B, x.size(2)), w{xg.gid}, {_bias(xg)}, "
                    "packed).reshape(T, B, -1)")
+    for st in plan.attentions:
+        out.append(f"    # attention {st.pos}: the memory of {st.args[1]}'s earlier values "
+                   f"and their keys W_k {st.args[1]}, (B, steps held, n)")
+        out += [f"    {b}{st.pos} = torch.zeros([B, 0, {plan.hidden_size}], dtype=x.dtype, "
+                "device=x.device)" for b in ("mem", "key")]
     out.append("    ys: List[Tensor] = []")
     out += [f"    em{j}: List[Tensor] = []" for j in plan.below]
     for r in lay.saved if save else ():
@@ -286,6 +313,11 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
     for j, r in enumerate(plan.new_states):
         body.append(f"s{j} = {r}")
     body += [f"em{j}.append(s{j})" for j in plan.below]
+    for st in plan.attentions:  # this step's new value enters the memory
+        j, k = st.args[1], st.window
+        body.append(f"mem{st.pos} = _push(mem{st.pos}, {j}, {k})")
+        body.append(f"key{st.pos} = _push(key{st.pos}, torch.nn.functional.linear({j}, "
+                    f"wk{st.pos}), {k})")
     out += ["        " + line for line in body]
     rets = ["torch.stack(ys, 0)", *(f"s{j}" for j in range(plan.n_states))]
     rets += [f"torch.stack(em{j}, 0)" for j in plan.below]
@@ -515,6 +547,9 @@ def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -
     parts = [_MM_ONEDNN if onednn else _MM_PLAIN, _MM_ADD_ONEDNN if onednn else _MM_ADD_PLAIN]
     if any(s.op == "norm" for s in plan.steps):  # helpers of the modern recurrences' norm
         parts.append(_NORM)
+    if plan.attentions:  # format 2's attention: no generated backward (autograd runs through
+        parts.append(_ATTEND)  # the TorchScript forward, see ScriptKernel)
+        backward = False
     parts.append("\n".join(_forward(plan, lay, save=False)))
     if backward:
         parts.append("\n".join(_forward(plan, lay, save=True)))

@@ -59,6 +59,25 @@ def diag_weight(p: Tensor, weight: str) -> Tensor:
     raise ValueError(f"unknown diag weight {weight!r}")  # pragma: no cover
 
 
+def attend(q: Tensor, mem: Tensor, keys: Tensor, v: Tensor) -> Tensor:
+    """``attention`` (format 2): the context Σ_i α_i s_i over the memory ``mem`` (B, c, n) of
+    earlier values s_i with keys ``keys`` (B, c, n) = W_k s_i, α = softmax_i(vᵀ tanh(k_i + q));
+    zeros when the memory is empty (the first step)."""
+    if mem.shape[1] == 0:
+        return torch.zeros_like(q)
+    alpha = torch.softmax(torch.matmul(torch.tanh(keys + q.unsqueeze(1)), v), 1)  # (B, c)
+    return torch.bmm(alpha.unsqueeze(1), mem).squeeze(1)
+
+
+def push(buf: Tensor, v: Tensor, window: int) -> Tensor:
+    """The memory ``buf`` (B, c, n) with ``v`` (B, n) appended as its newest entry, the
+    oldest dropped once it holds more than ``window`` (0: never)."""
+    buf = torch.cat([buf, v.unsqueeze(1)], 1)
+    if window > 0 and buf.shape[1] > window:
+        buf = buf[:, 1:]
+    return buf
+
+
 def apply_op(step: Step, a: list[Tensor]) -> Tensor:
     """Value of one pointwise step from its argument values."""
     op = step.op
@@ -146,6 +165,8 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
     groups = {g.gid: g for g in plan.groups}
     diag = {s.pos: diag_weight(params[f"diag_v{s.pos}"], s.weight)  # once per call, (n,)
             for s in plan.steps if s.op == "diag"}
+    # format 2: each attention's memory of the state's earlier values and their keys, (B, c, n)
+    memory = {st.pos: (x.new_zeros(B, 0, n), x.new_zeros(B, 0, n)) for st in plan.attentions}
     outs: list[Tensor] = []
     for t in range(x.shape[0]):
         env: dict[str, Tensor] = {f"s{j}": s for j, s in enumerate(states)}
@@ -180,10 +201,18 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
                 val = diag[step.pos] * env[step.args[0]]
             elif step.op == "clock":  # (1, n) schedule of step t: cand where active, else prev
                 val = torch.where(masks[step.pos][t], env[step.args[0]], env[step.args[1]])
+            elif step.op == "attention":  # over the memory of steps before t
+                mem, keys = memory[step.pos]
+                val = attend(env[step.args[0]], mem, keys, params[f"score_v{step.pos}"])
             else:
                 val = apply_op(step, [env[r] for r in step.args])
             env[step.out] = val
         states = [env[r] for r in plan.new_states]
+        for st in plan.attentions:  # this step's new value of the state enters the memory
+            new = states[int(st.args[1][1:])]
+            mem, keys = memory[st.pos]
+            memory[st.pos] = (push(mem, new, st.window),
+                              push(keys, F.linear(new, params[f"key_v{st.pos}"]), st.window))
         outs.append(env[plan.output])
         for i, j in enumerate(plan.below):
             emitted[i].append(states[j])

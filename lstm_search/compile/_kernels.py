@@ -65,6 +65,8 @@ def _weights(plan: Plan, lay: Layout, params: dict[str, Tensor]) -> list[Tensor]
     # carries its gradient back to the learned vector p
     weight = {s.pos: s.weight for s in plan.steps if s.op == "diag"}
     out += [diag_weight(params[f"diag_v{k}"], weight[k]) for k in plan.diags]
+    for st in plan.attentions:  # format 2: W_k and v of each attention
+        out += [params[f"key_v{st.pos}"], params[f"score_v{st.pos}"]]
     return out
 
 
@@ -135,9 +137,11 @@ class ScriptKernel:
     def __init__(self, plan: Plan, fused_backward: bool = True) -> None:
         self.plan = plan
         self.layout = layout(plan)
-        self.fused_backward = fused_backward
+        # format 2's attention has no generated backward: autograd runs through the
+        # TorchScript forward (as with fused_backward=False)
+        self.fused_backward = fused_backward and not plan.attentions
         self.onednn = _gemm.onednn_available()
-        self.source = program_source(plan, onednn=self.onednn, backward=fused_backward)
+        self.source = program_source(plan, onednn=self.onednn, backward=self.fused_backward)
         self.unit = script_unit(self.source)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -200,6 +204,8 @@ class ScriptKernel:
             x.requires_grad or any(t.requires_grad for t in (*states, *below, *weights)))
         if grad and self.fused_backward:
             out = _FusedLayer.apply(self, masks, x, *states, *below, *weights)
+        elif grad and plan.attentions:
+            out = self._forward_attention(x, states, below, masks, weights)
         else:
             packed = not grad and _gemm.can_pack(x)
             ws = self.packed_weights(weights, B, T) if packed else weights
@@ -207,6 +213,19 @@ class ScriptKernel:
                                     *self.row_slices(weights, B, packed), *ws, packed)
         ns = plan.n_states
         return out[0], list(out[1:1 + ns]), list(out[1 + ns:1 + ns + len(plan.below)])
+
+
+    def _forward_attention(self, x: Tensor, states: list[Tensor], below: list[Tensor],
+                           masks: list[Any], weights: list[Tensor]) -> Any:
+        """The TorchScript forward of a plan with attention, differentiated by autograd op by
+        op: run without the graph executor's optimisations, whose differentiable subgraphs
+        return gradients of the wrong shape from the second call on for a fused state product
+        with a bias on some rows only (a mutant of lstm_attention, the same fault as noted
+        for ``fused_backward=False`` in tests/compile/test_compile_seed_systems.py)."""
+        with torch.jit.optimized_execution(False):
+            return self.unit.forward(x, *states, *below, *masks,
+                                     *self.row_slices(weights, x.shape[1], False), *weights,
+                                     False)
 
 
 class _FusedLayer(torch.autograd.Function):

@@ -10,6 +10,8 @@ Names come from the plan, never from genome strings:
 * ``blocks{h}_s{j}`` (K, h, n/h, n/h), ``bias{h}_s{j}``: head-wise projections (``heads=h``)
   of previous state j (``_v{k}`` for a node's value): K block-diagonal matrices, each given by
   its h blocks; their "rows" in :func:`param_map` index the first dimension (one per node);
+* ``key_v{k}`` (n, n) and ``score_v{k}`` (n,): attention node k's key projection W_k and
+  score vector v (format 2, :mod:`lstm_search.genome._ops`);
 * ``weight_s{j}_tri{g}`` (format 2, ``blocks = g``): projections whose matrices are block upper
   triangular over g modules, stored packed: only the entries of the blocks on and above the
   diagonal, row by row of the fused (K·n, n) matrix (:func:`block_mask`);
@@ -76,6 +78,9 @@ def make_parameters(plan: Plan) -> dict[str, nn.Parameter]:
             out[g.bias_name] = nn.Parameter(torch.empty(g.n_bias * n))
     for k in plan.diags:
         out[f"diag_v{k}"] = nn.Parameter(torch.empty(n))
+    for st in plan.attentions:
+        out[f"key_v{st.pos}"] = nn.Parameter(torch.empty(n, n))
+        out[f"score_v{st.pos}"] = nn.Parameter(torch.empty(n))
     return out
 
 
@@ -94,6 +99,8 @@ def param_map(plan: Plan) -> dict[str, list[tuple[str, int, int]]]:
             out[plan.node_names[k]] = entry
     for k in plan.diags:
         out[plan.node_names[k]] = [(f"diag_v{k}", 0, n)]
+    for st in plan.attentions:
+        out[plan.node_names[st.pos]] = [(f"key_v{st.pos}", 0, n), (f"score_v{st.pos}", 0, n)]
     return out
 
 

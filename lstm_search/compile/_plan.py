@@ -14,7 +14,10 @@ Genome format 2 adds the value ``u{j}`` (``below:<state j>``: the layer below's 
 state j at this step, zeros in the first layer; :attr:`Plan.below` lists the j read, and every
 layer of the cell emits those states' values at every step for the layer above), ``clock``
 steps (``modules``, ``base``: the per-unit schedule is :func:`clock_mask`), and groups with
-``blocks`` (a block upper triangular matrix, stored packed: :mod:`._params`).
+``blocks`` (a block upper triangular matrix, stored packed: :mod:`._params`), and
+``attention`` steps (args: the query's ref and ``s{j}``, the state whose earlier new values
+form the memory; each owns the parameters ``key_v{k}`` (n, n) and ``score_v{k}`` (n,); the
+backends keep the memory and its keys as tensors in the loop state, :attr:`Plan.attentions`).
 
 Identifiers are built here from positions only (``x``, ``xt``, ``s0``, ``v3``, ``g0``); the
 genome's strings never leave :func:`build_plan` except in :attr:`Plan.node_names`, a mapping kept
@@ -91,6 +94,7 @@ class Step:
     const: float = 0.0  # scale's factor ``by``, div's and norm's ``eps``
     weight: str = "free"  # diag: how its learned vector becomes the diagonal; norm: its kind
     heads: int = 1  # norm: groups of units normalised separately
+    window: int = 0  # attention: the last K steps' values (0: every earlier step)
 
     @property
     def out(self) -> str:
@@ -127,9 +131,16 @@ class Plan:
         return tuple(s for s in self.steps if s.op == "clock")
 
     @property
+    def attentions(self) -> tuple[Step, ...]:
+        """The attention steps (format 2), each with a memory of its own."""
+        return tuple(s for s in self.steps if s.op == "attention")
+
+    @property
     def format_2(self) -> bool:
-        """Whether the plan uses what genome format 2 added (below:, clock, blocks)."""
-        return bool(self.below or self.clocks or any(g.blocks for g in self.groups))
+        """Whether the plan uses what genome format 2 added (below:, clock, blocks,
+        attention)."""
+        return bool(self.below or self.clocks or any(g.blocks for g in self.groups)
+                    or self.attentions)
 
     @property
     def x_group(self) -> Group | None:
@@ -224,6 +235,8 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
         elif node.op == "clock":
             steps.append(Step(k, "clock", args, modules=int(node.param("modules")),
                               base=int(node.param("base"))))
+        elif node.op == "attention":  # args: query, s{j} (the memory's state)
+            steps.append(Step(k, "attention", args, window=int(node.param("window"))))
         elif node.op in _POINTWISE:
             if node.op == "diag":
                 diags.append(k)
@@ -295,8 +308,8 @@ def _sleepy(steps: list[Step], groups: list[Group], pair_gid: int, n_pairs: int,
                     ok = ok and st.args[0] == ref and ref not in st.args[1:] \
                         and st.modules == g.blocks
                     clocks.add(st.pos)
-                elif st.op in ("proj", "norm"):  # a source is refused above; norm mixes
-                    ok = False  # the units of a group: not row-wise
+                elif st.op in ("proj", "norm", "attention"):  # a source is refused above;
+                    ok = False  # norm and attention mix the units: not row-wise
                 else:  # row-wise: pointwise ops, copies, diagonal weights
                     todo.append(st.out)
         if ok and len(clocks) == 1:

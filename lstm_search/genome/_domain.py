@@ -249,6 +249,8 @@ def node_range(node: Node, ins: list[Range]) -> tuple[Range, str | None]:
         return extreme(a, ins[1], op == "max"), None
     if op == "clock":  # format 2: per unit either the candidate or the previous value
         return hull(a, ins[1]), None
+    if op == "attention":  # format 2: a convex combination of the state's values, or 0
+        return hull(point(0.0), ins[1]), None
     if op == "scale":
         return scale(a, float(node.param("by"))), None
     if op == "norm":  # |y| ≤ √(n/heads), but the bound needs n: any value

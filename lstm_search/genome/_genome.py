@@ -5,9 +5,10 @@ A cell reads the input ``x`` and the previous value of each of its named states 
 state and which node is the cell's output. Variants of a cell are different Genome values, never
 different classes.
 
-JSON form (format version 1; version 2 adds ``below:<state>`` inputs, the ``clock`` op and
-``linear``'s ``blocks``, see :mod:`lstm_search.genome._ops`, and a genome is written with the
-oldest version that holds it, so format-1 cells keep their files and ids)::
+JSON form (format version 1; version 2 adds ``below:<state>`` inputs, the ``clock`` and
+``attention`` ops and ``linear``'s ``blocks``, see :mod:`lstm_search.genome._ops`, and a
+genome is written with the oldest version that holds it, so format-1 cells keep their files
+and ids)::
 
     {"format": "lstm-search-genome", "version": 1, "name": "gru",
      "states": ["h"],
@@ -390,6 +391,14 @@ class Builder:
               name: str | None = None) -> str:
         """Format 2: per module, ``cand`` at its active steps, else ``prev`` (Clockwork)."""
         return self.node("clock", cand, prev, name=name, modules=modules, base=base)
+
+    def attention(self, query: str, state: str, *, window: int | None = None,
+                  name: str | None = None) -> str:
+        """Format 2: additive attention of ``query`` over the earlier values of ``state``
+        (the last ``window`` steps; None or 0: every earlier step). See
+        :mod:`lstm_search.genome._ops`."""
+        params = {} if not window else {"window": window}
+        return self.node("attention", query, state, name=name, **params)
 
     @staticmethod
     def below(state: str) -> str:

@@ -183,7 +183,9 @@ def swap_elementwise(genome: Genome, rng: random.Random) -> Result:
 
 def insert_activation(genome: Genome, rng: random.Random) -> Result:
     """A new activation node between a node and one of its inputs (its parent)."""
-    edges = [(n, k) for n in genome.nodes for k in range(len(n.inputs))]
+    # attention's memory (its second input) must stay a state (format 2)
+    edges = [(n, k) for n in genome.nodes for k in range(len(n.inputs))
+             if not (n.op == "attention" and k == 1)]
     if not edges:
         return None
     node, k = rng.choice(edges)

@@ -44,6 +44,20 @@ Format version 2 adds (a genome using none of them is still written, and hashed,
   modules of :func:`module_sizes` (block row i reads blocks j ≥ i: with modules sorted by
   increasing period, each module reads itself and the slower ones, Koutník et al. 2014,
   section 2); ``Σ_{i≤j} k_i k_j [+ n]`` parameters, ``(n/g)²·g(g+1)/2 [+ n]`` when g divides n.
+* ``attention(q, s)`` with ``window = K`` (default 0: every earlier step): additive attention
+  over the layer's own earlier values of state ``s`` (the second input must name a state).
+  The memory at step t holds the new values ``s_i`` of the steps i = t − K .. t − 1 of this
+  sequence (i ≥ 0; every earlier step with K = 0). With keys ``k_i = W_k s_i`` (computed once,
+  when ``s_i`` enters the memory) the scores are ``a_i = vᵀ tanh(k_i + q)``, the weights
+  ``α = softmax(a)`` over the memory, and the value is the context ``Σ_i α_i s_i`` (n wide).
+  This is the attention of the LSTMN (Cheng, Dong & Lapata 2016, eq. 3-5, over the tape of
+  earlier hidden states) with its query ``W_x x_t + W_h̃ h̃_{t−1}`` written by the cell itself:
+  ``q`` enters the score as given, so project it with ``linear`` nodes. Parameters: ``W_k``
+  (n, n) and ``v`` (n), ``n² + n``. At t = 0 the memory is empty and the context is zeros. The
+  memory is causal (never step t or later) and is not part of the layer's state: every call
+  starts with an empty memory, so a sequence split into pieces (``t0``, truncated
+  backpropagation through time) attends within each piece only; each layer of a stack
+  attends over its own earlier values.
 
 Ops of the modern recurrences (xLSTM, minGRU/minLSTM, RG-LRU, HGRN; all parameter-free):
 
@@ -173,6 +187,11 @@ OPS: dict[str, OpSpec] = {
                },
                doc="format 2: per module, cand at the module's active steps, else prev "
                    "(Clockwork RNN, Koutník et al. 2014)"),
+        OpSpec("attention", 2, 2, learned=True,
+               params={"window": Param(int, 0, "K ≥ 1: attend over the last K steps' values "
+                                       "of the state; 0: over every earlier step")},
+               doc="format 2: additive attention of query q over the earlier values of a "
+                   "state (LSTMN, Cheng et al. 2016): Σ softmax(vᵀ tanh(W_k s_i + q)) s_i"),
         # -- ops of the modern recurrences (xLSTM, minGRU/minLSTM, RG-LRU, HGRN) -------------
         _unary("exp", "e^v (xLSTM's exponential gate)"),
         _unary("log", "ln v, for v > 0 (domain checked by validate)"),
@@ -201,7 +220,6 @@ ELEMENTWISE: tuple[str, ...] = ("add", "mul", "sub")
 # Names kept for later format versions so that files written for them fail clearly here.
 RESERVED_OPS: dict[str, str] = {
     "conv": "convolutional projections over spatial inputs (ConvLSTM, Shi et al. 2015)",
-    "attention": "attention over earlier states (Xu et al. 2015)",
 }
 # Input references of the form "<prefix>:<state>" are reserved the same way.
 RESERVED_INPUT_PREFIXES: dict[str, str] = {
@@ -230,11 +248,19 @@ def format_2_uses(nodes: Iterable[Any]) -> Iterator[tuple[str, str]]:
     for n in nodes:
         if n.op == "clock":
             yield n.name, "op 'clock'"
+        if n.op == "attention":
+            yield n.name, "op 'attention'"
         if n.op == "linear" and "blocks" in n.params:
             yield n.name, "parameter 'blocks'"
         for i in n.inputs:
             if isinstance(i, str) and i.startswith(BELOW):
                 yield n.name, f"input {i!r}"
+
+
+def attention_param_count(hidden: int) -> int:
+    """Parameters of one ``attention`` node: the key projection W_k (n, n) and the score
+    vector v (n)."""
+    return hidden * hidden + hidden
 
 
 def module_sizes(hidden: int, modules: int) -> tuple[int, ...]:

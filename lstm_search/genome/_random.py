@@ -101,6 +101,8 @@ def _draw(rng: random.Random, states: tuple[str, ...], n_nodes: int,
             inputs: list[str] = []
             for _ in range(arity):
                 inputs.append(pick(not spec.reads_x, inputs))
+            if op == "attention":  # its memory is a state's earlier values (format 2)
+                inputs[1] = rng.choice(states)
         name = f"n{k}"
         nodes.append(Node(name, op, tuple(inputs)))
         values.append(name)

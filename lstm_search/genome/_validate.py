@@ -25,6 +25,8 @@ no-input-path    the output does not depend on ``x``, at the same step or a late
                  reach the output one step later through a state's new value, as in
                  NAS-Bench-NLP cells whose output reads only a state that reads x)
 no-recurrence    the output does not depend on any previous state
+memory           ``attention``'s second input is not a state of the cell (its memory is
+                 a state's earlier values)
 budget           more nodes (or parameters, when sizes are given) than allowed
 domain           ``log`` of a value that may be ≤ 0, ``sqrt`` of one that may be < 0,
                  ``div`` by one that may be 0 (:mod:`lstm_search.genome._domain`);
@@ -58,6 +60,7 @@ from lstm_search.genome._ops import (
     RESERVED_INPUT_PREFIXES,
     RESERVED_OPS,
     X,
+    attention_param_count,
     below_state,
     linear_param_count,
 )
@@ -163,7 +166,7 @@ def validate(
 # rules after which a genome's graph is not known well enough to derive the ranges of its values
 _STRUCTURAL = frozenset({"json", "format", "name", "unknown-op", "reserved-op", "arity", "param",
                          "undefined-input", "reserved-input", "cycle", "width", "state-missing",
-                         "output-missing"})
+                         "output-missing", "memory"})
 
 
 class _Checker:
@@ -307,6 +310,17 @@ class _Checker:
             if base is not None and not 2 <= base <= MAX_BASE:
                 self.bad(where, "param", f"parameter 'base' must be 2 to {MAX_BASE}, "
                          f"got {base}")
+        if spec.name == "attention":
+            window = number("window")
+            if window is not None and window < 0:
+                self.bad(where, "param", f"parameter 'window' must be ≥ 1 (the last K steps) "
+                         f"or 0 (every earlier step), got {window}")
+            memory = n.inputs[1] if len(n.inputs) == 2 else None
+            known = {X, *self.known_names, *(f"below:{s}" for s in self.genome.states)}
+            if memory is not None and memory not in self.genome.states and memory in known:
+                self.bad(where, "memory", f"attention's second input {_show(n.inputs[1])} must "
+                         "name a state of the cell: the memory holds that state's values at "
+                         f"earlier steps (states: {', '.join(self.genome.states) or 'none'})")
         if spec.name == "linear":
             blocks = number("blocks")
             if blocks is not None and not 0 <= blocks <= MAX_MODULES:
@@ -507,4 +521,6 @@ def n_params(genome: Genome, input_size: int, hidden_size: int) -> int:
             total += 0 if width == hidden_size else hidden_size * width
         elif n.op == "diag":
             total += hidden_size
+        elif n.op == "attention":
+            total += attention_param_count(hidden_size)
     return total

@@ -63,6 +63,11 @@ def node_formula(node: Node) -> str:
         base = int(node.param("base"))
         return (f"clock({ins[0]}, {ins[1]})  [{node.param('modules')} modules, module i takes "
                 f"{ins[0]} when t mod {base}^i = 0, else keeps {ins[1]}]")
+    if op == "attention":
+        k = int(node.param("window"))
+        over = f"{ins[1]} of the last {k} steps" if k else f"{ins[1]} of every earlier step"
+        return (f"Σᵢ softmax(vᵀ tanh(W_k·{ins[1]}ᵢ + {ins[0]})) {ins[1]}ᵢ  [attention over "
+                f"{over}; 0 at the first step]")
     # -- ops of the modern recurrences -----------------------------------------------------------
     if op == "diag":
         w = str(node.param("weight"))
@@ -115,7 +120,7 @@ _SHORT = {
 POINTWISE = ("add", "mul", "sub", "one_minus")
 # labels of non-commutative inputs
 _SLOTS = {"sub": ("+", "−"), "blend": ("z", "·z", "·(1−z)"), "div": ("num", "den"),
-          "clock": ("on", "off")}
+          "clock": ("on", "off"), "attention": ("query", "memory")}
 
 
 def op_label(node: Node) -> str:
@@ -129,6 +134,9 @@ def op_label(node: Node) -> str:
         return f"{w}+{a:g}I" if a else w
     if node.op == "clock":
         return f"clock {node.param('modules')}×"
+    if node.op == "attention":
+        k = int(node.param("window"))
+        return f"attend {k}" if k else "attend all"
     if node.op == "scale":
         return f"×{float(node.param('by')):g}"
     if node.op == "diag" and str(node.param("weight")) != "free":
@@ -193,6 +201,7 @@ _DOT_STYLE = {
 }
 _DOT_OP_STYLE = {
     "linear": 'shape=box, style=filled, fillcolor="#e0e0e0"',
+    "attention": 'shape=box, style=filled, fillcolor="#c6dbef"',
     "fit": 'shape=box, style=filled, fillcolor="#e0e0e0"',
     "diag": 'shape=box, style=filled, fillcolor="#e0e0e0"',
     "sigmoid": 'shape=box, style="rounded,filled", fillcolor="#fdd0a2"',

@@ -34,7 +34,9 @@ end.
 Genome format 2: a cell reading ``below:<state>`` (the Depth-Gated LSTM) reads, in direction d
 of layer k, direction d of layer k − 1's new value of the state at the same step of that
 direction (zeros in layer 0); a clocked cell's step index counts from each sequence's first
-step (its last, in the reverse direction).
+step (its last, in the reverse direction). A cell with ``attention`` attends over the earlier
+steps of each call, so packed sequences of unequal lengths (run stretch by stretch) are refused
+for it: pass them padded.
 """
 
 from __future__ import annotations
@@ -168,6 +170,10 @@ class Recurrent(nn.Module):
 
         if lengths is None or all(n == x.shape[0] for n in lengths):
             return run(x, s0, below, 0)
+        if isinstance(cell, RecurrentLayer) and cell.plan.attentions:
+            # the stretches below would start each one's attention memory empty
+            raise ValueError("a cell with attention (genome format 2) runs packed sequences "
+                             "of equal lengths only; pad them and pass a tensor instead")
         # lengths sorted descending: run each stretch of steps with the same live sequences;
         # a clocked cell (genome format 2) continues its schedule at each stretch's first step
         B, states, pieces, emitted, t0 = x.shape[1], list(s0), [], [], 0
