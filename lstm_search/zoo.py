@@ -2,8 +2,8 @@
 Jozefowicz's LSTM variants and evolved MUT1-3, the DARTS_V1, DARTS_V2 and ENAS cells of
 DARTS' genotypes, the modern recurrences minGRU, minLSTM (Feng et al. 2024), RG-LRU
 (De et al. 2024), HGRN (Qin et al. 2023) and sLSTM (Beck et al. 2024), and (genome format
-version 2) the Depth-Gated LSTM, the Clockwork RNN and an LSTMN-style attentive LSTM, each
-a :class:`~lstm_search.genome.Genome` value.
+version 2) the Depth-Gated LSTM, the Grid LSTM for sequences, the Clockwork RNN and an
+LSTMN-style attentive LSTM, each a :class:`~lstm_search.genome.Genome` value.
 
 Equations are those of ``shared/reference/cells.md``; notation: ``Wx`` a learned projection of
 the input, ``Uh`` of the previous hidden state, ``p ⊙ c`` a peephole (diagonal weight).
@@ -226,6 +226,59 @@ def _depth_gated() -> Genome:
     b.set_state("h", h_new)
     b.set_state("c", c_new)
     return b.build(name="depth_gated")
+
+
+def _grid_lstm() -> Genome:
+    """Grid LSTM for sequences (Kalchbrenner, Danihelka, Graves 2015, arXiv:1507.01526,
+    sec. 2-3): the 2-D Grid LSTM applied to a 1-D sequence, an LSTM along time and one along
+    depth.
+
+    The block at step t of layer l reads H = [h^time_{t-1,l} ; h^depth_{t,l-1}]: the time
+    hidden vector is the state ``h``, the depth hidden vector is the layer's input x (the
+    layer below's output). Two LSTM transforms with separate weights, each with the paper's
+    ``h' = tanh(o ⊙ m')`` (eq. 1-2; tanh of the gated memory, not o ⊙ tanh(m'))::
+
+        for k in (time, depth):
+            i_k = σ(W_k^i x + U_k^i h + b_k^i),   f_k = σ(W_k^f x + U_k^f h + b_k^f)
+            o_k = σ(W_k^o x + U_k^o h + b_k^o),   g_k = tanh(W_k^c x + U_k^c h + b_k^c)
+        m'  = f_time ⊙ m + i_time ⊙ g_time         h'  = tanh(o_time ⊙ m')      (time)
+        md' = f_depth ⊙ m^depth_{t,l-1} + i_depth ⊙ g_depth
+        hd' = tanh(o_depth ⊙ md')                                                 (depth)
+
+    States ``h``, ``m`` (time) and ``md`` (depth memory: read by the layer above as
+    ``below:md``, never across steps, so its initial value is unused); the layer's output,
+    the next layer's x, is hd'. Per layer ``8nm + 8n² + 8n`` parameters (two LSTM transforms
+    of 4 gates over H, one bias per gate; the paper writes the transforms without biases).
+
+    The first layer (a documented choice): the paper projects the input into the first depth
+    hidden vector h^depth_{t,0}; here the first layer reads the m-wide input x directly
+    through its own matrices W_k, which for m ≤ n is the same family of functions as a
+    projection followed by n-wide depth weights; its memory from below is zeros. The paper's
+    tied Grid LSTM (weights shared across depth) is ``compile_rnn(zoo.get("grid_lstm"), m, n,
+    num_layers=L, tie_layers=True)``: layers 2..L share one set (all L layers when m == n;
+    put a projection before the stack for the paper's exact tied form with m ≠ n).
+    """
+    b = Builder(states=("h", "m", "md"))
+
+    def lstm(k: str, memory: str) -> tuple[str, str]:
+        def pre(g: str) -> str:
+            return b.add(b.linear("x", name=f"{k}_x_{g}"),
+                         b.linear("h", name=f"{k}_h_{g}", bias=False), name=f"{k}_{g}_pre")
+
+        i = b.sigmoid(pre("i"), name=f"{k}_i")
+        f = b.sigmoid(pre("f"), name=f"{k}_f")
+        o = b.sigmoid(pre("o"), name=f"{k}_o")
+        g = b.tanh(pre("c"), name=f"{k}_g")
+        m_new = b.add(b.mul(f, memory, name=f"{k}_fm"), b.mul(i, g, name=f"{k}_ig"),
+                      name=f"{k}_m_new")
+        return b.tanh(b.mul(o, m_new, name=f"{k}_om"), name=f"{k}_h_new"), m_new
+
+    h_new, m_new = lstm("t", "m")
+    hd_new, md_new = lstm("d", b.below("md"))
+    b.set_state("h", h_new)
+    b.set_state("m", m_new)
+    b.set_state("md", md_new)
+    return b.build(output=hd_new, name="grid_lstm")
 
 
 CLOCKWORK_MODULES = 4  # the zoo's g: periods 1, 2, 4, 8
@@ -471,6 +524,7 @@ _FACTORIES: dict[str, Callable[[], Genome]] = {
     "enas": lambda: import_darts(ENAS, name="enas"),
     # genome format version 2: a layer reading the layer below, and clocked modules
     "depth_gated": _depth_gated,
+    "grid_lstm": _grid_lstm,
     "clockwork": clockwork,
     "lstm_attention": lstm_attention,
     # -- modern recurrences --

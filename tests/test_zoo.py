@@ -55,6 +55,8 @@ FORMULAS = {
     "enas": lambda m, n: 2 * n * (m + n) + 11 * 2 * n * n,
     # Yao et al. 2015: a peephole LSTM and the depth gate W_d x + p_cd ⊙ c + p_ld ⊙ c^L + b_d
     "depth_gated": lambda m, n: vanilla(m, n) + n * m + 3 * n,
+    # Kalchbrenner et al. 2015: two LSTM transforms (time, depth) of 4 gates over [h; x]
+    "grid_lstm": lambda m, n: 2 * (4 * n * m + 4 * n * n + 4 * n),
     # Koutník et al. 2014: W_I, b and a block upper triangular W_H over g = 4 modules
     "clockwork": lambda m, n: n * m + n + clockwork_recurrent(n, 4),
     # LSTMN-style: query W_qx x + W_qh h [nm + n²], attention W_k, v [n² + n], four gates

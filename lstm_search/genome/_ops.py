@@ -32,7 +32,9 @@ Format version 2 adds (a genome using none of them is still written, and hashed,
 * ``below:<state>`` as an input: the layer below's *new* value of ``<state>`` at the same step
   (n wide), so that a stack of the cell can gate depth (Depth-Gated LSTM, Yao et al. 2015). The
   first layer has no layer below: there ``below:<state>`` is zeros (with Yao et al.'s depth gate
-  the first layer is then a peephole LSTM).
+  the first layer is then a peephole LSTM). A state read only as ``below:<state>``, never
+  by its own layer's nodes, carries its value up, not across steps (the Grid LSTM's depth
+  memory, Kalchbrenner et al. 2015).
 * ``clock(cand, prev)`` with ``modules = g`` and ``base`` (default 2): the n units form g
   modules (:func:`module_sizes`: n/g units each when g divides n, else the first n mod g
   modules take one unit more; with n < g the last modules are empty); module i (0-based,

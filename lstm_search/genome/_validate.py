@@ -19,7 +19,8 @@ cycle            nodes that depend on themselves within one step
 width            ``x`` (m wide) fed to an op that needs n-wide values
 state-missing    a state without a new value, or a new value for an unknown state
 output-missing   no output, or an output that is not a node
-unused-state     a state whose previous value no node reads
+unused-state     a state whose previous value no node reads (format 2: nor the layer
+                 above, as ``below:<state>``)
 dead-node        a node that reaches neither a new state nor the output
 no-input-path    the output does not depend on ``x``, at the same step or a later one (x may
                  reach the output one step later through a state's new value, as in
@@ -54,6 +55,7 @@ from typing import Any
 
 from lstm_search.genome._genome import Genome, Node
 from lstm_search.genome._ops import (
+    BELOW,
     MAX_BASE,
     MAX_MODULES,
     OPS,
@@ -456,7 +458,9 @@ def _graph_rules(genome: Genome, nmap: dict[str, Node], bad: Any, *, output_ok: 
                     "output (remove it)")
     if states_known:
         for s in genome.states:
-            if s not in live:
+            # format 2: a state read only as below:<state> carries its new value up to the
+            # layer above (the Grid LSTM's depth memory), not across steps
+            if s not in live and BELOW + s not in live:
                 bad(f"state {_show(s)}", "unused-state", "no node reads this state's previous "
                     "value, so it carries nothing across steps")
     if not output_ok:

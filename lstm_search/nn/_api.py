@@ -14,7 +14,7 @@ from lstm_search.nn._stack import RecurrentStack
 def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: int = 1,
                 dropout: float = 0.0, batch_first: bool = False, backend: str = "script", *,
                 fused_backward: bool = True, init_scale: float = 1.0,
-                seed: int | None = None) -> RecurrentStack:
+                seed: int | None = None, tie_layers: bool | str = False) -> RecurrentStack:
     """A ``torch.nn.LSTM``-shaped module of ``num_layers`` layers of ``genome``.
 
     ``forward(x, state=None, *, t0=0) -> (output, state)``; see
@@ -25,12 +25,16 @@ def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: i
     generated backward and oneDNN products on CPU) or ``"compile"`` (``torch.compile``).
     Weights start uniform in ±init_scale/sqrt(hidden_size) like torch's (``bias_init`` of a
     node respected); ``seed`` makes that draw reproducible without touching torch's global
-    generator. Raises :class:`lstm_search.genome.GenomeError` for an invalid genome.
+    generator. ``tie_layers`` shares one parameter set across depth (True: all layers when
+    ``input_size == hidden_size``, else layers 2..L; ``"all"``, refused when the widths differ;
+    ``"above_first"``; see :class:`~lstm_search.nn.RecurrentStack`): with
+    ``zoo.get("grid_lstm")`` the tied Grid LSTM. Raises
+    :class:`lstm_search.genome.GenomeError` for an invalid genome.
     """
     check_backend(backend)
     return RecurrentStack(genome, input_size, hidden_size, num_layers, dropout, batch_first,
                           backend, fused_backward=fused_backward, init_scale=init_scale,
-                          seed=seed)
+                          seed=seed, tie_layers=tie_layers)
 
 
 def compile_cell(genome: Genome, input_size: int, hidden_size: int, backend: str = "script", *,

@@ -22,12 +22,21 @@ class RecurrentStack(nn.Module):
     ((B, T, n) with ``batch_first``); ``state`` a (num_layers, B, n) tensor for a one-state cell
     (like ``nn.GRU``), else a tuple of such tensors in the genome's state order (``(h, c)`` for
     LSTM, like ``nn.LSTM``).
+
+    ``tie_layers`` shares one parameter set across depth (the tied Grid LSTM, Kalchbrenner et
+    al. 2015, sec. 3; any genome): ``"above_first"`` ties layers 2..L (all of input width n)
+    to layer 2's parameters and keeps the first layer's own; ``"all"`` ties every layer to the
+    first layer's, which needs ``input_size == hidden_size`` (else ``ValueError``); ``True`` is
+    ``"all"`` when the widths are equal, else ``"above_first"``; ``False`` (default) ties
+    nothing. A tied layer's parameters are the same :class:`~torch.nn.Parameter` objects as its
+    leader's, so gradients of every tied layer accumulate into them, ``parameters()`` yields
+    each once, and ``state_dict()`` lists each under every layer's name (all keys load back).
     """
 
     def __init__(self, genome: Genome, input_size: int, hidden_size: int, num_layers: int = 1,
                  dropout: float = 0.0, batch_first: bool = False, backend: str = "script", *,
                  fused_backward: bool = True, init_scale: float = 1.0,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, tie_layers: bool | str = False) -> None:
         super().__init__()
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
@@ -46,6 +55,19 @@ class RecurrentStack(nn.Module):
             for k in range(num_layers))
         self.dropout = nn.Dropout(dropout)
         self.n_states = len(genome.states)
+        self.tie_layers = _tie_mode(tie_layers, input_size, hidden_size)
+        tied = self.tied_layers()
+        for k in tied[1:]:
+            for name, p in self.layers[tied[0]].named_parameters(recurse=False):
+                setattr(self.layers[k], name, p)  # the same Parameter object: shared
+
+    def tied_layers(self) -> tuple[int, ...]:
+        """Indices of the layers sharing one parameter set (the first owns it); () when
+        nothing is tied, or only one layer would be."""
+        first = {"all": 0, "above_first": 1}.get(self.tie_layers)
+        if first is None or self.num_layers - first < 2:
+            return ()
+        return tuple(range(first, self.num_layers))
 
     def to_torchscript(self) -> torch.jit.ScriptModule:
         """This stack as a ``torch.jit.ScriptModule`` (padded tensors, evaluation: no dropout
@@ -62,9 +84,12 @@ class RecurrentStack(nn.Module):
         return scriptable(self)
 
     def expected_n_params(self) -> int:
-        """Parameters by the genome's count (layer k > 0 has input n)."""
+        """Parameters by the genome's count (layer k > 0 has input n; a tied set counted
+        once)."""
+        tied = self.tied_layers()
         return sum(n_params(self.genome, self.input_size if k == 0 else self.hidden_size,
-                            self.hidden_size) for k in range(self.num_layers))
+                            self.hidden_size) for k in range(self.num_layers)
+                   if k not in tied[1:])
 
     def _split_state(self, state: State | None) -> list[tuple[Tensor, ...] | None]:
         if state is None:
@@ -97,6 +122,28 @@ class RecurrentStack(nn.Module):
         return out, (stacked[0] if self.n_states == 1 else stacked)
 
     def extra_repr(self) -> str:
+        tie = f", tie_layers={self.tie_layers!r}" if self.tie_layers else ""
         return (f"{self.genome.name or 'genome'}, {self.input_size}, {self.hidden_size}, "
                 f"num_layers={self.num_layers}, batch_first={self.batch_first}, "
-                f"backend={self.backend!r}")
+                f"backend={self.backend!r}{tie}")
+
+
+TIE_MODES: tuple[str, ...] = ("all", "above_first")
+
+
+def _tie_mode(tie: bool | str, input_size: int, hidden_size: int) -> str:
+    """``tie_layers`` resolved to "" (nothing tied), "all" or "above_first"."""
+    if tie is False:
+        return ""
+    if tie is True:
+        return "all" if input_size == hidden_size else "above_first"
+    if not isinstance(tie, str) or tie not in TIE_MODES:
+        raise ValueError(f"tie_layers must be False, True, 'all' or 'above_first', got {tie!r}")
+    if tie == "all" and input_size != hidden_size:
+        raise ValueError(f"tie_layers='all' shares the first layer's parameters with the layers "
+                         f"above, so its input must be as wide as theirs: input_size "
+                         f"{input_size} != hidden_size {hidden_size} (the first layer's input "
+                         f"weights are (K·{hidden_size}, {input_size}), the others' "
+                         f"(K·{hidden_size}, {hidden_size})); use tie_layers='above_first' "
+                         f"(layers 2..L tied) or project the input to {hidden_size} first")
+    return tie

@@ -282,7 +282,7 @@ def test_clockwork_continues_a_sequence_with_t0(backend: str) -> None:
     assert (y3 - y[3:]).abs().max() > 1e-6
 
 
-@pytest.mark.parametrize("name", ["depth_gated", "clockwork", "lstm_attention"])
+@pytest.mark.parametrize("name", ["depth_gated", "grid_lstm", "clockwork", "lstm_attention"])
 def test_script_inference_path_agrees_in_float32(name: str) -> None:
     """Without gradients the script backend takes its packed (oneDNN) products on CPU."""
     torch.manual_seed(0)
@@ -374,7 +374,7 @@ def test_export_refuses_format_2_cells_with_exit_2(capsys) -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", ["depth_gated", "clockwork", "lstm_attention"])
+@pytest.mark.parametrize("name", ["depth_gated", "grid_lstm", "clockwork", "lstm_attention"])
 def test_cuda_agrees_with_cpu(name: str, backend: str) -> None:
     """The same module on CUDA: outputs, states and gradients as on CPU (float64)."""
     cpu = compile_rnn(zoo.get(name), 3, 8, num_layers=3, backend=backend, seed=5).double()
@@ -392,7 +392,7 @@ def test_cuda_agrees_with_cpu(name: str, backend: str) -> None:
         assert (a - b.cpu()).abs().max() <= TOL
 
 
-@pytest.mark.parametrize("name", ["depth_gated", "clockwork", "lstm_attention"])
+@pytest.mark.parametrize("name", ["depth_gated", "grid_lstm", "clockwork", "lstm_attention"])
 def test_gradcheck_and_double_backward(name: str) -> None:
     """The generated backward (gradcheck) and, with create_graph, the differentiable
     recomputation through the layer below's values and the clock (gradgradcheck)."""
@@ -441,7 +441,7 @@ def test_sleeping_modules_products_are_skipped_only_where_nothing_else_reads_the
             assert (a - c).abs().max() <= TOL
 
 
-@pytest.mark.parametrize("name", ["depth_gated", "clockwork", "lstm_attention"])
+@pytest.mark.parametrize("name", ["depth_gated", "grid_lstm", "clockwork", "lstm_attention"])
 def test_mutants_of_format_2_cells_compile_alike_on_every_path(name: str) -> None:
     """Jozefowicz et al.'s mutation operators keep a format-2 cell valid; whatever shape a
     mutant takes (a clock or a below: read moved, a triangular product rewired), the script

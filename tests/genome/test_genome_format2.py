@@ -25,7 +25,7 @@ def rules(problems: list) -> list[tuple[str, str]]:
 
 
 def test_zoo_cells_of_format_2_validate_and_round_trip() -> None:
-    for name in ("depth_gated", "clockwork"):
+    for name in ("depth_gated", "grid_lstm", "clockwork", "lstm_attention"):
         g = zoo.get(name)
         assert validate(g) == []
         data = json.loads(g.to_json())
@@ -153,3 +153,16 @@ def test_domain_of_a_clock_is_the_hull_of_its_inputs() -> None:
     assert validate(cell("sqrt")) == []
     got = validate(cell("log"))
     assert rules(got) == [("node 'y'", "domain")] and "[0, 1)" in got[0].message
+
+
+def test_a_state_read_only_from_below_is_used() -> None:
+    """Grid LSTM's depth memory: a state whose previous value no node reads is still used when
+    the layer above reads it as below:<state>; read by nobody it is unused-state."""
+    g = zoo.get("grid_lstm")
+    assert "md" not in {i for n in g.nodes for i in n.inputs}
+    assert validate(g) == []
+    b = Builder(states=("h", "md"))
+    h_new = b.tanh(b.add(b.linear("x", name="xh"), b.linear("h", name="hh")), name="h_new")
+    b.set_state("h", h_new)
+    b.set_state("md", b.tanh(b.linear("x", name="xm"), name="md_new"))
+    assert rules(validate(b.build(output=h_new))) == [("state 'md'", "unused-state")]
