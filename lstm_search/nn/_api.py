@@ -14,6 +14,7 @@ from lstm_search.nn._stack import RecurrentStack
 def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: int = 1,
                 dropout: float = 0.0, batch_first: bool = False, backend: str = "script", *,
                 fused_backward: bool = True, init_scale: float = 1.0,
+                 scan: bool = True,
                 seed: int | None = None) -> RecurrentStack:
     """A ``torch.nn.LSTM``-shaped module of ``num_layers`` layers of ``genome``.
 
@@ -30,15 +31,18 @@ def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: i
     check_backend(backend)
     return RecurrentStack(genome, input_size, hidden_size, num_layers, dropout, batch_first,
                           backend, fused_backward=fused_backward, init_scale=init_scale,
+                          scan=scan,
                           seed=seed)
 
 
 def compile_cell(genome: Genome, input_size: int, hidden_size: int, backend: str = "script", *,
                  fused_backward: bool = True, init_scale: float = 1.0,
+                 scan: bool = True,
                  seed: int | None = None) -> RecurrentLayer:
     """One layer of ``genome``: ``forward(x (T, B, m), states=None) -> (y (T, B, n), states)``
     with ``states`` a tuple in the genome's state order."""
     check_backend(backend)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     return RecurrentLayer(genome, input_size, hidden_size, backend,
-                          fused_backward=fused_backward, init_scale=init_scale, generator=gen)
+                          fused_backward=fused_backward, init_scale=init_scale,
+                           scan=scan, generator=gen)
