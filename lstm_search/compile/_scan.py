@@ -8,10 +8,10 @@ layer is computed in three vectorised phases over all T steps at once:
 1. the input projections as one product over (T·B, m), then every step of the plan over the
    (T·B) rows, where a value that reads states is kept as an affine form ``Σ_j c_j s_j + d``
    (:class:`Affine`): that yields ``a_t`` and ``b_t`` of each state for all steps;
-2. each state's recurrence by :func:`affine_scan`, a two-level doubling scan (Hillis and
-   Steele 1986; Blelloch 1990, "Prefix sums and their applications", section 1.4) made of
-   products and sums only: no division by a cumulative product, no logarithm, so any sign and
-   any ``a_t`` (zeros too) is exact, and autograd gives the backward;
+2. each state's recurrence by :func:`affine_scan`: a chunked scan (Blelloch 1990, "Prefix
+   sums and their applications", section 1.4: first-order linear recurrences), products and
+   sums only (no division by a cumulative product, no logarithm: any sign and any ``a_t``,
+   zeros too, is exact), with its backward written as the same scan backwards in time;
 3. the steps that are nonlinear in the states but feed no new state (the output's: HGRN's
    norm of h') over the (T·B) rows, from the scanned states.
 
@@ -20,6 +20,8 @@ The numbers equal the step loop's up to the reassociation of the products (float
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import torch
@@ -28,9 +30,6 @@ from torch import Tensor
 
 from lstm_search.compile._eager import apply_op, diag_weight, full_bias, group_weight
 from lstm_search.compile._plan import Plan
-
-# steps of one chunk of the two-level scan; measured on CPU (benchmarks/scan_vs_loop.py)
-SCAN_CHUNK = 32
 
 
 def _doubling(a: Tensor, b: Tensor, need_a: bool) -> tuple[Tensor, Tensor]:
@@ -47,13 +46,11 @@ def _doubling(a: Tensor, b: Tensor, need_a: bool) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-def affine_scan(a: Tensor, b: Tensor, s0: Tensor, chunk: int = SCAN_CHUNK) -> Tensor:
-    """All states of ``s_t = a_t ⊙ s_{t-1} + b_t`` (t = 0 .. T-1) from ``s0``: ``a``, ``b``
-    (T, N), ``s0`` (N); returns (T, N).
-
-    Chunks of ``chunk`` steps are scanned in parallel (a doubling scan inside each), then the
-    chunks' end states are scanned the same way and carried into each chunk: about
-    log2(chunk) + log2(T / chunk) + 2 whole-tensor rounds."""
+def doubling_scan(a: Tensor, b: Tensor, s0: Tensor, chunk: int = 32) -> Tensor:
+    """:func:`chunk_scan`'s result by differentiable whole-tensor ops: chunks of ``chunk``
+    steps by a doubling scan each, then the chunks' end states the same way, carried into
+    each chunk (about log2(chunk) + log2(T / chunk) + 2 rounds, O(T log T) work). Autograd
+    differentiates it (any order); :func:`affine_scan` is faster on CPU."""
     T = a.shape[0]
     b = torch.cat([a[:1] * s0 + b[:1], b[1:]], 0)  # the initial state folded into b_0
     if chunk >= T:
@@ -71,6 +68,72 @@ def affine_scan(a: Tensor, b: Tensor, s0: Tensor, chunk: int = SCAN_CHUNK) -> Te
     carry = torch.cat([ends.new_zeros(1, ends.shape[1]), ends[:-1]], 0)
     states = prod * carry.unsqueeze(0) + local  # (chunk, nc, N)
     return states.transpose(0, 1).reshape(nc * chunk, -1)[:T]
+
+
+def chunk_scan(a: Tensor, b: Tensor, s0: Tensor, chunk: int = 0) -> Tensor:
+    """All states of ``s_t = a_t ⊙ s_{t-1} + b_t`` (t = 0 .. T-1) from ``s0``: ``a``, ``b``
+    (T, N), ``s0`` (N); returns (T, N). Not differentiable (in-place): :func:`affine_scan`
+    wraps it with its backward.
+
+    The T steps are cut into chunks of ``chunk`` (0: about √T); one loop over the position
+    in the chunk advances every chunk at once (in-place ``addcmul``), a loop over the chunks
+    carries each chunk's end state into the next, and one product with the chunks' running
+    products (``cumprod``: products only, no division) adds the carries: about 2√T ops of
+    T/√T rows each and O(T) work, instead of T ops of one step each."""
+    T, N = a.shape[0], a.shape[1]
+    C = chunk
+    if C <= 0:
+        C = max(1, int(math.ceil(math.sqrt(T))))  # noqa: RUF046 - TorchScript needs int
+    nc = (T + C - 1) // C
+    pad = nc * C - T
+    if pad > 0:
+        a = torch.cat([a, a.new_ones(pad, N)], 0)
+        b = torch.cat([b, b.new_zeros(pad, N)], 0)
+    a3 = a.reshape(nc, C, N)
+    out = b.reshape(nc, C, N).clone()
+    out[0, 0].addcmul_(a3[0, 0], s0)
+    for i in range(1, C):
+        out[:, i].addcmul_(a3[:, i], out[:, i - 1])
+    if nc > 1:
+        prod = torch.cumprod(a3, 1)
+        carry = out.new_zeros(nc, N)
+        for c in range(1, nc):
+            carry[c] = torch.addcmul(out[c - 1, C - 1], prod[c - 1, C - 1], carry[c - 1])
+        out.addcmul_(prod, carry.unsqueeze(1))
+    return out.reshape(nc * C, N)[:T]
+
+
+class _AffineScan(torch.autograd.Function):
+    """:func:`chunk_scan` with its backward, itself a scan backwards in time: with ``g_t`` the
+    gradient reaching ``s_t`` from outside, ``G_t = g_t + a_{t+1} ⊙ G_{t+1}``; then
+    ``∂b_t = G_t``, ``∂a_t = G_t ⊙ s_{t-1}``, ``∂s0 = a_0 ⊙ G_0``. Under ``create_graph``
+    the reverse scan is :func:`doubling_scan`, which autograd differentiates again."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, b: Tensor, s0: Tensor, fn: Any) -> Tensor:
+        s = fn(a.detach(), b.detach(), s0.detach(), 0)
+        ctx.fn = fn
+        ctx.save_for_backward(a, s0, s)
+        return s
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        a, s0, s = ctx.saved_tensors
+        ar = torch.cat([a[1:], a.new_zeros(1, a.shape[1])], 0).flip(0)
+        zero = g.new_zeros(g.shape[1])
+        if torch.is_grad_enabled():
+            big = doubling_scan(ar, g.flip(0), zero).flip(0)
+        else:
+            big = ctx.fn(ar, g.flip(0).contiguous(), zero, 0).flip(0)
+        prev = torch.cat([s0.unsqueeze(0), s[:-1]], 0)
+        return big * prev, big, a[0] * big[0], None
+
+
+def affine_scan(a: Tensor, b: Tensor, s0: Tensor, fn: Any = chunk_scan) -> Tensor:
+    """All states of ``s_t = a_t ⊙ s_{t-1} + b_t`` from ``s0`` (``a``, ``b`` (T, N), ``s0``
+    (N) -> (T, N)), differentiable: :func:`chunk_scan` (or ``fn``, its TorchScript version)
+    forward and backward."""
+    return _AffineScan.apply(a, b, s0, fn)
 
 
 class Affine:
@@ -232,7 +295,8 @@ _scripted: Any = None
 
 
 def scripted_scan() -> Any:
-    """:func:`affine_scan` compiled by TorchScript (once per process)."""
+    """:func:`affine_scan` with :func:`chunk_scan` compiled by TorchScript (once per
+    process)."""
     global _scripted
     if _scripted is None:
         import warnings
@@ -240,5 +304,6 @@ def scripted_scan() -> Any:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             warnings.filterwarnings("ignore", message=".*(TorchScript|torch\\.jit).*")
-            _scripted = torch.jit.script(affine_scan)
+            fn = torch.jit.script(chunk_scan)
+        _scripted = functools.partial(affine_scan, fn=fn)
     return _scripted

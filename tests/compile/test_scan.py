@@ -9,7 +9,7 @@ import torch
 
 from lstm_search import zoo
 from lstm_search.compile import build_plan
-from lstm_search.compile._scan import affine_scan
+from lstm_search.compile._scan import affine_scan, chunk_scan, doubling_scan, scripted_scan
 from lstm_search.genome import Builder, Genome, mutate
 from lstm_search.nn import compile_rnn
 
@@ -89,8 +89,21 @@ def test_affine_scan_is_the_recurrence(T: int) -> None:
     for t in range(T):
         s = a[t] * s + b[t]
         ref.append(s)
-    torch.testing.assert_close(affine_scan(a, b, s0, chunk=4), torch.stack(ref), rtol=1e-13,
-                               atol=1e-13)
+    ref = torch.stack(ref)
+    for chunk in (0, 4):
+        torch.testing.assert_close(chunk_scan(a, b, s0, chunk), ref, rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(doubling_scan(a, b, s0, max(chunk, 1)), ref, rtol=1e-13,
+                                   atol=1e-13)
+    torch.testing.assert_close(scripted_scan()(a, b, s0), ref, rtol=1e-13, atol=1e-13)
+
+
+def test_affine_scan_gradients_first_and_second_order() -> None:
+    g = torch.Generator().manual_seed(0)
+    a = (torch.rand(11, 3, generator=g, dtype=torch.float64) * 2 - 1).requires_grad_()
+    b = torch.randn(11, 3, generator=g, dtype=torch.float64).requires_grad_()
+    s0 = torch.randn(3, generator=g, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(affine_scan, (a, b, s0))
+    assert torch.autograd.gradgradcheck(affine_scan, (a, b, s0))
 
 
 def _run(genome: Genome, scan: bool, backend: str, dtype: torch.dtype, T: int,
