@@ -152,8 +152,26 @@ class Affine:
     def value(self, prev: list[Tensor]) -> Any:
         out = self.const
         for j, c in self.coef.items():
-            out = out + c * prev[j]
+            out = _add(out, _mul(c, prev[j]))
         return out
+
+
+def _mul(x: Any, y: Any) -> Any:
+    """``x * y`` without an op for a factor that is the number 1 (a state's own form)."""
+    if isinstance(x, float) and x == 1.0:
+        return y
+    if isinstance(y, float) and y == 1.0:
+        return x
+    return x * y
+
+
+def _add(x: Any, y: Any) -> Any:
+    """``x + y`` without an op for a term that is the number 0."""
+    if isinstance(x, float) and x == 0.0:
+        return y
+    if isinstance(y, float) and y == 0.0:
+        return x
+    return x + y
 
 
 def _lift(v: Any) -> Affine:
@@ -166,8 +184,8 @@ def _sum(vals: list[Any]) -> Affine:
     for v in vals:
         v = _lift(v)
         for j, c in v.coef.items():
-            coef[j] = coef[j] + c if j in coef else c
-        const = const + v.const
+            coef[j] = _add(coef[j], c) if j in coef else c
+        const = _add(const, v.const)
     return Affine(coef, const)
 
 
@@ -186,21 +204,22 @@ def _affine_op(op: str, args: list[Any], const: float) -> Affine:
         v = _lift(args[0])
         return Affine({j: -c for j, c in v.coef.items()}, 1.0 - v.const)
     if op == "scale":
-        return _lift(args[0]).map(lambda c: c * const)
+        return _lift(args[0]).map(lambda c: _mul(c, const))
     if op == "mul":
         k = next(i for i, v in enumerate(args) if isinstance(v, Affine))
         factor: Any = 1.0
         for i, v in enumerate(args):
             if i != k:
                 factor = v if isinstance(factor, float) else factor * v
-        return args[k].map(lambda c: c * factor)
+        return args[k].map(lambda c: _mul(c, factor))
     if op == "div":
         den = args[1] + const if const else args[1]
         return _lift(args[0]).map(lambda c: c / den)
     if op == "blend":
         g = args[0]
         u, v = _lift(args[1]), _lift(args[2])
-        return _sum([u.map(lambda c: g * c), v.map(lambda c: (1.0 - g) * c)])
+        rest = 1.0 - g
+        return _sum([u.map(lambda c: _mul(g, c)), v.map(lambda c: _mul(rest, c))])
     raise ValueError(f"op {op!r} is not affine")  # pragma: no cover - scan_path refuses it
 
 
@@ -247,7 +266,7 @@ def run_scan(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Tens
         elif kind == "affine":
             args = [env[r] for r in step.args]
             if step.op == "diag":
-                val = args[0].map(lambda c, d=diag[step.pos]: d * c)
+                val = args[0].map(lambda c, d=diag[step.pos]: _mul(d, c))
             else:
                 val = _affine_op(step.op, args, step.const)
         elif step.op == "diag":
@@ -265,13 +284,15 @@ def run_scan(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Tens
         a = a.expand(rows, n).reshape(T, B * n)
         b = b.expand(rows, n).reshape(T, B * n)
         new.append(scan(a, b, states[j].reshape(B * n)).reshape(T, B, n))
-    prev = [torch.cat([s0.unsqueeze(0), s[:-1]], 0).reshape(rows, n)
-            for s0, s in zip(states, new, strict=True)]
+    prev: list[Tensor] = []  # the previous states (T·B, n), made when a late step needs them
     done = {ref: s for ref, s in zip(plan.new_states, new, strict=True)}
 
     def concrete(ref: str) -> Tensor:
         v = env[ref]
         if isinstance(v, Affine):
+            if not prev:
+                prev.extend(torch.cat([s0.unsqueeze(0), s[:-1]], 0).reshape(rows, n)
+                            for s0, s in zip(states, new, strict=True))
             v = v.value(prev)
             if not isinstance(v, Tensor):
                 v = x.new_full((rows, n), float(v))
