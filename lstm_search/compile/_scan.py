@@ -75,11 +75,11 @@ def chunk_scan(a: Tensor, b: Tensor, s0: Tensor, chunk: int = 0) -> Tensor:
     (T, N), ``s0`` (N); returns (T, N). Not differentiable (in-place): :func:`affine_scan`
     wraps it with its backward.
 
-    The T steps are cut into chunks of ``chunk`` (0: about √T); one loop over the position
-    in the chunk advances every chunk at once (in-place ``addcmul``), a loop over the chunks
-    carries each chunk's end state into the next, and one product with the chunks' running
-    products (``cumprod``: products only, no division) adds the carries: about 2√T ops of
-    T/√T rows each and O(T) work, instead of T ops of one step each."""
+    The T steps are cut into chunks of ``chunk`` (0: about √T). A loop over the position in
+    the chunk composes every chunk's maps at once (``prod``, ``local``: products and sums, no
+    division), a loop over the chunks gives the state entering each, and a second loop over
+    the position runs every chunk from its entering state (in-place ``addcmul``): about 3√T
+    ops of T/√T rows each and O(T) work, instead of T ops of one step each."""
     T, N = a.shape[0], a.shape[1]
     C = chunk
     if C <= 0:
@@ -90,16 +90,22 @@ def chunk_scan(a: Tensor, b: Tensor, s0: Tensor, chunk: int = 0) -> Tensor:
         a = torch.cat([a, a.new_ones(pad, N)], 0)
         b = torch.cat([b, b.new_zeros(pad, N)], 0)
     a3 = a.reshape(nc, C, N)
-    out = b.reshape(nc, C, N).clone()
-    out[0, 0].addcmul_(a3[0, 0], s0)
+    b3 = b.reshape(nc, C, N)
+    carry = s0.unsqueeze(0)  # (nc, N): the state entering each chunk
+    if nc > 1:  # pass 1: each chunk's map s -> prod ⊙ s + local over its steps
+        local = b3[:, 0]
+        prod = a3[:, 0]
+        for i in range(1, C):
+            local = torch.addcmul(b3[:, i], a3[:, i], local)
+            prod = prod * a3[:, i]
+        ins = [s0]
+        for c in range(1, nc):
+            ins.append(torch.addcmul(local[c - 1], prod[c - 1], ins[c - 1]))
+        carry = torch.stack(ins, 0)
+    out = b3.clone()  # pass 2: every chunk from its entering state, in place
+    out[:, 0].addcmul_(a3[:, 0], carry)
     for i in range(1, C):
         out[:, i].addcmul_(a3[:, i], out[:, i - 1])
-    if nc > 1:
-        prod = torch.cumprod(a3, 1)
-        carry = out.new_zeros(nc, N)
-        for c in range(1, nc):
-            carry[c] = torch.addcmul(out[c - 1, C - 1], prod[c - 1, C - 1], carry[c - 1])
-        out.addcmul_(prod, carry.unsqueeze(1))
     return out.reshape(nc * C, N)[:T]
 
 
