@@ -9,6 +9,11 @@
              TorchScript forward. Inference (no gradient needed) always runs ``forward``.
 ``compile``  ``torch.compile`` of the eager interpreter (autograd through inductor's graph).
 
+A plan whose recurrence is diagonal and linear (:attr:`Plan.scannable`: minGRU, minLSTM, HGRN,
+RG-LRU ...) runs in the eager and script backends as a scan over the whole sequence
+(:class:`ScanKernel`, :mod:`._scan`) instead of the step loop, unless ``scan=False``; the
+compile backend keeps the loop.
+
 Every kernel takes ``params``: the layer's parameters by name (``weight_x``, ``bias_s0``,
 ``diag_v3`` ...; block-triangular weights dense, :func:`~._params.dense_params`), and for
 genome format 2 the layer below's values ``below`` (None: zeros) and the clock's first step

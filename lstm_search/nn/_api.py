@@ -24,6 +24,10 @@ def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: i
     stack; ``t0`` continues a clocked cell's schedule). ``backend``: ``"eager"``
     (reference), ``"script"`` (TorchScript of the generated code; with ``fused_backward`` the
     generated backward and oneDNN products on CPU) or ``"compile"`` (``torch.compile``).
+    A cell whose every state is ``a_t ⊙ s + b_t`` with ``a_t``, ``b_t`` from the input alone
+    (minGRU, minLSTM, HGRN, RG-LRU; ``lstm-search show`` says which path a cell gets) runs as
+    a scan over the sequence in the eager and script backends; ``scan=False`` keeps the step
+    loop.
     Weights start uniform in ±init_scale/sqrt(hidden_size) like torch's (``bias_init`` of a
     node respected); ``seed`` makes that draw reproducible without touching torch's global
     generator. Raises :class:`lstm_search.genome.GenomeError` for an invalid genome.
