@@ -137,4 +137,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"# genome_id {genome_id(genome)}; "
               f"{n_params(genome, args.input_size, args.hidden_size):,} parameters at input "
               f"size {args.input_size}, hidden size {args.hidden_size}")
+        try:
+            from lstm_search.compile import build_plan
+        except ImportError:  # the compiler is optional here: the equations stand alone
+            return 0
+        plan = build_plan(genome, args.input_size, args.hidden_size)
+        print(f"# path: {plan.path}")
     return 0

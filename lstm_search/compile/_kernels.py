@@ -9,6 +9,11 @@
              TorchScript forward. Inference (no gradient needed) always runs ``forward``.
 ``compile``  ``torch.compile`` of the eager interpreter (autograd through inductor's graph).
 
+A plan whose recurrence is diagonal and linear (:attr:`Plan.scannable`: minGRU, minLSTM, HGRN,
+RG-LRU ...) runs in the eager and script backends as a scan over the whole sequence
+(:class:`ScanKernel`, :mod:`._scan`) instead of the step loop, unless ``scan=False``; the
+compile backend keeps the loop.
+
 Every kernel takes ``params``: the layer's parameters by name (``weight_x``, ``bias_s0``,
 ``diag_v3`` ...; block-triangular weights dense, :func:`~._params.dense_params`), and for
 genome format 2 the layer below's values ``below`` (None: zeros) and the clock's first step
@@ -30,6 +35,7 @@ from lstm_search.compile import _gemm
 from lstm_search.compile._codegen import Layout, layout, program_source
 from lstm_search.compile._eager import diag_weight, full_bias, group_weight, run_eager
 from lstm_search.compile._plan import Plan, clock_mask
+from lstm_search.compile._scan import affine_scan, run_scan, scripted_scan
 from lstm_search.genome import module_sizes
 
 BACKENDS: tuple[str, ...] = ("eager", "script", "compile")
@@ -346,12 +352,38 @@ class _FusedLayer(torch.autograd.Function):
         return (None, None, dx, *dstate0, *dbelow, *(grads[w] for w in lay.weights))
 
 
+class ScanKernel:
+    """A scannable plan (:attr:`Plan.scannable`) run without a step loop
+    (:func:`~._scan.run_scan`): the scan in Python ops (``eager``) or in TorchScript
+    (``script``); autograd gives the backward."""
+
+    def __init__(self, plan: Plan, backend: str) -> None:
+        if not plan.scannable:
+            raise ValueError(f"this plan runs the step loop ({plan.path})")
+        self.plan = plan
+        self.name = backend
+        self.scan = scripted_scan() if backend == "script" else affine_scan
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (make_kernel, (self.plan, self.name))
+
+    def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
+                 below: list[Tensor] | None = None, t0: int = 0
+                 ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        return run_scan(self.plan, params, x, states, self.scan)
+
+
 def _make_script(plan: Plan, fused_backward: bool) -> ScriptKernel:
     return ScriptKernel(plan, fused_backward)
 
 
-def make_kernel(plan: Plan, backend: str, *, fused_backward: bool = True) -> Any:
-    """The kernel running ``plan`` with ``backend`` (one of :data:`BACKENDS`)."""
+def make_kernel(plan: Plan, backend: str, *, fused_backward: bool = True,
+                scan: bool = True) -> Any:
+    """The kernel running ``plan`` with ``backend`` (one of :data:`BACKENDS`). A scannable
+    plan (:attr:`Plan.scannable`) gets the scan path in the eager and script backends unless
+    ``scan`` is False (then, as every other plan, the step loop)."""
+    if scan and plan.scannable and backend in ("eager", "script"):
+        return ScanKernel(plan, backend)
     if backend == "eager":
         return EagerKernel(plan)
     if backend == "script":

@@ -124,6 +124,17 @@ class Plan:
     # candidate of a clock with the same modules: at step t the script backend computes only
     # the rows of the active modules (a prefix of the units), skipping the sleeping ones'
     sleepy: tuple[tuple[int, int], ...] = ()
+    # the path a layer of the plan runs (:func:`scan_path`): "scan: <why>" when every new state
+    # is affine in its own previous value with input-only coefficients, else "step loop: <why>"
+    path: str = ""
+    # per step position: "free" (reads no state), "affine" (affine in the previous states)
+    # or "late" (a nonlinear function of states that no new state reads: after the scan)
+    scan_kinds: tuple[str, ...] = ()
+
+    @property
+    def scannable(self) -> bool:
+        """Whether the layer runs as a parallel scan over the sequence (:mod:`._scan`)."""
+        return self.path.startswith("scan:")
 
     @property
     def clocks(self) -> tuple[Step, ...]:
@@ -255,6 +266,9 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
     steps, pair_gid, n_pairs, paired = _pair(steps, groups, order, genome, ref)
     sinks = {ref(genome.new_states[s]) for s in genome.states} | {ref(genome.output)}
     sleepy = _sleepy(steps, groups, pair_gid, n_pairs, sinks)
+    new_states = tuple(ref(genome.new_states[s]) for s in genome.states)
+    path, kinds = scan_path(steps, groups, new_states, pair_gid, genome.states,
+                            tuple(node.name for node in order))
     return Plan(
         n_states=len(genome.states),
         input_size=input_size,
@@ -262,7 +276,7 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
         steps=tuple(steps),
         groups=tuple(groups),
         diags=tuple(diags),
-        new_states=tuple(ref(genome.new_states[s]) for s in genome.states),
+        new_states=new_states,
         output=ref(genome.output),
         uses_xt=uses_xt,
         node_names=tuple(node.name for node in order),
@@ -272,7 +286,123 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
         below=tuple(sorted({int(a[1:]) for s in steps for a in s.args if a[0] == "u"}
                            | {int(g.source[1:]) for g in groups if g.source[0] == "u"})),
         sleepy=sleepy,
+        path=path,
+        scan_kinds=kinds,
     )
+
+
+# ops through which a value stays affine in the states whatever arguments carry one (mul: one
+# affine factor; div: an affine numerator; blend: a state-free weight; see scan_path)
+_AFFINE_ALL = {"add", "mean", "sub", "copy", "one_minus", "scale", "diag"}
+
+
+def scan_path(steps: list[Step] | tuple[Step, ...], groups: list[Group] | tuple[Group, ...],
+              new_states: tuple[str, ...], pair_group: int, state_names: tuple[str, ...],
+              node_names: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """Whether a layer's recurrence is a diagonal linear one, ``s_t = a_t ⊙ s_{t-1} + b_t``
+    with ``a_t``, ``b_t`` functions of ``x_t`` only, for every state (minGRU and minLSTM, Feng
+    et al. 2024, "Were RNNs All We Needed?" eq. for h_t; HGRN, Qin et al. 2023; RG-LRU, De et
+    al. 2024 eq. 4): then the whole sequence is one associative scan (Blelloch 1990, "Prefix
+    sums and their applications", section 1.4: first-order linear recurrences).
+
+    Returns ``("scan: ..." | "step loop: <reason>", kinds)`` with ``kinds[pos]`` of each step
+    position: ``free`` (reads no state), ``affine`` (affine in the previous states) or
+    ``late`` (a nonlinear function of the states that no new state needs: the output's, e.g.
+    HGRN's norm of h', computed for all steps after the scan).
+    """
+    def name(ref: str) -> str:
+        if ref[0] == "s":
+            return f"state {state_names[int(ref[1:])]!r}"
+        if ref[0] == "v":
+            return f"node {node_names[int(ref[1:])]!r}"
+        return ref
+
+    if any(s.op == "clock" for s in steps):
+        return "step loop: a clock schedules the units per step (genome format 2)", ()
+    for g in groups:
+        if g.source[0] == "s" or g.source[0] == "u":
+            who = node_names[g.members[0]] if g.members else "?"
+            what = name(g.source) if g.source[0] == "s" else f"the layer below ({g.source})"
+            return f"step loop: node {who!r} projects {what} (a matrix product per step)", ()
+    if pair_group >= 0:  # pragma: no cover - pairs need a state group, refused above
+        return "step loop: a gate reads a state through a matrix", ()
+    n_pos = 1 + max((s.pos for s in steps), default=-1)
+    kinds = ["free"] * n_pos
+    deps: dict[str, frozenset[int]] = {}  # the states an affine or late value reads
+
+    def kind(ref: str) -> str:
+        if ref[0] == "s":
+            return "affine"
+        if ref[0] == "v":
+            return kinds[int(ref[1:])]
+        return "free"  # x, xt, r{i}
+
+    def reads(ref: str) -> frozenset[int]:
+        if ref[0] == "s":
+            return frozenset({int(ref[1:])})
+        return deps.get(ref, frozenset())
+
+    if any(a[0] == "u" for st in steps for a in st.args):
+        return "step loop: a node reads the layer below's new state (genome format 2)", ()
+    for st in steps:
+        ks = [kind(a) for a in st.args]
+        dep = frozenset().union(*(reads(a) for a in st.args)) if st.args else frozenset()
+        if st.op == "proj":
+            g = groups[st.group]
+            if kind(g.source) != "free":
+                return (f"step loop: node {node_names[st.pos]!r} projects {name(g.source)}, "
+                        f"which reads {name(f's{min(reads(g.source) or {0})}')}"), ()
+            continue
+        if "late" in ks:
+            kinds[st.pos], deps[st.out] = "late", dep
+            continue
+        if "affine" not in ks:
+            continue
+        n_aff = ks.count("affine")
+        linear = (st.op in _AFFINE_ALL
+                  or (st.op == "mul" and n_aff == 1)
+                  or (st.op == "div" and ks[0] == "affine" and ks[1] == "free")
+                  or (st.op == "blend" and ks[0] == "free"))
+        kinds[st.pos] = "affine" if linear else "late"
+        deps[st.out] = dep
+    for j, ref in enumerate(new_states):
+        k = kind(ref)
+        if k == "late":
+            why = _first_late(steps, kinds, ref, node_names)
+            return (f"step loop: state {state_names[j]!r} is not affine in the states: {why}"), ()
+        other = reads(ref) - {j}
+        if other:
+            return (f"step loop: state {state_names[j]!r} reads state "
+                    f"{state_names[min(other)]!r} (only a diagonal recurrence of each state "
+                    f"in itself is scanned)"), ()
+    names = ", ".join(repr(s) for s in state_names)
+    return (f"scan: no gate reads a state and each new state of {names} is "
+            f"a_t ⊙ s + b_t with a_t, b_t from x_t alone", tuple(kinds))
+
+
+def _first_late(steps: list[Step] | tuple[Step, ...], kinds: list[str], ref: str,
+                node_names: tuple[str, ...]) -> str:
+    """The first step on ``ref``'s cone that turns an affine value into a nonlinear one."""
+    by_pos = {s.pos: s for s in steps}
+    todo, seen = [ref], set()
+    found: list[Step] = []
+    while todo:
+        r = todo.pop()
+        if r[0] != "v" or r in seen:
+            continue
+        seen.add(r)
+        st = by_pos[int(r[1:])]
+        if kinds[st.pos] == "late" and not any(
+                a[0] == "v" and kinds[int(a[1:])] == "late" for a in st.args):
+            found.append(st)
+        todo += list(st.args)
+    st = min(found, key=lambda s: s.pos) if found else None
+    if st is None:  # pragma: no cover - a late value has a first late step
+        return "a nonlinear op"
+    who = node_names[st.pos]
+    if st.op in ("mul", "div", "blend"):
+        return f"node {who!r} ({st.op}) multiplies state-dependent values together"
+    return f"node {who!r} applies {st.op} to a state-dependent value"
 
 
 def _sleepy(steps: list[Step], groups: list[Group], pair_gid: int, n_pairs: int,

@@ -14,7 +14,8 @@ from lstm_search.nn._stack import RecurrentStack
 def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: int = 1,
                 dropout: float = 0.0, batch_first: bool = False, backend: str = "script", *,
                 fused_backward: bool = True, init_scale: float = 1.0,
-                seed: int | None = None, tie_layers: bool | str = False) -> RecurrentStack:
+                scan: bool = True, seed: int | None = None,
+                tie_layers: bool | str = False) -> RecurrentStack:
     """A ``torch.nn.LSTM``-shaped module of ``num_layers`` layers of ``genome``.
 
     ``forward(x, state=None, *, t0=0) -> (output, state)``; see
@@ -23,6 +24,10 @@ def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: i
     stack; ``t0`` continues a clocked cell's schedule). ``backend``: ``"eager"``
     (reference), ``"script"`` (TorchScript of the generated code; with ``fused_backward`` the
     generated backward and oneDNN products on CPU) or ``"compile"`` (``torch.compile``).
+    A cell whose every state is ``a_t ⊙ s + b_t`` with ``a_t``, ``b_t`` from the input alone
+    (minGRU, minLSTM, HGRN, RG-LRU; ``lstm-search show`` says which path a cell gets) runs as
+    a scan over the sequence in the eager and script backends; ``scan=False`` keeps the step
+    loop.
     Weights start uniform in ±init_scale/sqrt(hidden_size) like torch's (``bias_init`` of a
     node respected); ``seed`` makes that draw reproducible without touching torch's global
     generator. ``tie_layers`` shares one parameter set across depth (True: all layers when
@@ -34,15 +39,17 @@ def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: i
     check_backend(backend)
     return RecurrentStack(genome, input_size, hidden_size, num_layers, dropout, batch_first,
                           backend, fused_backward=fused_backward, init_scale=init_scale,
-                          seed=seed, tie_layers=tie_layers)
+                          scan=scan, seed=seed, tie_layers=tie_layers)
 
 
 def compile_cell(genome: Genome, input_size: int, hidden_size: int, backend: str = "script", *,
                  fused_backward: bool = True, init_scale: float = 1.0,
+                 scan: bool = True,
                  seed: int | None = None) -> RecurrentLayer:
     """One layer of ``genome``: ``forward(x (T, B, m), states=None) -> (y (T, B, n), states)``
     with ``states`` a tuple in the genome's state order."""
     check_backend(backend)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     return RecurrentLayer(genome, input_size, hidden_size, backend,
-                          fused_backward=fused_backward, init_scale=init_scale, generator=gen)
+                          fused_backward=fused_backward, init_scale=init_scale,
+                           scan=scan, generator=gen)

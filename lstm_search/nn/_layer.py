@@ -33,7 +33,8 @@ class RecurrentLayer(nn.Module):
 
     def __init__(self, genome: Genome, input_size: int, hidden_size: int,
                  backend: str = "script", *, fused_backward: bool = True,
-                 init_scale: float = 1.0, generator: torch.Generator | None = None) -> None:
+                 init_scale: float = 1.0, scan: bool = True,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.plan: Plan = build_plan(genome, input_size, hidden_size)
         self.genome = genome
@@ -44,7 +45,8 @@ class RecurrentLayer(nn.Module):
         for name, p in make_parameters(self.plan).items():
             self.register_parameter(name, p)
         self.reset_parameters(generator)
-        self.kernel: Any = make_kernel(self.plan, backend, fused_backward=fused_backward)
+        self.kernel: Any = make_kernel(self.plan, backend, fused_backward=fused_backward,
+                                       scan=scan)
 
     @property
     def n_states(self) -> int:

@@ -36,7 +36,8 @@ class RecurrentStack(nn.Module):
     def __init__(self, genome: Genome, input_size: int, hidden_size: int, num_layers: int = 1,
                  dropout: float = 0.0, batch_first: bool = False, backend: str = "script", *,
                  fused_backward: bool = True, init_scale: float = 1.0,
-                 seed: int | None = None, tie_layers: bool | str = False) -> None:
+                 scan: bool = True, seed: int | None = None,
+                 tie_layers: bool | str = False) -> None:
         super().__init__()
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
@@ -51,7 +52,8 @@ class RecurrentStack(nn.Module):
         self.backend = backend
         self.layers = nn.ModuleList(
             RecurrentLayer(genome, input_size if k == 0 else hidden_size, hidden_size, backend,
-                           fused_backward=fused_backward, init_scale=init_scale, generator=gen)
+                           fused_backward=fused_backward, init_scale=init_scale,
+                           scan=scan, generator=gen)
             for k in range(num_layers))
         self.dropout = nn.Dropout(dropout)
         self.n_states = len(genome.states)
