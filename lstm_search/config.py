@@ -149,6 +149,9 @@ class TaskConfig:
                          "test_len": ("int>=", 2)})
 
 
+TIE_LAYERS: tuple[str | None, ...] = (None, "above_first", "all", "auto")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The recurrent stack and the task head around it.
@@ -159,6 +162,10 @@ class ModelConfig:
     cells at an equal number of parameters (Jozefowicz et al. 2015; Collins et al. 2017): the
     hidden size of each cell is chosen so that the whole model (embedding, cell, head) has
     the number of parameters closest to the budget; ``hidden_size`` is then ignored.
+    ``tie_layers`` shares one parameter set across the stack's depth (the tied Grid LSTM,
+    Kalchbrenner et al. 2015, sec. 3): None ties nothing, ``"above_first"`` ties layers 2..L,
+    ``"all"`` every layer (needs the input width equal to ``hidden_size``), ``"auto"`` all
+    layers where the widths agree, else layers 2..L (see :func:`lstm_search.nn.compile_rnn`).
     """
 
     hidden_size: int = 200
@@ -169,11 +176,16 @@ class ModelConfig:
     backend: str = "script"  # "script" | "eager" | "compile"
     init_scale: float | None = 0.1
     param_budget: int | None = None  # None: use hidden_size as given
+    tie_layers: str | None = None  # None | "above_first" | "all" | "auto"
 
     def __post_init__(self) -> None:
         _problems(self, {"hidden_size": ("int>=", 1), "num_layers": ("int>=", 1),
                          "dropout": ("unit_open", 0), "embed_size": ("int>=", 1),
                          "init_scale": ("pos", 0), "param_budget": ("int>=", 1)})
+        if self.tie_layers not in TIE_LAYERS:
+            raise ConfigError(f"model.tie_layers must be one of none, "
+                              f"{', '.join(str(t) for t in TIE_LAYERS if t)}; "
+                              f"got {self.tie_layers!r}")
 
 
 @dataclass(frozen=True)

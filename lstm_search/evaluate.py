@@ -142,16 +142,19 @@ def make_rnn(genome: Genome, input_size: int, model: ModelConfig, *, seed: int |
 
     ``model.init_scale`` s draws its weights from U(-s, s) (Zaremba et al. 2014), a node's own
     ``bias_init`` (LSTM-b's forget bias) kept; None keeps the compiler's default,
-    U(-1/sqrt(n), 1/sqrt(n)) like torch.nn.LSTM.
+    U(-1/sqrt(n), 1/sqrt(n)) like torch.nn.LSTM. ``model.tie_layers`` shares one parameter
+    set across depth.
     """
     import math
 
     from lstm_search.nn import compile_rnn
 
     scale = 1.0 if model.init_scale is None else model.init_scale * math.sqrt(model.hidden_size)
+    tie: bool | str = {None: False, "auto": True}.get(model.tie_layers, model.tie_layers or False)
     return compile_rnn(genome, input_size, model.hidden_size, num_layers=model.num_layers,
                        dropout=model.dropout if model.num_layers > 1 else 0.0,
-                       batch_first=False, backend=model.backend, init_scale=scale, seed=seed)
+                       batch_first=False, backend=model.backend, init_scale=scale, seed=seed,
+                       tie_layers=tie)
 
 
 def build_model(genome: Genome, task: Task, model: ModelConfig, train: TrainConfig, *,

@@ -6,6 +6,8 @@ untied and tied across depth (``tie_layers``), on the eager and script backends;
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import Tensor
@@ -202,3 +204,41 @@ def test_tied_grid_lstm_on_cuda_matches_cpu(backend: str) -> None:
     (y_g.sum()).backward()
     assert (y_g.cpu() - y_c).abs().max() <= 1e-8
     assert (gpu.layers[1].weight_x.grad.cpu() - cpu.layers[1].weight_x.grad).abs().max() <= 1e-8
+
+
+def test_model_config_ties_layers_in_the_trained_model() -> None:
+    """``model.tie_layers`` reaches the compiled stack a task builds (experiments, ``--set``)."""
+    from lstm_search.config import ConfigError, ModelConfig, apply_overrides
+    from lstm_search.evaluate import make_rnn
+
+    g = zoo.get("grid_lstm")
+    base = ModelConfig(hidden_size=4, num_layers=3, init_scale=None)
+    sizes = {}
+    for tie in ("none", "auto", "above_first"):
+        rnn = make_rnn(g, 4, apply_overrides(base, {"tie_layers": tie}), seed=0)
+        sizes[tie] = (sum(p.numel() for p in rnn.parameters()), rnn.tied_layers())
+    one = n_params(g, 4, 4)
+    assert sizes == {"none": (3 * one, ()), "auto": (one, (0, 1, 2)),
+                     "above_first": (2 * one, (1, 2))}
+    with pytest.raises(ConfigError, match="tie_layers must be one of none, above_first, all"):
+        apply_overrides(base, {"tie_layers": "yes"})
+
+
+@pytest.mark.integration
+def test_train_command_runs_a_tied_grid_lstm(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "lstm_search", "train", "--cell", "grid_lstm", "--task", "adding",
+         "--preset", "smoke", "--epochs", "1", "--json", "--no-progress",
+         "--set", "model.num_layers=3", "--set", "model.hidden_size=8",
+         "--set", "model.tie_layers=auto", "--set", "task.seq_len=10",
+         "--set", "task.n_train=64", "--set", "task.n_valid=32", "--set", "task.n_test=32"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert rows and rows[-1]["status"] == "complete", out.stdout
+    g = zoo.get("grid_lstm")  # input width 2 != 8: layers 2 and 3 share one set; head 8 -> 1
+    assert rows[-1]["n_params"] == n_params(g, 2, 8) + n_params(g, 8, 8) + 9
