@@ -199,14 +199,22 @@ def _open_storage(url: str) -> None:
 def check_tasks(exp: Experiment) -> None:
     """Raise :class:`ExperimentError` when the task or a stage's task is unknown or is given an
     option it does not take (``task.name=mqar`` with the ``task.gap`` of a recall experiment):
-    every trial would fail the same way."""
-    from lstm_search.tasks import check_task_config
+    every trial would fail the same way; or when the study's direction is not the task's
+    (``--set task.name=waveform`` on an accuracy experiment would maximise an error)."""
+    from lstm_search.tasks import check_task_config, task_objective
 
     for where, task in (("task", exp.task), *(("stages.task", s.task) for s in exp.stages)):
         try:
             check_task_config(task)
         except ConfigError as e:
             raise ExperimentError(f"experiment {exp.name!r}: {where}: {e}") from None
+    if exp.search.sampler != "evolution":  # evolution maximises its own fitness
+        objective, direction = task_objective(exp.task.name)
+        if exp.search.direction != direction:
+            raise ExperimentError(
+                f"experiment {exp.name!r}: search.direction is {exp.search.direction!r} but task "
+                f"{exp.task.name!r} has its objective {objective} {direction}d: the study would "
+                f"optimise the wrong way; set search.direction={direction}")
 
 
 def check_hparam_values(exp: Experiment) -> None:

@@ -38,6 +38,7 @@ from lstm_search.tasks._base import DATA_ENV, Batch, RNNFactory, Task, resolve_d
 
 __all__ = [
     "DATA_ENV",
+    "OBJECTIVES",
     "TASKS",
     "Batch",
     "RNNFactory",
@@ -46,6 +47,7 @@ __all__ = [
     "make_task",
     "resolve_data_dir",
     "task_names",
+    "task_objective",
 ]
 
 
@@ -97,8 +99,30 @@ TASKS: dict[str, Callable[[TaskConfig], Task]] = {
 }
 
 
+# each task's objective and its direction, known without building the task (the table above;
+# a test builds every synthetic task and checks it against this)
+OBJECTIVES: dict[str, tuple[str, str]] = {
+    "ptb": ("valid.ppl", "minimize"), "ptb_char": ("valid.bpc", "minimize"),
+    "wikitext2": ("valid.ppl", "minimize"), "jsb": ("valid.nll", "minimize"),
+    "nottingham": ("valid.nll", "minimize"), "musedata": ("valid.nll", "minimize"),
+    "piano_midi": ("valid.nll", "minimize"), "arithmetic": ("valid.acc", "maximize"),
+    "xml": ("valid.acc", "maximize"), "memorize": ("valid.acc", "maximize"),
+    "adding": ("valid.mse", "minimize"), "recall": ("valid.acc", "maximize"),
+    "mqar": ("valid.acc", "maximize"), "selective_copy": ("valid.acc", "maximize"),
+    "parity": ("valid.acc", "maximize"), "waveform": ("valid.nmse", "minimize"),
+}
+
+
 def task_names() -> tuple[str, ...]:
     return tuple(TASKS)
+
+
+def task_objective(name: str) -> tuple[str, str]:
+    """``(objective, direction)`` of the task ``name``, e.g. ``("valid.acc", "maximize")``,
+    without reading or generating its data."""
+    if name not in OBJECTIVES:
+        raise ConfigError(f"task.name: unknown task {name!r}; known tasks: {', '.join(TASKS)}")
+    return OBJECTIVES[name]
 
 
 def check_task_config(config: TaskConfig) -> None:

@@ -93,6 +93,27 @@ def test_a_task_option_the_task_does_not_take_is_refused_before_anything_is_writ
     assert not out.exists()
 
 
+def test_a_task_of_the_other_direction_is_refused_before_anything_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_experiment(tmp_path)  # recall (accuracy, maximised), task.gap=5
+    out = tmp_path / "results"
+    _fails_cleanly([str(path), "--set", "task.name=adding", "--set", "task.gap=none"], out,
+                   capsys, "search.direction is 'maximize' but task 'adding'",
+                   "set search.direction=minimize")
+    assert not out.exists()
+
+
+def test_every_shipped_experiment_declares_its_task_direction() -> None:
+    from lstm_search.experiment import load_experiment
+    from lstm_search.search._run import check_tasks
+
+    names = sorted(p.stem for p in (Path(__file__).parents[2] / "experiments").glob("*.py")
+                   if p.stem != "__init__")
+    assert len(names) >= 9
+    for name in names:
+        check_tasks(load_experiment(name))
+
+
 def test_a_misspelt_experiment_gets_a_suggestion(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     _fails_cleanly(["quickstrat"], tmp_path / "results", capsys, "did you mean 'quickstart'?")

@@ -204,3 +204,22 @@ def test_train_command_runs_a_new_task_and_names_a_bad_option(
                  "--set", "task.test_len=8"]) == 2
     err = capsys.readouterr().err
     assert "test_len (8) must be greater than seq_len (16)" in err and "Traceback" not in err
+
+
+def test_the_objective_table_is_what_each_task_reports() -> None:
+    """``task_objective`` (used to refuse a study of the wrong direction before anything runs)
+    agrees with the objective and direction of every task as built; the corpora from the
+    classes, the synthetic tasks from a few generated sequences."""
+    from lstm_search.tasks import OBJECTIVES, TASKS, task_objective
+    from lstm_search.tasks._corpus import LanguageModelTask, MusicTask
+    from lstm_search.tasks._synthetic import SYNTHETIC
+
+    assert set(OBJECTIVES) == set(TASKS)
+    for name in SYNTHETIC:
+        task = make_task(TaskConfig(name=name, n_train=4, n_valid=2, n_test=2))
+        assert task_objective(name) == (task.objective_name, task.direction), name
+    for name in ("jsb", "nottingham", "musedata", "piano_midi"):
+        assert task_objective(name) == (f"valid.{MusicTask.objective}", MusicTask.direction)
+    assert LanguageModelTask.direction == "minimize"
+    assert {task_objective(n) for n in ("ptb", "wikitext2")} == {("valid.ppl", "minimize")}
+    assert task_objective("ptb_char") == ("valid.bpc", "minimize")
