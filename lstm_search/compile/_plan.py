@@ -319,6 +319,10 @@ def scan_path(steps: list[Step] | tuple[Step, ...], groups: list[Group] | tuple[
 
     if any(s.op == "clock" for s in steps):
         return "step loop: a clock schedules the units per step (genome format 2)", ()
+    for s in steps:
+        if s.op == "attention":  # its memory of earlier steps is loop state
+            return (f"step loop: node {node_names[s.pos]!r} attends over earlier steps "
+                    "(genome format 2)"), ()
     for g in groups:
         if g.source[0] == "s" or g.source[0] == "u":
             who = node_names[g.members[0]] if g.members else "?"

@@ -55,6 +55,18 @@ def crossed() -> Genome:
     return b.build(name="crossed")
 
 
+def attended() -> Genome:
+    """A minGRU-like recurrence whose output adds an attention context over the state's earlier
+    values (format 2): the recurrence alone is affine, but the attention's memory is loop state,
+    so the whole layer runs the step loop."""
+    b = Builder(states=("h",))
+    z = b.sigmoid(b.linear("x", name="x_z"), name="z")
+    h_new = b.blend(z, b.linear("x", name="x_c"), "h", name="h_new")
+    b.set_state("h", h_new)
+    ctx = b.attention(b.linear("x", name="q", bias=False), "h", window=3, name="ctx")
+    return b.build(output=b.add(h_new, ctx, name="y"), name="attended")
+
+
 SCANNED = {"mingru": zoo.get("mingru"), "minlstm": zoo.get("minlstm"), "rglru": zoo.get("rglru"),
            "hgrn": zoo.get("hgrn"), "two_states": two_states(), "divided": divided()}
 
@@ -71,6 +83,7 @@ def test_scannable_plans_say_so(name: str) -> None:
     (nonlinear(), "applies tanh"),
     (crossed(), "state 'c' reads state 'h'"),
     (zoo.get("clockwork"), "step loop: a clock"),
+    (attended(), "step loop: node 'ctx' attends over earlier steps"),
 ])
 def test_other_plans_run_the_loop_and_say_why(genome: Genome, reason: str) -> None:
     plan = build_plan(genome, 6, 8)
@@ -146,6 +159,15 @@ def test_scan_equals_the_script_loop_float32_two_layers_batch_first(name: str) -
     for a, b in zip([*out, *grads], [*loop_out, *loop_grads], strict=True):
         if a is not None:
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_an_attended_output_runs_the_loop_with_the_default_scan_on() -> None:
+    """Regression: the plan once called this layer scannable and the scan then failed on the
+    attention (no row-wise rule for a memory over time)."""
+    out, _ = _run(attended(), True, "script", torch.float64, 9)
+    loop_out, _ = _run(attended(), False, "eager", torch.float64, 9)
+    for a, b in zip(out, loop_out, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
 def test_the_kernel_is_the_scan_only_for_scannable_plans() -> None:
