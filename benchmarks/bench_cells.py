@@ -42,9 +42,9 @@ def main() -> None:
     rows = []
     t0 = time.time()
     for cell, hidden, backends in plan:
-        rows += bench_cell(cell, hidden=hidden, backends=backends, repeats=args.repeats)
-        print(format_table(rows[-1 - len(backends):]).splitlines()[-1 - len(backends):],
-              flush=True)
+        new = bench_cell(cell, hidden=hidden, backends=backends, repeats=args.repeats)
+        rows += new
+        print(format_table(new).splitlines()[-len(new):], flush=True)
     info = machine()
     info["wall_s"] = round(time.time() - t0, 1)
     info["repeats"] = args.repeats

@@ -4,6 +4,8 @@ Forward + backward of one layer (input = hidden unless given), the torch referen
 (``nn.LSTM``; ``nn.GRU`` for gru, ``nn.RNN`` for rnn_tanh) timed in the same process with
 interleaved repetitions, medians reported with their ratio to the reference: on shared machines
 absolute times drift, ratios measured side by side much less (shared/reference/performance.md).
+A cell that gets the scan path (minGRU, minLSTM, HGRN, RG-LRU: ``lstm-search show`` says) is
+timed on it and, as ``<backend> (step loop)``, on the step loop too.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class BenchRow:
     ratio: float  # median_ms / the torch reference's median_ms, same process
     compile_s: float | None  # compile_rnn + first forward (None for the reference)
     spread: float  # (p75 − p25) / median of this implementation's repetitions
+    path: str = ""  # "scan" or "step loop" for a compiled cell; "" for the reference
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,14 +81,20 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
         y, _ = module(x)
         y.sum().backward()
 
+    paths: dict[str, str] = {}
     for backend in backends:
-        clear_kernel_cache()  # a cold compile for the latency figure
-        t0 = time.perf_counter()
-        module = compile_rnn(genome, m, hidden, backend=backend, seed=seed)
-        with torch.no_grad():
-            module(x)
-        latency[backend] = time.perf_counter() - t0
-        impls[backend] = module
+        for scan in (True, False):
+            if not scan and paths[backend] != "scan":
+                break  # the step loop is what the first build timed
+            clear_kernel_cache()  # a cold compile for the latency figure
+            t0 = time.perf_counter()
+            module = compile_rnn(genome, m, hidden, backend=backend, seed=seed, scan=scan)
+            with torch.no_grad():
+                module(x)
+            name = backend if scan else f"{backend} (step loop)"
+            latency[name] = time.perf_counter() - t0
+            impls[name] = module
+            paths[name] = module.layers[0].path
     for module in impls.values():
         for _ in range(warmup):
             step(module)
@@ -103,17 +112,17 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
         med = statistics.median(ts)
         q = statistics.quantiles(ts, n=4) if len(ts) >= 4 else [med, med, med]
         rows.append(BenchRow(cell, name, hidden, batch, seq, med * 1e3, med / base,
-                             latency.get(name), (q[2] - q[0]) / med))
+                             latency.get(name), (q[2] - q[0]) / med, paths.get(name, "")))
     return rows
 
 
 def format_table(rows: list[BenchRow]) -> str:
     """A markdown table of benchmark rows."""
-    head = ("| cell | implementation | hidden | fwd+bwd ms (median) | ratio to torch | "
+    head = ("| cell | implementation | path | hidden | fwd+bwd ms (median) | ratio to torch | "
             "compile + first forward s | spread (IQR/median) |")
-    lines = [head, "|---|---|---|---|---|---|---|"]
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         comp = f"{r.compile_s:.2f}" if r.compile_s is not None else "-"
-        lines.append(f"| {r.cell} | {r.impl} | {r.hidden} | {r.median_ms:.2f} | "
-                     f"{r.ratio:.2f} | {comp} | {r.spread:.2f} |")
+        lines.append(f"| {r.cell} | {r.impl} | {r.path or '-'} | {r.hidden} | "
+                     f"{r.median_ms:.2f} | {r.ratio:.2f} | {comp} | {r.spread:.2f} |")
     return "\n".join(lines)

@@ -362,6 +362,7 @@ class ScanKernel:
             raise ValueError(f"this plan runs the step loop ({plan.path})")
         self.plan = plan
         self.name = backend
+        self.path = "scan"  # what RecurrentLayer.path reports (every other kernel: the loop)
         self.scan = scripted_scan() if backend == "script" else affine_scan
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -52,6 +52,13 @@ class RecurrentLayer(nn.Module):
     def n_states(self) -> int:
         return self.plan.n_states
 
+    @property
+    def path(self) -> str:
+        """``"scan"`` when this layer runs the scan over the whole sequence, else
+        ``"step loop"`` (``plan.path`` says why a plan cannot scan; ``scan=False`` or the
+        ``compile`` backend keep the loop for one that can)."""
+        return getattr(self.kernel, "path", "step loop")
+
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         init_parameters(self.plan, self.genome, dict(self.named_parameters(recurse=False)),
                         init_scale=self.init_scale, generator=generator)

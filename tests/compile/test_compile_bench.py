@@ -14,10 +14,21 @@ def test_bench_json_has_every_backend_and_the_torch_reference(capsys):
     out = json.loads(capsys.readouterr().out)
     rows = out["rows"]
     assert [r["impl"] for r in rows] == ["torch.nn.GRU", "eager", "script"]
+    assert [r["path"] for r in rows] == ["", "step loop", "step loop"]
     assert rows[0]["ratio"] == 1.0 and rows[0]["compile_s"] is None
     for r in rows[1:]:
         assert r["median_ms"] > 0 and r["compile_s"] > 0 and r["hidden"] == 8
     assert {"cpu", "cores", "torch", "threads", "date"} <= set(out["machine"])
+
+
+def test_bench_times_a_scannable_cell_on_the_scan_and_on_the_loop(capsys):
+    code = main(["bench", "--cell", "mingru", "--hidden", "8", "--batch", "2", "--seq", "5",
+                 "--repeats", "2", "--backends", "eager,script", "--threads", "1"])
+    assert code == 0
+    table = capsys.readouterr().out
+    for impl, path in [("eager", "scan"), ("eager (step loop)", "step loop"),
+                       ("script", "scan"), ("script (step loop)", "step loop")]:
+        assert f"| mingru | {impl} | {path} | 8 |" in table
 
 
 def test_bench_rejects_unknown_cell_and_backend(capsys):
