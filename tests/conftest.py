@@ -3,6 +3,7 @@ rule (``LSTM_SEARCH_DATA``, else ``./data``; ``.ci/run`` points the variable at 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,3 +19,22 @@ def shared_data() -> Path:
         pytest.skip(f"corpora folder not found: {folder} (set {DATA_ENV}=DIR to the folder "
                     f"holding ptb/ and music/, e.g. ../shared/data)")
     return folder
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``-n N``) each of the N worker processes gets its share of the cores
+    for torch's intra-op threads: N processes each running torch's default (every core) spin
+    their OpenMP threads against each other, which made single tests up to 100x slower."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that start a local Ray cluster run one after another in one xdist worker
+    (``--dist loadgroup``): two local clusters at once compete for ports and memory."""
+    for item in items:
+        if item.get_closest_marker("ray"):
+            item.add_marker(pytest.mark.xdist_group("ray"))

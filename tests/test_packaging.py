@@ -105,8 +105,9 @@ def test_runtime_dependencies_leave_test_tools_and_extras_out() -> None:
     dashboard."""
     project = _project()
     names = {re.split(r"[\[<>=~! ]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
-    assert not names & {"pytest", "pytest-timeout", "hypothesis", "ruff", "build", "ray",
-                        "jupyterlab", "nbclient", "optuna-dashboard", "scikit-learn"}
+    assert not names & {"pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "ruff",
+                        "build", "ray", "jupyterlab", "nbclient", "optuna-dashboard",
+                        "scikit-learn"}
     assert {"torch", "optuna", "pandas"} <= names
     extras = project["optional-dependencies"]
     assert {"ray", "notebooks", "dashboard", "importance", "dev"} <= set(extras)
