@@ -71,7 +71,7 @@ def _hint(name: str) -> str:
 
     from lstm_search import zoo
 
-    if name in zoo.names():
+    if name in zoo.names(spatial=True):
         return (f"\n'{name}' is a zoo cell, not a file: `lstm-search show {name}` prints it; "
                 f"`lstm-search show {name} --json > {name}.json` writes it as a file to check "
                 "and edit")
