@@ -58,7 +58,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True,
                         help="ptb, ptb_char, wikitext2, jsb, nottingham, musedata, piano_midi, "
                              "arithmetic, xml, memorize, adding, recall, mqar, selective_copy, "
-                             "parity, waveform")
+                             "parity, waveform, moving_shapes")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding ptb/, wikitext-2/, music/ (default: "
                              "$LSTM_SEARCH_DATA, else ./data)")
