@@ -164,8 +164,12 @@ def validate(
             if isinstance(heads, int) and heads > 1 and hidden_size % heads:
                 check.bad(f"node {_show(n.name)}", "width", f"{heads} heads do not divide the "
                           f"hidden size {hidden_size}")
-        if genome.values and genome.kernel and any(n.op == "diag" for n in genome.nodes):
-            return check.problems  # a spatial peephole's count needs the map size
+        if genome.kernel and any(n.op == "diag" for n in genome.nodes):
+            if max_params is not None:  # a spatial peephole's count needs the map size
+                check.bad("genome", "budget", "a spatial cell's peepholes ('diag') have a "
+                          "weight per position: its parameter count needs the map size "
+                          "(n_params(..., spatial=(H, W))), which validate does not take")
+            return check.problems
         count = n_params(genome, input_size, hidden_size)
         if max_params is not None and count > max_params:
             check.bad("genome", "budget", f"{count:,} parameters at input {input_size}, hidden "

@@ -219,3 +219,53 @@ def test_show_prints_the_spatial_cell(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["show", "convlstm", "--code"]) == 0
     assert "conv2d" in capsys.readouterr().out
     assert "convlstm" in zoo.names(spatial=True) and "convlstm" not in zoo.names()
+
+
+def test_mutants_stay_spatial_and_compile() -> None:
+    from lstm_search.genome import mutate
+
+    g = zoo.get("convlstm")
+    for seed in range(4):
+        child = mutate(g, seed).genome
+        assert child.values == g.values and validate(child) == []
+        layer = compile_cell(child, 1, 2, spatial=(4, 4), seed=seed)
+        y, _ = layer(torch.randn(3, 2, 1, 4, 4))
+        assert y.shape == (3, 2, 2, 4, 4)
+
+
+def test_a_parameter_budget_needs_the_map_size_of_a_spatial_peephole() -> None:
+    g = zoo.get("convlstm")
+    assert validate(g, input_size=1, hidden_size=2) == []
+    problems = validate(g, input_size=1, hidden_size=2, max_params=10**9)
+    assert [p.rule for p in problems] == ["budget"] and "map size" in problems[0].message
+    conv_lstm = zoo.get("lstm").replace(values=SPATIAL)  # no peephole: counted without it
+    assert [p.rule for p in validate(conv_lstm, input_size=1, hidden_size=2,
+                                     max_params=10)] == ["budget"]
+
+
+@pytest.mark.integration
+def test_compile_backend_agrees_with_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstm_search.compile import _kernels
+
+    monkeypatch.setattr(_kernels, "_TORCH_COMPILE_BACKEND", "eager")  # dynamo alone
+    g = zoo.get("convlstm")
+    x = torch.randn(3, 2, 1, 4, 4, dtype=torch.float64)
+    ys = [compile_rnn(g, 1, 2, spatial=(4, 4), backend=b, seed=0).double()(x)[0]
+          for b in ("eager", "compile")]
+    assert (ys[0] - ys[1]).abs().max().item() < TOL
+
+
+def test_check_export_and_bench_name_the_spatial_cell(
+        tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lstm_search.cli import main
+
+    path = tmp_path / "convlstm.json"
+    path.write_text(zoo.get("convlstm").to_json(), encoding="utf-8")
+    assert main(["check", str(path), "--input-size", "1", "--hidden-size", "8",
+                 "--spatial", "4", "4"]) == 0
+    assert f"{n_params(zoo.get('convlstm'), 1, 8, (4, 4)):,} at input size 1, hidden size 8, " \
+           "maps 4×4" in capsys.readouterr().out
+    assert main(["export", "convlstm", "--torch", "-o", str(tmp_path / "c.py")]) == 2
+    assert "spatial values" in capsys.readouterr().err and not (tmp_path / "c.py").exists()
+    assert main(["bench", "--cell", "convlstm"]) == 2
+    assert "spatial values" in capsys.readouterr().err
