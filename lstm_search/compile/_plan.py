@@ -174,9 +174,9 @@ class Plan:
     @property
     def format_2(self) -> bool:
         """Whether the plan uses what genome format 2 added (below:, clock, blocks,
-        attention)."""
+        attention, spatial values)."""
         return bool(self.below or self.clocks or any(g.blocks for g in self.groups)
-                    or self.attentions)
+                    or self.attentions or self.kernel)
 
     @property
     def x_group(self) -> Group | None:

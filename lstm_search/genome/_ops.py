@@ -248,7 +248,8 @@ ELEMENTWISE: tuple[str, ...] = ("add", "mul", "sub")
 
 # Names kept for later format versions so that files written for them fail clearly here.
 RESERVED_OPS: dict[str, str] = {
-    "conv": "convolutional projections over spatial inputs (ConvLSTM, Shi et al. 2015)",
+    "conv": "a convolution op of its own; a ConvLSTM (Shi et al. 2015) is written with "
+            "format 2's \"values\": {\"kind\": \"spatial\"}, where every linear convolves",
 }
 # Input references of the form "<prefix>:<state>" are reserved the same way.
 RESERVED_INPUT_PREFIXES: dict[str, str] = {

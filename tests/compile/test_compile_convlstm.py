@@ -269,3 +269,21 @@ def test_check_export_and_bench_name_the_spatial_cell(
     assert "spatial values" in capsys.readouterr().err and not (tmp_path / "c.py").exists()
     assert main(["bench", "--cell", "convlstm"]) == 2
     assert "spatial values" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", ["eager", "script"])
+def test_norm_of_a_map_is_a_group_norm_over_channels_and_positions(backend: str) -> None:
+    b = Builder(states=("h",))
+    pre = b.add(b.linear("x", name="wx"), b.linear("h", name="uh", bias=False), name="pre")
+    b.set_state("h", b.norm(b.tanh(pre, name="act"), heads=2, eps=1e-5, name="h_new"))
+    g = b.build(name="normed", values=SPATIAL)
+    layer = compile_cell(g, 1, 4, backend=backend, seed=0, spatial=(3, 3)).double()
+    x = torch.randn(2, 2, 1, 3, 3, dtype=torch.float64)
+    y, _ = layer(x)
+    w = weights_of(layer)
+    h = torch.zeros(2, 4, 3, 3, dtype=torch.float64)
+    for t in range(2):
+        act = torch.tanh(F.conv2d(x[t], w["wx"], w["wx.b"], padding=1)
+                         + F.conv2d(h, w["uh"], None, padding=1))
+        h = F.group_norm(act, 2, eps=1e-5)
+        assert (y[t] - h).abs().max().item() < TOL
