@@ -328,8 +328,9 @@ def _parse(cls: type[Genome], data: Any) -> tuple[Genome | None, list[Any], set[
         bad("name", f"at most {MAX_NAME_CHARS} characters, got {len(name):,}")
         name = ""
     values = data.get("values", {})
-    if not isinstance(values, Mapping) or not all(isinstance(k, str) for k in values) \
-            or len(values) > 8:
+    if not isinstance(values, Mapping) or len(values) > 8 or not all(
+            isinstance(k, str) and isinstance(v, str | int | float | bool)
+            for k, v in values.items()):
         bad("values", "must be an object such as {\"kind\": \"spatial\", \"kernel\": 3}")
         values = {}
     if version == 1:  # a file that says 1 may not use what version 2 added

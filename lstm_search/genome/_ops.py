@@ -279,10 +279,10 @@ def format_version(nodes: Iterable[Any], values: Mapping[str, Any] | None = None
 
 
 def spatial_kernel(values: Mapping[str, Any]) -> int:
-    """The convolution kernel K of a spatial value shape, 0 for vectors (no ``values``)."""
-    if values and values.get("kind") == "spatial":
-        return int(values.get("kernel", 0))
-    return 0
+    """The convolution kernel K of a spatial value shape, 0 for vectors (no ``values``) and
+    for a kernel that is not an int (refused by validation, rule ``values``)."""
+    k = values.get("kernel") if values and values.get("kind") == "spatial" else None
+    return k if isinstance(k, int) and not isinstance(k, bool) else 0
 
 
 def conv_param_count(in_channels: int, hidden: int, kernel: int, bias: bool) -> int:

@@ -154,11 +154,17 @@ def test_json_round_trip_and_ids() -> None:
     d["version"] = 1
     with pytest.raises(GenomeError, match="needs genome format version 2"):
         Genome.from_dict(d)
+    d["version"], d["values"] = 2, {"kind": "spatial", "kernel": [3]}
+    with pytest.raises(GenomeError, match="values: must be an object"):
+        Genome.from_dict(d)
 
 
 @pytest.mark.parametrize("values,match", [
     ({"kind": "spatial", "kernel": 4}, "odd int"),
     ({"kind": "spatial"}, "odd int"),
+    ({"kind": "spatial", "kernel": "3"}, "odd int"),
+    ({"kind": "spatial", "kernel": True}, "odd int"),
+    ({"kind": "spatial", "kernel": 17}, "odd int"),
     ({"kind": "matrix", "heads": 2}, "not read by this version"),
     ({"kind": "spatial", "kernel": 3, "stride": 2}, "unknown key"),
 ])
