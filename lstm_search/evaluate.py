@@ -171,6 +171,10 @@ class StackFactory:
         self.spatial = bool(genome.kernel)
 
     def __call__(self, input_size: int, spatial: tuple[int, int] | None = None) -> nn.Module:
+        if self.spatial and spatial is None:
+            raise ConfigError(f"{self.genome.name or 'this cell'} is a cell of spatial values "
+                              "(maps, genome format 2): the task gives its stack vectors; "
+                              "train it on a task of frames (moving_shapes)")
         return make_rnn(self.genome, input_size, self.model, seed=self.seed, spatial=spatial)
 
 

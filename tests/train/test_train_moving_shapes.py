@@ -117,3 +117,9 @@ def test_train_command_trains_the_convolutional_model(
     k2, hw = 9, SIZE * SIZE
     layers = (16 * k2 * (1 + 4) + 16 + 12 * hw) + (16 * k2 * (4 + 4) + 16 + 12 * hw)
     assert result["n_params"] == layers + 4 + 1
+
+
+def test_a_spatial_cell_on_a_task_of_vectors_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"convlstm is a cell of spatial values.*moving_shapes"):
+        build(TaskConfig(name="adding", n_train=4, n_valid=2, n_test=2, seq_len=5),
+              tiny_model(), tiny_train(), cell="convlstm")
