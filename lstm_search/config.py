@@ -114,7 +114,8 @@ class TaskConfig:
 
     ``name`` is a key of :data:`lstm_search.tasks.TASKS`: ``ptb``, ``ptb_char``, ``wikitext2``,
     ``jsb``, ``nottingham``, ``musedata``, ``piano_midi``, ``arithmetic``, ``xml``, ``memorize``,
-    ``adding``, ``recall``, ``mqar``, ``selective_copy``, ``parity``, ``waveform``. ``data_dir``
+    ``adding``, ``recall``, ``mqar``, ``selective_copy``, ``parity``, ``waveform``,
+    ``moving_shapes``. ``data_dir``
     is the folder holding ``ptb/``, ``music/`` ... (None: the environment variable
     ``LSTM_SEARCH_DATA``, else ``./data``). ``subset`` keeps a fraction of the training split
     (smoke runs). The remaining fields are options of the synthetic tasks; None means the

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Candidate",
+    "StackFactory",
     "apply_hparams",
     "build_model",
     "evaluate_candidate",
@@ -136,25 +137,45 @@ def apply_hparams(hparams: Mapping[str, Any], model: ModelConfig, train: TrainCo
     return apply_overrides(model, m), apply_overrides(train, t)
 
 
-def make_rnn(genome: Genome, input_size: int, model: ModelConfig, *, seed: int | None = None
-             ) -> nn.Module:
+def make_rnn(genome: Genome, input_size: int, model: ModelConfig, *, seed: int | None = None,
+             spatial: tuple[int, int] | None = None) -> nn.Module:
     """The compiled recurrent stack of ``genome`` (time-major, like ``torch.nn.LSTM``).
 
     ``model.init_scale`` s draws its weights from U(-s, s) (Zaremba et al. 2014), a node's own
     ``bias_init`` (LSTM-b's forget bias) kept; None keeps the compiler's default,
     U(-1/sqrt(n), 1/sqrt(n)) like torch.nn.LSTM. ``model.tie_layers`` shares one parameter
-    set across depth.
+    set across depth. ``spatial`` (H, W): the map size of a spatial cell (genome format 2's
+    ``values``; sizes are then channels).
     """
     import math
 
     from lstm_search.nn import compile_rnn
 
-    scale = 1.0 if model.init_scale is None else model.init_scale * math.sqrt(model.hidden_size)
+    # the compiler's bound is init_scale / sqrt(n·K²) (K = 1 for vectors): this gives U(-s, s)
+    fan = math.sqrt(model.hidden_size) * max(genome.kernel, 1)
+    scale = 1.0 if model.init_scale is None else model.init_scale * fan
     tie: bool | str = {None: False, "auto": True}.get(model.tie_layers, model.tie_layers or False)
     return compile_rnn(genome, input_size, model.hidden_size, num_layers=model.num_layers,
                        dropout=model.dropout if model.num_layers > 1 else 0.0,
                        batch_first=False, backend=model.backend, init_scale=scale, seed=seed,
-                       tie_layers=tie)
+                       tie_layers=tie, spatial=spatial)
+
+
+class StackFactory:
+    """The :data:`~lstm_search.tasks.RNNFactory` a task builds its model around:
+    ``factory(input_size)`` is :func:`make_rnn`'s stack of ``genome``; for a spatial cell
+    (``spatial`` True) ``factory(channels, spatial=(H, W))``."""
+
+    def __init__(self, genome: Genome, model: ModelConfig, seed: int | None = None) -> None:
+        self.genome, self.model, self.seed = genome, model, seed
+        self.spatial = bool(genome.kernel)
+
+    def __call__(self, input_size: int, spatial: tuple[int, int] | None = None) -> nn.Module:
+        if self.spatial and spatial is None:
+            raise ConfigError(f"{self.genome.name or 'this cell'} is a cell of spatial values "
+                              "(maps, genome format 2): the task gives its stack vectors; "
+                              "train it on a task of frames (moving_shapes)")
+        return make_rnn(self.genome, input_size, self.model, seed=self.seed, spatial=spatial)
 
 
 def build_model(genome: Genome, task: Task, model: ModelConfig, train: TrainConfig, *,
@@ -167,7 +188,7 @@ def build_model(genome: Genome, task: Task, model: ModelConfig, train: TrainConf
     import torch
 
     torch.manual_seed(seed)  # modules' default initialisation draws from the global generator
-    net = task.build_model(lambda size: make_rnn(genome, size, model, seed=seed), model, train)
+    net = task.build_model(StackFactory(genome, model, seed), model, train)
     if model.init_scale is not None:
         gen = torch.Generator().manual_seed(seed)
         rnn = getattr(net, "rnn", None)
@@ -200,7 +221,7 @@ def hidden_for_budget(genome: Genome, task: Task, model: ModelConfig, train: Tra
 
     def count(hidden: int) -> int:
         m = dataclasses.replace(probe, hidden_size=hidden)
-        net = task.build_model(lambda size: make_rnn(genome, size, m), m, train)
+        net = task.build_model(StackFactory(genome, m), m, train)
         return n_parameters(net)
 
     lo = 1

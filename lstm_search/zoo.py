@@ -3,7 +3,9 @@ Jozefowicz's LSTM variants and evolved MUT1-3, the DARTS_V1, DARTS_V2 and ENAS c
 DARTS' genotypes, the modern recurrences minGRU, minLSTM (Feng et al. 2024), RG-LRU
 (De et al. 2024), HGRN (Qin et al. 2023) and sLSTM (Beck et al. 2024), and (genome format
 version 2) the Depth-Gated LSTM, the Grid LSTM for sequences, the Clockwork RNN and an
-LSTMN-style attentive LSTM, each a :class:`~lstm_search.genome.Genome` value.
+LSTMN-style attentive LSTM, each a :class:`~lstm_search.genome.Genome` value; and one cell of
+spatial values (genome format 2's ``values``), the convolutional LSTM (Shi et al. 2015), listed
+by ``names(spatial=True)`` only, since it compiles with a map size (``spatial=(H, W)``).
 
 Equations are those of ``shared/reference/cells.md``; notation: ``Wx`` a learned projection of
 the input, ``Uh`` of the previous hidden state, ``p ⊙ c`` a peephole (diagonal weight).
@@ -351,6 +353,34 @@ def lstm_attention(window: int = ATTENTION_WINDOW, name: str = "lstm_attention")
     return b.build(output_state="h", name=name)
 
 
+CONVLSTM_KERNEL = 3  # the zoo's convlstm: 3×3 convolutions
+
+
+def convlstm(kernel: int = CONVLSTM_KERNEL, name: str = "convlstm") -> Genome:
+    """The convolutional LSTM (Shi, Chen, Wang, Yeung, Wong, Woo 2015, "Convolutional LSTM
+    Network: A Machine Learning Approach for Precipitation Nowcasting", NeurIPS, eq. 3), every
+    value a (C, H, W) map (genome format 2's ``"values": {"kind": "spatial", "kernel": K}``)::
+
+        i_t = σ(W_xi * X_t + W_hi * H_{t-1} + W_ci ∘ C_{t-1} + b_i)
+        f_t = σ(W_xf * X_t + W_hf * H_{t-1} + W_cf ∘ C_{t-1} + b_f)
+        C_t = f_t ∘ C_{t-1} + i_t ∘ tanh(W_xc * X_t + W_hc * H_{t-1} + b_c)
+        o_t = σ(W_xo * X_t + W_ho * H_{t-1} + W_co ∘ C_t + b_o)
+        H_t = o_t ∘ tanh(C_t)
+
+    ``*`` a K×K convolution with 'same' zero padding (K = ``kernel``, default 3; Shi et al.'s
+    Moving MNIST networks used 5×5: ``convlstm(5)``), ``∘`` the Hadamard product: the
+    peepholes ``W_c* ∘ C`` have one weight per channel and position. It is Greff et al.'s
+    vanilla LSTM (``zoo.get("vanilla")``) with spatial values. Parameters per layer, with m
+    input channels, n hidden channels and maps of H×W: ``4nK²(m + n) + 4n + 3nHW``
+    (convolutions of X and H per gate and candidate, one bias each, three peephole maps).
+    """
+    b = _greff(name)
+    return b.replace(values={"kind": "spatial", "kernel": kernel})
+
+
+SPATIAL_CELLS: tuple[str, ...] = ("convlstm",)
+
+
 # -- modern recurrences: minGRU / minLSTM, RG-LRU, HGRN, sLSTM -----------------------------------
 # Each is the recurrent cell alone: the layer's output projection, the block around it (Conv1D,
 # gated MLP branch, norms) and any parallel-scan training path are outside the cell; the step
@@ -535,30 +565,36 @@ _FACTORIES: dict[str, Callable[[], Genome]] = {
     "slstm": slstm,
 }
 
+# cells of spatial values (genome format 2's ``values``): compiled with spatial=(H, W)
+_SPATIAL_FACTORIES: dict[str, Callable[[], Genome]] = {
+    "convlstm": convlstm,
+}
+
 _CACHE: dict[str, Genome] = {}
 
 
-def names() -> tuple[str, ...]:
-    """Every named cell, PyTorch's first."""
-    return tuple(_FACTORIES)
+def names(*, spatial: bool = False) -> tuple[str, ...]:
+    """Every named cell of vector values, PyTorch's first; with ``spatial`` also the cells of
+    spatial values (:data:`SPATIAL_CELLS`, compiled with ``spatial=(H, W)``) at the end."""
+    return tuple(_FACTORIES) + (tuple(_SPATIAL_FACTORIES) if spatial else ())
 
 
 def get(name: str) -> Genome:
     """The named cell's genome (a frozen value; build a variant with ``replace``)."""
     try:
-        factory = _FACTORIES[name]
-    except KeyError:
+        factory = _FACTORIES[name] if name in _FACTORIES else _SPATIAL_FACTORIES[name]
+    except (KeyError, TypeError):
         import difflib
 
-        close = difflib.get_close_matches(str(name), names(), n=1)
+        close = difflib.get_close_matches(str(name), names(spatial=True), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise KeyError(f"no cell named {name!r} in the zoo; {hint}known: "
-                       f"{', '.join(names())}") from None
+                       f"{', '.join(names(spatial=True))}") from None
     if name not in _CACHE:
         _CACHE[name] = factory()
     return _CACHE[name]
 
 
-__all__ = ["ATTENTION_WINDOW", "CLOCKWORK_MODULES", "GREFF_VARIANTS", "JOZEFOWICZ_CELLS",
-           "MODERN_CELLS", "RGLRU_C",
-           "clockwork", "get", "lstm_attention", "names", "slstm"]
+__all__ = ["ATTENTION_WINDOW", "CLOCKWORK_MODULES", "CONVLSTM_KERNEL", "GREFF_VARIANTS",
+           "JOZEFOWICZ_CELLS", "MODERN_CELLS", "RGLRU_C", "SPATIAL_CELLS",
+           "clockwork", "convlstm", "get", "lstm_attention", "names", "slstm"]

@@ -31,7 +31,7 @@ def named_genome(recorded: Genome, cell: str) -> Genome:
     (``h``, ``z_pre``) that ``lstm-search show --png`` draws; else ``recorded``."""
     from lstm_search import zoo
 
-    if cell not in zoo.names():
+    if cell not in zoo.names(spatial=True):
         return recorded
     own = zoo.get(cell)
     return own if genome_id(own) == genome_id(recorded) else recorded

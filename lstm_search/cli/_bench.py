@@ -42,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
             return 2
     cells = zoo.names() if args.all_zoo else (args.cell,)
     for c in cells:
+        if c in zoo.names(spatial=True) and c not in zoo.names():
+            print(f"lstm-search bench: error: {c!r} is a cell of spatial values; bench "
+                  "measures cells of vector values", file=sys.stderr)
+            return 2
         if c not in zoo.names():
             print(f"no cell named {c!r} in the zoo; known: {', '.join(zoo.names())}",
                   file=sys.stderr)

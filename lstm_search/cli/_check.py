@@ -27,6 +27,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help=f"node budget (default {DEFAULT_MAX_NODES})")
     parser.add_argument("--max-params", type=int, default=None, metavar="P",
                         help="parameter budget at the given sizes (default: none)")
+    parser.add_argument("--spatial", type=int, nargs=2, default=(16, 16), metavar=("H", "W"),
+                        help="map size of a spatial (convolutional) cell for the parameter "
+                             "count (default 16 16); ignored for cells of vector values")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,15 +55,17 @@ def run(args: argparse.Namespace) -> int:
     if problems or genome is None:
         _report(args.file, problems)
         return 2
-    count = n_params(genome, args.input_size, args.hidden_size)
+    spatial = (int(args.spatial[0]), int(args.spatial[1])) if genome.kernel else None
+    count = n_params(genome, args.input_size, args.hidden_size, spatial)
     print(f"{args.file}: valid")
     from lstm_search.cli._show import printable
 
     print(f"name:       {printable(genome.name) or '(none)'}")
     print(f"genome_id:  {genome_id(genome)}")
     print(f"states:     {', '.join(genome.states)}; nodes: {len(genome.nodes)}")
+    where = f", maps {spatial[0]}×{spatial[1]}" if spatial is not None else ""
     print(f"parameters: {count:,} at input size {args.input_size}, hidden size "
-          f"{args.hidden_size} (one layer)")
+          f"{args.hidden_size}{where} (one layer)")
     return 0
 
 
@@ -71,7 +76,7 @@ def _hint(name: str) -> str:
 
     from lstm_search import zoo
 
-    if name in zoo.names():
+    if name in zoo.names(spatial=True):
         return (f"\n'{name}' is a zoo cell, not a file: `lstm-search show {name}` prints it; "
                 f"`lstm-search show {name} --json > {name}.json` writes it as a file to check "
                 "and edit")

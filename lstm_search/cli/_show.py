@@ -30,6 +30,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="input width for --code and the parameter count (default 128)")
     parser.add_argument("--hidden-size", type=int, default=128, metavar="N",
                         help="hidden width for --code and the parameter count (default 128)")
+    parser.add_argument("--spatial", type=int, nargs=2, default=(16, 16), metavar=("H", "W"),
+                        help="map size of a spatial (convolutional) cell for the parameter "
+                             "count (default 16 16); ignored for cells of vector values")
     parser.add_argument("--title", default=None, help="title of the --png drawing")
 
 
@@ -127,20 +130,24 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         try:
             print(generated_source(genome, backend=args.backend, input_size=args.input_size,
-                                   hidden_size=args.hidden_size))
+                                   hidden_size=args.hidden_size,
+                                   spatial=tuple(args.spatial) if genome.kernel else None))
         except ValueError as e:  # unknown backend
             print(f"lstm-search show: error: {e}",
                   file=sys.stderr)
             return 2
     else:
         print(printable(to_equations(genome)))
+        spatial = (int(args.spatial[0]), int(args.spatial[1])) if genome.kernel else None
+        where = (f", maps {spatial[0]}×{spatial[1]} (channels as sizes)"
+                 if spatial is not None else "")
         print(f"# genome_id {genome_id(genome)}; "
-              f"{n_params(genome, args.input_size, args.hidden_size):,} parameters at input "
-              f"size {args.input_size}, hidden size {args.hidden_size}")
+              f"{n_params(genome, args.input_size, args.hidden_size, spatial):,} parameters at "
+              f"input size {args.input_size}, hidden size {args.hidden_size}{where}")
         try:
             from lstm_search.compile import build_plan
         except ImportError:  # the compiler is optional here: the equations stand alone
             return 0
-        plan = build_plan(genome, args.input_size, args.hidden_size)
+        plan = build_plan(genome, args.input_size, args.hidden_size, spatial)
         print(f"# path: {plan.path}")
     return 0

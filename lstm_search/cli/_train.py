@@ -58,7 +58,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True,
                         help="ptb, ptb_char, wikitext2, jsb, nottingham, musedata, piano_midi, "
                              "arithmetic, xml, memorize, adding, recall, mqar, selective_copy, "
-                             "parity, waveform")
+                             "parity, waveform, moving_shapes")
     parser.add_argument("--data-dir", default=None,
                         help="folder holding ptb/, wikitext-2/, music/ (default: "
                              "$LSTM_SEARCH_DATA, else ./data)")
@@ -87,7 +87,7 @@ def _resolve_cell(text: str) -> tuple[object, str]:
     from lstm_search import zoo
     from lstm_search.genome import Genome
 
-    if text in zoo.names():
+    if text in zoo.names(spatial=True):
         return zoo.get(text), text
     path = Path(text)
     if path.suffix == ".json" or path.exists():
@@ -95,7 +95,8 @@ def _resolve_cell(text: str) -> tuple[object, str]:
             raise ConfigError(f"--cell: no such file {path}")
         genome = Genome.load(str(path))
         return genome, genome.name or ""
-    raise ConfigError(f"--cell: {text!r} is neither a zoo cell ({', '.join(zoo.names())}) "
+    known = ", ".join(zoo.names(spatial=True))
+    raise ConfigError(f"--cell: {text!r} is neither a zoo cell ({known}) "
                       "nor a genome JSON file")
 
 

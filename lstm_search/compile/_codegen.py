@@ -59,7 +59,7 @@ _NORM = '''def _norm(v: Tensor, heads: int, eps: float, center: bool) -> Tensor:
     g = v.reshape(v.size(0), heads, -1)
     if center:
         g = g - g.mean(-1, keepdim=True)
-    return (g * torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)).reshape(v.size(0), -1)
+    return (g * torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)).reshape(v.size())
 
 
 def _norm_back(d: Tensor, v: Tensor, y: Tensor, heads: int, eps: float,
@@ -92,6 +92,21 @@ def _push(buf: Tensor, v: Tensor, window: int) -> Tensor:
     if window > 0 and buf.size(1) > window:
         buf = buf.narrow(1, 1, window)
     return buf
+'''
+
+
+def _mm_conv(kernel: int) -> str:
+    """``_mm`` and ``_mm_add`` of a spatial plan: 'same'-padded K×K convolutions."""
+    p = kernel // 2
+    return f'''def _mm(a: Tensor, w: Tensor, b: Optional[Tensor], packed: bool) -> Tensor:
+    # a (R, in, H, W) convolved with w (out, in, {kernel}, {kernel}) [+ b], 'same' zero padding
+    return torch.nn.functional.conv2d(a, w, b, [1, 1], [{p}, {p}])
+
+
+def _mm_add(a: Tensor, w: Tensor, b: Optional[Tensor], other: Tensor,
+            packed: bool) -> Tensor:
+    # the convolution of a with w [+ b], plus other
+    return torch.nn.functional.conv2d(a, w, b, [1, 1], [{p}, {p}]) + other
 '''
 
 
@@ -258,8 +273,13 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
     if xg is not None:
         out.append(f"    # hoisted: every projection of x for the whole sequence, (T, B, "
                    f"{len(xg.members)}·n)")
-        out.append(f"    xp = _mm(x.reshape(T * B, x.size(2)), w{xg.gid}, {_bias(xg)}, "
-                   "packed).reshape(T, B, -1)")
+        if plan.kernel:  # spatial: one convolution over the T·B input maps
+            out.append(f"    xp = _mm(x.reshape(T * B, x.size(2), x.size(3), x.size(4)), "
+                       f"w{xg.gid}, {_bias(xg)}, packed).reshape(T, B, -1, x.size(3), "
+                       "x.size(4))")
+        else:
+            out.append(f"    xp = _mm(x.reshape(T * B, x.size(2)), w{xg.gid}, {_bias(xg)}, "
+                       "packed).reshape(T, B, -1)")
     for st in plan.attentions:
         out.append(f"    # attention {st.pos}: the memory of {st.args[1]}'s earlier values "
                    f"and their keys W_k {st.args[1]}, (B, steps held, n)")
@@ -542,9 +562,15 @@ def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -
     ``forward_save`` / ``backward`` pair. With genome format 2 (below:, clock, blocks) the
     forward functions also take the layer below's values ``ul{j}`` and the clocks'
     schedules ``mk{k}`` and return the values ``em{j}`` for the layer above; the backward
-    takes their gradients ``dem{j}`` and returns those of ``ul{j}`` last."""
+    takes their gradients ``dem{j}`` and returns those of ``ul{j}`` last. A spatial plan
+    (:attr:`Plan.kernel`) gets convolutions for ``_mm`` and no generated backward."""
     lay = layout(plan)
-    parts = [_MM_ONEDNN if onednn else _MM_PLAIN, _MM_ADD_ONEDNN if onednn else _MM_ADD_PLAIN]
+    if plan.kernel:  # spatial values: convolutions, autograd through the forward
+        parts = [_mm_conv(plan.kernel)]
+        backward = False
+    else:
+        parts = [_MM_ONEDNN if onednn else _MM_PLAIN,
+                 _MM_ADD_ONEDNN if onednn else _MM_ADD_PLAIN]
     if any(s.op == "norm" for s in plan.steps):  # helpers of the modern recurrences' norm
         parts.append(_NORM)
     if plan.attentions:  # format 2's attention: no generated backward (autograd runs through

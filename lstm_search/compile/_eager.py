@@ -1,5 +1,9 @@
 """The eager backend: the plan interpreted step by step with plain PyTorch ops and autograd.
 
+A spatial plan (genome format 2's ``values``; Shi et al. 2015, eq. 3) runs the same loop over
+(B, C, H, W) maps: every product is a 'same'-padded ``conv2d`` (:func:`product`), peepholes
+are Hadamard products with (C, H, W) weights, the other ops pointwise.
+
 This is the reference semantics of every op (see ``lstm_search.genome._ops``); the generated
 TorchScript code and the generated backward are checked against it.
 """
@@ -18,6 +22,15 @@ def full_bias(bias: Tensor | None, rows: int) -> Tensor | None:
     if bias is None or bias.numel() == rows:
         return bias
     return F.pad(bias, (0, rows - bias.numel()))
+
+
+def product(plan: Plan, a: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    """A fused group's product: ``a wᵀ + b`` for vectors ((R, width) by (rows, width)), a
+    'same'-padded K×K convolution for a spatial plan ((R, width, H, W) by (rows, width, K,
+    K))."""
+    if plan.kernel:
+        return F.conv2d(a, w, b, padding=plan.kernel // 2)
+    return F.linear(a, w, b)
 
 
 def leaky(v: Tensor, slope: float) -> Tensor:
@@ -42,7 +55,7 @@ def norm(v: Tensor, heads: int, eps: float, center: bool) -> Tensor:
     g = v.reshape(v.shape[0], heads, -1)  # (B, heads, n/heads)
     if center:
         g = g - g.mean(-1, keepdim=True)
-    return (g * torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)).reshape(v.shape[0], -1)
+    return (g * torch.rsqrt(g.square().mean(-1, keepdim=True) + eps)).reshape(v.shape)
 
 
 def diag_weight(p: Tensor, weight: str) -> Tensor:
@@ -142,7 +155,8 @@ def apply_op(step: Step, a: list[Tensor]) -> Tensor:
 def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Tensor],
               below: list[Tensor] | None = None, t0: int = 0
               ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-    """Run one layer over ``x`` (T, B, m) from ``states`` (each (B, n)); returns the outputs
+    """Run one layer over ``x`` (T, B, m) from ``states`` (each (B, n); spatial plans: x
+    (T, B, m, H, W), states (B, n, H, W), outputs (T, B, n, H, W)); returns the outputs
     (T, B, n), the final states and (format 2) the values (T, B, n) at every step of the
     states in ``plan.below``, for the layer above. ``below`` holds, for each state in
     ``plan.below``, the layer below's values (T, B, n) (None: zeros, the first layer); ``t0``
@@ -161,7 +175,8 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
     xp = None
     if xg is not None:  # hoisted: one product over the whole sequence, (T, B, Kx·n)
         rows = len(xg.members) * n
-        xp = F.linear(x, params[xg.weight_name], full_bias(params.get(xg.bias_name), rows))
+        xp = product(plan, x.flatten(0, 1), params[xg.weight_name],
+                     full_bias(params.get(xg.bias_name), rows)).unflatten(0, (T, B))
     groups = {g.gid: g for g in plan.groups}
     diag = {s.pos: diag_weight(params[f"diag_v{s.pos}"], s.weight)  # once per call, (n,)
             for s in plan.steps if s.op == "diag"}
@@ -176,8 +191,8 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
         prods: dict[int, Tensor] = {}
         if plan.n_pairs:  # pre-added pairs r{i} = (W_i x)[t] + U_i s (see Plan)
             g = groups[plan.pair_group]
-            prods[g.gid] = F.linear(env[g.source], group_weight(g, params),
-                                    full_bias(params.get(g.bias_name), len(g.members) * n))
+            prods[g.gid] = product(plan, env[g.source], group_weight(g, params),
+                                   full_bias(params.get(g.bias_name), len(g.members) * n))
             assert xp is not None
             for i in range(plan.n_pairs):
                 cols = slice(i * n, (i + 1) * n)
@@ -191,8 +206,8 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
                 else:
                     if g.gid not in prods:  # (B, K·n), once per step and source
                         rows = len(g.members) * n
-                        prods[g.gid] = F.linear(env[g.source], group_weight(g, params),
-                                                full_bias(params.get(g.bias_name), rows))
+                        prods[g.gid] = product(plan, env[g.source], group_weight(g, params),
+                                               full_bias(params.get(g.bias_name), rows))
                     prod = prods[g.gid]
                 val = prod[:, step.slot * n:(step.slot + 1) * n]
                 if step.diag_add != 0.0:  # Linear(a, v): (W + a·I) v

@@ -7,6 +7,8 @@
              product over the whole sequence, and on CPU float32 every product uses oneDNN with
              weights packed once per call (:mod:`._gemm`). Without it, autograd runs through the
              TorchScript forward. Inference (no gradient needed) always runs ``forward``.
+             A spatial plan (genome format 2's ``values``) runs its generated forward with
+             convolutions under autograd (no generated backward, no oneDNN packing).
 ``compile``  ``torch.compile`` of the eager interpreter (autograd through inductor's graph).
 
 A plan whose recurrence is diagonal and linear (:attr:`Plan.scannable`: minGRU, minLSTM, HGRN,
@@ -143,10 +145,11 @@ class ScriptKernel:
     def __init__(self, plan: Plan, fused_backward: bool = True) -> None:
         self.plan = plan
         self.layout = layout(plan)
-        # format 2's attention has no generated backward: autograd runs through the
-        # TorchScript forward (as with fused_backward=False)
-        self.fused_backward = fused_backward and not plan.attentions
-        self.onednn = _gemm.onednn_available()
+        # format 2's attention and spatial values have no generated backward: autograd runs
+        # through the TorchScript forward (as with fused_backward=False); a spatial plan's
+        # products are convolutions, never packed for oneDNN
+        self.fused_backward = fused_backward and not plan.attentions and not plan.kernel
+        self.onednn = _gemm.onednn_available() and not plan.kernel
         self.source = program_source(plan, onednn=self.onednn, backward=self.fused_backward)
         self.unit = script_unit(self.source)
 
@@ -210,10 +213,10 @@ class ScriptKernel:
             x.requires_grad or any(t.requires_grad for t in (*states, *below, *weights)))
         if grad and self.fused_backward:
             out = _FusedLayer.apply(self, masks, x, *states, *below, *weights)
-        elif grad and plan.attentions:
+        elif grad and (plan.attentions or plan.kernel):
             out = self._forward_attention(x, states, below, masks, weights)
         else:
-            packed = not grad and _gemm.can_pack(x)
+            packed = not grad and not plan.kernel and _gemm.can_pack(x)
             ws = self.packed_weights(weights, B, T) if packed else weights
             out = self.unit.forward(x, *states, *below, *masks,
                                     *self.row_slices(weights, B, packed), *ws, packed)
@@ -223,11 +226,12 @@ class ScriptKernel:
 
     def _forward_attention(self, x: Tensor, states: list[Tensor], below: list[Tensor],
                            masks: list[Any], weights: list[Tensor]) -> Any:
-        """The TorchScript forward of a plan with attention, differentiated by autograd op by
-        op: run without the graph executor's optimisations, whose differentiable subgraphs
-        return gradients of the wrong shape from the second call on for a fused state product
-        with a bias on some rows only (a mutant of lstm_attention, the same fault as noted
-        for ``fused_backward=False`` in tests/compile/test_compile_seed_systems.py)."""
+        """The TorchScript forward of a plan with attention (or spatial values),
+        differentiated by autograd op by op: run without the graph executor's optimisations,
+        whose differentiable subgraphs return gradients of the wrong shape from the second
+        call on for a fused state product with a bias on some rows only (a mutant of
+        lstm_attention, the same fault as noted for ``fused_backward=False`` in
+        tests/compile/test_compile_seed_systems.py)."""
         with torch.jit.optimized_execution(False):
             return self.unit.forward(x, *states, *below, *masks,
                                      *self.row_slices(weights, x.shape[1], False), *weights,

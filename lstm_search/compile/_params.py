@@ -20,6 +20,11 @@ Names come from the plan, never from genome strings:
 Rows of a fused weight are ``n`` per projection, projections with a bias first; a bias covers
 only those rows. :func:`param_map` tells which node owns which rows.
 
+A spatial plan (:attr:`Plan.kernel` > 0) has conv kernels ``weight_x`` (Kx·n, m, K, K) and
+``weight_s{j}`` (K·n, n, K, K), one bias per output channel, and Hadamard peepholes
+``diag_v{k}`` (n, H, W) (Shi et al. 2015, eq. 3); its bound is init_scale / sqrt(n·K²), the
+fan-in of a state's convolution per output channel.
+
 Initialisation follows ``torch.nn.LSTM``: every weight, bias and peephole uniform in
 (−k, k) with k = init_scale / sqrt(n); a projection whose genome node sets ``bias_init``
 explicitly (e.g. LSTM-b's forget bias of 1, Jozefowicz et al. 2015) gets that constant instead.
@@ -70,6 +75,9 @@ def make_parameters(plan: Plan) -> dict[str, nn.Parameter]:
         if g.blocks:  # packed: the entries on and above the block diagonal
             rows = int(block_mask(g, n).sum())
             out[g.weight_name] = nn.Parameter(torch.empty(rows))
+        elif plan.kernel:  # a convolution kernel per member, fused over output channels
+            k = plan.kernel
+            out[g.weight_name] = nn.Parameter(torch.empty(len(g.members) * n, g.width, k, k))
         else:
             shape = ((len(g.members) * n, g.width) if g.heads == 1 else
                      (len(g.members), g.heads, n // g.heads, g.width // g.heads))
@@ -77,7 +85,7 @@ def make_parameters(plan: Plan) -> dict[str, nn.Parameter]:
         if g.n_bias:
             out[g.bias_name] = nn.Parameter(torch.empty(g.n_bias * n))
     for k in plan.diags:
-        out[f"diag_v{k}"] = nn.Parameter(torch.empty(n))
+        out[f"diag_v{k}"] = nn.Parameter(torch.empty(plan.value_shape))
     for st in plan.attentions:
         out[f"key_v{st.pos}"] = nn.Parameter(torch.empty(n, n))
         out[f"score_v{st.pos}"] = nn.Parameter(torch.empty(n))
@@ -109,7 +117,7 @@ def init_parameters(plan: Plan, genome: Genome, params: dict[str, nn.Parameter],
                     init_scale: float = 1.0, generator: torch.Generator | None = None) -> None:
     """Initialise ``params`` in place (see the module docstring)."""
     n = plan.hidden_size
-    bound = init_scale / math.sqrt(n)
+    bound = init_scale / math.sqrt(n * max(plan.kernel, 1) ** 2)
     for p in params.values():
         p.copy_(torch.empty(p.shape, dtype=p.dtype).uniform_(-bound, bound,
                                                               generator=generator))

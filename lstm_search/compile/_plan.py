@@ -19,6 +19,14 @@ steps (``modules``, ``base``: the per-unit schedule is :func:`clock_mask`), and 
 form the memory; each owns the parameters ``key_v{k}`` (n, n) and ``score_v{k}`` (n,); the
 backends keep the memory and its keys as tensors in the loop state, :attr:`Plan.attentions`).
 
+A spatial cell (genome format 2's ``values`` of kind ``spatial``, Shi et al. 2015) plans the
+same steps and groups over channels: ``input_size`` and ``hidden_size`` are the input and
+hidden channels, :attr:`Plan.kernel` the convolution's K and :attr:`Plan.spatial` the map
+size (H, W); a group's fused "matrix" is then a (K·n, width, K, K) convolution kernel, the x
+group still hoisted (one convolution over the T·B input maps), a diag weight a (n, H, W) map.
+The backends run it with ``conv2d`` where a vector plan has ``linear``; the scan path, the
+generated backward and oneDNN packing are not used for it (see :mod:`._kernels`).
+
 Identifiers are built here from positions only (``x``, ``xt``, ``s0``, ``v3``, ``g0``); the
 genome's strings never leave :func:`build_plan` except in :attr:`Plan.node_names`, a mapping kept
 for humans (``param_map``), never for code.
@@ -130,6 +138,23 @@ class Plan:
     # per step position: "free" (reads no state), "affine" (affine in the previous states)
     # or "late" (a nonlinear function of states that no new state reads: after the scan)
     scan_kinds: tuple[str, ...] = ()
+    # format 2, spatial values: the convolution kernel K (0: vectors) and the map size (H, W)
+    kernel: int = 0
+    spatial: tuple[int, int] | None = None
+
+    @property
+    def value_shape(self) -> tuple[int, ...]:
+        """The shape of one hidden value of one sequence: (n,), or (n, H, W) when spatial."""
+        if self.spatial is None:
+            return (self.hidden_size,)
+        return (self.hidden_size, *self.spatial)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one step's input of one sequence: (m,), or (m, H, W) when spatial."""
+        if self.spatial is None:
+            return (self.input_size,)
+        return (self.input_size, *self.spatial)
 
     @property
     def scannable(self) -> bool:
@@ -149,9 +174,9 @@ class Plan:
     @property
     def format_2(self) -> bool:
         """Whether the plan uses what genome format 2 added (below:, clock, blocks,
-        attention)."""
+        attention, spatial values)."""
         return bool(self.below or self.clocks or any(g.blocks for g in self.groups)
-                    or self.attentions)
+                    or self.attentions or self.kernel)
 
     @property
     def x_group(self) -> Group | None:
@@ -172,15 +197,19 @@ _POINTWISE |= _MODERN
 # -- end of the modern recurrences' ops ---------------------------------------------------------
 
 
-def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
+def build_plan(genome: Genome, input_size: int, hidden_size: int,
+               spatial: tuple[int, int] | None = None) -> Plan:
     """Plan one layer of ``genome`` for input width ``input_size`` and hidden width
-    ``hidden_size``; raises :class:`GenomeError` (every problem) for an invalid genome."""
+    ``hidden_size`` (channels of a spatial cell, whose maps are ``spatial = (H, W)``: required
+    for a spatial cell, refused for a vector one); raises :class:`GenomeError` (every problem)
+    for an invalid genome."""
     if not isinstance(genome, Genome):
         raise TypeError(f"expected a Genome, got {type(genome).__name__}")
     for label, v in (("input_size", input_size), ("hidden_size", hidden_size)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{label} must be a positive int, got {v!r}")
     genome.check()
+    spatial = check_spatial(genome, spatial)
     order = topo_order(genome)
     pos = {node.name: k for k, node in enumerate(order)}
     state_idx = {s: j for j, s in enumerate(genome.states)}
@@ -269,6 +298,8 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
     new_states = tuple(ref(genome.new_states[s]) for s in genome.states)
     path, kinds = scan_path(steps, groups, new_states, pair_gid, genome.states,
                             tuple(node.name for node in order))
+    if spatial is not None:
+        path, kinds = "step loop: spatial values (genome format 2) run the step loop", ()
     return Plan(
         n_states=len(genome.states),
         input_size=input_size,
@@ -288,7 +319,27 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int) -> Plan:
         sleepy=sleepy,
         path=path,
         scan_kinds=kinds,
+        kernel=genome.kernel if spatial is not None else 0,
+        spatial=spatial,
     )
+
+
+def check_spatial(genome: Genome, spatial: object) -> tuple[int, int] | None:
+    """``spatial`` as (H, W) for a spatial genome, None for a vector one; ValueError naming
+    what is wrong otherwise (a spatial cell without a map size, a vector cell with one)."""
+    if not genome.kernel:
+        if spatial is not None:
+            raise ValueError(f"spatial={spatial!r} was given for {genome.name or 'a genome'} "
+                             "whose values are vectors (no \"values\": {\"kind\": \"spatial\"} "
+                             "in the genome)")
+        return None
+    if spatial is None:
+        raise ValueError(f"{genome.name or 'this genome'} has spatial values (a convolutional "
+                         "cell): give the map size, spatial=(H, W)")
+    if not isinstance(spatial, tuple | list) or len(spatial) != 2 or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in spatial):
+        raise ValueError(f"spatial must be (H, W), two positive ints, got {spatial!r}")
+    return (int(spatial[0]), int(spatial[1]))
 
 
 # ops through which a value stays affine in the states whatever arguments carry one (mul: one

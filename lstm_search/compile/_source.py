@@ -16,13 +16,16 @@ def check_backend(backend: str) -> None:
 
 def generated_source(genome: Genome, backend: str = "script", *, input_size: int = 2,
                      hidden_size: int = 1, fused_backward: bool = True,
-                     onednn: bool = False) -> str:
+                     onednn: bool = False, spatial: tuple[int, int] | None = None) -> str:
     """The source the compiler generates for one layer of ``genome``.
 
     For ``script`` this is exactly what TorchScript compiles (with the oneDNN branch of ``_mm``
     when ``onednn``); ``eager`` and ``compile`` interpret the same plan op by op, so the same
-    text describes them. Sizes only matter for ``fit`` of x (a matrix unless m == n).
+    text describes them. Sizes only matter for ``fit`` of x (a matrix unless m == n); a
+    spatial cell's source does not depend on its map size (``spatial``, default (1, 1)).
     """
     check_backend(backend)
-    plan = build_plan(genome, input_size, hidden_size)
+    if genome.kernel and spatial is None:
+        spatial = (1, 1)
+    plan = build_plan(genome, input_size, hidden_size, spatial)
     return program_source(plan, onednn=onednn, backward=fused_backward)

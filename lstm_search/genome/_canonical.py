@@ -185,6 +185,7 @@ def _canonical_and_renaming(genome: Genome) -> tuple[Genome, dict[str, str]]:
         nodes=tuple(nodes),
         new_states={srename[s]: rename[genome.new_states[s]] for s in states},
         output=rename[genome.output],
+        values=genome.values,
     )
     return form, rename
 

@@ -8,7 +8,8 @@ different classes.
 JSON form (format version 1; version 2 adds ``below:<state>`` inputs, the ``clock`` and
 ``attention`` ops and ``linear``'s ``blocks``, see :mod:`lstm_search.genome._ops`, and a
 genome is written with the oldest version that holds it, so format-1 cells keep their files
-and ids)::
+and ids; version 2 also adds the top-level ``"values"`` object, the shape of every value,
+e.g. ``{"kind": "spatial", "kernel": 3}`` for a convolutional cell, absent for vectors)::
 
     {"format": "lstm-search-genome", "version": 1, "name": "gru",
      "states": ["h"],
@@ -37,6 +38,7 @@ from lstm_search.genome._ops import (
     X,
     format_2_uses,
     format_version,
+    spatial_kernel,
 )
 
 
@@ -93,19 +95,28 @@ class Genome:
     new_states: Mapping[str, str]
     output: str
     name: str = ""
+    # format 2: the shape of every value (see :mod:`lstm_search.genome._ops`); empty: vectors
+    values: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "states", tuple(self.states))
         object.__setattr__(self, "nodes", tuple(self.nodes))
         object.__setattr__(self, "new_states", FrozenMap(self.new_states))
+        object.__setattr__(self, "values", FrozenMap(self.values))
 
     def __hash__(self) -> int:
         return hash((self.states, self.nodes, tuple(sorted(self.new_states.items())),
-                     self.output, self.name))
+                     self.output, self.name, tuple(sorted(self.values.items()))))
+
+    @property
+    def kernel(self) -> int:
+        """The convolution kernel K of a spatial cell (``values`` kind ``spatial``), else 0."""
+        return spatial_kernel(self.values)
 
     def __repr__(self) -> str:
         nodes = ",\n        ".join(repr(n) for n in self.nodes)
         name = f", name={self.name!r}" if self.name else ""
+        name += f", values={dict(self.values)!r}" if self.values else ""
         return (f"Genome(states={self.states!r},\n    nodes=(\n        {nodes},\n    ),\n"
                 f"    new_states={dict(self.new_states)!r}, output={self.output!r}{name})")
 
@@ -121,7 +132,7 @@ class Genome:
 
     def replace(self, **changes: Any) -> Genome:
         fields = {"states": self.states, "nodes": self.nodes, "new_states": self.new_states,
-                  "output": self.output, "name": self.name}
+                  "output": self.output, "name": self.name, "values": self.values}
         fields.update(changes)
         return Genome(**fields)
 
@@ -136,9 +147,12 @@ class Genome:
 
     # -- JSON -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"format": FORMAT, "version": format_version(self.nodes)}
+        d: dict[str, Any] = {"format": FORMAT,
+                             "version": format_version(self.nodes, self.values)}
         if self.name:
             d["name"] = self.name
+        if self.values:
+            d["values"] = dict(sorted(self.values.items()))
         d["states"] = list(self.states)
         d["nodes"] = [n.to_dict() for n in self.nodes]
         d["new_states"] = dict(self.new_states)
@@ -217,7 +231,7 @@ def _parse(cls: type[Genome], data: Any) -> tuple[Genome | None, list[Any], set[
     if version is not None and (isinstance(version, bool) or version not in (1, 2)):
         bad("version", f"this lstm-search reads genome format versions 1 to {FORMAT_VERSION}, "
             f"the file has version {version!r}")
-    known = {"format", "version", "name", "states", "nodes", "new_states", "output"}
+    known = {"format", "version", "name", "states", "nodes", "new_states", "output", "values"}
     for key in data:
         if key not in known:
             bad(str(key), f"unknown top-level key (known: {', '.join(sorted(known))})")
@@ -313,11 +327,20 @@ def _parse(cls: type[Genome], data: Any) -> tuple[Genome | None, list[Any], set[
     elif too_long(name):
         bad("name", f"at most {MAX_NAME_CHARS} characters, got {len(name):,}")
         name = ""
+    values = data.get("values", {})
+    if not isinstance(values, Mapping) or len(values) > 8 or not all(
+            isinstance(k, str) and isinstance(v, str | int | float | bool)
+            for k, v in values.items()):
+        bad("values", "must be an object such as {\"kind\": \"spatial\", \"kernel\": 3}")
+        values = {}
     if version == 1:  # a file that says 1 may not use what version 2 added
         for where, what in format_2_uses(nodes):
             bad(f"node {_show(where)}", f"{what} needs genome format version 2 (the file "
                 "says version 1)")
-    genome = cls(tuple(states), tuple(nodes), dict(new_states), output, name)
+        if values:
+            bad("values", "a value shape needs genome format version 2 (the file says "
+                "version 1)")
+    genome = cls(tuple(states), tuple(nodes), dict(new_states), output, name, dict(values))
     return genome, problems, unreadable
 
 
@@ -450,7 +473,10 @@ class Builder:
         self._new_states[state] = node
 
     def build(self, *, output: str | None = None, output_state: str | None = None,
-              name: str = "") -> Genome:
+              name: str = "", values: Mapping[str, Any] | None = None) -> Genome:
+        """The genome; ``values`` its value shape (format 2, e.g. ``{"kind": "spatial",
+        "kernel": 3}``; None: vectors)."""
         if output is None:
             output = self._new_states[output_state or self.states[0]]
-        return Genome(self.states, tuple(self._nodes), dict(self._new_states), output, name)
+        return Genome(self.states, tuple(self._nodes), dict(self._new_states), output, name,
+                      dict(values or {}))

@@ -61,6 +61,33 @@ Format version 2 adds (a genome using none of them is still written, and hashed,
   backpropagation through time) attends within each piece only; each layer of a stack
   attends over its own earlier values.
 
+Format version 2 also adds the genome's *value shape*, a top-level ``"values"`` object
+(absent: every value is a vector, as in format 1, so no earlier file or id changes):
+
+* ``{"kind": "spatial", "kernel": K}``: every value and state of the cell is a map of shape
+  (C, H, W) with C = n hidden channels (the input ``x``: (m, H, W), m input channels), as in
+  the convolutional LSTM (Shi et al. 2015, "Convolutional LSTM Network", NeurIPS, eq. 3).
+  ``linear`` (and ``fit`` of x when m ≠ n) is then a K×K convolution with 'same' zero padding
+  (K odd, at most :data:`MAX_KERNEL`): ``W * v + b`` with W (n, width(v), K, K) and one bias
+  per output channel, ``n·width(v)·K² [+ n]`` parameters; ``diag`` is a Hadamard weight of the
+  whole map, ``W ∘ v`` with W (n, H, W), ``n·H·W`` parameters (Shi et al.'s peepholes
+  ``W_ci ∘ c_{t−1}``); every other op acts pointwise as on vectors (``norm`` over each group of
+  ``n/heads`` channels and every position). Not allowed in a spatial cell (rule ``values``):
+  ``clock``, ``attention``, ``below:`` inputs, ``linear``'s ``blocks``, ``heads`` and ``diag``.
+  The map size (H, W) is not part of the genome: the compiler takes it (``spatial=(H, W)``),
+  and parameter counts of cells with ``diag`` depend on it.
+
+The value shape is declared once for the genome so that other shapes plug into the same field
+and the same checks. A matrix-valued memory (xLSTM's mLSTM, Beck et al. 2024, eq. 19-27,
+``C_t`` of shape (heads, d, d) with n = heads·d) would be written
+``{"kind": "vector", "states": {"C": {"kind": "matrix", "heads": h}}}``: ``kind`` gives every
+value's default shape and ``states`` overrides it for named states (and so for the values
+computed from them, by shape rules of the ops: an outer product ``v kᵀ`` op makes a matrix of
+two vectors, ``C q`` a vector of a matrix and a vector, pointwise ops keep their inputs' shape);
+the compiler would allocate each state by its shape, exactly as spatial states are allocated
+(B, C, H, W) here. Only ``"kind": "spatial"`` is read by this version; every other kind is
+refused with rule ``values``.
+
 Ops of the modern recurrences (xLSTM, minGRU/minLSTM, RG-LRU, HGRN; all parameter-free):
 
 =========== ========================================================= ======================
@@ -221,7 +248,8 @@ ELEMENTWISE: tuple[str, ...] = ("add", "mul", "sub")
 
 # Names kept for later format versions so that files written for them fail clearly here.
 RESERVED_OPS: dict[str, str] = {
-    "conv": "convolutional projections over spatial inputs (ConvLSTM, Shi et al. 2015)",
+    "conv": "a convolution op of its own; a ConvLSTM (Shi et al. 2015) is written with "
+            "format 2's \"values\": {\"kind\": \"spatial\"}, where every linear convolves",
 }
 # Input references of the form "<prefix>:<state>" are reserved the same way.
 RESERVED_INPUT_PREFIXES: dict[str, str] = {
@@ -232,6 +260,8 @@ X = "x"  # the name of the cell input
 BELOW = "below:"  # format 2: "below:<state>" is the layer below's new value of <state>
 MAX_MODULES = 1024  # bound on clock's modules and linear's blocks
 MAX_BASE = 1024  # bound on clock's base
+VALUE_KINDS: tuple[str, ...] = ("spatial",)  # format 2's "values" kinds (see the docstring)
+MAX_KERNEL = 15  # bound on a spatial cell's convolution kernel K
 
 
 def below_state(ref: str) -> str | None:
@@ -239,10 +269,26 @@ def below_state(ref: str) -> str | None:
     return ref[len(BELOW):] if ref.startswith(BELOW) else None
 
 
-def format_version(nodes: Iterable[Any]) -> int:
-    """The oldest format version that can hold these nodes: 2 when one uses a format-2
-    construct (see :func:`format_2_uses`), else 1 (so format-1 files and ids never change)."""
+def format_version(nodes: Iterable[Any], values: Mapping[str, Any] | None = None) -> int:
+    """The oldest format version that can hold these nodes (and value shape): 2 when one uses
+    a format-2 construct (see :func:`format_2_uses`) or ``values`` declares a shape, else 1
+    (so format-1 files and ids never change)."""
+    if values:
+        return 2
     return 2 if any(True for _ in format_2_uses(nodes)) else 1
+
+
+def spatial_kernel(values: Mapping[str, Any]) -> int:
+    """The convolution kernel K of a spatial value shape, 0 for vectors (no ``values``) and
+    for a kernel that is not an int (refused by validation, rule ``values``)."""
+    k = values.get("kernel") if values and values.get("kind") == "spatial" else None
+    return k if isinstance(k, int) and not isinstance(k, bool) else 0
+
+
+def conv_param_count(in_channels: int, hidden: int, kernel: int, bias: bool) -> int:
+    """Parameters of a ``linear`` of a spatial cell: a (hidden, in_channels, K, K) kernel and
+    one bias per output channel."""
+    return hidden * in_channels * kernel * kernel + (hidden if bias else 0)
 
 
 def format_2_uses(nodes: Iterable[Any]) -> Iterator[tuple[str, str]]:

@@ -126,7 +126,8 @@ def _renumber(genome: Genome) -> Genome:
     return Genome(genome.states,
                   tuple(Node(rename[n.name], n.op, tuple(r(i) for i in n.inputs), n.params)
                         for n in genome.nodes),
-                  {s: r(v) for s, v in genome.new_states.items()}, r(genome.output))
+                  {s: r(v) for s, v in genome.new_states.items()}, r(genome.output),
+                  values=genome.values)
 
 
 def random_genome(

@@ -28,6 +28,9 @@ no-input-path    the output does not depend on ``x``, at the same step or a late
 no-recurrence    the output does not depend on any previous state
 memory           ``attention``'s second input is not a state of the cell (its memory is
                  a state's earlier values)
+values           format 2's value shape: an unknown kind, a kernel that is not an odd int
+                 in 1..15, or a construct a spatial cell does not support (``clock``,
+                 ``attention``, ``below:``, ``linear``'s ``blocks``, ``heads``, ``diag``)
 budget           more nodes (or parameters, when sizes are given) than allowed
 domain           ``log`` of a value that may be ≤ 0, ``sqrt`` of one that may be < 0,
                  ``div`` by one that may be 0 (:mod:`lstm_search.genome._domain`);
@@ -57,6 +60,7 @@ from lstm_search.genome._genome import Genome, Node
 from lstm_search.genome._ops import (
     BELOW,
     MAX_BASE,
+    MAX_KERNEL,
     MAX_MODULES,
     OPS,
     RESERVED_INPUT_PREFIXES,
@@ -64,6 +68,7 @@ from lstm_search.genome._ops import (
     X,
     attention_param_count,
     below_state,
+    conv_param_count,
     linear_param_count,
 )
 
@@ -137,6 +142,7 @@ def validate(
     check = _Checker(genome, set(unreadable))
     check.names(max_nodes)
     check.nodes()
+    check.values()
     check.cycles()
     output_ok, states_complete = check.states_and_output()
     # Graph-level rules: whenever their verdict does not hang on something unknown (see the
@@ -158,6 +164,12 @@ def validate(
             if isinstance(heads, int) and heads > 1 and hidden_size % heads:
                 check.bad(f"node {_show(n.name)}", "width", f"{heads} heads do not divide the "
                           f"hidden size {hidden_size}")
+        if genome.kernel and any(n.op == "diag" for n in genome.nodes):
+            if max_params is not None:  # a spatial peephole's count needs the map size
+                check.bad("genome", "budget", "a spatial cell's peepholes ('diag') have a "
+                          "weight per position: its parameter count needs the map size "
+                          "(n_params(..., spatial=(H, W))), which validate does not take")
+            return check.problems
         count = n_params(genome, input_size, hidden_size)
         if max_params is not None and count > max_params:
             check.bad("genome", "budget", f"{count:,} parameters at input {input_size}, hidden "
@@ -168,7 +180,7 @@ def validate(
 # rules after which a genome's graph is not known well enough to derive the ranges of its values
 _STRUCTURAL = frozenset({"json", "format", "name", "unknown-op", "reserved-op", "arity", "param",
                          "undefined-input", "reserved-input", "cycle", "width", "state-missing",
-                         "output-missing", "memory"})
+                         "output-missing", "memory", "values"})
 
 
 class _Checker:
@@ -243,6 +255,40 @@ class _Checker:
             for inp in n.inputs:
                 if inp not in sources and inp not in self.known_names:
                     self._unknown_input(inp, where)
+
+    def values(self) -> None:
+        """Format 2's value shape (:mod:`lstm_search.genome._ops`): its kind and kernel, and
+        the constructs a spatial cell does not support."""
+        v = self.genome.values
+        if not v:
+            return
+        kind = v.get("kind")
+        for key in v:
+            if key not in ("kind", "kernel"):
+                self.bad("values", "values", f"unknown key {_show(str(key))} (known: kind, "
+                         "kernel)")
+        if kind != "spatial":
+            self.bad("values", "values", f"kind {_show(repr(kind))} is not read by this "
+                     "version (known: spatial)")
+            return
+        k = v.get("kernel")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_KERNEL \
+                or k % 2 == 0:
+            self.bad("values", "values", f"'kernel' must be an odd int in 1..{MAX_KERNEL} "
+                     f"(a 'same'-padded K×K convolution), got {_show(repr(k))}")
+        for n in self.genome.nodes:
+            where = f"node {_show(n.name)}"
+            if n.op in ("clock", "attention"):
+                self.bad(where, "values", f"op {n.op!r} is not supported in a spatial cell")
+            if n.op == "linear":
+                for key in ("blocks", "heads", "diag"):
+                    if key in n.params and n.params[key] != OPS["linear"].params[key].default:
+                        self.bad(where, "values", f"parameter {key!r} of 'linear' is not "
+                                 "supported in a spatial cell (a convolution)")
+            for inp in n.inputs:
+                if isinstance(inp, str) and inp.startswith(BELOW):
+                    self.bad(where, "values", f"input {_show(inp)} is not supported in a "
+                             "spatial cell")
 
     def _op(self, n: Node, spec: Any, where: str) -> None:
         bad = self.bad
@@ -513,12 +559,28 @@ def read_json(text: str) -> tuple[Any, list[Problem]]:
         return None, [Problem("file", "json", f"unreadable JSON value ({text})")]
 
 
-def n_params(genome: Genome, input_size: int, hidden_size: int) -> int:
-    """Learned parameters of one layer of the cell (``input_size`` = m, ``hidden_size`` = n)."""
+def n_params(genome: Genome, input_size: int, hidden_size: int,
+             spatial: tuple[int, int] | None = None) -> int:
+    """Learned parameters of one layer of the cell (``input_size`` = m, ``hidden_size`` = n).
+
+    A spatial cell (format 2's ``values``, kernel K) counts m, n as channels: each ``linear``
+    ``n·width·K² [+ n]``, each ``diag`` ``n·H·W`` for ``spatial = (H, W)`` (needed then:
+    ValueError without it)."""
+    k = genome.kernel
     total = 0
     for n in genome.nodes:
         width = input_size if n.inputs and n.inputs[0] == X else hidden_size
-        if n.op == "linear":
+        if k and n.op == "linear":
+            total += conv_param_count(width, hidden_size, k, bool(n.param("bias")))
+        elif k and n.op == "fit":
+            total += 0 if width == hidden_size else hidden_size * width * k * k
+        elif k and n.op == "diag":
+            if spatial is None:
+                raise ValueError("a spatial cell's peephole ('diag') has a weight per "
+                                 "position: give its parameter count the map size, "
+                                 "spatial=(H, W)")
+            total += hidden_size * spatial[0] * spatial[1]
+        elif n.op == "linear":
             total += linear_param_count(width, hidden_size, bool(n.param("bias")),
                                         int(n.param("blocks")), int(n.param("heads")))
         elif n.op == "fit":

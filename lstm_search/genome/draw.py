@@ -98,6 +98,10 @@ def to_equations(genome: Genome) -> str:
     width = max([len(n.name) for n in genome.nodes] + [len(s) + 1 for s in genome.states] + [6])
     lines = [f"# {genome.name or 'cell'}: input x, states {', '.join(genome.states)} "
              "(previous values by name, new values primed)"]
+    if genome.kernel:  # format 2's spatial values (Shi et al. 2015)
+        k = genome.kernel
+        lines.append(f"# spatial values: every value a (C, H, W) map; W·v is a {k}×{k} "
+                     "convolution W * v ('same' padding), p ⊙ v a Hadamard weight of the map")
     if any(below_state(i) is not None for n in genome.nodes for i in n.inputs):
         lines.append("# below:s = the layer below's new value of state s at this step "
                      "(zeros in the first layer)")

@@ -18,6 +18,7 @@ from lstm_search.nn._dropin import GRU, LSTM, RNN, Recurrent, without_bias
 from lstm_search.nn._export import export_torch, exported_state_dict
 from lstm_search.nn._layer import RecurrentLayer
 from lstm_search.nn._models import (
+    FramePredictor,
     LanguageModel,
     NextStepClassifier,
     PianoRollModel,
@@ -35,6 +36,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "FramePredictor",
     "LanguageModel",
     "NextStepClassifier",
     "PianoRollModel",

@@ -15,7 +15,8 @@ def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: i
                 dropout: float = 0.0, batch_first: bool = False, backend: str = "script", *,
                 fused_backward: bool = True, init_scale: float = 1.0,
                 scan: bool = True, seed: int | None = None,
-                tie_layers: bool | str = False) -> RecurrentStack:
+                tie_layers: bool | str = False,
+                spatial: tuple[int, int] | None = None) -> RecurrentStack:
     """A ``torch.nn.LSTM``-shaped module of ``num_layers`` layers of ``genome``.
 
     ``forward(x, state=None, *, t0=0) -> (output, state)``; see
@@ -33,23 +34,27 @@ def compile_rnn(genome: Genome, input_size: int, hidden_size: int, num_layers: i
     generator. ``tie_layers`` shares one parameter set across depth (True: all layers when
     ``input_size == hidden_size``, else layers 2..L; ``"all"``, refused when the widths differ;
     ``"above_first"``; see :class:`~lstm_search.nn.RecurrentStack`): with
-    ``zoo.get("grid_lstm")`` the tied Grid LSTM. Raises
+    ``zoo.get("grid_lstm")`` the tied Grid LSTM. A spatial cell (genome format 2's
+    ``values``: ``zoo.get("convlstm")``, Shi et al. 2015) needs ``spatial=(H, W)`` and takes
+    ``input_size``, ``hidden_size`` as channels: x (T, B, m, H, W). Raises
     :class:`lstm_search.genome.GenomeError` for an invalid genome.
     """
     check_backend(backend)
     return RecurrentStack(genome, input_size, hidden_size, num_layers, dropout, batch_first,
                           backend, fused_backward=fused_backward, init_scale=init_scale,
-                          scan=scan, seed=seed, tie_layers=tie_layers)
+                          scan=scan, seed=seed, tie_layers=tie_layers, spatial=spatial)
 
 
 def compile_cell(genome: Genome, input_size: int, hidden_size: int, backend: str = "script", *,
                  fused_backward: bool = True, init_scale: float = 1.0,
                  scan: bool = True,
-                 seed: int | None = None) -> RecurrentLayer:
+                 seed: int | None = None,
+                 spatial: tuple[int, int] | None = None) -> RecurrentLayer:
     """One layer of ``genome``: ``forward(x (T, B, m), states=None) -> (y (T, B, n), states)``
-    with ``states`` a tuple in the genome's state order."""
+    with ``states`` a tuple in the genome's state order (a spatial cell: ``spatial=(H, W)``,
+    x (T, B, m, H, W), states (B, n, H, W))."""
     check_backend(backend)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     return RecurrentLayer(genome, input_size, hidden_size, backend,
                           fused_backward=fused_backward, init_scale=init_scale,
-                           scan=scan, generator=gen)
+                           scan=scan, generator=gen, spatial=spatial)

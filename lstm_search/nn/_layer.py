@@ -27,6 +27,10 @@ class RecurrentLayer(nn.Module):
     runs the eager kernel (the same computation in plain aten ops), so traced and exported
     programs hold no generated kernel.
 
+    A spatial cell (genome format 2's ``values``, e.g. ``zoo.get("convlstm")``) takes
+    ``spatial=(H, W)``: ``input_size`` and ``hidden_size`` are then channels, x is
+    (T, B, m, H, W), each state (B, n, H, W) and y (T, B, n, H, W).
+
     Parameter names are the compiler's (``weight_x``, ``weight_s0``, ``diag_v7`` ...);
     :meth:`param_map` says which genome node owns which rows.
     """
@@ -34,9 +38,11 @@ class RecurrentLayer(nn.Module):
     def __init__(self, genome: Genome, input_size: int, hidden_size: int,
                  backend: str = "script", *, fused_backward: bool = True,
                  init_scale: float = 1.0, scan: bool = True,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None,
+                 spatial: tuple[int, int] | None = None) -> None:
         super().__init__()
-        self.plan: Plan = build_plan(genome, input_size, hidden_size)
+        self.plan: Plan = build_plan(genome, input_size, hidden_size, spatial)
+        self.spatial = self.plan.spatial
         self.genome = genome
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -67,7 +73,8 @@ class RecurrentLayer(nn.Module):
         return param_map(self.plan)
 
     def zero_states(self, batch: int, like: Tensor) -> tuple[Tensor, ...]:
-        return tuple(like.new_zeros(batch, self.hidden_size) for _ in range(self.n_states))
+        return tuple(like.new_zeros(batch, *self.plan.value_shape)
+                     for _ in range(self.n_states))
 
     def forward(self, x: Tensor, states: tuple[Tensor, ...] | list[Tensor] | None = None, *,
                 t0: int = 0) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -82,8 +89,9 @@ class RecurrentLayer(nn.Module):
         """:meth:`forward` with genome format 2's stack inputs and outputs: ``below`` holds the
         layer below's values (T, B, n) of the states ``plan.below`` (None: zeros, the first
         layer); returns also this layer's values (T, B, n) of those states at every step."""
-        if x.dim() != 3 or x.shape[2] != self.input_size or x.shape[0] < 1:
-            raise ValueError(f"expected input (T >= 1, B, {self.input_size}), got "
+        inp = self.plan.input_shape
+        if x.dim() != 2 + len(inp) or tuple(x.shape[2:]) != inp or x.shape[0] < 1:
+            raise ValueError(f"expected input (T >= 1, B, {', '.join(map(str, inp))}), got "
                              f"{tuple(x.shape)}")
         w = next(iter(self._parameters.values()), None)
         if w is not None and x.dtype != w.dtype:  # torch.nn.RNN's own message
@@ -93,7 +101,7 @@ class RecurrentLayer(nn.Module):
         if states is None:
             states = self.zero_states(x.shape[1], x)
         states = list(states)
-        want = (x.shape[1], self.hidden_size)
+        want = (x.shape[1], *self.plan.value_shape)
         if len(states) != self.n_states or any(tuple(s.shape) != want for s in states):
             raise ValueError(f"expected {self.n_states} state tensor(s) of shape {want}, got "
                              f"{[tuple(s.shape) for s in states]}")
@@ -117,4 +125,5 @@ class RecurrentLayer(nn.Module):
 
     def extra_repr(self) -> str:
         name = self.genome.name or "genome"
-        return (f"{name}, {self.input_size}, {self.hidden_size}, backend={self.backend!r}")
+        sp = f", spatial={self.spatial!r}" if self.spatial is not None else ""
+        return (f"{name}, {self.input_size}, {self.hidden_size}, backend={self.backend!r}{sp}")

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
+    "FramePredictor",
     "LanguageModel",
     "NextStepClassifier",
     "PianoRollModel",
@@ -190,3 +191,50 @@ class StepRegressor(RecurrentModel):
     def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
         out, state = super().forward(x, state)  # (T, B, 1)
         return out.squeeze(-1), state
+
+
+class FramePredictor(nn.Module):
+    """Next-frame prediction from frames ``(T, B, C, H, W)``: per-pixel logits of the next
+    frame, ``(T, B, C, H, W)``, as Shi et al. (2015, "Convolutional LSTM Network", section 4)
+    compare a ConvLSTM with an FC-LSTM.
+
+    ``spatial`` True: the stack is a spatial (convolutional) stack over the frames as they are
+    (input channels C, hidden channels ``hidden_size``); a 1×1 convolution of its output maps
+    to the C channels (Shi et al. read the hidden states of every layer there; this head reads
+    the last layer's). ``spatial`` False (the FC-LSTM): each frame is flattened to a vector of
+    C·H·W values, run through a vector stack of width ``hidden_size``, and a linear layer maps
+    its output back to C·H·W logits. Dropout on the stack's input and output, Gaussian
+    ``input_noise`` on the input while training, as :class:`RecurrentModel`.
+    """
+
+    def __init__(self, rnn: nn.Module, *, frame_shape: tuple[int, int, int], hidden_size: int,
+                 spatial: bool, dropout: float = 0.0, input_noise: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if input_noise < 0:
+            raise ValueError(f"input_noise must be >= 0, got {input_noise}")
+        self.rnn = rnn
+        self.frame_shape = tuple(int(v) for v in frame_shape)
+        self.spatial = bool(spatial)
+        c, h, w = self.frame_shape
+        self.decoder: nn.Module = (nn.Conv2d(hidden_size, c, 1) if self.spatial
+                                   else nn.Linear(hidden_size, c * h * w))
+        self.drop = nn.Dropout(dropout)
+        self.input_noise = float(input_noise)
+
+    def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
+        T, B = x.shape[0], x.shape[1]
+        if tuple(x.shape[2:]) != self.frame_shape:
+            raise ValueError(f"expected frames (T, B, {', '.join(map(str, self.frame_shape))})"
+                             f", got {tuple(x.shape)}")
+        inp = x if self.spatial else x.reshape(T, B, -1)
+        if self.training and self.input_noise > 0:
+            inp = inp + self.input_noise * torch.randn_like(inp)
+        out, state = self.rnn(self.drop(inp), state)
+        out = self.drop(out)
+        if self.spatial:  # (T, B, n, H, W) -> a 1x1 convolution per frame
+            y = self.decoder(out.flatten(0, 1)).unflatten(0, (T, B))
+        else:
+            y = self.decoder(out).reshape(T, B, *self.frame_shape)
+        return y, state

@@ -28,17 +28,24 @@ class RecurrentStack(nn.Module):
     to layer 2's parameters and keeps the first layer's own; ``"all"`` ties every layer to the
     first layer's, which needs ``input_size == hidden_size`` (else ``ValueError``); ``True`` is
     ``"all"`` when the widths are equal, else ``"above_first"``; ``False`` (default) ties
-    nothing. A tied layer's parameters are the same :class:`~torch.nn.Parameter` objects as its
-    leader's, so gradients of every tied layer accumulate into them, ``parameters()`` yields
-    each once, and ``state_dict()`` lists each under every layer's name (all keys load back).
+    nothing. A spatial cell (genome format 2's ``values``: ``zoo.get("convlstm")``, Shi et al.
+    2015) takes ``spatial=(H, W)``: sizes are channels, x is (T, B, m, H, W), the output
+    (T, B, n, H, W) and each state (num_layers, B, n, H, W); ``tie_layers`` and
+    :meth:`to_torchscript` are not supported for it (ValueError). A tied layer's parameters are
+    the same :class:`~torch.nn.Parameter` objects as its leader's, so gradients of every tied
+    layer accumulate into them, ``parameters()`` yields each once, and ``state_dict()`` lists
+    each under every layer's name (all keys load back).
     """
 
     def __init__(self, genome: Genome, input_size: int, hidden_size: int, num_layers: int = 1,
                  dropout: float = 0.0, batch_first: bool = False, backend: str = "script", *,
                  fused_backward: bool = True, init_scale: float = 1.0,
                  scan: bool = True, seed: int | None = None,
-                 tie_layers: bool | str = False) -> None:
+                 tie_layers: bool | str = False,
+                 spatial: tuple[int, int] | None = None) -> None:
         super().__init__()
+        if spatial is not None and tie_layers is not False:
+            raise ValueError("tie_layers is not supported for a spatial (convolutional) cell")
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
         if not 0.0 <= float(dropout) < 1.0:
@@ -53,8 +60,9 @@ class RecurrentStack(nn.Module):
         self.layers = nn.ModuleList(
             RecurrentLayer(genome, input_size if k == 0 else hidden_size, hidden_size, backend,
                            fused_backward=fused_backward, init_scale=init_scale,
-                           scan=scan, generator=gen)
+                           scan=scan, generator=gen, spatial=spatial)
             for k in range(num_layers))
+        self.spatial = self.layers[0].spatial
         self.dropout = nn.Dropout(dropout)
         self.n_states = len(genome.states)
         self.tie_layers = _tie_mode(tie_layers, input_size, hidden_size)
@@ -76,6 +84,9 @@ class RecurrentStack(nn.Module):
         between layers): :func:`lstm_search.nn.to_torchscript`."""
         from lstm_search.nn._script import to_torchscript
 
+        if self.spatial is not None:
+            raise ValueError("to_torchscript is not supported for a spatial (convolutional) "
+                             "cell; its layers' kernels are TorchScript already")
         return to_torchscript(self)
 
     def __prepare_scriptable__(self) -> nn.Module:
@@ -90,7 +101,7 @@ class RecurrentStack(nn.Module):
         once)."""
         tied = self.tied_layers()
         return sum(n_params(self.genome, self.input_size if k == 0 else self.hidden_size,
-                            self.hidden_size) for k in range(self.num_layers)
+                            self.hidden_size, self.spatial) for k in range(self.num_layers)
                    if k not in tied[1:])
 
     def _split_state(self, state: State | None) -> list[tuple[Tensor, ...] | None]:
@@ -100,10 +111,11 @@ class RecurrentStack(nn.Module):
         if len(parts) != self.n_states:
             raise ValueError(f"this cell has {self.n_states} state(s) "
                              f"({', '.join(self.genome.states)}); got {len(parts)} tensor(s)")
+        shape = self.layers[0].plan.value_shape
         for p in parts:
-            if p.dim() != 3 or p.shape[0] != self.num_layers:
+            if p.dim() != 2 + len(shape) or p.shape[0] != self.num_layers:
                 raise ValueError(f"each state must be (num_layers={self.num_layers}, B, "
-                                 f"{self.hidden_size}), got {tuple(p.shape)}")
+                                 f"{', '.join(map(str, shape))}), got {tuple(p.shape)}")
         return [tuple(p[k] for p in parts) for k in range(self.num_layers)]
 
     def forward(self, x: Tensor, state: State | None = None, *, t0: int = 0
@@ -127,7 +139,8 @@ class RecurrentStack(nn.Module):
         tie = f", tie_layers={self.tie_layers!r}" if self.tie_layers else ""
         return (f"{self.genome.name or 'genome'}, {self.input_size}, {self.hidden_size}, "
                 f"num_layers={self.num_layers}, batch_first={self.batch_first}, "
-                f"backend={self.backend!r}{tie}")
+                f"backend={self.backend!r}{tie}"
+                + (f", spatial={self.spatial!r}" if self.spatial is not None else ""))
 
 
 TIE_MODES: tuple[str, ...] = ("all", "above_first")

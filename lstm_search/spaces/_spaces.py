@@ -78,10 +78,11 @@ class CellChoiceSpace(_HparamSpace):
             raise ValueError(f"space {self.name!r}: cells must name at least one zoo cell")
         from lstm_search import zoo
 
-        unknown = [c for c in self.cells if c not in zoo.names()]
+        known = zoo.names(spatial=True)  # a spatial cell runs on a task of maps
+        unknown = [c for c in self.cells if c not in known]
         if unknown:
             raise ValueError(f"space {self.name!r}: unknown zoo cells {unknown} "
-                             f"(known: {', '.join(zoo.names())})")
+                             f"(known: {', '.join(known)})")
 
     def sample(self, trial: Any) -> None:
         if len(self.cells) > 1:

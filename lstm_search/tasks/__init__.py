@@ -23,10 +23,13 @@ mqar            Arora 2023 (Zoology), synthetic         valid.acc    maximize
 selective_copy  Gu & Dao 2023 (Mamba), synthetic        valid.acc    maximize
 parity          Delétang 2023, longer test strings      valid.acc    maximize
 waveform        Koutník 2014, generation, synthetic     valid.nmse   minimize
+moving_shapes   Shi 2015, next frame of bouncing        valid.bce    minimize
+                squares, synthetic
 ==============  ======================================  ===========  ==========
 
 The synthetic tasks' options (``task.seq_len``, ``task.n_pairs`` ...) are listed in
-:mod:`lstm_search.tasks._synthetic`.
+:mod:`lstm_search.tasks._synthetic`; ``moving_shapes`` (``task.seq_len``) in
+:mod:`lstm_search.tasks._frames`.
 """
 
 from __future__ import annotations
@@ -69,6 +72,12 @@ def _music(dataset: str) -> Callable[[TaskConfig], Task]:
     return build
 
 
+def _frames(config: TaskConfig) -> Task:
+    from lstm_search.tasks._frames import MovingShapesTask
+
+    return MovingShapesTask(config)
+
+
 def _generated(kind: str) -> Callable[[TaskConfig], Task]:
     def build(config: TaskConfig) -> Task:
         from lstm_search.tasks import _synthetic as s
@@ -96,6 +105,7 @@ TASKS: dict[str, Callable[[TaskConfig], Task]] = {
     "selective_copy": _generated("selective_copy"),
     "parity": _generated("parity"),
     "waveform": _generated("waveform"),
+    "moving_shapes": _frames,
 }
 
 
@@ -110,6 +120,7 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
     "adding": ("valid.mse", "minimize"), "recall": ("valid.acc", "maximize"),
     "mqar": ("valid.acc", "maximize"), "selective_copy": ("valid.acc", "maximize"),
     "parity": ("valid.acc", "maximize"), "waveform": ("valid.nmse", "minimize"),
+    "moving_shapes": ("valid.bce", "minimize"),
 }
 
 
@@ -137,6 +148,10 @@ def check_task_config(config: TaskConfig) -> None:
 
     if config.name in _synthetic.SYNTHETIC:
         _synthetic.generator_params(config)
+    elif config.name == "moving_shapes":
+        from lstm_search.tasks._frames import check_options
+
+        check_options(config)
 
 
 def make_task(config: TaskConfig) -> Task:

@@ -27,8 +27,10 @@ __all__ = [
     "resolve_data_dir",
 ]
 
-# (input_size) -> recurrent stack; built by the caller from the genome and the model config
-RNNFactory = Callable[[int], nn.Module]
+# (input_size) -> recurrent stack; built by the caller from the genome and the model config.
+# The factory of a spatial cell (genome format 2's values) has an attribute ``spatial`` True
+# and takes the map size as ``rnn(channels, spatial=(H, W))`` (see tasks._frames).
+RNNFactory = Callable[..., nn.Module]
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""The seed-system experiments (seed_clockwork, seed_attention, seed_grid): each compares its
-cell with the baselines at one equal parameter budget over a grid shared by every cell, on a
-task whose direction is the study's; their smoke runs finish."""
+"""The seed-system experiments (seed_clockwork, seed_attention, seed_grid, seed_convlstm):
+each compares its cell with the baselines at one equal parameter budget over a grid shared by
+every cell, on a task whose direction is the study's; their smoke runs finish."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ SEEDS = {
     "seed_clockwork": ("clockwork", ("rnn_tanh", "lstm", "gru")),
     "seed_attention": ("lstm_attention", ("lstm", "gru")),
     "seed_grid": ("grid_lstm", ("lstm", "gru")),
+    "seed_convlstm": ("convlstm", ("lstm",)),
 }
 
 

@@ -22,8 +22,11 @@ CORPORA = {"ptb": ("ppl", 0.001), "ptb_char": ("bpc", 0.0005), "wikitext2": ("pp
            "piano_midi": ("nll", 0.03)}
 
 
+FRAMES = {"moving_shapes": "bce"}  # tests/train/test_train_moving_shapes.py
+
+
 def test_registry_covers_every_task() -> None:
-    assert set(task_names()) == set(SYNTHETIC) | set(CORPORA)
+    assert set(task_names()) == set(SYNTHETIC) | set(CORPORA) | set(FRAMES)
     with pytest.raises(ConfigError, match="unknown task 'nope'"):
         make_task(TaskConfig(name="nope"))
 

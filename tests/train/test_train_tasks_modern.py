@@ -223,3 +223,5 @@ def test_the_objective_table_is_what_each_task_reports() -> None:
     assert LanguageModelTask.direction == "minimize"
     assert {task_objective(n) for n in ("ptb", "wikitext2")} == {("valid.ppl", "minimize")}
     assert task_objective("ptb_char") == ("valid.bpc", "minimize")
+    task = make_task(TaskConfig(name="moving_shapes", n_train=2, n_valid=1, n_test=1))
+    assert task_objective("moving_shapes") == (task.objective_name, task.direction)
