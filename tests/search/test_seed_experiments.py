@@ -1,4 +1,5 @@
-"""The seed-system experiments (seed_clockwork, seed_attention, seed_grid, seed_convlstm):
+"""The seed-system experiments (seed_clockwork, seed_attention, seed_grid, seed_convlstm,
+seed_depth_gated):
 each compares its cell with the baselines at one equal parameter budget over a grid shared by
 every cell, on a task whose direction is the study's; their smoke runs finish."""
 
@@ -24,6 +25,7 @@ SEEDS = {
     "seed_attention": ("lstm_attention", ("lstm", "gru")),
     "seed_grid": ("grid_lstm", ("lstm", "gru")),
     "seed_convlstm": ("convlstm", ("lstm",)),
+    "seed_depth_gated": ("depth_gated", ("lstm", "gru")),
 }
 
 
