@@ -164,6 +164,8 @@ def _signature(plan: Plan, lay: Layout) -> str:
     extra = "".join(f", ul{j}: Tensor" for j in plan.below)
     extra += "".join(f", mk{c.pos}: Tensor" for c in plan.clocks)
     extra += "".join(f", ra{pos}: List[int], ia{pos}: List[int]" for pos in _sleepy_clocks(plan))
+    # format 2: each dropout mask (B, width), the same at every step (ones in evaluation)
+    extra += "".join(f", dm{i}: Tensor" for i in range(len(plan.masks)))
     extra += "".join(f", wl{gid}: List[Tensor]" for gid, _ in plan.sleepy)
     weights = "".join(f", {w}: Tensor" for w in lay.weights)
     return f"x: Tensor, {states}{extra}{weights}, packed: bool"
@@ -178,16 +180,21 @@ def _sleepy_clocks(plan: Plan) -> list[int]:
     return sorted({pos for _, pos in plan.sleepy})
 
 
+def _src(g: Group) -> str:
+    """A group's input: its source, times its dropout mask ``dm{i}`` (format 2) if any."""
+    return g.source if g.mask < 0 else f"({g.source} * dm{g.mask})"
+
+
 def _product(plan: Plan, g: Group) -> str:
     """The per-step product of group ``g``, (B, K·n). For a sleepy group (:attr:`Plan.sleepy`)
     only the rows of the modules active at step t (the first ``ra{k}[t]`` units) are
     multiplied, the rest left zero: the clock never reads them (Koutník et al. 2014)."""
     clock = dict(plan.sleepy).get(g.gid)
     if clock is None:
-        return f"_mm({g.source}, w{g.gid}, {_bias(g)}, packed)"
+        return f"_mm({_src(g)}, w{g.gid}, {_bias(g)}, packed)"
     r = f"ra{clock}[t]"
     bias = f"b{g.gid}.narrow(0, 0, {r})" if g.n_bias else "None"
-    return (f"torch.nn.functional.pad(_mm({g.source}, wl{g.gid}[ia{clock}[t]], {bias}, "
+    return (f"torch.nn.functional.pad(_mm({_src(g)}, wl{g.gid}[ia{clock}[t]], {bias}, "
             f"packed), [0, w{g.gid}.size(0) - {r}])")
 
 
@@ -208,7 +215,7 @@ def _expr(step: Step, plan: Plan) -> str:
     if op == "proj":
         g = plan.groups[step.group]
         e = f"q{g.gid}_{step.slot}"
-        return f"{e} + {_f(step.diag_add)} * {g.source}" if step.diag_add else e
+        return f"{e} + {_f(step.diag_add)} * {_src(g)}" if step.diag_add else e
     if op == "add":
         return " + ".join(a)
     if op == "mean":
@@ -278,8 +285,8 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
                        f"w{xg.gid}, {_bias(xg)}, packed).reshape(T, B, -1, x.size(3), "
                        "x.size(4))")
         else:
-            out.append(f"    xp = _mm(x.reshape(T * B, x.size(2)), w{xg.gid}, {_bias(xg)}, "
-                       "packed).reshape(T, B, -1)")
+            out.append(f"    xp = _mm({_src(xg)}.reshape(T * B, x.size(2)), w{xg.gid}, "
+                       f"{_bias(xg)}, packed).reshape(T, B, -1)")
     for st in plan.attentions:
         out.append(f"    # attention {st.pos}: the memory of {st.args[1]}'s earlier values "
                    f"and their keys W_k {st.args[1]}, (B, steps held, n)")
@@ -315,7 +322,7 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
             if pg.gid in dict(plan.sleepy):  # the active modules' rows only
                 body.append(f"rr = xpt + {_product(plan, pg)}")
             else:
-                body.append(f"rr = _mm_add({pg.source}, w{pg.gid}, {_bias(pg)}, xpt, packed)")
+                body.append(f"rr = _mm_add({_src(pg)}, w{pg.gid}, {_bias(pg)}, xpt, packed)")
             names = [f"r{i}" for i in range(k)]
             body.append(f"{names[0]} = rr" if k == 1
                         else f"{', '.join(names)} = rr.chunk({k}, 1)")
@@ -563,7 +570,8 @@ def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -
     forward functions also take the layer below's values ``ul{j}`` and the clocks'
     schedules ``mk{k}`` and return the values ``em{j}`` for the layer above; the backward
     takes their gradients ``dem{j}`` and returns those of ``ul{j}`` last. A spatial plan
-    (:attr:`Plan.kernel`) gets convolutions for ``_mm`` and no generated backward."""
+    (:attr:`Plan.kernel`) gets convolutions for ``_mm`` and no generated backward, and so
+    does a plan with dropout masks (:attr:`Plan.masks`, taken as ``dm{i}``)."""
     lay = layout(plan)
     if plan.kernel:  # spatial values: convolutions, autograd through the forward
         parts = [_mm_conv(plan.kernel)]
@@ -575,6 +583,8 @@ def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -
         parts.append(_NORM)
     if plan.attentions:  # format 2's attention: no generated backward (autograd runs through
         parts.append(_ATTEND)  # the TorchScript forward, see ScriptKernel)
+        backward = False
+    if plan.masks:  # format 2's dropout masks: autograd through the forward as well
         backward = False
     parts.append("\n".join(_forward(plan, lay, save=False)))
     if backward:
