@@ -398,3 +398,22 @@ def test_equations_show_the_masks() -> None:
     assert lines["c0_h"] == "W·(h ⊙ mask_h[p=0.25])"
     assert lines["c1_w"] == "W·(s0 ⊙ mask_h[p=0.25])"
     assert "drawn once per sequence" in text
+
+
+def test_cli_imports_with_dropout_and_shows_the_masks(tmp_path, capsys) -> None:
+    from lstm_search.cli import main
+
+    text = ("Genotype(recurrent=[('sigmoid', 0), ('relu', 1), ('relu', 1), ('identity', 1), "
+            "('tanh', 2), ('sigmoid', 5), ('tanh', 3), ('relu', 5)], concat=range(1, 9))")
+    assert main(["import", "darts", text, "--out", str(tmp_path), "--name", "v2",
+                 "--dropout-x", "0.75", "--dropout-h", "0.25"]) == 0
+    g = Genome.from_json((tmp_path / "v2.json").read_text())
+    assert g == import_darts(DARTS_V2, name="v2", dropout_x=0.75, dropout_h=0.25)
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "v2.json")]) == 0
+    out = capsys.readouterr().out
+    assert "W·(s0 ⊙ mask_h[p=0.25])" in out
+    assert "# path: step loop: variational dropout masks" not in out  # DARTS reads h by W
+    assert "# path: step loop" in out
+    assert main(["import", "darts", text, "--out", str(tmp_path), "--dropout-h", "1"]) == 2
+    assert "dropout_h" in capsys.readouterr().err
