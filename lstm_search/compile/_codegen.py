@@ -180,6 +180,12 @@ def _sleepy_clocks(plan: Plan) -> list[int]:
     return sorted({pos for _, pos in plan.sleepy})
 
 
+def _masked(g: Group) -> str:
+    """`` * dm{i}`` for a group whose source its dropout mask multiplies, else nothing: the
+    factor of the source's gradient (the mask is constant)."""
+    return f" * dm{g.mask}" if g.mask >= 0 else ""
+
+
 def _src(g: Group) -> str:
     """A group's input: its source, times its dropout mask ``dm{i}`` (format 2) if any."""
     return g.source if g.mask < 0 else f"({g.source} * dm{g.mask})"
@@ -393,6 +399,7 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             *(f"p{k}: Tensor" for k in plan.diags),
             *(f"mk{c.pos}: Tensor" for c in plan.clocks),
             *(f"ra{pos}: List[int], ia{pos}: List[int]" for pos in _sleepy_clocks(plan)),
+            *(f"dm{i}: Tensor" for i in range(len(plan.masks))),
             *(f"wtl{gid}: List[Tensor]" for gid, _ in plan.sleepy), "packed: bool"]
     n_ret = 2 + ns + len(lay.step_groups) + len(plan.diags) + len(plan.below)
     out = [f"def backward({', '.join(args)}) -> Tuple[{', '.join(['Tensor'] * n_ret)}]:",
@@ -437,12 +444,13 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             body.append(f"dq{g.gid} = {cat(slots)}")
             body.append(f"dqs{g.gid}.append(dq{g.gid})")
         clock = dict(plan.sleepy).get(g.gid)
+        m = _masked(g)
         if clock is None:
-            gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
+            gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed){m}")
         else:  # the sleeping modules' rows of dq are zero: the active ones only
             r = f"ra{clock}[t]"
             gr.add(g.source, f"_mm(dq{g.gid}.narrow(1, 0, {r}), wtl{g.gid}[ia{clock}[t]], "
-                   "None, packed)")
+                   f"None, packed){m}")
 
     for step in reversed(plan.steps):
         for g in node_groups.get(step.out, ()):
@@ -457,7 +465,7 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         if op == "proj":
             g = plan.groups[step.group]
             if step.diag_add:
-                gr.add(g.source, f"{_f(step.diag_add)} * {d}")
+                gr.add(g.source, f"{_f(step.diag_add)} * {d}{_masked(g)}")
         elif op in ("add", "copy"):
             for r in a:
                 gr.add(r, d)
@@ -570,8 +578,11 @@ def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -
     forward functions also take the layer below's values ``ul{j}`` and the clocks'
     schedules ``mk{k}`` and return the values ``em{j}`` for the layer above; the backward
     takes their gradients ``dem{j}`` and returns those of ``ul{j}`` last. A spatial plan
-    (:attr:`Plan.kernel`) gets convolutions for ``_mm`` and no generated backward, and so
-    does a plan with dropout masks (:attr:`Plan.masks`, taken as ``dm{i}``)."""
+    (:attr:`Plan.kernel`) gets convolutions for ``_mm`` and no generated backward. Format 2's
+    dropout masks (:attr:`Plan.masks`) come as ``dm{i}`` (B, width), after the clocks'
+    arguments; the backward takes them too (a masked source's gradient is the product's
+    times the mask), and its caller multiplies x and the saved sources by them for the weight
+    gradients."""
     lay = layout(plan)
     if plan.kernel:  # spatial values: convolutions, autograd through the forward
         parts = [_mm_conv(plan.kernel)]
@@ -583,8 +594,6 @@ def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -
         parts.append(_NORM)
     if plan.attentions:  # format 2's attention: no generated backward (autograd runs through
         parts.append(_ATTEND)  # the TorchScript forward, see ScriptKernel)
-        backward = False
-    if plan.masks:  # format 2's dropout masks: autograd through the forward as well
         backward = False
     parts.append("\n".join(_forward(plan, lay, save=False)))
     if backward:

@@ -148,12 +148,10 @@ class ScriptKernel:
     def __init__(self, plan: Plan, fused_backward: bool = True) -> None:
         self.plan = plan
         self.layout = layout(plan)
-        # format 2's attention, spatial values and dropout masks have no generated backward:
-        # autograd runs through the TorchScript forward (as with fused_backward=False); a
-        # spatial plan's
+        # format 2's attention and spatial values have no generated backward: autograd runs
+        # through the TorchScript forward (as with fused_backward=False); a spatial plan's
         # products are convolutions, never packed for oneDNN
-        self.fused_backward = (fused_backward and not plan.attentions and not plan.kernel
-                               and not plan.masks)
+        self.fused_backward = fused_backward and not plan.attentions and not plan.kernel
         self.onednn = _gemm.onednn_available() and not plan.kernel
         self.source = program_source(plan, onednn=self.onednn, backward=self.fused_backward)
         self.unit = script_unit(self.source)
@@ -344,19 +342,26 @@ class _FusedLayer(torch.autograd.Function):
         grads: dict[str, Tensor] = {}
         dx = None
         xg = plan.x_group
+        # format 2: the dropout masks (B, width), last of the clocks' arguments
+        drop = list(ctx.masks[len(ctx.masks) - len(plan.masks):]) if plan.masks else []
         if xg is not None:
             wx = w_of[f"w{xg.gid}"]
             dxp2 = dxp.reshape(T * B, -1)  # (T·B, Kx·n): one product over the sequence
             dx = _gemm.linear(dxp2, _gemm.pack(wx.t(), T * B) if packed else wx.t(), None,
                               packed).reshape(T, B, -1)
-            grads[f"w{xg.gid}"] = dxp2.t().mm(x.reshape(T * B, -1))
+            xin = x
+            if xg.mask >= 0:  # the product read x ⊙ mask
+                dx = dx * drop[xg.mask]
+                xin = x * drop[xg.mask]
+            grads[f"w{xg.gid}"] = dxp2.t().mm(xin.reshape(T * B, -1))
             if xg.n_bias:
                 grads[f"b{xg.gid}"] = dxp2.sum(0)
         if plan.uses_xt:
             dx = dxt if dx is None else dx + dxt
         for g in plan.step_groups:
             dq2 = dqs[g.gid].reshape(T * B, -1)  # (T·B, K·n)
-            src = stash[g.source].reshape(T * B, -1)  # the product's input at every step
+            src = stash[g.source]  # the product's input at every step (times its mask)
+            src = (src * drop[g.mask] if g.mask >= 0 else src).reshape(T * B, -1)
             grads[f"w{g.gid}"] = dq2.t().mm(src)
             if g.n_bias:
                 grads[f"b{g.gid}"] = dq2.sum(0)

@@ -150,6 +150,7 @@ def test_training_matches_dartscell(name: str, backend: str) -> None:
     of x, h and every weight agree to 1e-10 in float64."""
     ref, layer = _pair(name, backend)
     assert n_params(layer.genome, M, N) == sum(p.numel() for p in layer.parameters())
+    assert backend != "script" or layer.kernel.fused_backward  # the generated backward
     ref.train()
     layer.train()
     xs, h = _inputs()
@@ -235,20 +236,56 @@ def test_masks_are_constant_over_a_call_and_redrawn_per_call(
 
 
 def test_eager_equals_script_in_training() -> None:
+    """The script backend's generated backward (the masked sources' gradients times their
+    masks), autograd through its forward (``fused_backward=False``) and a second-order
+    gradient (``create_graph=True``) against the eager backend, the same seed for each."""
     g = import_darts(DARTS_V2, dropout_x=P_X, dropout_h=P_H)
     eager = compile_cell(g, M, N, backend="eager", seed=0).double()
     script = compile_cell(g, M, N, backend="script", seed=0).double()
+    unfused = compile_cell(g, M, N, backend="script", seed=0, fused_backward=False).double()
+    assert script.kernel.fused_backward and "def backward" in script.kernel.source
     script.load_state_dict(eager.state_dict())
+    unfused.load_state_dict(eager.state_dict())
     xs, h = _inputs()
     outs = []
-    for layer in (eager, script):
+    for layer in (eager, script, unfused):
         torch.manual_seed(11)
         y, (hn,) = layer(xs, (h,))
         loss = y.square().sum() + hn.sum()
-        grads = torch.autograd.grad(loss, [xs, h, *layer.parameters()])
+        grads = torch.autograd.grad(loss, [xs, h, *layer.parameters()], create_graph=True)
+        (gg,) = torch.autograd.grad(grads[0].square().sum(), [h])
+        outs.append((y, *grads, gg))
+    for got in outs[1:]:
+        for a, b in zip(outs[0], got, strict=True):
+            torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-10)
+
+
+def test_generated_backward_of_shared_masks_and_diag() -> None:
+    """A state read with and without its mask (two groups of one source), an internal value
+    masked by a state's mask, Linear(a, ·) of a masked input: the script backend's generated
+    backward against the eager backend."""
+    b = Builder(states=("h", "c"))
+    z = b.sigmoid(b.add(b.linear("x", name="zx", dropout=0.4),
+                        b.linear("h", name="zh", dropout=0.2), b.linear("h", name="zu")))
+    cand = b.tanh(b.add(b.linear("x", name="gx", dropout=0.4),
+                        b.linear(z, name="gz", dropout=0.2, mask="h", diag=0.5)))
+    new_c = b.blend(z, cand, "c", name="c_new")
+    b.set_state("c", new_c)
+    b.set_state("h", b.tanh(b.linear(new_c, name="hc", dropout=0.3, mask="c"), name="h_new"))
+    g = b.build(output_state="h")
+    assert validate(g) == []
+    layers = [compile_cell(g, 4, 5, backend=be, seed=0).double() for be in ("eager", "script")]
+    assert layers[1].kernel.fused_backward
+    assert [m.owner for m in layers[0].plan.masks] == ["x", "s0", "s1"]
+    x = torch.randn(6, 3, 4, dtype=torch.float64, requires_grad=True)
+    outs = []
+    for layer in layers:
+        torch.manual_seed(4)
+        y, new = layer(x)
+        grads = torch.autograd.grad(y.square().sum() + new[1].sum(), [x, *layer.parameters()])
         outs.append((y, *grads))
-    for a, b in zip(*outs, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    for a, b_ in zip(*outs, strict=True):
+        torch.testing.assert_close(b_, a, rtol=1e-10, atol=1e-10)
 
 
 def test_a_stack_draws_per_layer_and_packed_sequences_keep_one_draw() -> None:
