@@ -8,7 +8,8 @@ are still written).
 
 ``darts``: a DARTS recurrent genotype, ``"Genotype(recurrent=[...], concat=range(1, 9))"``
 given as text or as a file holding it (read, never evaluated), becomes ``DIR/<name>.json``
-(:func:`lstm_search.genome.import_darts`); exit status 2 with every problem otherwise.
+(:func:`lstm_search.genome.import_darts`; ``--dropout-x``/``--dropout-h`` add DARTS' in-cell
+variational dropout, genome format 2); exit status 2 with every problem otherwise.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="folder for the genome files (and nasbench's manifest.json)")
     parser.add_argument("--name", default="darts", help="darts: the genome's name and file "
                         "name (default: darts)")
+    parser.add_argument("--dropout-x", type=float, default=0.0, metavar="P",
+                        help="darts: DARTS' dropoutx, its in-cell variational dropout of x "
+                             "while training (default 0: none; DARTS' PTB model uses 0.75)")
+    parser.add_argument("--dropout-h", type=float, default=0.0, metavar="P",
+                        help="darts: DARTS' dropouth, of h and every node's input (default "
+                             "0: none; DARTS' PTB model uses 0.25)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +74,8 @@ def _darts(args: argparse.Namespace) -> int:
             print(f"{args.source}: neither a genotype nor a readable file ({e})", file=sys.stderr)
             return 2
     try:
-        g = import_darts(text, name=args.name)
+        g = import_darts(text, name=args.name, dropout_x=args.dropout_x,
+                         dropout_h=args.dropout_h)
     except GenomeError as e:
         print(e, file=sys.stderr)
         return 2

@@ -164,6 +164,8 @@ def _signature(plan: Plan, lay: Layout) -> str:
     extra = "".join(f", ul{j}: Tensor" for j in plan.below)
     extra += "".join(f", mk{c.pos}: Tensor" for c in plan.clocks)
     extra += "".join(f", ra{pos}: List[int], ia{pos}: List[int]" for pos in _sleepy_clocks(plan))
+    # format 2: each dropout mask (B, width), the same at every step (ones in evaluation)
+    extra += "".join(f", dm{i}: Tensor" for i in range(len(plan.masks)))
     extra += "".join(f", wl{gid}: List[Tensor]" for gid, _ in plan.sleepy)
     weights = "".join(f", {w}: Tensor" for w in lay.weights)
     return f"x: Tensor, {states}{extra}{weights}, packed: bool"
@@ -178,16 +180,27 @@ def _sleepy_clocks(plan: Plan) -> list[int]:
     return sorted({pos for _, pos in plan.sleepy})
 
 
+def _masked(g: Group) -> str:
+    """`` * dm{i}`` for a group whose source its dropout mask multiplies, else nothing: the
+    factor of the source's gradient (the mask is constant)."""
+    return f" * dm{g.mask}" if g.mask >= 0 else ""
+
+
+def _src(g: Group) -> str:
+    """A group's input: its source, times its dropout mask ``dm{i}`` (format 2) if any."""
+    return g.source if g.mask < 0 else f"({g.source} * dm{g.mask})"
+
+
 def _product(plan: Plan, g: Group) -> str:
     """The per-step product of group ``g``, (B, K·n). For a sleepy group (:attr:`Plan.sleepy`)
     only the rows of the modules active at step t (the first ``ra{k}[t]`` units) are
     multiplied, the rest left zero: the clock never reads them (Koutník et al. 2014)."""
     clock = dict(plan.sleepy).get(g.gid)
     if clock is None:
-        return f"_mm({g.source}, w{g.gid}, {_bias(g)}, packed)"
+        return f"_mm({_src(g)}, w{g.gid}, {_bias(g)}, packed)"
     r = f"ra{clock}[t]"
     bias = f"b{g.gid}.narrow(0, 0, {r})" if g.n_bias else "None"
-    return (f"torch.nn.functional.pad(_mm({g.source}, wl{g.gid}[ia{clock}[t]], {bias}, "
+    return (f"torch.nn.functional.pad(_mm({_src(g)}, wl{g.gid}[ia{clock}[t]], {bias}, "
             f"packed), [0, w{g.gid}.size(0) - {r}])")
 
 
@@ -208,7 +221,7 @@ def _expr(step: Step, plan: Plan) -> str:
     if op == "proj":
         g = plan.groups[step.group]
         e = f"q{g.gid}_{step.slot}"
-        return f"{e} + {_f(step.diag_add)} * {g.source}" if step.diag_add else e
+        return f"{e} + {_f(step.diag_add)} * {_src(g)}" if step.diag_add else e
     if op == "add":
         return " + ".join(a)
     if op == "mean":
@@ -278,8 +291,8 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
                        f"w{xg.gid}, {_bias(xg)}, packed).reshape(T, B, -1, x.size(3), "
                        "x.size(4))")
         else:
-            out.append(f"    xp = _mm(x.reshape(T * B, x.size(2)), w{xg.gid}, {_bias(xg)}, "
-                       "packed).reshape(T, B, -1)")
+            out.append(f"    xp = _mm({_src(xg)}.reshape(T * B, x.size(2)), w{xg.gid}, "
+                       f"{_bias(xg)}, packed).reshape(T, B, -1)")
     for st in plan.attentions:
         out.append(f"    # attention {st.pos}: the memory of {st.args[1]}'s earlier values "
                    f"and their keys W_k {st.args[1]}, (B, steps held, n)")
@@ -315,7 +328,7 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
             if pg.gid in dict(plan.sleepy):  # the active modules' rows only
                 body.append(f"rr = xpt + {_product(plan, pg)}")
             else:
-                body.append(f"rr = _mm_add({pg.source}, w{pg.gid}, {_bias(pg)}, xpt, packed)")
+                body.append(f"rr = _mm_add({_src(pg)}, w{pg.gid}, {_bias(pg)}, xpt, packed)")
             names = [f"r{i}" for i in range(k)]
             body.append(f"{names[0]} = rr" if k == 1
                         else f"{', '.join(names)} = rr.chunk({k}, 1)")
@@ -386,6 +399,7 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             *(f"p{k}: Tensor" for k in plan.diags),
             *(f"mk{c.pos}: Tensor" for c in plan.clocks),
             *(f"ra{pos}: List[int], ia{pos}: List[int]" for pos in _sleepy_clocks(plan)),
+            *(f"dm{i}: Tensor" for i in range(len(plan.masks))),
             *(f"wtl{gid}: List[Tensor]" for gid, _ in plan.sleepy), "packed: bool"]
     n_ret = 2 + ns + len(lay.step_groups) + len(plan.diags) + len(plan.below)
     out = [f"def backward({', '.join(args)}) -> Tuple[{', '.join(['Tensor'] * n_ret)}]:",
@@ -430,12 +444,13 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
             body.append(f"dq{g.gid} = {cat(slots)}")
             body.append(f"dqs{g.gid}.append(dq{g.gid})")
         clock = dict(plan.sleepy).get(g.gid)
+        m = _masked(g)
         if clock is None:
-            gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed)")
+            gr.add(g.source, f"_mm(dq{g.gid}, wt{g.gid}, None, packed){m}")
         else:  # the sleeping modules' rows of dq are zero: the active ones only
             r = f"ra{clock}[t]"
             gr.add(g.source, f"_mm(dq{g.gid}.narrow(1, 0, {r}), wtl{g.gid}[ia{clock}[t]], "
-                   "None, packed)")
+                   f"None, packed){m}")
 
     for step in reversed(plan.steps):
         for g in node_groups.get(step.out, ()):
@@ -450,7 +465,7 @@ def _backward(plan: Plan, lay: Layout) -> list[str]:
         if op == "proj":
             g = plan.groups[step.group]
             if step.diag_add:
-                gr.add(g.source, f"{_f(step.diag_add)} * {d}")
+                gr.add(g.source, f"{_f(step.diag_add)} * {d}{_masked(g)}")
         elif op in ("add", "copy"):
             for r in a:
                 gr.add(r, d)
@@ -563,7 +578,11 @@ def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -
     forward functions also take the layer below's values ``ul{j}`` and the clocks'
     schedules ``mk{k}`` and return the values ``em{j}`` for the layer above; the backward
     takes their gradients ``dem{j}`` and returns those of ``ul{j}`` last. A spatial plan
-    (:attr:`Plan.kernel`) gets convolutions for ``_mm`` and no generated backward."""
+    (:attr:`Plan.kernel`) gets convolutions for ``_mm`` and no generated backward. Format 2's
+    dropout masks (:attr:`Plan.masks`) come as ``dm{i}`` (B, width), after the clocks'
+    arguments; the backward takes them too (a masked source's gradient is the product's
+    times the mask), and its caller multiplies x and the saved sources by them for the weight
+    gradients."""
     lay = layout(plan)
     if plan.kernel:  # spatial values: convolutions, autograd through the forward
         parts = [_mm_conv(plan.kernel)]

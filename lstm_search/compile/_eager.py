@@ -153,7 +153,8 @@ def apply_op(step: Step, a: list[Tensor]) -> Tensor:
 
 
 def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Tensor],
-              below: list[Tensor] | None = None, t0: int = 0
+              below: list[Tensor] | None = None, t0: int = 0,
+              masks: list[Tensor] | None = None
               ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
     """Run one layer over ``x`` (T, B, m) from ``states`` (each (B, n); spatial plans: x
     (T, B, m, H, W), states (B, n, H, W), outputs (T, B, n, H, W)); returns the outputs
@@ -161,7 +162,8 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
     states in ``plan.below``, for the layer above. ``below`` holds, for each state in
     ``plan.below``, the layer below's values (T, B, n) (None: zeros, the first layer); ``t0``
     is the clock's step index of the first step. ``params`` are dense
-    (:func:`~._params.dense_params`)."""
+    (:func:`~._params.dense_params`). ``masks`` (format 2): one (B, width) dropout mask per
+    entry of ``plan.masks``, the same at every step (None: evaluation, no dropout)."""
     n = plan.hidden_size
     T, B = x.shape[0], x.shape[1]
     if below is None and plan.below:
@@ -169,13 +171,17 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
         below_t = [[zero] * T for _ in plan.below]
     else:
         below_t = [list(u.unbind(0)) for u in (below or [])]
-    masks = {c.pos: clock_mask(c, n, T, t0, x.device).unsqueeze(1) for c in plan.clocks}
+    schedule = {c.pos: clock_mask(c, n, T, t0, x.device).unsqueeze(1) for c in plan.clocks}
     emitted: list[list[Tensor]] = [[] for _ in plan.below]
     xg = plan.x_group
     xp = None
+
+    def source(g: Group, v: Tensor) -> Tensor:  # a group's input, times its dropout mask
+        return v * masks[g.mask] if masks is not None and g.mask >= 0 else v
+
     if xg is not None:  # hoisted: one product over the whole sequence, (T, B, Kx·n)
         rows = len(xg.members) * n
-        xp = product(plan, x.flatten(0, 1), params[xg.weight_name],
+        xp = product(plan, source(xg, x).flatten(0, 1), params[xg.weight_name],
                      full_bias(params.get(xg.bias_name), rows)).unflatten(0, (T, B))
     groups = {g.gid: g for g in plan.groups}
     diag = {s.pos: diag_weight(params[f"diag_v{s.pos}"], s.weight)  # once per call, (n,)
@@ -191,7 +197,7 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
         prods: dict[int, Tensor] = {}
         if plan.n_pairs:  # pre-added pairs r{i} = (W_i x)[t] + U_i s (see Plan)
             g = groups[plan.pair_group]
-            prods[g.gid] = product(plan, env[g.source], group_weight(g, params),
+            prods[g.gid] = product(plan, source(g, env[g.source]), group_weight(g, params),
                                    full_bias(params.get(g.bias_name), len(g.members) * n))
             assert xp is not None
             for i in range(plan.n_pairs):
@@ -206,16 +212,18 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
                 else:
                     if g.gid not in prods:  # (B, K·n), once per step and source
                         rows = len(g.members) * n
-                        prods[g.gid] = product(plan, env[g.source], group_weight(g, params),
+                        prods[g.gid] = product(plan, source(g, env[g.source]),
+                                               group_weight(g, params),
                                                full_bias(params.get(g.bias_name), rows))
                     prod = prods[g.gid]
                 val = prod[:, step.slot * n:(step.slot + 1) * n]
                 if step.diag_add != 0.0:  # Linear(a, v): (W + a·I) v
-                    val = val + step.diag_add * env[g.source]
+                    val = val + step.diag_add * source(g, env[g.source])
             elif step.op == "diag":
                 val = diag[step.pos] * env[step.args[0]]
             elif step.op == "clock":  # (1, n) schedule of step t: cand where active, else prev
-                val = torch.where(masks[step.pos][t], env[step.args[0]], env[step.args[1]])
+                val = torch.where(schedule[step.pos][t], env[step.args[0]],
+                                  env[step.args[1]])
             elif step.op == "attention":  # over the memory of steps before t
                 mem, keys = memory[step.pos]
                 val = attend(env[step.args[0]], mem, keys, params[f"score_v{step.pos}"])

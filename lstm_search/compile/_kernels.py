@@ -18,8 +18,9 @@ compile backend keeps the loop.
 
 Every kernel takes ``params``: the layer's parameters by name (``weight_x``, ``bias_s0``,
 ``diag_v3`` ...; block-triangular weights dense, :func:`~._params.dense_params`), and for
-genome format 2 the layer below's values ``below`` (None: zeros) and the clock's first step
-``t0``; it returns ``(outputs (T, B, n), [final states (B, n)], [values (T, B, n) of the
+genome format 2 the layer below's values ``below`` (None: zeros), the clock's first step
+``t0`` and the dropout masks drawn for the call (:attr:`Plan.masks`; None: evaluation, no
+dropout); it returns ``(outputs (T, B, n), [final states (B, n)], [values (T, B, n) of the
 states in plan.below, for the layer above])``.
 """
 
@@ -89,9 +90,10 @@ class EagerKernel:
         return (make_kernel, (self.plan, self.name))
 
     def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
-                 below: list[Tensor] | None = None, t0: int = 0
+                 below: list[Tensor] | None = None, t0: int = 0,
+                 dropout: list[Tensor] | None = None
                  ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-        return run_eager(self.plan, params, x, states, below, t0)
+        return run_eager(self.plan, params, x, states, below, t0, dropout)
 
 
 # the torch.compile backend of the "compile" kernels (tests use "eager", dynamo alone)
@@ -109,9 +111,9 @@ def _own_function(plan: Plan) -> Any:
     kernel its own cache (up to eight shapes each).
     """
     def call(params: dict[str, Tensor], x: Tensor, states: list[Tensor],
-             below: list[Tensor] | None, t0: int
+             below: list[Tensor] | None, t0: int, masks: list[Tensor] | None = None
              ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-        return run_eager(plan, params, x, states, below, t0)
+        return run_eager(plan, params, x, states, below, t0, masks)
 
     return types.FunctionType(call.__code__.replace(), call.__globals__, call.__name__,
                               call.__defaults__, call.__closure__)
@@ -133,9 +135,10 @@ class CompileKernel:
         return (make_kernel, (self.plan, self.name))
 
     def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
-                 below: list[Tensor] | None = None, t0: int = 0
+                 below: list[Tensor] | None = None, t0: int = 0,
+                 dropout: list[Tensor] | None = None
                  ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-        y, s, e = self._fn(params, x, states, below, t0)
+        y, s, e = self._fn(params, x, states, below, t0, dropout)
         return y, list(s), list(e)
 
 
@@ -200,20 +203,24 @@ class ScriptKernel:
         return out
 
     def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
-                 below: list[Tensor] | None = None, t0: int = 0
+                 below: list[Tensor] | None = None, t0: int = 0,
+                 dropout: list[Tensor] | None = None
                  ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         weights = _weights(self.plan, self.layout, params)
         plan = self.plan
         T, B = x.shape[0], x.shape[1]
-        # format 2: the layer below's values (zeros in the first layer), the clocks' schedules
+        # format 2: the layer below's values (zeros in the first layer), the clocks' schedules,
+        # then the dropout masks (ones in evaluation)
         if below is None:
             below = [x.new_zeros(T, B, plan.hidden_size) for _ in plan.below]
         masks = self.schedule(T, t0, x.device)
+        masks += list(dropout) if dropout is not None else [
+            x.new_ones(B, m.width) for m in plan.masks]
         grad = torch.is_grad_enabled() and (
             x.requires_grad or any(t.requires_grad for t in (*states, *below, *weights)))
         if grad and self.fused_backward:
             out = _FusedLayer.apply(self, masks, x, *states, *below, *weights)
-        elif grad and (plan.attentions or plan.kernel):
+        elif grad and (plan.attentions or plan.kernel or plan.masks):
             out = self._forward_attention(x, states, below, masks, weights)
         else:
             packed = not grad and not plan.kernel and _gemm.can_pack(x)
@@ -335,19 +342,26 @@ class _FusedLayer(torch.autograd.Function):
         grads: dict[str, Tensor] = {}
         dx = None
         xg = plan.x_group
+        # format 2: the dropout masks (B, width), last of the clocks' arguments
+        drop = list(ctx.masks[len(ctx.masks) - len(plan.masks):]) if plan.masks else []
         if xg is not None:
             wx = w_of[f"w{xg.gid}"]
             dxp2 = dxp.reshape(T * B, -1)  # (T·B, Kx·n): one product over the sequence
             dx = _gemm.linear(dxp2, _gemm.pack(wx.t(), T * B) if packed else wx.t(), None,
                               packed).reshape(T, B, -1)
-            grads[f"w{xg.gid}"] = dxp2.t().mm(x.reshape(T * B, -1))
+            xin = x
+            if xg.mask >= 0:  # the product read x ⊙ mask
+                dx = dx * drop[xg.mask]
+                xin = x * drop[xg.mask]
+            grads[f"w{xg.gid}"] = dxp2.t().mm(xin.reshape(T * B, -1))
             if xg.n_bias:
                 grads[f"b{xg.gid}"] = dxp2.sum(0)
         if plan.uses_xt:
             dx = dxt if dx is None else dx + dxt
         for g in plan.step_groups:
             dq2 = dqs[g.gid].reshape(T * B, -1)  # (T·B, K·n)
-            src = stash[g.source].reshape(T * B, -1)  # the product's input at every step
+            src = stash[g.source]  # the product's input at every step (times its mask)
+            src = (src * drop[g.mask] if g.mask >= 0 else src).reshape(T * B, -1)
             grads[f"w{g.gid}"] = dq2.t().mm(src)
             if g.n_bias:
                 grads[f"b{g.gid}"] = dq2.sum(0)
@@ -373,9 +387,10 @@ class ScanKernel:
         return (make_kernel, (self.plan, self.name))
 
     def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
-                 below: list[Tensor] | None = None, t0: int = 0
+                 below: list[Tensor] | None = None, t0: int = 0,
+                 dropout: list[Tensor] | None = None
                  ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-        return run_scan(self.plan, params, x, states, self.scan)
+        return run_scan(self.plan, params, x, states, self.scan)  # no masks: not scannable
 
 
 def _make_script(plan: Plan, fused_backward: bool) -> ScriptKernel:

@@ -15,7 +15,11 @@ Names come from the plan, never from genome strings:
 * ``weight_s{j}_tri{g}`` (format 2, ``blocks = g``): projections whose matrices are block upper
   triangular over g modules, stored packed: only the entries of the blocks on and above the
   diagonal, row by row of the fused (K·n, n) matrix (:func:`block_mask`);
-  :func:`dense_params` unpacks them for the kernels.
+  :func:`dense_params` unpacks them for the kernels;
+* ``weight_<source>_m<owner>`` (format 2's variational dropout, ``owner`` ``x`` or ``s{i}``):
+  projections whose input is multiplied by that owner's dropout mask, e.g. ``weight_x_mx``,
+  ``weight_s0_ms0``, ``weight_v5_ms0`` (a masked and an unmasked projection of one source
+  are two groups).
 
 Rows of a fused weight are ``n`` per projection, projections with a bias first; a bias covers
 only those rows. :func:`param_map` tells which node owns which rows.

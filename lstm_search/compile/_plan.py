@@ -27,6 +27,13 @@ group still hoisted (one convolution over the T·B input maps), a diag weight a 
 The backends run it with ``conv2d`` where a vector plan has ``linear``; the scan path, the
 generated backward and oneDNN packing are not used for it (see :mod:`._kernels`).
 
+Genome format 2's variational dropout (``dropout``/``mask`` on ``linear``) gives the plan
+:attr:`Plan.masks`, one per owner (x or a state), and each group the index of the mask its
+source is multiplied by before the product (a masked and an unmasked projection of one
+source are two groups; the projections of x must take x's mask or none, so that x keeps one
+hoisted product, of ``x ⊙ mask`` over the whole sequence). The kernels take the masks drawn
+for the call, None in evaluation (identity). A plan with masks runs the step loop.
+
 Identifiers are built here from positions only (``x``, ``xt``, ``s0``, ``v3``, ``g0``); the
 genome's strings never leave :func:`build_plan` except in :attr:`Plan.node_names`, a mapping kept
 for humans (``param_map``), never for code.
@@ -38,7 +45,15 @@ from dataclasses import dataclass
 
 import torch
 
-from lstm_search.genome import Genome, GenomeError, X, below_state, module_sizes, topo_order
+from lstm_search.genome import (
+    Genome,
+    GenomeError,
+    X,
+    below_state,
+    dropout_mask,
+    module_sizes,
+    topo_order,
+)
 
 # value references used by steps: "xt" (the step input itself), "s{j}" (previous state j),
 # "v{k}" (value of node k).
@@ -62,22 +77,43 @@ class Group:
     # source and head count: its parameter holds the blocks, (K, heads, n/heads, n/heads), and
     # the backends assemble the block-diagonal (K·n, n) matrix once per call
     heads: int = 1
+    # format 2: the index in Plan.masks of the dropout mask multiplying the source before the
+    # product (its owner names the parameters: weight_s0_ms0, weight_v5_ms0 ...), -1: none
+    mask: int = -1
+    mask_owner: str = ""
 
     @property
     def hoisted(self) -> bool:
         return self.source == "x"
 
     @property
+    def _suffix(self) -> str:
+        return f"_m{self.mask_owner}" if self.mask >= 0 else ""
+
+    @property
     def weight_name(self) -> str:
         if self.heads > 1:
-            return f"blocks{self.heads}_{self.source}"
-        return f"weight_{self.source}" + (f"_tri{self.blocks}" if self.blocks else "")
+            return f"blocks{self.heads}_{self.source}{self._suffix}"
+        return (f"weight_{self.source}" + (f"_tri{self.blocks}" if self.blocks else "")
+                + self._suffix)
 
     @property
     def bias_name(self) -> str:
         if self.heads > 1:
-            return f"bias{self.heads}_{self.source}"
-        return f"bias_{self.source}" + (f"_tri{self.blocks}" if self.blocks else "")
+            return f"bias{self.heads}_{self.source}{self._suffix}"
+        return (f"bias_{self.source}" + (f"_tri{self.blocks}" if self.blocks else "")
+                + self._suffix)
+
+
+@dataclass(frozen=True)
+class Mask:
+    """A variational dropout mask (format 2): ``owner`` ``x`` or ``s{j}``, drop probability
+    ``p``, ``width`` m or n. A layer draws each once per call (per sequence), (B, width), while
+    training; the groups with ``mask`` = its index multiply their source by it."""
+
+    owner: str
+    p: float
+    width: int
 
 
 @dataclass(frozen=True)
@@ -141,6 +177,9 @@ class Plan:
     # format 2, spatial values: the convolution kernel K (0: vectors) and the map size (H, W)
     kernel: int = 0
     spatial: tuple[int, int] | None = None
+    # format 2: the variational dropout masks (x's first, then the states' in order), drawn
+    # in this order; empty: none
+    masks: tuple[Mask, ...] = ()
 
     @property
     def value_shape(self) -> tuple[int, ...]:
@@ -174,9 +213,9 @@ class Plan:
     @property
     def format_2(self) -> bool:
         """Whether the plan uses what genome format 2 added (below:, clock, blocks,
-        attention, spatial values)."""
+        attention, spatial values, dropout masks)."""
         return bool(self.below or self.clocks or any(g.blocks for g in self.groups)
-                    or self.attentions or self.kernel)
+                    or self.attentions or self.kernel or self.masks)
 
     @property
     def x_group(self) -> Group | None:
@@ -224,9 +263,18 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
             return f"u{state_idx[below]}"
         return f"v{pos[name]}"
 
-    # Collect projections by source (blocks and head count: one structure of W each), in
-    # topological order.
-    by_source: dict[tuple[str, int, int], list[tuple[int, bool]]] = {}
+    # format 2's dropout masks, x's first, then the states' in order
+    owners = {}
+    for node in order:
+        dm = dropout_mask(node)
+        if dm is not None:
+            owners[ref(dm[0])] = dm[1]
+    masks = tuple(Mask(o, owners[o], input_size if o == "x" else hidden_size)
+                  for o in sorted(owners, key=lambda o: -1 if o == "x" else int(o[1:])))
+    mask_of = {m.owner: i for i, m in enumerate(masks)}
+    # Collect projections by source (blocks, head count and dropout mask: one structure of W
+    # and one input each), in topological order.
+    by_source: dict[tuple[str, int, int, int], list[tuple[int, bool]]] = {}
     for k, node in enumerate(order):
         if node.op == "linear" or (node.op == "fit" and node.inputs[0] == X
                                    and input_size != hidden_size):
@@ -239,22 +287,32 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
             if blocks and heads > 1:
                 raise ValueError(f"node {node.name!r}: 'blocks' and 'heads' are two structures "
                                  "of W: set one of them")
-            by_source.setdefault((ref(node.inputs[0]), blocks, heads), []).append((k, biased))
+            dm = dropout_mask(node)
+            mask = mask_of[ref(dm[0])] if dm is not None else -1
+            by_source.setdefault((ref(node.inputs[0]), blocks, heads, mask), []).append(
+                (k, biased))
+    x_keys = [key for key in by_source if key[0] == "x"]
+    if len({key[3] for key in x_keys}) > 1:
+        raise ValueError("the projections of x must all take x's dropout mask or none (x has "
+                         "one product over the whole sequence): " + ", ".join(
+                             f"node {order[by_source[key][0][0]].name!r} "
+                             + ("takes it" if key[3] >= 0 else "does not") for key in x_keys))
     groups: list[Group] = []
     where: dict[int, tuple[int, int]] = {}
     # x first, then states in order, then values below, then internal values by position:
     # a stable layout (a format-1 plan's is unchanged).
-    def source_key(key: tuple[str, int, int]) -> tuple[int, int, int, int]:
-        src, blocks, heads = key
+    def source_key(key: tuple[str, int, int, int]) -> tuple[int, int, int, int, int]:
+        src, blocks, heads, mask = key
         rank = {"x": 0, "s": 1, "u": 2, "v": 3}[src[0]]
-        return (rank, int(src[1:]) if src[1:] else 0, blocks, heads)
+        return (rank, int(src[1:]) if src[1:] else 0, blocks, heads, mask)
 
-    for src, blocks, heads in sorted(by_source, key=source_key):
-        members = sorted(by_source[src, blocks, heads], key=lambda kb: (not kb[1], kb[0]))
+    for src, blocks, heads, mask in sorted(by_source, key=source_key):
+        members = sorted(by_source[src, blocks, heads, mask],
+                         key=lambda kb: (not kb[1], kb[0]))
         gid = len(groups)
         groups.append(Group(gid, src, input_size if src == "x" else hidden_size,
                             tuple(k for k, _ in members), sum(b for _, b in members), blocks,
-                            heads))
+                            heads, mask, masks[mask].owner if mask >= 0 else ""))
         for slot, (k, _) in enumerate(members):
             where[k] = (gid, slot)
 
@@ -300,6 +358,9 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
                             tuple(node.name for node in order))
     if spatial is not None:
         path, kinds = "step loop: spatial values (genome format 2) run the step loop", ()
+    elif masks and path.startswith("scan:"):
+        path, kinds = ("step loop: variational dropout masks (genome format 2) run the step "
+                       "loop"), ()
     return Plan(
         n_states=len(genome.states),
         input_size=input_size,
@@ -321,6 +382,7 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
         scan_kinds=kinds,
         kernel=genome.kernel if spatial is not None else 0,
         spatial=spatial,
+        masks=masks,
     )
 
 

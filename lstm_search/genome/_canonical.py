@@ -5,9 +5,10 @@ order broken by structural labels), renames states (``s0`` is the output's state
 structure; ``below:<state>`` inputs with their state), orders the inputs of commutative ops
 (add, mul), drops the genome's name and the parameter values that do not change the compiled
 module (values equal to the op's default;
-``bias_init`` on a linear node without a bias). An explicit ``bias_init`` is kept whatever its
-value, 0.0 included: it makes the bias start at that constant instead of uniform, so two cells
-that start differently never share an id.
+``bias_init`` on a linear node without a bias; format 2's dropout ``mask`` when it is the
+input's own; a kept ``mask`` names x or a state and is renamed with the states). An
+explicit ``bias_init`` is kept whatever its value, 0.0 included: it makes the bias start at
+that constant instead of uniform, so two cells that start differently never share an id.
 
 Labels are computed by a few rounds of Weisfeiler-Lehman style refinement in
 both directions (what a node computes from, and what consumes it), repeated until no class
@@ -24,21 +25,25 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Callable
 
 from lstm_search.genome._genome import Genome, Node
-from lstm_search.genome._ops import BELOW, OPS, X, below_state
+from lstm_search.genome._ops import BELOW, OPS, X, below_state, dropout_mask
 
 
 def _h(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _params(node: Node) -> dict[str, object]:
+def _params(node: Node, mask_name: Callable[[str], str] | None = None) -> dict[str, object]:
     """The node's parameters that change the compiled module: every explicit value that differs
     from the op's default (so ``bias: true`` and ``diag: 0`` go) and an explicit ``bias_init``
     of any value, 0.0 included, since a set bias_init initialises the bias to that constant
     while an unset one draws it uniformly (:mod:`lstm_search.compile._params`). A linear node
-    without a bias has nothing for ``bias_init`` to set, so it is dropped there."""
+    without a bias has nothing for ``bias_init`` to set, so it is dropped there; format 2's
+    ``mask`` is dropped when it names the linear's own input (its default) and both
+    ``dropout`` and ``mask`` when p is 0. ``mask_name`` renames a kept mask (its owner is x
+    or a state, which the canonical form renames)."""
     spec = OPS[node.op]
     out: dict[str, object] = {}
     for k, v in node.params.items():
@@ -48,6 +53,14 @@ def _params(node: Node) -> dict[str, object]:
             out[k] = v
     if node.op == "linear" and not bool(node.param("bias")):
         out.pop("bias_init", None)
+    if node.op == "linear":  # format 2's dropout: a mask kept only when not the input's own
+        if dropout_mask(node) is None:
+            out.pop("dropout", None)
+            out.pop("mask", None)
+        elif out.get("mask") == (node.inputs[0] if node.inputs else None):
+            del out["mask"]
+        if "mask" in out and mask_name is not None:
+            out["mask"] = mask_name(str(out["mask"]))
     return out
 
 
@@ -93,12 +106,14 @@ def _labels(genome: Genome, marks: dict[str, str]) -> tuple[dict[str, str], dict
              if (s := below_state(i)) is not None}  # format 2: "below:<state>" inputs
     for _ in range(len(genome.states) + len(genome.nodes) + 2):
         down: dict[str, str] = {X: "x", **slabel}
+        mask_label = {X: "x", **slabel}.get  # a dropout mask by its owner's label
         down.update({i: _h("below", slabel[s]) for i, s in below.items()})
         for n in order:
             ins = [down[i] for i in n.inputs]
             if OPS[n.op].commutative:
                 ins.sort()
-            down[n.name] = _h(n.op, _params(n), ins, marks.get(n.name))
+            down[n.name] = _h(n.op, _params(n, lambda s, get=mask_label: get(s, s)), ins,
+                              marks.get(n.name))
         # top-down: how each value is consumed
         up: dict[str, list[str]] = defaultdict(list)
         for s, v in genome.new_states.items():
@@ -179,7 +194,7 @@ def _canonical_and_renaming(genome: Genome) -> tuple[Genome, dict[str, str]]:
         ins = [rename[i] for i in n.inputs]
         if OPS[n.op].commutative:
             ins = [rename[i] for i in sorted(n.inputs, key=lambda i: (label[i], rename[i]))]
-        nodes.append(Node(rename[v], n.op, tuple(ins), _params(n)))
+        nodes.append(Node(rename[v], n.op, tuple(ins), _params(n, lambda s: rename.get(s, s))))
     form = Genome(
         states=tuple(srename[s] for s in states),
         nodes=tuple(nodes),
@@ -214,7 +229,8 @@ def correspondence(genome: Genome, reference: Genome) -> dict[str, str]:
         ins = [out.get(i, below.get(i, i)) for i in n.inputs]
         same_inputs = (sorted(ins) == sorted(m.inputs) if OPS[n.op].commutative
                        else tuple(ins) == m.inputs)
-        if m.op != n.op or _params(m) != _params(n) or not same_inputs:
+        if m.op != n.op or _params(m) != _params(n, lambda s: out.get(s, s)) \
+                or not same_inputs:
             raise ValueError(f"no node-for-node match for {n.name!r} (a graph that "
                              "refinement cannot tell apart)")
     for s, v in reference.new_states.items():

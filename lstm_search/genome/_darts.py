@@ -16,9 +16,18 @@ In the genome each half of a product is one bias-free ``linear`` (``c0_x``/``c0_
 ENAS); a node that does not is dropped (it computes nothing used), and
 :func:`darts_params` gives DARTS' own count, which keeps its W_i.
 
-DARTS applies variational dropout inside the cell during training (masks on x and on each
-node's input, drawn once per sequence); the genome describes the cell in evaluation, which is
-where the comparison with ``DARTSCell`` holds exactly.
+DARTS applies variational dropout inside the cell while training (``DARTSCell.forward``:
+``x_mask = mask2d(B, m, keep_prob=1 − dropoutx)`` and ``h_mask = mask2d(B, n, keep_prob=1 −
+dropouth)``, drawn once per call, i.e. per sequence, in training mode only): ``[x ⊙ x_mask,
+h ⊙ h_mask] W0`` and ``(s_pred ⊙ h_mask) W_i``, one h mask for h and every node; in
+evaluation there are no masks. ``import_darts(genotype, dropout_x=p_x, dropout_h=p_h)`` writes
+this with genome format 2's ``dropout`` on the projections (:mod:`lstm_search.genome._ops`):
+``c0_x``/``h0_x`` take x's mask (p_x), ``c0_h``/``h0_h`` h's (p_h), and every ``c{i}_w`` and
+``k{i}_w`` h's as well (``mask="h"``); the compiled cell then draws both masks once per call
+while training, x's first as DARTS does, each as DARTS' ``mask2d`` draws it (DARTS' final PTB
+model trains with p_x = 0.75 and p_h = 0.25). With both at 0 (the default) the genome is the
+format-1 cell of the evaluation, its id unchanged; in evaluation the two genomes compute the
+same values.
 """
 
 from __future__ import annotations
@@ -152,12 +161,15 @@ def as_genotype(genotype: Any) -> DartsGenotype:
     return DartsGenotype(tuple(pairs), tuple(int(j) for j in concat))
 
 
-def import_darts(genotype: Any, name: str = "") -> Genome:
-    """The genome of a DARTS recurrent genotype with ``DARTSCell``'s semantics in evaluation
-    (see the module docstring). ``genotype``: DARTS' ``Genotype`` namedtuple, a mapping with
+def import_darts(genotype: Any, name: str = "", *, dropout_x: float = 0.0,
+                 dropout_h: float = 0.0) -> Genome:
+    """The genome of a DARTS recurrent genotype with ``DARTSCell``'s semantics (see the module
+    docstring). ``genotype``: DARTS' ``Genotype`` namedtuple, a mapping with
     ``recurrent`` and ``concat``, a :class:`DartsGenotype`, or the text
-    ``"Genotype(recurrent=[...], concat=range(1, 9))"`` (read, never evaluated). Raises
-    :class:`~lstm_search.genome.GenomeError` listing every problem.
+    ``"Genotype(recurrent=[...], concat=range(1, 9))"`` (read, never evaluated).
+    ``dropout_x``, ``dropout_h``: DARTS' ``dropoutx`` and ``dropouth``, the probabilities of
+    its in-cell variational dropout masks on x and on h and the nodes' inputs (0: no mask,
+    the default). Raises :class:`~lstm_search.genome.GenomeError` listing every problem.
 
     >>> from lstm_search.genome import n_params
     >>> g = import_darts(DARTS_V2, name="darts_v2")
@@ -165,17 +177,28 @@ def import_darts(genotype: Any, name: str = "") -> Genome:
     True
     """
     gt = as_genotype(genotype)
+    bad = [Problem(key, "param", f"{key} is a dropout probability, in [0, 1); got {p!r}")
+           for key, p in (("dropout_x", dropout_x), ("dropout_h", dropout_h))
+           if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1]
+    if bad:
+        raise GenomeError(bad, name or "genotype")
+    # DARTS' masks (format 2; none at p = 0): x's on x, h's on h and on every node's input
+    drop_x = {"dropout": float(dropout_x)} if dropout_x else {}
+    drop_h = {"dropout": float(dropout_h)} if dropout_h else {}
+    drop_s = {**drop_h, "mask": "h"} if dropout_h else {}
     b = Builder(states=("h",))
-    # s0 = h + σ(c0) ⊙ (tanh(h0) − h), [c0, h0] = [x, h] W0
-    c0 = b.sigmoid(b.add(b.linear("x", bias=False, name="c0_x"),
-                         b.linear("h", bias=False, name="c0_h"), name="c0_pre"), name="c0")
-    h0 = b.tanh(b.add(b.linear("x", bias=False, name="h0_x"),
-                      b.linear("h", bias=False, name="h0_h"), name="h0_pre"), name="h0")
+    # s0 = h + σ(c0) ⊙ (tanh(h0) − h), [c0, h0] = [x ⊙ x_mask, h ⊙ h_mask] W0
+    c0 = b.sigmoid(b.add(b.linear("x", bias=False, name="c0_x", **drop_x),
+                         b.linear("h", bias=False, name="c0_h", **drop_h), name="c0_pre"),
+                   name="c0")
+    h0 = b.tanh(b.add(b.linear("x", bias=False, name="h0_x", **drop_x),
+                      b.linear("h", bias=False, name="h0_h", **drop_h), name="h0_pre"),
+                name="h0")
     s = [b.blend(c0, h0, "h", name="s0")]
     for i, (act, pred) in enumerate(gt.recurrent, start=1):
-        prev = s[pred]
-        c = b.sigmoid(b.linear(prev, bias=False, name=f"c{i}_w"), name=f"c{i}")
-        k = b.linear(prev, bias=False, name=f"k{i}_w")
+        prev = s[pred]  # [c, k] = (s_pred ⊙ h_mask) W_i
+        c = b.sigmoid(b.linear(prev, bias=False, name=f"c{i}_w", **drop_s), name=f"c{i}")
+        k = b.linear(prev, bias=False, name=f"k{i}_w", **drop_s)
         if act != "identity":
             k = b.node(act, k, name=f"k{i}")
         s.append(b.blend(c, k, prev, name=f"s{i}"))

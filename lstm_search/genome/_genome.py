@@ -6,7 +6,8 @@ state and which node is the cell's output. Variants of a cell are different Geno
 different classes.
 
 JSON form (format version 1; version 2 adds ``below:<state>`` inputs, the ``clock`` and
-``attention`` ops and ``linear``'s ``blocks``, see :mod:`lstm_search.genome._ops`, and a
+``attention`` ops, ``linear``'s ``blocks`` and its variational ``dropout`` and ``mask``, see
+:mod:`lstm_search.genome._ops`, and a
 genome is written with the oldest version that holds it, so format-1 cells keep their files
 and ids; version 2 also adds the top-level ``"values"`` object, the shape of every value,
 e.g. ``{"kind": "spatial", "kernel": 3}`` for a convolutional cell, absent for vectors)::

@@ -77,6 +77,20 @@ Format version 2 also adds the genome's *value shape*, a top-level ``"values"`` 
   The map size (H, W) is not part of the genome: the compiler takes it (``spatial=(H, W)``),
   and parameter counts of cells with ``diag`` depend on it.
 
+* ``dropout = p`` (and ``mask``) on a ``linear``: variational dropout of its input
+  (Gal & Ghahramani 2016, "A Theoretically Grounded Application of Dropout in Recurrent
+  Neural Networks", section 4; DARTS' cell, Liu et al. 2019, rnn/model.py): while training
+  the value is ``W (v ⊙ mask) + b``, where ``mask`` (B, width) is drawn once per sequence
+  (per call of a layer) for each sequence of the batch, every entry 0 with probability p,
+  else ``1/(1 − p)``, and is the same at every step; in evaluation the mask is 1 (the
+  genome is then the cell without dropout). A mask belongs to ``x`` or to a state and has
+  its width (m for x, n for a state); ``mask`` names it (default: the input itself, which
+  must then be x or a state), so several projections can share one mask, as DARTS' h mask
+  multiplies h and every node's input: the value masked must have the mask's width (only
+  x is m wide), and every projection naming one mask gives the same p. No parameters.
+  Masks are drawn from torch's global generator, x's first, then the states' in their
+  order (``torch.manual_seed`` makes them reproducible). Not allowed in a spatial cell.
+
 The value shape is declared once for the genome so that other shapes plug into the same field
 and the same checks. A matrix-valued memory (xLSTM's mLSTM, Beck et al. 2024, eq. 19-27,
 ``C_t`` of shape (heads, d, d) with n = heads·d) would be written
@@ -186,6 +200,14 @@ OPS: dict[str, OpSpec] = {
                 "heads": Param(int, 1, "k > 1: W is block diagonal, k blocks of (n/k, n/k) "
                                        "(xLSTM's head-wise recurrent matrix); n-wide inputs "
                                        "only, n divisible by k"),
+                "dropout": Param(float, 0.0, "format 2: p in [0, 1), variational dropout of "
+                                 "the input while training: W (v ⊙ mask) + b, the mask drawn "
+                                 "once per sequence (keep probability 1 − p, scaled by "
+                                 "1/(1 − p)); identity in evaluation"),
+                "mask": Param(str, None, "format 2: whose dropout mask multiplies the input: "
+                              "'x' or a state (the mask has its width); unset: the input's "
+                              "own, which must then be x or a state. Projections naming the "
+                              "same mask share it (DARTS' h mask on h and every node)"),
             },
             doc="learned projection W v + b",
         ),
@@ -300,6 +322,8 @@ def format_2_uses(nodes: Iterable[Any]) -> Iterator[tuple[str, str]]:
             yield n.name, "op 'attention'"
         if n.op == "linear" and "blocks" in n.params:
             yield n.name, "parameter 'blocks'"
+        if n.op == "linear" and ("dropout" in n.params or "mask" in n.params):
+            yield n.name, "parameter " + ("'dropout'" if "dropout" in n.params else "'mask'")
         for i in n.inputs:
             if isinstance(i, str) and i.startswith(BELOW):
                 yield n.name, f"input {i!r}"
@@ -326,3 +350,18 @@ def linear_param_count(in_width: int, hidden: int, bias: bool, blocks: int = 0,
         ks = module_sizes(hidden, blocks)
         return (hidden * hidden + sum(k * k for k in ks)) // 2 + (hidden if bias else 0)
     return hidden * in_width // max(heads, 1) + (hidden if bias else 0)
+
+
+def dropout_mask(node: Any) -> tuple[str, float] | None:
+    """(the mask's owner, ``x`` or a state; p) of a ``linear`` with variational dropout
+    (format 2: ``dropout`` > 0; the owner is ``mask`` when given, else the linear's input),
+    None for any other node. Assumes the node's parameters are of the right types."""
+    if node.op != "linear":
+        return None
+    p = node.params.get("dropout", 0.0)
+    if isinstance(p, bool) or not isinstance(p, int | float) or not p:
+        return None
+    owner = node.params.get("mask")
+    if owner is None:
+        owner = node.inputs[0] if node.inputs else ""
+    return str(owner), float(p)

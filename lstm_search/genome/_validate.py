@@ -12,11 +12,14 @@ json, format     malformed JSON or structure, wrong format name or version
 name             a name that is not an identifier, reserved (``x``), or used twice
 unknown-op       an op outside the vocabulary (``reserved-op``: kept for a later version)
 arity            wrong number of inputs for the op
-param            an unknown parameter, or a value of the wrong type
+param            an unknown parameter, or a value of the wrong type or range (format 2's
+                 dropout: p outside [0, 1), a mask that is not x or a state, two p for
+                 one mask)
 undefined-input  an input that is neither ``x``, a state, ``below:<state>`` nor a node
                  (``reserved-input``: ``above:c`` style references kept for a later version)
 cycle            nodes that depend on themselves within one step
-width            ``x`` (m wide) fed to an op that needs n-wide values
+width            ``x`` (m wide) fed to an op that needs n-wide values (or a dropout mask
+                 of the other width)
 state-missing    a state without a new value, or a new value for an unknown state
 output-missing   no output, or an output that is not a node
 unused-state     a state whose previous value no node reads (format 2: nor the layer
@@ -30,7 +33,8 @@ memory           ``attention``'s second input is not a state of the cell (its me
                  a state's earlier values)
 values           format 2's value shape: an unknown kind, a kernel that is not an odd int
                  in 1..15, or a construct a spatial cell does not support (``clock``,
-                 ``attention``, ``below:``, ``linear``'s ``blocks``, ``heads``, ``diag``)
+                 ``attention``, ``below:``, ``linear``'s ``blocks``, ``heads``, ``diag``,
+                 ``dropout``)
 budget           more nodes (or parameters, when sizes are given) than allowed
 domain           ``log`` of a value that may be ≤ 0, ``sqrt`` of one that may be < 0,
                  ``div`` by one that may be 0 (:mod:`lstm_search.genome._domain`);
@@ -255,6 +259,59 @@ class _Checker:
             for inp in n.inputs:
                 if inp not in sources and inp not in self.known_names:
                     self._unknown_input(inp, where)
+        self._masks()
+
+    def _masks(self) -> None:
+        """Format 2's variational dropout on ``linear`` (:mod:`lstm_search.genome._ops`): p in
+        [0, 1), a mask owned by x or a state, of the masked value's width, one p per mask."""
+        states = set(self.genome.states)
+        first: dict[str, tuple[str, float]] = {}  # mask owner -> (node, p) of its first use
+        for n in self.genome.nodes:
+            if n.op != "linear" or not ("dropout" in n.params or "mask" in n.params):
+                continue
+            where = f"node {_show(n.name)}"
+            p, mask = n.params.get("dropout", 0.0), n.params.get("mask")
+            if isinstance(p, bool) or not _finite(p) or (mask is not None
+                                                         and not isinstance(mask, str)):
+                continue  # the type is reported as a 'param' problem already
+            if not 0.0 <= float(p) < 1.0:
+                self.bad(where, "param", f"parameter 'dropout' is the probability of dropping "
+                         f"a unit and must be in [0, 1), got {p!r}")
+                continue
+            if not p:
+                if mask is not None:
+                    self.bad(where, "param", f"parameter 'mask' ({_show(mask)}) names a "
+                             "dropout mask, but 'dropout' is 0: set 'dropout' > 0 or drop "
+                             "'mask'")
+                continue
+            owner = mask if mask is not None else (n.inputs[0] if n.inputs else None)
+            if owner is None:
+                continue  # an arity problem, reported already
+            if owner != X and owner not in states:
+                if mask is None:
+                    self.bad(where, "param", f"dropout of {_show(owner)}, which is neither x "
+                             "nor a state: give 'mask', naming x or the state whose dropout "
+                             "mask it shares (a mask belongs to x or to a state)")
+                else:
+                    self.bad(where, "param", f"parameter 'mask' must name x or a state of the "
+                             f"cell (whose dropout mask it is), got {_show(mask)} (states: "
+                             f"{', '.join(self.genome.states) or 'none'})")
+                continue
+            inp = n.inputs[0] if n.inputs else None
+            if owner == X and inp is not None and inp != X:
+                self.bad(where, "width", f"x's dropout mask is m wide and multiplies x only; "
+                         f"{_show(inp)} is n wide: use a state's mask")
+                continue
+            if owner != X and inp == X:
+                self.bad(where, "width", f"state {_show(owner)}'s dropout mask is n wide; x is "
+                         "m wide: use mask 'x'")
+                continue
+            if owner in first and first[owner][1] != float(p):
+                self.bad(where, "param", f"the dropout mask of {_show(owner)} has p = "
+                         f"{first[owner][1]:g} at node {_show(first[owner][0])} and "
+                         f"{float(p):g} here: projections sharing a mask give the same p")
+                continue
+            first.setdefault(owner, (n.name, float(p)))
 
     def values(self) -> None:
         """Format 2's value shape (:mod:`lstm_search.genome._ops`): its kind and kernel, and
@@ -281,7 +338,7 @@ class _Checker:
             if n.op in ("clock", "attention"):
                 self.bad(where, "values", f"op {n.op!r} is not supported in a spatial cell")
             if n.op == "linear":
-                for key in ("blocks", "heads", "diag"):
+                for key in ("blocks", "heads", "diag", "dropout"):
                     if key in n.params and n.params[key] != OPS["linear"].params[key].default:
                         self.bad(where, "values", f"parameter {key!r} of 'linear' is not "
                                  "supported in a spatial cell (a convolution)")

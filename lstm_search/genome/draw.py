@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lstm_search.genome._genome import Genome, Node
-from lstm_search.genome._ops import X, below_state
+from lstm_search.genome._ops import X, below_state, dropout_mask
 
 # -- text ---------------------------------------------------------------------------------------
 
@@ -23,6 +23,9 @@ def _linear_text(node: Node, v: str) -> str:
     # format 2's blocks: block upper triangular over g modules; heads: k diagonal blocks
     w0 = f"W▲{g}" if g else f"blockdiag_{heads}(W)" if heads > 1 else "W"
     w = f"({w0} + {a:g}·I)" if a else w0
+    dm = dropout_mask(node)
+    if dm is not None:  # format 2: variational dropout, a mask per sequence while training
+        v = f"({v} ⊙ mask_{dm[0]}[p={dm[1]:g}])"
     b = ""
     if node.param("bias"):
         b0 = node.param("bias_init")
@@ -105,6 +108,10 @@ def to_equations(genome: Genome) -> str:
     if any(below_state(i) is not None for n in genome.nodes for i in n.inputs):
         lines.append("# below:s = the layer below's new value of state s at this step "
                      "(zeros in the first layer)")
+    if any(dropout_mask(n) is not None for n in genome.nodes):
+        lines.append("# mask_s[p=p] = variational dropout mask of x or state s while training: "
+                     "0 with probability p, else 1/(1 − p), drawn once per sequence; 1 in "
+                     "evaluation")
     lines += [f"{n.name:<{width}} = {node_formula(n)}" for n in genome.nodes]
     lines += [f"{s + '′':<{width}} = {genome.new_states.get(s, '?')}" for s in genome.states]
     lines.append(f"{'output':<{width}} = {genome.output}")
@@ -135,7 +142,9 @@ def op_label(node: Node) -> str:
             w = f"W▲{int(node.param('blocks'))}"
         else:
             w = f"W{int(node.param('heads'))}h" if int(node.param("heads")) > 1 else "W"
-        return f"{w}+{a:g}I" if a else w
+        w = f"{w}+{a:g}I" if a else w
+        dm = dropout_mask(node)
+        return f"{w}·drop {dm[1]:g}" if dm is not None else w
     if node.op == "clock":
         return f"clock {node.param('modules')}×"
     if node.op == "attention":

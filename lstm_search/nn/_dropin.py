@@ -161,10 +161,15 @@ class Recurrent(nn.Module):
              ) -> tuple[Tensor, tuple[Tensor, ...], list[Tensor]]:
         """One layer and direction; also the values the cell emits for the layer above and
         reads from the layer below (genome format 2's ``below:``, None: zeros)."""
+        # format 2's dropout masks: one draw per sequence, kept over the stretches below
+        masks = (cell.draw_masks(x.shape[1], x) if isinstance(cell, RecurrentLayer)
+                 and cell.training and cell.plan.masks else None)
+
         def run(xs: Tensor, ss: tuple[Tensor, ...], us: list[Tensor] | None, t0: int
                 ) -> tuple[Tensor, tuple[Tensor, ...], list[Tensor]]:
             if isinstance(cell, RecurrentLayer):
-                return cell.run(xs, ss, us, t0=t0)
+                ms = None if masks is None else [m[:xs.shape[1]] for m in masks]
+                return cell.run(xs, ss, us, t0=t0, masks=ms)
             y, new = cell(xs, ss)  # LSTM with proj_size: a plain loop
             return y, new, []
 

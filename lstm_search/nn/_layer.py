@@ -83,12 +83,30 @@ class RecurrentLayer(nn.Module):
         y, new, _ = self.run(x, states, t0=t0)
         return y, new
 
+    def draw_masks(self, batch: int, like: Tensor) -> list[Tensor]:
+        """Fresh variational dropout masks (genome format 2, :attr:`Plan.masks`), (batch,
+        width) each in ``like``'s dtype and device: an entry is 0 with probability p, else
+        1/(1 − p), drawn as DARTS' ``mask2d`` does (``floor(U + 1 − p) / (1 − p)``, U uniform
+        in [0, 1) from torch's global generator), x's mask first, then the states' in order."""
+        out = []
+        for m in self.plan.masks:
+            keep = 1.0 - m.p
+            u = torch.rand(batch, m.width, dtype=like.dtype, device=like.device)
+            out.append(torch.floor(u + keep) / keep)
+        return out
+
     def run(self, x: Tensor, states: tuple[Tensor, ...] | list[Tensor] | None = None,
-            below: list[Tensor] | None = None, *, t0: int = 0
+            below: list[Tensor] | None = None, *, t0: int = 0,
+            masks: list[Tensor] | None = None
             ) -> tuple[Tensor, tuple[Tensor, ...], list[Tensor]]:
         """:meth:`forward` with genome format 2's stack inputs and outputs: ``below`` holds the
         layer below's values (T, B, n) of the states ``plan.below`` (None: zeros, the first
-        layer); returns also this layer's values (T, B, n) of those states at every step."""
+        layer); returns also this layer's values (T, B, n) of those states at every step.
+
+        A cell with variational dropout (format 2's ``dropout`` on ``linear``) draws its masks
+        (:meth:`draw_masks`) once per call while training, the same at every step of the
+        call, and uses none in evaluation; ``masks`` gives them instead (a sequence run in
+        pieces keeps one draw: the packed sequences of :class:`~._dropin.LSTM` and kin)."""
         inp = self.plan.input_shape
         if x.dim() != 2 + len(inp) or tuple(x.shape[2:]) != inp or x.shape[0] < 1:
             raise ValueError(f"expected input (T >= 1, B, {', '.join(map(str, inp))}), got "
@@ -113,6 +131,13 @@ class RecurrentLayer(nn.Module):
                                                          for u in below):
                 raise ValueError(f"expected {len(self.plan.below)} tensor(s) from the layer "
                                  f"below of shape {want3}, got {[tuple(u.shape) for u in below]}")
+        if masks is None and self.training and self.plan.masks:
+            masks = self.draw_masks(x.shape[1], x)
+        if masks is not None:
+            want_m = [(x.shape[1], m.width) for m in self.plan.masks]
+            if [tuple(m.shape) for m in masks] != want_m:
+                raise ValueError(f"expected dropout masks of shapes {want_m}, got "
+                                 f"{[tuple(m.shape) for m in masks]}")
         params = dense_params(self.plan, dict(self.named_parameters(recurse=False)))
         kernel = self.kernel
         if self.backend != "eager" and (torch.jit.is_tracing() or torch.compiler.is_exporting()):
@@ -120,7 +145,7 @@ class RecurrentLayer(nn.Module):
             # aten ops, the script and compile kernels' are not (a ScriptFunction with
             # oneDNN-packed weights, a nested compiled graph)
             kernel = make_kernel(self.plan, "eager")
-        y, new, emitted = kernel(x, states, params, below, t0)
+        y, new, emitted = kernel(x, states, params, below, t0, masks)
         return y, tuple(new), emitted
 
     def extra_repr(self) -> str:
