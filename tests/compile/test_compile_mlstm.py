@@ -305,3 +305,55 @@ def test_tied_layers_share_one_parameter_set() -> None:
     y, states = rnn(torch.randn(3, 2, 4))
     assert y.shape == (3, 2, 4) and states[0].shape == (3, 2, 2, 2, 2)
     assert sum(p.numel() for p in rnn.parameters()) == n_params(zoo.mlstm(2), 4, 4)
+
+
+def test_mutants_stay_head_wise_and_compile() -> None:
+    from lstm_search.genome import mutate
+
+    g = zoo.mlstm(2)
+    for seed in range(4):
+        child = mutate(g, seed).genome
+        assert child.values == g.values and validate(child) == []
+        layer = compile_cell(child, 3, 4, backend="eager", seed=seed)
+        y, _ = layer(torch.randn(3, 2, 3))
+        assert y.shape == (3, 2, 4)
+
+
+def test_show_prints_the_head_wise_cell(capsys: pytest.CaptureFixture[str]) -> None:
+    from lstm_search.cli import main
+
+    assert main(["show", "mlstm", "--input-size", "16", "--hidden-size", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "head-wise values" in out and "C matrix, n vector, m scalar" in out
+    assert "vk           = v kᵀ  [per head]" in out and "d^-0.5" in out
+    assert f"{n_params(zoo.get('mlstm'), 16, 64):,} parameters" in out
+    assert "step loop: head-wise" in out
+    assert main(["show", "mlstm", "--code"]) == 0
+    code = capsys.readouterr().out
+    assert "_matvec" in code and "def backward" not in code
+
+
+def test_export_and_to_torchscript_refuse_a_head_wise_cell(tmp_path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    from lstm_search.cli import main
+
+    assert main(["export", "mlstm", "--torch", "-o", str(tmp_path / "m.py")]) == 2
+    assert "head-wise values" in capsys.readouterr().err and not (tmp_path / "m.py").exists()
+    with pytest.raises(ValueError, match="head-wise values"):
+        compile_rnn(zoo.get("mlstm"), 2, 4).to_torchscript()
+
+
+@pytest.mark.integration
+def test_trains_through_the_cli_on_mqar(capsys: pytest.CaptureFixture[str]) -> None:
+    from lstm_search.cli import main
+
+    assert main(["train", "--cell", "mlstm", "--task", "mqar", "--epochs", "1", "--json",
+                 "--no-progress", "--set", "task.n_train=64", "--set", "task.n_valid=16",
+                 "--set", "task.n_test=16", "--set", "task.seq_len=16", "--set",
+                 "task.n_pairs=2", "--set", "task.vocab_size=8", "--set",
+                 "model.hidden_size=16"]) == 0
+    out = capsys.readouterr().out
+    record = json.loads(out.strip().splitlines()[-1])
+    assert record["status"] == "complete" and record["cell"] == "mlstm"
+    assert math.isfinite(record["metrics"]["train.loss"])
