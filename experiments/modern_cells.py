@@ -17,8 +17,9 @@ The claims put to the test:
 
 Every model has about 20,000 parameters (``model.param_budget`` sizes each cell: hidden 48 for
 the LSTM and sLSTM, 55 for the GRU, 68 for mLSTM (one head: a 68×68 matrix memory), 78 for
-minLSTM and HGRN, 94 for minGRU and RG-LRU); one layer, the cell alone (no Conv1D, gated MLP or norm block around it); Adam at a learning rate
-shared by every cell, clipping 1, early stopping on validation accuracy; 3 seeds per cell.
+minLSTM and HGRN, 94 for minGRU and RG-LRU); one layer, the cell alone (no Conv1D, gated MLP
+or norm block around it); Adam at a learning rate shared by every cell, clipping 1, early
+stopping on validation accuracy; 3 seeds per cell.
 The default, cut for two CPU cores: selective copying of 8 tokens from 8 symbols in 64 steps,
 4,000 training sequences, at most 12 epochs (24 trials, about 20 minutes with ``--workers 2``:
 the mLSTM's three take half of it, its step loop differentiated op by op, 0.53 s per batch of
