@@ -357,3 +357,14 @@ def test_trains_through_the_cli_on_mqar(capsys: pytest.CaptureFixture[str]) -> N
     record = json.loads(out.strip().splitlines()[-1])
     assert record["status"] == "complete" and record["cell"] == "mlstm"
     assert math.isfinite(record["metrics"]["train.loss"])
+
+
+@pytest.mark.integration
+def test_compile_backend_agrees_with_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lstm_search.compile import _kernels
+
+    monkeypatch.setattr(_kernels, "_TORCH_COMPILE_BACKEND", "eager")  # dynamo alone
+    x = torch.randn(4, 2, 3, dtype=torch.float64)
+    ys = [compile_rnn(zoo.mlstm(2), 3, 4, backend=b, seed=0).double()(x)[0]
+          for b in ("eager", "compile")]
+    assert (ys[0] - ys[1]).abs().max().item() < TOL
