@@ -364,3 +364,14 @@ def test_compile_backend_agrees_with_eager(monkeypatch: pytest.MonkeyPatch) -> N
     ys = [compile_rnn(zoo.mlstm(2), 3, 4, backend=b, seed=0).double()(x)[0]
           for b in ("eager", "compile")]
     assert (ys[0] - ys[1]).abs().max().item() < TOL
+
+
+@pytest.mark.parametrize("power,ok", [(0.0, True), (-0.5, True), (1.0, False)])
+def test_domains_know_that_dim_power_scales_by_an_unknown_d(power: float, ok: bool) -> None:
+    """log(1 − c·σ(v)): safe for c = d^-0.5 ≤ 1, not for c = d ≥ 1 (d is not in the genome)."""
+    b = Builder(states=("h",))
+    s = b.scale(b.sigmoid(b.linear("x")), 1.0, dim_power=power)
+    b.set_state("h", b.add(b.log(b.one_minus(s)), b.linear("h")))
+    problems = validate(b.build(output_state="h"))
+    assert (problems == []) == ok
+    assert ok or [p.rule for p in problems] == ["domain"]
