@@ -4,6 +4,11 @@ A spatial plan (genome format 2's ``values``; Shi et al. 2015, eq. 3) runs the s
 (B, C, H, W) maps: every product is a 'same'-padded ``conv2d`` (:func:`product`), peepholes
 are Hadamard products with (C, H, W) weights, the other ops pointwise.
 
+A head-wise plan (genome format 2's ``values`` of kind ``heads``; xLSTM's mLSTM) carries
+states of their own shapes, (B, n), (B, h) and (B, h, d, d): :func:`head_outer`,
+:func:`head_matvec` and :func:`head_dot` work per head, :func:`broadcast` spreads a per-head
+scalar over its head's units in pointwise ops.
+
 This is the reference semantics of every op (see ``lstm_search.genome._ops``); the generated
 TorchScript code and the generated backward are checked against it.
 """

@@ -27,6 +27,14 @@ group still hoisted (one convolution over the T·B input maps), a diag weight a 
 The backends run it with ``conv2d`` where a vector plan has ``linear``; the scan path, the
 generated backward and oneDNN packing are not used for it (see :mod:`._kernels`).
 
+A head-wise plan (genome format 2's ``values`` of kind ``heads``: xLSTM's mLSTM, Beck et al.
+2024, eq. 19-27) has :attr:`Plan.heads` h and each step's shape and its arguments' (vector
+(B, n), per-head scalar (B, h), matrix (B, h, d, d); :attr:`Step.shape`, ``arg_shapes``), and
+each state's (:attr:`Plan.state_kinds`); ``hproj`` steps (``head_linear``) own
+``hweight_v{k}`` (h, width) and ``hbias_v{k}`` (h,); ``outer``, ``matvec`` and ``dot`` work
+per head, and a pointwise step spreads a per-head scalar argument over its head's units. It
+runs the step loop, with autograd through the generated forward (no generated backward).
+
 Identifiers are built here from positions only (``x``, ``xt``, ``s0``, ``v3``, ``g0``); the
 genome's strings never leave :func:`build_plan` except in :attr:`Plan.node_names`, a mapping kept
 for humans (``param_map``), never for code.

@@ -9,7 +9,9 @@ JSON form (format version 1; version 2 adds ``below:<state>`` inputs, the ``cloc
 ``attention`` ops and ``linear``'s ``blocks``, see :mod:`lstm_search.genome._ops`, and a
 genome is written with the oldest version that holds it, so format-1 cells keep their files
 and ids; version 2 also adds the top-level ``"values"`` object, the shape of every value,
-e.g. ``{"kind": "spatial", "kernel": 3}`` for a convolutional cell, absent for vectors)::
+e.g. ``{"kind": "spatial", "kernel": 3}`` for a convolutional cell, ``{"kind": "heads",
+"heads": 4}`` for a cell of head-wise vectors, per-head scalars and matrices (xLSTM's mLSTM),
+absent for vectors)::
 
     {"format": "lstm-search-genome", "version": 1, "name": "gru",
      "states": ["h"],
