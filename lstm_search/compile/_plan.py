@@ -627,8 +627,12 @@ def _pair(steps: list[Step], groups: list[Group], order: list, genome: Genome,
         if s.pos in folded:
             i = folded[s.pos]
             drop = {f"v{xg.members[i]}", f"v{g.members[i]}"}
-            rest = tuple(a for a in s.args if a not in drop)
+            kept = [(a, k) for a, k in zip(s.args, s.arg_shapes or [""] * len(s.args),
+                                           strict=True) if a not in drop]
+            rest = tuple(a for a, _ in kept)
             args = (f"r{i}", *rest)
-            s = Step(s.pos, "add" if rest else "copy", args)
+            # a head-wise plan keeps the shapes: the pair is a vector, the rest as they were
+            shapes = ("vector", *(k for _, k in kept)) if s.arg_shapes else ()
+            s = Step(s.pos, "add" if rest else "copy", args, shape=s.shape, arg_shapes=shapes)
         out.append(s)
     return out, gid, n_pairs, tuple(sorted(paired))

@@ -375,3 +375,27 @@ def test_domains_know_that_dim_power_scales_by_an_unknown_d(power: float, ok: bo
     problems = validate(b.build(output_state="h"))
     assert (problems == []) == ok
     assert ok or [p.rule for p in problems] == ["domain"]
+
+
+@pytest.mark.parametrize("backend", ["eager", "script"])
+def test_a_pre_added_pair_keeps_the_shapes_of_the_other_summands(backend: str) -> None:
+    """W x + U h + s, s a per-head scalar: the plan folds W x + U h into one pair (``r0``),
+    and s is still spread over its head's units."""
+    b = Builder(states=("h", "m"))
+    m_new = b.maximum("m", b.head_linear("x", name="g"), name="m_new")
+    pre = b.add(b.linear("x", name="wx"), b.linear("h", name="uh", bias=False), m_new,
+                name="pre")
+    b.set_state("h", b.tanh(pre, name="h_new"))
+    b.set_state("m", m_new)
+    g = b.build(output_state="h", values={"kind": "heads", "heads": 2})
+    layer = compile_cell(g, 3, 4, backend=backend, seed=0).double()
+    assert layer.plan.n_pairs == 1
+    x = torch.randn(5, 2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y, _ = layer(x)
+    w = weights_of(layer)
+    h, m = torch.zeros(2, 4, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64)
+    for t in range(5):
+        m = torch.maximum(m, F.linear(x[t], w["g"], w["g.b"]))
+        h = torch.tanh(F.linear(x[t], w["wx"], w["wx.b"]) + F.linear(h, w["uh"])
+                       + m.repeat_interleave(2, 1))
+        assert (y[t] - h).abs().max().item() < TOL
