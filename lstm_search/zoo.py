@@ -527,7 +527,66 @@ def slstm(heads: int = 1) -> Genome:
     return b.build(output_state="y", name="slstm" if heads == 1 else f"slstm_h{heads}")
 
 
-MODERN_CELLS: tuple[str, ...] = ("mingru", "minlstm", "rglru", "hgrn", "slstm")
+MLSTM_FORGET_BIAS = 3.0  # the official code starts the forget biases at linspace(3, 6)
+MLSTM_EPS = 1e-6  # added to the normaliser, as the official recurrent step does
+
+
+def mlstm(heads: int = 1) -> Genome:
+    """mLSTM (Beck et al. 2024, "xLSTM: Extended Long Short-Term Memory", section 2.3, eq.
+    19-27), stepped as NX-AI/xlstm's ``recurrent_step_stabilized_simple``
+    (``xlstm/blocks/mlstm/backends.py``): per head (d = n/heads units), a matrix memory C,
+    a normaliser n and a stabiliser m, with exponential input and sigmoid forget gates::
+
+        q = W_q x,   k = W_k x / √d,   v = W_v x,   o = σ(W_o x + b_o)       (n wide)
+        ĩ = w_iᵀ x + b_i,   f̃ = w_fᵀ x + b_f                               (one per head)
+        m' = max(log σ(f̃) + m, ĩ)
+        i = exp(ĩ − m'),   f = exp(log σ(f̃) + m − m')
+        C' = f C + i v kᵀ,   n' = f n + i k
+        h̃ = C' q / (max(|n'ᵀ q|, exp(−m')) + 1e-6),   h = o ⊙ h̃
+
+    A genome of head-wise values (format 2's ``"values": {"kind": "heads", "heads": h}``):
+    states C (a (h, d, d) matrix), n (n wide) and m (one per head), all starting at 0 as in
+    the official code. The official step stores kᵀv and reads qᵀC, the transpose of the
+    paper's C = v kᵀ read as C q; the outputs are the same. No gate reads the previous
+    output: the cell has no hidden-to-hidden weights. Parameters (m inputs, n units, h
+    heads): ``4nm + n + 2h(m + 1)`` (q, k, v, o: n×m each, o's bias; ĩ, f̃: a row and a bias
+    per head). The forget biases start at 3 (the official code: linspace(3, 6) over the
+    heads), the rest uniform like every weight.
+
+    Kept: the cell's equations with the paper's output gate o (eq. 26; the official cell
+    leaves it to the block, whose gate reads the block's own z branch). Left out: the block
+    around the cell (the up-projection by 2, the causal convolution and swish feeding q and
+    k, the learnable skip, the head-wise group norm of h̃ with its learned scale, and the
+    down-projection); q, k, v are dense projections of x here (head-wise block-diagonal
+    ones in the official block), ĩ and f̃ read x (the concatenated q, k, v in the official
+    cell), and q, k, v have no bias (the official default; the paper writes b_q, b_k,
+    b_v). The parallel and chunkwise forms compute the same outputs and are not used."""
+    b = Builder(states=("C", "n", "m"))
+    q = b.linear("x", name="q", bias=False)
+    k = b.scale(b.linear("x", name="k_raw", bias=False), 1.0, dim_power=-0.5, name="k")
+    v = b.linear("x", name="v", bias=False)
+    o = b.sigmoid(b.linear("x", name="o_raw"), name="o")
+    i_raw = b.head_linear("x", name="i_raw")
+    f_raw = b.head_linear("x", name="f_raw", bias_init=MLSTM_FORGET_BIAS)
+    log_f_plus_m = b.add(b.logsigmoid(f_raw, name="log_f"), "m", name="log_f_plus_m")
+    m_new = b.maximum(log_f_plus_m, i_raw, name="m_new")
+    f = b.exp(b.sub(log_f_plus_m, m_new, name="f_log"), name="f")
+    i = b.exp(b.sub(i_raw, m_new, name="i_log"), name="i")
+    c_new = b.add(b.mul(f, "C", name="fC"), b.mul(i, b.outer(v, k, name="vk"), name="ivk"),
+                  name="C_new")
+    n_new = b.add(b.mul(f, "n", name="fn"), b.mul(i, k, name="ik"), name="n_new")
+    qn = b.abs(b.dot(n_new, q, name="nq"), name="abs_nq")
+    denom = b.maximum(qn, b.exp(b.scale(m_new, -1.0, name="neg_m"), name="exp_neg_m"),
+                      name="denom")
+    h_tilde = b.div(b.matvec(c_new, q, name="Cq"), denom, eps=MLSTM_EPS, name="h_tilde")
+    h = b.mul(o, h_tilde, name="h")
+    for state, value in (("C", c_new), ("n", n_new), ("m", m_new)):
+        b.set_state(state, value)
+    return b.build(output=h, name="mlstm" if heads == 1 else f"mlstm_h{heads}",
+                   values={"kind": "heads", "heads": heads})
+
+
+MODERN_CELLS: tuple[str, ...] = ("mingru", "minlstm", "rglru", "hgrn", "slstm", "mlstm")
 # -- end of the modern recurrences --------------------------------------------------------------
 
 GREFF_VARIANTS: tuple[str, ...] = ("nig", "nfg", "nog", "niaf", "noaf", "np", "cifg", "fgr")
@@ -563,6 +622,7 @@ _FACTORIES: dict[str, Callable[[], Genome]] = {
     "rglru": _rglru,
     "hgrn": _hgrn,
     "slstm": slstm,
+    "mlstm": mlstm,
 }
 
 # cells of spatial values (genome format 2's ``values``): compiled with spatial=(H, W)
@@ -595,6 +655,22 @@ def get(name: str) -> Genome:
     return _CACHE[name]
 
 
-__all__ = ["ATTENTION_WINDOW", "CLOCKWORK_MODULES", "CONVLSTM_KERNEL", "GREFF_VARIANTS",
-           "JOZEFOWICZ_CELLS", "MODERN_CELLS", "RGLRU_C", "SPATIAL_CELLS",
-           "clockwork", "convlstm", "get", "lstm_attention", "names", "slstm"]
+__all__ = [
+    "ATTENTION_WINDOW",
+    "CLOCKWORK_MODULES",
+    "CONVLSTM_KERNEL",
+    "GREFF_VARIANTS",
+    "JOZEFOWICZ_CELLS",
+    "MLSTM_EPS",
+    "MLSTM_FORGET_BIAS",
+    "MODERN_CELLS",
+    "RGLRU_C",
+    "SPATIAL_CELLS",
+    "clockwork",
+    "convlstm",
+    "get",
+    "lstm_attention",
+    "mlstm",
+    "names",
+    "slstm",
+]

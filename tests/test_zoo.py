@@ -72,6 +72,8 @@ FORMULAS = {
     "hgrn": lambda m, n: 3 * n * m + 2 * n,
     # sLSTM: i, f, z, o from x [4(nm + n)] and from y [4n², no bias]
     "slstm": lambda m, n: 4 * (n * m + n) + 4 * n * n,
+    # mLSTM (one head): q, k, v, o from x [4nm], o's bias [n], ĩ and f̃ per head [2(m + 1)]
+    "mlstm": lambda m, n: 4 * n * m + n + 2 * (m + 1),
 }
 
 

@@ -22,7 +22,7 @@ Three functions are generated:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lstm_search.compile._plan import Group, Plan, Step
 
@@ -95,6 +95,32 @@ def _push(buf: Tensor, v: Tensor, window: int) -> Tensor:
 '''
 
 
+_HEADWISE = '''def _outer(a: Tensor, b: Tensor, heads: int) -> Tensor:
+    # a b^T per head (format 2, head-wise values): (B, n) x (B, n) -> (B, h, d, d)
+    return a.reshape(a.size(0), heads, -1, 1) * b.reshape(b.size(0), heads, 1, -1)
+
+
+def _matvec(c: Tensor, q: Tensor) -> Tensor:
+    # C q per head: (B, h, d, d) x (B, n) -> (B, n)
+    return torch.matmul(c, q.reshape(c.size(0), c.size(1), c.size(2), 1)).reshape(
+        c.size(0), -1)
+
+
+def _dot(a: Tensor, b: Tensor, heads: int) -> Tensor:
+    # a^T b per head: (B, n) x (B, n) -> (B, h)
+    return (a.reshape(a.size(0), heads, -1) * b.reshape(b.size(0), heads, -1)).sum(-1)
+'''
+
+
+def _broadcast(ref: str, arg_shape: str, shape: str, head_dim: int) -> str:
+    """A per-head scalar (B, h) spread over its head's units, as the eager backend does."""
+    if arg_shape != "scalar" or shape == "scalar":
+        return ref
+    if shape == "matrix":
+        return f"{ref}.unsqueeze(-1).unsqueeze(-1)"
+    return f"{ref}.repeat_interleave({head_dim}, 1)"
+
+
 def _mm_conv(kernel: int) -> str:
     """``_mm`` and ``_mm_add`` of a spatial plan: 'same'-padded K×K convolutions."""
     p = kernel // 2
@@ -132,6 +158,9 @@ def layout(plan: Plan) -> Layout:
     weights += [f"p{k}" for k in plan.diags]
     for st in plan.attentions:  # format 2: the key projection W_k and the score vector v
         weights += [f"wk{st.pos}", f"va{st.pos}"]
+    for st in plan.steps:  # format 2, head-wise values: a head_linear's (h, width) rows, bias
+        if st.op == "hproj":
+            weights += [f"hw{st.pos}"] + ([f"hb{st.pos}"] if st.bias else [])
     need: set[str] = set()
     for g in plan.step_groups:
         need.add(g.source)
@@ -218,6 +247,20 @@ def _bias(g: Group) -> str:
 def _expr(step: Step, plan: Plan) -> str:
     a = step.args
     op = step.op
+    # -- head-wise values (format 2) -------------------------------------------------------------
+    if op == "hproj":  # x's are hoisted (hx{k}); another vector's, one product per step
+        if a[0] == "x":
+            return f"hx{step.pos}[t]"
+        return f"torch.nn.functional.linear({a[0]}, hw{step.pos}, {_hbias(step)})"
+    if op in ("outer", "dot"):
+        return f"_{op}({a[0]}, {a[1]}, {plan.heads})"
+    if op == "matvec":
+        return f"_matvec({a[0]}, {a[1]})"
+    if step.arg_shapes and "scalar" in step.arg_shapes and step.shape != "scalar":
+        hd = plan.hidden_size // plan.heads
+        a = tuple(_broadcast(r, k, step.shape, hd)
+                  for r, k in zip(a, step.arg_shapes, strict=True))
+        step = replace(step, args=a)
     if op == "proj":
         g = plan.groups[step.group]
         e = f"q{g.gid}_{step.slot}"
@@ -264,6 +307,10 @@ def _expr(step: Step, plan: Plan) -> str:
     raise ValueError(f"no code rule for op {op!r}")  # pragma: no cover
 
 
+def _hbias(step: Step) -> str:
+    return f"hb{step.pos}" if step.bias else "None"
+
+
 def _denominator(step: Step) -> str:
     """div's denominator ``b + eps`` (``b`` alone when eps is 0)."""
     b = step.args[1]
@@ -293,6 +340,10 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
         else:
             out.append(f"    xp = _mm({_src(xg)}.reshape(T * B, x.size(2)), w{xg.gid}, "
                        f"{_bias(xg)}, packed).reshape(T, B, -1)")
+    for st in plan.steps:
+        if st.op == "hproj" and st.args[0] == "x":
+            out.append(f"    hx{st.pos} = torch.nn.functional.linear(x, hw{st.pos}, "
+                       f"{_hbias(st)})  # head_linear of x: (T, B, h), hoisted")
     for st in plan.attentions:
         out.append(f"    # attention {st.pos}: the memory of {st.args[1]}'s earlier values "
                    f"and their keys W_k {st.args[1]}, (B, steps held, n)")
@@ -594,6 +645,9 @@ def program_source(plan: Plan, *, onednn: bool = False, backward: bool = True) -
         parts.append(_NORM)
     if plan.attentions:  # format 2's attention: no generated backward (autograd runs through
         parts.append(_ATTEND)  # the TorchScript forward, see ScriptKernel)
+        backward = False
+    if plan.heads:  # format 2's head-wise values: the same (see ScriptKernel)
+        parts.append(_HEADWISE)
         backward = False
     parts.append("\n".join(_forward(plan, lay, save=False)))
     if backward:

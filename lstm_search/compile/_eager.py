@@ -4,6 +4,11 @@ A spatial plan (genome format 2's ``values``; Shi et al. 2015, eq. 3) runs the s
 (B, C, H, W) maps: every product is a 'same'-padded ``conv2d`` (:func:`product`), peepholes
 are Hadamard products with (C, H, W) weights, the other ops pointwise.
 
+A head-wise plan (genome format 2's ``values`` of kind ``heads``; xLSTM's mLSTM) carries
+states of their own shapes, (B, n), (B, h) and (B, h, d, d): :func:`head_outer`,
+:func:`head_matvec` and :func:`head_dot` work per head, :func:`broadcast` spreads a per-head
+scalar over its head's units in pointwise ops.
+
 This is the reference semantics of every op (see ``lstm_search.genome._ops``); the generated
 TorchScript code and the generated backward are checked against it.
 """
@@ -89,6 +94,34 @@ def push(buf: Tensor, v: Tensor, window: int) -> Tensor:
     if window > 0 and buf.shape[1] > window:
         buf = buf[:, 1:]
     return buf
+
+
+def head_outer(a: Tensor, b: Tensor, heads: int) -> Tensor:
+    """``outer`` (format 2, head-wise): ``a bᵀ`` per head, (B, n) × (B, n) → (B, h, d, d)."""
+    B = a.shape[0]
+    return a.reshape(B, heads, -1, 1) * b.reshape(B, heads, 1, -1)
+
+
+def head_matvec(c: Tensor, q: Tensor) -> Tensor:
+    """``matvec`` (format 2, head-wise): ``C q`` per head, (B, h, d, d) × (B, n) → (B, n)."""
+    B, h, d = c.shape[0], c.shape[1], c.shape[2]
+    return torch.matmul(c, q.reshape(B, h, d, 1)).reshape(B, h * d)
+
+
+def head_dot(a: Tensor, b: Tensor, heads: int) -> Tensor:
+    """``dot`` (format 2, head-wise): ``aᵀ b`` per head, (B, n) × (B, n) → (B, h)."""
+    B = a.shape[0]
+    return (a.reshape(B, heads, -1) * b.reshape(B, heads, -1)).sum(-1)
+
+
+def broadcast(v: Tensor, arg_shape: str, shape: str, head_dim: int) -> Tensor:
+    """A per-head scalar (B, h) spread over the units of its head: (B, n) for a vector,
+    (B, h, 1, 1) against a matrix; any other value as it is."""
+    if arg_shape != "scalar" or shape == "scalar":
+        return v
+    if shape == "matrix":
+        return v.reshape(v.shape[0], v.shape[1], 1, 1)
+    return v.repeat_interleave(head_dim, 1)
 
 
 def apply_op(step: Step, a: list[Tensor]) -> Tensor:
@@ -188,6 +221,10 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
             for s in plan.steps if s.op == "diag"}
     # format 2: each attention's memory of the state's earlier values and their keys, (B, c, n)
     memory = {st.pos: (x.new_zeros(B, 0, n), x.new_zeros(B, 0, n)) for st in plan.attentions}
+    # format 2, head-wise values: each head_linear of x hoisted, (T, B, h)
+    hx = {st.pos: F.linear(x, params[f"hweight_v{st.pos}"], params.get(f"hbias_v{st.pos}"))
+          for st in plan.steps if st.op == "hproj" and st.args[0] == "x"}
+    hd = n // plan.heads if plan.heads else n
     outs: list[Tensor] = []
     for t in range(x.shape[0]):
         env: dict[str, Tensor] = {f"s{j}": s for j, s in enumerate(states)}
@@ -227,6 +264,19 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
             elif step.op == "attention":  # over the memory of steps before t
                 mem, keys = memory[step.pos]
                 val = attend(env[step.args[0]], mem, keys, params[f"score_v{step.pos}"])
+            elif step.op == "hproj":  # format 2: one scalar per head
+                val = hx[step.pos][t] if step.pos in hx else F.linear(
+                    env[step.args[0]], params[f"hweight_v{step.pos}"],
+                    params.get(f"hbias_v{step.pos}"))
+            elif step.op == "outer":
+                val = head_outer(env[step.args[0]], env[step.args[1]], plan.heads)
+            elif step.op == "matvec":
+                val = head_matvec(env[step.args[0]], env[step.args[1]])
+            elif step.op == "dot":
+                val = head_dot(env[step.args[0]], env[step.args[1]], plan.heads)
+            elif step.arg_shapes and "scalar" in step.arg_shapes:  # broadcast per head
+                val = apply_op(step, [broadcast(env[r], k, step.shape, hd)
+                                      for r, k in zip(step.args, step.arg_shapes, strict=True)])
             else:
                 val = apply_op(step, [env[r] for r in step.args])
             env[step.out] = val

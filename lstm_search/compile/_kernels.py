@@ -76,6 +76,11 @@ def _weights(plan: Plan, lay: Layout, params: dict[str, Tensor]) -> list[Tensor]
     out += [diag_weight(params[f"diag_v{k}"], weight[k]) for k in plan.diags]
     for st in plan.attentions:  # format 2: W_k and v of each attention
         out += [params[f"key_v{st.pos}"], params[f"score_v{st.pos}"]]
+    for st in plan.steps:  # format 2, head-wise values: each head_linear's rows and bias
+        if st.op == "hproj":
+            out.append(params[f"hweight_v{st.pos}"])
+            if st.bias:
+                out.append(params[f"hbias_v{st.pos}"])
     return out
 
 
@@ -148,11 +153,12 @@ class ScriptKernel:
     def __init__(self, plan: Plan, fused_backward: bool = True) -> None:
         self.plan = plan
         self.layout = layout(plan)
-        # format 2's attention and spatial values have no generated backward: autograd runs
-        # through the TorchScript forward (as with fused_backward=False); a spatial plan's
-        # products are convolutions, never packed for oneDNN
-        self.fused_backward = fused_backward and not plan.attentions and not plan.kernel
-        self.onednn = _gemm.onednn_available() and not plan.kernel
+        # format 2's attention, spatial and head-wise values have no generated backward:
+        # autograd runs through the TorchScript forward (as with fused_backward=False); a
+        # spatial plan's products are convolutions, and neither is packed for oneDNN
+        self.fused_backward = (fused_backward and not plan.attentions and not plan.kernel
+                               and not plan.heads)
+        self.onednn = _gemm.onednn_available() and not plan.kernel and not plan.heads
         self.source = program_source(plan, onednn=self.onednn, backward=self.fused_backward)
         self.unit = script_unit(self.source)
 
@@ -220,10 +226,10 @@ class ScriptKernel:
             x.requires_grad or any(t.requires_grad for t in (*states, *below, *weights)))
         if grad and self.fused_backward:
             out = _FusedLayer.apply(self, masks, x, *states, *below, *weights)
-        elif grad and (plan.attentions or plan.kernel or plan.masks):
+        elif grad and (plan.attentions or plan.kernel or plan.masks or plan.heads):
             out = self._forward_attention(x, states, below, masks, weights)
         else:
-            packed = not grad and not plan.kernel and _gemm.can_pack(x)
+            packed = not grad and not plan.kernel and not plan.heads and _gemm.can_pack(x)
             ws = self.packed_weights(weights, B, T) if packed else weights
             out = self.unit.forward(x, *states, *below, *masks,
                                     *self.row_slices(weights, B, packed), *ws, packed)
@@ -233,7 +239,7 @@ class ScriptKernel:
 
     def _forward_attention(self, x: Tensor, states: list[Tensor], below: list[Tensor],
                            masks: list[Any], weights: list[Tensor]) -> Any:
-        """The TorchScript forward of a plan with attention (or spatial values),
+        """The TorchScript forward of a plan with attention (or spatial or head-wise values),
         differentiated by autograd op by op: run without the graph executor's optimisations,
         whose differentiable subgraphs return gradients of the wrong shape from the second
         call on for a fused state product with a bias on some rows only (a mutant of

@@ -12,6 +12,9 @@ Names come from the plan, never from genome strings:
   its h blocks; their "rows" in :func:`param_map` index the first dimension (one per node);
 * ``key_v{k}`` (n, n) and ``score_v{k}`` (n,): attention node k's key projection W_k and
   score vector v (format 2, :mod:`lstm_search.genome._ops`);
+* ``hweight_v{k}`` (h, width) and ``hbias_v{k}`` (h,): head_linear node k's one row (and
+  bias) per head of a head-wise cell (format 2; xLSTM's input and forget gates, Beck et al.
+  2024, eq. 19-27);
 * ``weight_s{j}_tri{g}`` (format 2, ``blocks = g``): projections whose matrices are block upper
   triangular over g modules, stored packed: only the entries of the blocks on and above the
   diagonal, row by row of the fused (K·n, n) matrix (:func:`block_mask`);
@@ -41,7 +44,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from lstm_search.compile._plan import Group, Plan
+from lstm_search.compile._plan import Group, Plan, Step
 from lstm_search.genome import Genome, module_sizes
 
 
@@ -93,7 +96,17 @@ def make_parameters(plan: Plan) -> dict[str, nn.Parameter]:
     for st in plan.attentions:
         out[f"key_v{st.pos}"] = nn.Parameter(torch.empty(n, n))
         out[f"score_v{st.pos}"] = nn.Parameter(torch.empty(n))
+    for st in head_projections(plan):
+        width = plan.input_size if st.args[0] == "x" else n
+        out[f"hweight_v{st.pos}"] = nn.Parameter(torch.empty(plan.heads, width))
+        if st.bias:
+            out[f"hbias_v{st.pos}"] = nn.Parameter(torch.empty(plan.heads))
     return out
+
+
+def head_projections(plan: Plan) -> tuple[Step, ...]:
+    """The head_linear steps of a head-wise plan (format 2), each with parameters of its own."""
+    return tuple(st for st in plan.steps if st.op == "hproj")
 
 
 def param_map(plan: Plan) -> dict[str, list[tuple[str, int, int]]]:
@@ -113,6 +126,9 @@ def param_map(plan: Plan) -> dict[str, list[tuple[str, int, int]]]:
         out[plan.node_names[k]] = [(f"diag_v{k}", 0, n)]
     for st in plan.attentions:
         out[plan.node_names[st.pos]] = [(f"key_v{st.pos}", 0, n), (f"score_v{st.pos}", 0, n)]
+    for st in head_projections(plan):
+        out[plan.node_names[st.pos]] = [(f"hweight_v{st.pos}", 0, plan.heads)] + (
+            [(f"hbias_v{st.pos}", 0, plan.heads)] if st.bias else [])
     return out
 
 
@@ -131,3 +147,7 @@ def init_parameters(plan: Plan, genome: Genome, params: dict[str, nn.Parameter],
             node = nodes[plan.node_names[g.members[slot]]]
             if "bias_init" in node.params:
                 params[g.bias_name][slot * n:(slot + 1) * n] = float(node.params["bias_init"])
+    for st in head_projections(plan):
+        node = nodes[plan.node_names[st.pos]]
+        if st.bias and "bias_init" in node.params:
+            params[f"hbias_v{st.pos}"].fill_(float(node.params["bias_init"]))

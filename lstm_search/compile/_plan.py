@@ -34,6 +34,14 @@ source are two groups; the projections of x must take x's mask or none, so that 
 hoisted product, of ``x ⊙ mask`` over the whole sequence). The kernels take the masks drawn
 for the call, None in evaluation (identity). A plan with masks runs the step loop.
 
+A head-wise plan (genome format 2's ``values`` of kind ``heads``: xLSTM's mLSTM, Beck et al.
+2024, eq. 19-27) has :attr:`Plan.heads` h and each step's shape and its arguments' (vector
+(B, n), per-head scalar (B, h), matrix (B, h, d, d); :attr:`Step.shape`, ``arg_shapes``), and
+each state's (:attr:`Plan.state_kinds`); ``hproj`` steps (``head_linear``) own
+``hweight_v{k}`` (h, width) and ``hbias_v{k}`` (h,); ``outer``, ``matvec`` and ``dot`` work
+per head, and a pointwise step spreads a per-head scalar argument over its head's units. It
+runs the step loop, with autograd through the generated forward (no generated backward).
+
 Identifiers are built here from positions only (``x``, ``xt``, ``s0``, ``v3``, ``g0``); the
 genome's strings never leave :func:`build_plan` except in :attr:`Plan.node_names`, a mapping kept
 for humans (``param_map``), never for code.
@@ -53,6 +61,7 @@ from lstm_search.genome import (
     dropout_mask,
     module_sizes,
     topo_order,
+    value_shapes,
 )
 
 # value references used by steps: "xt" (the step input itself), "s{j}" (previous state j),
@@ -139,6 +148,11 @@ class Step:
     weight: str = "free"  # diag: how its learned vector becomes the diagonal; norm: its kind
     heads: int = 1  # norm: groups of units normalised separately
     window: int = 0  # attention: the last K steps' values (0: every earlier step)
+    # head-wise values (format 2): the shape of this value and of each argument (vector,
+    # scalar, matrix; empty for a vector plan), and whether a head_linear ("hproj") has a bias
+    shape: str = ""
+    arg_shapes: tuple[str, ...] = ()
+    bias: bool = False
 
     @property
     def out(self) -> str:
@@ -180,6 +194,20 @@ class Plan:
     # format 2: the variational dropout masks (x's first, then the states' in order), drawn
     # in this order; empty: none
     masks: tuple[Mask, ...] = ()
+    # format 2, head-wise values: the heads h (0: vectors) and each state's shape (vector,
+    # scalar or matrix; see :mod:`lstm_search.genome._shapes`)
+    heads: int = 0
+    state_kinds: tuple[str, ...] = ()
+
+    @property
+    def state_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The shape of each state of one sequence: :attr:`value_shape` for every state, or
+        in a head-wise plan (h,) for a per-head scalar and (h, d, d) for a matrix."""
+        if not self.heads:
+            return tuple(self.value_shape for _ in range(self.n_states))
+        h, d = self.heads, self.hidden_size // self.heads
+        return tuple((h,) if k == "scalar" else (h, d, d) if k == "matrix" else (self.hidden_size,)
+                     for k in self.state_kinds)
 
     @property
     def value_shape(self) -> tuple[int, ...]:
@@ -215,7 +243,7 @@ class Plan:
         """Whether the plan uses what genome format 2 added (below:, clock, blocks,
         attention, spatial values, dropout masks)."""
         return bool(self.below or self.clocks or any(g.blocks for g in self.groups)
-                    or self.attentions or self.kernel or self.masks)
+                    or self.attentions or self.kernel or self.masks or self.heads)
 
     @property
     def x_group(self) -> Group | None:
@@ -233,6 +261,7 @@ _MODERN = {"exp", "log", "softplus", "logsigmoid", "max", "min", "div", "sqrt", 
            "norm"}
 _CONST = {"scale": "by", "div": "eps", "norm": "eps"}  # the parameter kept as Step.const
 _POINTWISE |= _MODERN
+_HEADWISE = {"outer", "matvec", "dot"}  # format 2's head-wise products (no parameters)
 # -- end of the modern recurrences' ops ---------------------------------------------------------
 
 
@@ -250,6 +279,14 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
     genome.check()
     spatial = check_spatial(genome, spatial)
     order = topo_order(genome)
+    heads = genome.heads
+    shapes: dict[str, str] = {}
+    if heads:
+        if hidden_size % heads:
+            raise ValueError(f"{genome.name or 'this genome'} has {heads} heads, which do not "
+                             f"divide the hidden size {hidden_size}")
+        shapes = value_shapes(genome, order)[0]
+    head_dim = hidden_size // heads if heads else hidden_size
     pos = {node.name: k for k, node in enumerate(order)}
     state_idx = {s: j for j, s in enumerate(genome.states)}
 
@@ -280,16 +317,16 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
                                    and input_size != hidden_size):
             biased = node.op == "linear" and bool(node.param("bias"))
             blocks = int(node.param("blocks")) if node.op == "linear" else 0
-            heads = int(node.param("heads")) if node.op == "linear" else 1
-            if hidden_size % heads:
-                raise ValueError(f"node {node.name!r}: {heads} heads do not divide the hidden "
+            lheads = int(node.param("heads")) if node.op == "linear" else 1
+            if hidden_size % lheads:
+                raise ValueError(f"node {node.name!r}: {lheads} heads do not divide the hidden "
                                  f"size {hidden_size}")
-            if blocks and heads > 1:
+            if blocks and lheads > 1:
                 raise ValueError(f"node {node.name!r}: 'blocks' and 'heads' are two structures "
                                  "of W: set one of them")
             dm = dropout_mask(node)
             mask = mask_of[ref(dm[0])] if dm is not None else -1
-            by_source.setdefault((ref(node.inputs[0]), blocks, heads, mask), []).append(
+            by_source.setdefault((ref(node.inputs[0]), blocks, lheads, mask), []).append(
                 (k, biased))
     x_keys = [key for key in by_source if key[0] == "x"]
     if len({key[3] for key in x_keys}) > 1:
@@ -306,13 +343,13 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
         rank = {"x": 0, "s": 1, "u": 2, "v": 3}[src[0]]
         return (rank, int(src[1:]) if src[1:] else 0, blocks, heads, mask)
 
-    for src, blocks, heads, mask in sorted(by_source, key=source_key):
-        members = sorted(by_source[src, blocks, heads, mask],
+    for src, blocks, gheads, mask in sorted(by_source, key=source_key):
+        members = sorted(by_source[src, blocks, gheads, mask],
                          key=lambda kb: (not kb[1], kb[0]))
         gid = len(groups)
         groups.append(Group(gid, src, input_size if src == "x" else hidden_size,
                             tuple(k for k, _ in members), sum(b for _, b in members), blocks,
-                            heads, mask, masks[mask].owner if mask >= 0 else ""))
+                            gheads, mask, masks[mask].owner if mask >= 0 else ""))
         for slot, (k, _) in enumerate(members):
             where[k] = (gid, slot)
 
@@ -321,7 +358,16 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
     diags: list[int] = []
     for k, node in enumerate(order):
         args = tuple(ref(a) for a in node.inputs)
-        if k in where:
+        if heads:
+            hw = {"shape": shapes[node.name],
+                  "arg_shapes": tuple(shapes[a] for a in node.inputs)}
+        else:
+            hw = {}
+        if node.op == "head_linear":
+            steps.append(Step(k, "hproj", args, bias=bool(node.param("bias")), **hw))
+        elif node.op in _HEADWISE:
+            steps.append(Step(k, node.op, args, **hw))
+        elif k in where:
             gid, slot = where[k]
             a = float(node.param("diag")) if node.op == "linear" else 0.0
             steps.append(Step(k, "proj", args, group=gid, slot=slot, diag_add=a))
@@ -340,14 +386,16 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
                 diags.append(k)
             slope = float(node.param("slope")) if node.op == "leaky_relu" else 0.0
             const = float(node.param(_CONST[node.op])) if node.op in _CONST else 0.0
+            if node.op == "scale" and float(node.param("dim_power")):
+                const *= float(head_dim) ** float(node.param("dim_power"))
             weight = (str(node.param("weight")) if node.op == "diag" else
                       str(node.param("kind")) if node.op == "norm" else "free")
-            heads = int(node.param("heads")) if node.op == "norm" else 1
-            if hidden_size % heads:
-                raise ValueError(f"node {node.name!r}: {heads} heads do not divide the hidden "
-                                 f"size {hidden_size}")
+            norm_heads = int(node.param("heads")) if node.op == "norm" else 1
+            if hidden_size % norm_heads:
+                raise ValueError(f"node {node.name!r}: {norm_heads} heads do not divide the "
+                                 f"hidden size {hidden_size}")
             steps.append(Step(k, node.op, args, slope=slope, const=const, weight=weight,
-                              heads=heads))
+                              heads=norm_heads, **hw))
         else:  # pragma: no cover - validation rejects unknown ops
             raise GenomeError([], f"op {node.op!r} has no compiler rule")
     steps, pair_gid, n_pairs, paired = _pair(steps, groups, order, genome, ref)
@@ -361,6 +409,8 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
     elif masks and path.startswith("scan:"):
         path, kinds = ("step loop: variational dropout masks (genome format 2) run the step "
                        "loop"), ()
+    if heads:
+        path, kinds = "step loop: head-wise values (genome format 2) run the step loop", ()
     return Plan(
         n_states=len(genome.states),
         input_size=input_size,
@@ -383,6 +433,8 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
         kernel=genome.kernel if spatial is not None else 0,
         spatial=spatial,
         masks=masks,
+        heads=heads,
+        state_kinds=tuple(shapes[s] for s in genome.states) if heads else (),
     )
 
 
@@ -630,8 +682,12 @@ def _pair(steps: list[Step], groups: list[Group], order: list, genome: Genome,
         if s.pos in folded:
             i = folded[s.pos]
             drop = {f"v{xg.members[i]}", f"v{g.members[i]}"}
-            rest = tuple(a for a in s.args if a not in drop)
+            kept = [(a, k) for a, k in zip(s.args, s.arg_shapes or [""] * len(s.args),
+                                           strict=True) if a not in drop]
+            rest = tuple(a for a, _ in kept)
             args = (f"r{i}", *rest)
-            s = Step(s.pos, "add" if rest else "copy", args)
+            # a head-wise plan keeps the shapes: the pair is a vector, the rest as they were
+            shapes = ("vector", *(k for _, k in kept)) if s.arg_shapes else ()
+            s = Step(s.pos, "add" if rest else "copy", args, shape=s.shape, arg_shapes=shapes)
         out.append(s)
     return out, gid, n_pairs, tuple(sorted(paired))

@@ -55,6 +55,7 @@ from lstm_search.genome._ops import (
     ELEMENTWISE,
     FORMAT,
     FORMAT_VERSION,
+    HEAD_OPS,
     MAX_KERNEL,
     OPS,
     RESERVED_INPUT_PREFIXES,
@@ -69,8 +70,10 @@ from lstm_search.genome._ops import (
     format_version,
     module_sizes,
     spatial_kernel,
+    value_heads,
 )
 from lstm_search.genome._random import prune, random_genome
+from lstm_search.genome._shapes import SHAPES, value_shapes
 from lstm_search.genome._validate import (
     DEFAULT_MAX_NODES,
     GenomeError,
@@ -90,11 +93,13 @@ __all__ = [
     "ENAS",
     "FORMAT",
     "FORMAT_VERSION",
+    "HEAD_OPS",
     "MAX_KERNEL",
     "OPERATORS",
     "OPS",
     "RESERVED_INPUT_PREFIXES",
     "RESERVED_OPS",
+    "SHAPES",
     "VALUE_KINDS",
     "Builder",
     "DartsGenotype",
@@ -136,4 +141,6 @@ __all__ = [
     "topo_order",
     "validate",
     "validate_json",
+    "value_heads",
+    "value_shapes",
 ]

@@ -252,7 +252,13 @@ def node_range(node: Node, ins: list[Range]) -> tuple[Range, str | None]:
     if op == "attention":  # format 2: a convex combination of the state's values, or 0
         return hull(point(0.0), ins[1]), None
     if op == "scale":
-        return scale(a, float(node.param("by"))), None
+        by, power = float(node.param("by")), float(node.param("dim_power"))
+        if power == 0 or by == 0:
+            return scale(a, by), None
+        # format 2: times d^p for units per head d ≥ 1 not known here: d^p in [1, ∞) for
+        # p > 0, (0, 1] for p < 0
+        f = Range(1.0, INF, False, True) if power > 0 else Range(0.0, 1.0, True, False)
+        return mul(a, scale(f, by)), None
     if op == "norm":  # |y| ≤ √(n/heads), but the bound needs n: any value
         return ANY, None
     if op == "div":

@@ -10,7 +10,9 @@ JSON form (format version 1; version 2 adds ``below:<state>`` inputs, the ``cloc
 :mod:`lstm_search.genome._ops`, and a
 genome is written with the oldest version that holds it, so format-1 cells keep their files
 and ids; version 2 also adds the top-level ``"values"`` object, the shape of every value,
-e.g. ``{"kind": "spatial", "kernel": 3}`` for a convolutional cell, absent for vectors)::
+e.g. ``{"kind": "spatial", "kernel": 3}`` for a convolutional cell, ``{"kind": "heads",
+"heads": 4}`` for a cell of head-wise vectors, per-head scalars and matrices (xLSTM's mLSTM),
+absent for vectors)::
 
     {"format": "lstm-search-genome", "version": 1, "name": "gru",
      "states": ["h"],
@@ -40,6 +42,7 @@ from lstm_search.genome._ops import (
     format_2_uses,
     format_version,
     spatial_kernel,
+    value_heads,
 )
 
 
@@ -113,6 +116,11 @@ class Genome:
     def kernel(self) -> int:
         """The convolution kernel K of a spatial cell (``values`` kind ``spatial``), else 0."""
         return spatial_kernel(self.values)
+
+    @property
+    def heads(self) -> int:
+        """The heads h of a head-wise cell (``values`` kind ``heads``), else 0."""
+        return value_heads(self.values)
 
     def __repr__(self) -> str:
         nodes = ",\n        ".join(repr(n) for n in self.nodes)
@@ -459,8 +467,31 @@ class Builder:
     def abs(self, v: str, *, name: str | None = None) -> str:
         return self.node("abs", v, name=name)
 
-    def scale(self, v: str, by: float, *, name: str | None = None) -> str:
-        return self.node("scale", v, name=name, by=by)
+    def scale(self, v: str, by: float = 1.0, *, name: str | None = None,
+              dim_power: float | None = None) -> str:
+        """``by · v`` (format 2: times d^dim_power, d the units per head)."""
+        params: dict[str, float] = {"by": by}
+        if dim_power is not None:
+            params["dim_power"] = dim_power
+        return self.node("scale", v, name=name, **params)
+
+    # -- head-wise values (format 2's "values": {"kind": "heads"}; xLSTM's mLSTM) ---------------
+
+    def head_linear(self, v: str, *, name: str | None = None, **params: Any) -> str:
+        """One learned scalar per head, ``w_hᵀ v + b_h`` (``bias``, ``bias_init``)."""
+        return self.node("head_linear", v, name=name, **params)
+
+    def outer(self, a: str, b: str, *, name: str | None = None) -> str:
+        """``a bᵀ`` per head: a matrix of two vectors."""
+        return self.node("outer", a, b, name=name)
+
+    def matvec(self, c: str, q: str, *, name: str | None = None) -> str:
+        """``C q`` per head: a vector of a matrix and a vector."""
+        return self.node("matvec", c, q, name=name)
+
+    def dot(self, a: str, b: str, *, name: str | None = None) -> str:
+        """``aᵀ b`` per head: a scalar per head of two vectors."""
+        return self.node("dot", a, b, name=name)
 
     def norm(self, v: str, *, name: str | None = None, kind: str | None = None,
              heads: int | None = None, eps: float | None = None) -> str:

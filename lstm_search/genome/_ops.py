@@ -91,16 +91,36 @@ Format version 2 also adds the genome's *value shape*, a top-level ``"values"`` 
   Masks are drawn from torch's global generator, x's first, then the states' in their
   order (``torch.manual_seed`` makes them reproducible). Not allowed in a spatial cell.
 
-The value shape is declared once for the genome so that other shapes plug into the same field
-and the same checks. A matrix-valued memory (xLSTM's mLSTM, Beck et al. 2024, eq. 19-27,
-``C_t`` of shape (heads, d, d) with n = heads·d) would be written
-``{"kind": "vector", "states": {"C": {"kind": "matrix", "heads": h}}}``: ``kind`` gives every
-value's default shape and ``states`` overrides it for named states (and so for the values
-computed from them, by shape rules of the ops: an outer product ``v kᵀ`` op makes a matrix of
-two vectors, ``C q`` a vector of a matrix and a vector, pointwise ops keep their inputs' shape);
-the compiler would allocate each state by its shape, exactly as spatial states are allocated
-(B, C, H, W) here. Only ``"kind": "spatial"`` is read by this version; every other kind is
-refused with rule ``values``.
+* ``{"kind": "heads", "heads": h}``: head-wise values for a matrix memory (xLSTM's mLSTM,
+  Beck et al. 2024, section 2.3, eq. 19-27). Every n-wide vector is read as h heads of
+  d = n/h units (h must divide n), and a value has one of three shapes (:mod:`._shapes`):
+  ``vector`` (n = h·d units, as everywhere else), ``scalar`` (one number per head, h) or
+  ``matrix`` (a d×d matrix per head, (h, d, d)). The ops of the head-wise values make them:
+
+  ============ ===================================================== ====================
+  op           value                                                 shapes
+  ============ ===================================================== ====================
+  head_linear  ``w_hᵀ v + b_h`` per head h: one scalar per head       vector → scalar,
+               (``bias``, ``bias_init`` as ``linear``); W (h, width)   ``h·width [+ h]``
+               params
+  outer        ``a bᵀ`` per head (xLSTM's ``v_t k_tᵀ``)               vector, vector → matrix
+  matvec       ``C q`` per head (xLSTM's ``C_t q_t``)                  matrix, vector → vector
+  dot          ``aᵀ b`` per head (xLSTM's ``n_tᵀ q_t``; commutative)   vector, vector → scalar
+  ============ ===================================================== ====================
+
+  Every other op keeps its inputs' shape; a ``scalar`` input of a pointwise op with ``vector``
+  or ``matrix`` inputs is broadcast over its head's units (xLSTM's ``f_t C_{t−1}``).
+  ``linear``, ``fit``, ``diag`` and ``norm`` take vectors only; ``scale``'s ``dim_power`` p
+  multiplies by d^p as well (``dim_power=-0.5``: xLSTM's key scaling 1/√d). A state's shape is
+  that of its new value (derived, never declared: the graph says it already), and every state
+  starts at zero. The output must be a vector. Not allowed in a head-wise cell (rule
+  ``values``): ``clock``, ``attention``, ``below:`` inputs, ``linear``'s ``blocks``. The ops
+  above are refused outside a head-wise cell.
+
+The value shape is declared once for the genome, so that each shape plugs into the same field
+and the same checks: the compiler allocates each state by its shape, (B, C, H, W) for a
+spatial cell, (B, h, d, d) / (B, h) / (B, n) for a head-wise one. Every other kind is refused
+with rule ``values``.
 
 Ops of the modern recurrences (xLSTM, minGRU/minLSTM, RG-LRU, HGRN; all parameter-free):
 
@@ -255,15 +275,30 @@ OPS: dict[str, OpSpec] = {
                doc="a / (b + eps), for b + eps ≠ 0 (domain checked by validate)"),
         _unary("sqrt", "√v, for v ≥ 0 (domain checked by validate)"),
         _unary("abs", "|v|"),
-        _unary("scale", "by · v", by=Param(float, 1.0, "the constant factor")),
+        _unary("scale", "by · v", by=Param(float, 1.0, "the constant factor"),
+               dim_power=Param(float, 0.0, "format 2: also multiply by d^p, d the units per "
+                               "head of a head-wise cell (n otherwise); -0.5: 1/√d")),
         _unary("norm", "layer / group / RMS normalisation over groups of units",
                kind=Param(str, "layer", "layer: (v − mean) / √(var + eps); rms: "
                           "v / √(mean(v²) + eps)", choices=NORM_KINDS),
                heads=Param(int, 1, "groups of n/heads units normalised separately"),
                eps=Param(float, 1e-5, "> 0, added to the variance (mean square)")),
         # -- end of the modern recurrences' ops ----------------------------------------------
+        # -- head-wise values (format 2's "values": {"kind": "heads"}; xLSTM's mLSTM) ---------
+        OpSpec("head_linear", 1, 1, reads_x=True, learned=True,
+               params={
+                   "bias": Param(bool, True, "learn a bias per head"),
+                   "bias_init": Param(float, None, "constant every bias entry starts at; "
+                                      "unset: uniform like the weights"),
+               },
+               doc="format 2, head-wise cells: one learned scalar per head, w_hᵀ v + b_h"),
+        OpSpec("outer", 2, 2, doc="format 2, head-wise cells: a bᵀ per head (a matrix)"),
+        OpSpec("matvec", 2, 2, doc="format 2, head-wise cells: C q per head (a vector)"),
+        OpSpec("dot", 2, 2, commutative=True,
+               doc="format 2, head-wise cells: aᵀ b per head (a scalar per head)"),
     )
 }
+HEAD_OPS: tuple[str, ...] = ("head_linear", "outer", "matvec", "dot")  # head-wise cells only
 
 ACTIVATIONS: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
 ELEMENTWISE: tuple[str, ...] = ("add", "mul", "sub")
@@ -282,7 +317,7 @@ X = "x"  # the name of the cell input
 BELOW = "below:"  # format 2: "below:<state>" is the layer below's new value of <state>
 MAX_MODULES = 1024  # bound on clock's modules and linear's blocks
 MAX_BASE = 1024  # bound on clock's base
-VALUE_KINDS: tuple[str, ...] = ("spatial",)  # format 2's "values" kinds (see the docstring)
+VALUE_KINDS: tuple[str, ...] = ("spatial", "heads")  # format 2's "values" kinds (see the docstring)
 MAX_KERNEL = 15  # bound on a spatial cell's convolution kernel K
 
 
@@ -307,6 +342,13 @@ def spatial_kernel(values: Mapping[str, Any]) -> int:
     return k if isinstance(k, int) and not isinstance(k, bool) else 0
 
 
+def value_heads(values: Mapping[str, Any]) -> int:
+    """The heads h of a head-wise value shape (``values`` kind ``heads``), 0 otherwise (and for
+    a count that is not an int, refused by validation, rule ``values``)."""
+    h = values.get("heads") if values and values.get("kind") == "heads" else None
+    return h if isinstance(h, int) and not isinstance(h, bool) else 0
+
+
 def conv_param_count(in_channels: int, hidden: int, kernel: int, bias: bool) -> int:
     """Parameters of a ``linear`` of a spatial cell: a (hidden, in_channels, K, K) kernel and
     one bias per output channel."""
@@ -324,6 +366,10 @@ def format_2_uses(nodes: Iterable[Any]) -> Iterator[tuple[str, str]]:
             yield n.name, "parameter 'blocks'"
         if n.op == "linear" and ("dropout" in n.params or "mask" in n.params):
             yield n.name, "parameter " + ("'dropout'" if "dropout" in n.params else "'mask'")
+        if n.op in HEAD_OPS:
+            yield n.name, f"op {n.op!r}"
+        if n.op == "scale" and "dim_power" in n.params:
+            yield n.name, "parameter 'dim_power'"
         for i in n.inputs:
             if isinstance(i, str) and i.startswith(BELOW):
                 yield n.name, f"input {i!r}"

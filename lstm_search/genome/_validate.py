@@ -34,7 +34,11 @@ memory           ``attention``'s second input is not a state of the cell (its me
 values           format 2's value shape: an unknown kind, a kernel that is not an odd int
                  in 1..15, or a construct a spatial cell does not support (``clock``,
                  ``attention``, ``below:``, ``linear``'s ``blocks``, ``heads``, ``diag``,
-                 ``dropout``)
+                 ``dropout``);
+                 in a head-wise cell (``"kind": "heads"``) a head count that is not an int
+                 in 1..1024, ``clock``, ``attention``, ``below:``, ``blocks``, ``dropout``,
+                 or values whose shapes do not fit their ops (vector, per-head scalar,
+                 matrix); the head-wise ops outside a head-wise cell
 budget           more nodes (or parameters, when sizes are given) than allowed
 domain           ``log`` of a value that may be ≤ 0, ``sqrt`` of one that may be < 0,
                  ``div`` by one that may be 0 (:mod:`lstm_search.genome._domain`);
@@ -63,6 +67,7 @@ from typing import Any
 from lstm_search.genome._genome import Genome, Node
 from lstm_search.genome._ops import (
     BELOW,
+    HEAD_OPS,
     MAX_BASE,
     MAX_KERNEL,
     MAX_MODULES,
@@ -74,6 +79,7 @@ from lstm_search.genome._ops import (
     below_state,
     conv_param_count,
     linear_param_count,
+    value_heads,
 )
 
 NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z")  # \Z: "h\n" does not match
@@ -163,6 +169,10 @@ def validate(
             check.bad(f"node {_show(name)}", "domain", message)
     # -- end of domains ---------------------------------------------------------------------------
     if input_size is not None and hidden_size is not None:
+        cell_heads = value_heads(genome.values)
+        if cell_heads > 1 and hidden_size % cell_heads:
+            check.bad("values", "width", f"{cell_heads} heads do not divide the hidden size "
+                      f"{hidden_size}")
         for n in genome.nodes:  # head-wise projections split n into equal heads
             heads = n.params.get("heads", 1) if n.op in ("linear", "norm") else 1
             if isinstance(heads, int) and heads > 1 and hidden_size % heads:
@@ -314,19 +324,28 @@ class _Checker:
             first.setdefault(owner, (n.name, float(p)))
 
     def values(self) -> None:
-        """Format 2's value shape (:mod:`lstm_search.genome._ops`): its kind and kernel, and
-        the constructs a spatial cell does not support."""
+        """Format 2's value shape (:mod:`lstm_search.genome._ops`): its kind and kernel (or
+        heads), and the constructs a spatial or head-wise cell does not support."""
         v = self.genome.values
+        kind = v.get("kind") if v else None
+        if kind != "heads":
+            for n in self.genome.nodes:
+                if n.op in HEAD_OPS:
+                    self.bad(f"node {_show(n.name)}", "values", f"op {n.op!r} needs head-wise "
+                             "values (\"values\": {\"kind\": \"heads\", \"heads\": h})")
         if not v:
             return
-        kind = v.get("kind")
+        known = ("kind", "heads") if kind == "heads" else ("kind", "kernel")
         for key in v:
-            if key not in ("kind", "kernel"):
-                self.bad("values", "values", f"unknown key {_show(str(key))} (known: kind, "
-                         "kernel)")
+            if key not in known:
+                self.bad("values", "values", f"unknown key {_show(str(key))} (known: "
+                         f"{', '.join(known)})")
+        if kind == "heads":
+            self._heads()
+            return
         if kind != "spatial":
             self.bad("values", "values", f"kind {_show(repr(kind))} is not read by this "
-                     "version (known: spatial)")
+                     "version (known: spatial, heads)")
             return
         k = v.get("kernel")
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_KERNEL \
@@ -346,6 +365,34 @@ class _Checker:
                 if isinstance(inp, str) and inp.startswith(BELOW):
                     self.bad(where, "values", f"input {_show(inp)} is not supported in a "
                              "spatial cell")
+
+    def _heads(self) -> None:
+        """A head-wise cell (xLSTM's mLSTM): its head count, the constructs it does not
+        support, and the shapes of its values (:mod:`lstm_search.genome._shapes`)."""
+        h = self.genome.values.get("heads")
+        if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= MAX_MODULES:
+            self.bad("values", "values", f"'heads' must be an int in 1..{MAX_MODULES}, got "
+                     f"{_show(repr(h))}")
+        for n in self.genome.nodes:
+            where = f"node {_show(n.name)}"
+            if n.op in ("clock", "attention"):
+                self.bad(where, "values", f"op {n.op!r} is not supported in a head-wise cell")
+            if n.op == "linear":
+                for key in ("blocks", "dropout"):
+                    if n.params.get(key, 0):
+                        self.bad(where, "values", f"parameter {key!r} of 'linear' is not "
+                                 "supported in a head-wise cell")
+            for inp in n.inputs:
+                if isinstance(inp, str) and inp.startswith(BELOW):
+                    self.bad(where, "values", f"input {_show(inp)} is not supported in a "
+                             "head-wise cell")
+        if self.problems or self.ambiguous or self.unknown_ref:
+            return  # shapes need a well-formed graph
+        from lstm_search.genome._canonical import topo_order
+        from lstm_search.genome._shapes import value_shapes
+
+        for where, message in value_shapes(self.genome, topo_order(self.genome))[1]:
+            self.bad(where, "values", message)
 
     def _op(self, n: Node, spec: Any, where: str) -> None:
         bad = self.bad
@@ -646,4 +693,7 @@ def n_params(genome: Genome, input_size: int, hidden_size: int,
             total += hidden_size
         elif n.op == "attention":
             total += attention_param_count(hidden_size)
+        elif n.op == "head_linear":  # one weight row (and bias) per head
+            h = value_heads(genome.values)
+            total += h * width + (h if n.param("bias") else 0)
     return total

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lstm_search.genome._canonical import topo_order
 from lstm_search.genome._genome import Genome, Node
 from lstm_search.genome._ops import X, below_state, dropout_mask
+from lstm_search.genome._shapes import value_shapes
 
 # -- text ---------------------------------------------------------------------------------------
 
@@ -79,7 +81,19 @@ def node_formula(node: Node) -> str:
         eps = float(node.param("eps"))
         return f"{ins[0]} / ({ins[1]} + {eps:g})" if eps else f"{ins[0]} / {ins[1]}"
     if op == "scale":
-        return f"{float(node.param('by')):g} · {ins[0]}"
+        p = float(node.param("dim_power"))
+        d = f"d^{p:g} · " if p else ""  # format 2: d the units per head
+        return f"{float(node.param('by')):g} · {d}{ins[0]}"
+    # -- head-wise values (format 2) -------------------------------------------------------------
+    if op == "head_linear":
+        b = " + b" if node.param("bias") else ""
+        return f"w_hᵀ·{ins[0]}{b}  [one per head]"
+    if op == "outer":
+        return f"{ins[0]} {ins[1]}ᵀ  [per head]"
+    if op == "matvec":
+        return f"{ins[0]} {ins[1]}  [per head]"
+    if op == "dot":
+        return f"{ins[0]}ᵀ {ins[1]}  [per head]"
     if op == "abs":
         return f"|{ins[0]}|"
     if op == "sqrt":
@@ -105,6 +119,13 @@ def to_equations(genome: Genome) -> str:
         k = genome.kernel
         lines.append(f"# spatial values: every value a (C, H, W) map; W·v is a {k}×{k} "
                      "convolution W * v ('same' padding), p ⊙ v a Hadamard weight of the map")
+    if genome.heads:  # format 2's head-wise values (xLSTM's mLSTM, Beck et al. 2024)
+        h = genome.heads
+        shapes = value_shapes(genome, topo_order(genome))[0]
+        kinds = ", ".join(f"{s} {shapes[s]}" for s in genome.states)
+        lines.append(f"# head-wise values: {h} head{'s' if h > 1 else ''} of d = n/{h} units; "
+                     f"a value is a vector (n), a scalar per head or a d×d matrix per head "
+                     f"(states: {kinds}); a scalar multiplies its head's units")
     if any(below_state(i) is not None for n in genome.nodes for i in n.inputs):
         lines.append("# below:s = the layer below's new value of state s at this step "
                      "(zeros in the first layer)")
@@ -127,11 +148,14 @@ _SHORT = {
     # ops of the modern recurrences
     "exp": "exp", "log": "log", "softplus": "softplus", "logsigmoid": "logσ", "max": "max",
     "min": "min", "div": "÷", "sqrt": "√", "abs": "|·|", "scale": "×c", "norm": "norm",
+    # head-wise values (format 2)
+    "head_linear": "w_h", "outer": "⊗", "matvec": "C·q", "dot": "·ᵀ·",
 }
 POINTWISE = ("add", "mul", "sub", "one_minus")
 # labels of non-commutative inputs
 _SLOTS = {"sub": ("+", "−"), "blend": ("z", "·z", "·(1−z)"), "div": ("num", "den"),
-          "clock": ("on", "off"), "attention": ("query", "memory")}
+          "clock": ("on", "off"), "attention": ("query", "memory"), "outer": ("a", "bᵀ"),
+          "matvec": ("C", "q")}
 
 
 def op_label(node: Node) -> str:

@@ -39,14 +39,18 @@ def _doc_text(text: str) -> str:
     return text.replace("\\", "/").replace('"""', "'''")
 
 
+_KIND_TEXT = {"spatial": "spatial values", "heads": "head-wise values"}  # format 2's "values"
+
+
 def export_torch(genome: Genome) -> str:
     """Python source of a standalone ``nn.Module`` for ``genome`` (see the module docstring).
     Raises ``ValueError`` for a cell using genome format 2 (below:, clock, blocks, spatial
-    values), which the exporter does not write yet."""
+    or head-wise values), which the exporter does not write yet."""
     genome.check()
     if format_version(genome.nodes, genome.values) > 1:
         uses = sorted({what for _, what in format_2_uses(genome.nodes)}
-                      | ({"spatial values"} if genome.values else set()))
+                      | ({_KIND_TEXT.get(str(genome.values.get("kind")), "a value shape")}
+                         if genome.values else set()))
         raise ValueError(f"{genome.name or 'this cell'} uses genome format 2 ({', '.join(uses)})"
                          ", which the standalone export does not write yet; the compiled "
                          "modules (compile_rnn, compile_cell) run it")

@@ -27,6 +27,10 @@ class RecurrentLayer(nn.Module):
     runs the eager kernel (the same computation in plain aten ops), so traced and exported
     programs hold no generated kernel.
 
+    A head-wise cell (genome format 2's ``values`` of kind ``heads``, e.g.
+    ``zoo.get("mlstm")``) has states of their own shapes (:attr:`Plan.state_shapes`): (B, n)
+    vectors, (B, h) per-head scalars and (B, h, d, d) matrices.
+
     A spatial cell (genome format 2's ``values``, e.g. ``zoo.get("convlstm")``) takes
     ``spatial=(H, W)``: ``input_size`` and ``hidden_size`` are then channels, x is
     (T, B, m, H, W), each state (B, n, H, W) and y (T, B, n, H, W).
@@ -73,8 +77,7 @@ class RecurrentLayer(nn.Module):
         return param_map(self.plan)
 
     def zero_states(self, batch: int, like: Tensor) -> tuple[Tensor, ...]:
-        return tuple(like.new_zeros(batch, *self.plan.value_shape)
-                     for _ in range(self.n_states))
+        return tuple(like.new_zeros(batch, *shape) for shape in self.plan.state_shapes)
 
     def forward(self, x: Tensor, states: tuple[Tensor, ...] | list[Tensor] | None = None, *,
                 t0: int = 0) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -119,9 +122,11 @@ class RecurrentLayer(nn.Module):
         if states is None:
             states = self.zero_states(x.shape[1], x)
         states = list(states)
-        want = (x.shape[1], *self.plan.value_shape)
-        if len(states) != self.n_states or any(tuple(s.shape) != want for s in states):
-            raise ValueError(f"expected {self.n_states} state tensor(s) of shape {want}, got "
+        wants = [(x.shape[1], *shape) for shape in self.plan.state_shapes]
+        if len(states) != self.n_states or any(tuple(s.shape) != want
+                                               for s, want in zip(states, wants, strict=True)):
+            shown = wants[0] if len(set(wants)) == 1 else wants
+            raise ValueError(f"expected {self.n_states} state tensor(s) of shape {shown}, got "
                              f"{[tuple(s.shape) for s in states]}")
         if isinstance(t0, bool) or not isinstance(t0, int) or t0 < 0:
             raise ValueError(f"t0 must be a non-negative int, got {t0!r}")

@@ -111,8 +111,7 @@ class RecurrentStack(nn.Module):
         if len(parts) != self.n_states:
             raise ValueError(f"this cell has {self.n_states} state(s) "
                              f"({', '.join(self.genome.states)}); got {len(parts)} tensor(s)")
-        shape = self.layers[0].plan.value_shape
-        for p in parts:
+        for p, shape in zip(parts, self.layers[0].plan.state_shapes, strict=True):
             if p.dim() != 2 + len(shape) or p.shape[0] != self.num_layers:
                 raise ValueError(f"each state must be (num_layers={self.num_layers}, B, "
                                  f"{', '.join(map(str, shape))}), got {tuple(p.shape)}")

@@ -65,8 +65,11 @@ def _agree(genome, m_in, n, variants, seed=0, dtype=torch.float64, rtol=1e-10, T
            B=2) -> bool:
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(T, B, m_in, generator=gen, dtype=dtype)
-    states = [torch.randn(B, n, generator=gen, dtype=dtype) for _ in genome.states]
-    ref = _run(compile_cell(genome, m_in, n, "eager", seed=seed).to(dtype), x, states)
+    eager = compile_cell(genome, m_in, n, "eager", seed=seed).to(dtype)
+    # each state by its shape: (B, n), or a head-wise cell's (B, h) and (B, h, d, d)
+    states = [torch.randn(B, *shape, generator=gen, dtype=dtype)
+              for shape in eager.plan.state_shapes]
+    ref = _run(eager, x, states)
     if not all(torch.isfinite(t).all() and t.abs().max() < 1e6 for t in ref):
         # a cell whose values explode within a few steps is too ill-conditioned to compare
         # two correct implementations at a tight tolerance (rounding order is amplified)

@@ -27,6 +27,7 @@ def rename(g: Genome, nodes: dict[str, str] | None = None,
         {r(s): r(v) for s, v in g.new_states.items()},
         r(g.output),
         g.name,
+        g.values,  # format 2's value shape (mlstm's head-wise values) names no node or state
     )
 
 
