@@ -143,8 +143,61 @@ class CompileKernel:
                  below: list[Tensor] | None = None, t0: int = 0,
                  dropout: list[Tensor] | None = None
                  ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-        y, s, e = self._fn(params, x, states, below, t0, dropout)
+        below = list(below or [])
+        inputs = [x, *states, *below, *params.values()]
+        if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
+            meta = (self, len(states), len(below), list(params), t0, dropout)
+            out = _CompiledLayer.apply(meta, *inputs)
+            n = len(states)
+            return out[0], list(out[1:1 + n]), list(out[1 + n:])
+        y, s, e = self._fn(params, x, states, below or None, t0, dropout)
         return y, list(s), list(e)
+
+    def run(self, fn: Any, inputs: tuple[Tensor, ...], meta: tuple[Any, ...]) -> list[Tensor]:
+        """``fn`` (the compiled function or the eager interpreter) on flat ``inputs``: the
+        outputs flat, (y, *states, *values for the layer above)."""
+        _, n_states, n_below, names, t0, dropout = meta
+        x = inputs[0]
+        states = list(inputs[1:1 + n_states])
+        below = list(inputs[1 + n_states:1 + n_states + n_below])
+        params = dict(zip(names, inputs[1 + n_states + n_below:], strict=True))
+        y, s, e = fn(params, x, states, below or None, t0, dropout)
+        return [y, *s, *e]
+
+
+class _CompiledLayer(torch.autograd.Function):
+    """The compiled forward with inductor's backward, and, for a backward taken with
+    ``create_graph=True`` (gradient penalties, ``gradgradcheck``), the eager interpreter's
+    forward recomputed and differentiated by autograd: inductor's graphs have no double
+    backward ("torch.compile with aot_autograd does not currently support double backward")."""
+
+    @staticmethod
+    def forward(ctx: Any, meta: tuple[Any, ...], *inputs: Tensor) -> tuple[Tensor, ...]:
+        kernel = meta[0]
+        with torch.enable_grad():  # the compiled graph, kept for the first-order backward
+            leaves = tuple(t.detach().requires_grad_(t.requires_grad) for t in inputs)
+            outs = kernel.run(kernel._fn, leaves, meta)
+        ctx.meta, ctx.leaves, ctx.outs = meta, leaves, outs
+        ctx.save_for_backward(*inputs)
+        return tuple(o.detach() for o in outs)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Any, ...]:
+        inputs = ctx.saved_tensors
+        want = [i for i, t in enumerate(inputs) if ctx.needs_input_grad[1 + i]]
+        if torch.is_grad_enabled():  # create_graph: the eager forward, differentiable again
+            outs = ctx.meta[0].run(ctx.meta[0].target, inputs, ctx.meta)
+            sources = [inputs[i] for i in want]
+        else:
+            outs, sources = ctx.outs, [ctx.leaves[i] for i in want]
+        pairs = [(o, g) for o, g in zip(outs, grads, strict=True)
+                 if g is not None and o.requires_grad]
+        got = torch.autograd.grad([o for o, _ in pairs], sources, [g for _, g in pairs],
+                                  create_graph=torch.is_grad_enabled(), allow_unused=True)
+        result: list[Any] = [None] * len(inputs)
+        for i, g in zip(want, got, strict=True):
+            result[i] = g
+        return (None, *result)
 
 
 class ScriptKernel:

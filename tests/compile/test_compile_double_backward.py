@@ -1,5 +1,6 @@
-"""Double backward (gradient penalties, gradgradcheck) on the script backend's fused kernel:
-the backward of a backward taken with create_graph=True equals the eager backend's."""
+"""Double backward (gradient penalties, gradgradcheck) on the script backend's fused kernel and
+on the compile backend (inductor has none: the kernel recomputes the eager forward for a
+backward taken with create_graph=True): the backward of a backward equals the eager backend's."""
 
 from __future__ import annotations
 
@@ -39,3 +40,12 @@ def test_gradgradcheck_on_the_fused_kernel() -> None:
         return layer(x, (h,))[0]
 
     assert torch.autograd.gradgradcheck(f, (x, h))
+
+
+@pytest.mark.integration  # torch.compile builds C++ on the first call (tens of seconds)
+def test_compile_double_backward_equals_eager() -> None:
+    g1, gg1 = penalty_grads("gru", "eager")
+    g2, gg2 = penalty_grads("gru", "compile")
+    torch.testing.assert_close(g2, g1, rtol=1e-10, atol=1e-12)
+    for a, b in zip(gg2, gg1, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
