@@ -31,10 +31,3 @@ def pytest_configure(config: pytest.Config) -> None:
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that start a local Ray cluster run one after another in one xdist worker
-    (``--dist loadgroup``): two local clusters at once compete for ports and memory."""
-    for item in items:
-        if item.get_closest_marker("ray"):
-            item.add_marker(pytest.mark.xdist_group("ray"))

@@ -1,14 +1,17 @@
 """The Ray instance a run starts for itself, and the guarantee that none of it outlives the run.
 
-``ray.init`` without an address starts a lean local instance (an explicit CPU count, no
-dashboard, no log forwarding, a small object store); :func:`local_ray` shuts it down when the
-run ends, normally, on an exception or on Ctrl-C. Its GCS server and raylet die with the driver
-even when the driver is killed (SIGKILL): Ray starts them with ``PR_SET_PDEATHSIG``. The
-raylet's agents (dashboard agent, runtime-env agent) do not: after a killed raylet they try to
-report to the dead GCS server and linger for about a minute. A reaper process therefore watches
-the driver through a pipe and, when it closes (the driver ended, however), kills the processes
-of the instance that are still there. Trial workers end by themselves within seconds of their
-raylet. A cluster joined with ``address`` is never stopped: only this driver disconnects.
+Without an address a run starts a lean local instance of its own
+(``ray.init(address="local")``: an explicit CPU count, no dashboard, no log forwarding, a small
+object store), even when another Ray cluster runs on the machine (joining one takes ``--address``);
+:func:`local_ray` shuts it down when the run ends, normally, on an exception or on Ctrl-C. Its
+GCS server and raylet die with the driver even when the driver is killed (SIGKILL): Ray starts
+them with ``PR_SET_PDEATHSIG``. The raylet's agents (dashboard agent, runtime-env agent) do
+not: after a killed raylet they try to report to the dead GCS server and linger for about a
+minute. A reaper process therefore watches the driver through a pipe and, when it closes (the
+driver ended, however), kills the processes of the instance that are still there (only
+processes started with it: another cluster this process started itself is left alone). Trial
+workers end by themselves within seconds of their raylet. A cluster joined with ``address`` is
+never stopped: only this driver disconnects.
 """
 
 from __future__ import annotations
@@ -38,12 +41,27 @@ for item in sys.argv[1:]:
 """
 
 
-def _start_reaper() -> subprocess.Popen[bytes] | None:
-    """A reaper for the processes this driver has started so far (the local instance)."""
+def _children() -> set[tuple[int, float]]:
+    """This process's child processes (recursive), as (pid, creation time); empty without
+    psutil."""
     try:
         import psutil
 
-        procs = [(p.pid, p.create_time()) for p in psutil.Process().children(recursive=True)]
+        out = set()
+        for p in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                out.add((p.pid, p.create_time()))
+        return out
+    except Exception:  # pragma: no cover - no psutil
+        return set()
+
+
+def _start_reaper(before: set[tuple[int, float]]) -> subprocess.Popen[bytes] | None:
+    """A reaper for the processes this driver has started since ``before`` (the local
+    instance; never a process that was already there, such as another cluster this process
+    started itself)."""
+    try:
+        procs = sorted(_children() - before)
         return subprocess.Popen([sys.executable, "-c", _REAPER,
                                  *(f"{pid}@{created!r}" for pid, created in procs)],
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -66,10 +84,15 @@ def local_ray(*, address: str | None, num_cpus: int, num_gpus: float | None) -> 
     try:  # a Ctrl-C or an error while Ray starts stops what had started
         if address:
             ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
-                     log_to_driver=False, object_store_memory=200 * 1024 * 1024)
-            reaper = _start_reaper()
+        else:  # "local": a new instance even when another Ray cluster runs on this machine
+            # (without it ray.init joins the newest one, /tmp/ray/ray_current_cluster, and
+            # refuses the CPU count: "When connecting to an existing cluster, num_cpus and
+            # num_gpus must not be provided")
+            before = _children()
+            ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus,
+                     include_dashboard=False, log_to_driver=False,
+                     object_store_memory=200 * 1024 * 1024)
+            reaper = _start_reaper(before)
         yield ray
     finally:
         try:

@@ -68,6 +68,29 @@ def test_search_runs_on_both_nodes_of_a_cluster(tmp_path: Path, two_node_cluster
     assert f"[{n}/{n}]" in stream.getvalue()
 
 
+@pytest.mark.integration
+def test_a_run_without_an_address_starts_its_own_instance_beside_another_cluster(
+        tmp_path: Path, two_node_cluster) -> None:
+    """Regression: ``ray.init(num_cpus=...)`` without an address joined the newest cluster on
+    the machine (here the two-node one) and refused the CPU count ("When connecting to an
+    existing cluster, num_cpus and num_gpus must not be provided"). The run now starts a local
+    instance of its own, leaves the other cluster alone and stops only its own."""
+    import ray
+
+    path = write_experiment(tmp_path, search='trials=2, sampler="random"')
+    out = run_experiment(str(path), backend="ray", num_cpus=1, out=tmp_path / "results",
+                         run="own", stream=io.StringIO())
+    table = rows(out.run_dir)
+    assert sorted(r["trial"] for r in table) == [0, 1]
+    assert all(r["status"] == "complete" for r in table)
+    assert not ray.is_initialized()  # its own instance stopped
+    ray.init(address=two_node_cluster.address, log_to_driver=False)  # the other one is up
+    try:
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+    finally:
+        ray.shutdown()
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_ray_search_with_asha_and_resume(tmp_path: Path) -> None:
