@@ -12,6 +12,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from compile_helpers import weights_of
 from torch import Tensor
 
 from lstm_search import zoo
@@ -24,17 +25,6 @@ SPATIAL = {"kind": "spatial", "kernel": 3}
 # (input channels m, hidden channels n, H, W, kernel K, batch, steps)
 SIZES = [(2, 3, 5, 4, 3, 2, 4), (1, 4, 6, 6, 5, 3, 3)]
 
-
-def weights_of(layer) -> dict[str, Tensor]:
-    """Each genome node's rows of the layer's parameters, copied as leaf tensors (a bias
-    under ``name.b``)."""
-    params = dict(layer.named_parameters())
-    out = {}
-    for node, entries in layer.param_map().items():
-        for k, (pname, r0, r1) in enumerate(entries):
-            out[node + (".b" if k else "")] = \
-                params[pname][r0:r1].detach().clone().requires_grad_(True)
-    return out
 
 
 def reference(x: Tensor, h0: Tensor, c0: Tensor, layers: list[dict[str, Tensor]],

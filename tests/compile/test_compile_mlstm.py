@@ -15,6 +15,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from compile_helpers import weights_of
 from torch import Tensor
 
 from lstm_search import zoo
@@ -53,17 +54,6 @@ def recurrent_step_stabilized_simple(c_state, n_state, m_state, q, k, v, igate_p
 
 # -----------------------------------------------------------------------------------------------
 
-
-def weights_of(layer) -> dict[str, Tensor]:
-    """Each genome node's rows of the layer's parameters, copied as leaf tensors (a bias
-    under ``name.b``)."""
-    params = dict(layer.named_parameters())
-    out = {}
-    for node, entries in layer.param_map().items():
-        for k, (pname, r0, r1) in enumerate(entries):
-            out[node + (".b" if k else "")] = \
-                params[pname][r0:r1].detach().clone().requires_grad_(True)
-    return out
 
 
 def reference(x: Tensor, states: tuple[Tensor, Tensor, Tensor], layers: list[dict[str, Tensor]],
