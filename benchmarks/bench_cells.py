@@ -1,11 +1,15 @@
 """Record the speed of every zoo cell against PyTorch's RNNs on this machine.
 
 Writes benchmarks/results/cells-<date>-t<threads>[-quick].md and .json: forward + backward of
-one layer, batch 20, 35 steps, input = hidden; every zoo cell at hidden 200 (eager and script
-backends, plus compile for lstm), lstm and gru also at hidden 650. Ratios are to the torch
-reference measured in the same process (torch.nn.LSTM; nn.GRU for gru, nn.RNN for rnn_tanh).
+one layer, batch 20, 35 steps, input = hidden; every zoo cell at hidden 200 (eager, script and
+native backends, plus compile for lstm), lstm and gru also at hidden 650. Ratios are to the
+torch reference measured in the same process (torch.nn.LSTM; nn.GRU for gru, nn.RNN for
+rnn_tanh). The native backend's first call includes building its library when the cache
+(``$LSTM_SEARCH_CACHE``) does not have it yet: point it at an empty folder to record cold
+builds, run again for warm ones.
 
     python benchmarks/bench_cells.py [--repeats 20] [--threads N] [--quick] [--no-compile]
+                                     [--no-native]
 """
 
 from __future__ import annotations
@@ -29,16 +33,19 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--quick", action="store_true", help="lstm and gru at hidden 200 only")
     p.add_argument("--no-compile", action="store_true", help="skip the compile backend")
+    p.add_argument("--no-native", action="store_true", help="skip the native backend")
     args = p.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     plan: list[tuple[str, int, tuple[str, ...]]] = []
     cells = ("lstm", "gru") if args.quick else zoo.names()
+    native = () if args.no_native else ("native",)
     for c in cells:
         extra = ("compile",) if c == "lstm" and not args.no_compile else ()
-        plan.append((c, 200, ("eager", "script", *extra)))
+        plan.append((c, 200, ("eager", "script", *native, *extra)))
     if not args.quick:
-        plan += [("lstm", 650, ("eager", "script")), ("gru", 650, ("eager", "script"))]
+        plan += [("lstm", 650, ("eager", "script", *native)),
+                 ("gru", 650, ("eager", "script", *native))]
     rows = []
     t0 = time.time()
     for cell, hidden, backends in plan:

@@ -174,7 +174,7 @@ class ModelConfig:
     dropout: float = 0.0
     embed_size: int | None = None  # None: equal to hidden_size
     tie_weights: bool = False  # share the embedding and decoder matrices (needs embed == hidden)
-    backend: str = "script"  # "script" | "eager" | "compile"
+    backend: str = "script"  # "script" | "eager" | "compile" | "native"
     init_scale: float | None = 0.1
     param_budget: int | None = None  # None: use hidden_size as given
     tie_layers: str | None = None  # None | "above_first" | "all" | "auto"
@@ -240,7 +240,7 @@ class TrainConfig:
 
 
 _CHOICES: dict[tuple[type, str], tuple[str, ...]] = {
-    (ModelConfig, "backend"): ("script", "eager", "compile"),
+    (ModelConfig, "backend"): ("script", "eager", "compile", "native"),
     (TrainConfig, "optimizer"): ("sgd", "adam"),
     (TrainConfig, "lr_schedule"): ("step", "plateau", "none"),
     (TrainConfig, "dtype"): ("float32", "float64"),

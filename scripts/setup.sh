@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up lstm-search in ./.venv on a fresh machine.
+# Set up lstm-search in ./.venv on a fresh machine (and, as root with apt, g++ and ninja
+# for the native backend where missing).
 #   bash scripts/setup.sh          the library, CLI, Optuna and Ray Tune (extra `ray`)
 #   bash scripts/setup.sh --dev    plus test tools, JupyterLab and the notebook kernel
 #                                  (extra `dev`: every extra), and (as root, with apt)
@@ -49,6 +50,18 @@ if [ "$dev" = 1 ]; then
 else
   echo "setup: installing lstm-search (with Ray Tune)"
   "${pip[@]}" install -e ".[ray]"
+fi
+
+# the native backend builds C++ with g++ and ninja (Debian packages); without them it falls
+# back to the script backend with a warning, and its tests skip
+if ! command -v g++ >/dev/null || ! command -v ninja >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing g++ and ninja (the native backend)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ \
+      ninja-build >/dev/null) || echo "setup: g++/ninja could not be installed; the native backend will fall back to script"
+  else
+    echo "setup: note: g++ or ninja is missing; the native backend will fall back to script" >&2
+  fi
 fi
 
 if .venv/bin/python -m pip list 2>/dev/null | grep -qi '^nvidia-'; then

@@ -21,8 +21,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=20, help="batch size (default 20)")
     parser.add_argument("--seq", type=int, default=35, help="sequence length (default 35)")
     parser.add_argument("--backends", default="eager,script,compile",
-                        help="comma-separated backends (default eager,script,compile; "
-                             "compile takes tens of seconds per cell on first call)")
+                        help="comma-separated backends among eager, script, compile, native "
+                             "(default eager,script,compile; compile takes tens of seconds "
+                             "per cell on first call, native about 15 s per cell the first "
+                             "time on a machine, then it loads from the cache)")
     parser.add_argument("--repeats", type=int, default=20,
                         help="timed repetitions per implementation (default 20)")
     parser.add_argument("--threads", type=int, default=None,

@@ -74,7 +74,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "task.gap=50 (repeatable)")
     parser.add_argument("--epochs", type=int, default=None, help="same as --set train.epochs=N")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--backend", default=None, choices=("script", "eager", "compile"),
+    parser.add_argument("--backend", default=None,
+                        choices=("script", "eager", "compile", "native"),
                         help="same as --set model.backend=B")
     parser.add_argument("--checkpoint-dir", default=None,
                         help="write a checkpoint each epoch here and resume from it if present")

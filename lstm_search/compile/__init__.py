@@ -1,5 +1,5 @@
 """The compiler: validated genome -> plan (hoisted and fused projections) -> generated source
--> kernels (eager, script, compile) over a layer's parameters.
+-> kernels (eager, script, compile, native) over a layer's parameters.
 
 It depends on :mod:`lstm_search.genome` only; the modules built on it (``compile_rnn``,
 ``compile_cell``, ``load_torch_weights``) live in :mod:`lstm_search.nn`.

@@ -10,6 +10,11 @@
              A spatial plan (genome format 2's ``values``) runs its generated forward with
              convolutions under autograd (no generated backward, no oneDNN packing).
 ``compile``  ``torch.compile`` of the eager interpreter (autograd through inductor's graph).
+``native``   C++ generated for the layer (:mod:`._native`): the script backend's calling
+             convention and generated backward, with every pointwise op of a step fused into
+             one loop; built once per machine and cached (:mod:`._native_build`). A plan it
+             does not cover, a CUDA tensor, or a machine without g++ and ninja runs the script
+             backend instead, with one warning naming why.
 
 A plan whose recurrence is diagonal and linear (:attr:`Plan.scannable`: minGRU, minLSTM, HGRN,
 RG-LRU ...) runs in the eager and script backends as a scan over the whole sequence
@@ -37,11 +42,12 @@ from torch import Tensor
 from lstm_search.compile import _gemm
 from lstm_search.compile._codegen import Layout, layout, program_source
 from lstm_search.compile._eager import diag_weight, full_bias, group_weight, run_eager
+from lstm_search.compile._native import native_refusal, native_source
 from lstm_search.compile._plan import Plan, clock_mask
 from lstm_search.compile._scan import affine_scan, run_scan, scripted_scan
 from lstm_search.genome import module_sizes
 
-BACKENDS: tuple[str, ...] = ("eager", "script", "compile")
+BACKENDS: tuple[str, ...] = ("eager", "script", "compile", "native")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -218,6 +224,12 @@ class ScriptKernel:
     def __reduce__(self) -> tuple[Any, ...]:
         return (_make_script, (self.plan, self.fused_backward))
 
+    @property
+    def recompute_unit(self) -> Any:
+        """The program whose forward a differentiable backward (``create_graph=True``)
+        recomputes under autograd: TorchScript's."""
+        return self.unit
+
     def packed_weights(self, weights: list[Tensor], batch: int, steps: int) -> list[Tensor]:
         """Weights with every matrix packed for oneDNN (x's for T·B rows, others for B)."""
         out = list(weights)
@@ -351,7 +363,7 @@ class _FusedLayer(torch.autograd.Function):
         rest = list(saved[1 + len(lay.weights) + len(lay.saved):])
         states, below = rest[:ns], rest[ns:]
         with torch.enable_grad():
-            out = kernel.unit.forward(x, *states, *below, *ctx.masks,
+            out = kernel.recompute_unit.forward(x, *states, *below, *ctx.masks,
                                       *kernel.row_slices(weights, x.shape[1], False),
                                       *weights, False)
             pairs = [(o, d) for o, d in zip(out, (dy, *dstates), strict=True)
@@ -452,6 +464,96 @@ class ScanKernel:
         return run_scan(self.plan, params, x, states, self.scan)  # no masks: not scannable
 
 
+class _NativeUnit:
+    """The native library's operators behind the TorchScript program's calling convention
+    (flat arguments in :class:`~._codegen.Layout` order), so that :class:`ScriptKernel`'s
+    paths and :class:`_FusedLayer` run it unchanged."""
+
+    def __init__(self, ops: Any, plan: Plan) -> None:
+        lay = layout(plan)
+        self.ops = ops
+        self.ns = plan.n_states
+        self.nsv = len(lay.saved)
+        self.ng = len(lay.step_groups)
+
+    def forward(self, x: Tensor, *rest: Any) -> list[Tensor]:
+        return self.ops.forward(x, list(rest[:self.ns]), list(rest[self.ns:-1]), rest[-1])
+
+    def forward_save(self, x: Tensor, *rest: Any) -> list[Tensor]:
+        return self.ops.forward_save(x, list(rest[:self.ns]), list(rest[self.ns:-1]), rest[-1])
+
+    def backward(self, dy: Tensor, *rest: Any) -> list[Tensor]:
+        a, b = self.ns, self.ns + self.nsv
+        c = b + self.ng
+        return self.ops.backward(dy, list(rest[:a]), list(rest[a:b]), list(rest[b:c]),
+                                 list(rest[c:-1]), rest[-1])
+
+
+class NativeKernel(ScriptKernel):
+    """The generated C++ of :mod:`._native` (see the ``native`` backend above); CUDA tensors
+    run the script kernel of the same plan."""
+
+    name = "native"
+
+    def __init__(self, plan: Plan) -> None:
+        from lstm_search.compile import _native_build
+        reason = native_refusal(plan)
+        if reason is not None:
+            raise _native_build.NativeUnavailable(f"the native backend does not cover {reason}")
+        self.plan = plan
+        self.layout = layout(plan)
+        self.fused_backward = True
+        self.onednn = _gemm.onednn_available()
+        self.library, ops = _native_build.load(plan)
+        self.source = native_source(plan, self.library)  # what `show` prints
+        self.unit = _NativeUnit(ops, plan)
+        self._script: ScriptKernel | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (make_kernel, (self.plan, self.name))
+
+    @property
+    def script(self) -> ScriptKernel:
+        """The script kernel of the same plan (CUDA tensors; a differentiable backward)."""
+        if self._script is None:
+            self._script = ScriptKernel(self.plan, fused_backward=False)
+        return self._script
+
+    @property
+    def recompute_unit(self) -> Any:
+        return self.script.unit
+
+    def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
+                 below: list[Tensor] | None = None, t0: int = 0,
+                 dropout: list[Tensor] | None = None
+                 ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        if x.device.type != "cpu":
+            _warn_once("the native backend runs on CPU only: CUDA tensors run the script "
+                       "backend's kernel")
+            return self.script(x, states, params, below, t0, dropout)
+        return super().__call__(x, states, params, below, t0, dropout)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _native_or_script(plan: Plan, fused_backward: bool) -> Any:
+    """The native kernel of ``plan``, or where it cannot run (see :class:`NativeKernel`), the
+    script kernel with one warning naming why."""
+    from lstm_search.compile._native_build import NativeUnavailable
+    try:
+        return NativeKernel(plan)
+    except NativeUnavailable as e:
+        _warn_once(f"{e}: this layer runs the script backend")
+        return ScriptKernel(plan, fused_backward)
+
+
 def _make_script(plan: Plan, fused_backward: bool) -> ScriptKernel:
     return ScriptKernel(plan, fused_backward)
 
@@ -461,12 +563,14 @@ def make_kernel(plan: Plan, backend: str, *, fused_backward: bool = True,
     """The kernel running ``plan`` with ``backend`` (one of :data:`BACKENDS`). A scannable
     plan (:attr:`Plan.scannable`) gets the scan path in the eager and script backends unless
     ``scan`` is False (then, as every other plan, the step loop)."""
-    if scan and plan.scannable and backend in ("eager", "script"):
-        return ScanKernel(plan, backend)
+    if scan and plan.scannable and backend in ("eager", "script", "native"):
+        return ScanKernel(plan, "eager" if backend == "eager" else "script")
     if backend == "eager":
         return EagerKernel(plan)
     if backend == "script":
         return ScriptKernel(plan, fused_backward)
     if backend == "compile":
         return CompileKernel(plan)
+    if backend == "native":
+        return _native_or_script(plan, fused_backward)
     raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lstm_search.compile._codegen import program_source
 from lstm_search.compile._kernels import BACKENDS
+from lstm_search.compile._native import native_refusal, native_source
 from lstm_search.compile._plan import build_plan
 from lstm_search.genome import Genome
 
@@ -21,11 +22,21 @@ def generated_source(genome: Genome, backend: str = "script", *, input_size: int
 
     For ``script`` this is exactly what TorchScript compiles (with the oneDNN branch of ``_mm``
     when ``onednn``); ``eager`` and ``compile`` interpret the same plan op by op, so the same
-    text describes them. Sizes only matter for ``fit`` of x (a matrix unless m == n); a
-    spatial cell's source does not depend on its map size (``spatial``, default (1, 1)).
+    text describes them. For ``native`` it is the C++ the native backend builds (its operator
+    namespace ``lsnat``), or, for a plan it does not cover, a line saying why and the script
+    backend's source, which then runs. Sizes only matter for ``fit`` of x (a matrix unless
+    m == n); a spatial cell's source does not depend on its map size (``spatial``, default
+    (1, 1)).
     """
     check_backend(backend)
     if genome.kernel and spatial is None:
         spatial = (1, 1)
     plan = build_plan(genome, input_size, hidden_size, spatial)
+    if backend == "native":
+        reason = native_refusal(plan)
+        if reason is None:
+            return native_source(plan, "lsnat")
+        return (f"# the native backend does not cover {reason}: this layer runs the script "
+                "backend, whose source follows\n\n"
+                + program_source(plan, onednn=onednn, backward=fused_backward))
     return program_source(plan, onednn=onednn, backward=fused_backward)

@@ -62,7 +62,7 @@ def _close(ref, got, rtol):
 
 
 def _agree(genome, m_in, n, variants, seed=0, dtype=torch.float64, rtol=1e-10, T=4,
-           B=2) -> bool:
+           B=2, scan=True) -> bool:
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(T, B, m_in, generator=gen, dtype=dtype)
     eager = compile_cell(genome, m_in, n, "eager", seed=seed).to(dtype)
@@ -75,7 +75,8 @@ def _agree(genome, m_in, n, variants, seed=0, dtype=torch.float64, rtol=1e-10, T
         # two correct implementations at a tight tolerance (rounding order is amplified)
         return False
     for backend, fused in variants:
-        layer = compile_cell(genome, m_in, n, backend, fused_backward=fused, seed=seed)
+        layer = compile_cell(genome, m_in, n, backend, fused_backward=fused, seed=seed,
+                             scan=scan)
         _close(ref, _run(layer.to(dtype), x, states), rtol)
         with torch.no_grad():  # the inference path (no saved values, packed products)
             y, new = layer(x, states)

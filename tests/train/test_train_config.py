@@ -72,7 +72,7 @@ def test_overrides_parse_strings_and_values() -> None:
     ({"task.gap": "1.5"}, "bad value for 'task.gap': '1.5'"),
     ({"train.epochs": "none"}, "bad value for 'train.epochs'"),
     ({"train.optimizer": "rmsprop"}, "expected one of sgd, adam"),
-    ({"model.backend": "jit"}, "expected one of script, eager, compile"),
+    ({"model.backend": "jit"}, "expected one of script, eager, compile, native"),
     ({"model.tie_weights": "maybe"}, "bad value for 'model.tie_weights'"),
 ])
 def test_override_errors_name_key_and_value(overrides: dict[str, str], message: str) -> None:

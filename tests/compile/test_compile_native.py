@@ -1,0 +1,191 @@
+"""The native backend (generated C++, :mod:`lstm_search.compile._native`) agrees with the eager
+reference: outputs, final states and every gradient, float64 to 1e-10 and float32 to 1e-5, on
+the inference path too; it falls back to the script backend, with one warning naming why,
+where it cannot run; its libraries are cached on disk and found by later processes.
+
+Each test module builds the layers it uses as one library first (:func:`prebuild`: torch's
+headers are parsed once), in a cache of its own under pytest's temporary folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from test_compile_backends import _agree, varied_random_genome
+
+from lstm_search import zoo
+from lstm_search.compile import _native_build, build_plan
+from lstm_search.compile._native import native_refusal
+from lstm_search.nn import compile_cell, compile_rnn
+
+pytestmark = pytest.mark.skipif(_native_build.toolchain_problem() is not None,
+                                reason=f"{_native_build.toolchain_problem()}")
+
+NATIVE = [("native", True)]
+# a cell of each structure: LSTM pairs, GRU's half pairs, a product of an internal value
+# (two fused loops per step), peephole diagonals, and the raw input with exp and log-space ops
+QUICK = ["lstm", "gru", "mut3", "vanilla", "rglru"]
+
+
+def covered_zoo() -> list[str]:
+    return [n for n in zoo.names() if not zoo.get(n).kernel
+            and native_refusal(build_plan(zoo.get(n), 5, 4)) is None]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def native_cache(tmp_path_factory):
+    """A cache of this module's own, with every layer it compiles built in one library."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one cache for all of xdist's workers
+        base = base.parent
+    root = base / "native-cache"
+    old = os.environ.get("LSTM_SEARCH_CACHE")
+    os.environ["LSTM_SEARCH_CACHE"] = str(root)
+    genomes = [zoo.get(n) for n in QUICK]
+    plans = [build_plan(g, m, 4) for g in genomes for m in (5, 4)]
+    _native_build.prebuild(plans)
+    yield root
+    if old is None:
+        os.environ.pop("LSTM_SEARCH_CACHE", None)
+    else:
+        os.environ["LSTM_SEARCH_CACHE"] = old
+
+
+def native_layer(genome, m, n, **kw):
+    """A native layer, failing (not falling back) if the native kernel did not build."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        layer = compile_cell(genome, m, n, "native", **kw)
+    assert type(layer.kernel).__name__ in ("NativeKernel", "ScanKernel")
+    return layer
+
+
+@pytest.mark.parametrize("name", QUICK)
+def test_native_agrees_with_eager(name):
+    native_layer(zoo.get(name), 5, 4, scan=False)
+    assert _agree(zoo.get(name), 5, 4, NATIVE, scan=False)
+    # m == n: fit of x is the raw input
+    assert _agree(zoo.get(name), 4, 4, NATIVE, seed=1, scan=False)
+    assert _agree(zoo.get(name), 5, 4, NATIVE, seed=2, T=1, B=1, scan=False)
+
+
+@pytest.mark.parametrize("name", ["lstm", "mut3"])
+def test_native_float32_within_1e_5(name):
+    # float32: the fused loop's exp, sigmoid and tanh are polynomials (Cephes), not libm's
+    assert _agree(zoo.get(name), 5, 4, NATIVE, dtype=torch.float32, rtol=1e-5, T=20, B=3,
+                  scan=False)
+
+
+def test_native_float32_saturates_like_torch():
+    # the exp polynomial's range: gates at ±100, ±1e4 and inf saturate exactly as torch's
+    layer = native_layer(zoo.get("lstm"), 4, 4, scan=False)
+    ref = compile_cell(zoo.get("lstm"), 4, 4, "eager")
+    ref.load_state_dict(layer.state_dict())
+    x = torch.tensor([0.0, 30.0, -30.0, 1e4, -1e4, float("inf"), -float("inf"), 1e-3])
+    x = x.reshape(2, 1, 4).repeat(1, 3, 1)
+    with torch.no_grad():
+        y, _ = layer(x)
+        y_ref, _ = ref(x)
+    assert torch.equal(torch.isnan(y), torch.isnan(y_ref))
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def test_native_stack_and_gradcheck():
+    g = zoo.get("gru")
+    nat = compile_rnn(g, 5, 4, 2, backend="native", seed=0).double()
+    eag = compile_rnn(g, 5, 4, 2, backend="eager", seed=0).double()
+    x = torch.randn(6, 3, 5, dtype=torch.float64, requires_grad=True)
+    y1, h1 = nat(x)
+    y2, h2 = eag(x)
+    torch.testing.assert_close(y1, y2, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(h1, h2, rtol=1e-10, atol=1e-12)
+    layer = native_layer(zoo.get("lstm"), 2, 3, seed=0).double()
+    h = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    c = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    xs = torch.randn(3, 2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b, d: layer(a, (b, d))[0], (xs, h, c))
+
+
+def test_native_double_backward_recomputes_through_script():
+    layer = native_layer(zoo.get("lstm"), 3, 4, seed=1).double()
+    ref = compile_cell(zoo.get("lstm"), 3, 4, "eager", seed=1).double()
+    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    out = []
+    for mod in (layer, ref):
+        y, s = mod(x)
+        (g,) = torch.autograd.grad(y.square().sum() + s[0].sin().sum(), x, create_graph=True)
+        out.append(torch.autograd.grad(g.square().sum(), [x, *mod.parameters()]))
+    for a, b in zip(*out, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_native_falls_back_to_script_with_one_warning(monkeypatch):
+    # a plan the generator does not cover (a clock), then a machine without a compiler
+    with pytest.warns(RuntimeWarning, match="does not cover a clock.*script backend"):
+        layer = compile_cell(zoo.get("clockwork"), 3, 6, "native", seed=0)
+    assert type(layer.kernel).__name__ == "ScriptKernel"
+    assert _agree(zoo.get("clockwork"), 3, 6, NATIVE)
+    monkeypatch.setattr(_native_build, "toolchain_problem",
+                        lambda: "no C++ compiler ('c++' is not on PATH)")
+    monkeypatch.setattr(_native_build, "_LOADED", {})
+    with pytest.warns(RuntimeWarning, match="no C.. compiler.*runs the script backend"):
+        layer = compile_cell(zoo.get("np"), 3, 4, "native", seed=0)
+    assert type(layer.kernel).__name__ == "ScriptKernel"
+
+
+def test_native_refuses_what_it_does_not_cover():
+    covered = set(covered_zoo())
+    assert {"lstm", "gru", "vanilla", "darts_v1", "slstm", "mingru"} <= covered
+    for name, why in [("clockwork", "clock"), ("mlstm", "head-wise"), ("hgrn", "norm"),
+                      ("depth_gated", "layer below"), ("lstm_attention", "attention")]:
+        assert why in native_refusal(build_plan(zoo.get(name), 5, 4))
+
+
+@pytest.mark.integration
+def test_native_agrees_with_eager_on_every_covered_zoo_cell_and_random_genomes():
+    names = covered_zoo()
+    genomes = [varied_random_genome(seed) for seed in range(24)]
+    plans = [build_plan(zoo.get(n), m, 4) for n in names for m in (5, 4)]
+    plans += [build_plan(g, 3 if i % 2 else 4, 4) for i, g in enumerate(genomes)
+              if native_refusal(build_plan(g, 3 if i % 2 else 4, 4)) is None]
+    _native_build.prebuild(plans)  # one library for all of them
+    for name in names:
+        assert _agree(zoo.get(name), 5, 4, NATIVE, scan=False), name
+        assert _agree(zoo.get(name), 4, 4, NATIVE, seed=1, scan=False), name
+        assert _agree(zoo.get(name), 5, 4, NATIVE, dtype=torch.float32, rtol=1e-5, seed=3,
+                      scan=False), name
+    compared = 0
+    for i, g in enumerate(genomes):
+        compared += _agree(g, 3 if i % 2 else 4, 4, NATIVE, seed=i, scan=False)
+    assert compared >= 16
+
+
+@pytest.mark.integration
+def test_native_library_is_cached_and_a_stale_lock_does_not_block(native_cache):
+    # a fresh process finds the library built here (no build: 0 s); a lock file left by a
+    # build killed midway is removed before the next build instead of waiting forever
+    g = varied_random_genome(1000)
+    plan = build_plan(g, 3, 4)
+    name = _native_build.library_name(plan)
+    folder = Path(native_cache) / "native" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lock").write_text("")
+    _native_build.load(plan)
+    assert _native_build.BUILD_SECONDS[name] > 0
+    code = ("import json, sys\n"
+            "from lstm_search.compile import _native_build, build_plan\n"
+            "from test_compile_backends import varied_random_genome\n"
+            "plan = build_plan(varied_random_genome(1000), 3, 4)\n"
+            "name, _ = _native_build.load(plan)\n"
+            "print(json.dumps([name, _native_build.BUILD_SECONDS[name]]))\n")
+    env = {**os.environ, "LSTM_SEARCH_CACHE": str(native_cache),
+           "PYTHONPATH": str(Path(__file__).parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=300, check=True)
+    got_name, seconds = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    assert got_name == name and seconds == 0.0
