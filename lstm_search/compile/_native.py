@@ -108,9 +108,11 @@ at::Tensor mm(const at::Tensor& a, const at::Tensor& w, const std::optional<at::
 }
 
 // float32: Cephes' expf (range reduction by ln 2, degree-6 polynomial), branch-free so that
-// the compiler vectorises the loops calling it; overflow to inf and underflow to 0 as expf
+// the compiler vectorises the loops calling it. 2^k is applied as two factors so that k = 128
+// (x up to ln FLT_MAX = 88.72) does not overflow the exponent field: above, the product
+// overflows to inf as expf does; below -87 (denormal results) it returns 0; NaN stays NaN
 inline float ex(float x) {
-  const float xc = x > 88.0f ? 88.0f : (x < -87.0f ? -87.0f : x);
+  const float xc = x > 88.8f ? 88.8f : (x < -87.5f ? -87.5f : x);
   const float k = std::floor(xc * 1.44269504088896341f + 0.5f);
   float r = xc - k * 0.693359375f;
   r = r + k * 2.12194440e-4f;
@@ -122,11 +124,14 @@ inline float ex(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float y = p * r2 + r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  const float out = y * scale;
-  return x > 88.7f ? std::numeric_limits<float>::infinity() : (x < -87.0f ? 0.0f : out);
+  const int32_t ki = static_cast<int32_t>(k);
+  const int32_t k1 = ki / 2;
+  const int32_t bits1 = (k1 + 127) << 23;
+  const int32_t bits2 = (ki - k1 + 127) << 23;
+  float s1, s2;
+  std::memcpy(&s1, &bits1, sizeof s1);
+  std::memcpy(&s2, &bits2, sizeof s2);
+  return x < -87.0f ? 0.0f : y * s1 * s2;
 }
 inline double ex(double x) { return std::exp(x); }
 

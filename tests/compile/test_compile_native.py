@@ -17,10 +17,13 @@ from pathlib import Path
 import pytest
 import torch
 from test_compile_backends import _agree, varied_random_genome
+from test_compile_modern_ops import ALL as MODERN_OPS
+from test_compile_modern_ops import op_cell
 
 from lstm_search import zoo
 from lstm_search.compile import _native_build, build_plan
 from lstm_search.compile._native import native_refusal
+from lstm_search.genome import Builder
 from lstm_search.nn import compile_cell, compile_rnn
 
 pytestmark = pytest.mark.skipif(_native_build.toolchain_problem() is not None,
@@ -30,6 +33,14 @@ NATIVE = [("native", True)]
 # a cell of each structure: LSTM pairs, GRU's half pairs, a product of an internal value
 # (two fused loops per step), peephole diagonals, and the raw input with exp and log-space ops
 QUICK = ["lstm", "gru", "mut3", "vanilla", "rglru"]
+
+
+def exp_cell():
+    """``h' = max(exp(W x), h)``: from h = 0 in one step, the float32 exponential of the fused
+    loop alone."""
+    b = Builder(["h"])
+    b.set_state("h", b.maximum(b.exp(b.linear("x", name="w", bias=False)), "h"))
+    return b.build(name="exp_only")
 
 
 def covered_zoo() -> list[str]:
@@ -48,6 +59,7 @@ def native_cache(tmp_path_factory):
     os.environ["LSTM_SEARCH_CACHE"] = str(root)
     genomes = [zoo.get(n) for n in QUICK]
     plans = [build_plan(g, m, 4) for g in genomes for m in (5, 4)]
+    plans.append(build_plan(exp_cell(), 4, 4))
     _native_build.prebuild(plans)
     yield root
     if old is None:
@@ -93,6 +105,26 @@ def test_native_float32_saturates_like_torch():
         y_ref, _ = ref(x)
     assert torch.equal(torch.isnan(y), torch.isnan(y_ref))
     torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def test_native_float32_exp_over_its_whole_range():
+    # the polynomial exp against torch.exp from denormal results to overflow (2^128 needs its
+    # two factors), at the edges of the range reduction and for inf and NaN
+    layer = native_layer(exp_cell(), 4, 4, seed=0)
+    with torch.no_grad():
+        layer.weight_x.copy_(torch.eye(4))
+    v = torch.cat([torch.linspace(-86.9, 88.7, 4001), torch.tensor(
+        [88.72, 88.73, 89.0, 100.0, -87.5, -88.0, -100.0, 0.0, -0.0, 1e-8, 0.3466, -0.3466,
+         float("inf"), -float("inf"), float("nan"), 44.36, 88.0, 88.5])])
+    v = torch.cat([v, v.new_zeros((-len(v)) % 4)]).reshape(1, -1, 4)  # one step, h = 0
+    with torch.no_grad():
+        got, _ = layer(v)
+        # W x as the product computes it (0 · inf is NaN in the rows holding an inf)
+        want = torch.exp(torch.nn.functional.linear(v, layer.weight_x)).clamp(min=0.0)
+    tiny = want < 1.7e-38  # ours is 0 below e^-87 = 1.65e-38 (torch: denormals)
+    assert ((got[tiny] - want[tiny]).abs() <= 1.7e-38).all()
+    torch.testing.assert_close(got[~tiny], want[~tiny], rtol=1e-6, atol=0, equal_nan=True)
+    assert torch.isinf(got[v == 100.0]).all()  # e^100 overflows to inf, as torch's does
 
 
 def test_native_stack_and_gradcheck():
@@ -147,10 +179,11 @@ def test_native_refuses_what_it_does_not_cover():
 
 
 @pytest.mark.integration
-def test_native_agrees_with_eager_on_every_covered_zoo_cell_and_random_genomes():
+def test_native_agrees_with_eager_on_every_covered_zoo_cell_modern_op_and_random_genome():
     names = covered_zoo()
     genomes = [varied_random_genome(seed) for seed in range(24)]
     plans = [build_plan(zoo.get(n), m, 4) for n in names for m in (5, 4)]
+    plans += [build_plan(op_cell(c), 4, 5) for c in MODERN_OPS]
     plans += [build_plan(g, 3 if i % 2 else 4, 4) for i, g in enumerate(genomes)
               if native_refusal(build_plan(g, 3 if i % 2 else 4, 4)) is None]
     _native_build.prebuild(plans)  # one library for all of them
@@ -159,6 +192,8 @@ def test_native_agrees_with_eager_on_every_covered_zoo_cell_and_random_genomes()
         assert _agree(zoo.get(name), 4, 4, NATIVE, seed=1, scan=False), name
         assert _agree(zoo.get(name), 5, 4, NATIVE, dtype=torch.float32, rtol=1e-5, seed=3,
                       scan=False), name
+    for case in MODERN_OPS:  # every op of the modern recurrences, and diag's weights
+        assert _agree(op_cell(case), 4, 5, NATIVE, T=6, B=3), case
     compared = 0
     for i, g in enumerate(genomes):
         compared += _agree(g, 3 if i % 2 else 4, 4, NATIVE, seed=i, scan=False)
