@@ -9,7 +9,9 @@ rnn_tanh). The native backend's first call includes building its library when th
 builds, run again for warm ones.
 
     python benchmarks/bench_cells.py [--repeats 20] [--threads N] [--quick] [--no-compile]
-                                     [--no-native]
+                                     [--no-native] [--inference]
+
+``--inference`` times the forward alone under no_grad (files ``cells-...-inference``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="lstm and gru at hidden 200 only")
     p.add_argument("--no-compile", action="store_true", help="skip the compile backend")
     p.add_argument("--no-native", action="store_true", help="skip the native backend")
+    p.add_argument("--inference", action="store_true",
+                   help="the forward alone under no_grad instead of forward + backward")
     args = p.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -49,7 +53,8 @@ def main() -> None:
     rows = []
     t0 = time.time()
     for cell, hidden, backends in plan:
-        new = bench_cell(cell, hidden=hidden, backends=backends, repeats=args.repeats)
+        new = bench_cell(cell, hidden=hidden, backends=backends, repeats=args.repeats,
+                         inference=args.inference)
         rows += new
         print(format_table(new).splitlines()[-len(new):], flush=True)
     info = machine()
@@ -61,13 +66,14 @@ def main() -> None:
     except OSError:
         pass
     OUT.mkdir(parents=True, exist_ok=True)
-    quick = "-quick" if args.quick else ""
+    quick = ("-quick" if args.quick else "") + ("-inference" if args.inference else "")
     stem = OUT / f"cells-{time.strftime('%Y-%m-%d', time.gmtime())}-t{info['threads']}{quick}"
     stem.with_suffix(".json").write_text(json.dumps(
         {"machine": info, "rows": [r.to_dict() for r in rows]}, indent=2) + "\n")
     text = (f"# Compiled cells vs torch RNNs\n\n{info['cpu']}, {info['cores']} cores, torch "
             f"{info['torch']}, {info['threads']} threads, {info['date']}, {args.repeats} "
-            f"interleaved repetitions, batch 20, 35 steps, input = hidden, forward + backward. "
+            f"interleaved repetitions, batch 20, 35 steps, input = hidden, "
+            f"{'forward under no_grad' if args.inference else 'forward + backward'}. "
             f"Load average after the run: {info.get('loadavg_after', '?')} (the machine's 2 "
             f"cores are shared).\n\n{format_table(rows)}\n")
     stem.with_suffix(".md").write_text(text)

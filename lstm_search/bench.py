@@ -1,6 +1,7 @@
 """Speed of compiled cells against PyTorch's own RNNs, measured in one process.
 
-Forward + backward of one layer (input = hidden unless given), the torch reference
+Forward + backward of one layer (or, ``inference=True``, the forward alone under ``no_grad``;
+input = hidden unless given), the torch reference
 (``nn.LSTM``; ``nn.GRU`` for gru, ``nn.RNN`` for rnn_tanh) timed in the same process with
 interleaved repetitions, medians reported with their ratio to the reference: on shared machines
 absolute times drift, ratios measured side by side much less (shared/reference/performance.md).
@@ -33,11 +34,12 @@ class BenchRow:
     hidden: int
     batch: int
     seq: int
-    median_ms: float  # forward + backward
+    median_ms: float  # forward + backward (mode "train") or forward under no_grad ("inference")
     ratio: float  # median_ms / the torch reference's median_ms, same process
     compile_s: float | None  # compile_rnn + first forward (None for the reference)
     spread: float  # (p75 − p25) / median of this implementation's repetitions
     path: str = ""  # "scan" or "step loop" for a compiled cell; "" for the reference
+    mode: str = "train"  # "train": forward + backward; "inference": forward under no_grad
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,8 +69,10 @@ def _torch_reference(cell: str, m: int, n: int) -> tuple[str, torch.nn.Module]:
 
 def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
                input_size: int | None = None, backends: tuple[str, ...] = ("script",),
-               repeats: int = 20, warmup: int = 3, seed: int = 0) -> list[BenchRow]:
-    """Time ``cell`` (a zoo name) with each backend and its torch reference."""
+               repeats: int = 20, warmup: int = 3, seed: int = 0,
+               inference: bool = False) -> list[BenchRow]:
+    """Time ``cell`` (a zoo name) with each backend and its torch reference: forward +
+    backward, or (``inference``) the forward alone under ``no_grad``."""
     genome = zoo.get(cell)
     m = input_size or hidden
     gen = torch.Generator().manual_seed(seed)
@@ -78,6 +82,10 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
     latency: dict[str, float] = {}
 
     def step(module: torch.nn.Module) -> None:
+        if inference:
+            with torch.no_grad():
+                module(x)
+            return
         y, _ = module(x)
         y.sum().backward()
 
@@ -115,17 +123,23 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
         med = statistics.median(ts)
         q = statistics.quantiles(ts, n=4) if len(ts) >= 4 else [med, med, med]
         rows.append(BenchRow(cell, name, hidden, batch, seq, med * 1e3, med / base,
-                             latency.get(name), (q[2] - q[0]) / med, paths.get(name, "")))
+                             latency.get(name), (q[2] - q[0]) / med, paths.get(name, ""),
+                             "inference" if inference else "train"))
     return rows
 
 
 def format_table(rows: list[BenchRow]) -> str:
     """A markdown table of benchmark rows."""
-    head = ("| cell | implementation | path | hidden | fwd+bwd ms (median) | ratio to torch | "
-            "compile + first forward s | spread (IQR/median) |")
-    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    modes = {r.mode for r in rows}
+    mixed = len(modes) > 1
+    what = ("ms" if mixed else "forward (no_grad) ms" if modes == {"inference"}
+            else "fwd+bwd ms")
+    head = (f"| cell | implementation | path | hidden |{' mode |' if mixed else ''} {what} "
+            "(median) | ratio to torch | compile + first forward s | spread (IQR/median) |")
+    lines = [head, "|---|---|---|---|" + ("---|" if mixed else "") + "---|---|---|---|"]
     for r in rows:
         comp = f"{r.compile_s:.2f}" if r.compile_s is not None else "-"
-        lines.append(f"| {r.cell} | {r.impl} | {r.path or '-'} | {r.hidden} | "
+        mode = f" {r.mode} |" if mixed else ""
+        lines.append(f"| {r.cell} | {r.impl} | {r.path or '-'} | {r.hidden} |{mode} "
                      f"{r.median_ms:.2f} | {r.ratio:.2f} | {comp} | {r.spread:.2f} |")
     return "\n".join(lines)

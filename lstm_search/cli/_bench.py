@@ -29,6 +29,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="timed repetitions per implementation (default 20)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's own choice)")
+    parser.add_argument("--inference", action="store_true",
+                        help="time the forward alone under no_grad (default: forward + "
+                             "backward)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -66,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for c in cells:
         rows += bench_cell(c, hidden=args.hidden, batch=args.batch, seq=args.seq,
-                           input_size=args.input, backends=backends, repeats=args.repeats)
+                           input_size=args.input, backends=backends, repeats=args.repeats,
+                           inference=args.inference)
     if args.json:
         print(json.dumps({"machine": machine(), "rows": [r.to_dict() for r in rows]}, indent=2))
     else:

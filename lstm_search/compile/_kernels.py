@@ -32,6 +32,7 @@ states in plan.below, for the layer above])``.
 from __future__ import annotations
 
 import functools
+import os
 import types
 import warnings
 from typing import Any
@@ -230,6 +231,10 @@ class ScriptKernel:
         recomputes under autograd: TorchScript's."""
         return self.unit
 
+    def can_pack(self, x: Tensor) -> bool:
+        """Whether this call's products take the packed oneDNN path (:mod:`._gemm`)."""
+        return _gemm.can_pack(x)
+
     def packed_weights(self, weights: list[Tensor], batch: int, steps: int) -> list[Tensor]:
         """Weights with every matrix packed for oneDNN (x's for T·B rows, others for B)."""
         out = list(weights)
@@ -294,7 +299,7 @@ class ScriptKernel:
         elif grad and (plan.attentions or plan.kernel or plan.masks or plan.heads):
             out = self._forward_attention(x, states, below, masks, weights)
         else:
-            packed = not grad and not plan.kernel and not plan.heads and _gemm.can_pack(x)
+            packed = not grad and not plan.kernel and not plan.heads and self.can_pack(x)
             ws = self.packed_weights(weights, B, T) if packed else weights
             out = self.unit.forward(x, *states, *below, *masks,
                                     *self.row_slices(weights, B, packed), *ws, packed)
@@ -335,7 +340,7 @@ class _FusedLayer(torch.autograd.Function):
         ns, nb = plan.n_states, len(plan.below)
         states, below = list(rest[:ns]), list(rest[ns:ns + nb])
         weights = list(rest[ns + nb:])
-        packed = _gemm.can_pack(x)
+        packed = kernel.can_pack(x)
         ws = kernel.packed_weights(weights, x.shape[1], x.shape[0]) if packed else weights
         out = kernel.unit.forward_save(x, *states, *below, *masks,
                                        *kernel.row_slices(weights, x.shape[1], packed), *ws,
@@ -522,6 +527,15 @@ class NativeKernel(ScriptKernel):
     @property
     def recompute_unit(self) -> Any:
         return self.script.unit
+
+    def can_pack(self, x: Tensor) -> bool:
+        """Packed oneDNN products only where ``LSTM_SEARCH_ONEDNN=1`` asks for them: with the
+        step's pointwise work fused, ``F.linear`` was the faster path for the native backend on
+        the 2-core AMD EPYC where packing helps the script backend (lstm at hidden 200:
+        1.05x torch.nn.LSTM against 1.20x packed at 1 thread, 1.13x against 1.41x at 2; at
+        650 1.22x against 1.21x at 1 thread, 1.27x against 1.17x at 2;
+        benchmarks/results/gemm_path-2026-12-07-native.md)."""
+        return _gemm.can_pack(x) and os.environ.get("LSTM_SEARCH_ONEDNN") == "1"
 
     def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
                  below: list[Tensor] | None = None, t0: int = 0,
