@@ -542,6 +542,7 @@ def run_experiment(
     if resume:
         print(resume_line(run_dir, exp.search.trials, retry_failed=retry_failed,
                           forced=changed), file=stream, flush=True)
+    _prebuild_native(exp, stream)
     try:
         with catch_interrupts():
             _search(exp, backend, path=path, smoke=smoke, sets=sets, run=run, run_dir=run_dir,
@@ -562,6 +563,39 @@ def run_experiment(
                                    study_name=f"{exp.name}/{run}", stream=stream)
     return RunOutcome(run_dir=run_dir, experiment=exp, summary=summary,
                       problems=tuple(problems))
+
+
+def _prebuild_native(exp: Experiment, stream: TextIO) -> None:
+    """With ``model.backend=native`` and a fixed list of zoo cells, build every cell's native
+    library before the first trial, as one library (torch's headers parsed once, not once per
+    cell and worker): the workers then load them from the cache. Other spaces (random graphs,
+    mutations) build each new cell in the trial that meets it. Where the native backend cannot
+    run, nothing is built; the trials fall back to script with their warning."""
+    cells = getattr(exp.space, "cells", None)
+    if exp.model.backend != "native" or not cells:
+        return
+    from lstm_search import zoo
+    from lstm_search.compile import build_plan
+    from lstm_search.compile._native_build import NativeUnavailable, prebuild
+
+    n = exp.model.hidden_size
+    plans = []
+    for name in cells:
+        genome = zoo.get(name)
+        if genome.kernel:
+            continue
+        for m in (n + 1, n):  # a layer's code differs only where its input width is n
+            try:
+                plans.append(build_plan(genome, m, n))
+            except ValueError:  # e.g. heads that do not divide n: the trial says so
+                continue
+    try:
+        seconds = prebuild(plans)
+    except NativeUnavailable:
+        return
+    if seconds:
+        print(f"lstm-search: built the native kernels of {len(cells)} cell(s) in "
+              f"{seconds:.0f} s (cached for later runs)", file=stream, flush=True)
 
 
 def record_problems(run_dir: str | Path, *, backend: str = "optuna", storage: str | None = None,

@@ -181,23 +181,24 @@ def test_native_refuses_what_it_does_not_cover():
 @pytest.mark.integration
 def test_native_agrees_with_eager_on_every_covered_zoo_cell_modern_op_and_random_genome():
     names = covered_zoo()
-    genomes = [varied_random_genome(seed) for seed in range(24)]
+    genomes = [varied_random_genome(seed) for seed in range(12)]
     plans = [build_plan(zoo.get(n), m, 4) for n in names for m in (5, 4)]
     plans += [build_plan(op_cell(c), 4, 5) for c in MODERN_OPS]
     plans += [build_plan(g, 3 if i % 2 else 4, 4) for i, g in enumerate(genomes)
               if native_refusal(build_plan(g, 3 if i % 2 else 4, 4)) is None]
     _native_build.prebuild(plans)  # one library for all of them
-    for name in names:
+    for i, name in enumerate(names):
         assert _agree(zoo.get(name), 5, 4, NATIVE, scan=False), name
         assert _agree(zoo.get(name), 4, 4, NATIVE, seed=1, scan=False), name
-        assert _agree(zoo.get(name), 5, 4, NATIVE, dtype=torch.float32, rtol=1e-5, seed=3,
-                      scan=False), name
+        if i % 3 == 0:  # float32 on a third of them (the default tier has lstm and mut3)
+            assert _agree(zoo.get(name), 5, 4, NATIVE, dtype=torch.float32, rtol=1e-5,
+                          seed=3, scan=False), name
     for case in MODERN_OPS:  # every op of the modern recurrences, and diag's weights
         assert _agree(op_cell(case), 4, 5, NATIVE, T=6, B=3), case
     compared = 0
     for i, g in enumerate(genomes):
         compared += _agree(g, 3 if i % 2 else 4, 4, NATIVE, seed=i, scan=False)
-    assert compared >= 16
+    assert compared >= 8
 
 
 @pytest.mark.integration
@@ -224,3 +225,4 @@ def test_native_library_is_cached_and_a_stale_lock_does_not_block(native_cache):
                          env=env, timeout=300, check=True)
     got_name, seconds = __import__("json").loads(out.stdout.strip().splitlines()[-1])
     assert got_name == name and seconds == 0.0
+
