@@ -41,6 +41,7 @@ __all__ = [
     "evaluate_candidate",
     "hidden_for_budget",
     "make_rnn",
+    "prepare_native",
     "resolve_candidate",
 ]
 
@@ -135,6 +136,17 @@ def apply_hparams(hparams: Mapping[str, Any], model: ModelConfig, train: TrainCo
             raise ConfigError(f"unknown hyperparameter {key!r}; known: "
                               f"{', '.join(sorted(_MODEL_KEYS | _TRAIN_KEYS))}")
     return apply_overrides(model, m), apply_overrides(train, t)
+
+
+def prepare_native(genomes: list[Genome], model: ModelConfig) -> float:
+    """With ``model.backend == "native"``, build the native libraries of ``genomes`` at once
+    before trials that use them (:func:`lstm_search.nn.prebuild_native`); the seconds it took
+    (0.0 for another backend, or when everything was built before)."""
+    if model.backend != "native":
+        return 0.0
+    from lstm_search.nn import prebuild_native
+
+    return prebuild_native(genomes, model.hidden_size)
 
 
 def make_rnn(genome: Genome, input_size: int, model: ModelConfig, *, seed: int | None = None,

@@ -13,6 +13,8 @@ True
 
 from lstm_search.compile._gemm import onednn_available
 from lstm_search.compile._kernels import BACKENDS, clear_kernel_cache, make_kernel
+from lstm_search.compile._native_build import NativeUnavailable
+from lstm_search.compile._native_build import prebuild as prebuild_native
 from lstm_search.compile._params import (
     block_mask,
     dense_params,
@@ -25,6 +27,7 @@ from lstm_search.compile._source import check_backend, generated_source
 
 __all__ = [
     "BACKENDS",
+    "NativeUnavailable",
     "Plan",
     "block_mask",
     "build_plan",
@@ -38,4 +41,5 @@ __all__ = [
     "make_parameters",
     "onednn_available",
     "param_map",
+    "prebuild_native",
 ]

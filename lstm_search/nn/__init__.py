@@ -13,7 +13,7 @@ copies ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` weights into the zoo's matching cel
 ((5, 3, 16), (2, 3, 16))
 """
 
-from lstm_search.nn._api import compile_cell, compile_rnn
+from lstm_search.nn._api import compile_cell, compile_rnn, prebuild_native
 from lstm_search.nn._dropin import GRU, LSTM, RNN, Recurrent, without_bias
 from lstm_search.nn._export import export_torch, exported_state_dict
 from lstm_search.nn._layer import RecurrentLayer
@@ -53,6 +53,7 @@ __all__ = [
     "export_torch",
     "exported_state_dict",
     "load_torch_weights",
+    "prebuild_native",
     "to_torchscript",
     "without_bias",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from lstm_search.compile import check_backend
+from lstm_search.compile import NativeUnavailable, build_plan, check_backend
+from lstm_search.compile import prebuild_native as prebuild_native_plans
 from lstm_search.genome import Genome
 from lstm_search.nn._layer import RecurrentLayer
 from lstm_search.nn._stack import RecurrentStack
@@ -58,3 +59,25 @@ def compile_cell(genome: Genome, input_size: int, hidden_size: int, backend: str
     return RecurrentLayer(genome, input_size, hidden_size, backend,
                           fused_backward=fused_backward, init_scale=init_scale,
                            scan=scan, generator=gen, spatial=spatial)
+
+
+def prebuild_native(genomes: list[Genome], hidden_size: int) -> float:
+    """Build the native backend's libraries of ``genomes``' layers not built yet on this
+    machine, as one library (torch's headers are parsed once for all of them): a layer's code
+    depends on its cell and on whether its input is as wide as its hidden state, so each cell
+    gets both. The seconds it took (0.0 when everything was built before, or where the native
+    backend cannot run: the layers then fall back to script with their warning). Spatial
+    cells, and sizes a cell refuses (heads that do not divide ``hidden_size``), are skipped."""
+    plans = []
+    for genome in genomes:
+        if genome.kernel:
+            continue
+        for m in (hidden_size + 1, hidden_size):
+            try:
+                plans.append(build_plan(genome, m, hidden_size))
+            except ValueError:
+                continue
+    try:
+        return prebuild_native_plans(plans)
+    except NativeUnavailable:
+        return 0.0

@@ -569,30 +569,14 @@ def _prebuild_native(exp: Experiment, stream: TextIO) -> None:
     """With ``model.backend=native`` and a fixed list of zoo cells, build every cell's native
     library before the first trial, as one library (torch's headers parsed once, not once per
     cell and worker): the workers then load them from the cache. Other spaces (random graphs,
-    mutations) build each new cell in the trial that meets it. Where the native backend cannot
-    run, nothing is built; the trials fall back to script with their warning."""
+    mutations) build each new cell in the trial that meets it."""
     cells = getattr(exp.space, "cells", None)
     if exp.model.backend != "native" or not cells:
         return
     from lstm_search import zoo
-    from lstm_search.compile import build_plan
-    from lstm_search.compile._native_build import NativeUnavailable, prebuild
+    from lstm_search.evaluate import prepare_native
 
-    n = exp.model.hidden_size
-    plans = []
-    for name in cells:
-        genome = zoo.get(name)
-        if genome.kernel:
-            continue
-        for m in (n + 1, n):  # a layer's code differs only where its input width is n
-            try:
-                plans.append(build_plan(genome, m, n))
-            except ValueError:  # e.g. heads that do not divide n: the trial says so
-                continue
-    try:
-        seconds = prebuild(plans)
-    except NativeUnavailable:
-        return
+    seconds = prepare_native([zoo.get(name) for name in cells], exp.model)
     if seconds:
         print(f"lstm-search: built the native kernels of {len(cells)} cell(s) in "
               f"{seconds:.0f} s (cached for later runs)", file=stream, flush=True)

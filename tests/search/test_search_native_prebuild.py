@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 from search_helpers import fake_evaluate
 
-from lstm_search.compile import _native_build
 from lstm_search.experiment import find_experiment, load_experiment
+from lstm_search.nn import _api
 from lstm_search.search import run_experiment
 
 
 def test_a_native_search_builds_its_cells_once_before_the_first_trial(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list] = []
-    monkeypatch.setattr(_native_build, "prebuild", lambda plans: seen.append(plans) or 0.0)
+    monkeypatch.setattr(_api, "prebuild_native_plans",
+                        lambda plans: seen.append(plans) or 0.0)
     for backend in ("script", "native"):
         run_experiment("quickstart", smoke=True, out=tmp_path, run=backend,
                        overrides={"model.backend": backend}, evaluate=fake_evaluate,
