@@ -5,6 +5,7 @@ T = 64 to check that the scan is never slower than the loop there), in one proce
 interleaved repetitions (median). Rows:
 
 * ``loop``: the script backend's step loop (generated forward and backward, ``scan=False``);
+* ``loop (native)``: the native backend's step loop (generated C++, each step one fused loop);
 * ``scan (script)``, ``scan (eager)``: the scan path (:mod:`lstm_search.compile._scan`) with
   its chunked scan (``chunk_scan``, chunks of about √T, in-place, its own backward) in
   TorchScript or Python ops;
@@ -55,6 +56,7 @@ def variants(H: int, T: int, B: int) -> dict[str, Callable[[], None]]:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(T, B, H, generator=g).requires_grad_()
     loop = compile_cell(genome, H, H, "script", scan=False, seed=0)
+    native = compile_cell(genome, H, H, "native", scan=False, seed=0)
     scan_s = compile_cell(genome, H, H, "script", seed=0)
     scan_e = compile_cell(genome, H, H, "eager", seed=0)
     params = dict(scan_e.named_parameters())
@@ -79,6 +81,7 @@ def variants(H: int, T: int, B: int) -> dict[str, Callable[[], None]]:
 
     return {
         "loop (script)": layer(loop),
+        "loop (native)": layer(native),
         "scan (script)": layer(scan_s),
         "scan (eager)": layer(scan_e),
         "scan, doubling (autograd)": with_scan(doubling_scan),
