@@ -509,7 +509,6 @@ class NativeKernel(ScriptKernel):
         self.plan = plan
         self.layout = layout(plan)
         self.fused_backward = True
-        self.onednn = _gemm.onednn_available()
         self.library, ops = _native_build.load(plan)
         self.source = native_source(plan, self.library)  # what `show` prints
         self.unit = _NativeUnit(ops, plan)

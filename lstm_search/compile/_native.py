@@ -218,10 +218,6 @@ class _Gen:
         n_seg = 1 + max(seg.values(), default=0)
         self.segs = [_Seg(i, tuple(s for s in plan.steps if seg[s.out] == i))
                      for i in range(n_seg)]
-        self.readers: dict[str, list[Step]] = {}
-        for st in plan.steps:
-            for a in st.args:
-                self.readers.setdefault(a, []).append(st)
         # values read in a later segment than their own, or by a product: kept in a (B, n)
         # buffer per step (the saved stack's row when the backward saves it anyway)
         self.crossing = sorted(
