@@ -1,4 +1,4 @@
-"""The Optuna backend: N worker processes (spawn) on one study, ask/tell, rows to the table.
+"""The Optuna backend: N worker processes on one study, ask/tell, rows to the table.
 
 Each worker loads the experiment from its file, opens the study in the shared storage and loops:
 under a file lock in the run folder it counts the trials taken (recorded in the table, or running
@@ -10,7 +10,9 @@ tags every trial with it, so ``--resume`` settles only the trials of dead driver
 driver can join a live run. The driver watches its workers: a worker that dies mid-trial has
 that trial recorded ``failed`` (and told FAIL) and is replaced while budget remains; on Ctrl-C
 (workers ignore SIGINT) the driver stops its workers and abandons their unfinished trials,
-which ``--resume`` runs again. With one worker the loop runs in the driver's own process.
+which ``--resume`` runs again. With one worker the loop runs in the driver's own process;
+several are forked from a warm fork server that has imported torch and the framework once per
+process (``_pool``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import contextlib
 import dataclasses
 import fcntl
 import json
-import multiprocessing
 import os
 import sys
 import time
@@ -33,6 +34,13 @@ from lstm_search.genome import Genome
 from lstm_search.results import ResultsWriter, TableWriteError, TrialResult
 from lstm_search.search._interrupt import check as check_interrupt
 from lstm_search.search._lease import DRIVER_ATTR, Lease, live_drivers
+from lstm_search.search._pool import (
+    driver_alive,
+    enter_worker,
+    watch_driver,
+    worker_context,
+    worker_environment,
+)
 from lstm_search.search._storage import (
     ABANDONED,
     directions,
@@ -74,6 +82,8 @@ class WorkerSpec:
     # the driver's experiment as data (recorded_data): workers rebuild it from this, not from
     # the file (None: a space of the user's own class, loaded from the file)
     experiment_data: Mapping[str, Any] | None = None
+    # the driver's environment when it started the worker (see _pool.enter_worker)
+    env: Mapping[str, str] | None = None
 
 
 @contextlib.contextmanager
@@ -373,15 +383,18 @@ def _search_name(exp: Experiment, backend: str) -> str:
     return strategy_of(exp).search_name(exp, backend)
 
 
-def _die_with_parent(parent: int = 0) -> None:
+def _die_with_parent(driver: int = 0) -> None:
     """Linux: end this worker when the driver dies (a killed driver leaves no orphans).
 
-    The death signal is SIGTERM, not SIGKILL: its default action ends the worker as promptly,
-    but a row being written is finished first (``append_jsonl`` holds SIGTERM back while it
-    writes), so a driver's death never tears a row.
+    The death signal comes from the worker's parent: the driver (spawn), or the fork server,
+    which ends as soon as the driver's process ends (``_pool``). It is SIGTERM, not SIGKILL:
+    its default action ends the worker as promptly, but a row being written is finished first
+    (``append_jsonl`` holds SIGTERM back while it writes), so a driver's death never tears a
+    row.
 
-    The death signal only covers a driver that dies after it is set: a driver killed while
-    this worker was still starting (``parent``, its pid, is no longer our parent) ends it now.
+    The death signal only covers a parent that dies after it is set: a driver (pid ``driver``)
+    killed while this worker was still starting ends it now. A fork server outlives its driver
+    by about a second: a thread of the worker watches the driver too (``_pool.watch_driver``).
     """
     if sys.platform.startswith("linux"):
         import ctypes
@@ -389,8 +402,10 @@ def _die_with_parent(parent: int = 0) -> None:
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if parent and os.getppid() != parent:
+    if driver and not driver_alive(driver):  # gone, or a zombie not yet reaped
         os._exit(1)
+    if driver:
+        watch_driver(driver)
 
 
 TABLE_ERROR_EXIT = 4
@@ -400,11 +415,11 @@ INTERRUPTED_EXIT = 130
 def _worker_entry(spec: WorkerSpec) -> None:
     import signal
 
-    _die_with_parent(spec.driver_pid)
     # Ctrl-C reaches the whole process group: the driver alone decides (it stops its workers
     # and settles their trials), so a worker never dies half-way through its own bookkeeping
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _die_with_parent(spec.driver_pid)
+    enter_worker(spec.env)
     _thread_lock_for_tqdm()
     try:
         worker_loop(spec)
@@ -517,7 +532,8 @@ def run_optuna(exp: Experiment, spec: WorkerSpec, *, workers: int, resume: bool,
 
 def _drive(exp: Experiment, spec: WorkerSpec, *, workers: int,
            max_restarts: int | None) -> None:
-    ctx = multiprocessing.get_context("spawn")
+    ctx = worker_context()
+    env = worker_environment()
     procs: dict[int, Any] = {}
     started: set[int] = set()
     restarts = 0
@@ -525,7 +541,8 @@ def _drive(exp: Experiment, spec: WorkerSpec, *, workers: int,
 
     def start(i: int) -> None:
         p = ctx.Process(target=_worker_entry,
-                        args=(dataclasses.replace(spec, index=i, driver_pid=os.getpid()),),
+                        args=(dataclasses.replace(spec, index=i, driver_pid=os.getpid(),
+                                                  env=env),),
                         name=f"lstm-search-worker-{i}", daemon=False)
         p.start()
         procs[i] = p

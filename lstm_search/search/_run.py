@@ -21,6 +21,7 @@ from lstm_search.experiment import Experiment, ExperimentError, find_experiment,
 from lstm_search.provenance import provenance, provenance_warnings
 from lstm_search.results import RUN_FILE, ResultsWriter, now
 from lstm_search.search._interrupt import catch_interrupts
+from lstm_search.search._pool import warm_up
 from lstm_search.search._progress import ProgressMonitor, Summary, summarise
 from lstm_search.search._storage import default_storage_url
 from lstm_search.search._strategy import strategy_of
@@ -512,6 +513,8 @@ def run_experiment(
     if data_dir is not None:
         sets = {**_data_dir_sets(path, data_dir), **sets}
     exp = load_experiment(path, smoke=smoke, overrides=sets)  # raises on any bad input
+    if backend == "optuna" and exp.search.workers > 1:
+        warm_up()  # the workers' fork server imports while the checks below run
     exp_dir = out / exp.name
     changed: list[str] = []
     if resume:

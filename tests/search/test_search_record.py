@@ -383,22 +383,32 @@ def test_a_driver_killed_while_its_workers_start_leaves_no_worker_running(
     run_dir = tmp_path / "results" / "grid12" / "k"
     proc = drive(path, tmp_path / "results", "k", "--workers", "2", seconds=0.1,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
 
-    def worker_started() -> bool:
-        for pid in children.read_text().split():
+    def children(pid: int) -> list[str]:
+        try:
+            return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return []
+
+    def worker_started() -> float | None:
+        """How long to wait before the kill once a worker exists (None: none yet): a spawned
+        worker imports for seconds; one forked from the fork server is ready in a moment."""
+        for pid in children(proc.pid):
             try:
-                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return True
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-        return False
+            if b"spawn_main" in cmdline:
+                return 0.3
+            if b"forkserver" in cmdline and children(int(pid)):
+                return 0.0
+        return None
 
-    end = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < end and not worker_started():
-        time.sleep(0.005)
-    time.sleep(0.3)
-    os.kill(proc.pid, signal.SIGKILL)  # a worker is starting (spawn: imports, unpickling)
+    end, wait = time.monotonic() + 120, None
+    while proc.poll() is None and time.monotonic() < end and (wait := worker_started()) is None:
+        time.sleep(0.002)
+    time.sleep(wait or 0.0)
+    os.kill(proc.pid, signal.SIGKILL)  # a worker is starting (unpickling, opening the study)
     proc.wait()
     _group_gone(proc.pid)
     assert rows(run_dir) == [], "no worker ran a trial without its driver"
