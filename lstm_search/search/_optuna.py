@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 from typing import Any
 
@@ -552,7 +553,8 @@ def _drive(exp: Experiment, spec: WorkerSpec, *, workers: int,
         for i in range(workers):
             start(i)
         while procs:
-            time.sleep(0.5)
+            # wakes as soon as a worker ends (the search's last second is not a poll's wait)
+            wait_for([p.sentinel for p in procs.values()], timeout=0.5)
             check_interrupt()
             for i, p in list(procs.items()):
                 if p.is_alive():
