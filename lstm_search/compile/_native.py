@@ -155,10 +155,48 @@ inline double th(double x) { return std::tanh(x); }
 // torch.maximum / torch.minimum: NaN if either is
 template <typename T> inline T mx(T a, T b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
 template <typename T> inline T mn(T a, T b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
+// float32 log of a positive normal number: Cephes' logf (x = m 2^e with m in [sqrt(1/2),
+// sqrt(2)), a degree-9 polynomial in m - 1), branch-free: the exponent and mantissa come from
+// the bits, so loops calling it vectorise
+inline float lgp(float x) {
+  int32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  const int32_t e = ((bits >> 23) & 0xff) - 126;
+  const int32_t mbits = (bits & 0x007fffff) | 0x3f000000;
+  float m;
+  std::memcpy(&m, &mbits, sizeof m);
+  const bool low = m < 0.707106781186547524f;
+  const float fe = static_cast<float>(e) - (low ? 1.0f : 0.0f);
+  const float r = low ? m + m - 1.0f : m - 1.0f;
+  const float z = r * r;
+  float p = 7.0376836292e-2f;
+  p = p * r - 1.1514610310e-1f;
+  p = p * r + 1.1676998740e-1f;
+  p = p * r - 1.2420140846e-1f;
+  p = p * r + 1.4249322787e-1f;
+  p = p * r - 1.6668057665e-1f;
+  p = p * r + 2.0000714765e-1f;
+  p = p * r - 2.4999993993e-1f;
+  p = p * r + 3.3333331174e-1f;
+  float y = p * r * z;
+  y += -2.12194440e-4f * fe;
+  y += -0.5f * z;
+  return r + y + 0.693359375f * fe;
+}
+// log1p(y) for 0 <= y <= 1e30 (the callers pass e^x for x <= 20) or NaN (kept):
+// log(u) * y / (u - 1) with u = 1 + y, exact to float rounding also where 1 + y rounds
+// (Goldberg's correction)
+inline float l1p(float y) {
+  const float u = 1.0f + y;
+  const float d = u - 1.0f;
+  const float v = d == 0.0f ? y : lgp(u) * (y / d);
+  return y != y ? y : v;
+}
+inline double l1p(double y) { return std::log1p(y); }
 // F.softplus with beta 1, threshold 20; F.logsigmoid
-template <typename T> inline T sp(T x) { return x > T(20) ? x : std::log1p(std::exp(x)); }
+template <typename T> inline T sp(T x) { return x > T(20) ? x : l1p(ex(x)); }
 template <typename T> inline T lsg(T x) {
-  return (x < T(0) ? x : T(0)) - std::log1p(std::exp(-std::fabs(x)));
+  return (x < T(0) ? x : T(0)) - l1p(ex(-std::fabs(x)));
 }
 // torch.relu (NaN stays NaN), torch.sign
 template <typename T> inline T rl(T x) { return x < T(0) ? T(0) : x; }
@@ -525,7 +563,7 @@ class _Gen:
             add(a[0], f"{d} / {val(a[0])}")
         elif op == "softplus":
             v = val(a[0])
-            add(a[0], f"({v} > T(20) ? {d} : {d} * std::exp({v}) / (std::exp({v}) + T(1)))")
+            add(a[0], f"({v} > T(20) ? {d} : {d} * sig({v}))")
         elif op == "logsigmoid":
             add(a[0], f"{d} * sig(-{val(a[0])})")
         elif op in ("max", "min"):

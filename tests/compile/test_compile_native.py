@@ -43,6 +43,18 @@ def exp_cell():
     return b.build(name="exp_only")
 
 
+def log_cell(op: str):
+    """``h' = max(softplus(W x), h)`` or ``h' = min(logsigmoid(W x), h)``: from h = 0 in one
+    step, the float32 softplus / logsigmoid (their log1p) of the fused loop alone."""
+    b = Builder(["h"])
+    wx = b.linear("x", name="w", bias=False)
+    if op == "softplus":
+        b.set_state("h", b.maximum(b.softplus(wx), "h"))
+    else:
+        b.set_state("h", b.minimum(b.logsigmoid(wx), "h"))
+    return b.build(name=f"{op}_only")
+
+
 def covered_zoo() -> list[str]:
     return [n for n in zoo.names() if not zoo.get(n).kernel
             and native_refusal(build_plan(zoo.get(n), 5, 4)) is None]
@@ -60,6 +72,7 @@ def native_cache(tmp_path_factory):
     genomes = [zoo.get(n) for n in QUICK]
     plans = [build_plan(g, m, 4) for g in genomes for m in (5, 4)]
     plans.append(build_plan(exp_cell(), 4, 4))
+    plans += [build_plan(log_cell(op), 4, 4) for op in ("softplus", "logsigmoid")]
     _native_build.prebuild(plans)
     yield root
     if old is None:
@@ -125,6 +138,31 @@ def test_native_float32_exp_over_its_whole_range():
     assert ((got[tiny] - want[tiny]).abs() <= 1.7e-38).all()
     torch.testing.assert_close(got[~tiny], want[~tiny], rtol=1e-6, atol=0, equal_nan=True)
     assert torch.isinf(got[v == 100.0]).all()  # e^100 overflows to inf, as torch's does
+
+
+@pytest.mark.parametrize("op", ["softplus", "logsigmoid"])
+def test_native_float32_softplus_and_logsigmoid_over_their_whole_range(op):
+    # the vectorised log1p (a polynomial log with Goldberg's correction) against torch: where
+    # e^-|x| is tiny (log1p's correction), at softplus's threshold 20, for inf and NaN
+    layer = native_layer(log_cell(op), 4, 4, seed=0)
+    with torch.no_grad():
+        layer.weight_x.copy_(torch.eye(4))
+    v = torch.cat([torch.linspace(-100.0, 100.0, 8001), torch.tensor(
+        [0.0, -0.0, 1e-8, -1e-8, 1e-30, 19.99, 20.0, 20.01, -20.0, 87.0, -87.0, 88.5, -88.5,
+         200.0, -200.0, float("inf"), -float("inf"), float("nan")])])
+    v = torch.cat([v, v.new_zeros((-len(v)) % 4)]).reshape(1, -1, 4)  # one step, h = 0
+    with torch.no_grad():
+        got, _ = layer(v)
+        wx = torch.nn.functional.linear(v, layer.weight_x)
+        f = getattr(torch.nn.functional, op)
+        want = f(wx).clamp(min=0.0) if op == "softplus" else f(wx).clamp(max=0.0)
+    torch.testing.assert_close(got, want, rtol=2e-6, atol=1e-30, equal_nan=True)
+    grad_in = torch.linspace(-30.0, 30.0, 64).reshape(1, 16, 4).requires_grad_(True)
+    ref = compile_cell(log_cell(op), 4, 4, "eager")
+    ref.load_state_dict(layer.state_dict())
+    (g,) = torch.autograd.grad(layer(grad_in)[0].sum(), grad_in)
+    (g_ref,) = torch.autograd.grad(ref(grad_in)[0].sum(), grad_in)
+    torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-7)
 
 
 def test_native_stack_and_gradcheck():
