@@ -45,7 +45,7 @@ from lstm_search.declarations import (
     find_declaration,
     import_declaration,
 )
-from lstm_search.genome import FrozenMap
+from lstm_search.genome import OPERATORS, FrozenMap
 from lstm_search.results import json_ready
 
 SAMPLERS = ("tpe", "random", "grid", "nsga2", "evolution")
@@ -86,6 +86,8 @@ class SearchConfig:
     reeval_prob: float = 0.3
     gru_fraction: float = 0.9
     seed_evals: int = 1  # random settings each seed cell (GRU, LSTM) is tuned on first
+    # the mutation operators drawn from (lstm_search.genome.OPERATORS); empty: the paper's six
+    mutation_operators: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -120,6 +122,10 @@ class SearchConfig:
                             f"got {self.gpus_per_trial}")
         if self.max_retries < 0:
             problems.append(f"search.max_retries must be >= 0, got {self.max_retries}")
+        unknown = [o for o in self.mutation_operators if o not in OPERATORS]
+        if unknown:
+            problems.append(f"search.mutation_operators: unknown {', '.join(map(repr, unknown))}"
+                            f" (known: {', '.join(OPERATORS)})")
         if not 0.0 <= self.gru_fraction <= 1.0:
             problems.append(f"search.gru_fraction must be in [0, 1], got {self.gru_fraction}")
         if problems:

@@ -35,7 +35,13 @@ from lstm_search.genome._darts import (
 )
 from lstm_search.genome._frozen import FrozenMap
 from lstm_search.genome._genome import Builder, Genome, Node
-from lstm_search.genome._mutate import OPERATORS, Mutation, mutate
+from lstm_search.genome._mutate import (
+    JOZEFOWICZ_OPERATORS,
+    MODERN_OPERATORS,
+    OPERATORS,
+    Mutation,
+    mutate,
+)
 from lstm_search.genome._nasbench import (
     from_nasbench,
     from_nasbench_with_names,
@@ -94,7 +100,9 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "HEAD_OPS",
+    "JOZEFOWICZ_OPERATORS",
     "MAX_KERNEL",
+    "MODERN_OPERATORS",
     "OPERATORS",
     "OPS",
     "RESERVED_INPUT_PREFIXES",

@@ -15,6 +15,15 @@ replace_by_combination every use of a node reads (a ∘ b), ∘ ∈ {+, ×, −}
                        and b an ancestor of another node
 ====================== =========================================================================
 
+Three more, not in the paper, lead towards the modern cells (:data:`MODERN_OPERATORS`, chosen
+by name; :func:`mutate` draws from the paper's six unless told otherwise):
+
+====================== =========================================================================
+drop_state_projection  a recurrent term of a sum goes (gates reading x only: minGRU / minLSTM)
+stabilised_exp_gates   a gated memory gets xLSTM's exponential gates, normaliser and stabiliser
+headwise_projection    a recurrent projection becomes head-wise (block diagonal) or dense again
+====================== =========================================================================
+
 :func:`mutate` applies 1-3 of them (as the paper draws 1-3), prunes dead nodes and redraws until
 the result is valid and differs from the parent (by :func:`~lstm_search.genome.genome_id`).
 """
@@ -269,6 +278,189 @@ def replace_by_combination(genome: Genome, rng: random.Random) -> Result:
     return g, f"replace_by_combination: {node.name!r} -> {name!r} = {a!r} {sym} {b!r}"
 
 
+# -- three towards the modern cells (opt-in: not among Jozefowicz et al.'s six) -------------
+
+
+def _recurrent_term(genome: Genome, name: str) -> bool:
+    """A recurrent projection, or a gated one (the GRU's ``r ⊙ (U h + b)``)."""
+    node = genome.node_map.get(name)
+    return node is not None and (_recurrent_projection(genome, name) or (
+        node.op == "mul" and any(_recurrent_projection(genome, i) for i in node.inputs)))
+
+
+def _state_projection(genome: Genome, name: str) -> bool:
+    """Whether node ``name`` is a projection of a previous state (``W s``)."""
+    node = genome.node_map.get(name)
+    return node is not None and node.op == "linear" and node.inputs[0] in genome.states
+
+
+def _recurrent_projection(genome: Genome, name: str) -> bool:
+    """Whether node ``name`` projects a value that reads a previous state (``W s``, or the
+    GRU's ``U (r ⊙ h)``)."""
+    node = genome.node_map.get(name)
+    return (node is not None and node.op == "linear" and node.inputs[0] != X
+            and bool(({node.inputs[0]} | _ancestors(genome, name)) & set(genome.states)))
+
+
+def drop_state_projection(genome: Genome, rng: random.Random) -> Result:
+    """A sum ``a + W v`` whose projected value v reads a previous state (``W h``,
+    ``U (r ⊙ h)``, or the gated ``r ⊙ (U h + b)`` of torch's GRU) loses that term: the value (a
+    gate's pre-activation, a candidate) then reads the input side alone. Applied to every such
+    sum of the LSTM or GRU it gives minLSTM- and minGRU-like cells (Feng et al. 2024, section
+    3): gates and candidates that read x only, a state update affine in the state, the
+    compiler's scan path."""
+    cands = []
+    for n in genome.nodes:
+        if n.op != "add" or len(n.inputs) != 2:
+            continue
+        for k in (0, 1):
+            proj, other = n.inputs[k], n.inputs[1 - k]
+            if (_recurrent_term(genome, proj) and other != X
+                    and not (_sink_roles(genome, n.name) and other not in genome.node_map)):
+                cands.append((n, proj, other))
+    if not cands:
+        return None
+    node, proj, other = rng.choice(cands)
+    g = _redirect(genome, node.name, other)
+    g = prune(g.replace(nodes=tuple(n for n in g.nodes if n.name != node.name)))
+    # a state no node reads any more carries nothing across steps: it goes (the LSTM's h,
+    # once no gate reads it: minLSTM's only state is c)
+    read = {i for n in g.nodes for i in n.inputs}
+    gone = [s for s in g.states if s not in read]
+    if gone and len(gone) < len(g.states):
+        g = g.replace(states=tuple(s for s in g.states if s not in gone),
+                      new_states={s: v for s, v in g.new_states.items() if s not in gone})
+    return g, f"drop_state_projection: {node.name!r} = {other!r} without {proj!r}"
+
+
+def _namer(genome: Genome) -> Callable[[str], str]:
+    """A function giving fresh names (``stem``, then ``stem1`` ...), none given twice."""
+    taken = {X, *genome.states, *(n.name for n in genome.nodes)}
+
+    def fresh(stem: str) -> str:
+        name, k = stem, 0
+        while name in taken:
+            k += 1
+            name = f"{stem}{k}"
+        taken.add(name)
+        return name
+
+    return fresh
+
+
+def _gated_memories(genome: Genome) -> list[tuple[str, str, str, str, str]]:
+    """Every gated memory ``c' = f ⊙ c + i ⊙ z`` with f and i two distinct sigmoid gates, as
+    (state c, its new value c', the node f ⊙ c, the node i ⊙ z, f, i)."""
+    nmap = genome.node_map
+    found = []
+    for state, new in genome.new_states.items():
+        node = nmap.get(new)
+        if node is None or node.op != "add" or len(node.inputs) != 2:
+            continue
+        for k in (0, 1):
+            fc, iz = nmap.get(node.inputs[k]), nmap.get(node.inputs[1 - k])
+            if fc is None or iz is None or fc.op != "mul" or iz.op != "mul":
+                continue
+            if len(fc.inputs) != 2 or len(iz.inputs) != 2 or state not in fc.inputs:
+                continue
+            f = fc.inputs[1 - fc.inputs.index(state)]
+            for i in iz.inputs:
+                if (f != i and nmap.get(f) is not None and nmap[f].op == "sigmoid"
+                        and nmap.get(i) is not None and nmap[i].op == "sigmoid"):
+                    found.append((state, new, fc.name, iz.name, f, i))
+    return found
+
+
+def stabilised_exp_gates(genome: Genome, rng: random.Random) -> Result:
+    """A gated memory ``c' = σ(f̃) ⊙ c + σ(ĩ) ⊙ z`` gets xLSTM's exponential gating (Beck et al.
+    2024, eq. 8-17, the sLSTM's): a stabiliser state m and a normaliser state n, with
+
+        m' = max(log σ(f̃) + m, ĩ),   i = exp(ĩ − m'),   f = exp(log σ(f̃) + m − m')
+        c' = f ⊙ c + i ⊙ z,   n' = f ⊙ n + i
+
+    and every other reader of c' reads c' / n' (the sLSTM's ĥ = c / n), so that exp never
+    overflows however large ĩ grows. Applies to the LSTM and its variants with separate input
+    and forget gates (not to the CIFG or the GRU, whose gates are coupled)."""
+    if genome.values:
+        return None
+    found = _gated_memories(genome)
+    if not found:
+        return None
+    state, c_new, fc, iz, f, i = rng.choice(found)
+    nmap = genome.node_map
+    pf, pi = nmap[f].inputs[0], nmap[i].inputs[0]
+    fresh = _namer(genome)
+    n_state, m_state = fresh(f"{state}_n"), fresh(f"{state}_m")
+    g = genome.replace(states=(*genome.states, n_state, m_state))
+    names = {stem: fresh(stem) for stem in ("log_f", "log_f_m", "m_new", "i_log", "i_exp",
+                                            "f_log", "f_exp", "fn", "n_new", "c_norm")}
+    gates = [
+        Node(names["log_f"], "logsigmoid", (pf,)),
+        Node(names["log_f_m"], "add", (m_state, names["log_f"])),
+        Node(names["m_new"], "max", (pi, names["log_f_m"])),
+        Node(names["i_log"], "sub", (pi, names["m_new"])),
+        Node(names["i_exp"], "exp", (names["i_log"],)),
+        Node(names["f_log"], "sub", (names["log_f_m"], names["m_new"])),
+        Node(names["f_exp"], "exp", (names["f_log"],)),
+        Node(names["fn"], "mul", (names["f_exp"], n_state)),
+        Node(names["n_new"], "add", (names["fn"], names["i_exp"])),
+    ]
+    first = min(fc, iz, key=[n.name for n in g.nodes].index)
+    nodes = list(_insert_before(g, first, gates))
+    swap = {fc: (f, names["f_exp"]), iz: (i, names["i_exp"])}
+    nodes = [Node(n.name, n.op, tuple(swap[n.name][1] if n.name in swap and v == swap[n.name][0]
+                                      else v for v in n.inputs), n.params) for n in nodes]
+    # the memory's other readers see it normalised
+    norm = Node(names["c_norm"], "div", (c_new, names["n_new"]))
+    out: list[Node] = []
+    for n in nodes:
+        if n.name != c_new:
+            n = Node(n.name, n.op, tuple(names["c_norm"] if v == c_new else v
+                                         for v in n.inputs), n.params)
+        out.append(n)
+        if n.name == c_new:
+            out.append(norm)
+    new_states = {s: (names["c_norm"] if v == c_new and s != state else v)
+                  for s, v in g.new_states.items()}
+    new_states.update({n_state: names["n_new"], m_state: names["m_new"]})
+    output = names["c_norm"] if g.output == c_new else g.output
+    g = g.replace(nodes=tuple(out), new_states=new_states, output=output)
+    return g, (f"stabilised_exp_gates: {state!r} gets exponential gates {i!r}, {f!r} with "
+               f"normaliser {n_state!r} and stabiliser {m_state!r}")
+
+
+HEADS_CHOICES: tuple[int, ...] = (2, 4)
+
+
+def headwise_projection(genome: Genome, rng: random.Random) -> Result:
+    """A projection of a previous state ``W s`` becomes head-wise (``heads = k``, k in
+    :data:`HEADS_CHOICES`: W block diagonal, k blocks of (n/k, n/k), xLSTM's recurrent matrix),
+    or a head-wise one dense again. The hidden size must be divisible by k (the compiler says
+    so where it is not)."""
+    if genome.values:
+        return None
+    cands = [n for n in genome.nodes if _state_projection(genome, n.name)]
+    if not cands:
+        return None
+    node = rng.choice(cands)
+    params = dict(node.params)
+    old = int(params.get("heads", 1))
+    heads = 1 if old > 1 else rng.choice(HEADS_CHOICES)
+    if heads == 1:
+        params.pop("heads", None)
+    else:
+        params["heads"] = heads
+    new = Node(node.name, node.op, node.inputs, params)
+    nodes = tuple(new if n.name == node.name else n for n in genome.nodes)
+    return genome.replace(nodes=nodes), f"headwise_projection: {node.name!r} heads {old} -> {heads}"
+
+
+JOZEFOWICZ_OPERATORS: tuple[str, ...] = (
+    "swap_activation", "swap_elementwise", "insert_activation", "remove_node",
+    "replace_by_ancestor", "replace_by_combination")
+MODERN_OPERATORS: tuple[str, ...] = (
+    "drop_state_projection", "stabilised_exp_gates", "headwise_projection")
+
 OPERATORS: dict[str, Callable[[Genome, random.Random], Result]] = {
     "swap_activation": swap_activation,
     "swap_elementwise": swap_elementwise,
@@ -276,6 +468,9 @@ OPERATORS: dict[str, Callable[[Genome, random.Random], Result]] = {
     "remove_node": remove_node,
     "replace_by_ancestor": replace_by_ancestor,
     "replace_by_combination": replace_by_combination,
+    "drop_state_projection": drop_state_projection,
+    "stabilised_exp_gates": stabilised_exp_gates,
+    "headwise_projection": headwise_projection,
 }
 
 
@@ -292,13 +487,15 @@ def mutate(
     """A valid mutant of ``genome`` (Jozefowicz et al. 2015's mutation step).
 
     ``n_ops`` transformations (drawn uniformly from 1-3 when ``None``) are chosen uniformly from
-    ``operators`` (default: all six) and applied in turn; dead nodes are pruned. Attempts that
+    ``operators`` (default: the paper's six, :data:`JOZEFOWICZ_OPERATORS`; add
+    :data:`MODERN_OPERATORS` to reach exponential gates, input-only gates and head-wise
+    recurrences) and applied in turn; dead nodes are pruned. Attempts that
     give an invalid genome (e.g. x fed to an elementwise op), more than ``max_nodes`` nodes, or
     a cell with the parent's genome_id are discarded and redrawn from the same generator, so the
     result depends only on the parent and the seed.
     """
     rng = as_rng(rng)
-    names = tuple(OPERATORS) if operators is None else operators
+    names = JOZEFOWICZ_OPERATORS if operators is None else tuple(operators)
     for o in names:
         if o not in OPERATORS:
             raise ValueError(f"unknown mutation operator {o!r} (known: {', '.join(OPERATORS)})")

@@ -3,7 +3,8 @@
 The population is the ``search.population`` best distinct cells found so far (by fitness),
 seeded with the GRU (evaluated first: it is the reference) and the LSTM. Each step either
 re-evaluates a member with new random hyperparameters (probability ``search.reeval_prob``) or
-evaluates a mutant of a member (:func:`lstm_search.genome.mutate`, the paper's six operators).
+evaluates a mutant of a member (:func:`lstm_search.genome.mutate`: the paper's six operators, or
+``search.mutation_operators``).
 A candidate goes through the experiment's ``stages`` (memorisation first, then each task) and
 stops as soon as it falls below the stage's fraction of the GRU; its fitness is the minimum over
 the tasks it reached of (its result / the GRU's best result) (:func:`staged`).
@@ -211,7 +212,8 @@ class Evolution:
             if self.rng.random() < self.exp.search.reeval_prob:
                 genome, cell, kind = parent_genome, parent_cell, "reeval"
             else:
-                genome = mutate(parent_genome, self.rng).genome
+                genome = mutate(parent_genome, self.rng,
+                                operators=self.exp.search.mutation_operators or None).genome
                 cell, kind = cell_name(genome), "mutate"
         trial.set_user_attr("step", kind)
         trial.set_user_attr("parent_id", parent)

@@ -191,12 +191,21 @@ class MutationSpace(_HparamSpace):
 
     parents: tuple[str, ...] = ("lstm", "gru")
     max_mutations: int = 3
+    # lstm_search.genome.OPERATORS names; empty: the paper's six
+    operators: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "parents", tuple(self.parents))
         if self.max_mutations < 1:
             raise ValueError(f"space {self.name!r}: max_mutations must be >= 1")
+        object.__setattr__(self, "operators", tuple(self.operators))
+        from lstm_search.genome import OPERATORS
+
+        unknown = [o for o in self.operators if o not in OPERATORS]
+        if unknown:
+            raise ValueError(f"space {self.name!r}: unknown mutation operators "
+                             f"{', '.join(map(repr, unknown))} (known: {', '.join(OPERATORS)})")
 
     def sample(self, trial: Any) -> None:
         trial.suggest_categorical("parent", list(self.parents))
@@ -208,7 +217,8 @@ class MutationSpace(_HparamSpace):
         from lstm_search.genome import mutate
 
         rng = random.Random(int(params["mutation_seed"]))
-        g = mutate(_zoo(str(params["parent"])), rng, n_ops=int(params["n_mutations"])).genome
+        g = mutate(_zoo(str(params["parent"])), rng, n_ops=int(params["n_mutations"]),
+                   operators=self.operators or None).genome
         return Proposal(g, cell_name(g), self._hp(params))
 
 

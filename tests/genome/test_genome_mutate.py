@@ -9,7 +9,16 @@ from collections import Counter
 import pytest
 
 from lstm_search import zoo
-from lstm_search.genome import OPERATORS, Genome, Node, genome_id, mutate, random_genome, validate
+from lstm_search.genome import (
+    JOZEFOWICZ_OPERATORS,
+    OPERATORS,
+    Genome,
+    Node,
+    genome_id,
+    mutate,
+    random_genome,
+    validate,
+)
 from lstm_search.genome._mutate import (
     ACTIVATION_CHOICES,
     _ancestors,
@@ -179,7 +188,16 @@ def test_mutants_of_random_cells_are_valid_and_deterministic() -> None:
         counts[len(m.applied)] += 1
         ops.update(m.ops)
     assert set(counts) == {1, 2, 3}
-    assert set(ops) == set(OPERATORS)
+    assert set(ops) == set(JOZEFOWICZ_OPERATORS), "the default is the paper's six"
+    every: Counter[str] = Counter()
+    for seed in range(150):  # the nine, the modern three included
+        parent = random_genome(seed)
+        m = mutate(parent, seed, operators=tuple(OPERATORS))
+        assert validate(m.genome) == []
+        assert mutate(parent, seed, operators=tuple(OPERATORS)) == m
+        every.update(m.ops)
+    assert set(every) >= set(JOZEFOWICZ_OPERATORS) | {"drop_state_projection",
+                                                        "headwise_projection"}
 
 
 def test_n_ops_and_operator_subset() -> None:

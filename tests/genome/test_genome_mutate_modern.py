@@ -1,0 +1,126 @@
+"""The three opt-in mutation operators towards the modern cells (``MODERN_OPERATORS``): from the
+LSTM and the GRU, a search reaches input-only gates on the scan path (minGRU / minLSTM),
+xLSTM's stabilised exponential gating, and head-wise recurrent matrices."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from lstm_search import zoo
+from lstm_search.compile import build_plan
+from lstm_search.config import ConfigError
+from lstm_search.experiment import SearchConfig
+from lstm_search.genome import (
+    JOZEFOWICZ_OPERATORS,
+    MODERN_OPERATORS,
+    OPERATORS,
+    mutate,
+    prune,
+    validate,
+)
+from lstm_search.nn import compile_cell
+from lstm_search.spaces import MutationSpace
+
+
+def _apply_until_done(genome, op: str, seed: int = 0):
+    """``op`` applied (and dead nodes pruned) until it no longer applies."""
+    rng = random.Random(seed)
+    for _ in range(50):
+        res = OPERATORS[op](genome, rng)
+        if res is None:
+            return genome
+        genome = prune(res[0])
+        assert validate(genome) == []
+    raise AssertionError(f"{op} still applies after 50 steps")
+
+
+@pytest.mark.parametrize("parent", ["lstm", "gru"])
+def test_dropping_every_recurrent_projection_gives_a_scannable_min_cell(parent: str) -> None:
+    g = zoo.get(parent)
+    assert not build_plan(g, 6, 8).scannable
+    cell = _apply_until_done(g, "drop_state_projection")
+    # no projection reads a state any more: minLSTM / minGRU (Feng et al. 2024)
+    assert not [n for n in cell.nodes if n.op == "linear" and n.inputs[0] != "x"]
+    assert build_plan(cell, 6, 8).scannable, "the compiler takes the scan path"
+    layer = compile_cell(cell, 6, 8, "script", seed=0)
+    y, _ = layer(torch.randn(5, 3, 6))
+    assert y.shape == (5, 3, 8) and torch.isfinite(y).all()
+
+
+def _exp_lstm():
+    g = prune(OPERATORS["stabilised_exp_gates"](zoo.get("lstm"), random.Random(0))[0])
+    assert validate(g) == []
+    return g
+
+
+def test_stabilised_exp_gates_gives_an_slstm_like_cell() -> None:
+    g = _exp_lstm()
+    ops = [n.op for n in g.nodes]
+    assert {"exp", "logsigmoid", "max", "div"} <= set(ops) and ops.count("exp") == 2
+    assert len(g.states) == 4, "h, c, the normaliser and the stabiliser"
+    assert OPERATORS["stabilised_exp_gates"](zoo.get("gru"), random.Random(0)) is None
+    assert OPERATORS["stabilised_exp_gates"](zoo.get("cifg"), random.Random(0)) is None
+
+
+def test_the_stabiliser_changes_no_output() -> None:
+    """With c and n starting at 0 the stabiliser m only rescales c and n: any starting m gives
+    the same outputs (float64, 1e-10). A gate wired to the wrong side of the max would not."""
+    g = _exp_lstm()
+    layer = compile_cell(g, 5, 4, "eager", seed=1).double()
+    x = torch.randn(30, 3, 5, dtype=torch.float64) * 3
+    zero = [torch.zeros(3, 4, dtype=torch.float64) for _ in g.states]
+    shifted = list(zero)
+    shifted[g.states.index(g.states[-1])] = torch.full((3, 4), 7.5, dtype=torch.float64)
+    y0, _ = layer(x, zero)
+    y1, _ = layer(x, shifted)
+    torch.testing.assert_close(y0, y1, rtol=1e-10, atol=1e-12)
+
+
+def test_exponential_gates_stay_finite_in_float32_over_thousands_of_steps() -> None:
+    g = _exp_lstm()
+    layer = compile_cell(g, 5, 4, "script", seed=2)
+    x = torch.randn(3000, 2, 5) * 40  # pre-activations far beyond exp's float32 range
+    y, states = layer(x)
+    assert torch.isfinite(y).all() and all(torch.isfinite(s).all() for s in states)
+
+
+def test_headwise_projection_toggles_block_diagonal_recurrent_matrices() -> None:
+    g = zoo.get("lstm")
+    res = OPERATORS["headwise_projection"](g, random.Random(3))
+    assert res is not None
+    h, desc = res
+    heads = [int(n.params.get("heads", 1)) for n in h.nodes]
+    assert sorted(set(heads)) in ([1, 2], [1, 4]) and "heads 1 ->" in desc
+    layer = compile_cell(h, 6, 8, "script", seed=0)
+    k = max(heads)
+    assert sum(p.numel() for p in layer.parameters()) == sum(
+        p.numel() for p in compile_cell(g, 6, 8, "script").parameters()) - 8 * 8 * (k - 1) // k
+    back = OPERATORS["headwise_projection"](h, random.Random(0))
+    assert back is not None
+
+
+def test_mutate_keeps_the_papers_six_unless_asked() -> None:
+    assert tuple(OPERATORS)[:6] == JOZEFOWICZ_OPERATORS
+    seen = set()
+    for seed in range(40):
+        seen.update(mutate(zoo.get("lstm"), seed).ops)
+    assert seen <= set(JOZEFOWICZ_OPERATORS)
+    modern = set()
+    for seed in range(40):
+        modern.update(mutate(zoo.get("lstm"), seed, operators=MODERN_OPERATORS).ops)
+    assert modern == set(MODERN_OPERATORS)
+
+
+def test_the_operators_are_chosen_by_name_in_a_space_and_a_search() -> None:
+    space = MutationSpace(name="m", operators=("drop_state_projection",), max_mutations=2)
+    p = space.build({"parent": "gru", "n_mutations": 2, "mutation_seed": 5, "lr": 0.01})
+    assert validate(p.genome) == []
+    with pytest.raises(ValueError, match="unknown mutation operators 'nope'"):
+        MutationSpace(name="m", operators=("nope",))
+    assert SearchConfig(sampler="evolution",
+                        mutation_operators=MODERN_OPERATORS).mutation_operators
+    with pytest.raises(ConfigError, match=r"search\.mutation_operators: unknown 'nope'"):
+        SearchConfig(mutation_operators=("nope",))
