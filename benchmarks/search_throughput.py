@@ -75,6 +75,9 @@ def child(args: argparse.Namespace) -> None:
         if backend == "ray":
             import ray
 
+            # as the run's own instance does (lstm_search.search._ray_local): workers at
+            # niceness 0, not Ray's 15
+            os.environ.setdefault("RAY_worker_niceness", "0")
             ray.init(address="local", num_cpus=w, include_dashboard=False, log_to_driver=False,
                      object_store_memory=200 * 1024 * 1024)
             ray_mod = ray

@@ -548,3 +548,19 @@ def test_missing_points_are_the_plan_minus_the_table_as_a_multiset(tmp_path: Pat
     # a budget beyond the grid repeats the plan: every point once more
     more = dataclasses.replace(exp, search=dataclasses.replace(exp.search, trials=10))
     assert missing_points(more, [row(p, i) for i, p in enumerate(plan)]) == plan[:2]
+
+
+def test_the_runs_own_instance_runs_its_workers_at_the_default_priority(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray's workers start at niceness 15 unless told: beside any other work at the default
+    priority a run's trials would wait (the run's own instance sets 0; a user's choice stays)."""
+    from lstm_search.search._ray_local import NICENESS_ENV, local_ray
+
+    monkeypatch.delenv(NICENESS_ENV, raising=False)
+    with local_ray(address=None, num_cpus=1, num_gpus=0) as ray:
+        @ray.remote(num_cpus=1)
+        def niceness() -> int:
+            return os.nice(0)
+
+        assert ray.get(niceness.remote()) == 0
+    assert NICENESS_ENV not in os.environ, "the process's environment is left as it was"
