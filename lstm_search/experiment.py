@@ -90,6 +90,7 @@ class SearchConfig:
     mutation_operators: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "mutation_operators", tuple(self.mutation_operators))
         problems = []
         if self.trials < 1:
             problems.append(f"search.trials must be >= 1, got {self.trials}")
