@@ -180,3 +180,29 @@ def test_two_workers_seed_each_cell_once_and_wait_for_the_gru(tmp_path: Path) ->
     assert len({r["worker"] for r in table.values()}) == 2
     # every mutant was judged by the GRU's result: the free worker waited for it
     assert all(table[t]["objective"] == 0.5 for t in table if steps[t] == "mutate")
+
+
+def test_the_search_mutates_with_the_operators_it_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``search.mutation_operators`` reaches every mutation of the search, and the mutants are
+    made by those operators alone."""
+    from lstm_search.search import evolution
+
+    names = ("drop_state_projection", "stabilised_exp_gates")
+    seen: list[tuple[Any, tuple[str, ...]]] = []
+
+    def spy(genome: Any, rng: Any, *args: Any, **kw: Any) -> Any:
+        m = evolution.mutate.__wrapped__(genome, rng, *args, **kw)
+        seen.append((kw.get("operators"), m.ops))
+        return m
+
+    spy.__wrapped__ = evolution.mutate  # type: ignore[attr-defined]
+    monkeypatch.setattr(evolution, "mutate", spy)
+    CALLS.clear()
+    extra = f", mutation_operators={names!r}"
+    out = run_experiment(str(_experiment(tmp_path, trials=8, extra=extra)),
+                         out=tmp_path / "results", run="modern", evaluate=graded,
+                         stream=io.StringIO())
+    assert len(rows(out.run_dir)) == 8 and len(seen) == 6
+    assert all(ops == names for ops, _ in seen)
+    assert {op for _, applied in seen for op in applied} <= set(names)
