@@ -348,7 +348,7 @@ def _namer(genome: Genome) -> Callable[[str], str]:
     return fresh
 
 
-def _gated_memories(genome: Genome) -> list[tuple[str, str, str, str, str]]:
+def _gated_memories(genome: Genome) -> list[tuple[str, str, str, str, str, str]]:
     """Every gated memory ``c' = f ⊙ c + i ⊙ z`` with f and i two distinct sigmoid gates, as
     (state c, its new value c', the node f ⊙ c, the node i ⊙ z, f, i)."""
     nmap = genome.node_map
@@ -405,21 +405,16 @@ def stabilised_exp_gates(genome: Genome, rng: random.Random) -> Result:
         Node(names["fn"], "mul", (names["f_exp"], n_state)),
         Node(names["n_new"], "add", (names["fn"], names["i_exp"])),
     ]
+    # one pass: f ⊙ c and i ⊙ z read the exponential gates, every other reader of c' reads
+    # c' / n' (inserted right after c')
+    swaps = {fc: {f: names["f_exp"]}, iz: {i: names["i_exp"]}}
     first = min(fc, iz, key=[n.name for n in g.nodes].index)
-    nodes = list(_insert_before(g, first, gates))
-    swap = {fc: (f, names["f_exp"]), iz: (i, names["i_exp"])}
-    nodes = [Node(n.name, n.op, tuple(swap[n.name][1] if n.name in swap and v == swap[n.name][0]
-                                      else v for v in n.inputs), n.params) for n in nodes]
-    # the memory's other readers see it normalised
-    norm = Node(names["c_norm"], "div", (c_new, names["n_new"]))
     out: list[Node] = []
-    for n in nodes:
-        if n.name != c_new:
-            n = Node(n.name, n.op, tuple(names["c_norm"] if v == c_new else v
-                                         for v in n.inputs), n.params)
-        out.append(n)
+    for n in _insert_before(g, first, gates):
+        rename = {} if n.name == c_new else {c_new: names["c_norm"], **swaps.get(n.name, {})}
+        out.append(Node(n.name, n.op, tuple(rename.get(v, v) for v in n.inputs), n.params))
         if n.name == c_new:
-            out.append(norm)
+            out.append(Node(names["c_norm"], "div", (c_new, names["n_new"])))
     new_states = {s: (names["c_norm"] if v == c_new and s != state else v)
                   for s, v in g.new_states.items()}
     new_states.update({n_state: names["n_new"], m_state: names["m_new"]})

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,8 +89,6 @@ def enter_worker(env: Mapping[str, str] | None) -> None:
         os.environ.clear()
         os.environ.update(env)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import sys
-
     torch = sys.modules.get("torch")  # preloaded by the fork server: read the count again
     if torch is not None:
         with contextlib.suppress(ValueError, RuntimeError):
