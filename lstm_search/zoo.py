@@ -353,6 +353,48 @@ def lstm_attention(window: int = ATTENTION_WINDOW, name: str = "lstm_attention")
     return b.build(output_state="h", name=name)
 
 
+def lstm_attentive_readout(window: int = ATTENTION_WINDOW,
+                           name: str = "lstm_attentive_readout") -> Genome:
+    """An LSTM whose output attends over its own last K outputs: the attentive language model
+    of Daniluk, Rocktäschel, Welbl & Riedel 2017 ("Frustratingly Short Attention Spans in
+    Neural Language Modeling", ICLR, section 2.1, eq. 1-3; genome format version 2's
+    ``attention`` op at the read-out instead of in the gates)::
+
+        c_t, h_t = LSTM(x_t, h_{t-1}, c_{t-1})                (the plain LSTM, gates on h_{t-1})
+        M_t  = tanh(W_Y Y_t + (W_h h_t) 1ᵀ),  Y_t = [h_{t−K} … h_{t−1}]      (eq. 1)
+        α_t  = softmax(wᵀ M_t)                                               (eq. 2)
+        r_t  = Y_t α_tᵀ                                                      (eq. 3)
+        h*_t = tanh(W_r r_t + W_x h_t)                        (the layer's output)
+
+    K = ``window`` (default 8; the paper finds the best spans short, 5-10 words; 0: every
+    earlier step). The recurrence is untouched: h_t and c_t are the LSTM's, and h*_t goes to the
+    next layer or the softmax only. The memory starts empty with every call (a language model's
+    truncated backpropagation chunk), so r_0 = 0 and the first step's output is tanh(W_x h_0').
+    No bias in the attention or the read-out, as in the paper's equations.
+    Parameters: ``4nm + 8n² + 5n`` (the LSTM 4(nm + n² + n), W_h n², attention W_Y and w
+    n² + n, read-out W_r and W_x 2n²).
+    """
+    b = Builder(states=("h", "c"))
+
+    def pre(g: str) -> str:
+        return b.add(b.linear("x", name=f"x_{g}"), b.linear("h", name=f"h_{g}", bias=False),
+                     name=f"{g}_pre")
+
+    i = b.sigmoid(pre("i"), name="i")
+    f = b.sigmoid(pre("f"), name="f")
+    g = b.tanh(pre("g"), name="g")
+    o = b.sigmoid(pre("o"), name="o")
+    c_new = b.add(b.mul(f, "c", name="fc"), b.mul(i, g, name="ig"), name="c_new")
+    h_new = b.mul(o, b.tanh(c_new, name="tanh_c"), name="h_new")
+    b.set_state("c", c_new)
+    b.set_state("h", h_new)
+    q = b.linear(h_new, name="query", bias=False)
+    r = b.attention(q, "h", window=window, name="r")
+    out = b.tanh(b.add(b.linear(r, name="w_r", bias=False),
+                       b.linear(h_new, name="w_x", bias=False), name="out_pre"), name="h_star")
+    return b.build(output=out, name=name)
+
+
 CONVLSTM_KERNEL = 3  # the zoo's convlstm: 3×3 convolutions
 
 
@@ -616,6 +658,7 @@ _FACTORIES: dict[str, Callable[[], Genome]] = {
     "grid_lstm": _grid_lstm,
     "clockwork": clockwork,
     "lstm_attention": lstm_attention,
+    "lstm_attentive_readout": lstm_attentive_readout,
     # -- modern recurrences --
     "mingru": _mingru,
     "minlstm": _minlstm,
@@ -670,6 +713,7 @@ __all__ = [
     "convlstm",
     "get",
     "lstm_attention",
+    "lstm_attentive_readout",
     "mlstm",
     "names",
     "slstm",

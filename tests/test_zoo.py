@@ -62,6 +62,9 @@ FORMULAS = {
     # LSTMN-style: query W_qx x + W_qh h [nm + n²], attention W_k, v [n² + n], four gates
     # reading x and the context [4(nm + n² + n)]
     "lstm_attention": lambda m, n: 5 * n * m + 6 * n * n + 5 * n,
+    # Daniluk et al. 2017: an LSTM [4(nm + n² + n)], query W_h [n²], attention W_Y, w [n² + n],
+    # read-out W_r, W_x [2n²], no biases beyond the LSTM's
+    "lstm_attentive_readout": lambda m, n: 4 * n * m + 8 * n * n + 5 * n,
     # -- modern recurrences (tests/test_zoo_modern.py has their parity tests) --
     # minGRU: z, h̃ from x [2(nm + n)]; minLSTM: f, i, h̃ from x [3(nm + n)]
     "mingru": lambda m, n: 2 * (n * m + n),

@@ -25,7 +25,8 @@ def rules(problems: list) -> list[tuple[str, str]]:
 
 
 def test_zoo_cells_of_format_2_validate_and_round_trip() -> None:
-    for name in ("depth_gated", "grid_lstm", "clockwork", "lstm_attention"):
+    for name in ("depth_gated", "grid_lstm", "clockwork", "lstm_attention",
+                 "lstm_attentive_readout"):
         g = zoo.get(name)
         assert validate(g) == []
         data = json.loads(g.to_json())

@@ -37,7 +37,7 @@ def test_json_round_trip(name: str, tmp_path) -> None:
     data = json.loads(text)
     # written with the oldest version that holds the cell (format-1 cells stay version 1)
     version = 2 if name in ("depth_gated", "grid_lstm", "clockwork", "lstm_attention",
-                            "mlstm") else 1
+                            "lstm_attentive_readout", "mlstm") else 1
     assert data["format"] == FORMAT and data["version"] == version <= FORMAT_VERSION
     assert data["name"] == name
     assert Genome.from_json(text) == g

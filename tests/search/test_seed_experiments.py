@@ -1,5 +1,5 @@
-"""The seed-system experiments (seed_clockwork, seed_attention, seed_grid, seed_convlstm,
-seed_depth_gated):
+"""The seed-system experiments (seed_clockwork, seed_attention, seed_attention_ptb, seed_grid,
+seed_convlstm, seed_depth_gated):
 each compares its cell with the baselines at one equal parameter budget over a grid shared by
 every cell, on a task whose direction is the study's; their smoke runs finish."""
 
@@ -23,6 +23,7 @@ from lstm_search.tasks import make_task
 SEEDS = {
     "seed_clockwork": ("clockwork", ("rnn_tanh", "lstm", "gru")),
     "seed_attention": ("lstm_attention", ("lstm", "gru")),
+    "seed_attention_ptb": ("lstm_attentive_readout", ("lstm_attention", "lstm", "gru")),
     "seed_grid": ("grid_lstm", ("lstm", "gru")),
     "seed_convlstm": ("convlstm", ("lstm",)),
     "seed_depth_gated": ("depth_gated", ("lstm", "gru")),
