@@ -9,5 +9,5 @@ from lstm_search.spaces import CellChoiceSpace, Choice
 SPACE = CellChoiceSpace(
     name="seed_attention_ptb",
     cells=("lstm_attentive_readout", "lstm_attention", "lstm", "gru"),
-    hparams={"lr": Choice((3e-3, 1e-2)), "seed": Choice((1, 2))},
+    hparams={"lr": Choice((1e-3, 3e-3)), "seed": Choice((1, 2))},
 )
