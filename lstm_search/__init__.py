@@ -28,9 +28,10 @@ this package's ``__init__`` (the lazy names above) and ``cli`` may import anythi
     catalogue     -> (nothing)
     spaces        -> declarations, genome, zoo
     experiment    -> config, declarations, genome, results, spaces
+    suite         -> config, declarations
     search        -> config, data, evaluate, experiment, genome, provenance, results, spaces,
-                     tasks, train, zoo
-    analysis      -> genome, results, zoo
+                     suite, tasks, train, zoo
+    analysis      -> genome, results, suite, zoo
     bench         -> compile, nn, zoo
     __main__      -> cli
 

@@ -14,6 +14,7 @@ Only the standard library is imported here: :mod:`lstm_search.experiment` and
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib.resources
 import importlib.util
@@ -80,6 +81,25 @@ def find_declaration(name_or_path: str | Path, folder: str, kind: str) -> Path:
     return candidate
 
 
+def binds(path: Path, attr: str) -> bool:
+    """Whether the Python file ``path`` assigns ``attr`` at its top level, read with
+    :mod:`ast` (parsed, never run): tells a suite file (``SUITE``) from an experiment file
+    (``EXPERIMENT``) without importing either. False for a file that cannot be read or
+    parsed (importing it reports why)."""
+    try:
+        if path.stat().st_size > 1_000_000:  # a declaration is a short file
+            return False
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, ast.AnnAssign) else [])
+        if any(isinstance(t, ast.Name) and t.id == attr for t in targets):
+            return True
+    return False
+
+
 def import_declaration(path: Path, attr: str, kind: str) -> Any:
     """Import the Python file ``path`` as a module and return its ``attr``.
 
@@ -115,6 +135,7 @@ __all__ = [
     "EXPERIMENTS",
     "SEARCH_SPACES",
     "DeclarationError",
+    "binds",
     "catalogue_dir",
     "catalogue_names",
     "find_declaration",

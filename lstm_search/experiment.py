@@ -40,8 +40,8 @@ from lstm_search.config import ConfigError, ModelConfig, TaskConfig, TrainConfig
 from lstm_search.declarations import (
     EXPERIMENTS,
     DeclarationError,
+    binds,
     catalogue_dir,
-    catalogue_names,
     find_declaration,
     import_declaration,
 )
@@ -295,10 +295,11 @@ def experiments_dir() -> Path:
 
 
 def experiment_names(folder: str | Path | None = None) -> list[str]:
-    """Names of the experiment files in ``folder`` (default: the shipped catalogue's)."""
-    if folder is None:
-        return catalogue_names(EXPERIMENTS)
-    return sorted(p.stem for p in Path(folder).glob("*.py") if not p.name.startswith("_"))
+    """Names of the experiment files in ``folder`` (default: the shipped catalogue's); the
+    suite files there (binding ``SUITE``: :mod:`lstm_search.suite`) are not experiments."""
+    where = catalogue_dir(EXPERIMENTS) if folder is None else Path(folder)
+    return sorted(p.stem for p in where.glob("*.py")
+                  if not p.name.startswith("_") and not binds(p, "SUITE"))
 
 
 def find_experiment(name_or_path: str | Path) -> Path:
@@ -315,6 +316,10 @@ def load_experiment(name_or_path: str | Path, *, smoke: bool = False,
     :class:`lstm_search.config.ConfigError` for an unknown or mistyped override key.
     """
     path = find_experiment(name_or_path)
+    if binds(path, "SUITE") and not binds(path, "EXPERIMENT"):
+        raise ExperimentError(f"{path} is a suite (it binds SUITE): run it with `lstm-search "
+                              "run`, which runs each of its experiments, or load it with "
+                              "lstm_search.suite.load_suite")
     exp = import_declaration(path, "EXPERIMENT", "experiment")
     if not isinstance(exp, Experiment):
         raise ExperimentError(f"{path}: EXPERIMENT must be a lstm_search.experiment.Experiment, "

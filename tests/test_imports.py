@@ -22,9 +22,10 @@ relative imports, and ``importlib.import_module("lstm_search...")`` with a const
     catalogue     -> (nothing)
     spaces        -> declarations, genome, zoo
     experiment    -> config, declarations, genome, results, spaces
+    suite         -> config, declarations
     search        -> config, data, evaluate, experiment, genome, provenance, results, spaces,
-                     tasks, train, zoo
-    analysis      -> genome, results, zoo
+                     suite, tasks, train, zoo
+    analysis      -> genome, results, suite, zoo
     bench         -> compile, nn, zoo
     __main__      -> cli
     cli           -> anything

@@ -62,8 +62,12 @@ def test_readme_command_parses(argv: list[str], redirect: str | None) -> None:
     _, args = parse(argv)  # argparse exits 2 on anything it does not accept
     if argv[0] == "run":
         from lstm_search.experiment import load_experiment
+        from lstm_search.suite import is_suite, load_suite
 
-        load_experiment(args.experiment)  # the experiment named is one that exists
+        if is_suite(args.experiment):
+            load_suite(args.experiment)  # the suite named is one that exists
+        else:
+            load_experiment(args.experiment)  # the experiment named is one that exists
 
 
 def test_bare_commands_come_after_the_activation_line() -> None:

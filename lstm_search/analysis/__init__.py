@@ -11,7 +11,8 @@ Modules: :mod:`.summary` (per-cell table), :mod:`.design` (paired or independent
 :mod:`.stats` (tests that fit the design, equivalence, effect sizes, Holm),
 :mod:`.importance` (fANOVA / PED-ANOVA, marginal effects), :mod:`.pareto` (fronts,
 leaderboard), :mod:`.plots` and :mod:`.curves` (figures), :mod:`.diagrams` (cell drawings),
-:mod:`.report` (Markdown / HTML / CSV report).
+:mod:`.report` (Markdown / HTML / CSV report), :mod:`.suite_report` (a suite's parts side by
+side).
 """
 
 from lstm_search.analysis._output import default_report_dir, prepare_report_dir
@@ -64,12 +65,14 @@ from lstm_search.analysis.stats import (
     minimum_detectable_effect,
     tost,
 )
+from lstm_search.analysis.suite_report import SuiteReportFiles, write_suite_report
 from lstm_search.analysis.summary import summarize
 
 __all__ = [
     "AnalysisError",
     "Design",
     "ReportFiles",
+    "SuiteReportFiles",
     "best_trials",
     "bootstrap_median_diff",
     "build_report",
@@ -114,4 +117,5 @@ __all__ = [
     "variant_boxplot",
     "with_task_labels",
     "write_report",
+    "write_suite_report",
 ]

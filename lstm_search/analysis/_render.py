@@ -17,7 +17,8 @@ import pandas as pd
 @dataclass
 class Block:
     """One piece of a report. ``kind``: "h1", "h2", "h3", "p", "note", "table", "figure",
-    "gallery" (small figures side by side: ``items`` of (name, caption, png))."""
+    "gallery" (small figures side by side: ``items`` of (name, caption, png)), "links" (a list
+    of relative links: ``links`` of (label, href))."""
 
     kind: str
     text: str = ""
@@ -26,6 +27,7 @@ class Block:
     name: str = ""  # figure file stem
     classes: dict[str, str] = field(default_factory=dict)  # table cell text -> CSS class
     items: list[tuple[str, str, bytes]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
 
 
 def fmt(value: Any, column: str = "") -> str:
@@ -89,6 +91,8 @@ def to_markdown(blocks: list[Block]) -> str:
         elif b.kind == "gallery":  # each image links to its full-size file
             out.append(" ".join(f"[![{md_escape(cap)}](figures/{name}.png)](figures/{name}.png)"
                                 for name, cap, _ in b.items))
+        elif b.kind == "links":
+            out.append("\n".join(f"- [{md_escape(label)}](<{href}>)" for label, href in b.links))
     return "\n\n".join(out) + "\n"
 
 
@@ -160,6 +164,10 @@ def to_html(blocks: list[Block], title: str) -> str:
                          f"<figcaption>{_inline(b.text)}</figcaption></figure>")
         elif b.kind == "gallery":
             parts.append(_html_gallery(b.items))
+        elif b.kind == "links":
+            parts.append("<ul>" + "".join(
+                f"<li><a href=\"{html.escape(href)}\">{html.escape(label)}</a></li>"
+                for label, href in b.links) + "</ul>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"lstm-search report: error: results path does not exist: {p} "
                   "(`lstm-search runs` lists the runs under ./results)", file=sys.stderr)
         return 2
+    if len(args.paths) == 1 and (Path(args.paths[0]) / "suite.json").is_file():
+        return _suite_report(args)
     baselines = [b.strip() for b in (args.baseline or "lstm,gru").split(",") if b.strip()]
     if not baselines:
         print("lstm-search report: --baseline needs at least one cell name", file=sys.stderr)
@@ -108,6 +110,39 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {files.markdown}")
     for path in files.tables.values():
         print(f"wrote {path}")
+    for note in files.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _suite_report(args: argparse.Namespace) -> int:
+    """``lstm-search report SUITE_RUN``: each part's report with its own baselines, and the
+    suite's summary."""
+    from lstm_search.analysis import AnalysisError, write_suite_report
+
+    if args.baseline is not None or args.metric is not None:
+        print("lstm-search report: error: a suite run compares each part with the baselines "
+              "its suite names, on the part's own metric: --baseline and --metric do not "
+              "apply (report one part's folder to choose them)", file=sys.stderr)
+        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            files = write_suite_report(
+                args.paths[0], args.out, force=args.force, top_fraction=args.top_fraction,
+                min_top=args.min_top, alpha=args.alpha, seed=args.seed,
+                importance_method=args.importance, gap_column=args.gap_column,
+                margin=args.margin)
+        except (AnalysisError, OSError) as e:
+            print(f"lstm-search report: {e}", file=sys.stderr)
+            return 2
+    for w in caught:
+        print(f"lstm-search report: warning: {w.message}", file=sys.stderr)
+    for name, part in files.parts.items():
+        print(f"wrote {part.html}   ({name})")
+    print(f"wrote {files.html}")
+    print(f"wrote {files.markdown}")
+    print(f"wrote {files.table}")
     for note in files.notes:
         print(f"note: {note}")
     return 0

@@ -10,7 +10,8 @@ from pathlib import Path
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("experiment", help="a name in experiments/ (e.g. quickstart) or a path "
-                        "to an experiment file")
+                        "to an experiment file; a suite (e.g. seed_systems) runs each of its "
+                        "experiments")
     parser.add_argument("--smoke", action="store_true",
                         help="the experiment's smoke mode: little data, few epochs and trials")
     parser.add_argument("--paper", action="store_true",
@@ -57,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             print(problem, file=sys.stderr)
             return 2
+    from lstm_search.suite import is_suite
+
+    if is_suite(args.experiment):
+        return _run_suite(args)
     try:
         overrides = parse_assignments(args.sets)
         from lstm_search.search import run_experiment
@@ -84,6 +89,53 @@ def run(args: argparse.Namespace) -> int:
     if outcome.all_failed:
         print(f"lstm-search run: error: every trial failed ({outcome.summary.done} of "
               f"{outcome.summary.done}); the first: {outcome.first_error() or 'no error text'}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_suite(args: argparse.Namespace) -> int:
+    """``lstm-search run SUITE``: every part in turn, then each part's cells and the report
+    command of the suite."""
+    import shlex
+
+    from lstm_search.config import ConfigError, parse_assignments
+    from lstm_search.experiment import ExperimentError
+
+    if args.trials is not None:
+        print("lstm-search run: error: --trials does not apply to a suite (each part runs its "
+              "own grid); set a part's trials in its experiment file", file=sys.stderr)
+        return 2
+    try:
+        from lstm_search.search import run_suite
+
+        outcome = run_suite(
+            args.experiment, smoke=args.smoke, paper=args.paper,
+            overrides=parse_assignments(args.sets), backend=args.backend,
+            workers=args.workers, seed=args.seed, out=args.out, run=args.run,
+            resume=args.resume, force=args.force, retry_failed=args.retry_failed,
+            storage=args.storage, address=args.address, num_cpus=args.num_cpus,
+            data_dir=args.data_dir)
+    except (ExperimentError, ConfigError) as e:
+        print(f"lstm-search run: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # run_suite printed the command that resumes the suite
+        return 130
+    from lstm_search.analysis.runs import cell_lines, format_cells, run_info
+
+    failed = []
+    for part in outcome.parts:
+        print(f"{part.experiment.name}:")
+        lines = cell_lines(part.run_dir)
+        if lines:
+            print(format_cells(lines, run_info(part.run_dir).objective_name))
+        if part.all_failed:
+            failed.append(part.experiment.name)
+    print(f"next: lstm-search report {shlex.quote(str(outcome.suite_dir))}   (writes "
+          f"{outcome.suite_dir / 'report' / 'report.html'} and each part's report)")
+    print(outcome.suite_dir)
+    if failed:
+        print(f"lstm-search run: error: every trial failed in {', '.join(failed)}",
               file=sys.stderr)
         return 1
     return 0

@@ -15,6 +15,7 @@ a plug-in (:mod:`lstm_search.search._strategy`) that registers itself for
 from lstm_search.search._dedup import find_reusable, result_key
 from lstm_search.search._progress import ProgressMonitor, Summary, progress_line, summarise
 from lstm_search.search._run import BACKENDS, RunOutcome, run_experiment
+from lstm_search.search._suite import SuiteOutcome, run_suite, suite_resume_command
 from lstm_search.search._trial import run_trial
 from lstm_search.search.evolution import EvolutionStrategy  # registers "evolution"
 
@@ -23,11 +24,14 @@ __all__ = [
     "EvolutionStrategy",
     "ProgressMonitor",
     "RunOutcome",
+    "SuiteOutcome",
     "Summary",
     "find_reusable",
     "progress_line",
     "result_key",
     "run_experiment",
+    "run_suite",
     "run_trial",
+    "suite_resume_command",
     "summarise",
 ]

@@ -104,12 +104,13 @@ def test_a_task_of_the_other_direction_is_refused_before_anything_is_written(
 
 
 def test_every_shipped_experiment_declares_its_task_direction() -> None:
-    from lstm_search.experiment import load_experiment
+    from lstm_search.experiment import experiment_names, load_experiment
     from lstm_search.search._run import check_tasks
 
-    names = sorted(p.stem for p in (Path(__file__).parents[2] / "experiments").glob("*.py")
-                   if p.stem != "__init__")
+    folder = Path(__file__).parents[2] / "experiments"
+    names = experiment_names(folder)  # every file but __init__ and the suites
     assert len(names) >= 9
+    assert set(names) | {"__init__", "seed_systems"} == {p.stem for p in folder.glob("*.py")}
     for name in names:
         check_tasks(load_experiment(name))
 
