@@ -39,6 +39,7 @@ from lstm_search.genome._mutate import (
     JOZEFOWICZ_OPERATORS,
     MODERN_OPERATORS,
     OPERATORS,
+    SEED_OPERATORS,
     Mutation,
     mutate,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "OPS",
     "RESERVED_INPUT_PREFIXES",
     "RESERVED_OPS",
+    "SEED_OPERATORS",
     "SHAPES",
     "VALUE_KINDS",
     "Builder",

@@ -24,6 +24,18 @@ stabilised_exp_gates   a gated memory gets xLSTM's exponential gates, normaliser
 headwise_projection    a recurrent projection becomes head-wise (block diagonal) or dense again
 ====================== =========================================================================
 
+Three lead towards the seed systems of genome format 2 (:data:`SEED_OPERATORS`, opt-in too):
+
+====================== =========================================================================
+attend_state           a state's projections read an attention context over its last K values
+                       (LSTMN-style, Cheng et al. 2016)
+attention_window       an attention node's window K changes
+clock_state            a state's update is clocked in modules (Clockwork RNN, Koutník et al.)
+====================== =========================================================================
+
+``below:`` (a layer reading the layer below: Depth-Gated and Grid LSTM) has no operator yet:
+it changes a cell only in a stack of several layers (a first layer's ``below:`` reads zeros).
+
 :func:`mutate` applies 1-3 of them (as the paper draws 1-3), prunes dead nodes and redraws until
 the result is valid and differs from the parent (by :func:`~lstm_search.genome.genome_id`).
 """
@@ -450,11 +462,98 @@ def headwise_projection(genome: Genome, rng: random.Random) -> Result:
     return genome.replace(nodes=nodes), f"headwise_projection: {node.name!r} heads {old} -> {heads}"
 
 
+# -- three towards the seed systems (opt-in): attention over a state's tape, its window, clocks --
+
+WINDOW_CHOICES: tuple[int, ...] = (1, 2, 4, 8, 16, 0)  # attention windows; 0: every step
+CLOCK_CHOICES: tuple[int, ...] = (2, 4, 8)  # modules of a clocked state (periods 2^i)
+
+
+def attend_state(genome: Genome, rng: random.Random) -> Result:
+    """The projections ``W s`` of a previous state s read instead an attention context over
+    s's last K values (K from :data:`WINDOW_CHOICES`), queried by a new projection of s::
+
+        q = W_q s,   s̃ = Σ_i softmax(vᵀ tanh(W_k s_i + q)) s_i,   W s  →  W s̃
+
+    Applied to the LSTM's h it gives an LSTMN-style cell (Cheng, Dong & Lapata 2016, eq. 3-5;
+    the zoo's ``lstm_attention``, whose query also reads x). Not in spatial or head-wise cells,
+    and not for a state already attended over."""
+    if genome.values:
+        return None
+    attended = {n.inputs[1] for n in genome.nodes if n.op == "attention"}
+    by_state: dict[str, list[Node]] = {}
+    for n in genome.nodes:
+        if _state_projection(genome, n.name) and n.inputs[0] not in attended:
+            by_state.setdefault(n.inputs[0], []).append(n)
+    if not by_state:
+        return None
+    state = rng.choice(sorted(by_state))
+    projections = {n.name for n in by_state[state]}
+    fresh = _namer(genome)
+    q, ctx = fresh(f"{state}_query"), fresh(f"{state}_tilde")
+    window = rng.choice(WINDOW_CHOICES)
+    new_nodes = [Node(q, "linear", (state,), {"bias": False}),
+                 Node(ctx, "attention", (q, state), {"window": window} if window else {})]
+    first = next(n.name for n in genome.nodes if n.name in projections)
+    nodes = tuple(
+        Node(n.name, n.op, (ctx, *n.inputs[1:]), n.params) if n.name in projections else n
+        for n in _insert_before(genome, first, new_nodes))
+    return genome.replace(nodes=nodes), (
+        f"attend_state: {', '.join(sorted(projections))} read {ctx!r}, attention over the "
+        f"last {window or 'all'} values of {state!r}")
+
+
+def attention_window(genome: Genome, rng: random.Random) -> Result:
+    """An attention node's window K becomes another of :data:`WINDOW_CHOICES` (Daniluk et al.
+    2017 find the useful span of a language model's attention short: 5-10 steps)."""
+    cands = [n for n in genome.nodes if n.op == "attention"]
+    if not cands:
+        return None
+    node = rng.choice(cands)
+    old = int(node.params.get("window", 0))
+    window = rng.choice([w for w in WINDOW_CHOICES if w != old])
+    params = {k: v for k, v in node.params.items() if k != "window"}
+    if window:
+        params["window"] = window
+    new = Node(node.name, node.op, node.inputs, params)
+    nodes = tuple(new if n.name == node.name else n for n in genome.nodes)
+    return genome.replace(nodes=nodes), (
+        f"attention_window: {node.name!r} window {old or 'all'} -> {window or 'all'}")
+
+
+def clock_state(genome: Genome, rng: random.Random) -> Result:
+    """A state's update is clocked as in the Clockwork RNN (Koutník et al. 2014, eq. 1-2): its
+    units split into g modules (g from :data:`CLOCK_CHOICES`), module i taking the new value
+    only at steps t with t mod 2^i = 0 and keeping its old value otherwise; every reader of
+    the new value reads the clocked one. Not in spatial or head-wise cells, nor for a state
+    already clocked or whose new value is not computed by a node of the cell."""
+    if genome.values:
+        return None
+    nmap = genome.node_map
+    cands = sorted(s for s, v in genome.new_states.items()
+                   if v in nmap and nmap[v].op != "clock")
+    if not cands:
+        return None
+    state = rng.choice(cands)
+    value = genome.new_states[state]
+    modules = rng.choice(CLOCK_CHOICES)
+    clocked = _namer(genome)(f"{state}_clocked")
+    g = _redirect(genome, value, clocked)
+    nodes: list[Node] = []
+    for n in g.nodes:
+        nodes.append(n)
+        if n.name == value:
+            nodes.append(Node(clocked, "clock", (value, state), {"modules": modules}))
+    return g.replace(nodes=tuple(nodes)), (
+        f"clock_state: {state!r} updated through {clocked!r}, {modules} modules of periods "
+        f"1..{2 ** (modules - 1)}")
+
+
 JOZEFOWICZ_OPERATORS: tuple[str, ...] = (
     "swap_activation", "swap_elementwise", "insert_activation", "remove_node",
     "replace_by_ancestor", "replace_by_combination")
 MODERN_OPERATORS: tuple[str, ...] = (
     "drop_state_projection", "stabilised_exp_gates", "headwise_projection")
+SEED_OPERATORS: tuple[str, ...] = ("attend_state", "attention_window", "clock_state")
 
 OPERATORS: dict[str, Callable[[Genome, random.Random], Result]] = {
     "swap_activation": swap_activation,
@@ -466,6 +565,9 @@ OPERATORS: dict[str, Callable[[Genome, random.Random], Result]] = {
     "drop_state_projection": drop_state_projection,
     "stabilised_exp_gates": stabilised_exp_gates,
     "headwise_projection": headwise_projection,
+    "attend_state": attend_state,
+    "attention_window": attention_window,
+    "clock_state": clock_state,
 }
 
 
