@@ -38,19 +38,28 @@ def _lstm() -> Genome:
     """torch.nn.LSTM (Hochreiter & Schmidhuber 1997; gate order i, f, g, o as in PyTorch):
     4nm + 4n² + 8n parameters."""
     b = Builder(states=("h", "c"))
+    h_new, c_new = _lstm_step(b)
+    b.set_state("h", h_new)
+    b.set_state("c", c_new)
+    return b.build(name="lstm")
+
+
+def _lstm_step(b: Builder, *, h_bias: bool = True) -> tuple[str, str]:
+    """The LSTM's gates and update on the builder's x, h and c, gate order i, f, g, o; the
+    projections of h with a bias (torch's b_hh) unless ``h_bias`` is False. Returns the nodes
+    (h', c')."""
+    h_params = {} if h_bias else {"bias": False}
 
     def pre(g: str) -> str:
-        return b.add(b.linear("x", name=f"x_{g}"), b.linear("h", name=f"h_{g}"), name=f"{g}_pre")
+        return b.add(b.linear("x", name=f"x_{g}"), b.linear("h", name=f"h_{g}", **h_params),
+                     name=f"{g}_pre")
 
     i = b.sigmoid(pre("i"), name="i")
     f = b.sigmoid(pre("f"), name="f")
     g = b.tanh(pre("g"), name="g")
     o = b.sigmoid(pre("o"), name="o")
     c_new = b.add(b.mul(f, "c", name="fc"), b.mul(i, g, name="ig"), name="c_new")
-    h_new = b.mul(o, b.tanh(c_new, name="tanh_c"), name="h_new")
-    b.set_state("h", h_new)
-    b.set_state("c", c_new)
-    return b.build(name="lstm")
+    return b.mul(o, b.tanh(c_new, name="tanh_c"), name="h_new"), c_new
 
 
 def _gru() -> Genome:
@@ -375,17 +384,7 @@ def lstm_attentive_readout(window: int = ATTENTION_WINDOW,
     n² + n, read-out W_r and W_x 2n²).
     """
     b = Builder(states=("h", "c"))
-
-    def pre(g: str) -> str:
-        return b.add(b.linear("x", name=f"x_{g}"), b.linear("h", name=f"h_{g}", bias=False),
-                     name=f"{g}_pre")
-
-    i = b.sigmoid(pre("i"), name="i")
-    f = b.sigmoid(pre("f"), name="f")
-    g = b.tanh(pre("g"), name="g")
-    o = b.sigmoid(pre("o"), name="o")
-    c_new = b.add(b.mul(f, "c", name="fc"), b.mul(i, g, name="ig"), name="c_new")
-    h_new = b.mul(o, b.tanh(c_new, name="tanh_c"), name="h_new")
+    h_new, c_new = _lstm_step(b, h_bias=False)
     b.set_state("c", c_new)
     b.set_state("h", h_new)
     q = b.linear(h_new, name="query", bias=False)

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from compile_helpers import (
+    assert_weight_grads_match,
+    forward_backward_both,
+    lstm_step,
+    weights_of,
+)
 from torch import Tensor
 
 from lstm_search import zoo
@@ -18,18 +24,7 @@ from lstm_search.nn import compile_rnn
 
 TOL = 1e-10
 T, B = 9, 2
-
-
-def weights_of(layer) -> dict[str, Tensor]:
-    """Each genome node's rows of the layer's parameters as leaf tensors (the attention node
-    ``r``'s W_Y under ``r`` and its w under ``r.w``; a linear's bias under ``name.b``)."""
-    params = dict(layer.named_parameters())
-    out = {}
-    for node, entries in layer.param_map().items():
-        for k, (pname, r0, r1) in enumerate(entries):
-            key = node if k == 0 else node + (".w" if node == "r" else ".b")
-            out[key] = params[pname][r0:r1].detach().clone().requires_grad_(True)
-    return out
+SPECIAL = {"r": "w"}  # the attention node r: W_Y under r, its score vector w under r.w
 
 
 def reference(x: Tensor, h0: Tensor, c0: Tensor, layers: list[dict[str, Tensor]],
@@ -48,10 +43,7 @@ def reference(x: Tensor, h0: Tensor, c0: Tensor, layers: list[dict[str, Tensor]]
             def pre(g: str, xt: Tensor = xt, h: Tensor = h, w: dict = w) -> Tensor:
                 return xt @ w[f"x_{g}"].T + w[f"x_{g}.b"] + h @ w[f"h_{g}"].T
 
-            i, f = torch.sigmoid(pre("i")), torch.sigmoid(pre("f"))
-            g, o = torch.tanh(pre("g")), torch.sigmoid(pre("o"))
-            c = f * c + i * g
-            h = o * torch.tanh(c)
+            h, c = lstm_step(pre, c)
             y_mem = memory[-window:] if window else memory
             if y_mem:
                 Y = torch.stack(y_mem, 2)  # (B, n, L)
@@ -77,29 +69,16 @@ def test_matches_the_papers_equations(backend: str, layers: int, window: int, m:
                                       n: int) -> None:
     rnn = compile_rnn(zoo.lstm_attentive_readout(window), m, n, num_layers=layers,
                       backend=backend, seed=1).double()
-    ws = [weights_of(layer) for layer in rnn.layers]
+    ws = [weights_of(layer, special=SPECIAL) for layer in rnn.layers]
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(T, B, m, dtype=torch.float64, generator=gen)
     h0 = torch.randn(layers, B, n, dtype=torch.float64, generator=gen)
     c0 = torch.randn(layers, B, n, dtype=torch.float64, generator=gen)
-    xs = [x.clone().requires_grad_(True) for _ in range(2)]
-    h0s = [h0.clone().requires_grad_(True) for _ in range(2)]
-    c0s = [c0.clone().requires_grad_(True) for _ in range(2)]
-    y, (h, c) = rnn(xs[0], (h0s[0], c0s[0]))
-    y_ref, h_ref, c_ref = reference(xs[1], h0s[1], c0s[1], ws, window)
-    assert (y - y_ref).abs().max() <= TOL
-    assert (h - h_ref).abs().max() <= TOL and (c - c_ref).abs().max() <= TOL
-    gy, gh, gc = (torch.randn(v.shape, dtype=torch.float64, generator=gen) for v in (y, h, c))
-    ((y * gy).sum() + (h * gh).sum() + (c * gc).sum()).backward()
-    ((y_ref * gy).sum() + (h_ref * gh).sum() + (c_ref * gc).sum()).backward()
-    for a, b in ((xs, "x"), (h0s, "h0"), (c0s, "c0")):
-        assert (a[0].grad - a[1].grad).abs().max() <= TOL, b
-    for layer, w in zip(rnn.layers, ws, strict=True):
-        params = dict(layer.named_parameters())
-        for node, entries in layer.param_map().items():
-            for k, (pname, r0, r1) in enumerate(entries):
-                key = node if k == 0 else node + (".w" if node == "r" else ".b")
-                assert (params[pname].grad[r0:r1] - w[key].grad).abs().max() <= TOL, key
+    grads = forward_backward_both(
+        rnn, lambda x, h0, c0: reference(x, h0, c0, ws, window), x, h0, c0, TOL)
+    for name, got, want in grads:
+        assert (got - want).abs().max() <= TOL, name
+    assert_weight_grads_match(rnn.layers, ws, TOL, special=SPECIAL)
 
 
 def test_the_recurrence_is_the_lstms() -> None:
@@ -107,7 +86,7 @@ def test_the_recurrence_is_the_lstms() -> None:
     m, n = 3, 5
     rnn = compile_rnn(zoo.get("lstm_attentive_readout"), m, n, backend="script",
                       seed=3).double()
-    w = weights_of(rnn.layers[0])
+    w = weights_of(rnn.layers[0], special=SPECIAL)
     ref = torch.nn.LSTM(m, n, bias=True).double()
     with torch.no_grad():
         ref.weight_ih_l0.copy_(torch.cat([w[f"x_{g}"] for g in "ifgo"]))
