@@ -496,25 +496,32 @@ class _NativeUnit:
 
 
 class NativeKernel(ScriptKernel):
-    """The generated C++ of :mod:`._native` (see the ``native`` backend above); CUDA tensors
-    run the script kernel of the same plan."""
+    """The generated C++ of :mod:`._native` (see the ``native`` backend above) for a
+    ``target`` of :data:`~._native.TARGETS`. A CPU kernel given CUDA tensors runs the CUDA
+    kernels of the same plan where nvcc and a device are there (built on first use), else the
+    script kernel, with one warning."""
 
     name = "native"
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, target: str = "cpu") -> None:
         from lstm_search.compile import _native_build
         reason = native_refusal(plan)
         if reason is not None:
             raise _native_build.NativeUnavailable(f"the native backend does not cover {reason}")
         self.plan = plan
+        self.target = target
         self.layout = layout(plan)
         self.fused_backward = True
-        self.library, ops = _native_build.load(plan)
-        self.source = native_source(plan, self.library)  # what `show` prints
+        self.library, ops = _native_build.load(plan, target)
+        self.source = native_source(plan, self.library, target)  # what `show` prints
         self.unit = _NativeUnit(ops, plan)
         self._script: ScriptKernel | None = None
+        self._cuda: NativeKernel | None = None
+        self._cuda_problem = ""
 
     def __reduce__(self) -> tuple[Any, ...]:
+        if self.target != "cpu":
+            return (NativeKernel, (self.plan, self.target))
         return (make_kernel, (self.plan, self.name))
 
     @property
@@ -534,15 +541,38 @@ class NativeKernel(ScriptKernel):
         the 2-core AMD EPYC where packing helps the script backend (lstm at hidden 200:
         1.05x torch.nn.LSTM against 1.20x packed at 1 thread, 1.13x against 1.41x at 2; at
         650 1.22x against 1.21x at 1 thread, 1.27x against 1.17x at 2;
-        benchmarks/results/gemm_path-2026-12-07-native.md)."""
-        return _gemm.can_pack(x) and os.environ.get("LSTM_SEARCH_ONEDNN") == "1"
+        benchmarks/results/gemm_path-2026-12-07-native.md). Never for the CUDA targets."""
+        return (self.target == "cpu" and _gemm.can_pack(x)
+                and os.environ.get("LSTM_SEARCH_ONEDNN") == "1")
+
+    def cuda_kernel(self) -> NativeKernel | None:
+        """The CUDA kernels of this plan (built on first use), or None where they cannot be
+        built here (the reason in :attr:`cuda_problem`)."""
+        from lstm_search.compile._native_build import NativeUnavailable
+        if self._cuda is None and not self._cuda_problem:
+            try:
+                self._cuda = NativeKernel(self.plan, "cuda")
+            except NativeUnavailable as e:
+                self._cuda_problem = str(e)
+        return self._cuda
+
+    @property
+    def cuda_problem(self) -> str:
+        return self._cuda_problem
 
     def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
                  below: list[Tensor] | None = None, t0: int = 0,
                  dropout: list[Tensor] | None = None
                  ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-        if x.device.type != "cpu":
-            _warn_once("the native backend runs on CPU only: CUDA tensors run the script "
+        if x.device.type == "cuda" and self.target == "cpu":
+            cuda = self.cuda_kernel()
+            if cuda is not None:
+                return cuda(x, states, params, below, t0, dropout)
+            _warn_once(f"the native backend's CUDA kernels cannot be built here "
+                       f"({self._cuda_problem}): CUDA tensors run the script backend's kernel")
+            return self.script(x, states, params, below, t0, dropout)
+        if x.device.type != "cpu" and self.target != "cuda":
+            _warn_once(f"the native backend runs {x.device.type} tensors with the script "
                        "backend's kernel")
             return self.script(x, states, params, below, t0, dropout)
         return super().__call__(x, states, params, below, t0, dropout)

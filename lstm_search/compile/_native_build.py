@@ -113,12 +113,28 @@ def _compiler_version() -> str:
         return ""
 
 
-def library_name(plan: Plan) -> str:
-    """``lsnat_<hash>`` of a layer's code (a pure function of the plan's structure), the
-    flags, torch's and the compiler's versions."""
-    text = "\0".join([plan_code(plan, "lsnat"), " ".join(cflags()), torch.__version__,
+# the library name's prefix per target (:data:`~._native.TARGETS`)
+PREFIXES = {"cpu": "lsnat_", "cuda": "lscuda_", "cuda-emulated": "lsemu_"}
+
+
+def library_name(plan: Plan, target: str = "cpu") -> str:
+    """``lsnat_<hash>`` (``lscuda_``, ``lsemu_`` for the CUDA targets) of a layer's code (a
+    pure function of the plan's structure), the flags, torch's and the compiler's versions."""
+    text = "\0".join([plan_code(plan, "lsnat", target), " ".join(cflags()), torch.__version__,
                       _compiler_version(), sys.version.split()[0]])
-    return "lsnat_" + hashlib.sha256(text.encode()).hexdigest()[:20]
+    return PREFIXES[target] + hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@functools.lru_cache(maxsize=1)
+def cuda_toolchain_problem() -> str | None:
+    """What building CUDA kernels lacks here (None: nothing): a CUDA device for torch, and
+    nvcc where torch's extension builder looks (CUDA_HOME)."""
+    if not torch.cuda.is_available():
+        return "no CUDA device (torch.cuda.is_available() is False)"
+    from torch.utils.cpp_extension import CUDA_HOME
+    if CUDA_HOME is None or not (Path(CUDA_HOME) / "bin" / "nvcc").exists():
+        return "no CUDA toolkit (nvcc not found; set CUDA_HOME)"
+    return toolchain_problem()
 
 
 @contextlib.contextmanager
@@ -132,21 +148,23 @@ def _locked(folder: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _build(folder: Path, name: str, sources: list[str]) -> float:
-    """Build ``sources`` (translation units, compiled in parallel by ninja) into
-    ``folder/name.so`` and load it; the seconds it took."""
+def _build(folder: Path, name: str, sources: list[str], target: str = "cpu") -> float:
+    """Build ``sources`` (translation units, compiled in parallel by ninja; CUDA C++ by nvcc
+    for the ``cuda`` target) into ``folder/name.so`` and load it; the seconds it took."""
     stale = folder / "lock"  # torch's lock, left by a build killed midway
     if stale.exists():
         stale.unlink()
     from torch.utils.cpp_extension import load as build
     t = time.perf_counter()
     paths = []
+    ext = ".cu" if target == "cuda" else ".cpp"
     for i, source in enumerate(sources):
-        paths.append(folder / ("main.cpp" if i == 0 else f"part{i}.cpp"))
+        paths.append(folder / (f"main{ext}" if i == 0 else f"part{i}{ext}"))
         paths[-1].write_text(source)
     try:
         build(name=name, sources=[str(p) for p in paths], is_python_module=False,
-              build_directory=str(folder), extra_cflags=list(cflags()), verbose=False)
+              build_directory=str(folder), extra_cflags=list(cflags()),
+              extra_cuda_cflags=["-O3"] if target == "cuda" else None, verbose=False)
     except (RuntimeError, subprocess.CalledProcessError, OSError) as e:
         detail = str(e).strip().splitlines()
         raise NativeUnavailable(f"building {name} in {folder} failed: "
@@ -160,24 +178,26 @@ def _load_bundled(folder: Path, name: str) -> Any | None:
     if not marker.exists():
         return None
     bundle = marker.read_text().strip()
-    if not bundle.startswith("lsnat_b") or not bundle.isidentifier():
+    if not any(bundle.startswith(p + "b") for p in PREFIXES.values()) \
+            or not bundle.isidentifier():
         return None
     so = cache_root() / "native" / bundle / f"{bundle}.so"
     if not so.exists():
         return None
     torch.ops.load_library(str(so))
-    return getattr(torch.ops, f"{name}_{bundle[len('lsnat_'):]}")
+    return getattr(torch.ops, f"{name}_{bundle.split('_', 1)[1]}")
 
 
-def load(plan: Plan) -> tuple[str, Any]:
-    """The library name and operators (``torch.ops.<namespace>``) of ``plan``'s layer:
-    loaded when this process has them, else from the cache when built before (by itself or
-    in a bundle, :func:`prebuild`), else built now (its seconds in :data:`BUILD_SECONDS`).
-    Raises :class:`NativeUnavailable` naming the problem."""
-    problem = toolchain_problem()
+def load(plan: Plan, target: str = "cpu") -> tuple[str, Any]:
+    """The library name and operators (``torch.ops.<namespace>``) of ``plan``'s layer for
+    ``target`` (:data:`~._native.TARGETS`): loaded when this process has them, else from the
+    cache when built before (by itself or, on CPU, in a bundle, :func:`prebuild`), else built
+    now (its seconds in :data:`BUILD_SECONDS`). Raises :class:`NativeUnavailable` naming the
+    problem."""
+    problem = cuda_toolchain_problem() if target == "cuda" else toolchain_problem()
     if problem is not None:
         raise NativeUnavailable(problem)
-    name = library_name(plan)
+    name = library_name(plan, target)
     if name in _LOADED:
         return name, _LOADED[name]
     folder = cache_root() / "native" / name
@@ -191,25 +211,26 @@ def load(plan: Plan) -> tuple[str, Any]:
             BUILD_SECONDS.setdefault(name, 0.0)
             ops = getattr(torch.ops, name)
         else:
-            BUILD_SECONDS[name] = _build(folder, name, [native_source(plan, name)])
+            BUILD_SECONDS[name] = _build(folder, name, [native_source(plan, name, target)],
+                                         target)
             ops = getattr(torch.ops, name)
     _LOADED[name] = ops
     return name, ops
 
 
-def prebuild(plans: list[Plan]) -> float:
-    """Build the layers of ``plans`` not built yet on this machine as one library (the
-    compiler parses torch's headers once for all of them, instead of once per layer: what a
-    search over many cells or a test suite wants); the seconds it took (0: nothing to
-    build). Later :func:`load` calls, in any process, find each layer in it."""
-    problem = toolchain_problem()
+def prebuild(plans: list[Plan], target: str = "cpu") -> float:
+    """Build the layers of ``plans`` not built yet on this machine for ``target`` as one
+    library (the compiler parses torch's headers once for all of them, instead of once per
+    layer: what a search over many cells or a test suite wants); the seconds it took (0:
+    nothing to build). Later :func:`load` calls, in any process, find each layer in it."""
+    problem = cuda_toolchain_problem() if target == "cuda" else toolchain_problem()
     if problem is not None:
         raise NativeUnavailable(problem)
     todo: dict[str, Plan] = {}
     for plan in plans:
         if native_refusal(plan) is not None:
             continue
-        name = library_name(plan)
+        name = library_name(plan, target)
         folder = cache_root() / "native" / name
         if name in _LOADED or (folder / f"{name}.so").exists() or (folder / "bundle").exists():
             continue
@@ -217,8 +238,9 @@ def prebuild(plans: list[Plan]) -> float:
     if not todo:
         return 0.0
     names = sorted(todo)
-    bundle = "lsnat_b" + hashlib.sha256("\0".join(names).encode()).hexdigest()[:19]
-    tag = bundle[len("lsnat_"):]
+    prefix = PREFIXES[target]
+    bundle = prefix + "b" + hashlib.sha256("\0".join(names).encode()).hexdigest()[:19]
+    tag = bundle[len(prefix):]
     folder = cache_root() / "native" / bundle
     with _locked(folder):
         if (folder / f"{bundle}.so").exists():
@@ -227,8 +249,9 @@ def prebuild(plans: list[Plan]) -> float:
         else:
             # one translation unit per core (ninja compiles them side by side)
             k = max(1, min(os.cpu_count() or 1, (len(names) + 3) // 4))
-            codes = [plan_code(todo[n], f"{n}_{tag}") for n in names]
-            seconds = _build(folder, bundle, [library_source(codes[i::k]) for i in range(k)])
+            codes = [plan_code(todo[n], f"{n}_{tag}", target) for n in names]
+            seconds = _build(folder, bundle,
+                             [library_source(codes[i::k], target) for i in range(k)], target)
     for n in names:
         marker = cache_root() / "native" / n
         marker.mkdir(parents=True, exist_ok=True)
