@@ -12,9 +12,10 @@
 ``compile``  ``torch.compile`` of the eager interpreter (autograd through inductor's graph).
 ``native``   C++ generated for the layer (:mod:`._native`): the script backend's calling
              convention and generated backward, with every pointwise op of a step fused into
-             one loop; built once per machine and cached (:mod:`._native_build`). A plan it
-             does not cover, a CUDA tensor, or a machine without g++ and ninja runs the script
-             backend instead, with one warning naming why.
+             one loop; built once per machine and cached (:mod:`._native_build`). On CUDA
+             tensors the CUDA kernels of the same generator (nvcc, built on first use). A plan
+             it does not cover, a machine without g++ and ninja, or CUDA tensors without nvcc
+             run the script backend instead, with one warning naming why.
 
 A plan whose recurrence is diagonal and linear (:attr:`Plan.scannable`: minGRU, minLSTM, HGRN,
 RG-LRU ...) runs in the eager and script backends as a scan over the whole sequence

@@ -20,6 +20,13 @@ vectorises; float64 calls the C library. Every identifier in the source is made 
 positions, numbers are written with ``repr(float(...))``: nothing from the genome's strings
 reaches the source, as in :mod:`._codegen`.
 
+For CUDA (``target="cuda"``) each loop becomes a kernel with a thread per element (row b,
+unit j), its arguments the host values the loop reads, launched in the loop's place on the
+current stream; the float math is the device's own (``exp``, ``tanh``, ``log1p``). The same
+CUDA source compiled by the C++ compiler with ``LS_EMULATE_CUDA`` runs each kernel's threads
+one after the other on the CPU (``target="cuda-emulated"``): how the kernels are tested where
+there is no GPU.
+
 :func:`native_refusal` names what a plan uses that the generator does not cover (genome
 format 2's attention, head-wise and spatial values, clocks, values from the layer below,
 dropout masks, and the per-group ``norm``); such a layer runs the ``script`` backend instead.

@@ -9,7 +9,9 @@ compiler flags, the torch version and the compiler's version: a search builds ea
 cell once per machine, later processes load the library (warm: milliseconds). Layers built
 together by :func:`prebuild` share one library (a *bundle*), which each layer's folder names.
 ``<cache>`` is ``$LSTM_SEARCH_CACHE``, else ``$XDG_CACHE_HOME/lstm_search``, else
-``~/.cache/lstm_search``.
+``~/.cache/lstm_search``. The CUDA targets (:data:`~._native.TARGETS`) are built the same way:
+``lscuda_`` libraries from ``main.cu`` by nvcc (a CUDA device and ``CUDA_HOME`` needed),
+``lsemu_`` ones from the CUDA source compiled by g++ with the emulation shim (tests).
 
 Several processes building the same library (workers of one search) take turns through an
 ``flock`` on the library's folder, which the system releases when a process dies; torch's own
