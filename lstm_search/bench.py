@@ -6,7 +6,8 @@ input = hidden unless given), the torch reference
 interleaved repetitions, medians reported with their ratio to the reference: on shared machines
 absolute times drift, ratios measured side by side much less (shared/reference/performance.md).
 A cell that gets the scan path (minGRU, minLSTM, HGRN, RG-LRU: ``lstm-search show`` says) is
-timed on it and, as ``<backend> (step loop)``, on the step loop too.
+timed on it and, as ``<backend> (step loop)``, on the step loop too. ``device="cuda"`` times
+on the GPU (the reference is cuDNN's), synchronising before and after each repetition.
 """
 
 from __future__ import annotations
@@ -57,9 +58,12 @@ def machine() -> dict[str, Any]:
         pass
     import os
 
-    return {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__,
+    info = {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
 
 
 def _torch_reference(cell: str, m: int, n: int) -> tuple[str, torch.nn.Module]:
@@ -70,14 +74,21 @@ def _torch_reference(cell: str, m: int, n: int) -> tuple[str, torch.nn.Module]:
 def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
                input_size: int | None = None, backends: tuple[str, ...] = ("script",),
                repeats: int = 20, warmup: int = 3, seed: int = 0,
-               inference: bool = False) -> list[BenchRow]:
+               inference: bool = False, device: str = "cpu") -> list[BenchRow]:
     """Time ``cell`` (a zoo name) with each backend and its torch reference: forward +
-    backward, or (``inference``) the forward alone under ``no_grad``."""
+    backward, or (``inference``) the forward alone under ``no_grad``; on ``device``."""
     genome = zoo.get(cell)
     m = input_size or hidden
+    dev = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(seq, batch, m, generator=gen).requires_grad_(True)
+    x = torch.randn(seq, batch, m, generator=gen).to(dev).requires_grad_(True)
     ref_name, ref = _torch_reference(cell, m, hidden)
+    ref = ref.to(dev)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
     impls: dict[str, torch.nn.Module] = {ref_name: ref}
     latency: dict[str, float] = {}
 
@@ -96,9 +107,11 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
                 break  # the step loop is what the first build timed
             clear_kernel_cache()  # a cold compile for the latency figure
             t0 = time.perf_counter()
-            module = compile_rnn(genome, m, hidden, backend=backend, seed=seed, scan=scan)
+            module = compile_rnn(genome, m, hidden, backend=backend, seed=seed,
+                                 scan=scan).to(dev)
             with torch.no_grad():
                 module(x)
+            sync()
             name = backend if scan else f"{backend} (step loop)"
             latency[name] = time.perf_counter() - t0
             impls[name] = module
@@ -106,6 +119,9 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
             kernel = module.layers[0].kernel
             if backend == "native" and kernel.name != "native" and paths[name] != "scan":
                 paths[name] += " (runs script)"  # a plan the native backend does not cover
+            elif backend == "native" and dev.type == "cuda" and kernel.name == "native" \
+                    and kernel.cuda_kernel() is None:
+                paths[name] += " (runs script on CUDA)"
     for module in impls.values():
         for _ in range(warmup):
             step(module)
@@ -114,8 +130,10 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
         for name, module in impls.items():
             module.zero_grad(set_to_none=True)
             x.grad = None
+            sync()
             t0 = time.perf_counter()
             step(module)
+            sync()
             times[name].append(time.perf_counter() - t0)
     base = statistics.median(times[ref_name])
     rows = []

@@ -32,6 +32,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inference", action="store_true",
                         help="time the forward alone under no_grad (default: forward + "
                              "backward)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where to time (cuda: the GPU, against cuDNN; default cpu)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -64,18 +66,24 @@ def run(args: argparse.Namespace) -> int:
 
     from lstm_search.bench import bench_cell, format_table, machine
 
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("lstm-search bench: error: --device cuda: no CUDA device here "
+              "(torch.cuda.is_available() is False)", file=sys.stderr)
+        return 2
+
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     rows = []
     for c in cells:
         rows += bench_cell(c, hidden=args.hidden, batch=args.batch, seq=args.seq,
                            input_size=args.input, backends=backends, repeats=args.repeats,
-                           inference=args.inference)
+                           inference=args.inference, device=args.device)
     if args.json:
         print(json.dumps({"machine": machine(), "rows": [r.to_dict() for r in rows]}, indent=2))
     else:
         info = machine()
-        print(f"# {info['cpu']}, {info['cores']} cores, torch {info['torch']}, "
+        gpu = f", {info['gpu']}" if args.device == "cuda" else ""
+        print(f"# {info['cpu']}, {info['cores']} cores{gpu}, torch {info['torch']}, "
               f"{info['threads']} threads, {info['date']}")
         print(format_table(rows))
     return 0

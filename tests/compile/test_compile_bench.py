@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import torch
+
 from lstm_search.cli import main
 
 
@@ -36,3 +39,20 @@ def test_bench_rejects_unknown_cell_and_backend(capsys):
     assert "no cell named" in capsys.readouterr().err
     assert main(["bench", "--backends", "script,fast"]) == 2
     assert "unknown backend" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is here")
+def test_bench_on_cuda_without_a_device_is_a_clear_error(capsys):
+    assert main(["bench", "--cell", "lstm", "--device", "cuda"]) == 2
+    assert "--device cuda: no CUDA device here" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_bench_on_cuda_times_every_backend_against_cudnn(capsys):
+    code = main(["bench", "--cell", "lstm", "--hidden", "16", "--batch", "4", "--seq", "5",
+                 "--repeats", "2", "--backends", "script,native", "--device", "cuda",
+                 "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["impl"] for r in out["rows"]] == ["torch.nn.LSTM", "script", "native"]
+    assert "gpu" in out["machine"]
