@@ -8,6 +8,7 @@ evaluate a cell. It never raises for a bad trial: an invalid genome gives a row 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 import traceback
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ __all__ = [
     "build_model",
     "evaluate_candidate",
     "hidden_for_budget",
+    "hidden_multiple",
     "make_rnn",
     "prepare_native",
     "resolve_candidate",
@@ -217,10 +219,25 @@ def n_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in {id(p): p for p in module.parameters()}.values())
 
 
+def hidden_multiple(genome: Genome) -> int:
+    """The number every hidden size of ``genome`` must be a multiple of: the least common
+    multiple of its head counts (a head-wise ``linear``'s ``heads``, a head-wise cell's
+    ``values.heads``); 1 for a cell without heads."""
+    step = 1
+    heads = [n.params.get("heads", 1) for n in genome.nodes if n.op == "linear"]
+    heads.append(genome.values.get("heads", 1) if genome.values else 1)
+    for h in heads:
+        if isinstance(h, int) and not isinstance(h, bool) and h > 1:
+            step = math.lcm(step, h)
+    return step
+
+
 def hidden_for_budget(genome: Genome, task: Task, model: ModelConfig, train: TrainConfig,
                       budget: int, *, max_hidden: int = 8192) -> int:
     """The hidden size whose whole model (``task``'s embedding and head around ``genome``'s
-    stack) has the number of parameters closest to ``budget`` (the smaller size on a tie).
+    stack) has the number of parameters closest to ``budget`` (the smaller size on a tie),
+    among the multiples of the genome's head count (:func:`hidden_multiple`: a head-wise
+    projection or cell needs its heads to divide the hidden size).
 
     Comparing cells at an equal parameter count rather than an equal width is how
     Jozefowicz et al. (2015) and Collins et al. (2017) compare architectures. The count grows
@@ -230,27 +247,29 @@ def hidden_for_budget(genome: Genome, task: Task, model: ModelConfig, train: Tra
     if budget < 1:
         raise ConfigError(f"model.param_budget must be >= 1, got {budget}")
     probe = dataclasses.replace(model, backend="eager", init_scale=None, param_budget=None)
+    step = hidden_multiple(genome)
+    top = max(1, max_hidden // step)  # multiples k of step, hidden = k * step
 
-    def count(hidden: int) -> int:
-        m = dataclasses.replace(probe, hidden_size=hidden)
+    def count(k: int) -> int:
+        m = dataclasses.replace(probe, hidden_size=k * step)
         net = task.build_model(StackFactory(genome, m), m, train)
         return n_parameters(net)
 
     lo = 1
     if count(lo) >= budget:
-        return lo
-    hi = 2  # grow geometrically (no huge probe models), then bisect: count(lo) <= budget
+        return lo * step
+    hi = min(2, top)  # grow geometrically (no huge probe models), then bisect
     while count(hi) <= budget:
-        if hi >= max_hidden:
-            return max_hidden
-        lo, hi = hi, min(2 * hi, max_hidden)
+        if hi >= top:
+            return top * step
+        lo, hi = hi, min(2 * hi, top)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if count(mid) <= budget:
             lo = mid
         else:
             hi = mid
-    return lo if budget - count(lo) <= count(hi) - budget else hi
+    return (lo if budget - count(lo) <= count(hi) - budget else hi) * step
 
 
 def _summary(exc: BaseException) -> str:

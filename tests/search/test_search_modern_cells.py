@@ -14,7 +14,7 @@ from lstm_search.evaluate import build_model, hidden_for_budget, n_parameters
 from lstm_search.experiment import Experiment, find_experiment, load_experiment
 from lstm_search.search._run import check_tasks
 from lstm_search.tasks import make_task
-from lstm_search.zoo import get
+from lstm_search.zoo import get, mlstm, slstm
 
 CELLS = ("lstm", "gru", "slstm", "mingru", "minlstm", "rglru", "hgrn", "mlstm")
 
@@ -80,3 +80,28 @@ def test_param_budget_sizes_every_cell_to_within_three_percent(name: str) -> Non
         widths[cell] = hidden
     # the cells with fewer parameters per unit get more units at the same budget
     assert widths["mingru"] > widths["minlstm"] > widths["gru"] > widths["lstm"]
+
+
+def test_a_head_wise_cell_gets_a_hidden_size_its_heads_divide() -> None:
+    """Head-wise projections (the headwise_projection mutation, sLSTM with heads) and head-wise
+    cells (mLSTM) need their heads to divide the hidden size: the budget's size is the
+    multiple of the heads closest to the budget, and the model builds."""
+    import random
+
+    from lstm_search.evaluate import hidden_multiple
+    from lstm_search.genome import OPERATORS
+
+    exp = _small(load_experiment("modern_cells"))
+    task, budget = make_task(exp.task), 19_000  # the LSTM's own size there: 47 units
+    mutant, _ = OPERATORS["headwise_projection"](get("lstm"), random.Random(0))
+    plain = hidden_for_budget(get("lstm"), task, exp.model, exp.train, budget)
+    assert hidden_multiple(get("lstm")) == 1 and plain % 4 != 0  # the unconstrained size
+    for genome, heads in ((mutant, 4), (slstm(4), 4), (mlstm(4), 4)):
+        assert hidden_multiple(genome) == heads
+        hidden = hidden_for_budget(genome, task, exp.model, exp.train, budget)
+        assert hidden % heads == 0, (genome.name, hidden)
+        model = dataclasses.replace(exp.model, hidden_size=hidden, param_budget=None)
+        n = n_parameters(build_model(genome, task, model, exp.train, seed=1))
+        step = n_parameters(build_model(genome, task, dataclasses.replace(
+            model, hidden_size=hidden + heads), exp.train, seed=1)) - n
+        assert abs(n - budget) <= step, (genome.name, hidden, n)  # the nearest multiple
