@@ -16,7 +16,7 @@ import random
 from collections.abc import Mapping
 
 from lstm_search.genome._genome import Genome, Node
-from lstm_search.genome._ops import OPS, X
+from lstm_search.genome._ops import MAX_MODULES, OPS, X
 from lstm_search.genome._validate import validate
 
 # NAS-Bench-NLP's vocabulary plus sub and one_minus; the weights are this package's choice,
@@ -130,12 +130,24 @@ def _renumber(genome: Genome) -> Genome:
                   values=genome.values)
 
 
+def _headwise(genome: Genome, rng: random.Random, heads: tuple[int, ...]) -> Genome:
+    """Each projection of an n-wide value (a state or a value computed in the step, not the
+    input) head-wise with probability 1/2 (its head count drawn from ``heads``)."""
+    nodes = []
+    for n in genome.nodes:
+        if n.op == "linear" and n.inputs[0] != X and rng.random() < 0.5:
+            n = Node(n.name, n.op, n.inputs, {**n.params, "heads": rng.choice(heads)})
+        nodes.append(n)
+    return genome.replace(nodes=tuple(nodes))
+
+
 def random_genome(
     seed_or_rng: int | random.Random,
     *,
     n_states: int | tuple[int, int] = (1, 2),
     n_nodes: int | tuple[int, int] = (4, 16),
     op_weights: Mapping[str, float] | None = None,
+    heads: tuple[int, ...] = (),
     name: str = "",
     max_tries: int = 10_000,
 ) -> Genome:
@@ -144,8 +156,14 @@ def random_genome(
     ``n_states`` (count or inclusive range) states named ``h``, ``c``, ``s2``...; ``h`` is the
     output's state. ``n_nodes`` (count or inclusive range) bounds the node count after dead nodes
     are pruned. ``op_weights`` maps ops of the vocabulary to sampling weights (default
-    :data:`DEFAULT_OP_WEIGHTS`). Draws are repeated with the same generator until one is valid,
-    so the result depends only on the seed (or the generator's state).
+    :data:`DEFAULT_OP_WEIGHTS`). ``heads`` (head counts, e.g. ``(2, 4)``; default none): each
+    projection of an n-wide value (not of the input) then becomes head-wise with probability
+    1/2, its count drawn from ``heads`` (a block-diagonal recurrent matrix: the heads of Beck et
+    al. 2024's sLSTM); the hidden size must be a multiple of the counts drawn (a search's
+    parameter budget picks one: :func:`lstm_search.evaluate.hidden_multiple`). Draws are
+    repeated with the same generator until one is valid, so the result depends only on the seed
+    (or the generator's state); without ``heads`` no draw is added, so a seed gives the cell it
+    gave before.
     """
     rng = as_rng(seed_or_rng)
     s_lo, s_hi = _as_range(n_states, "n_states")
@@ -164,6 +182,10 @@ def random_genome(
     weights = [float(weights_map[o]) for o in ops]
     if sum(weights) <= 0:
         raise ValueError("op_weights: at least one op needs a positive weight")
+    heads = tuple(heads)
+    if not all(isinstance(k, int) and not isinstance(k, bool) and 2 <= k <= MAX_MODULES
+               for k in heads):
+        raise ValueError(f"heads: head counts must be ints in 2..{MAX_MODULES}, got {heads!r}")
     for _ in range(max_tries):
         states = STATE_NAMES[: rng.randint(s_lo, s_hi)]
         # Draw a few more nodes than wanted: pruning removes the dead ones.
@@ -171,6 +193,8 @@ def random_genome(
         g = prune(_draw(rng, states, size + len(states), ops, weights))
         if not n_lo <= len(g.nodes) <= n_hi:
             continue
+        if heads:
+            g = _headwise(g, rng, heads)
         if not validate(g, max_nodes=max(n_hi, 1)):
             return _renumber(g).replace(name=name)
     raise RuntimeError(f"no valid genome in {max_tries} draws with n_states={n_states!r}, "

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lstm_search.genome import Genome, import_darts
+from lstm_search.genome import FrozenMap, Genome, import_darts
 from lstm_search.spaces._dist import (
     Choice,
     Dist,
@@ -124,11 +124,29 @@ class RandomGraphSpace(_HparamSpace):
     The seed (parameter ``graph_seed``) fully determines the cell through
     :func:`lstm_search.genome.random_genome`, which grows a random graph over NAS-Bench-NLP's
     vocabulary and redraws until it is valid. A model-based sampler learns nothing from a seed:
-    use random sampling with this space.
+    use random sampling with this space. ``op_weights`` and ``heads`` go to the generator
+    (the default: NAS-Bench-NLP's vocabulary and weights, no head-wise projections; e.g.
+    ``op_weights`` with ``exp``, ``logsigmoid``, ``max`` and ``heads=(2, 4)`` draws cells with
+    the modern recurrences' ops and head-wise projections).
     """
 
     n_states: tuple[int, int] = (1, 2)
     n_nodes: tuple[int, int] = (4, 16)
+    op_weights: Mapping[str, float] | None = None
+    heads: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "heads", tuple(self.heads))
+        if self.op_weights is not None:
+            object.__setattr__(self, "op_weights", FrozenMap(dict(self.op_weights)))
+        from lstm_search.genome import random_genome
+
+        try:  # a bad vocabulary, weight or head count is named when the space is declared
+            random_genome(0, n_states=tuple(self.n_states), n_nodes=tuple(self.n_nodes),
+                          op_weights=self.op_weights, heads=self.heads)
+        except (ValueError, RuntimeError) as e:
+            raise ValueError(f"space {self.name!r}: {e}") from None
 
     def sample(self, trial: Any) -> None:
         trial.suggest_int("graph_seed", 0, _SEED_MAX)
@@ -138,7 +156,8 @@ class RandomGraphSpace(_HparamSpace):
         from lstm_search.genome import random_genome
 
         g = random_genome(int(params["graph_seed"]), n_states=tuple(self.n_states),
-                          n_nodes=tuple(self.n_nodes))
+                          n_nodes=tuple(self.n_nodes), op_weights=self.op_weights,
+                          heads=self.heads)
         return Proposal(g, cell_name(g), self._hp(params))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -104,6 +105,32 @@ def test_op_weights() -> None:
     g = random_genome(0, op_weights={"linear": 1.0, "add": 1.0, "blend": 5.0}, n_nodes=(8, 12))
     assert any(n.op == "blend" for n in g.nodes)
     assert n_params(g, 3, 5) > 0
+
+
+def test_head_wise_projections_when_asked_and_the_same_cells_when_not() -> None:
+    from lstm_search.evaluate import hidden_multiple
+    from lstm_search.nn import compile_rnn
+
+    with_heads = 0
+    for seed in range(30):
+        plain, g = random_genome(seed), random_genome(seed, heads=(2, 4))
+        assert not any("heads" in n.params for n in plain.nodes)
+        counts = [n.params["heads"] for n in g.nodes if "heads" in n.params]
+        assert set(counts) <= {2, 4}
+        assert all(n.inputs[0] != "x" for n in g.nodes if "heads" in n.params)
+        with_heads += bool(counts)
+        n = 4 * hidden_multiple(g)  # a size the heads divide: it builds and runs
+        rnn = compile_rnn(g, 3, n)
+        assert sum(p.numel() for p in rnn.parameters()) == n_params(g, 3, n)
+        rnn(torch.randn(2, 2, 3))
+    assert with_heads >= 10
+    # without heads no draw is added: seeds give the cells they gave before heads existed
+    assert [genome_id(random_genome(s)) for s in range(5)] == [
+        "2f3717ba6c31c499", "6288428e957846dc", "d9274d6fa5344dfe", "0c6b3f129986b945",
+        "1c5537d755695c1e"]
+    for bad in ((1,), (2.0,), (True,)):
+        with pytest.raises(ValueError, match="heads"):
+            random_genome(0, heads=bad)
 
 
 def test_uses_no_global_random_state() -> None:

@@ -214,3 +214,21 @@ def test_smoke_and_paper_overrides_are_read_only_and_pickle() -> None:
     again = pickle.loads(pickle.dumps(exp))
     assert again.smoke == exp.smoke and again.paper == exp.paper
     assert json.loads(json.dumps(exp.to_dict()))["smoke"] == dict(exp.smoke)
+
+
+def test_a_random_graph_space_passes_its_vocabulary_and_heads_to_the_generator() -> None:
+    from lstm_search.spaces import RandomGraphSpace
+
+    weights = {"linear": 2.0, "add": 1.0, "exp": 1.0, "logsigmoid": 1.0, "max": 1.0,
+               "sigmoid": 1.0}
+    space = RandomGraphSpace(name="modern_random", op_weights=weights, heads=(2, 4))
+    ops, heads = set(), set()
+    for seed in range(20):
+        g = space.build({"graph_seed": seed}).genome
+        ops |= {n.op for n in g.nodes}
+        heads |= {n.params["heads"] for n in g.nodes if "heads" in n.params}
+    assert ops <= set(weights) and {"exp", "logsigmoid", "max"} & ops and heads == {2, 4}
+    with pytest.raises(ValueError, match=r"space 'bad'.*heads"):
+        RandomGraphSpace(name="bad", heads=(3.5,))
+    with pytest.raises(ValueError, match=r"space 'bad'.*unknown op 'nope'"):
+        RandomGraphSpace(name="bad", op_weights={"nope": 1.0})
