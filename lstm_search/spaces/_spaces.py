@@ -260,6 +260,8 @@ def space_to_json(space: Any) -> dict[str, Any] | None:
         value = getattr(space, f.name)
         if f.name == "hparams":
             value = {k: d.to_json() for k, d in value.items()}
+        elif isinstance(value, Mapping):  # a random graph space's op_weights
+            value = dict(value)
         out[f.name] = list(value) if isinstance(value, tuple) else value
     return out
 

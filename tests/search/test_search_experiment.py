@@ -228,6 +228,13 @@ def test_a_random_graph_space_passes_its_vocabulary_and_heads_to_the_generator()
         ops |= {n.op for n in g.nodes}
         heads |= {n.params["heads"] for n in g.nodes if "heads" in n.params}
     assert ops <= set(weights) and {"exp", "logsigmoid", "max"} & ops and heads == {2, 4}
+    # run.json records the space as data and rebuilds it from that alone
+    from lstm_search.results import json_ready
+    from lstm_search.spaces import space_from_json, space_to_json
+
+    data = json.loads(json.dumps(json_ready(space_to_json(space))))
+    assert data["op_weights"] == weights and data["heads"] == [2, 4]
+    assert space_from_json(data) == space
     with pytest.raises(ValueError, match=r"space 'bad'.*heads"):
         RandomGraphSpace(name="bad", heads=(3.5,))
     with pytest.raises(ValueError, match=r"space 'bad'.*unknown op 'nope'"):
