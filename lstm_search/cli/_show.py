@@ -25,8 +25,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--dot", action="store_true", help="print Graphviz source")
     what.add_argument("--png", metavar="OUT.png", help="draw the cell to a PNG file")
     parser.add_argument("--backend", default="script",
-                        help="compiler backend for --code: script, eager, compile or native "
-                             "(the C++ of the native backend; default: script)")
+                        help="compiler backend for --code: script, eager, compile, native "
+                             "(the C++ of the native backend) or native-cuda (its CUDA C++); "
+                             "default: script")
     parser.add_argument("--input-size", type=int, default=128, metavar="M",
                         help="input width for --code and the parameter count (default 128)")
     parser.add_argument("--hidden-size", type=int, default=128, metavar="N",

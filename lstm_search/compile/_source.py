@@ -23,11 +23,14 @@ def generated_source(genome: Genome, backend: str = "script", *, input_size: int
     For ``script`` this is exactly what TorchScript compiles (with the oneDNN branch of ``_mm``
     when ``onednn``); ``eager`` and ``compile`` interpret the same plan op by op, so the same
     text describes them. For ``native`` it is the C++ the native backend builds (its operator
-    namespace ``lsnat``), or, for a plan it does not cover, a line saying why and the script
+    namespace ``lsnat``), for ``native-cuda`` the CUDA C++ it builds for CUDA tensors
+    (``lscuda``), or, for a plan it does not cover, a line saying why and the script
     backend's source, which then runs. Sizes only matter for ``fit`` of x (a matrix unless
     m == n); a spatial cell's source does not depend on its map size (``spatial``, default
     (1, 1)).
     """
+    target = "cuda" if backend == "native-cuda" else "cpu"
+    backend = "native" if backend == "native-cuda" else backend
     check_backend(backend)
     if genome.kernel and spatial is None:
         spatial = (1, 1)
@@ -35,7 +38,7 @@ def generated_source(genome: Genome, backend: str = "script", *, input_size: int
     if backend == "native":
         reason = native_refusal(plan)
         if reason is None:
-            return native_source(plan, "lsnat")
+            return native_source(plan, "lscuda" if target == "cuda" else "lsnat", target)
         return (f"# the native backend does not cover {reason}: this layer runs the script "
                 "backend, whose source follows\n\n"
                 + program_source(plan, onednn=onednn, backward=fused_backward))

@@ -143,3 +143,13 @@ def test_cuda_kernels_agree_with_eager_on_the_device(name: str) -> None:
         ref = _run(eager, x, states)
         got = _run(layer, x.to(dev), [s.to(dev) for s in states])
         _close(ref, [g.cpu() for g in got], 1e-10)
+
+
+def test_show_prints_the_cuda_source(capsys) -> None:
+    from lstm_search.cli import main
+
+    assert main(["show", "gru", "--code", "--backend", "native-cuda"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("__global__ void ") == 3 and "LS_LAUNCH(backward_k0<T>" in out
+    assert main(["show", "gru", "--code", "--backend", "native"]) == 0
+    assert "__global__" not in capsys.readouterr().out
