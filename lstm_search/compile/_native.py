@@ -362,6 +362,11 @@ class _Gen:
             {a for st in plan.steps for a in st.args
              if a[0] == "v" and seg[a] < seg[st.out]}
             | {g.source for g in self.vgroups}, key=lambda r: int(r[1:]))
+        # a step without matrix products (every projection hoisted: gates of x alone, as in
+        # minGRU, minLSTM, RG-LRU): rows never mix, so on CPU one parallel loop over the rows
+        # runs every step, the time loop inside it, with no tensor operation per step
+        self.time_inside = (not self.cuda and not plan.step_groups and len(self.segs) == 1
+                            and not self.crossing)
 
     # -- forward -------------------------------------------------------------------------------
     def _load(self, ref: str) -> str:
@@ -513,7 +518,7 @@ class _Gen:
         """The loop over rows b and units j of one segment: an ``at::parallel_for`` over the
         rows (CPU), or a placeholder for the launch of the kernel :meth:`_finish` makes of it
         (CUDA: one thread per element)."""
-        if self.cuda:
+        if self.cuda or self.time_inside:
             self.pending.append((rows, body))
             return [f"@@launch{len(self.pending) - 1}@@"]
         out = ["at::parallel_for(0, B, rows_grain, [&](int64_t b0, int64_t b1) {",
@@ -524,7 +529,96 @@ class _Gen:
         out += ["    }", "  }", "});"]
         return out
 
+    def _rows_loop(self, pre: list[str]) -> list[str]:
+        """The one parallel loop of a :attr:`time_inside` plan: over rows b0..b1, every step
+        (``pre``: the step's pointers) then the step's loop over the rows and units."""
+        rows, body = self.pending.pop()
+        out = ["    " + line for line in pre]
+        out += ["    for (int64_t b = b0; b < b1; ++b) {"]
+        out += ["      " + r for r in rows]
+        out += ["#pragma GCC ivdep", "      for (int64_t j = 0; j < n; ++j) {"]
+        out += ["        " + line for line in body]
+        out += ["      }", "    }"]
+        return out
+
+    def _forward_time_inside(self, save: bool) -> list[str]:
+        """The forward of a :attr:`time_inside` plan (same operator and results as
+        :meth:`forward`'s step-by-step program)."""
+        plan, lay = self.plan, self.lay
+        name = "forward_save" if save else "forward"
+        o = ["template <typename T>",
+             f"std::vector<at::Tensor> {name}_impl(const at::Tensor& x_in, "
+             "const std::vector<at::Tensor>& s_in, const std::vector<at::Tensor>& w, "
+             "bool packed) {",
+             "  const at::Tensor x = x_in.contiguous();",
+             "  const int64_t TT = x.size(0), B = x.size(1), m = x.size(2);",
+             "  const int64_t n = s_in[0].size(1);",
+             f"  const int64_t rows_grain = std::max<int64_t>(1, {GRAIN} / "
+             "std::max<int64_t>(1, n * TT));",
+             "  const auto opt = x.options();",
+             "  const T* x_p = ptr<T>(x);"]
+        wi = {name_: i for i, name_ in enumerate(lay.weights)}
+        if self.xg is not None:
+            xg = self.xg
+            bias = (f"std::optional<at::Tensor>(w[{wi[f'b{xg.gid}']}])" if xg.n_bias
+                    else "std::optional<at::Tensor>()")
+            o += [f"  const at::Tensor xp = mm(x.reshape({{TT * B, m}}), w[{wi[f'w{xg.gid}']}], "
+                  f"{bias}, packed).contiguous();",
+                  f"  const int64_t KX = {len(xg.members)} * n;",
+                  "  const T* xp_p = ptr<T>(xp);"]
+        hist = {j for j in range(plan.n_states) if save and f"s{j}" in lay.saved}
+        for j in range(plan.n_states):
+            if j in hist:
+                o += [f"  at::Tensor f{j} = s_in[{j}].contiguous().clone();",
+                      f"  T* f{j}_p = ptr<T>(f{j});"]
+            else:
+                o += [f"  at::Tensor s{j} = s_in[{j}].contiguous().clone();",
+                      f"  at::Tensor n{j} = at::empty({{B, n}}, opt);",
+                      f"  T* s{j}_p0 = ptr<T>(s{j});",
+                      f"  T* n{j}_p0 = ptr<T>(n{j});"]
+        o += ["  at::Tensor y = at::empty({TT, B, n}, opt);", "  T* y_p = ptr<T>(y);"]
+        if save:
+            for r in lay.saved:
+                width = "m" if r == "xt" else "n"
+                o.append(f"  at::Tensor sv_{r} = at::empty({{TT, B, {width}}}, opt);")
+                o.append(f"  T* sv_{r}_p0 = ptr<T>(sv_{r});")
+            if "xt" in lay.saved:
+                o.append("  sv_xt.copy_(x);")
+        for j in sorted(hist):
+            o.append(f"  if (TT > 0) sv_s{j}.select(0, 0).copy_(f{j});")
+        o += [f"  const T* p{k}_p = ptr<T>(w[{wi[f'p{k}']}]);" for k in plan.diags]
+        pre = ["const T* x_t = x_p + t * B * m;", "(void)x_t;"]
+        if self.xg is not None:
+            pre.append("const T* xp_t = xp_p + t * B * KX;")
+        pre.append("T* y_t = y_p + t * B * n;")
+        for j in range(plan.n_states):
+            if j in hist:
+                pre += [f"const T* s{j}_p = sv_s{j}_p0 + t * B * n;",
+                        f"T* n{j}_p = t + 1 < TT ? sv_s{j}_p0 + (t + 1) * B * n : f{j}_p;"]
+            else:
+                pre += [f"const T* s{j}_p = t % 2 == 0 ? s{j}_p0 : n{j}_p0;",
+                        f"T* n{j}_p = t % 2 == 0 ? n{j}_p0 : s{j}_p0;"]
+        if save:
+            pre += [f"T* sv_{r}_p = sv_{r}_p0 + t * B * n;" for r in lay.saved
+                    if r[0] not in "sx"]
+        self._forward_seg(self.segs[0], save)  # the step's loop, into self.pending
+        o.append("  at::parallel_for(0, B, rows_grain, [&](int64_t b0, int64_t b1) {")
+        o.append("  for (int64_t t = 0; t < TT; ++t) {")
+        o += self._rows_loop(pre)
+        o += ["  }", "  });"]
+        # the final states: after TT steps in s (TT even) or n (TT odd) of the two buffers
+        finals = [f"f{j}" if j in hist else f"(TT % 2 == 0 ? s{j} : n{j})"
+                  for j in range(plan.n_states)]
+        rets = ["y", *finals]
+        if save:
+            rets += [f"sv_{r}" for r in lay.saved]
+        o.append(f"  return {{{', '.join(rets)}}};")
+        o.append("}")
+        return o
+
     def forward(self, save: bool) -> list[str]:
+        if self.time_inside:
+            return self._forward_time_inside(save)
         plan, lay = self.plan, self.lay
         name = "forward_save" if save else "forward"
         o = ["template <typename T>",
@@ -760,7 +854,88 @@ class _Gen:
                 raise ValueError(f"no gradient route for {ref}")
         return body, uses
 
+    def _backward_time_inside(self) -> list[str]:
+        """The backward of a :attr:`time_inside` plan (same operator and results as
+        :meth:`backward`'s step-by-step program): the reverse time loop inside one parallel
+        loop over the rows."""
+        plan, lay = self.plan, self.lay
+        ns = plan.n_states
+        written: set[str] = set()
+        body, uses = self._backward_seg(self.segs[0], written)
+        pw = {j for j in range(ns) if f"s{j}" in written}
+        o = ["template <typename T>",
+             "std::vector<at::Tensor> backward_impl(const at::Tensor& dy_in, "
+             "const std::vector<at::Tensor>& ds_in, const std::vector<at::Tensor>& sv, "
+             "const std::vector<at::Tensor>& wt, const std::vector<at::Tensor>& pw, "
+             "bool packed) {",
+             "  (void)wt; (void)packed;",
+             "  const at::Tensor dy = dy_in.contiguous();",
+             "  const int64_t TT = dy.size(0), B = dy.size(1), n = dy.size(2);",
+             f"  const int64_t rows_grain = std::max<int64_t>(1, {GRAIN} / "
+             "std::max<int64_t>(1, n * TT));",
+             "  const auto opt = dy.options();",
+             "  const T* dy_p = ptr<T>(dy);"]
+        svi = {r: i for i, r in enumerate(lay.saved)}
+        o += [f"  const at::Tensor sv_{r} = sv[{i}].contiguous();" for r, i in svi.items()]
+        o += [f"  const T* sv_{r}_p0 = ptr<T>(sv_{r});" for r in svi]
+        if "xt" in svi:
+            o.append("  const int64_t m = sv_xt.size(2);")
+        else:
+            o.append("  const int64_t m = n; (void)m;")
+        if self.xg is not None:
+            o += [f"  const int64_t KX = {len(self.xg.members)} * n;",
+                  "  at::Tensor dxp = at::empty({TT, B, KX}, opt);",
+                  "  T* dxp_p = ptr<T>(dxp);"]
+        if plan.uses_xt:
+            o += ["  at::Tensor dxt = at::zeros({TT, B, m}, opt);", "  T* dxt_p = ptr<T>(dxt);"]
+        o += [f"  const at::Tensor dsa_in{j} = ds_in[{j}].contiguous();" for j in range(ns)]
+        o += [f"  const T* dsa_in{j}_p = ptr<T>(dsa_in{j});" for j in range(ns)]
+        for j in range(ns):
+            if j in pw:
+                o += [f"  at::Tensor dsp{j}a = at::empty({{B, n}}, opt);",
+                      f"  at::Tensor dsp{j}b = at::empty({{B, n}}, opt);",
+                      f"  T* dsp{j}a_p = ptr<T>(dsp{j}a);",
+                      f"  T* dsp{j}b_p = ptr<T>(dsp{j}b);"]
+            else:
+                o += [f"  const at::Tensor dz{j} = at::zeros({{B, n}}, opt);",
+                      f"  const T* dz{j}_p = ptr<T>(dz{j});"]
+        o += [f"  at::Tensor dap{k} = at::zeros({{B, n}}, opt);" for k in plan.diags]
+        o += [f"  const T* p{k}_p = ptr<T>(pw[{i}]);" for i, k in enumerate(plan.diags)]
+        o += [f"  T* dap{k}_p = ptr<T>(dap{k});" for k in plan.diags]
+        pre = ["const T* dy_t = dy_p + t * B * n;",
+               "const bool odd = (TT - 1 - t) % 2 == 1;", "(void)odd;"]
+        pre += [f"const T* sv_{r}_p = sv_{r}_p0 + t * B * {'m' if r == 'xt' else 'n'};"
+                for r in lay.saved]
+        for j in range(ns):
+            before = f"(odd ? dsp{j}a_p : dsp{j}b_p)" if j in pw else f"dz{j}_p"
+            pre.append(f"const T* dsa{j}_p = t == TT - 1 ? dsa_in{j}_p : {before};")
+            if j in pw:
+                pre.append(f"T* dsp{j}_p = odd ? dsp{j}b_p : dsp{j}a_p;")
+        if self.xg is not None:
+            pre.append("T* dxp_t = dxp_p + t * B * KX;")
+        if plan.uses_xt:
+            pre.append("T* dxt_t = dxt_p + t * B * m;")
+        rows = ["T* dxp_row = dxp_t + b * KX;"] if "dxp" in uses else []
+        self.pending.append((rows, body))
+        o.append("  at::parallel_for(0, B, rows_grain, [&](int64_t b0, int64_t b1) {")
+        o.append("  for (int64_t t = TT - 1; t >= 0; --t) {")
+        o += self._rows_loop(pre)
+        o += ["  }", "  });"]
+        for j in range(ns):
+            last = f"(((TT - 1) % 2 == 1) ? dsp{j}b : dsp{j}a)" if j in pw else f"dz{j}"
+            o.append(f"  at::Tensor dfin{j} = TT == 0 ? dsa_in{j}.clone() : {last}.clone();")
+        empty = "at::zeros({0}, opt)"
+        rets = ["dxp" if self.xg is not None else empty,
+                "dxt" if plan.uses_xt else empty,
+                *(f"dfin{j}" for j in range(ns)),
+                *(f"dap{k}.sum(0)" for k in plan.diags)]
+        o.append(f"  return {{{', '.join(rets)}}};")
+        o.append("}")
+        return o
+
     def backward(self) -> list[str]:
+        if self.time_inside:
+            return self._backward_time_inside()
         plan, lay = self.plan, self.lay
         ns = plan.n_states
         # the loops, last segment first; ``written``: the states some loop writes a

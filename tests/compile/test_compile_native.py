@@ -73,6 +73,7 @@ def native_cache(tmp_path_factory):
     plans = [build_plan(g, m, 4) for g in genomes for m in (5, 4)]
     plans.append(build_plan(exp_cell(), 4, 4))
     plans += [build_plan(log_cell(op), 4, 4) for op in ("softplus", "logsigmoid")]
+    plans.append(build_plan(zoo.get("minlstm"), 5, 4))
     _native_build.prebuild(plans)
     yield root
     if old is None:
@@ -276,3 +277,21 @@ def test_native_library_is_cached_and_a_stale_lock_does_not_block(native_cache):
     got_name, seconds = __import__("json").loads(out.stdout.strip().splitlines()[-1])
     assert got_name == name and seconds == 0.0
 
+
+
+def test_a_step_without_products_runs_every_step_inside_one_parallel_loop():
+    """minGRU, minLSTM, RG-LRU: no matrix product in the step, so rows never mix and one
+    parallel loop per operator runs the whole time loop, with no tensor operation per step."""
+    from lstm_search.compile._native import _Gen, native_source
+
+    for name, inside in (("mingru", True), ("minlstm", True), ("rglru", True),
+                         ("lstm", False), ("gru", False)):
+        plan = build_plan(zoo.get(name), 5, 4)
+        assert _Gen(plan).time_inside is inside, name
+        src = native_source(plan, "lsnat_x")
+        if inside:
+            assert src.count("at::parallel_for(") == 3  # forward, forward_save, backward
+            loops = src.split("at::parallel_for(")[1:]
+            assert all("for (int64_t t = " in body.split("});")[0] for body in loops)
+            assert ".select(0, t)" not in src
+    assert _agree(zoo.get("minlstm"), 5, 4, NATIVE, T=7, B=3)

@@ -1,0 +1,119 @@
+"""The native backend's time loop inside its one parallel loop (a step without matrix products:
+minGRU, minLSTM, RG-LRU) against the step-by-step program it replaced, and both against the
+floor (the cell's input projections alone), in one process with interleaved repetitions.
+
+The step-by-step program (the generator with ``time_inside`` off) runs a parallel loop and a
+few tensor operations per step; the new one runs every step inside one parallel loop over the
+batch's rows with pointer arithmetic only. Forward + backward of one layer, B = 16, input =
+hidden, float32, torch's default threads unless ``--threads``.
+
+Writes benchmarks/results/native_time_inside-<date>.md and .json.
+
+    python benchmarks/native_time_inside.py [--repeats 9] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from lstm_search import zoo
+from lstm_search.bench import machine
+from lstm_search.compile import _native
+from lstm_search.compile._kernels import NativeKernel
+from lstm_search.nn import compile_rnn
+from lstm_search.provenance import git_commit
+
+CELLS = ("mingru", "minlstm", "rglru")
+SIZES = ((1024, 64), (1024, 256), (64, 64))
+B = 16
+
+
+def _step_by_step(plan):
+    """The native kernel of ``plan`` built with the time loop outside (the earlier program)."""
+    original = _native._Gen.__init__
+
+    def init(self, *a, **k):
+        original(self, *a, **k)
+        self.time_inside = False
+
+    _native._Gen.__init__ = init
+    try:
+        return NativeKernel(plan)
+    finally:
+        _native._Gen.__init__ = original
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t_start = time.time()
+    rows = []
+    for cell in CELLS:
+        for T, H in SIZES:
+            x = torch.randn(T, B, H, generator=torch.Generator().manual_seed(0),
+                            requires_grad=True)
+            new = compile_rnn(zoo.get(cell), H, H, backend="native", seed=0)
+            assert new.layers[0].kernel.name == "native" and \
+                new.layers[0].kernel.unit is not None
+            old = compile_rnn(zoo.get(cell), H, H, backend="native", seed=0)
+            old.layers[0].kernel = _step_by_step(old.layers[0].plan)
+            n_proj = sum(p.shape[0] for name, p in new.named_parameters()
+                         if p.dim() == 2)  # rows of the input projections
+            floor = torch.nn.Linear(H, n_proj)
+
+            def run(module, x=x) -> None:
+                out = module(x)
+                y = out[0] if isinstance(out, tuple) else out
+                y.sum().backward()
+
+            impls = {"time inside (new)": new, "step by step (before)": old, "floor": floor}
+            with torch.no_grad():
+                y_new, _ = new(x)
+                y_old, _ = old(x)
+            assert torch.allclose(y_new, y_old, rtol=1e-5, atol=1e-6)
+            for m in impls.values():
+                run(m)
+                run(m)
+            times = {k: [] for k in impls}
+            for _ in range(args.repeats):
+                for k, m in impls.items():
+                    m.zero_grad(set_to_none=True)
+                    x.grad = None
+                    t0 = time.perf_counter()
+                    run(m)
+                    times[k].append(time.perf_counter() - t0)
+            base = statistics.median(times["floor"])
+            for k, ts in times.items():
+                med = statistics.median(ts)
+                rows.append({"cell": cell, "T": T, "H": H, "impl": k, "ms": med * 1e3,
+                             "x_floor": med / base})
+    info = machine()
+    stamp = time.strftime("%Y-%m-%d", time.gmtime())
+    out = Path(__file__).resolve().parent / "results" / f"native_time_inside-{stamp}"
+    head = (f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}, "
+            f"{info['threads']} threads, {info['date']}; commit {git_commit()}; one layer, "
+            f"batch {B}, input = hidden, float32, forward + backward, median of "
+            f"{args.repeats} interleaved repetitions; wall {time.time() - t_start:.0f} s.")
+    lines = ["# Native backend: the time loop inside one parallel loop, against step by step",
+             "", head, "", "| cell | T | H | program | ms (fwd+bwd) | x floor |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['cell']} | {r['T']} | {r['H']} | {r['impl']} | {r['ms']:.2f} | "
+              f"{r['x_floor']:.2f} |" for r in rows]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    out.with_suffix(".json").write_text(json.dumps({"machine": info, "rows": rows},
+                                                   indent=2) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
