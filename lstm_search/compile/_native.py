@@ -541,22 +541,40 @@ class _Gen:
         out += ["      }", "    }"]
         return out
 
+    @staticmethod
+    def _forward_head(name: str, grain: str) -> list[str]:
+        """The start of a forward operator: signature, sizes, the rows' grain (``grain``: the
+        elements of work per row)."""
+        return ["template <typename T>",
+                f"std::vector<at::Tensor> {name}_impl(const at::Tensor& x_in, "
+                "const std::vector<at::Tensor>& s_in, const std::vector<at::Tensor>& w, "
+                "bool packed) {",
+                "  const at::Tensor x = x_in.contiguous();",
+                "  const int64_t TT = x.size(0), B = x.size(1), m = x.size(2);",
+                "  const int64_t n = s_in[0].size(1);",
+                f"  const int64_t rows_grain = std::max<int64_t>(1, {GRAIN} / {grain});",
+                "  const auto opt = x.options();"]
+
+    @staticmethod
+    def _backward_head(grain: str) -> list[str]:
+        """The start of the backward operator (see :meth:`_forward_head`)."""
+        return ["template <typename T>",
+                "std::vector<at::Tensor> backward_impl(const at::Tensor& dy_in, "
+                "const std::vector<at::Tensor>& ds_in, const std::vector<at::Tensor>& sv, "
+                "const std::vector<at::Tensor>& wt, const std::vector<at::Tensor>& pw, "
+                "bool packed) {",
+                "  const at::Tensor dy = dy_in.contiguous();",
+                "  const int64_t TT = dy.size(0), B = dy.size(1), n = dy.size(2);",
+                f"  const int64_t rows_grain = std::max<int64_t>(1, {GRAIN} / {grain});",
+                "  const auto opt = dy.options();"]
+
     def _forward_time_inside(self, save: bool) -> list[str]:
         """The forward of a :attr:`time_inside` plan (same operator and results as
         :meth:`forward`'s step-by-step program)."""
         plan, lay = self.plan, self.lay
         name = "forward_save" if save else "forward"
-        o = ["template <typename T>",
-             f"std::vector<at::Tensor> {name}_impl(const at::Tensor& x_in, "
-             "const std::vector<at::Tensor>& s_in, const std::vector<at::Tensor>& w, "
-             "bool packed) {",
-             "  const at::Tensor x = x_in.contiguous();",
-             "  const int64_t TT = x.size(0), B = x.size(1), m = x.size(2);",
-             "  const int64_t n = s_in[0].size(1);",
-             f"  const int64_t rows_grain = std::max<int64_t>(1, {GRAIN} / "
-             "std::max<int64_t>(1, n * TT));",
-             "  const auto opt = x.options();",
-             "  const T* x_p = ptr<T>(x);"]
+        o = self._forward_head(name, "std::max<int64_t>(1, n * TT)")
+        o.append("  const T* x_p = ptr<T>(x);")
         wi = {name_: i for i, name_ in enumerate(lay.weights)}
         if self.xg is not None:
             xg = self.xg
@@ -621,16 +639,8 @@ class _Gen:
             return self._forward_time_inside(save)
         plan, lay = self.plan, self.lay
         name = "forward_save" if save else "forward"
-        o = ["template <typename T>",
-             f"std::vector<at::Tensor> {name}_impl(const at::Tensor& x_in, "
-             "const std::vector<at::Tensor>& s_in, const std::vector<at::Tensor>& w, "
-             "bool packed) {",
-             "  const at::Tensor x = x_in.contiguous();",
-             "  const int64_t TT = x.size(0), B = x.size(1), m = x.size(2);",
-             "  const int64_t n = s_in[0].size(1);",
-             f"  const int64_t rows_grain = std::max<int64_t>(1, {GRAIN} / n);",
-             "  const auto opt = x.options();",
-             "  std::optional<at::Tensor> none;"]
+        o = self._forward_head(name, "n")
+        o.append("  std::optional<at::Tensor> none;")
         wi = {name_: i for i, name_ in enumerate(lay.weights)}
 
         def bias(g: Group) -> str:
@@ -863,18 +873,8 @@ class _Gen:
         written: set[str] = set()
         body, uses = self._backward_seg(self.segs[0], written)
         pw = {j for j in range(ns) if f"s{j}" in written}
-        o = ["template <typename T>",
-             "std::vector<at::Tensor> backward_impl(const at::Tensor& dy_in, "
-             "const std::vector<at::Tensor>& ds_in, const std::vector<at::Tensor>& sv, "
-             "const std::vector<at::Tensor>& wt, const std::vector<at::Tensor>& pw, "
-             "bool packed) {",
-             "  (void)wt; (void)packed;",
-             "  const at::Tensor dy = dy_in.contiguous();",
-             "  const int64_t TT = dy.size(0), B = dy.size(1), n = dy.size(2);",
-             f"  const int64_t rows_grain = std::max<int64_t>(1, {GRAIN} / "
-             "std::max<int64_t>(1, n * TT));",
-             "  const auto opt = dy.options();",
-             "  const T* dy_p = ptr<T>(dy);"]
+        o = self._backward_head("std::max<int64_t>(1, n * TT)")
+        o += ["  (void)wt; (void)packed;", "  const T* dy_p = ptr<T>(dy);"]
         svi = {r: i for i, r in enumerate(lay.saved)}
         o += [f"  const at::Tensor sv_{r} = sv[{i}].contiguous();" for r, i in svi.items()]
         o += [f"  const T* sv_{r}_p0 = ptr<T>(sv_{r});" for r in svi]
@@ -943,16 +943,8 @@ class _Gen:
         written: set[str] = set()
         loops = [(sg, *self._backward_seg(sg, written)) for sg in reversed(self.segs)]
         pw = {j for j in range(ns) if f"s{j}" in written}
-        o = ["template <typename T>",
-             "std::vector<at::Tensor> backward_impl(const at::Tensor& dy_in, "
-             "const std::vector<at::Tensor>& ds_in, const std::vector<at::Tensor>& sv, "
-             "const std::vector<at::Tensor>& wt, const std::vector<at::Tensor>& pw, "
-             "bool packed) {",
-             "  const at::Tensor dy = dy_in.contiguous();",
-             "  const int64_t TT = dy.size(0), B = dy.size(1), n = dy.size(2);",
-             f"  const int64_t rows_grain = std::max<int64_t>(1, {GRAIN} / n);",
-             "  const auto opt = dy.options();",
-             "  std::optional<at::Tensor> none;"]
+        o = self._backward_head("n")
+        o.append("  std::optional<at::Tensor> none;")
         svi = {r: i for i, r in enumerate(lay.saved)}
         o += [f"  const at::Tensor sv_{r} = sv[{i}].contiguous();" for r, i in svi.items()]
         if "xt" in svi:
