@@ -10,7 +10,8 @@ Rows are appended by :func:`append_jsonl`: under an exclusive ``flock`` on the f
 ``O_APPEND`` write then ``fsync``, so several worker processes may append to the same table. A
 write that fails or comes up short is undone and raises :class:`TableWriteError`; a last line
 left torn by a process killed mid-write is terminated before the next row is written, so it
-never takes a whole row with it. :func:`load_results` skips a torn line with a warning.
+never takes a whole row with it. Readers take a shared ``flock``, so a row being appended is
+never seen half written; :func:`load_results` skips a torn line with a warning.
 
 **The record's invariant.** Whatever happens to the processes (Ctrl-C, SIGKILL of the driver or
 of a worker, a full disk, a second driver joining, ``--resume``):
@@ -269,9 +270,23 @@ def _objects(lines: Iterable[bytes]) -> tuple[list[tuple[int, dict[str, Any]]], 
 
 def _jsonl_objects(path: str | os.PathLike[str]) -> tuple[list[tuple[int, dict[str, Any]]],
                                                           list[int]]:
-    """:func:`_objects` of the lines of a JSON-lines file."""
+    """:func:`_objects` of the lines of a JSON-lines file, read under a shared ``flock``
+    (where the platform has one): a row another process is appending is never seen half
+    written and taken for a damaged one."""
     with open(path, "rb") as f:
-        return _objects(f)
+        _lock_shared(f)
+        data = f.read()
+    return _objects(data.split(b"\n"))
+
+
+def _lock_shared(f: Any) -> None:
+    """A shared ``flock`` on the open file ``f``, released when it is closed; nothing where
+    the platform has no ``fcntl`` (an analysis-only install elsewhere than POSIX)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    fcntl.flock(f, fcntl.LOCK_SH)
 
 
 def damaged_lines_message(path: str | os.PathLike[str], lines: list[int]) -> str:
@@ -348,15 +363,10 @@ class ResultsWriter:
         """The table's usable rows (as :func:`read_rows` gives them), read under a shared lock,
         so that a row another process is appending is never seen half-written (and taken for
         a missing or a damaged one)."""
-        import fcntl
-
         try:
-            with open(self.trials_path, "rb") as f:
-                fcntl.flock(f, fcntl.LOCK_SH)
-                data = f.read()
+            return _usable_rows(self.trials_path, *_jsonl_objects(self.trials_path))
         except FileNotFoundError:
             return []
-        return _usable_rows(self.trials_path, *_objects(data.splitlines()))
 
     def finished_trials(self) -> set[int]:
         """Trial numbers already recorded in this run's table (used on resume)."""

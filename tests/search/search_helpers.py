@@ -68,10 +68,24 @@ def lr_space(seeds: tuple[int, ...] = (), *, distinct: bool = False) -> str:
 
 
 def rows(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's rows, read as a live reader must: under a shared lock (a row being appended is
+    never seen half written), skipping a line a SIGKILL tore mid-write (the table's documented
+    state after a kill: the torn line stays, alone on its line, and its trial runs again)."""
+    import fcntl
+
     path = Path(run_dir) / "trials.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    with open(path, "rb") as f:
+        fcntl.flock(f, fcntl.LOCK_SH)
+        data = f.read()
+    out = []
+    for line in data.split(b"\n"):
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
 
 
 def cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

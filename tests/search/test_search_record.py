@@ -68,6 +68,42 @@ def test_a_torn_last_line_does_not_take_the_next_row_with_it(tmp_path: Path) -> 
     assert path.read_bytes().endswith(b'{"trial": 2}\n')
 
 
+def test_a_reader_never_sees_a_row_that_is_being_appended(tmp_path: Path) -> None:
+    """A live reader (progress, reuse, resume, a user's report) and a writer half way through a
+    row: the reader waits for the row to be whole instead of taking it for a damaged line."""
+    import fcntl
+    import threading
+
+    from lstm_search.results import ResultsWriter, read_rows
+
+    path = tmp_path / "trials.jsonl"
+    row = {"experiment": "e", "run": "r", "trial": 1, "status": "complete", "objective": 1.0}
+    append_jsonl(path, dict(row, trial=0))
+    line = (json.dumps(dict(row, trial=1), sort_keys=True) + "\n").encode()
+    got: dict[str, Any] = {}
+
+    def read() -> None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got["rows"] = [r["trial"] for r in read_rows(path)]
+            got["writer"] = sorted(ResultsWriter(tmp_path).finished_trials())
+        got["warnings"] = [str(w.message) for w in caught]
+
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as append_jsonl holds it while it writes
+        os.write(fd, line[:20])  # half the row is in the file
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(0.5)
+        assert reader.is_alive(), got  # it waits for the writer
+        os.write(fd, line[20:])
+    finally:
+        os.close(fd)  # releases the lock
+    reader.join(10)
+    assert got == {"rows": [0, 1], "writer": [0, 1], "warnings": []}
+
+
 def test_a_short_write_is_undone_and_raises(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "trials.jsonl"
     append_jsonl(path, {"trial": 0})
