@@ -24,17 +24,20 @@ stabilised_exp_gates   a gated memory gets xLSTM's exponential gates, normaliser
 headwise_projection    a recurrent projection becomes head-wise (block diagonal) or dense again
 ====================== =========================================================================
 
-Three lead towards the seed systems of genome format 2 (:data:`SEED_OPERATORS`, opt-in too):
+Four lead towards the seed systems of genome format 2 (:data:`SEED_OPERATORS`, opt-in too):
 
 ====================== =========================================================================
 attend_state           a state's projections read an attention context over its last K values
                        (LSTMN-style, Cheng et al. 2016)
 attention_window       an attention node's window K changes
 clock_state            a state's update is clocked in modules (Clockwork RNN, Koutník et al.)
+depth_gate             a gated memory gets a depth gate on the layer below's memory
+                       (``below:``; Depth-Gated LSTM, Yao et al. 2015)
 ====================== =========================================================================
 
-``below:`` (a layer reading the layer below: Depth-Gated and Grid LSTM) has no operator yet:
-it changes a cell only in a stack of several layers (a first layer's ``below:`` reads zeros).
+``depth_gate`` changes what a cell computes only in a stack of several layers (a first layer's
+``below:`` reads zeros, so a one-layer model merely gains the gate's unused weights): give it
+to searches whose model has ``num_layers`` > 1.
 
 :func:`mutate` applies 1-3 of them (as the paper draws 1-3), prunes dead nodes and redraws until
 the result is valid and differs from the parent (by :func:`~lstm_search.genome.genome_id`).
@@ -49,7 +52,7 @@ from typing import Any
 
 from lstm_search.genome._canonical import genome_id
 from lstm_search.genome._genome import Genome, Node
-from lstm_search.genome._ops import OPS, X
+from lstm_search.genome._ops import BELOW, OPS, X
 from lstm_search.genome._random import as_rng, prune
 from lstm_search.genome._validate import validate
 
@@ -548,12 +551,44 @@ def clock_state(genome: Genome, rng: random.Random) -> Result:
         f"1..{2 ** (modules - 1)}")
 
 
+def depth_gate(genome: Genome, rng: random.Random) -> Result:
+    """A gated memory ``c' = f ⊙ c + i ⊙ z`` (sigmoid gates f and i) reads the layer below's
+    new memory ``c^L_t`` (``below:c``) through a depth gate, as in the Depth-Gated LSTM (Yao,
+    Cohn, Vylomova, Duh & Dyer 2015, arXiv:1508.03790, eq. 5-6)::
+
+        d  = σ(W_d x + p_cd ⊙ c + p_ld ⊙ c^L_t + b_d)
+        c' = d ⊙ c^L_t + f ⊙ c + i ⊙ z
+
+    Applied to the peephole LSTM (the zoo's ``vanilla``) it gives the zoo's ``depth_gated``.
+    Not in spatial or head-wise cells, nor for a memory that already reads the layer below."""
+    if genome.values:
+        return None
+    read = {i for n in genome.nodes for i in n.inputs}
+    found = [m for m in _gated_memories(genome) if BELOW + m[0] not in read]
+    if not found:
+        return None
+    state, c_new, *_ = rng.choice(found)
+    below = BELOW + state
+    fresh = _namer(genome)
+    x_d, p_cd, p_ld = fresh("x_d"), fresh(f"p_{state}d"), fresh("p_ld")
+    d_pre, d, dc = fresh("d_pre"), fresh("d_gate"), fresh(f"d{state}_below")
+    gate = [Node(x_d, "linear", (X,)), Node(p_cd, "diag", (state,)),
+            Node(p_ld, "diag", (below,)), Node(d_pre, "add", (x_d, p_cd, p_ld)),
+            Node(d, "sigmoid", (d_pre,)), Node(dc, "mul", (d, below))]
+    nodes = tuple(Node(n.name, n.op, (dc, *n.inputs), n.params) if n.name == c_new else n
+                  for n in _insert_before(genome, c_new, gate))
+    return genome.replace(nodes=nodes), (
+        f"depth_gate: {c_new!r} adds {dc!r}, the layer below's {state!r} through the depth "
+        f"gate {d!r}")
+
+
 JOZEFOWICZ_OPERATORS: tuple[str, ...] = (
     "swap_activation", "swap_elementwise", "insert_activation", "remove_node",
     "replace_by_ancestor", "replace_by_combination")
 MODERN_OPERATORS: tuple[str, ...] = (
     "drop_state_projection", "stabilised_exp_gates", "headwise_projection")
-SEED_OPERATORS: tuple[str, ...] = ("attend_state", "attention_window", "clock_state")
+SEED_OPERATORS: tuple[str, ...] = ("attend_state", "attention_window", "clock_state",
+                                   "depth_gate")
 
 OPERATORS: dict[str, Callable[[Genome, random.Random], Result]] = {
     "swap_activation": swap_activation,
@@ -568,6 +603,7 @@ OPERATORS: dict[str, Callable[[Genome, random.Random], Result]] = {
     "attend_state": attend_state,
     "attention_window": attention_window,
     "clock_state": clock_state,
+    "depth_gate": depth_gate,
 }
 
 

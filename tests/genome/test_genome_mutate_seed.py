@@ -110,6 +110,32 @@ def test_clock_state_of_the_lstm_clocks_what_h_reads() -> None:
     assert readers == [clock.name] and mutant.new_states[state] == clock.name
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_depth_gate_turns_the_peephole_lstm_into_the_depth_gated_lstm(seed: int) -> None:
+    mutant, text = _apply("depth_gate", "vanilla", seed)
+    assert genome_id(mutant) == genome_id(zoo.get("depth_gated")), text
+    m, n = 5, 8  # the depth gate's W_d, b_d and its two peepholes
+    assert n_params(mutant, m, n) == n_params(zoo.get("vanilla"), m, n) + n * m + 3 * n
+    assert OPERATORS["depth_gate"](mutant, random.Random(seed)) is None  # c reads below: c
+    for name in ("gru", "cifg", "slstm"):  # no memory with separate sigmoid i and f gates
+        assert OPERATORS["depth_gate"](zoo.get(name), random.Random(seed)) is None
+
+
+def test_depth_gate_of_the_lstm_matters_in_a_stack_only() -> None:
+    """The first layer's below:c reads zeros: there the depth gate's nm + 3n weights get no
+    gradient (the layer computes an LSTM); a second layer's gate reads the first's memory and
+    every one of its weights gets one."""
+    mutant, _ = _apply("depth_gate", "lstm", 0)
+    m, n = 4, 5
+    x = torch.randn(6, 2, m, dtype=torch.float64)
+    for layers in (1, 2):
+        rnn = compile_rnn(mutant, m, n, num_layers=layers, backend="script", seed=3).double()
+        y, _ = rnn(x)
+        y.square().sum().backward()
+        zeros = sum(int((p.grad == 0).sum()) for p in rnn.parameters())
+        assert zeros == n * m + 3 * n, (layers, zeros)
+
+
 @pytest.mark.parametrize("op", SEED_OPERATORS)
 def test_no_seed_operator_applies_to_a_spatial_cell(op: str) -> None:
     assert OPERATORS[op](zoo.get("convlstm"), random.Random(0)) is None
@@ -123,4 +149,4 @@ def test_mutate_and_the_search_take_the_seed_operators_by_name() -> None:
         assert validate(m.genome) == []
         ops |= {d.split(":")[0] for d in m.ops}
         compile_rnn(m.genome, 4, 8, backend="script")(torch.randn(5, 2, 4))
-    assert {"attend_state", "clock_state"} <= ops
+    assert {"attend_state", "clock_state", "depth_gate"} <= ops
