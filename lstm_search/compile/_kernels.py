@@ -479,7 +479,9 @@ class _NativeUnit:
     def __init__(self, ops: Any, plan: Plan) -> None:
         lay = layout(plan)
         self.ops = ops
-        self.ns = plan.n_states
+        # the states, then (format 2) the layer below's values; in the backward the states'
+        # gradients, then those of the values emitted for the layer above
+        self.ns = plan.n_states + len(plan.below)
         self.nsv = len(lay.saved)
         self.ng = len(lay.step_groups)
 

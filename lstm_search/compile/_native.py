@@ -27,9 +27,17 @@ CUDA source compiled by the C++ compiler with ``LS_EMULATE_CUDA`` runs each kern
 one after the other on the CPU (``target="cuda-emulated"``): how the kernels are tested where
 there is no GPU.
 
+Genome format 2's values from the layer below (``below:``, Depth-Gated and Grid LSTM stacks)
+are covered where steps read them pointwise: the layer below's new states (T, B, n) follow the
+layer's own states in the operators' state list, the layer's own new states at every step are
+returned after its final states for the layer above, and the backward takes their gradients
+after the states' and returns the gradient of the values below last (the calling convention
+of the TorchScript program, :mod:`._codegen`).
+
 :func:`native_refusal` names what a plan uses that the generator does not cover (genome
-format 2's attention, head-wise and spatial values, clocks, values from the layer below,
-dropout masks, and the per-group ``norm``); such a layer runs the ``script`` backend instead.
+format 2's attention, head-wise and spatial values, clocks, a product of a value from the
+layer below, dropout masks, and the per-group ``norm``); such a layer runs the ``script``
+backend instead.
 """
 
 from __future__ import annotations
@@ -68,8 +76,8 @@ def native_refusal(plan: Plan) -> str | None:
         return "attention over earlier states (genome format 2)"
     if plan.clocks:
         return "a clock (genome format 2)"
-    if plan.below:
-        return "values of the layer below (genome format 2)"
+    if any(g.source[0] == "u" for g in plan.groups):
+        return "a product of the layer below's values (genome format 2)"
     if plan.masks:
         return "variational dropout masks (genome format 2)"
     for s in plan.steps:
@@ -366,15 +374,15 @@ class _Gen:
         # minGRU, minLSTM, RG-LRU): rows never mix, so on CPU one parallel loop over the rows
         # runs every step, the time loop inside it, with no tensor operation per step
         self.time_inside = (not self.cuda and not plan.step_groups and len(self.segs) == 1
-                            and not self.crossing)
+                            and not self.crossing and not plan.below)
 
     # -- forward -------------------------------------------------------------------------------
     def _load(self, ref: str) -> str:
         """The C++ expression of ``ref``'s value at element (b, j) in the forward loop."""
         if ref == "xt":
             return "xt_row[j]"
-        if ref[0] == "s":
-            return f"s{ref[1:]}_row[j]"
+        if ref[0] in "su":  # a previous state, the layer below's new state (format 2)
+            return f"{ref}_row[j]"
         if ref[0] == "r":
             i, pg = int(ref[1:]), self.pg.gid  # type: ignore[union-attr]
             return f"(xp_row[{i} * n + j] + g{pg}_row[{i} * n + j])"
@@ -450,6 +458,9 @@ class _Gen:
         for j in range(plan.n_states):
             if f"s{j}" in refs:
                 out.append(f"const T* s{j}_row = s{j}_p + b * n;")
+        for j in plan.below:
+            if f"u{j}" in refs:
+                out.append(f"const T* u{j}_row = ul{j}_t + b * n;")
         for g in self.sgroups + self.vgroups:
             if f"g{g.gid}" in refs:
                 out.append(f"const T* g{g.gid}_row = g{g.gid}_p + b * {len(g.members)} * n;")
@@ -468,7 +479,7 @@ class _Gen:
                     defined.add(a)
                 if a == "xt":
                     uses.add("xt")
-                if a[0] == "s":
+                if a[0] in "su":
                     uses.add(a)
                 if a[0] == "r":
                     uses.update(("xp", f"g{self.pg.gid}"))  # type: ignore[union-attr]
@@ -487,14 +498,16 @@ class _Gen:
         if save:
             for r in self.lay.saved:
                 if self._seg_of(r) == sg.index:
-                    if r[0] in "sx":  # a previous state or the raw input: the caller copies
-                        continue
+                    if r[0] in "sxu":  # a previous state, the raw input, a value below: the
+                        continue  # caller copies it, or it is the input itself
                     body.append(f"sv_{r}_p[b * n + j] = {self._load(r)};")
                     if r[0] == "r":
                         uses.update(("xp", f"g{self.pg.gid}"))  # type: ignore[union-attr]
         for j, r in enumerate(plan.new_states):
             if self._seg_of(r) == sg.index:
                 body.append(f"n{j}_p[b * n + j] = {self._load(r)};")
+                if j in plan.below:  # the layer above reads this step's new state
+                    body.append(f"em{j}_t[b * n + j] = {self._load(r)};")
                 uses.update(self._uses_of(r))
         if self._seg_of(plan.output) == sg.index:
             body.append(f"y_t[b * n + j] = {self._load(plan.output)};")
@@ -504,7 +517,7 @@ class _Gen:
     def _uses_of(self, ref: str) -> set[str]:
         if ref == "xt":
             return {"xt"}
-        if ref[0] == "s":
+        if ref[0] in "su":
             return {ref}
         if ref[0] == "r":
             return {"xp", f"g{self.pg.gid}"}  # type: ignore[union-attr]
@@ -664,13 +677,19 @@ class _Gen:
                 o += [f"  at::Tensor s{j} = s_in[{j}].contiguous().clone();",
                       f"  at::Tensor n{j} = at::empty({{B, n}}, opt);"]
         o.append("  at::Tensor y = at::empty({TT, B, n}, opt);")
+        # format 2: the layer below's new states (T, B, n), after this layer's states in s_in,
+        # and this layer's, emitted for the layer above
+        nb = {j: plan.n_states + k for k, j in enumerate(plan.below)}
+        o += [f"  const at::Tensor ul{j} = s_in[{k}].contiguous();" for j, k in nb.items()]
+        o += [f"  at::Tensor em{j} = at::empty({{TT, B, n}}, opt);" for j in plan.below]
         for r in self.crossing:
             if not (save and r in lay.saved):
                 o.append(f"  at::Tensor {r}_buf = at::empty({{B, n}}, opt);")
         if save:
             for r in lay.saved:
                 width = "m" if r == "xt" else "n"
-                o.append(f"  at::Tensor sv_{r} = at::empty({{TT, B, {width}}}, opt);")
+                o.append(f"  at::Tensor sv_{r} = ul{r[1:]};" if r[0] == "u" else
+                         f"  at::Tensor sv_{r} = at::empty({{TT, B, {width}}}, opt);")
         for j in sorted(hist):
             o.append(f"  if (TT > 0) sv_s{j}.select(0, 0).copy_(f{j});")
         o += [f"  const T* p{k}_p = ptr<T>(w[{wi[f'p{k}']}]);" for k in plan.diags]
@@ -680,6 +699,9 @@ class _Gen:
         if self.xg is not None:
             b.append("const T* xp_t = xp_p + t * B * KX;")
         b.append("T* y_t = ptr<T>(y) + t * B * n;")
+        for j in plan.below:
+            b += [f"const T* ul{j}_t = ptr<T>(ul{j}) + t * B * n;",
+                  f"T* em{j}_t = ptr<T>(em{j}) + t * B * n;"]
         for j in range(plan.n_states):
             if j in hist:
                 b += [f"const at::Tensor s{j} = sv_s{j}.select(0, t);",
@@ -690,7 +712,7 @@ class _Gen:
             b.append(f"const T* s{j}_p = ptr<T>(s{j});")
         if save:
             for r in lay.saved:
-                if r[0] == "s":  # the previous state: its history (above)
+                if r[0] in "su":  # the previous state's history, the values below: above
                     continue
                 if r == "xt":
                     b.append("sv_xt.select(0, t).copy_(x.select(0, t));")
@@ -717,7 +739,8 @@ class _Gen:
         b += [f"std::swap(s{j}, n{j});" for j in range(plan.n_states) if j not in hist]
         o += ["    " + line for line in b]
         o.append("  }")
-        rets = ["y", *(f"f{j}" if j in hist else f"s{j}" for j in range(plan.n_states))]
+        rets = ["y", *(f"f{j}" if j in hist else f"s{j}" for j in range(plan.n_states)),
+                *(f"em{j}" for j in plan.below)]
         if save:
             rets += [f"sv_{r}" for r in lay.saved]
         o.append(f"  return {{{', '.join(rets)}}};")
@@ -823,6 +846,8 @@ class _Gen:
                 for g in self.sgroups:
                     if g.source == f"s{j}":
                         add(r, f"dsm{g.gid}_p[b * n + j]")
+                if j in plan.below:  # what the layer above sent back for it
+                    add(r, f"dem{j}_t[b * n + j]")
         for r in self.crossing:
             if r in defined:
                 add(r, f"a{r}_p[b * n + j]")
@@ -860,6 +885,8 @@ class _Gen:
                     uses.add(f"dq{self.pg.gid}")  # type: ignore[union-attr]
             elif ref[0] == "p":
                 body.append(f"da{ref}_p[b * n + j] += {e};")
+            elif ref[0] == "u":  # to the layer below's new state at this step
+                body.append(f"dul{ref[1:]}_t[b * n + j] += {e};")
             else:  # pragma: no cover
                 raise ValueError(f"no gradient route for {ref}")
         return body, uses
@@ -960,6 +987,11 @@ class _Gen:
         # then the pointwise part written by step t + 1's loop, two buffers in turn) plus
         # dsm, the product dq W of each group reading the state at step t + 1
         o += [f"  const at::Tensor dsa_in{j} = ds_in[{j}].contiguous();" for j in range(ns)]
+        # format 2: the gradients of the states emitted for the layer above (after the
+        # states' in ds_in), and those this layer sends to the layer below
+        o += [f"  const at::Tensor dem_in{j} = ds_in[{ns + k}].contiguous();"
+              for k, j in enumerate(plan.below)]
+        o += [f"  at::Tensor dul{j} = at::zeros({{TT, B, n}}, opt);" for j in plan.below]
         for j in range(ns):
             if j in pw:
                 o += [f"  at::Tensor dsp{j}a = at::empty({{B, n}}, opt);",
@@ -987,6 +1019,9 @@ class _Gen:
             if j in pw:
                 b.append(f"T* dsp{j}_p = ptr<T>(odd ? dsp{j}b : dsp{j}a);")
         b += [f"const T* dsm{g.gid}_p = ptr<T>(dsm{g.gid});" for g in self.sgroups]
+        for j in plan.below:
+            b += [f"const T* dem{j}_t = ptr<T>(dem_in{j}) + t * B * n;",
+                  f"T* dul{j}_t = ptr<T>(dul{j}) + t * B * n;"]
         b += [f"a{r}.zero_();" for r in self.crossing]
         b += [f"T* a{r}_p = ptr<T>(a{r});" for r in self.crossing]
         if self.xg is not None:
@@ -1028,7 +1063,7 @@ class _Gen:
                 *(f"dfin{j}" for j in range(ns)),
                 *("dxp" if (self.full_pairs and plan.groups[gid] is self.pg)
                   else f"dqs{gid}" for gid in lay.step_groups),
-                *(f"dap{k}.sum(0)" for k in plan.diags)]
+                *(f"dap{k}.sum(0)" for k in plan.diags), *(f"dul{j}" for j in plan.below)]
         o.append(f"  return {{{', '.join(rets)}}};")
         o.append("}")
         return self._finish("backward", o)

@@ -224,9 +224,57 @@ def test_a_scannable_cell_runs_the_native_loop_and_falls_back_to_the_scan():
 def test_native_refuses_what_it_does_not_cover():
     covered = set(covered_zoo())
     assert {"lstm", "gru", "vanilla", "darts_v1", "slstm", "mingru"} <= covered
+    assert {"depth_gated", "grid_lstm"} <= covered  # below: read pointwise
     for name, why in [("clockwork", "clock"), ("mlstm", "head-wise"), ("hgrn", "norm"),
-                      ("depth_gated", "layer below"), ("lstm_attention", "attention")]:
+                      ("lstm_attention", "attention")]:
         assert why in native_refusal(build_plan(zoo.get(name), 5, 4))
+    b = Builder(states=("h",))  # a product of the layer below's value: not covered
+    b.set_state("h", b.tanh(b.add(b.linear("x", name="a"), b.linear(b.below("h"), name="u"),
+                                  b.linear("h", name="w"), name="p"), name="t"))
+    assert "product of the layer below" in native_refusal(build_plan(b.build(name="pb"), 4, 4))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name,tie", [("depth_gated", False), ("grid_lstm", False),
+                                      ("grid_lstm", True)])
+def test_native_stacks_that_read_the_layer_below_agree_with_eager(name: str, tie: bool):
+    """Depth-Gated and Grid LSTM stacks (genome format 2's below:, read pointwise): each layer
+    takes the layer below's new memory at the same step and sends its gradient back down.
+    Outputs, final states and every gradient agree with the eager backend (itself checked
+    against the papers' equations, test_compile_seed_systems.py, test_grid_lstm.py) to 1e-10
+    in float64 and 1e-5 in float32, with and without gradients."""
+    g = zoo.get(name)
+    _native_build.prebuild([build_plan(g, m, n) for m, n in ((3, 5), (5, 5), (4, 4))])
+    for layers, m, n in ((1, 3, 5), (3, 3, 5), (2, 4, 4)):
+        kw = {"num_layers": layers, "seed": layers, "tie_layers": tie and m == n}
+        ref = compile_rnn(g, m, n, backend="eager", **kw)
+        mod = compile_rnn(g, m, n, backend="native", **kw)
+        assert all(type(la.kernel).__name__ == "NativeKernel" for la in mod.layers)
+        for dtype, tol in ((torch.float64, 1e-10), (torch.float32, 1e-5)):
+            ref, mod = ref.to(dtype), mod.to(dtype)
+            gen = torch.Generator().manual_seed(layers)
+            x = torch.randn(7, 3, m, generator=gen, dtype=dtype)
+            s0 = [torch.randn(layers, 3, n, generator=gen, dtype=dtype) * 0.5
+                  for _ in g.states]
+            probe = torch.randn(7, 3, n, generator=gen, dtype=dtype)
+            got = []
+            for module in (ref, mod):
+                module.zero_grad()
+                xi, si = x.clone().requires_grad_(True), [s.clone().requires_grad_(True)
+                                                          for s in s0]
+                y, finals = module(xi, tuple(si))
+                ((y * probe).sum() + sum((f * f).sum() for f in finals)).backward()
+                with torch.no_grad():
+                    y_inf, _ = module(x, tuple(s0))
+                got.append([y, *finals, y_inf, xi.grad, *(s.grad for s in si),
+                            *(p.grad for p in module.parameters())])
+            for k, (a, b) in enumerate(zip(*got, strict=True)):
+                if a is None or b is None:  # an initial state the cell never reads
+                    assert (a if b is None else b) is None or (
+                        (a if b is None else b).abs().max() == 0), (layers, k)
+                    continue
+                scale = max(1.0, b.abs().max().item())
+                assert (a - b).abs().max().item() <= tol * scale, (layers, dtype, k)
 
 
 @pytest.mark.integration

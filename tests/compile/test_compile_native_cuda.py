@@ -23,7 +23,7 @@ from lstm_search import zoo
 from lstm_search.compile import _native_build, build_plan
 from lstm_search.compile._kernels import NativeKernel
 from lstm_search.compile._native import native_refusal, native_source
-from lstm_search.nn import compile_cell
+from lstm_search.nn import compile_cell, compile_rnn
 
 pytestmark = pytest.mark.skipif(_native_build.toolchain_problem() is not None,
                                 reason=f"{_native_build.toolchain_problem()}")
@@ -43,6 +43,7 @@ def emulated_cache(tmp_path_factory):
     old = os.environ.get("LSTM_SEARCH_CACHE")
     os.environ["LSTM_SEARCH_CACHE"] = str(base / "native-cuda-cache")
     plans = [build_plan(zoo.get(c), m, n) for c in CELLS for m, n in SIZES]
+    plans += [build_plan(zoo.get("depth_gated"), m, 5) for m in (3, 5)]  # a stack's layers
     _native_build.prebuild(plans, "cuda-emulated")
     yield
     if old is None:
@@ -77,6 +78,31 @@ def test_emulated_cuda_kernels_agree_with_eager(name: str, dtype: torch.dtype,
         with torch.no_grad():  # the inference path (forward without saved values)
             y, new = layer(x, states)
         _close(ref[:1 + len(states)], [y, *new], rtol)
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("emulated_cache")
+def test_emulated_cuda_kernels_of_a_depth_gated_stack_agree_with_eager() -> None:
+    """Each layer reads the layer below's new memory (below:c) and sends its gradient back:
+    the kernels' extra arguments (the values below, the values for the layer above, their
+    gradients) in a 3-layer stack, float64."""
+    g = zoo.get("depth_gated")
+    eager = compile_rnn(g, 3, 5, num_layers=3, backend="eager", seed=4).double()
+    stack = compile_rnn(g, 3, 5, num_layers=3, backend="script", seed=4).double()
+    for layer in stack.layers:
+        layer.kernel = NativeKernel(layer.plan, "cuda-emulated")
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(6, 3, 3, generator=gen, dtype=torch.float64)
+    s0 = [torch.randn(3, 3, 5, generator=gen, dtype=torch.float64) for _ in g.states]
+    got = []
+    for module in (eager, stack):
+        xi, si = x.clone().requires_grad_(True), [s.clone().requires_grad_(True) for s in s0]
+        y, finals = module(xi, tuple(si))
+        ((y * y).sum() + sum((f * f).sum() for f in finals)).backward()
+        got.append([y, *finals, xi.grad, *(s.grad for s in si),
+                    *(p.grad for p in module.parameters())])
+    for k, (a, b) in enumerate(zip(*got, strict=True)):
+        assert (a - b).abs().max().item() <= 1e-10 * max(1.0, b.abs().max().item()), k
 
 
 def _kernels(source: str) -> dict[str, tuple[str, str]]:
