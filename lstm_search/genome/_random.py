@@ -8,6 +8,13 @@ result passes :func:`~lstm_search.genome.validate`, so it always returns a valid
 
 Every random choice comes from one :class:`random.Random` built from the seed (or passed in), so
 the same seed always gives the same genome and no global random state is touched.
+
+With ``scan`` the generator also draws cells of the form the compiler runs as a parallel scan
+(:func:`lstm_search.compile.scan_path`): a random graph over the input alone computes, for each
+state s, a gate a in (0, 1) and an input b, and s' = a ⊙ s + b, a ⊙ s + i ⊙ b or the blend
+a ⊙ s + (1 − a) ⊙ b (minGRU's and minLSTM's forms, Feng et al. 2024, "Were RNNs All We
+Needed?", eq. 5 and 9; HGRN's and RG-LRU's recurrences are of the first); the output is the sum
+of the new states, sometimes through an output gate, σ(W x) ⊙ tanh(·), that no state reads.
 """
 
 from __future__ import annotations
@@ -70,6 +77,68 @@ def prune(genome: Genome) -> Genome:
 def _draw(rng: random.Random, states: tuple[str, ...], n_nodes: int,
           ops: list[str], weights: list[float]) -> Genome:
     """One attempt: ``n_nodes`` nodes, each reading earlier values; may be invalid."""
+    nodes = _grow(rng, states, n_nodes, ops, weights)
+    node_names = [n.name for n in nodes]
+    output = node_names[-1]
+    # Other states take their new value from one of the later nodes.
+    new_states = {states[0]: output}
+    for s in states[1:]:
+        new_states[s] = rng.choice(node_names[len(node_names) // 2:])
+    return Genome(states, tuple(nodes), new_states, output)
+
+
+# the recurrences of the scan-able form (see the module's docstring)
+SCAN_FORMS: tuple[str, ...] = ("decay", "gated", "blend")
+
+
+def _draw_scan(rng: random.Random, states: tuple[str, ...], n_nodes: int,
+               ops: list[str], weights: list[float]) -> Genome:
+    """One attempt at a scan-able cell: ``n_nodes`` nodes over x alone, then each state's
+    affine update and the output (see the module's docstring); may be invalid."""
+    free = _grow(rng, (), n_nodes, ops, weights)
+    names = [n.name for n in free]
+    nodes = list(free)
+    unread = [v for v in names if not any(v in n.inputs for n in free)]
+
+    def pick() -> str:  # a value of the input graph, preferably one nothing reads yet
+        v = rng.choice(unread) if unread and rng.random() < 0.6 else rng.choice(names)
+        if v in unread:
+            unread.remove(v)
+        return v
+
+    new_states: dict[str, str] = {}
+    for s in states:
+        form = rng.choice(SCAN_FORMS)
+        a = Node(f"{s}_a", "sigmoid", (pick(),))
+        b = pick()
+        nodes.append(a)
+        if form == "blend":
+            nodes.append(Node(f"{s}_new", "blend", (a.name, s, b)))
+        else:
+            nodes.append(Node(f"{s}_as", "mul", (a.name, s)))
+            if form == "gated":
+                i = Node(f"{s}_i", "sigmoid", (pick(),))
+                ib = Node(f"{s}_ib", "mul", (i.name, b))
+                nodes += [i, ib]
+                b = ib.name
+            nodes.append(Node(f"{s}_new", "add", (f"{s}_as", b)))
+        new_states[s] = f"{s}_new"
+    output = new_states[states[0]]
+    if len(states) > 1:
+        output = "sum_new"
+        nodes.append(Node(output, "add", tuple(new_states.values())))
+    if rng.random() < 0.5:  # an output gate no state reads
+        o = Node("out_gate", "sigmoid", (pick(),))
+        nodes += [o, Node("out_tanh", "tanh", (output,)),
+                  Node("out", "mul", (o.name, "out_tanh"))]
+        output = "out"
+    return Genome(states, tuple(nodes), new_states, output)
+
+
+def _grow(rng: random.Random, states: tuple[str, ...], n_nodes: int,
+          ops: list[str], weights: list[float]) -> list[Node]:
+    """``n_nodes`` nodes ``n0``, ``n1`` ..., each an op drawn by ``weights`` reading earlier
+    values (the input, ``states``, earlier nodes); the first projects the input."""
     values: list[str] = [X, *states]  # what a node may read
     unread: list[str] = [X, *states]  # values no node reads yet: preferred, to limit dead nodes
     nodes: list[Node] = []
@@ -107,13 +176,7 @@ def _draw(rng: random.Random, states: tuple[str, ...], n_nodes: int,
         nodes.append(Node(name, op, tuple(inputs)))
         values.append(name)
         unread.append(name)
-    node_names = [n.name for n in nodes]
-    output = node_names[-1]
-    # Other states take their new value from one of the later nodes.
-    new_states = {states[0]: output}
-    for s in states[1:]:
-        new_states[s] = rng.choice(node_names[len(node_names) // 2:])
-    return Genome(states, tuple(nodes), new_states, output)
+    return nodes
 
 
 def _renumber(genome: Genome) -> Genome:
@@ -148,6 +211,7 @@ def random_genome(
     n_nodes: int | tuple[int, int] = (4, 16),
     op_weights: Mapping[str, float] | None = None,
     heads: tuple[int, ...] = (),
+    scan: float = 0.0,
     name: str = "",
     max_tries: int = 10_000,
 ) -> Genome:
@@ -164,6 +228,11 @@ def random_genome(
     repeated with the same generator until one is valid, so the result depends only on the seed
     (or the generator's state); without ``heads`` no draw is added, so a seed gives the cell it
     gave before.
+
+    ``scan`` (0 to 1; default 0): the chance that a draw is of the scan-able form (see the
+    module's docstring; 1: every cell is), ``n_nodes`` bounding the whole cell as for the other
+    draws. Its input graph's ops must not read a state (no ``attention``). With ``scan`` 0 no
+    draw is added, so a seed gives the cell it gave before.
     """
     rng = as_rng(seed_or_rng)
     s_lo, s_hi = _as_range(n_states, "n_states")
@@ -182,15 +251,23 @@ def random_genome(
     weights = [float(weights_map[o]) for o in ops]
     if sum(weights) <= 0:
         raise ValueError("op_weights: at least one op needs a positive weight")
+    if isinstance(scan, bool) or not isinstance(scan, int | float) or not 0 <= scan <= 1:
+        raise ValueError(f"scan must be a number in [0, 1], got {scan!r}")
+    if scan and weights_map.get("attention", 0) > 0:
+        raise ValueError("scan: a scan-able cell cannot attend over earlier states; "
+                         "give attention no weight")
     heads = tuple(heads)
     if not all(isinstance(k, int) and not isinstance(k, bool) and 2 <= k <= MAX_MODULES
                for k in heads):
         raise ValueError(f"heads: head counts must be ints in 2..{MAX_MODULES}, got {heads!r}")
     for _ in range(max_tries):
         states = STATE_NAMES[: rng.randint(s_lo, s_hi)]
-        # Draw a few more nodes than wanted: pruning removes the dead ones.
-        size = rng.randint(n_lo, n_hi)
-        g = prune(_draw(rng, states, size + len(states), ops, weights))
+        if scan and rng.random() < scan:  # the input graph; the recurrences add 2-5 per state
+            g = prune(_draw_scan(rng, states, rng.randint(1, n_hi), ops, weights))
+        else:
+            # Draw a few more nodes than wanted: pruning removes the dead ones.
+            size = rng.randint(n_lo, n_hi)
+            g = prune(_draw(rng, states, size + len(states), ops, weights))
         if not n_lo <= len(g.nodes) <= n_hi:
             continue
         if heads:

@@ -127,13 +127,17 @@ class RandomGraphSpace(_HparamSpace):
     use random sampling with this space. ``op_weights`` and ``heads`` go to the generator
     (the default: NAS-Bench-NLP's vocabulary and weights, no head-wise projections; e.g.
     ``op_weights`` with ``exp``, ``logsigmoid``, ``max`` and ``heads=(2, 4)`` draws cells with
-    the modern recurrences' ops and head-wise projections).
+    the modern recurrences' ops and head-wise projections). ``scan`` (0 to 1) is the share of
+    draws of the form the compiler runs as a parallel scan (minGRU-, minLSTM-, HGRN-like: gates
+    of the input alone, each state affine in itself), which the free draw reaches by chance
+    in about 1 of 150.
     """
 
     n_states: tuple[int, int] = (1, 2)
     n_nodes: tuple[int, int] = (4, 16)
     op_weights: Mapping[str, float] | None = None
     heads: tuple[int, ...] = ()
+    scan: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -144,7 +148,7 @@ class RandomGraphSpace(_HparamSpace):
 
         try:  # a bad vocabulary, weight or head count is named when the space is declared
             random_genome(0, n_states=tuple(self.n_states), n_nodes=tuple(self.n_nodes),
-                          op_weights=self.op_weights, heads=self.heads)
+                          op_weights=self.op_weights, heads=self.heads, scan=self.scan)
         except (ValueError, RuntimeError) as e:
             raise ValueError(f"space {self.name!r}: {e}") from None
 
@@ -157,7 +161,7 @@ class RandomGraphSpace(_HparamSpace):
 
         g = random_genome(int(params["graph_seed"]), n_states=tuple(self.n_states),
                           n_nodes=tuple(self.n_nodes), op_weights=self.op_weights,
-                          heads=self.heads)
+                          heads=self.heads, scan=self.scan)
         return Proposal(g, cell_name(g), self._hp(params))
 
 

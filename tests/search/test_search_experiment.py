@@ -235,6 +235,14 @@ def test_a_random_graph_space_passes_its_vocabulary_and_heads_to_the_generator()
     data = json.loads(json.dumps(json_ready(space_to_json(space))))
     assert data["op_weights"] == weights and data["heads"] == [2, 4]
     assert space_from_json(data) == space
+    scan = RandomGraphSpace(name="scan_random", scan=0.5)
+    data = json.loads(json.dumps(json_ready(space_to_json(scan))))
+    assert data["scan"] == 0.5 and space_from_json(data) == scan
+    from lstm_search.compile import build_plan
+    assert 5 <= sum(build_plan(scan.build({"graph_seed": s}).genome, 4, 4).scannable
+                    for s in range(20)) <= 15
+    with pytest.raises(ValueError, match=r"space 'bad'.*scan"):
+        RandomGraphSpace(name="bad", scan=2.0)
     with pytest.raises(ValueError, match=r"space 'bad'.*heads"):
         RandomGraphSpace(name="bad", heads=(3.5,))
     with pytest.raises(ValueError, match=r"space 'bad'.*unknown op 'nope'"):
