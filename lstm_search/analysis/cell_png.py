@@ -288,6 +288,9 @@ def draw_png(genome: Genome, path: str | Path, title: str | None = None, *,
                           "alpha": 0.85})
     if title is None:
         title = genome.name or "cell"
+        if genome.kernel:
+            title += (f" (every value a C×H×W map; W∗{genome.kernel}×{genome.kernel}: "
+                      "a convolution, p⊙: a Hadamard weight)")
     if title:
         ax.text(((lay.n_layers - 1) * dx) / 2, (lay.height - 1) * DY + 0.75, title,
                 ha="center", va="center", fontsize=12, fontweight="bold", parse_math=False)

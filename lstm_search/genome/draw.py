@@ -202,8 +202,12 @@ def vertices(genome: Genome) -> tuple[list[Vertex], list[tuple[str, str, str]]]:
             ref[i] = f"in:{i}"
     names = {n.name for n in genome.nodes}
     edges: list[tuple[str, str, str]] = []
+    kern = genome.kernel  # format 2's spatial values: a projection is a K×K convolution
     for n in genome.nodes:
-        verts.append(Vertex(n.name, "node", op_label(n), n, n.name))
+        label = op_label(n)
+        if kern and n.op == "linear":
+            label = label.replace("W", f"W∗{kern}×{kern}", 1)
+        verts.append(Vertex(n.name, "node", label, n, n.name))
         slots = _SLOTS.get(n.op, ())
         for k, i in enumerate(n.inputs):
             src = ref.get(i, i)

@@ -10,7 +10,7 @@ import pytest
 
 from lstm_search import zoo
 from lstm_search.genome import Genome, Node
-from lstm_search.genome.draw import to_dot, to_equations
+from lstm_search.genome.draw import to_dot, to_equations, vertices
 
 
 @pytest.mark.parametrize("name", zoo.names())
@@ -59,3 +59,11 @@ def test_importing_draw_does_not_import_matplotlib() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_spatial_cells_projections_are_drawn_as_convolutions() -> None:
+    """ConvLSTM (Shi et al. 2015, eq. 3): its W are K×K convolutions, its peepholes Hadamard
+    weights of the map; the picture says so, a vector cell's W stay plain."""
+    labels = {v.key: v.label for v in vertices(zoo.convlstm(5))[0]}
+    assert labels["x_i"] == "W∗5×5" and labels["h_i"] == "W∗5×5" and labels["p_i"] == "p⊙"
+    assert {v.label for v in vertices(zoo.get("vanilla"))[0] if v.key == "x_i"} == {"W"}
