@@ -8,6 +8,14 @@ absolute times drift, ratios measured side by side much less (shared/reference/p
 A cell that gets the scan path (minGRU, minLSTM, HGRN, RG-LRU: ``lstm-search show`` says) is
 timed on it and, as ``<backend> (step loop)``, on the step loop too. ``device="cuda"`` times
 on the GPU (the reference is cuDNN's), synchronising before and after each repetition.
+
+A cell of spatial values (the zoo's ``convlstm``, Shi et al. 2015) is timed on maps of
+``spatial=(H, W)`` with ``input_size`` and ``hidden`` counted in channels, against two
+references: the FC-LSTM Shi et al. compare it with (``torch.nn.LSTM`` over the flattened
+frames, its hidden size chosen for the ConvLSTM layer's parameter count; the ratios' yardstick)
+and the ConvLSTM a PyTorch user writes by hand (:class:`ConvLSTMReference`: one
+``torch.nn.Conv2d`` of every input frame at once, one of the hidden map per step, Hadamard
+peepholes).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import torch
 
 from lstm_search import zoo
 from lstm_search.compile import clear_kernel_cache
+from lstm_search.genome import n_params
 from lstm_search.nn import compile_rnn
 
 REFERENCES: dict[str, str] = {"gru": "GRU", "rnn_tanh": "RNN"}  # everything else: LSTM
@@ -71,25 +80,104 @@ def _torch_reference(cell: str, m: int, n: int) -> tuple[str, torch.nn.Module]:
     return f"torch.nn.{kind}", getattr(torch.nn, kind)(m, n)
 
 
+class ConvLSTMReference(torch.nn.Module):
+    """Shi et al. (2015, eq. 3)'s ConvLSTM as a PyTorch user writes it: the input frames of
+    the whole sequence convolved at once (``conv_x``, K×K, 'same' padding, with the bias),
+    the hidden map convolved at each step (``conv_h``, no bias), gates in the order i, f, g, o,
+    and the Hadamard peepholes ``W_ci ∘ C_{t-1}``, ``W_cf ∘ C_{t-1}``, ``W_co ∘ C_t`` (one
+    weight per channel and position). Its parameter count is the zoo ``convlstm``'s,
+    ``4nK²(m + n) + 4n + 3nHW``. x: (T, B, m, H, W); returns (outputs, (h, c))."""
+
+    def __init__(self, m: int, n: int, spatial: tuple[int, int], kernel: int) -> None:
+        super().__init__()
+        self.n = n
+        self.conv_x = torch.nn.Conv2d(m, 4 * n, kernel, padding=kernel // 2)
+        self.conv_h = torch.nn.Conv2d(n, 4 * n, kernel, padding=kernel // 2, bias=False)
+        self.peep = torch.nn.Parameter(torch.randn(3, n, *spatial) * 0.1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        T, B, _, H, W = x.shape
+        xs = self.conv_x(x.reshape(T * B, *x.shape[2:])).view(T, B, 4 * self.n, H, W)
+        h = x.new_zeros(B, self.n, H, W)
+        c = x.new_zeros(B, self.n, H, W)
+        wci, wcf, wco = self.peep
+        outs = []
+        for t in range(T):
+            i, f, g, o = (xs[t] + self.conv_h(h)).chunk(4, 1)
+            i = torch.sigmoid(i + wci * c)
+            f = torch.sigmoid(f + wcf * c)
+            c = f * c + i * torch.tanh(g)
+            h = torch.sigmoid(o + wco * c) * torch.tanh(c)
+            outs.append(h)
+        return torch.stack(outs), (h, c)
+
+
+class _FlatLSTM(torch.nn.Module):
+    """torch.nn.LSTM reading each (m, H, W) frame as one flat vector: Shi et al.'s FC-LSTM."""
+
+    def __init__(self, inputs: int, hidden: int) -> None:
+        super().__init__()
+        self.lstm = torch.nn.LSTM(inputs, hidden)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        return self.lstm(x.flatten(2))
+
+
+def fc_lstm_hidden(inputs: int, params: int) -> int:
+    """The hidden size of the torch.nn.LSTM over ``inputs`` values whose parameter count,
+    ``4N(inputs + N) + 8N``, is nearest ``params`` (the smaller on a tie)."""
+    def count(n: int) -> int:
+        return 4 * n * (inputs + n) + 8 * n
+
+    n = 1
+    while count(n + 1) <= params:
+        n += 1
+    return n + 1 if abs(count(n + 1) - params) < abs(count(n) - params) else n
+
+
+def _spatial_references(cell: str, m: int, n: int, spatial: tuple[int, int]
+                        ) -> dict[str, tuple[int, torch.nn.Module]]:
+    genome = zoo.get(cell)
+    params = n_params(genome, m, n, spatial)
+    fc = fc_lstm_hidden(m * spatial[0] * spatial[1], params)
+    return {"torch.nn.LSTM": (fc, _FlatLSTM(m * spatial[0] * spatial[1], fc)),
+            "hand-written ConvLSTM": (n, ConvLSTMReference(m, n, spatial, genome.kernel))}
+
+
 def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
                input_size: int | None = None, backends: tuple[str, ...] = ("script",),
                repeats: int = 20, warmup: int = 3, seed: int = 0,
-               inference: bool = False, device: str = "cpu") -> list[BenchRow]:
+               inference: bool = False, device: str = "cpu",
+               spatial: tuple[int, int] | None = None) -> list[BenchRow]:
     """Time ``cell`` (a zoo name) with each backend and its torch reference: forward +
-    backward, or (``inference``) the forward alone under ``no_grad``; on ``device``."""
+    backward, or (``inference``) the forward alone under ``no_grad``; on ``device``. A cell
+    of spatial values needs ``spatial=(H, W)`` (channels: ``input_size``, default 1, and
+    ``hidden``) and gets the two references of the module's docstring."""
     genome = zoo.get(cell)
-    m = input_size or hidden
     dev = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(seq, batch, m, generator=gen).to(dev).requires_grad_(True)
-    ref_name, ref = _torch_reference(cell, m, hidden)
-    ref = ref.to(dev)
+    torch.manual_seed(seed)  # the references' own initialisation
+    widths: dict[str, int] = {}
+    if genome.kernel:
+        if spatial is None:
+            raise ValueError(f"{cell!r} is a cell of spatial values: give spatial=(H, W)")
+        m = input_size or 1
+        x = torch.randn(seq, batch, m, *spatial, generator=gen)
+        refs = _spatial_references(cell, m, hidden, spatial)
+        widths = {name: width for name, (width, _) in refs.items()}
+        impls: dict[str, torch.nn.Module] = {name: mod.to(dev) for name, (_, mod) in refs.items()}
+        ref_name = "torch.nn.LSTM"
+    else:
+        m = input_size or hidden
+        x = torch.randn(seq, batch, m, generator=gen)
+        ref_name, ref = _torch_reference(cell, m, hidden)
+        impls = {ref_name: ref.to(dev)}
+    x = x.to(dev).requires_grad_(True)
 
     def sync() -> None:
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
 
-    impls: dict[str, torch.nn.Module] = {ref_name: ref}
     latency: dict[str, float] = {}
 
     def step(module: torch.nn.Module) -> None:
@@ -108,7 +196,7 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
             clear_kernel_cache()  # a cold compile for the latency figure
             t0 = time.perf_counter()
             module = compile_rnn(genome, m, hidden, backend=backend, seed=seed,
-                                 scan=scan).to(dev)
+                                 scan=scan, spatial=spatial if genome.kernel else None).to(dev)
             with torch.no_grad():
                 module(x)
             sync()
@@ -140,7 +228,8 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
     for name, ts in times.items():
         med = statistics.median(ts)
         q = statistics.quantiles(ts, n=4) if len(ts) >= 4 else [med, med, med]
-        rows.append(BenchRow(cell, name, hidden, batch, seq, med * 1e3, med / base,
+        rows.append(BenchRow(cell, name, widths.get(name, hidden), batch, seq, med * 1e3,
+                             med / base,
                              latency.get(name), (q[2] - q[0]) / med, paths.get(name, ""),
                              "inference" if inference else "train"))
     return rows

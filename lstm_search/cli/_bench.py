@@ -2,7 +2,10 @@
 
 Forward + backward of one layer, every backend and the torch reference timed in one process
 with interleaved repetitions; prints medians, the ratio to the reference and the compile latency
-(compile_rnn + first forward). ``--json`` prints the rows as JSON.
+(compile_rnn + first forward). ``--json`` prints the rows as JSON. A cell of spatial values
+(``convlstm``) is timed on maps of ``--spatial H W`` (default 16 16) with channels as sizes
+(default 1 input, 20 hidden: the ``seed_convlstm`` experiment's), against the FC-LSTM of the
+same parameter count (torch.nn.LSTM over the flattened frames) and a hand-written ConvLSTM.
 """
 
 from __future__ import annotations
@@ -14,10 +17,16 @@ import sys
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cell", default="lstm", help="zoo cell to time (default lstm)")
-    parser.add_argument("--all-zoo", action="store_true", help="time every zoo cell")
-    parser.add_argument("--hidden", type=int, default=200, help="hidden size (default 200)")
+    parser.add_argument("--all-zoo", action="store_true",
+                        help="time every zoo cell of vector values")
+    parser.add_argument("--hidden", type=int, default=None,
+                        help="hidden size (default 200; a spatial cell: hidden channels, "
+                             "default 20)")
     parser.add_argument("--input", type=int, default=None,
-                        help="input size (default: the hidden size)")
+                        help="input size (default: the hidden size; a spatial cell: input "
+                             "channels, default 1)")
+    parser.add_argument("--spatial", type=int, nargs=2, default=(16, 16), metavar=("H", "W"),
+                        help="map size of a spatial cell (default 16 16)")
     parser.add_argument("--batch", type=int, default=20, help="batch size (default 20)")
     parser.add_argument("--seq", type=int, default=35, help="sequence length (default 35)")
     parser.add_argument("--backends", default="eager,script,compile",
@@ -49,16 +58,17 @@ def run(args: argparse.Namespace) -> int:
             return 2
     cells = zoo.names() if args.all_zoo else (args.cell,)
     for c in cells:
-        if c in zoo.names(spatial=True) and c not in zoo.names():
-            print(f"lstm-search bench: error: {c!r} is a cell of spatial values; bench "
-                  "measures cells of vector values", file=sys.stderr)
+        if c not in zoo.names(spatial=True):
+            print(f"no cell named {c!r} in the zoo; known: "
+                  f"{', '.join(zoo.names(spatial=True))}", file=sys.stderr)
             return 2
-        if c not in zoo.names():
-            print(f"no cell named {c!r} in the zoo; known: {', '.join(zoo.names())}",
-                  file=sys.stderr)
-            return 2
-    for flag in ("hidden", "batch", "seq", "repeats"):
-        if getattr(args, flag) < 1:
+    spatial_cell = any(c not in zoo.names() for c in cells)
+    hidden = args.hidden if args.hidden is not None else (20 if spatial_cell else 200)
+    sizes = {"hidden": hidden, "batch": args.batch, "seq": args.seq, "repeats": args.repeats,
+             "input": args.input if args.input is not None else 1,
+             "spatial": min(args.spatial)}
+    for flag, value in sizes.items():
+        if value < 1:
             print(f"lstm-search bench: error: --{flag} must be >= 1",
                   file=sys.stderr)
             return 2
@@ -75,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     rows = []
     for c in cells:
-        rows += bench_cell(c, hidden=args.hidden, batch=args.batch, seq=args.seq,
+        rows += bench_cell(c, hidden=hidden, batch=args.batch, seq=args.seq,
                            input_size=args.input, backends=backends, repeats=args.repeats,
-                           inference=args.inference, device=args.device)
+                           inference=args.inference, device=args.device,
+                           spatial=tuple(args.spatial) if spatial_cell else None)
     if args.json:
         print(json.dumps({"machine": machine(), "rows": [r.to_dict() for r in rows]}, indent=2))
     else:

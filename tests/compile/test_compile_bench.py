@@ -41,6 +41,39 @@ def test_bench_rejects_unknown_cell_and_backend(capsys):
     assert "unknown backend" in capsys.readouterr().err
 
 
+def test_bench_times_the_convlstm_against_the_fc_lstm_and_a_hand_written_one(capsys):
+    from lstm_search import zoo
+    from lstm_search.bench import fc_lstm_hidden
+    from lstm_search.genome import n_params
+
+    code = main(["bench", "--cell", "convlstm", "--hidden", "3", "--spatial", "4", "5",
+                 "--batch", "2", "--seq", "3", "--repeats", "2", "--backends", "script",
+                 "--json", "--threads", "1"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [r["impl"] for r in rows] == ["torch.nn.LSTM", "hand-written ConvLSTM", "script"]
+    params = n_params(zoo.get("convlstm"), 1, 3, (4, 5))
+    fc = fc_lstm_hidden(20, params)  # one input channel of 4×5 positions
+    assert rows[0]["hidden"] == fc and rows[0]["ratio"] == 1.0
+    assert [r["hidden"] for r in rows[1:]] == [3, 3] and rows[2]["compile_s"] > 0
+
+
+@pytest.mark.parametrize("inputs,params", [(20, 500), (256, 30_560), (10, 100)])
+def test_the_fc_lstm_of_equal_parameters_is_the_nearest(inputs: int, params: int) -> None:
+    from lstm_search.bench import fc_lstm_hidden
+
+    def count(n: int) -> int:
+        return sum(p.numel() for p in torch.nn.LSTM(inputs, n).parameters())
+
+    n = fc_lstm_hidden(inputs, params)
+    assert all(abs(count(n) - params) <= abs(count(k) - params) for k in range(1, 3 * n + 3))
+
+
+def test_bench_refuses_a_bad_map_size(capsys):
+    assert main(["bench", "--cell", "convlstm", "--spatial", "0", "4"]) == 2
+    assert "--spatial must be >= 1" in capsys.readouterr().err
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is here")
 def test_bench_on_cuda_without_a_device_is_a_clear_error(capsys):
     assert main(["bench", "--cell", "lstm", "--device", "cuda"]) == 2

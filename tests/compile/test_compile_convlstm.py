@@ -251,7 +251,7 @@ def test_compile_backend_agrees_with_eager(monkeypatch: pytest.MonkeyPatch) -> N
     assert (ys[0] - ys[1]).abs().max().item() < TOL
 
 
-def test_check_export_and_bench_name_the_spatial_cell(
+def test_check_and_export_name_the_spatial_cell(
         tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     from lstm_search.cli import main
 
@@ -263,8 +263,30 @@ def test_check_export_and_bench_name_the_spatial_cell(
            "maps 4×4" in capsys.readouterr().out
     assert main(["export", "convlstm", "--torch", "-o", str(tmp_path / "c.py")]) == 2
     assert "spatial values" in capsys.readouterr().err and not (tmp_path / "c.py").exists()
-    assert main(["bench", "--cell", "convlstm"]) == 2
-    assert "spatial values" in capsys.readouterr().err
+
+
+def test_the_bench_reference_is_the_zoo_convlstm_with_its_weights() -> None:
+    """bench's hand-written ConvLSTM (one Conv2d of every frame, one of h per step, gates i,
+    f, g, o) computes the zoo cell when given its weights: the ratio compares like with
+    like."""
+    from lstm_search.bench import ConvLSTMReference
+
+    m, n, H, W, K = 2, 3, 5, 4, 3
+    rnn = compile_rnn(zoo.convlstm(K), m, n, backend="eager", seed=2, spatial=(H, W)).double()
+    w = weights_of(rnn.layers[0])
+    ref = ConvLSTMReference(m, n, (H, W), K).double()
+    assert sum(p.numel() for p in ref.parameters()) == n_params(zoo.convlstm(K), m, n, (H, W))
+    gates = ("i", "f", "z", "o")
+    with torch.no_grad():
+        ref.conv_x.weight.copy_(torch.cat([w[f"x_{g}"] for g in gates]))
+        ref.conv_x.bias.copy_(torch.cat([w[f"x_{g}.b"] for g in gates]))
+        ref.conv_h.weight.copy_(torch.cat([w[f"h_{g}"] for g in gates]))
+        ref.peep.copy_(torch.stack([w["p_i"], w["p_f"], w["p_o"]]))
+    x = torch.randn(4, 2, m, H, W, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y, (h, c) = rnn(x)
+    yr, (hr, cr) = ref(x)
+    for got, want in ((y, yr), (h[0], hr), (c[0], cr)):
+        assert (got - want).abs().max().item() < TOL
 
 
 @pytest.mark.parametrize("backend", ["eager", "script"])
