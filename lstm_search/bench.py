@@ -83,10 +83,13 @@ def _torch_reference(cell: str, m: int, n: int) -> tuple[str, torch.nn.Module]:
 class ConvLSTMReference(torch.nn.Module):
     """Shi et al. (2015, eq. 3)'s ConvLSTM as a PyTorch user writes it: the input frames of
     the whole sequence convolved at once (``conv_x``, K×K, 'same' padding, with the bias),
-    the hidden map convolved at each step (``conv_h``, no bias), gates in the order i, f, g, o,
-    and the Hadamard peepholes ``W_ci ∘ C_{t-1}``, ``W_cf ∘ C_{t-1}``, ``W_co ∘ C_t`` (one
-    weight per channel and position). Its parameter count is the zoo ``convlstm``'s,
-    ``4nK²(m + n) + 4n + 3nHW``. x: (T, B, m, H, W); returns (outputs, (h, c))."""
+    the hidden map convolved at each step (``conv_h``, no bias), each step reading its view of
+    the convolved frames from one ``unbind`` (indexing ``xs[t]`` instead makes autograd write
+    a zero-filled copy of all of ``xs`` per step: 3x slower forward + backward at the default
+    sizes), gates in the order i, f, g, o, and the Hadamard peepholes ``W_ci ∘ C_{t-1}``,
+    ``W_cf ∘ C_{t-1}``, ``W_co ∘ C_t`` (one weight per channel and position). Its parameter
+    count is the zoo ``convlstm``'s, ``4nK²(m + n) + 4n + 3nHW``. x: (T, B, m, H, W);
+    returns (outputs, (h, c))."""
 
     def __init__(self, m: int, n: int, spatial: tuple[int, int], kernel: int) -> None:
         super().__init__()
@@ -102,8 +105,8 @@ class ConvLSTMReference(torch.nn.Module):
         c = x.new_zeros(B, self.n, H, W)
         wci, wcf, wco = self.peep
         outs = []
-        for t in range(T):
-            i, f, g, o = (xs[t] + self.conv_h(h)).chunk(4, 1)
+        for xt in xs.unbind(0):
+            i, f, g, o = (xt + self.conv_h(h)).chunk(4, 1)
             i = torch.sigmoid(i + wci * c)
             f = torch.sigmoid(f + wcf * c)
             c = f * c + i * torch.tanh(g)

@@ -250,7 +250,7 @@ def _expr(step: Step, plan: Plan) -> str:
     # -- head-wise values (format 2) -------------------------------------------------------------
     if op == "hproj":  # x's are hoisted (hx{k}); another vector's, one product per step
         if a[0] == "x":
-            return f"hx{step.pos}[t]"
+            return f"hx{step.pos}_t[t]"
         return f"torch.nn.functional.linear({a[0]}, hw{step.pos}, {_hbias(step)})"
     if op in ("outer", "dot"):
         return f"_{op}({a[0]}, {a[1]}, {plan.heads})"
@@ -349,6 +349,13 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
                    f"and their keys W_k {st.args[1]}, (B, steps held, n)")
         out += [f"    {b}{st.pos} = torch.zeros([B, 0, {plan.hidden_size}], dtype=x.dtype, "
                 "device=x.device)" for b in ("mem", "key")]
+    # the step loop reads per-step views made once: indexing a (T, ...) tensor at t in each
+    # step would, under autograd, write a zero-filled copy of the whole tensor per step for
+    # that slice's gradient (O(T²) memory traffic); unbind's gradient is one stack
+    views = (["xp"] if xg is not None else []) + (["x"] if plan.uses_xt else [])
+    views += [f"ul{j}" for j in plan.below]
+    views += [f"hx{st.pos}" for st in plan.steps if st.op == "hproj" and st.args[0] == "x"]
+    out += [f"    {v}_t = {v}.unbind(0)" for v in views]
     out.append("    ys: List[Tensor] = []")
     out += [f"    em{j}: List[Tensor] = []" for j in plan.below]
     for r in lay.saved if save else ():
@@ -359,12 +366,12 @@ def _forward(plan: Plan, lay: Layout, save: bool) -> list[str]:
     full_pairs = pg is not None and xg is not None and (
         plan.n_pairs == len(pg.members) == len(xg.members))
     if xg is not None:
-        body.append("xpt = xp[t]")
+        body.append("xpt = xp_t[t]")
         if not full_pairs:
             body += _slots(xg, "xpt")
     if plan.uses_xt:
-        body.append("xt = x[t]")
-    body += [f"u{j} = ul{j}[t]" for j in plan.below]
+        body.append("xt = x_t[t]")
+    body += [f"u{j} = ul{j}_t[t]" for j in plan.below]
     for g in plan.step_groups:
         if g.source[0] == "u":  # a product of the layer below's value, (B, K·n)
             body += _slots(g, _product(plan, g))

@@ -216,19 +216,24 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
         rows = len(xg.members) * n
         xp = product(plan, source(xg, x).flatten(0, 1), params[xg.weight_name],
                      full_bias(params.get(xg.bias_name), rows)).unflatten(0, (T, B))
+    # per-step views made once: xp[t] in each step would, under autograd, write a zero-filled
+    # copy of all of xp per step for that slice's gradient; unbind's gradient is one stack
+    xp_t = xp.unbind(0) if xp is not None else ()
+    x_t = x.unbind(0)
     groups = {g.gid: g for g in plan.groups}
     diag = {s.pos: diag_weight(params[f"diag_v{s.pos}"], s.weight)  # once per call, (n,)
             for s in plan.steps if s.op == "diag"}
     # format 2: each attention's memory of the state's earlier values and their keys, (B, c, n)
     memory = {st.pos: (x.new_zeros(B, 0, n), x.new_zeros(B, 0, n)) for st in plan.attentions}
     # format 2, head-wise values: each head_linear of x hoisted, (T, B, h)
-    hx = {st.pos: F.linear(x, params[f"hweight_v{st.pos}"], params.get(f"hbias_v{st.pos}"))
+    hx = {st.pos: F.linear(x, params[f"hweight_v{st.pos}"],
+                           params.get(f"hbias_v{st.pos}")).unbind(0)
           for st in plan.steps if st.op == "hproj" and st.args[0] == "x"}
     hd = n // plan.heads if plan.heads else n
     outs: list[Tensor] = []
     for t in range(x.shape[0]):
         env: dict[str, Tensor] = {f"s{j}": s for j, s in enumerate(states)}
-        env["xt"] = x[t]
+        env["xt"] = x_t[t]
         for i, j in enumerate(plan.below):
             env[f"u{j}"] = below_t[i][t]
         prods: dict[int, Tensor] = {}
@@ -239,13 +244,13 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
             assert xp is not None
             for i in range(plan.n_pairs):
                 cols = slice(i * n, (i + 1) * n)
-                env[f"r{i}"] = xp[t][:, cols] + prods[g.gid][:, cols]
+                env[f"r{i}"] = xp_t[t][:, cols] + prods[g.gid][:, cols]
         for step in plan.steps:
             if step.op == "proj":
                 g = groups[step.group]
                 if g.hoisted:
                     assert xp is not None
-                    prod = xp[t]
+                    prod = xp_t[t]
                 else:
                     if g.gid not in prods:  # (B, K·n), once per step and source
                         rows = len(g.members) * n

@@ -21,7 +21,7 @@ FIXED_IDENTIFIERS = {
     "reverse", "scalars", "sigmoid", "size", "stack", "sum", "t", "tanh", "torch", "w", "x",
     "xp", "ys", "zeros", "zeros_like", "where", "relu", "leaky_relu", "xt", "xpt", "_mm_add",
     "other", "rr", "dxq", "lerp", "aten", "sigmoid_backward", "tanh_backward",
-    "threshold_backward", "dxp",
+    "threshold_backward", "dxp", "unbind", "xp_t", "x_t",
 }
 EVIL = 'a"); import os; os.system("touch pwned"); ("'
 

@@ -299,7 +299,7 @@ def test_generated_source_shows_the_format_2_inputs() -> None:
     from lstm_search.compile import generated_source
 
     src = generated_source(zoo.get("depth_gated"), input_size=3, hidden_size=4)
-    assert "ul1: Tensor" in src and "u1 = ul1[t]" in src and "em1.append(s1)" in src
+    assert "ul1: Tensor" in src and "u1 = ul1_t[t]" in src and "em1.append(s1)" in src
     assert "dem1: Tensor" in src and "duls1.append(" in src  # the generated backward
     src = generated_source(zoo.get("clockwork"), input_size=3, hidden_size=8)
     assert "mk4: Tensor" in src and "torch.where(mk4[t], v3, s0)" in src
