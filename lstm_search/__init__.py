@@ -32,7 +32,7 @@ this package's ``__init__`` (the lazy names above) and ``cli`` may import anythi
     search        -> config, data, evaluate, experiment, genome, provenance, results, spaces,
                      suite, tasks, train, zoo
     analysis      -> genome, results, suite, zoo
-    bench         -> compile, nn, zoo
+    bench         -> compile, genome, nn, zoo
     __main__      -> cli
 
 ``nn -> zoo``: :func:`~lstm_search.nn.load_torch_weights` checks a module against the zoo's

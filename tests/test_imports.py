@@ -26,7 +26,7 @@ relative imports, and ``importlib.import_module("lstm_search...")`` with a const
     search        -> config, data, evaluate, experiment, genome, provenance, results, spaces,
                      suite, tasks, train, zoo
     analysis      -> genome, results, suite, zoo
-    bench         -> compile, nn, zoo
+    bench         -> compile, genome, nn, zoo
     __main__      -> cli
     cli           -> anything
     lstm_search   -> anything (the package's ``__init__``: its lazy public names)
