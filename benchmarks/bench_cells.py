@@ -9,9 +9,11 @@ rnn_tanh). The native backend's first call includes building its library when th
 builds, run again for warm ones.
 
     python benchmarks/bench_cells.py [--repeats 20] [--threads N] [--quick] [--no-compile]
-                                     [--no-native] [--inference]
+                                     [--no-native] [--inference] [--tag NAME]
 
-``--inference`` times the forward alone under no_grad (files ``cells-...-inference``).
+``--inference`` times the forward alone under no_grad (files ``cells-...-inference``);
+``--tag`` ends the file names with ``-NAME`` (e.g. the CPU, when two machines record on one
+day).
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ def main() -> None:
     p.add_argument("--no-native", action="store_true", help="skip the native backend")
     p.add_argument("--inference", action="store_true",
                    help="the forward alone under no_grad instead of forward + backward")
+    p.add_argument("--tag", default="", help="a suffix for the file names (letters, digits, -)")
     args = p.parse_args()
+    if args.tag and not all(ch.isalnum() or ch == "-" for ch in args.tag):
+        p.error(f"--tag {args.tag!r}: use letters, digits and '-'")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     plan: list[tuple[str, int, tuple[str, ...]]] = []
@@ -66,7 +71,8 @@ def main() -> None:
     except OSError:
         pass
     OUT.mkdir(parents=True, exist_ok=True)
-    quick = ("-quick" if args.quick else "") + ("-inference" if args.inference else "")
+    quick = (("-quick" if args.quick else "") + ("-inference" if args.inference else "")
+             + (f"-{args.tag}" if args.tag else ""))
     stem = OUT / f"cells-{time.strftime('%Y-%m-%d', time.gmtime())}-t{info['threads']}{quick}"
     stem.with_suffix(".json").write_text(json.dumps(
         {"machine": info, "rows": [r.to_dict() for r in rows]}, indent=2) + "\n")
