@@ -159,22 +159,24 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
     genome = zoo.get(cell)
     dev = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # the references' own initialisation
     widths: dict[str, int] = {}
-    if genome.kernel:
-        if spatial is None:
-            raise ValueError(f"{cell!r} is a cell of spatial values: give spatial=(H, W)")
-        m = input_size or 1
-        x = torch.randn(seq, batch, m, *spatial, generator=gen)
-        refs = _spatial_references(cell, m, hidden, spatial)
-        widths = {name: width for name, (width, _) in refs.items()}
-        impls: dict[str, torch.nn.Module] = {name: mod.to(dev) for name, (_, mod) in refs.items()}
-        ref_name = "torch.nn.LSTM"
-    else:
-        m = input_size or hidden
-        x = torch.randn(seq, batch, m, generator=gen)
-        ref_name, ref = _torch_reference(cell, m, hidden)
-        impls = {ref_name: ref.to(dev)}
+    with torch.random.fork_rng(devices=[]):  # the references' initialisation, from seed alone
+        torch.manual_seed(seed)
+        if genome.kernel:
+            if spatial is None:
+                raise ValueError(f"{cell!r} is a cell of spatial values: give spatial=(H, W)")
+            m = input_size or 1
+            x = torch.randn(seq, batch, m, *spatial, generator=gen)
+            refs = _spatial_references(cell, m, hidden, spatial)
+            widths = {name: width for name, (width, _) in refs.items()}
+            impls: dict[str, torch.nn.Module] = {name: mod.to(dev)
+                                                 for name, (_, mod) in refs.items()}
+            ref_name = "torch.nn.LSTM"
+        else:
+            m = input_size or hidden
+            x = torch.randn(seq, batch, m, generator=gen)
+            ref_name, ref = _torch_reference(cell, m, hidden)
+            impls = {ref_name: ref.to(dev)}
     x = x.to(dev).requires_grad_(True)
 
     def sync() -> None:

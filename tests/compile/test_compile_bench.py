@@ -89,3 +89,16 @@ def test_bench_on_cuda_times_every_backend_against_cudnn(capsys):
     out = json.loads(capsys.readouterr().out)
     assert [r["impl"] for r in out["rows"]] == ["torch.nn.LSTM", "script", "native"]
     assert "gpu" in out["machine"]
+
+
+def test_bench_leaves_the_global_generator_alone() -> None:
+    """The references are initialised from the bench's seed inside a forked generator: a
+    notebook's own torch.manual_seed stream goes on as if bench had not run."""
+    from lstm_search.bench import bench_cell
+
+    torch.manual_seed(5)
+    want = torch.rand(3)
+    torch.manual_seed(5)
+    bench_cell("convlstm", hidden=2, batch=1, seq=2, repeats=1, warmup=0, spatial=(3, 3))
+    bench_cell("gru", hidden=3, batch=1, seq=2, repeats=1, warmup=0)
+    assert torch.equal(torch.rand(3), want)
