@@ -158,12 +158,15 @@ _SLOTS = {"sub": ("+", "−"), "blend": ("z", "·z", "·(1−z)"), "div": ("num"
           "matvec": ("C", "q")}
 
 
-def op_label(node: Node) -> str:
-    """The short symbol drawn for a node (``W``, ``σ``, ``⊕``, ...)."""
+def op_label(node: Node, kernel: int = 0) -> str:
+    """The short symbol drawn for a node (``W``, ``σ``, ``⊕``, ...); in a cell of spatial
+    values (``kernel`` K > 0) a projection is a K×K convolution, ``W∗K×K``."""
     if node.op == "linear":
         a = float(node.param("diag"))
         if int(node.param("blocks")):
             w = f"W▲{int(node.param('blocks'))}"
+        elif kernel:
+            w = f"W∗{kernel}×{kernel}"
         else:
             w = f"W{int(node.param('heads'))}h" if int(node.param("heads")) > 1 else "W"
         w = f"{w}+{a:g}I" if a else w
@@ -202,12 +205,8 @@ def vertices(genome: Genome) -> tuple[list[Vertex], list[tuple[str, str, str]]]:
             ref[i] = f"in:{i}"
     names = {n.name for n in genome.nodes}
     edges: list[tuple[str, str, str]] = []
-    kern = genome.kernel  # format 2's spatial values: a projection is a K×K convolution
     for n in genome.nodes:
-        label = op_label(n)
-        if kern and n.op == "linear":
-            label = label.replace("W", f"W∗{kern}×{kern}", 1)
-        verts.append(Vertex(n.name, "node", label, n, n.name))
+        verts.append(Vertex(n.name, "node", op_label(n, genome.kernel), n, n.name))
         slots = _SLOTS.get(n.op, ())
         for k, i in enumerate(n.inputs):
             src = ref.get(i, i)
