@@ -45,6 +45,7 @@ from torch import Tensor
 from lstm_search.compile import _gemm
 from lstm_search.compile._codegen import Layout, layout, program_source
 from lstm_search.compile._eager import diag_weight, full_bias, group_weight, run_eager
+from lstm_search.compile._memory import run_memory
 from lstm_search.compile._native import native_refusal, native_source
 from lstm_search.compile._plan import Plan, clock_mask
 from lstm_search.compile._scan import affine_scan, run_scan, scripted_scan
@@ -471,6 +472,29 @@ class ScanKernel:
         return run_scan(self.plan, params, x, states, self.scan)  # no masks: not scannable
 
 
+class MemoryKernel:
+    """A chunkwise plan (:attr:`Plan.chunkwise`: xLSTM's stabilised matrix memory) run in
+    chunks instead of a step loop (:func:`~._memory.run_memory`): the same torch ops in every
+    backend (batched products per chunk; nothing per step is left for TorchScript or the
+    native backend to fuse); autograd gives the backward."""
+
+    def __init__(self, plan: Plan, backend: str) -> None:
+        if not plan.chunkwise:
+            raise ValueError(f"this plan runs the step loop ({plan.path})")
+        self.plan = plan
+        self.name = backend
+        self.path = "chunkwise"  # what RecurrentLayer.path reports
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (make_kernel, (self.plan, self.name))
+
+    def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
+                 below: list[Tensor] | None = None, t0: int = 0,
+                 dropout: list[Tensor] | None = None
+                 ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        return run_memory(self.plan, params, x, states)  # no masks: not chunkwise
+
+
 class _NativeUnit:
     """The native library's operators behind the TorchScript program's calling convention
     (flat arguments in :class:`~._codegen.Layout` order), so that :class:`ScriptKernel`'s
@@ -619,6 +643,8 @@ def make_kernel(plan: Plan, backend: str, *, fused_backward: bool = True,
     ``scan`` is False (then, as every other plan, the step loop)."""
     if scan and plan.scannable and backend in ("eager", "script"):
         return ScanKernel(plan, backend)
+    if scan and plan.chunkwise and backend in ("eager", "script", "compile", "native"):
+        return MemoryKernel(plan, backend)
     if backend == "eager":
         return EagerKernel(plan)
     if backend == "script":

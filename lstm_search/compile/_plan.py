@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lstm_search.compile._memory import MemorySpec, memory_path
 from lstm_search.genome import (
     Genome,
     GenomeError,
@@ -198,6 +199,8 @@ class Plan:
     # scalar or matrix; see :mod:`lstm_search.genome._shapes`)
     heads: int = 0
     state_kinds: tuple[str, ...] = ()
+    # head-wise values: xLSTM's stabilised matrix memory, run in chunks (:mod:`._memory`)
+    memory: MemorySpec | None = None
 
     @property
     def state_shapes(self) -> tuple[tuple[int, ...], ...]:
@@ -227,6 +230,11 @@ class Plan:
     def scannable(self) -> bool:
         """Whether the layer runs as a parallel scan over the sequence (:mod:`._scan`)."""
         return self.path.startswith("scan:")
+
+    @property
+    def chunkwise(self) -> bool:
+        """Whether the layer runs its matrix memory in chunks (:mod:`._memory`)."""
+        return self.memory is not None
 
     @property
     def clocks(self) -> tuple[Step, ...]:
@@ -409,8 +417,15 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
     elif masks and path.startswith("scan:"):
         path, kinds = ("step loop: variational dropout masks (genome format 2) run the step "
                        "loop"), ()
+    memory = None
     if heads:
-        path, kinds = "step loop: head-wise values (genome format 2) run the step loop", ()
+        if masks or pair_gid >= 0 or any(s.op in ("clock", "attention") for s in steps) \
+                or any(a[0] == "u" for s in steps for a in s.args):
+            path, kinds = "step loop: head-wise values (genome format 2) run the step loop", ()
+        else:
+            path, memory = memory_path(steps, new_states, tuple(shapes[s] for s in genome.states),
+                                       genome.states, tuple(node.name for node in order))
+            kinds = ()
     return Plan(
         n_states=len(genome.states),
         input_size=input_size,
@@ -435,6 +450,7 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
         masks=masks,
         heads=heads,
         state_kinds=tuple(shapes[s] for s in genome.states) if heads else (),
+        memory=memory,
     )
 
 

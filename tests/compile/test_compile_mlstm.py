@@ -288,8 +288,10 @@ def test_sizes_and_options_are_refused_clearly() -> None:
     with pytest.raises(ValueError, match=r"\(num_layers=1, B, 2, 2, 2\)"):
         rnn(torch.randn(3, 2, 2), (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4),
                                     torch.zeros(1, 2, 2)))
-    assert build_plan(zoo.get("mlstm"), 2, 4).path.startswith("step loop: head-wise")
-    assert compile_rnn(zoo.get("mlstm"), 2, 4, backend="eager").layers[0].path == "step loop"
+    assert build_plan(zoo.get("mlstm"), 2, 4).path.startswith("chunkwise:")
+    assert compile_rnn(zoo.get("mlstm"), 2, 4, backend="eager").layers[0].path == "chunkwise"
+    assert compile_rnn(zoo.get("mlstm"), 2, 4, backend="eager",
+                       scan=False).layers[0].path == "step loop"
 
 
 def test_tied_layers_share_one_parameter_set() -> None:
@@ -319,7 +321,7 @@ def test_show_prints_the_head_wise_cell(capsys: pytest.CaptureFixture[str]) -> N
     assert "head-wise values" in out and "C matrix, n vector, m scalar" in out
     assert "vk           = v kᵀ  [per head]" in out and "d^-0.5" in out
     assert f"{n_params(zoo.get('mlstm'), 16, 64):,} parameters" in out
-    assert "step loop: head-wise" in out
+    assert "# path: chunkwise:" in out
     assert main(["show", "mlstm", "--code"]) == 0
     code = capsys.readouterr().out
     assert "_matvec" in code and "def backward" not in code

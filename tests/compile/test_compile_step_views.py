@@ -28,8 +28,10 @@ def _node_types(y: torch.Tensor) -> set[str]:
 
 
 # (cell, input size, options, layers, backend): script differentiates its generated forward
-# for spatial, head-wise and attention cells; other cells get a generated backward there
-CASES = [(c, m, o, 1, b) for c, m, o in [("convlstm", 1, {"spatial": (4, 4)}), ("mlstm", 3, {}),
+# for spatial, head-wise (its step loop) and attention cells; other cells get a generated
+# backward there
+CASES = [(c, m, o, 1, b) for c, m, o in [("convlstm", 1, {"spatial": (4, 4)}),
+                                         ("mlstm", 3, {"scan": False}),
                                          ("lstm_attention", 3, {})]
          for b in ("eager", "script")] + [("depth_gated", 3, {}, 2, "eager")]
 
