@@ -22,6 +22,9 @@ RG-LRU ...) runs in the eager and script backends as a scan over the whole seque
 (:class:`ScanKernel`, :mod:`._scan`) instead of the step loop, unless ``scan=False``; the
 compile backend keeps the loop, and so does the native one (its fused loop is the faster,
 see :func:`_native_or_script`), unless it cannot run the plan (HGRN's norm): then the scan.
+A head-wise plan that is xLSTM's stabilised matrix memory (:attr:`Plan.chunkwise`: the mLSTM)
+runs in every backend in chunks of products (:class:`MemoryKernel`, :mod:`._memory`) instead
+of the step loop, unless ``scan=False``.
 
 Every kernel takes ``params``: the layer's parameters by name (``weight_x``, ``bias_s0``,
 ``diag_v3`` ...; block-triangular weights dense, :func:`~._params.dense_params`), and for

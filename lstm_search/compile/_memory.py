@@ -207,42 +207,45 @@ def chunk_memory(g: Tensor, u: Tensor, mats: list[tuple[Tensor, Tensor, Tensor]]
     (memory index, query (B, h, T, d)) with the index over ``mats`` then ``vecs``. Returns
     m (B, h, T), each read ((B, h, T, d) for a matrix, (B, h, T) for a vector) and the final
     states (the matrices', then the vectors', then m's)."""
-    T = g.shape[-1]
     n_mat = len(mats)
     Cs = [c0 for _, _, c0 in mats]
     ns = [n0 for _, n0 in vecs]
     m_prev = m0
     ms: list[Tensor] = []
     outs: list[list[Tensor]] = [[] for _ in reads]
-    for a in range(0, T, chunk):
-        z = min(a + chunk, T)
-        L = z - a
-        b = torch.cumsum(g[..., a:z], -1)  # (B, h, L)
+    # every tensor cut into its chunks once: a slice per chunk would, under autograd, write a
+    # zero-filled tensor of the whole sequence per slice for its gradient; split's is one cat
+    gs, us = g.split(chunk, -1), u.split(chunk, -1)
+    vks = [(v.split(chunk, -2), k.split(chunk, -2)) for v, k, _ in mats]
+    kns = [k.split(chunk, -2) for k, _ in vecs]
+    qs = [q.split(chunk, -2) for _, q in reads]
+    for c, gc in enumerate(gs):
+        L = gc.shape[-1]
+        b = torch.cumsum(gc, -1)  # (B, h, L)
         causal = torch.ones(L, L, dtype=torch.bool, device=g.device).tril()
-        log_d = (b.unsqueeze(-1) - b.unsqueeze(-2) + u[..., a:z].unsqueeze(-2)
+        log_d = (b.unsqueeze(-1) - b.unsqueeze(-2) + us[c].unsqueeze(-2)
                  ).masked_fill(~causal, float("-inf"))  # (B, h, L, L): t by j
         log_e = b + m_prev.unsqueeze(-1)
         m = torch.maximum(log_e, log_d.amax(-1))  # (B, h, L)
         d = torch.exp(log_d - m.unsqueeze(-1))
         e = torch.exp(log_e - m)
-        for r, (idx, q) in enumerate(reads):
-            qc = q[..., a:z, :]
+        for r, (idx, _) in enumerate(reads):
+            qc = qs[r][c]
             if idx < n_mat:
-                v, k, _ = mats[idx]
-                scores = torch.matmul(qc, k[..., a:z, :].transpose(-1, -2)) * d
-                outs[r].append(torch.matmul(scores, v[..., a:z, :])
+                vc, kc = vks[idx][0][c], vks[idx][1][c]
+                scores = torch.matmul(qc, kc.transpose(-1, -2)) * d
+                outs[r].append(torch.matmul(scores, vc)
                                + e.unsqueeze(-1) * torch.matmul(qc, Cs[idx].transpose(-1, -2)))
             else:
-                k = vecs[idx - n_mat][0]
-                scores = torch.matmul(qc, k[..., a:z, :].transpose(-1, -2)) * d
+                kc = kns[idx - n_mat][c]
+                scores = torch.matmul(qc, kc.transpose(-1, -2)) * d
                 outs[r].append(scores.sum(-1) + e * torch.matmul(
                     qc, ns[idx - n_mat].unsqueeze(-1)).squeeze(-1))
         last, e_last = d[..., -1, :].unsqueeze(-1), e[..., -1]  # (B, h, L, 1), (B, h)
-        Cs = [e_last[..., None, None] * C + torch.matmul((v[..., a:z, :] * last).transpose(-1, -2),
-                                                         k[..., a:z, :])
-              for C, (v, k, _) in zip(Cs, mats, strict=True)]
-        ns = [e_last.unsqueeze(-1) * n0 + (k[..., a:z, :] * last).sum(-2)
-              for n0, (k, _) in zip(ns, vecs, strict=True)]
+        Cs = [e_last[..., None, None] * C + torch.matmul((v[c] * last).transpose(-1, -2), k[c])
+              for C, (v, k) in zip(Cs, vks, strict=True)]
+        ns = [e_last.unsqueeze(-1) * n0 + (k[c] * last).sum(-2)
+              for n0, k in zip(ns, kns, strict=True)]
         m_prev = m[..., -1]
         ms.append(m)
     return (torch.cat(ms, -1), [torch.cat(o, -2 if reads[r][0] < n_mat else -1)
@@ -276,7 +279,7 @@ def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Ten
     env: dict[str, Tensor] = {}
     env["xt"] = env["x"] = x.reshape(rows, -1)
     groups = {g.gid: g for g in plan.groups}
-    prods: dict[int, Tensor] = {}
+    prods: dict[int, tuple[Tensor, ...]] = {}
     diag = {s.pos: diag_weight(params[f"diag_v{s.pos}"], s.weight)
             for s in plan.steps if s.op == "diag"}
 
@@ -286,8 +289,9 @@ def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Ten
             g = groups[step.group]
             if g.gid not in prods:  # one product over all T·B rows per source
                 prods[g.gid] = F.linear(env[g.source], group_weight(g, params),
-                                        full_bias(params.get(g.bias_name), len(g.members) * n))
-            val = prods[g.gid][:, step.slot * n:(step.slot + 1) * n]
+                                        full_bias(params.get(g.bias_name), len(g.members) * n)
+                                        ).split(n, 1)  # one cat as the gradient, not K slices
+            val = prods[g.gid][step.slot]
             return val + step.diag_add * env[g.source] if step.diag_add != 0.0 else val
         if step.op == "hproj":
             return F.linear(a[0], params[f"hweight_v{step.pos}"], params.get(f"hbias_v{step.pos}"))

@@ -247,8 +247,11 @@ def run_scan(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Tens
     if xg is not None:  # one product over the whole sequence, (T·B, Kx·n)
         k_rows = len(xg.members) * n
         xp = F.linear(env["xt"], group_weight(xg, params),
-                      full_bias(params.get(xg.bias_name), k_rows))
+                      full_bias(params.get(xg.bias_name), k_rows)).split(n, 1)
+        # split once: a slice per member would, under autograd, write a zero-filled copy of
+        # the whole product per member for its gradient; split's gradient is one cat
     groups = {g.gid: g for g in plan.groups}
+    prods: dict[int, tuple[Tensor, ...]] = {}
     diag = {s.pos: diag_weight(params[f"diag_v{s.pos}"], s.weight)
             for s in plan.steps if s.op == "diag"}
     late = []
@@ -261,12 +264,13 @@ def run_scan(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Tens
             g = groups[step.group]
             if g.hoisted:
                 assert xp is not None
-                val: Any = xp[:, step.slot * n:(step.slot + 1) * n]
+                val: Any = xp[step.slot]
             else:  # a group of a state-free internal value: one product over all rows
-                src = env[g.source]
-                prod = F.linear(src, group_weight(g, params),
-                                full_bias(params.get(g.bias_name), len(g.members) * n))
-                val = prod[:, step.slot * n:(step.slot + 1) * n]
+                if g.gid not in prods:  # once per group, not per member
+                    prods[g.gid] = F.linear(env[g.source], group_weight(g, params),
+                                            full_bias(params.get(g.bias_name),
+                                                      len(g.members) * n)).split(n, 1)
+                val = prods[g.gid][step.slot]
             if step.diag_add != 0.0:
                 val = val + step.diag_add * env[g.source]
         elif kind == "affine":
