@@ -58,9 +58,10 @@ def run(args: argparse.Namespace) -> int:
             return 2
     cells = zoo.names() if args.all_zoo else (args.cell,)
     for c in cells:
-        if c not in zoo.names(spatial=True):
-            print(f"no cell named {c!r} in the zoo; known: "
-                  f"{', '.join(zoo.names(spatial=True))}", file=sys.stderr)
+        try:
+            zoo.get(c)
+        except KeyError as e:  # the zoo's message: the close match, then every name
+            print(f"lstm-search bench: error: --cell: {e.args[0]}", file=sys.stderr)
             return 2
     spatial_cell = any(c not in zoo.names() for c in cells)
     hidden = args.hidden if args.hidden is not None else (20 if spatial_cell else 200)

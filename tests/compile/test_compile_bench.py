@@ -34,9 +34,22 @@ def test_bench_times_a_scannable_cell_on_the_scan_and_on_the_loop(capsys):
         assert f"| mingru | {impl} | {path} | 8 |" in table
 
 
+def test_bench_times_the_mlstm_s_chunkwise_path_and_its_step_loop(capsys):
+    code = main(["bench", "--cell", "mlstm", "--hidden", "8", "--seq", "5", "--batch", "2",
+                 "--repeats", "1", "--backends", "script"])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "| mlstm | script | chunkwise | 8 |" in table
+    assert "| mlstm | script (step loop) | step loop | 8 |" in table
+
+
 def test_bench_rejects_unknown_cell_and_backend(capsys):
     assert main(["bench", "--cell", "nope"]) == 2
     assert "no cell named" in capsys.readouterr().err
+    assert main(["bench", "--cell", "lstmm"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lstm-search bench: error: --cell: no cell named 'lstmm'")
+    assert "did you mean 'lstm'?" in err
     assert main(["bench", "--backends", "script,fast"]) == 2
     assert "unknown backend" in capsys.readouterr().err
 
