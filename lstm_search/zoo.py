@@ -601,7 +601,8 @@ def mlstm(heads: int = 1) -> Genome:
     down-projection); q, k, v are dense projections of x here (head-wise block-diagonal
     ones in the official block), ĩ and f̃ read x (the concatenated q, k, v in the official
     cell), and q, k, v have no bias (the official default; the paper writes b_q, b_k,
-    b_v). The parallel and chunkwise forms compute the same outputs and are not used."""
+    b_v). The compiler recognises the memory and runs it in the official parallel form cut
+    into chunks (:mod:`lstm_search.compile._memory`), not step by step: the same outputs."""
     b = Builder(states=("C", "n", "m"))
     q = b.linear("x", name="q", bias=False)
     k = b.scale(b.linear("x", name="k_raw", bias=False), 1.0, dim_power=-0.5, name="k")

@@ -37,8 +37,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 CHUNK = 128
-"""Steps per chunk: the (L, L) weights of a chunk against L steps of the loop; at 64 the
-chunk's products are cheap next to the d×d memory traffic they replace (mLSTM, hidden 256)."""
+"""Steps per chunk: (L, L) weights per chunk against a d×d state carried per chunk. The mLSTM,
+forward + backward at T = 1024, batch 16, 1 thread (Intel Xeon): L = 16, 32, 64, 128, 256 took
+572, 366, 240, 226, 265 ms at hidden 64 (one head) and 2,881, 1,813, 1,355, 1,157, 1,172 ms
+at hidden 256 (four heads); at 35 steps one chunk, whatever L ≥ 35."""
 
 
 @dataclass(frozen=True)
