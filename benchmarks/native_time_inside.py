@@ -1,11 +1,13 @@
 """The native backend's time loop inside its one parallel loop (a step without matrix products:
-minGRU, minLSTM, RG-LRU) against the step-by-step program it replaced, and both against the
-floor (the cell's input projections alone), in one process with interleaved repetitions.
+minGRU, minLSTM, RG-LRU) against the programs it replaced, and all against the floor (the
+cell's input projections alone), in one process with interleaved repetitions.
 
 The step-by-step program (the generator with ``time_inside`` off) runs a parallel loop and a
-few tensor operations per step; the new one runs every step inside one parallel loop over the
-batch's rows with pointer arithmetic only. Forward + backward of one layer, B = 16, input =
-hidden, float32, torch's default threads unless ``--threads``.
+few tensor operations per step; the time-inside ones run every step inside one parallel loop
+over the batch's rows with pointer arithmetic only, the earlier saving every value its
+backward reads for every step, the current saving only what the steps read (the states and
+the input's products) and recomputing the values in the backward. Forward + backward of one
+layer, B = 16, input = hidden, float32, torch's default threads unless ``--threads``.
 
 Writes benchmarks/results/native_time_inside-<date>.md and .json.
 
@@ -25,6 +27,7 @@ import torch
 from lstm_search import zoo
 from lstm_search.bench import machine
 from lstm_search.compile import _native
+from lstm_search.compile._codegen import layout
 from lstm_search.compile._kernels import NativeKernel
 from lstm_search.nn import compile_rnn
 from lstm_search.provenance import git_commit
@@ -34,13 +37,20 @@ SIZES = ((1024, 64), (1024, 256), (64, 64))
 B = 16
 
 
-def _step_by_step(plan):
-    """The native kernel of ``plan`` built with the time loop outside (the earlier program)."""
+def _variant(plan, time_inside: bool, recompute: bool):
+    """The native kernel of ``plan`` built as one of the programs compared: the time loop
+    outside (``time_inside`` False: the step-by-step program), or inside, saving every value
+    the backward reads (``recompute`` False) or recomputing them (True) whatever the
+    backend's own choice for the cell."""
     original = _native._Gen.__init__
 
     def init(self, *a, **k):
         original(self, *a, **k)
-        self.time_inside = False
+        self.recompute = False
+        self.lay = layout(self.plan)
+        self.time_inside = self.time_inside and time_inside
+        if recompute and self.time_inside:
+            self.use_recompute()
 
     _native._Gen.__init__ = init
     try:
@@ -65,8 +75,12 @@ def main() -> None:
             new = compile_rnn(zoo.get(cell), H, H, backend="native", seed=0)
             assert new.layers[0].kernel.name == "native" and \
                 new.layers[0].kernel.unit is not None
+            chosen = "recomputing" if _native._Gen(new.layers[0].plan).recompute else "saving"
+            new.layers[0].kernel = _variant(new.layers[0].plan, True, True)
             old = compile_rnn(zoo.get(cell), H, H, backend="native", seed=0)
-            old.layers[0].kernel = _step_by_step(old.layers[0].plan)
+            old.layers[0].kernel = _variant(old.layers[0].plan, False, False)
+            saving = compile_rnn(zoo.get(cell), H, H, backend="native", seed=0)
+            saving.layers[0].kernel = _variant(saving.layers[0].plan, True, False)
             n_proj = sum(p.shape[0] for name, p in new.named_parameters()
                          if p.dim() == 2)  # rows of the input projections
             floor = torch.nn.Linear(H, n_proj)
@@ -76,11 +90,20 @@ def main() -> None:
                 y = out[0] if isinstance(out, tuple) else out
                 y.sum().backward()
 
-            impls = {"time inside (new)": new, "step by step (before)": old, "floor": floor}
-            with torch.no_grad():
-                y_new, _ = new(x)
-                y_old, _ = old(x)
-            assert torch.allclose(y_new, y_old, rtol=1e-5, atol=1e-6)
+            mark = {"recomputing": "", "saving": ""}
+            mark[chosen] = " (the backend's)"
+            impls = {f"time inside, recomputing{mark['recomputing']}": new,
+                     f"time inside, saving values{mark['saving']}": saving,
+                     "step by step": old, "floor": floor}
+            y_new, _ = new(x)
+            y_new.sum().backward()
+            g_new, x.grad = x.grad, None
+            for other in (saving, old):  # the same outputs and input gradient
+                y_old, _ = other(x)
+                y_old.sum().backward()
+                assert torch.allclose(y_new, y_old, rtol=1e-5, atol=1e-6)
+                assert torch.allclose(g_new, x.grad, rtol=1e-4, atol=1e-5)
+                x.grad = None
             for m in impls.values():
                 run(m)
                 run(m)
@@ -104,7 +127,7 @@ def main() -> None:
             f"{info['threads']} threads, {info['date']}; commit {git_commit()}; one layer, "
             f"batch {B}, input = hidden, float32, forward + backward, median of "
             f"{args.repeats} interleaved repetitions; wall {time.time() - t_start:.0f} s.")
-    lines = ["# Native backend: the time loop inside one parallel loop, against step by step",
+    lines = ["# Native backend: the time loop inside one parallel loop, against earlier programs",
              "", head, "", "| cell | T | H | program | ms (fwd+bwd) | x floor |",
              "|---|---|---|---|---|---|"]
     lines += [f"| {r['cell']} | {r['T']} | {r['H']} | {r['impl']} | {r['ms']:.2f} | "

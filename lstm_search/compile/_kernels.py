@@ -49,7 +49,7 @@ from lstm_search.compile import _gemm
 from lstm_search.compile._codegen import Layout, layout, program_source
 from lstm_search.compile._eager import diag_weight, full_bias, group_weight, run_eager
 from lstm_search.compile._memory import run_memory
-from lstm_search.compile._native import native_refusal, native_source
+from lstm_search.compile._native import native_layout, native_refusal, native_source
 from lstm_search.compile._plan import Plan, clock_mask
 from lstm_search.compile._scan import affine_scan, run_scan, scripted_scan
 from lstm_search.genome import module_sizes
@@ -503,8 +503,7 @@ class _NativeUnit:
     (flat arguments in :class:`~._codegen.Layout` order), so that :class:`ScriptKernel`'s
     paths and :class:`_FusedLayer` run it unchanged."""
 
-    def __init__(self, ops: Any, plan: Plan) -> None:
-        lay = layout(plan)
+    def __init__(self, ops: Any, plan: Plan, lay: Layout) -> None:
         self.ops = ops
         # the states, then (format 2) the layer below's values; in the backward the states'
         # gradients, then those of the values emitted for the layer above
@@ -540,11 +539,11 @@ class NativeKernel(ScriptKernel):
             raise _native_build.NativeUnavailable(f"the native backend does not cover {reason}")
         self.plan = plan
         self.target = target
-        self.layout = layout(plan)
+        self.layout = native_layout(plan, target)
         self.fused_backward = True
         self.library, ops = _native_build.load(plan, target)
         self.source = native_source(plan, self.library, target)  # what `show` prints
-        self.unit = _NativeUnit(ops, plan)
+        self.unit = _NativeUnit(ops, plan, self.layout)
         self._script: ScriptKernel | None = None
         self._cuda: NativeKernel | None = None
         self._cuda_problem = ""

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lstm_search.compile._codegen import Layout, layout
 from lstm_search.compile._plan import Group, Plan, Step
@@ -332,6 +332,10 @@ class _Seg:
     steps: tuple[Step, ...]
 
 
+# ops whose recomputation in a backward costs more than reading their saved value
+_COSTLY = frozenset({"exp", "log", "sqrt", "softplus", "logsigmoid"})
+
+
 class _Gen:
     """The C++ source of one plan (see the module's docstring)."""
 
@@ -375,6 +379,29 @@ class _Gen:
         # runs every step, the time loop inside it, with no tensor operation per step
         self.time_inside = (not self.cuda and not plan.step_groups and len(self.segs) == 1
                             and not self.crossing and not plan.below)
+        # a time-inside plan without costly functions trains saving what its steps read (the
+        # states before each step, the input's products xp, the raw input) rather than the
+        # values its backward needs, and the backward recomputes them: half the saved memory
+        # for minGRU and minLSTM, and 3-11 % faster forward + backward at T = 1024 (minLSTM
+        # at hidden 256: 128 ms against 145), where with exp and sqrt to recompute (RG-LRU)
+        # it was 4-14 % slower (2-core Intel Xeon, 2 threads, batch 16;
+        # benchmarks/results/native_time_inside-2026-12-07-intel.md)
+        self.recompute = False
+        if self.time_inside and not any(st.op in _COSTLY for st in plan.steps):
+            self.use_recompute()
+
+    def use_recompute(self) -> None:
+        """A time-inside plan's backward recomputes the values from the states, the input's
+        products and the raw input, which are all its forward saves."""
+        if not self.time_inside:  # pragma: no cover - the step-by-step program saves values
+            raise ValueError("only a time-inside plan recomputes its values")
+        plan = self.plan
+        read = {a for st in plan.steps for a in st.args}
+        self.recompute = True
+        self.lay = replace(self.lay, saved=(
+            *(f"s{j}" for j in range(plan.n_states) if f"s{j}" in read),
+            *(("xt",) if "xt" in read else ()),
+            *(("xp",) if self.xg is not None else ())))
 
     # -- forward -------------------------------------------------------------------------------
     def _load(self, ref: str) -> str:
@@ -610,6 +637,9 @@ class _Gen:
         o += ["  at::Tensor y = at::empty({TT, B, n}, opt);", "  T* y_p = ptr<T>(y);"]
         if save:
             for r in lay.saved:
+                if r == "xp":  # the products themselves, as (TT, B, KX)
+                    o.append("  const at::Tensor sv_xp = xp.view({TT, B, KX});")
+                    continue
                 width = "m" if r == "xt" else "n"
                 o.append(f"  at::Tensor sv_{r} = at::empty({{TT, B, {width}}}, opt);")
                 o.append(f"  T* sv_{r}_p0 = ptr<T>(sv_{r});")
@@ -827,6 +857,8 @@ class _Gen:
         terms: dict[str, list[str]] = {}
 
         def val(ref: str) -> str:
+            if self.recompute:  # the forward's values, recomputed at the top of the body
+                return self._load(ref)
             if ref not in lay.saved:  # pragma: no cover - the layout saves what rules read
                 raise ValueError(f"the backward reads {ref}, which is not saved")
             if ref not in loaded:
@@ -931,7 +963,8 @@ class _Gen:
         o += [f"  T* dap{k}_p = ptr<T>(dap{k});" for k in plan.diags]
         pre = ["const T* dy_t = dy_p + t * B * n;",
                "const bool odd = (TT - 1 - t) % 2 == 1;", "(void)odd;"]
-        pre += [f"const T* sv_{r}_p = sv_{r}_p0 + t * B * {'m' if r == 'xt' else 'n'};"
+        width = {"xt": "m", "xp": "KX"}
+        pre += [f"const T* sv_{r}_p = sv_{r}_p0 + t * B * {width.get(r, 'n')};"
                 for r in lay.saved]
         for j in range(ns):
             before = f"(odd ? dsp{j}a_p : dsp{j}b_p)" if j in pw else f"dz{j}_p"
@@ -943,6 +976,11 @@ class _Gen:
         if plan.uses_xt:
             pre.append("T* dxt_t = dxt_p + t * B * m;")
         rows = ["T* dxp_row = dxp_t + b * KX;"] if "dxp" in uses else []
+        if self.recompute:  # the step's values from what the forward saved, then the rules
+            pre += [{"xp": "const T* xp_t = sv_xp_p;", "xt": "const T* x_t = sv_xt_p;"}.get(
+                r, f"const T* {r}_p = sv_{r}_p;") for r in lay.saved]
+            rows += self._rows(set(lay.saved))
+            body = [f"const T {st.out} = {self._value(st)};" for st in plan.steps] + body
         self.pending.append((rows, body))
         o.append("  at::parallel_for(0, B, rows_grain, [&](int64_t b0, int64_t b1) {")
         o.append("  for (int64_t t = TT - 1; t >= 0; --t) {")
@@ -1137,6 +1175,13 @@ def _dispatch(name: str, args: str, dtype: str, call: str) -> list[str]:
             f"  if (st == at::kDouble) return {call.replace('T_', 'double')};",
             '  TORCH_CHECK(false, "the native backend runs float32 and float64, not ", st);',
             "}"]
+
+
+def native_layout(plan: Plan, target: str = "cpu") -> Layout:
+    """The argument and result order of ``plan``'s generated native code: the script
+    backend's (:func:`~._codegen.layout`), except what a time-inside plan saves for its
+    backward (see :class:`_Gen`)."""
+    return _Gen(plan, target).lay
 
 
 def plan_code(plan: Plan, namespace: str, target: str = "cpu") -> str:

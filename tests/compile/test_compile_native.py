@@ -22,7 +22,8 @@ from test_compile_modern_ops import op_cell
 
 from lstm_search import zoo
 from lstm_search.compile import _native_build, build_plan
-from lstm_search.compile._native import native_refusal
+from lstm_search.compile._codegen import layout
+from lstm_search.compile._native import native_refusal, native_source
 from lstm_search.genome import Builder
 from lstm_search.nn import compile_cell, compile_rnn
 
@@ -343,3 +344,23 @@ def test_a_step_without_products_runs_every_step_inside_one_parallel_loop():
             assert all("for (int64_t t = " in body.split("});")[0] for body in loops)
             assert ".select(0, t)" not in src
     assert _agree(zoo.get("minlstm"), 5, 4, NATIVE, T=7, B=3)
+
+
+def test_a_time_inside_backward_recomputes_the_values_unless_they_are_costly():
+    """minGRU and minLSTM save the states and the input's products and recompute the rest in
+    the backward (same gradients, float64 and float32); RG-LRU (exp, sqrt) saves its values."""
+    from lstm_search.compile._native import native_layout
+
+    assert native_layout(build_plan(zoo.get("mingru"), 5, 4)).saved == ("s0", "xp")
+    assert native_layout(build_plan(zoo.get("minlstm"), 5, 4)).saved == ("s0", "xp")
+    rglru = build_plan(zoo.get("rglru"), 4, 4)
+    assert native_layout(rglru).saved == layout(rglru).saved
+    lstm = build_plan(zoo.get("lstm"), 5, 4)
+    assert native_layout(lstm).saved == layout(lstm).saved
+    src = native_source(build_plan(zoo.get("minlstm"), 5, 4), "lsnat_x")
+    backward = src[src.index("backward_impl("):]
+    assert "const T v1 = sig(v0);" in backward  # the forward's value, recomputed
+    for name in ("mingru", "minlstm"):
+        assert _agree(zoo.get(name), 5, 4, NATIVE, T=9, B=3, seed=4)
+        assert _agree(zoo.get(name), 5, 4, NATIVE, dtype=torch.float32, rtol=1e-5, T=30, B=3,
+                      seed=5)
