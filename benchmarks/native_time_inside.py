@@ -9,9 +9,9 @@ backward reads for every step, the current saving only what the steps read (the 
 the input's products) and recomputing the values in the backward. Forward + backward of one
 layer, B = 16, input = hidden, float32, torch's default threads unless ``--threads``.
 
-Writes benchmarks/results/native_time_inside-<date>.md and .json.
+Writes benchmarks/results/native_time_inside-<date>[-<tag>].md and .json.
 
-    python benchmarks/native_time_inside.py [--repeats 9] [--threads 2]
+    python benchmarks/native_time_inside.py [--repeats 9] [--threads 2] [--tag intel]
 """
 
 from __future__ import annotations
@@ -63,7 +63,10 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--tag", default="", help="a suffix for the file names (letters, digits, -)")
     args = p.parse_args()
+    if args.tag and not all(ch.isalnum() or ch == "-" for ch in args.tag):
+        p.error(f"--tag {args.tag!r}: use letters, digits and '-'")
     if args.threads:
         torch.set_num_threads(args.threads)
     t_start = time.time()
@@ -122,7 +125,8 @@ def main() -> None:
                              "x_floor": med / base})
     info = machine()
     stamp = time.strftime("%Y-%m-%d", time.gmtime())
-    out = Path(__file__).resolve().parent / "results" / f"native_time_inside-{stamp}"
+    out = Path(__file__).resolve().parent / "results" / (
+        f"native_time_inside-{stamp}" + (f"-{args.tag}" if args.tag else ""))
     head = (f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}, "
             f"{info['threads']} threads, {info['date']}; commit {git_commit()}; one layer, "
             f"batch {B}, input = hidden, float32, forward + backward, median of "
