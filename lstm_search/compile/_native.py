@@ -382,10 +382,10 @@ class _Gen:
         # a time-inside plan without costly functions trains saving what its steps read (the
         # states before each step, the input's products xp, the raw input) rather than the
         # values its backward needs, and the backward recomputes them: half the saved memory
-        # for minGRU and minLSTM, and 3-11 % faster forward + backward at T = 1024 (minLSTM
-        # at hidden 256: 128 ms against 145), where with exp and sqrt to recompute (RG-LRU)
-        # it was 4-14 % slower (2-core Intel Xeon, 2 threads, batch 16;
-        # benchmarks/results/native_time_inside-2026-12-07-intel.md)
+        # for minGRU and minLSTM, and 5-19 % faster forward + backward at T = 1024 (minLSTM
+        # at hidden 256: 144 ms against 177; minGRU at 64: 10.8 against 12.6), where with exp
+        # and sqrt to recompute (RG-LRU) it was 7-14 % slower (2-core Intel Xeon, 2 threads,
+        # batch 16; benchmarks/results/native_time_inside-2026-12-07-intel.md)
         self.recompute = False
         if self.time_inside and not any(st.op in _COSTLY for st in plan.steps):
             self.use_recompute()
