@@ -381,7 +381,7 @@ class _Gen:
                             and not self.crossing and not plan.below)
         # a time-inside plan without costly functions trains saving what its steps read (the
         # states before each step, the input's products xp, the raw input) rather than the
-        # values its backward needs, and the backward recomputes them: half the saved memory
+        # values its backward needs, and the backward recomputes them: 40-50 % less saved memory
         # for minGRU and minLSTM, and 5-19 % faster forward + backward at T = 1024 (minLSTM
         # at hidden 256: 144 ms against 177; minGRU at 64: 10.8 against 12.6), where with exp
         # and sqrt to recompute (RG-LRU) it was 7-14 % slower (2-core Intel Xeon, 2 threads,
