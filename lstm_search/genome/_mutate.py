@@ -15,13 +15,14 @@ replace_by_combination every use of a node reads (a ∘ b), ∘ ∈ {+, ×, −}
                        and b an ancestor of another node
 ====================== =========================================================================
 
-Three more, not in the paper, lead towards the modern cells (:data:`MODERN_OPERATORS`, chosen
+Four more, not in the paper, lead towards the modern cells (:data:`MODERN_OPERATORS`, chosen
 by name; :func:`mutate` draws from the paper's six unless told otherwise):
 
 ====================== =========================================================================
 drop_state_projection  a recurrent term of a sum goes (gates reading x only: minGRU / minLSTM)
 stabilised_exp_gates   a gated memory gets xLSTM's exponential gates, normaliser and stabiliser
 headwise_projection    a recurrent projection becomes head-wise (block diagonal) or dense again
+matrix_memory          a stabilised memory becomes the mLSTM's head-wise matrix memory
 ====================== =========================================================================
 
 Four lead towards the seed systems of genome format 2 (:data:`SEED_OPERATORS`, opt-in too):
@@ -439,6 +440,126 @@ def stabilised_exp_gates(genome: Genome, rng: random.Random) -> Result:
                f"normaliser {n_state!r} and stabiliser {m_state!r}")
 
 
+def _stabilised_memories(genome: Genome) -> list[dict[str, str]]:
+    """Every stabilised memory as :func:`stabilised_exp_gates` makes it: a memory state c, a
+    normaliser n and a stabiliser m with ``m' = max(ĩ, log σ(f̃) + m)``, ``f = exp(log σ(f̃) + m
+    − m')``, ``i = exp(ĩ − m')``, ``c' = f ⊙ c + i ⊙ z``, ``n' = f ⊙ n + i`` and the read-out
+    ``c' / n'``; as the names of those nodes and states."""
+    nmap, news = genome.node_map, genome.new_states
+
+    def node(name: str, op: str, n_in: int) -> Node | None:
+        nd = nmap.get(name)
+        return nd if nd is not None and nd.op == op and len(nd.inputs) == n_in else None
+
+    def other(pair: tuple[str, ...], one: str) -> str | None:
+        return pair[1 - pair.index(one)] if one in pair else None
+
+    found = []
+    for m_state in genome.states:
+        mx = node(news.get(m_state, ""), "max", 2)
+        if mx is None:
+            continue
+        for a_name in mx.inputs:
+            a = node(a_name, "add", 2)
+            lf = node(other(a.inputs, m_state) or "", "logsigmoid", 1) if a else None
+            pi = other(mx.inputs, a_name)
+            if a is None or lf is None or pi is None:
+                continue
+            exps = {}
+            for nd in genome.nodes:  # exp(a − m'), exp(ĩ − m')
+                sub = node(nd.inputs[0], "sub", 2) if nd.op == "exp" else None
+                if sub is not None and sub.inputs[1] == mx.name:
+                    exps[sub.inputs[0]] = nd.name
+            f, i = exps.get(a_name), exps.get(pi)
+            if f is None or i is None:
+                continue
+            mem: dict[str, str] = {}
+            for state, new in news.items():
+                add = node(new, "add", 2)
+                if add is None:
+                    continue
+                terms = [nmap.get(t) for t in add.inputs]
+                decay = next((t for t in terms if t is not None and t.op == "mul"
+                              and sorted(t.inputs) == sorted((f, state))), None)
+                rest = next((t for t in add.inputs if decay is None or t != decay.name), None)
+                if decay is None or rest is None:
+                    continue
+                feed = node(rest, "mul", 2)
+                if rest == i:
+                    mem["n"], mem["n_new"] = state, new
+                elif feed is not None and i in feed.inputs:
+                    mem["c"], mem["c_new"], mem["iz"] = state, new, feed.name
+                    mem["z"] = other(feed.inputs, i) or ""
+            if "c" not in mem or "n" not in mem:
+                continue
+            norm = next((nd.name for nd in genome.nodes if nd.op == "div"
+                         and nd.inputs == (mem["c_new"], mem["n_new"])), None)
+            if norm is None:
+                continue
+            found.append({**mem, "m": m_state, "m_new": mx.name, "a": a_name, "log_f": lf.name,
+                          "pi": pi, "f": f, "i": i, "norm": norm})
+    return found
+
+
+def matrix_memory(genome: Genome, rng: random.Random) -> Result:
+    """A stabilised memory (what :func:`stabilised_exp_gates` makes: the sLSTM's) becomes the
+    mLSTM's head-wise matrix memory (Beck et al. 2024, "xLSTM", eq. 19-27), with k heads (k in
+    :data:`HEADS_CHOICES`)::
+
+        f̃, ĩ = w_fᵀ x + b_f, w_iᵀ x + b_i   (one per head, from x; b_f starts at 3)
+        q, k = W_q x, W_k x / √d            (new projections of x)
+        C' = f C + i z kᵀ,   n' = f n + i k   (the candidate z becomes the stored value)
+        c' / n'  becomes  C' q / (max(|n'ᵀ q|, exp(−m')) + 1e-6)
+
+    with m, f and i as before. The cell becomes head-wise (genome format 2's ``values``);
+    where z and q read x alone and no gate reads the memory otherwise, the compiler runs it on
+    the chunkwise path. The hidden size must be divisible by k."""
+    if genome.values:
+        return None
+    found = _stabilised_memories(genome)
+    if not found:
+        return None
+    mem = rng.choice(found)
+    heads = rng.choice(HEADS_CHOICES)
+    fresh = _namer(genome)
+    nm = {stem: fresh(stem) for stem in (
+        "q", "k_raw", "k", "f_raw", "i_raw", "vk", "ik", "nq", "abs_nq", "neg_m", "exp_neg_m",
+        "denom", "Cq")}
+    front = [Node(nm["q"], "linear", (X,), {"bias": False}),
+             Node(nm["k_raw"], "linear", (X,), {"bias": False}),
+             Node(nm["k"], "scale", (nm["k_raw"],), {"by": 1.0, "dim_power": -0.5}),
+             Node(nm["f_raw"], "head_linear", (X,), {"bias_init": 3.0}),
+             Node(nm["i_raw"], "head_linear", (X,))]
+    read_out = [Node(nm["nq"], "dot", (mem["n_new"], nm["q"])),
+                Node(nm["abs_nq"], "abs", (nm["nq"],)),
+                Node(nm["neg_m"], "scale", (mem["m_new"],), {"by": -1.0}),
+                Node(nm["exp_neg_m"], "exp", (nm["neg_m"],)),
+                Node(nm["denom"], "max", (nm["abs_nq"], nm["exp_neg_m"])),
+                Node(nm["Cq"], "matvec", (mem["c_new"], nm["q"]))]
+    out: list[Node] = list(front)
+    for n in genome.nodes:
+        inputs = n.inputs
+        if n.name == mem["log_f"]:
+            inputs = (nm["f_raw"],)
+        elif n.name in (mem["m_new"],) or (n.op == "sub" and n.inputs == (mem["pi"],
+                                                                          mem["m_new"])):
+            inputs = tuple(nm["i_raw"] if v == mem["pi"] else v for v in inputs)
+        if n.name == mem["iz"]:
+            out.append(Node(nm["vk"], "outer", (mem["z"], nm["k"])))
+            inputs = (mem["i"], nm["vk"])
+        elif n.name == mem["n_new"]:
+            out.append(Node(nm["ik"], "mul", (mem["i"], nm["k"])))
+            inputs = tuple(nm["ik"] if v == mem["i"] else v for v in inputs)
+        if n.name == mem["norm"]:
+            out.extend(read_out)
+            out.append(Node(n.name, "div", (nm["Cq"], nm["denom"]), {"eps": 1e-6}))
+            continue
+        out.append(Node(n.name, n.op, inputs, n.params))
+    g = prune(genome.replace(nodes=tuple(out), values={"kind": "heads", "heads": heads}))
+    return g, (f"matrix_memory: {mem['c']!r} becomes a {heads}-head matrix memory "
+               f"{mem['c']} = f {mem['c']} + i {mem['z']} {nm['k']}ᵀ read by {nm['q']!r}")
+
+
 HEADS_CHOICES: tuple[int, ...] = (2, 4)
 
 
@@ -586,7 +707,7 @@ JOZEFOWICZ_OPERATORS: tuple[str, ...] = (
     "swap_activation", "swap_elementwise", "insert_activation", "remove_node",
     "replace_by_ancestor", "replace_by_combination")
 MODERN_OPERATORS: tuple[str, ...] = (
-    "drop_state_projection", "stabilised_exp_gates", "headwise_projection")
+    "drop_state_projection", "stabilised_exp_gates", "headwise_projection", "matrix_memory")
 SEED_OPERATORS: tuple[str, ...] = ("attend_state", "attention_window", "clock_state",
                                    "depth_gate")
 
@@ -600,6 +721,7 @@ OPERATORS: dict[str, Callable[[Genome, random.Random], Result]] = {
     "drop_state_projection": drop_state_projection,
     "stabilised_exp_gates": stabilised_exp_gates,
     "headwise_projection": headwise_projection,
+    "matrix_memory": matrix_memory,
     "attend_state": attend_state,
     "attention_window": attention_window,
     "clock_state": clock_state,

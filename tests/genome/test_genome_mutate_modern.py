@@ -1,6 +1,7 @@
-"""The three opt-in mutation operators towards the modern cells (``MODERN_OPERATORS``): from the
+"""The four opt-in mutation operators towards the modern cells (``MODERN_OPERATORS``): from the
 LSTM and the GRU, a search reaches input-only gates on the scan path (minGRU / minLSTM),
-xLSTM's stabilised exponential gating, and head-wise recurrent matrices."""
+xLSTM's stabilised exponential gating, head-wise recurrent matrices, and the mLSTM's matrix
+memory on the chunkwise path."""
 
 from __future__ import annotations
 
@@ -124,3 +125,43 @@ def test_the_operators_are_chosen_by_name_in_a_space_and_a_search() -> None:
                         mutation_operators=MODERN_OPERATORS).mutation_operators
     with pytest.raises(ConfigError, match=r"search\.mutation_operators: unknown 'nope'"):
         SearchConfig(mutation_operators=("nope",))
+
+
+def test_matrix_memory_takes_the_lstm_to_an_mlstm_like_cell_on_the_chunkwise_path() -> None:
+    """LSTM → stabilised_exp_gates → matrix_memory → drop_state_projection until done: the
+    mLSTM's equations (a head-wise matrix memory, per-head exponential gates from x), which
+    the compiler runs in chunks, with the step loop's numbers."""
+    from lstm_search.nn import RecurrentLayer
+
+    assert OPERATORS["matrix_memory"](zoo.get("lstm"), random.Random(0)) is None  # no m yet
+    res = OPERATORS["matrix_memory"](_exp_lstm(), random.Random(0))
+    assert res is not None and res[1].startswith("matrix_memory: 'c' becomes a ")
+    g = prune(res[0])
+    assert validate(g, input_size=6, hidden_size=8) == []
+    assert g.values["kind"] == "heads" and g.values["heads"] in (2, 4)
+    assert {n.op for n in g.nodes} >= {"outer", "matvec", "dot", "head_linear"}
+    assert OPERATORS["matrix_memory"](g, random.Random(0)) is None  # head-wise already
+    assert OPERATORS["stabilised_exp_gates"](g, random.Random(0)) is None
+    assert not build_plan(g, 6, 8).chunkwise  # gates still read h through matrices
+    cell = _apply_until_done(g, "drop_state_projection")
+    plan = build_plan(cell, 6, 8)
+    assert plan.chunkwise, plan.path
+    assert plan.state_kinds == ("matrix", "vector", "scalar")
+    loop = RecurrentLayer(cell, 6, 8, backend="eager", scan=False).double()
+    fast = RecurrentLayer(cell, 6, 8, backend="script").double()
+    fast.load_state_dict(loop.state_dict())
+    assert fast.path == "chunkwise"
+    x = torch.randn(140, 2, 6, dtype=torch.float64)
+    (y1, s1), (y2, s2) = fast(x), loop(x)
+    torch.testing.assert_close(y1, y2, rtol=1e-10, atol=1e-10)
+    for a, b in zip(s1, s2, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_matrix_memory_with_recurrent_gates_runs_the_loop_and_trains() -> None:
+    g = prune(OPERATORS["matrix_memory"](_exp_lstm(), random.Random(3))[0])
+    layer = compile_cell(g, 6, 8, "script", seed=0)
+    x = torch.randn(7, 3, 6, requires_grad=True)
+    y, _ = layer(x)
+    y.sum().backward()
+    assert torch.isfinite(y).all() and torch.isfinite(x.grad).all()
