@@ -16,9 +16,11 @@ interleaved repetitions (median). Rows:
 * ``floor``: the cell's input projections alone (one (T·B, m) x (m, 2H) product and its
   backward), which every path must compute.
 
-Writes benchmarks/results/scan_vs_loop-<date>.md and .json.
+Writes benchmarks/results/scan_vs_loop-<date>[-<tag>].md and .json. ``--device cuda`` times
+on the GPU (synchronising around each call; the issue's target there: the scan at least 10x
+the loop at T = 1024).
 
-    python benchmarks/scan_vs_loop.py [--repeats 7]
+    python benchmarks/scan_vs_loop.py [--repeats 7] [--device cuda] [--tag h100]
 """
 
 from __future__ import annotations
@@ -51,17 +53,17 @@ def sequential(a: torch.Tensor, b: torch.Tensor, s0: torch.Tensor) -> torch.Tens
     return torch.stack(out, 0)
 
 
-def variants(H: int, T: int, B: int) -> dict[str, Callable[[], None]]:
+def variants(H: int, T: int, B: int, device: str = "cpu") -> dict[str, Callable[[], None]]:
     genome = zoo.get("mingru")
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(T, B, H, generator=g).requires_grad_()
-    loop = compile_cell(genome, H, H, "script", scan=False, seed=0)
-    native = compile_cell(genome, H, H, "native", scan=False, seed=0)
-    scan_s = compile_cell(genome, H, H, "script", seed=0)
-    scan_e = compile_cell(genome, H, H, "eager", seed=0)
+    x = torch.randn(T, B, H, generator=g).to(device).requires_grad_()
+    loop = compile_cell(genome, H, H, "script", scan=False, seed=0).to(device)
+    native = compile_cell(genome, H, H, "native", scan=False, seed=0).to(device)
+    scan_s = compile_cell(genome, H, H, "script", seed=0).to(device)
+    scan_e = compile_cell(genome, H, H, "eager", seed=0).to(device)
     params = dict(scan_e.named_parameters())
     plan = scan_e.plan
-    h0 = [torch.zeros(B, H)]
+    h0 = [torch.zeros(B, H, device=device)]
 
     def layer(m: torch.nn.Module) -> Callable[[], None]:
         def go() -> None:
@@ -90,15 +92,22 @@ def variants(H: int, T: int, B: int) -> dict[str, Callable[[], None]]:
     }
 
 
-def time_all(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    for fn in fns.values():  # warm-up: TorchScript profiling runs, allocator
+def time_all(fns: dict[str, Callable[[], None]], repeats: int,
+             device: str = "cpu") -> dict[str, float]:
+    def sync() -> None:
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    for fn in fns.values():  # warm-up: TorchScript profiling runs, allocator, CUDA builds
         for _ in range(2):
             fn()
+    sync()
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
             t = time.perf_counter()
             fn()
+            sync()
             times[k].append(time.perf_counter() - t)
     return {k: statistics.median(v) * 1e3 for k, v in times.items()}
 
@@ -106,30 +115,39 @@ def time_all(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, floa
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--tag", default="", help="a suffix for the file names (letters, digits, -)")
     args = p.parse_args()
+    if args.tag and not all(ch.isalnum() or ch == "-" for ch in args.tag):
+        p.error(f"--tag {args.tag!r}: use letters, digits and '-'")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: no CUDA device here (torch.cuda.is_available() is False)")
     B = 16
     rows = []
     t0 = time.time()
     for T, H in ((1024, 64), (1024, 256), (64, 64), (64, 256)):
-        ms = time_all(variants(H, T, B), args.repeats)
+        ms = time_all(variants(H, T, B, args.device), args.repeats, args.device)
         floor = ms["floor (input projections)"]
         for k, v in ms.items():
             rows.append({"T": T, "B": B, "H": H, "path": k, "ms": round(v, 3),
                          "x_floor": round(v / floor, 2)})
             print(f"T={T} H={H} {k}: {v:.2f} ms ({v / floor:.2f}x floor)", flush=True)
     info = machine()
+    info["device"] = (torch.cuda.get_device_name() if args.device == "cuda" else "cpu")
     info["wall_s"] = round(time.time() - t0, 1)
     info["repeats"] = args.repeats
     with contextlib.suppress(OSError):
         info["loadavg_after"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     OUT.mkdir(parents=True, exist_ok=True)
-    stem = OUT / f"scan_vs_loop-{time.strftime('%Y-%m-%d', time.gmtime())}"
+    stem = OUT / (f"scan_vs_loop-{time.strftime('%Y-%m-%d', time.gmtime())}"
+                  + (f"-{args.tag}" if args.tag else ""))
     stem.with_suffix(".json").write_text(json.dumps({"machine": info, "rows": rows},
                                                     indent=2) + "\n")
     table = ["| T | H | path | ms (fwd+bwd) | x floor |", "|---|---|---|---|---|"]
     table += [f"| {r['T']} | {r['H']} | {r['path']} | {r['ms']:.2f} | {r['x_floor']:.2f} |"
               for r in rows]
     text = (f"# minGRU: step loop vs scan vs floor\n\n{info['cpu']}, {info['cores']} cores, "
+            f"device {info['device']}, "
             f"torch {info['torch']}, {info['threads']} threads, {info['date']}; one layer, "
             f"batch {B}, input = hidden, float32, forward + backward, median of "
             f"{args.repeats} interleaved repetitions. The machine's 2 cores are shared with "

@@ -222,3 +222,16 @@ def test_show_prints_the_chunkwise_path(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["show", "mlstm"]) == 0
     out = capsys.readouterr().out
     assert "# path: chunkwise: the matrix memory 'C' with the stabiliser 'm'" in out
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_chunkwise_on_cuda_equals_the_loop_on_the_cpu() -> None:
+    """The chunkwise path is plain torch ops: on a CUDA device, float64, it gives the CPU
+    step loop's outputs, states and gradients (run by scripts/gpu_checks.sh)."""
+    loop, fast = pair(zoo.mlstm(2), torch.float64)
+    x, states = inputs(loop, 2 * CHUNK + 3, 3, torch.float64)
+    want = run(loop, x, states)
+    got = run(fast.cuda(), x.cuda(), [s.cuda() for s in states])
+    assert fast.path == "chunkwise"
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a.cpu(), b, rtol=1e-9, atol=1e-9)
