@@ -378,36 +378,42 @@ def _interrupt_and_resume(tmp_path: Path, blow: signal.Signals, seed: int) -> li
                str(tmp_path / "results"), "--run", "chaos"]
     try:
         log = tmp_path / "attempt.log"
+        base = list(command)
         for attempt in range(3):
+            command = list(base)
             proc = _cli(command, mark, log)
             # first a seeded moment; if the run outran it (a fast or an unloaded machine),
             # again from scratch at the first row
             _wait_rows(run_dir, rng.randint(1, 4) if attempt == 0 else 1, proc)
             time.sleep(rng.uniform(0.0, 0.8) if attempt == 0 else 0.0)
-            if proc.poll() is None and len(rows(run_dir)) < 2 * len(GRID_SEEDS):
-                break
-            proc.kill()
-            proc.wait(timeout=30)
-            assert _gone_within(mark, 8) == []
+            if proc.poll() is not None or len(rows(run_dir)) >= 2 * len(GRID_SEEDS):
+                proc.kill()
+                proc.wait(timeout=30)
+                assert _gone_within(mark, 8) == []
+                shutil.rmtree(run_dir)
+                continue
+            if blow == signal.SIGKILL:
+                proc.kill()
+                assert proc.wait(timeout=30) == -signal.SIGKILL
+                command.append("--resume")
+            else:  # Ctrl-C: the terminal signals the whole process group
+                os.killpg(proc.pid, signal.SIGINT)
+                assert proc.wait(timeout=60) == 130, log.read_text()[-3000:]
+                err = log.read_text()
+                assert "stopped by the ASHA" not in err and "Tuner.restore" not in err
+                # the exact command to resume: the next attempt runs it as printed
+                printed = shlex.split(err.split("run again on resume:\n", 1)[1].splitlines()[0])
+                assert printed[:2] == ["lstm-search", "run"] and "--resume" in printed
+                command = printed[2:]
+            assert _gone_within(mark, 8) == [], f"processes of the {blow.name} run lingered"
+            _check_record(rows(run_dir))
+            if len(rows(run_dir)) < 2 * len(GRID_SEEDS):
+                break  # interrupted before the end: the state the resume must repair
+            # the trial in flight when the driver died finished the grid on its way out (a
+            # complete, valid record, checked above): again from scratch for an interrupted one
             shutil.rmtree(run_dir)
         else:
             pytest.fail("the run finished before the signal in 3 attempts")
-        if blow == signal.SIGKILL:
-            proc.kill()
-            assert proc.wait(timeout=30) == -signal.SIGKILL
-            command.append("--resume")
-        else:  # Ctrl-C: the terminal signals the whole process group
-            os.killpg(proc.pid, signal.SIGINT)
-            assert proc.wait(timeout=60) == 130, log.read_text()[-3000:]
-            err = log.read_text()
-            assert "stopped by the ASHA" not in err and "Tuner.restore" not in err
-            # the exact command to resume: the next attempt runs it as printed
-            printed = shlex.split(err.split("run again on resume:\n", 1)[1].splitlines()[0])
-            assert printed[:2] == ["lstm-search", "run"] and "--resume" in printed
-            command = printed[2:]
-        assert _gone_within(mark, 8) == [], f"processes of the {blow.name} run lingered"
-        _check_record(rows(run_dir))
-        assert len(rows(run_dir)) < 2 * len(GRID_SEEDS), "interrupted before the end"
         # the resume runs here (the command line as typed; torch and Ray already imported)
         from lstm_search.cli import main
 
