@@ -35,6 +35,8 @@ from lstm_search.genome import n_params
 from lstm_search.nn import compile_rnn
 
 REFERENCES: dict[str, str] = {"gru": "GRU", "rnn_tanh": "RNN"}  # everything else: LSTM
+# the paths that run a layer without a step loop: timed on their step loop too
+_WHOLE_SEQUENCE = ("scan", "chunkwise")
 
 
 @dataclass(frozen=True)
@@ -196,7 +198,7 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
     paths: dict[str, str] = {}
     for backend in backends:
         for scan in (True, False):
-            if not scan and paths[backend] not in ("scan", "chunkwise"):
+            if not scan and paths[backend] not in _WHOLE_SEQUENCE:
                 break  # the step loop is what the first build timed
             clear_kernel_cache()  # a cold compile for the latency figure
             t0 = time.perf_counter()
@@ -210,8 +212,8 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
             impls[name] = module
             paths[name] = module.layers[0].path
             kernel = module.layers[0].kernel
-            if backend == "native" and kernel.name != "native" and paths[name] not in (
-                    "scan", "chunkwise"):
+            if backend == "native" and kernel.name != "native" and \
+                    paths[name] not in _WHOLE_SEQUENCE:
                 paths[name] += " (runs script)"  # a plan the native backend does not cover
             elif backend == "native" and dev.type == "cuda" and kernel.name == "native" \
                     and kernel.cuda_kernel() is None:

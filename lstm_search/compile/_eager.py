@@ -185,6 +185,23 @@ def apply_op(step: Step, a: list[Tensor]) -> Tensor:
     raise ValueError(f"no eager rule for op {op!r}")  # pragma: no cover
 
 
+def apply_head_op(step: Step, a: list[Tensor], heads: int, head_dim: int) -> Tensor:
+    """Value of one parameter-free step of a head-wise plan (or of a vector one: heads 0):
+    ``outer``, ``matvec`` and ``dot`` per head, a per-head scalar spread over its head's units
+    where it meets a vector or a matrix, anything else as :func:`apply_op`."""
+    op = step.op
+    if op == "outer":
+        return head_outer(a[0], a[1], heads)
+    if op == "matvec":
+        return head_matvec(a[0], a[1])
+    if op == "dot":
+        return head_dot(a[0], a[1], heads)
+    if step.arg_shapes and "scalar" in step.arg_shapes:
+        a = [broadcast(v, k, step.shape, head_dim)
+             for v, k in zip(a, step.arg_shapes, strict=True)]
+    return apply_op(step, a)
+
+
 def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Tensor],
               below: list[Tensor] | None = None, t0: int = 0,
               masks: list[Tensor] | None = None
@@ -273,17 +290,8 @@ def run_eager(plan: Plan, params: dict[str, Tensor], x: Tensor, states: list[Ten
                 val = hx[step.pos][t] if step.pos in hx else F.linear(
                     env[step.args[0]], params[f"hweight_v{step.pos}"],
                     params.get(f"hbias_v{step.pos}"))
-            elif step.op == "outer":
-                val = head_outer(env[step.args[0]], env[step.args[1]], plan.heads)
-            elif step.op == "matvec":
-                val = head_matvec(env[step.args[0]], env[step.args[1]])
-            elif step.op == "dot":
-                val = head_dot(env[step.args[0]], env[step.args[1]], plan.heads)
-            elif step.arg_shapes and "scalar" in step.arg_shapes:  # broadcast per head
-                val = apply_op(step, [broadcast(env[r], k, step.shape, hd)
-                                      for r, k in zip(step.args, step.arg_shapes, strict=True)])
-            else:
-                val = apply_op(step, [env[r] for r in step.args])
+            else:  # pointwise, or a head-wise product (format 2)
+                val = apply_head_op(step, [env[r] for r in step.args], plan.heads, hd)
             env[step.out] = val
         states = [env[r] for r in plan.new_states]
         for st in plan.attentions:  # this step's new value of the state enters the memory

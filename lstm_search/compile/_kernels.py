@@ -97,15 +97,22 @@ def _weights(plan: Plan, lay: Layout, params: dict[str, Tensor]) -> list[Tensor]
     return out
 
 
-class EagerKernel:
+class _FromPlan:
+    """A kernel that copies and pickles rebuild from its plan and backend name (compiled code
+    is not copyable)."""
+
+    plan: Plan
+    name: str
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (make_kernel, (self.plan, self.name))
+
+
+class EagerKernel(_FromPlan):
     name = "eager"
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # copies and pickles rebuild the kernel from its plan (compiled code is not copyable)
-        return (make_kernel, (self.plan, self.name))
 
     def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
                  below: list[Tensor] | None = None, t0: int = 0,
@@ -137,7 +144,7 @@ def _own_function(plan: Plan) -> Any:
                               call.__defaults__, call.__closure__)
 
 
-class CompileKernel:
+class CompileKernel(_FromPlan):
     """``torch.compile`` of the eager interpreter; the first call per shape takes tens of
     seconds on CPU (inductor generates and builds C++). Each kernel compiles a function of
     its own (see :func:`_own_function`)."""
@@ -148,9 +155,6 @@ class CompileKernel:
         self.plan = plan
         self.target = _own_function(plan)
         self._fn = torch.compile(self.target, dynamic=False, backend=_TORCH_COMPILE_BACKEND)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (make_kernel, (self.plan, self.name))
 
     def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
                  below: list[Tensor] | None = None, t0: int = 0,
@@ -452,7 +456,7 @@ class _FusedLayer(torch.autograd.Function):
         return (None, None, dx, *dstate0, *dbelow, *(grads[w] for w in lay.weights))
 
 
-class ScanKernel:
+class ScanKernel(_FromPlan):
     """A scannable plan (:attr:`Plan.scannable`) run without a step loop
     (:func:`~._scan.run_scan`): the scan in Python ops (``eager``) or in TorchScript
     (``script``); autograd gives the backward."""
@@ -465,9 +469,6 @@ class ScanKernel:
         self.path = "scan"  # what RecurrentLayer.path reports (every other kernel: the loop)
         self.scan = scripted_scan() if backend == "script" else affine_scan
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (make_kernel, (self.plan, self.name))
-
     def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
                  below: list[Tensor] | None = None, t0: int = 0,
                  dropout: list[Tensor] | None = None
@@ -475,7 +476,7 @@ class ScanKernel:
         return run_scan(self.plan, params, x, states, self.scan)  # no masks: not scannable
 
 
-class MemoryKernel:
+class MemoryKernel(_FromPlan):
     """A chunkwise plan (:attr:`Plan.chunkwise`: xLSTM's stabilised matrix memory) run in
     chunks instead of a step loop (:func:`~._memory.run_memory`): the same torch ops in every
     backend (batched products per chunk; nothing per step is left for TorchScript or the
@@ -487,9 +488,6 @@ class MemoryKernel:
         self.plan = plan
         self.name = backend
         self.path = "chunkwise"  # what RecurrentLayer.path reports
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (make_kernel, (self.plan, self.name))
 
     def __call__(self, x: Tensor, states: list[Tensor], params: dict[str, Tensor],
                  below: list[Tensor] | None = None, t0: int = 0,

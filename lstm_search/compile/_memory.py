@@ -54,7 +54,9 @@ class MemorySpec:
     matrices: tuple[tuple[int, str, str], ...]  # (state, v ref, k ref) of each C
     vectors: tuple[tuple[int, str], ...]  # (state, k' ref) of each n
     reads: tuple[tuple[str, int, str], ...]  # (step ref, state, query ref): C q or nᵀq
-    kinds: tuple[str, ...]  # per step position: "free", "memory" or "after"
+    # per step position: "free" (x alone: before the chunks), "internal" (a memory update:
+    # never computed) or "after" (reads the stabiliser or a read: after the chunks)
+    kinds: tuple[str, ...]
 
 
 def memory_path(steps: Any, new_states: tuple[str, ...], state_kinds: tuple[str, ...],
@@ -65,7 +67,8 @@ def memory_path(steps: Any, new_states: tuple[str, ...], state_kinds: tuple[str,
     by_ref = {s.out: s for s in steps}
     n_pos = 1 + max((s.pos for s in steps), default=-1)
 
-    free = {s.out for s in steps if not _deps(s.out, by_ref, {})}
+    memo: dict[str, frozenset[int]] = {}
+    free = {s.out for s in steps if not _deps(s.out, by_ref, memo)}
 
     def is_free(ref: str) -> bool:
         return ref in ("x", "xt") or ref in free
@@ -151,12 +154,10 @@ def memory_path(steps: Any, new_states: tuple[str, ...], state_kinds: tuple[str,
                 return (f"step loop: node {node(s.out)} reads the memory update "
                         f"{node(next(a for a in s.args if a in internal))}"), None
             continue
-        kinds[s.pos] = "memory" if s.out in (a_ref, m_ref, f_ref, i_ref) else "after"
+        kinds[s.pos] = "after"
         if s.op in ("matvec", "dot") and any(a in memory_new for a in s.args):
             mem = next(a for a in s.args if a in memory_new)
             q = s.args[1] if s.args[0] == mem else s.args[0]
-            if s.op == "matvec" and s.args[0] != mem:  # pragma: no cover - shapes forbid it
-                return f"step loop: node {node(s.out)} reads a matrix memory as qᵀC", None
             if not is_free(q):
                 return (f"step loop: node {node(s.out)} reads a memory with a query that "
                         f"depends on a state ({node(q)})"), None
@@ -260,16 +261,7 @@ def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Ten
     from ``states`` (the plan's state shapes), with the step loop's results (outputs
     (T, B, n), final states, no values for a layer above)."""
     # here, not at the top: _plan imports this module's recogniser, and _eager imports _plan
-    from lstm_search.compile._eager import (
-        apply_op,
-        broadcast,
-        diag_weight,
-        full_bias,
-        group_weight,
-        head_dot,
-        head_matvec,
-        head_outer,
-    )
+    from lstm_search.compile._eager import apply_head_op, diag_weight, full_bias, group_weight
 
     spec: MemorySpec | None = plan.memory
     if spec is None:
@@ -299,16 +291,7 @@ def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Ten
             return F.linear(a[0], params[f"hweight_v{step.pos}"], params.get(f"hbias_v{step.pos}"))
         if step.op == "diag":
             return diag[step.pos] * a[0]
-        if step.op == "outer":
-            return head_outer(a[0], a[1], h)
-        if step.op == "matvec":
-            return head_matvec(a[0], a[1])
-        if step.op == "dot":
-            return head_dot(a[0], a[1], h)
-        if step.arg_shapes and "scalar" in step.arg_shapes:
-            a = [broadcast(v, k, step.shape, hd)
-                 for v, k in zip(a, step.arg_shapes, strict=True)]
-        return apply_op(step, a)
+        return apply_head_op(step, a, h, hd)
 
     kinds = spec.kinds
     for step in plan.steps:  # the values of x alone, over all rows
@@ -323,14 +306,14 @@ def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Ten
     uh = env[spec.u].reshape(T, B, h).permute(1, 2, 0)
     m_all, got, final = chunk_memory(gh, uh, mats, vecs, states[spec.m], reads, chunk)
     # the stabiliser at every step and before it, as rows (T·B, h)
-    m_rows = m_all.permute(2, 0, 1).reshape(rows, h)
-    env[f"s{spec.m}"] = torch.cat([states[spec.m].unsqueeze(0), m_all.permute(2, 0, 1)[:-1]],
-                                  0).reshape(rows, h)
+    m_steps = m_all.permute(2, 0, 1)  # (T, B, h)
+    m_rows = m_steps.reshape(rows, h)
+    env[f"s{spec.m}"] = torch.cat([states[spec.m].unsqueeze(0), m_steps[:-1]], 0).reshape(rows, h)
     for (ref, _, _), val in zip(spec.reads, got, strict=True):
         env[ref] = (val.permute(2, 0, 1, 3) if val.dim() == 4 else val.permute(2, 0, 1)
                     ).reshape(rows, -1)
     for step in plan.steps:  # the stabiliser's steps and the reads' consumers, over all rows
-        if kinds[step.pos] in ("memory", "after") and step.out not in env:
+        if kinds[step.pos] == "after" and step.out not in env:
             env[step.out] = m_rows if step.out == spec.m_new else evaluate(step)
     new = list(states)
     for j, val in zip([*order, spec.m], final, strict=True):

@@ -541,8 +541,7 @@ def matrix_memory(genome: Genome, rng: random.Random) -> Result:
         inputs = n.inputs
         if n.name == mem["log_f"]:
             inputs = (nm["f_raw"],)
-        elif n.name in (mem["m_new"],) or (n.op == "sub" and n.inputs == (mem["pi"],
-                                                                          mem["m_new"])):
+        elif n.name == mem["m_new"] or (n.op == "sub" and n.inputs == (mem["pi"], mem["m_new"])):
             inputs = tuple(nm["i_raw"] if v == mem["pi"] else v for v in inputs)
         if n.name == mem["iz"]:
             out.append(Node(nm["vk"], "outer", (mem["z"], nm["k"])))
