@@ -96,12 +96,18 @@ def _cpu_flags() -> frozenset[str]:
 
 @functools.lru_cache(maxsize=1)
 def cflags() -> tuple[str, ...]:
-    """The compiler flags: optimised, no errno from math functions, and AVX2/FMA vectors
-    where the CPU has them (part of the cache key, so a library never runs on a CPU it was
-    not built for)."""
+    """The compiler flags: optimised, no errno from math functions, AVX2/FMA vectors where
+    the CPU has them (part of the cache key, so a library never runs on a CPU it was not built
+    for), and OpenMP where torch's own parallel loops are OpenMP: ``at::parallel_for`` is a
+    header template whose ``#pragma omp parallel`` a library compiled without ``-fopenmp``
+    silently runs on one thread. The library's OpenMP calls resolve to the runtime torch has
+    already loaded (``libgomp.so.1``), so it shares torch's thread pool and
+    ``torch.set_num_threads``."""
     flags = ["-O3", "-fno-math-errno", "-fno-trapping-math"]
     if {"avx2", "fma"} <= _cpu_flags():
         flags += ["-mavx2", "-mfma"]
+    if torch._C.has_openmp:
+        flags.append("-fopenmp")
     return tuple(flags)
 
 

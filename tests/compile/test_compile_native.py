@@ -364,3 +364,57 @@ def test_a_time_inside_backward_recomputes_the_values_unless_they_are_costly():
         assert _agree(zoo.get(name), 5, 4, NATIVE, T=9, B=3, seed=4)
         assert _agree(zoo.get(name), 5, 4, NATIVE, dtype=torch.float32, rtol=1e-5, T=30, B=3,
                       seed=5)
+
+
+THREADS_SEEN = r"""
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+#include <mutex>
+#include <set>
+#include <thread>
+int64_t threads_seen(int64_t rows) {
+  std::mutex mu;
+  std::set<std::thread::id> ids;
+  at::parallel_for(0, rows, 1, [&](int64_t, int64_t) {
+    std::lock_guard<std::mutex> g(mu);
+    ids.insert(std::this_thread::get_id());
+  });
+  return static_cast<int64_t>(ids.size());
+}
+TORCH_LIBRARY(lstm_search_threads_seen, lib) { lib.def("seen(int rows) -> int", threads_seen); }
+"""
+
+
+@pytest.mark.skipif(not torch._C.has_openmp, reason="torch runs its parallel loops without "
+                    "OpenMP here")
+def test_native_parallel_loops_run_on_several_threads(tmp_path):
+    """``at::parallel_for`` is a header template whose ``#pragma omp parallel`` a library built
+    without -fopenmp runs on one thread: one built with the backend's flags and build path
+    uses torch's threads (and, set to one, only one)."""
+    _native_build._build(tmp_path, "lstm_search_threads_seen", [THREADS_SEEN])
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert torch.ops.lstm_search_threads_seen.seen(64) == 2
+        torch.set_num_threads(1)
+        assert torch.ops.lstm_search_threads_seen.seen(64) == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "vanilla", "mingru", "rglru"])
+def test_native_agrees_with_eager_when_its_loops_split_over_threads(name):
+    """Rows split over two threads (each step's loop, B·n above the grain; the time-inside
+    loop of minGRU and RG-LRU, B·n·T above it): the same numbers as eager, every gradient,
+    float64 to 1e-10."""
+    from lstm_search.compile._native import GRAIN, _Gen
+
+    n, T = 16, 40
+    per_row = n * T if _Gen(build_plan(zoo.get(name), 5, n)).time_inside else n
+    B = 2 * (max(1, GRAIN // per_row) + 1)  # at least two grains of rows
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert _agree(zoo.get(name), 5, n, NATIVE, T=T, B=B, seed=3)
+    finally:
+        torch.set_num_threads(before)
