@@ -27,6 +27,7 @@ import torch
 
 from lstm_search import zoo
 from lstm_search.bench import bench_cell, format_table, machine
+from lstm_search.provenance import source_state
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -65,6 +66,8 @@ def main() -> None:
     info = machine()
     info["wall_s"] = round(time.time() - t0, 1)
     info["repeats"] = args.repeats
+    state = source_state()
+    info["commit"] = state.commit + (" (uncommitted changes)" if state.dirty else "")
     try:
         load = Path("/proc/loadavg").read_text().split()[:3]
         info["loadavg_after"] = " ".join(load)
@@ -77,7 +80,8 @@ def main() -> None:
     stem.with_suffix(".json").write_text(json.dumps(
         {"machine": info, "rows": [r.to_dict() for r in rows]}, indent=2) + "\n")
     text = (f"# Compiled cells vs torch RNNs\n\n{info['cpu']}, {info['cores']} cores, torch "
-            f"{info['torch']}, {info['threads']} threads, {info['date']}, {args.repeats} "
+            f"{info['torch']}, {info['threads']} threads, {info['date']}, commit "
+            f"{info['commit'] or 'unknown'}, {args.repeats} "
             f"interleaved repetitions, batch 20, 35 steps, input = hidden, "
             f"{'forward under no_grad' if args.inference else 'forward + backward'}. "
             f"Load average after the run: {info.get('loadavg_after', '?')} (the machine's 2 "
