@@ -23,7 +23,15 @@ from lstm_search.config import (
     TrainConfig,
     apply_overrides,
 )
-from lstm_search.genome import FrozenMap, Genome, canonical, cell_name, genome_id, validate
+from lstm_search.genome import (
+    FrozenMap,
+    Genome,
+    canonical,
+    cell_name,
+    genome_id,
+    hidden_multiple,
+    validate,
+)
 from lstm_search.provenance import trial_provenance
 from lstm_search.results import TrialResult, now, task_options
 
@@ -161,7 +169,6 @@ def make_rnn(genome: Genome, input_size: int, model: ModelConfig, *, seed: int |
     set across depth. ``spatial`` (H, W): the map size of a spatial cell (genome format 2's
     ``values``; sizes are then channels).
     """
-    import math
 
     from lstm_search.nn import compile_rnn
 
@@ -217,19 +224,6 @@ def build_model(genome: Genome, task: Task, model: ModelConfig, train: TrainConf
 def n_parameters(module: nn.Module) -> int:
     """Distinct parameters (tied weights counted once)."""
     return sum(p.numel() for p in {id(p): p for p in module.parameters()}.values())
-
-
-def hidden_multiple(genome: Genome) -> int:
-    """The number every hidden size of ``genome`` must be a multiple of: the least common
-    multiple of its head counts (a head-wise ``linear``'s ``heads``, a head-wise cell's
-    ``values.heads``); 1 for a cell without heads."""
-    step = 1
-    heads = [n.params.get("heads", 1) for n in genome.nodes if n.op == "linear"]
-    heads.append(genome.values.get("heads", 1) if genome.values else 1)
-    for h in heads:
-        if isinstance(h, int) and not isinstance(h, bool) and h > 1:
-            step = math.lcm(step, h)
-    return step
 
 
 def hidden_for_budget(genome: Genome, task: Task, model: ModelConfig, train: TrainConfig,

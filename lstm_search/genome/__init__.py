@@ -80,7 +80,7 @@ from lstm_search.genome._ops import (
     value_heads,
 )
 from lstm_search.genome._random import prune, random_genome
-from lstm_search.genome._shapes import SHAPES, value_shapes
+from lstm_search.genome._shapes import SHAPES, hidden_multiple, value_shapes
 from lstm_search.genome._validate import (
     DEFAULT_MAX_NODES,
     GenomeError,
@@ -135,6 +135,7 @@ __all__ = [
     "from_nasbench",
     "from_nasbench_with_names",
     "genome_id",
+    "hidden_multiple",
     "import_darts",
     "import_nasbench_nlp",
     "import_recipes",

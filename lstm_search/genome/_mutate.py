@@ -55,6 +55,7 @@ from lstm_search.genome._canonical import genome_id
 from lstm_search.genome._genome import Genome, Node
 from lstm_search.genome._ops import BELOW, OPS, X
 from lstm_search.genome._random import as_rng, prune
+from lstm_search.genome._shapes import hidden_multiple
 from lstm_search.genome._validate import validate
 
 # (op, params) of each activation Jozefowicz et al. 2015 swap between.
@@ -737,6 +738,7 @@ def mutate(
     max_nodes: int = 64,
     max_tries: int = 1000,
     name: str = "",
+    hidden_size: int | None = None,
 ) -> Mutation:
     """A valid mutant of ``genome`` (Jozefowicz et al. 2015's mutation step).
 
@@ -746,7 +748,10 @@ def mutate(
     recurrences) and applied in turn; dead nodes are pruned. Attempts that
     give an invalid genome (e.g. x fed to an elementwise op), more than ``max_nodes`` nodes, or
     a cell with the parent's genome_id are discarded and redrawn from the same generator, so the
-    result depends only on the parent and the seed.
+    result depends only on the parent and the seed. With ``hidden_size`` (the width the mutant
+    will be built at), mutants whose head counts do not divide it (:func:`hidden_multiple`:
+    ``headwise_projection`` and ``matrix_memory`` draw 2 or 4 heads) are discarded too, so a
+    search at a fixed width spends no trial on a cell the compiler must refuse.
     """
     rng = as_rng(rng)
     names = JOZEFOWICZ_OPERATORS if operators is None else tuple(operators)
@@ -755,6 +760,9 @@ def mutate(
             raise ValueError(f"unknown mutation operator {o!r} (known: {', '.join(OPERATORS)})")
     if n_ops is not None and n_ops < 1:
         raise ValueError(f"n_ops must be >= 1, got {n_ops}")
+    if hidden_size is not None and (isinstance(hidden_size, bool)
+                                    or not isinstance(hidden_size, int) or hidden_size < 1):
+        raise ValueError(f"hidden_size must be a positive int, got {hidden_size!r}")
     problems = validate(genome)
     if problems:
         raise ValueError(f"cannot mutate an invalid genome: {problems[0]}")
@@ -773,6 +781,8 @@ def mutate(
         if len(applied) != k:
             continue
         if validate(g, max_nodes=max_nodes) or genome_id(g) == parent_id:
+            continue
+        if hidden_size is not None and hidden_size % hidden_multiple(g):
             continue
         return Mutation(g.replace(name=name), tuple(applied), parent_id)
     raise RuntimeError(f"no valid mutant of {genome.name or 'genome'} in {max_tries} tries "

@@ -224,7 +224,7 @@ def random_genome(
     projection of an n-wide value (not of the input) then becomes head-wise with probability
     1/2, its count drawn from ``heads`` (a block-diagonal recurrent matrix: the heads of Beck et
     al. 2024's sLSTM); the hidden size must be a multiple of the counts drawn (a search's
-    parameter budget picks one: :func:`lstm_search.evaluate.hidden_multiple`). Draws are
+    parameter budget picks one: :func:`hidden_multiple`). Draws are
     repeated with the same generator until one is valid, so the result depends only on the seed
     (or the generator's state); without ``heads`` no draw is added, so a seed gives the cell it
     gave before.

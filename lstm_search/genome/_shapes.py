@@ -11,6 +11,7 @@ iteration ends; a state that nothing fixes is a vector.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from lstm_search.genome._genome import Genome, Node
@@ -85,3 +86,16 @@ def value_shapes(genome: Genome, order: Iterable[Node]
         problems.append(("output", f"the output must be a vector (it feeds the layer above "
                          f"and the model's head), got a {shapes[genome.output]}"))
     return shapes, problems
+
+
+def hidden_multiple(genome: Genome) -> int:
+    """The number every hidden size of ``genome`` must be a multiple of: the least common
+    multiple of its head counts (a head-wise ``linear``'s ``heads``, a ``norm``'s ``heads``, a
+    head-wise cell's ``values.heads``); 1 for a cell without heads."""
+    step = 1
+    heads = [n.params.get("heads", 1) for n in genome.nodes if n.op in ("linear", "norm")]
+    heads.append(genome.values.get("heads", 1) if genome.values else 1)
+    for h in heads:
+        if isinstance(h, int) and not isinstance(h, bool) and h > 1:
+            step = math.lcm(step, h)
+    return step

@@ -213,7 +213,8 @@ class Evolution:
                 genome, cell, kind = parent_genome, parent_cell, "reeval"
             else:
                 genome = mutate(parent_genome, self.rng,
-                                operators=self.exp.search.mutation_operators or None).genome
+                                operators=self.exp.search.mutation_operators or None,
+                                hidden_size=self._fixed_width(hparams)).genome
                 cell, kind = cell_name(genome), "mutate"
         trial.set_user_attr("step", kind)
         trial.set_user_attr("parent_id", parent)
@@ -222,6 +223,15 @@ class Evolution:
         trial.set_user_attr("genome", genome.to_json(indent=None))
         trial.set_user_attr("cell", cell)
         return Proposal(genome, cell, hparams)
+
+    def _fixed_width(self, hparams: Mapping[str, Any]) -> int | None:
+        """The hidden size a mutant will be built at (the experiment's, or this trial's
+        sampled one), so that its heads divide it; None with a parameter budget, which picks
+        a width the heads divide itself (:func:`lstm_search.evaluate.hidden_for_budget`)."""
+        from lstm_search.evaluate import apply_hparams
+
+        model, _ = apply_hparams(hparams, self.exp.model, self.exp.train)
+        return None if model.param_budget is not None else model.hidden_size
 
     def record(self, trial: Any, result: TrialResult) -> None:
         """Keep the per-task results of ``trial`` (the GRU's become the references)."""

@@ -18,6 +18,8 @@ from lstm_search.genome import (
     JOZEFOWICZ_OPERATORS,
     MODERN_OPERATORS,
     OPERATORS,
+    Node,
+    hidden_multiple,
     mutate,
     prune,
     validate,
@@ -101,6 +103,41 @@ def test_headwise_projection_toggles_block_diagonal_recurrent_matrices() -> None
         p.numel() for p in compile_cell(g, 6, 8, "script").parameters()) - 8 * 8 * (k - 1) // k
     back = OPERATORS["headwise_projection"](h, random.Random(0))
     assert back is not None
+
+
+def test_mutants_at_a_given_width_have_heads_that_divide_it() -> None:
+    """``headwise_projection`` draws 2 or 4 heads; at hidden size 650 (even, not a multiple
+    of 4) the mutants keep to 2, where without a width a quarter of the draws would need a
+    multiple of 4; a width no head count divides leaves no mutant, and the compiler builds
+    every one kept."""
+    ops = ("headwise_projection",)
+    free = {hidden_multiple(mutate(zoo.get("lstm"), seed, 1, operators=ops).genome)
+            for seed in range(40)}
+    assert free == {2, 4}
+    for seed in range(40):
+        g = mutate(zoo.get("lstm"), seed, 1, operators=ops, hidden_size=650).genome
+        assert hidden_multiple(g) == 2
+        build_plan(g, 650, 650)  # the compiler takes it
+    with pytest.raises(RuntimeError, match="no valid mutant"):
+        mutate(zoo.get("lstm"), 0, 1, operators=ops, hidden_size=7, max_tries=50)
+    for bad in (0, -4, True, 6.0):
+        with pytest.raises(ValueError, match="hidden_size must be a positive int"):
+            mutate(zoo.get("lstm"), 0, operators=ops, hidden_size=bad)  # type: ignore[arg-type]
+
+
+def test_hidden_multiple_counts_every_kind_of_head() -> None:
+    g = zoo.get("lstm")
+    assert hidden_multiple(g) == 1
+    norm = g.replace(nodes=(*g.nodes, Node("hn", "norm", (g.output,), {"heads": 3})),
+                     output="hn")
+    assert hidden_multiple(norm) == 3
+    heads2 = next(mutate(g, s, 1, operators=("headwise_projection",)).genome
+                  for s in range(40)
+                  if hidden_multiple(mutate(g, s, 1, operators=("headwise_projection",))
+                                     .genome) == 2)
+    both = heads2.replace(nodes=(*heads2.nodes, Node("hn", "norm", (heads2.output,),
+                                                     {"heads": 3})), output="hn")
+    assert hidden_multiple(both) == 6
 
 
 def test_mutate_keeps_the_papers_six_unless_asked() -> None:

@@ -191,18 +191,24 @@ def test_the_search_mutates_with_the_operators_it_names(
     names = ("drop_state_projection", "stabilised_exp_gates")
     seen: list[tuple[Any, tuple[str, ...]]] = []
 
+    widths: list[Any] = []
+
     def spy(genome: Any, rng: Any, *args: Any, **kw: Any) -> Any:
         m = evolution.mutate.__wrapped__(genome, rng, *args, **kw)
         seen.append((kw.get("operators"), m.ops))
+        widths.append(kw.get("hidden_size"))
         return m
 
     spy.__wrapped__ = evolution.mutate  # type: ignore[attr-defined]
     monkeypatch.setattr(evolution, "mutate", spy)
     CALLS.clear()
     extra = f", mutation_operators={names!r}"
-    out = run_experiment(str(_experiment(tmp_path, trials=8, extra=extra)),
-                         out=tmp_path / "results", run="modern", evaluate=graded,
+    path = _experiment(tmp_path, trials=8, extra=extra)
+    out = run_experiment(str(path), out=tmp_path / "results", run="modern", evaluate=graded,
                          stream=io.StringIO())
     assert len(rows(out.run_dir)) == 8 and len(seen) == 6
     assert all(ops == names for ops, _ in seen)
     assert {op for _, applied in seen for op in applied} <= set(names)
+    # at the experiment's fixed width, so that the mutants' heads divide it
+    width = load_experiment(str(path)).model.hidden_size
+    assert widths == [width] * 6
