@@ -126,10 +126,12 @@ PREFIXES = {"cpu": "lsnat_", "cuda": "lscuda_", "cuda-emulated": "lsemu_"}
 
 
 def library_name(plan: Plan, target: str = "cpu") -> str:
-    """``lsnat_<hash>`` (``lscuda_``, ``lsemu_`` for the CUDA targets) of a layer's code (a
-    pure function of the plan's structure), the flags, torch's and the compiler's versions."""
-    text = "\0".join([plan_code(plan, "lsnat", target), " ".join(cflags()), torch.__version__,
-                      _compiler_version(), sys.version.split()[0]])
+    """``lsnat_<hash>`` (``lscuda_``, ``lsemu_`` for the CUDA targets) of a layer's whole
+    source (the shared prelude and the layer's code, a pure function of the plan's structure),
+    the flags, torch's and the compiler's versions: a change to any of them, the prelude's
+    helpers included, builds a new library rather than loading one built from other code."""
+    text = "\0".join([native_source(plan, "lsnat", target), " ".join(cflags()),
+                      torch.__version__, _compiler_version(), sys.version.split()[0]])
     return PREFIXES[target] + hashlib.sha256(text.encode()).hexdigest()[:20]
 
 

@@ -418,3 +418,20 @@ def test_native_agrees_with_eager_when_its_loops_split_over_threads(name):
         assert _agree(zoo.get(name), 5, n, NATIVE, T=T, B=B, seed=3)
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_change_to_the_shared_prelude_names_a_new_library(monkeypatch):
+    """The cache key is the whole source: a fixed helper in the prelude (every layer's
+    ``ex``, ``mm``...) builds new libraries instead of loading ones built from the old code."""
+    from lstm_search.compile import _native
+
+    plan = build_plan(zoo.get("lstm"), 5, 4)
+    before = _native_build.library_name(plan)
+    monkeypatch.setattr(_native, "_PRELUDE", _native._PRELUDE + "\n// changed\n")
+    assert _native_build.library_name(plan) != before
+    monkeypatch.setattr(_native, "_CUDA_PRELUDE", _native._CUDA_PRELUDE + "\n// changed\n")
+    for target in ("cuda", "cuda-emulated"):
+        monkeypatch.undo()
+        old = _native_build.library_name(plan, target)
+        monkeypatch.setattr(_native, "_CUDA_PRELUDE", _native._CUDA_PRELUDE + "\n// x\n")
+        assert _native_build.library_name(plan, target) != old
