@@ -435,3 +435,20 @@ def test_a_change_to_the_shared_prelude_names_a_new_library(monkeypatch):
         old = _native_build.library_name(plan, target)
         monkeypatch.setattr(_native, "_CUDA_PRELUDE", _native._CUDA_PRELUDE + "\n// x\n")
         assert _native_build.library_name(plan, target) != old
+
+
+@pytest.mark.parametrize("name", [*QUICK, "mut1"])
+def test_native_agrees_with_eager_when_its_step_weights_are_transposed_once(name):
+    """From 8 steps on, each step's weight is copied once into its transpose (the gemm then
+    reads it untransposed); below, the view is kept: both agree with eager, float64 to 1e-10
+    and float32 to 1e-5, every gradient, states and values read by products (mut1) too."""
+    from lstm_search.compile._native import _Gen, native_source
+
+    plan = build_plan(zoo.get(name), 5, 4)
+    src = native_source(plan, "lsnat_x")
+    # a step loop with products transposes; a time-inside loop (RG-LRU) has no products
+    assert ("const bool tq = !packed && TT >= 8;" in src) == (not _Gen(plan).time_inside)
+    for T in (7, 12):
+        assert _agree(zoo.get(name), 5, 4, NATIVE, T=T, B=3, seed=6)
+    assert _agree(zoo.get(name), 5, 4, NATIVE, dtype=torch.float32, rtol=1e-5, T=12, B=3,
+                  seed=7)
