@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -30,6 +31,22 @@ from lstm_search.bench import bench_cell, format_table, machine
 from lstm_search.provenance import source_state
 
 OUT = Path(__file__).resolve().parent / "results"
+
+
+def _commit() -> str:
+    """The commit this runs, and "(uncommitted changes)" when files other than the records
+    under benchmarks/results differ from it (a record written by an earlier run of a
+    sequence of recordings is not a change to the code measured)."""
+    state = source_state()
+    if not state.commit or not state.dirty:
+        return state.commit
+    try:
+        out = subprocess.run(["git", "diff", "HEAD", "--name-only", "--", ".",
+                              ":(exclude)benchmarks/results"], cwd=OUT.parent.parent,
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return state.commit + " (uncommitted changes)"
+    return state.commit + (" (uncommitted changes)" if out.strip() else "")
 
 
 def main() -> None:
@@ -66,8 +83,7 @@ def main() -> None:
     info = machine()
     info["wall_s"] = round(time.time() - t0, 1)
     info["repeats"] = args.repeats
-    state = source_state()
-    info["commit"] = state.commit + (" (uncommitted changes)" if state.dirty else "")
+    info["commit"] = _commit()
     try:
         load = Path("/proc/loadavg").read_text().split()[:3]
         info["loadavg_after"] = " ".join(load)
