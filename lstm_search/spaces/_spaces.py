@@ -210,12 +210,20 @@ class MutationSpace(_HparamSpace):
     from the parameters. The evolutionary strategy
     (:mod:`lstm_search.search.evolution`) mutates members of its population instead and stores
     each genome with its trial; this define-by-run form serves random search and Ray Tune.
+
+    ``hidden_size``: the width the mutants will be built at (the experiment's
+    ``model.hidden_size`` when it fixes one); mutants whose heads do not divide it
+    (``headwise_projection`` and ``matrix_memory`` draw 2 or 4) are redrawn, so no trial goes to
+    a cell the compiler must refuse. A sampled ``hidden_size`` hyperparameter takes its place;
+    None (the default) checks nothing, as with a parameter budget, which picks a width the
+    heads divide itself.
     """
 
     parents: tuple[str, ...] = ("lstm", "gru")
     max_mutations: int = 3
     # lstm_search.genome.OPERATORS names; empty: the paper's six
     operators: tuple[str, ...] = ()
+    hidden_size: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -229,6 +237,10 @@ class MutationSpace(_HparamSpace):
         if unknown:
             raise ValueError(f"space {self.name!r}: unknown mutation operators "
                              f"{', '.join(map(repr, unknown))} (known: {', '.join(OPERATORS)})")
+        h = self.hidden_size
+        if h is not None and (isinstance(h, bool) or not isinstance(h, int) or h < 1):
+            raise ValueError(f"space {self.name!r}: hidden_size must be a positive int or None, "
+                             f"got {h!r}")
 
     def sample(self, trial: Any) -> None:
         trial.suggest_categorical("parent", list(self.parents))
@@ -240,8 +252,10 @@ class MutationSpace(_HparamSpace):
         from lstm_search.genome import mutate
 
         rng = random.Random(int(params["mutation_seed"]))
+        width = next((int(params[k]) for k in ("hidden_size", "model.hidden_size")
+                      if k in params), self.hidden_size)
         g = mutate(_zoo(str(params["parent"])), rng, n_ops=int(params["n_mutations"]),
-                   operators=self.operators or None).genome
+                   operators=self.operators or None, hidden_size=width).genome
         return Proposal(g, cell_name(g), self._hp(params))
 
 

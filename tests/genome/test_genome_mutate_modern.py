@@ -125,6 +125,28 @@ def test_mutants_at_a_given_width_have_heads_that_divide_it() -> None:
             mutate(zoo.get("lstm"), 0, operators=ops, hidden_size=bad)  # type: ignore[arg-type]
 
 
+def test_a_mutation_space_at_a_fixed_width_proposes_only_heads_that_divide_it() -> None:
+    """MutationSpace(hidden_size=650) redraws 4-head mutants (a sampled hidden_size takes its
+    place); the field round-trips through the run's recorded space data; bad widths are
+    refused with the space's name."""
+    from lstm_search.spaces import space_from_json, space_to_json
+
+    ops = ("headwise_projection",)
+    free = MutationSpace(name="m", operators=ops, max_mutations=1)
+    fixed = MutationSpace(name="m", operators=ops, max_mutations=1, hidden_size=650)
+    params = [{"parent": "lstm", "n_mutations": 1, "mutation_seed": s} for s in range(40)]
+    assert {hidden_multiple(free.build(p).genome) for p in params} == {2, 4}
+    assert {hidden_multiple(fixed.build(p).genome) for p in params} == {2}
+    sampled = {hidden_multiple(free.build({**p, "hidden_size": 650}).genome) for p in params}
+    assert sampled == {2}
+    assert {hidden_multiple(fixed.build({**p, "hidden_size": 256}).genome)
+            for p in params} == {2, 4}  # the sampled width wins
+    assert space_from_json(space_to_json(fixed)) == fixed
+    for bad in (0, True, 6.5):
+        with pytest.raises(ValueError, match="space 'm': hidden_size must be a positive int"):
+            MutationSpace(name="m", hidden_size=bad)  # type: ignore[arg-type]
+
+
 def test_hidden_multiple_counts_every_kind_of_head() -> None:
     g = zoo.get("lstm")
     assert hidden_multiple(g) == 1
