@@ -213,15 +213,22 @@ def chunk_memory(g: Tensor, u: Tensor, mats: list[tuple[Tensor, Tensor, Tensor]]
     n_mat = len(mats)
     Cs = [c0 for _, _, c0 in mats]
     ns = [n0 for _, n0 in vecs]
+    # an initial memory known to be zero (the layer's default states) adds nothing to a read:
+    # its products are skipped until the first chunk has written it (the same numbers)
+    zero = [_known_zero(c) for c in [*Cs, *ns]]
     m_prev = m0
     ms: list[Tensor] = []
     outs: list[list[Tensor]] = [[] for _ in reads]
     # every tensor cut into its chunks once: a slice per chunk would, under autograd, write a
     # zero-filled tensor of the whole sequence per slice for its gradient; split's is one cat
-    gs, us = g.split(chunk, -1), u.split(chunk, -1)
-    vks = [(v.split(chunk, -2), k.split(chunk, -2)) for v, k, _ in mats]
-    kns = [k.split(chunk, -2) for k, _ in vecs]
-    qs = [q.split(chunk, -2) for _, q in reads]
+    # (none at all for a sequence of one chunk)
+    gs, us = _chunks(g, chunk, -1), _chunks(u, chunk, -1)
+    vks = [(_chunks(v, chunk, -2), _chunks(k, chunk, -2)) for v, k, _ in mats]
+    kns = [_chunks(k, chunk, -2) for k, _ in vecs]
+    qs = [_chunks(q, chunk, -2) for _, q in reads]
+    # a (query, key) pair read by several memories (mLSTM's C q and nᵀq share q and k) is
+    # weighted once per chunk
+    keys = [id(k) for _, k, _ in mats] + [id(k) for k, _ in vecs]
     for c, gc in enumerate(gs):
         L = gc.shape[-1]
         b = torch.cumsum(gc, -1)  # (B, h, L)
@@ -232,27 +239,50 @@ def chunk_memory(g: Tensor, u: Tensor, mats: list[tuple[Tensor, Tensor, Tensor]]
         m = torch.maximum(log_e, log_d.amax(-1))  # (B, h, L)
         d = torch.exp(log_d - m.unsqueeze(-1))
         e = torch.exp(log_e - m)
-        for r, (idx, _) in enumerate(reads):
+        weighted: dict[tuple[int, int], Tensor] = {}
+        for r, (idx, q) in enumerate(reads):
             qc = qs[r][c]
+            kc = vks[idx][1][c] if idx < n_mat else kns[idx - n_mat][c]
+            pair = (id(q), keys[idx])
+            if pair not in weighted:
+                weighted[pair] = torch.matmul(qc, kc.transpose(-1, -2)) * d
+            scores = weighted[pair]
             if idx < n_mat:
-                vc, kc = vks[idx][0][c], vks[idx][1][c]
-                scores = torch.matmul(qc, kc.transpose(-1, -2)) * d
-                outs[r].append(torch.matmul(scores, vc)
-                               + e.unsqueeze(-1) * torch.matmul(qc, Cs[idx].transpose(-1, -2)))
+                out = torch.matmul(scores, vks[idx][0][c])
+                if not zero[idx]:
+                    out = out + e.unsqueeze(-1) * torch.matmul(qc, Cs[idx].transpose(-1, -2))
             else:
-                kc = kns[idx - n_mat][c]
-                scores = torch.matmul(qc, kc.transpose(-1, -2)) * d
-                outs[r].append(scores.sum(-1) + e * torch.matmul(
-                    qc, ns[idx - n_mat].unsqueeze(-1)).squeeze(-1))
+                out = scores.sum(-1)
+                if not zero[idx]:
+                    out = out + e * torch.matmul(qc, ns[idx - n_mat].unsqueeze(-1)).squeeze(-1)
+            outs[r].append(out)
         last, e_last = d[..., -1, :].unsqueeze(-1), e[..., -1]  # (B, h, L, 1), (B, h)
-        Cs = [e_last[..., None, None] * C + torch.matmul((v[c] * last).transpose(-1, -2), k[c])
-              for C, (v, k) in zip(Cs, vks, strict=True)]
-        ns = [e_last.unsqueeze(-1) * n0 + (k[c] * last).sum(-2)
-              for n0, k in zip(ns, kns, strict=True)]
+        Cs = [torch.matmul((v[c] * last).transpose(-1, -2), k[c]) if z else
+              e_last[..., None, None] * C + torch.matmul((v[c] * last).transpose(-1, -2), k[c])
+              for C, (v, k), z in zip(Cs, vks, zero[:n_mat], strict=True)]
+        ns = [(k[c] * last).sum(-2) if z else e_last.unsqueeze(-1) * n0 + (k[c] * last).sum(-2)
+              for n0, k, z in zip(ns, kns, zero[n_mat:], strict=True)]
+        zero = [False] * len(zero)
         m_prev = m[..., -1]
         ms.append(m)
-    return (torch.cat(ms, -1), [torch.cat(o, -2 if reads[r][0] < n_mat else -1)
-                                for r, o in enumerate(outs)], [*Cs, *ns, m_prev])
+    return (_joined(ms, -1), [_joined(o, -2 if reads[r][0] < n_mat else -1)
+                              for r, o in enumerate(outs)], [*Cs, *ns, m_prev])
+
+
+def _chunks(t: Tensor, chunk: int, dim: int) -> tuple[Tensor, ...]:
+    """``t`` cut into chunks along ``dim``; itself when it is one chunk."""
+    return (t,) if t.shape[dim] <= chunk else t.split(chunk, dim)
+
+
+def _joined(parts: list[Tensor], dim: int) -> Tensor:
+    """The chunks' results as one tensor (no copy for a single chunk)."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim)
+
+
+def _known_zero(state: Tensor) -> bool:
+    """Whether ``state`` is all zeros and needs no gradient, checked on the CPU only (on a
+    GPU the check would wait for the device; there the products run whatever the state)."""
+    return state.device.type == "cpu" and not state.requires_grad and not bool(state.any())
 
 
 def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Tensor],
@@ -297,11 +327,17 @@ def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Ten
     for step in plan.steps:  # the values of x alone, over all rows
         if kinds[step.pos] == "free":
             env[step.out] = evaluate(step)
-    mats = [(_heads(env[v], T, B, h), _heads(env[k], T, B, h), states[j])
-            for j, v, k in spec.matrices]
-    vecs = [(_heads(env[k], T, B, h), states[j].reshape(B, h, hd)) for j, k in spec.vectors]
+    viewed: dict[str, Tensor] = {}
+
+    def heads(ref: str) -> Tensor:  # one view per value: chunk_memory shares equal (q, k) pairs
+        if ref not in viewed:
+            viewed[ref] = _heads(env[ref], T, B, h)
+        return viewed[ref]
+
+    mats = [(heads(v), heads(k), states[j]) for j, v, k in spec.matrices]
+    vecs = [(heads(k), states[j].reshape(B, h, hd)) for j, k in spec.vectors]
     order = [j for j, _, _ in spec.matrices] + [j for j, _ in spec.vectors]
-    reads = [(order.index(j), _heads(env[q], T, B, h)) for _, j, q in spec.reads]
+    reads = [(order.index(j), heads(q)) for _, j, q in spec.reads]
     gh = env[spec.g].reshape(T, B, h).permute(1, 2, 0)
     uh = env[spec.u].reshape(T, B, h).permute(1, 2, 0)
     m_all, got, final = chunk_memory(gh, uh, mats, vecs, states[spec.m], reads, chunk)

@@ -108,6 +108,40 @@ def test_chunkwise_equals_the_loop_float64(heads: int, T: int) -> None:
 
 
 @pytest.mark.parametrize("kw", [{}, {"normaliser": False}, {"second_memory": True}])
+@pytest.mark.parametrize("T", [7, CHUNK + 3])
+def test_default_zero_states_skip_the_products_and_keep_the_loop_s_numbers(kw: dict, T: int
+                                                                          ) -> None:
+    """No states given: the memories start at zero, their reads in the first chunk are
+    skipped (chunk_memory checks the zeros), and outputs, final states and the input's and
+    weights' gradients are still the loop's; so are those of the same zeros given as states
+    that need a gradient (the products then run)."""
+    loop, fast = pair(memory_cell(**kw), torch.float64)
+    x = torch.randn(T, 3, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    results = []
+    for layer in (fast, loop):
+        xx = x.clone().requires_grad_()
+        y, new = layer(xx)
+        layer.zero_grad(set_to_none=True)
+        (y.pow(2).sum() + sum(s.sum() for s in new)).backward()
+        results.append([y, *new, xx.grad, *[p.grad for p in layer.parameters()]])
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    zeros = [torch.zeros(3, *s, dtype=torch.float64) for s in loop.plan.state_shapes]
+    for got, want in zip(run(fast, x, zeros), run(loop, x, zeros), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_a_zero_memory_is_recognised_on_the_cpu_only_without_a_gradient() -> None:
+    from lstm_search.compile._memory import _known_zero
+
+    z = torch.zeros(2, 3, 3)
+    assert _known_zero(z)
+    assert not _known_zero(z.clone().requires_grad_())
+    z[1, 2, 0] = 1e-30
+    assert not _known_zero(z)
+
+
+@pytest.mark.parametrize("kw", [{}, {"normaliser": False}, {"second_memory": True}])
 def test_variants_of_the_memory_get_the_path_and_the_loop_s_numbers(kw: dict) -> None:
     g = memory_cell(**kw)
     assert build_plan(g, 5, 8).chunkwise, build_plan(g, 5, 8).path
