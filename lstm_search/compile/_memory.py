@@ -281,8 +281,15 @@ def _joined(parts: list[Tensor], dim: int) -> Tensor:
 
 def _known_zero(state: Tensor) -> bool:
     """Whether ``state`` is all zeros and needs no gradient, checked on the CPU only (on a
-    GPU the check would wait for the device; there the products run whatever the state)."""
-    return state.device.type == "cpu" and not state.requires_grad and not bool(state.any())
+    GPU the check would wait for the device; there the products run whatever the state).
+    One element decides a state carried over from an earlier batch and a broadcast zero
+    (:meth:`RecurrentLayer.zero_states` of a chunkwise layer); only a stored state whose
+    first element is zero is read whole."""
+    if state.device.type != "cpu" or state.requires_grad or state.numel() == 0:
+        return False
+    if state[(0,) * state.dim()].item() != 0:
+        return False
+    return all(s == 0 for s in state.stride()) or not bool(state.any())
 
 
 def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Tensor],

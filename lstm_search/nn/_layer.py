@@ -77,6 +77,13 @@ class RecurrentLayer(nn.Module):
         return param_map(self.plan)
 
     def zero_states(self, batch: int, like: Tensor) -> tuple[Tensor, ...]:
+        """The states a sequence starts from: zeros (B, *shape) in ``like``'s dtype and device;
+        on the chunkwise path one zero broadcast to that shape (read only: the path never
+        writes a state in place), which neither fills a matrix memory nor has it read back
+        to find that it is zero."""
+        if self.path == "chunkwise":
+            zero = like.new_zeros(())
+            return tuple(zero.expand(batch, *shape) for shape in self.plan.state_shapes)
         return tuple(like.new_zeros(batch, *shape) for shape in self.plan.state_shapes)
 
     def forward(self, x: Tensor, states: tuple[Tensor, ...] | list[Tensor] | None = None, *,
