@@ -299,7 +299,10 @@ def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Ten
     (T, B, n), final states, no values for a layer above)."""
     # here, not at the top: _plan imports this module's recogniser, and _eager imports _plan
     from lstm_search.compile._eager import apply_head_op, diag_weight, full_bias, group_weight
+    from lstm_search.compile._gated import GatedSpec, run_gated
 
+    if isinstance(plan.memory, GatedSpec):
+        return run_gated(plan, params, x, states, chunk)
     spec: MemorySpec | None = plan.memory
     if spec is None:
         raise ValueError(f"this plan runs the step loop, not the chunkwise path ({plan.path})")

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lstm_search.compile._gated import GatedSpec, gated_path
 from lstm_search.compile._memory import MemorySpec, memory_path
 from lstm_search.genome import (
     Genome,
@@ -200,7 +201,7 @@ class Plan:
     heads: int = 0
     state_kinds: tuple[str, ...] = ()
     # head-wise values: xLSTM's stabilised matrix memory, run in chunks (:mod:`._memory`)
-    memory: MemorySpec | None = None
+    memory: MemorySpec | GatedSpec | None = None
 
     @property
     def state_shapes(self) -> tuple[tuple[int, ...], ...]:
@@ -423,8 +424,11 @@ def build_plan(genome: Genome, input_size: int, hidden_size: int,
                 or any(a[0] == "u" for s in steps for a in s.args):
             path, kinds = "step loop: head-wise values (genome format 2) run the step loop", ()
         else:
-            path, memory = memory_path(steps, new_states, tuple(shapes[s] for s in genome.states),
-                                       genome.states, tuple(node.name for node in order))
+            found = (steps, new_states, tuple(shapes[s] for s in genome.states),
+                     genome.states, tuple(node.name for node in order))
+            path, memory = memory_path(*found)
+            if memory is None:  # not the stabilised form: a gated memory, else the loop's why
+                path, memory = gated_path(*found)
             kinds = ()
     return Plan(
         n_states=len(genome.states),
