@@ -477,8 +477,9 @@ class ScanKernel(_FromPlan):
 
 
 class MemoryKernel(_FromPlan):
-    """A chunkwise plan (:attr:`Plan.chunkwise`: xLSTM's stabilised matrix memory) run in
-    chunks instead of a step loop (:func:`~._memory.run_memory`): the same torch ops in every
+    """A chunkwise plan (:attr:`Plan.chunkwise`: xLSTM's stabilised matrix memory, or a
+    gated memory of :mod:`._gated`) run in chunks instead of a step loop
+    (:func:`~._memory.run_memory`): the same torch ops in every
     backend (batched products per chunk; nothing per step is left for TorchScript or the
     native backend to fuse); autograd gives the backward."""
 

@@ -25,6 +25,9 @@ do: per chunk a few batched matrix products of (L, L) and (L, d) blocks instead 
 d×d elementwise work, and autograd differentiates it (the loop's memory of every step's C is
 never stored). The other steps run over all T·B rows at once: those of the input before the
 chunks, those reading the stabiliser or the reads after them.
+
+A memory gated otherwise (any per-head scalar decay and write weight of x and of scalar
+states) takes the general form of :mod:`._gated` instead.
 """
 
 from __future__ import annotations

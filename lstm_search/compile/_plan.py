@@ -200,7 +200,8 @@ class Plan:
     # scalar or matrix; see :mod:`lstm_search.genome._shapes`)
     heads: int = 0
     state_kinds: tuple[str, ...] = ()
-    # head-wise values: xLSTM's stabilised matrix memory, run in chunks (:mod:`._memory`)
+    # head-wise values: xLSTM's stabilised matrix memory (:mod:`._memory`) or a gated memory
+    # (:mod:`._gated`), run in chunks
     memory: MemorySpec | GatedSpec | None = None
 
     @property

@@ -332,6 +332,16 @@ def test_show_prints_the_chunkwise_path(capsys: pytest.CaptureFixture[str]) -> N
     assert "# path: chunkwise: the matrix memory 'C' with the stabiliser 'm'" in out
 
 
+def test_show_prints_the_gated_path(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lstm_search.cli import main
+    f = tmp_path / "gated.json"
+    f.write_text(memory_cell(sigmoid_gates=True).to_json())
+    assert main(["show", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert ("# path: chunkwise: the gated memory 'C', 'n' (decay and writes from x and scalar "
+            "states, the scalar states 'm' stepped alone)") in out
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_chunkwise_on_cuda_equals_the_loop_on_the_cpu() -> None:
     """The chunkwise path is plain torch ops: on a CUDA device, float64, it gives the CPU
