@@ -37,9 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lstm_search.compile._memory import _known_zero
-
-CHUNK = 64
+from lstm_search.compile._memory import CHUNK, _known_zero
 
 Coef = tuple[tuple[str, ...], float]  # a product of per-head scalar values and a constant
 MatrixFeed = tuple[Coef, str, str]  # c v kᵀ: (c, v, k)

@@ -39,11 +39,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-CHUNK = 128
+CHUNK = 64
 """Steps per chunk: (L, L) weights per chunk against a d×d state carried per chunk. The mLSTM,
-forward + backward at T = 1024, batch 16, 1 thread (Intel Xeon): L = 16, 32, 64, 128, 256 took
-572, 366, 240, 226, 265 ms at hidden 64 (one head) and 2,881, 1,813, 1,355, 1,157, 1,172 ms
-at hidden 256 (four heads); at 35 steps one chunk, whatever L ≥ 35."""
+forward + backward at T = 1024, batch 16, 1 thread (Intel Xeon), medians of 5 interleaved
+runs: L = 32, 64, 128, 256 took 137, 117, 132, 180 ms at hidden 64 (one head) and 556, 582,
+685, 946 ms at hidden 256 (four heads); a gated memory (:mod:`._gated`, sigmoid gates) 185,
+197, 249 ms (L = 32, 64, 128) at hidden 64 and 633, 625, 667 ms at 256. At 35 steps one
+chunk of L ≥ 35."""
 
 
 @dataclass(frozen=True)
