@@ -15,14 +15,23 @@ state s, a gate a in (0, 1) and an input b, and s' = a ⊙ s + b, a ⊙ s + i �
 a ⊙ s + (1 − a) ⊙ b (minGRU's and minLSTM's forms, Feng et al. 2024, "Were RNNs All We
 Needed?", eq. 5 and 9; HGRN's and RG-LRU's recurrences are of the first); the output is the sum
 of the new states, sometimes through an output gate, σ(W x) ⊙ tanh(·), that no state reads.
+
+With ``memory`` it also draws head-wise gated matrix memories, the form the compiler runs in
+chunks (:mod:`lstm_search.compile._memory`, :mod:`lstm_search.compile._gated`): a random graph
+over the input alone, then per head ``C' = f C + i v kᵀ`` read as ``C' q`` (q, k, v
+projections and the gates' per-head pre-activations of x or of that graph), with sigmoid
+gates, xLSTM's stabilised exponential gates (Beck et al. 2024, eq. 19-27: a stabiliser state
+m and the normaliser n) or a decay alone (i = 1: gated linear attention with one gate per
+head); maybe a normaliser n' = f n + i k dividing the read by |nᵀq| + 1, and an output gate
+σ(W ·) ⊙ ·.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from lstm_search.genome._genome import Genome, Node
+from lstm_search.genome._genome import Builder, Genome, Node
 from lstm_search.genome._ops import MAX_MODULES, OPS, X
 from lstm_search.genome._validate import validate
 
@@ -135,6 +144,70 @@ def _draw_scan(rng: random.Random, states: tuple[str, ...], n_nodes: int,
     return Genome(states, tuple(nodes), new_states, output)
 
 
+# the gates of a memory draw (see the module's docstring)
+MEMORY_GATES: tuple[str, ...] = ("sigmoid", "stabilised", "decay")
+
+
+def _draw_memory(rng: random.Random, n_hi: int, ops: list[str], weights: list[float],
+                 heads: tuple[int, ...]) -> Genome:
+    """One attempt at a gated matrix memory of at most about ``n_hi`` nodes: a gate form from
+    :data:`MEMORY_GATES`, maybe a normaliser and an output gate, then a graph over x alone of
+    as many nodes as that leaves (maybe none), whose values (or x) q, k, v and the gates'
+    per-head pre-activations read (the module's docstring). May be invalid."""
+    form = rng.choice(MEMORY_GATES)
+    normaliser = form == "stabilised" or rng.random() < 0.5
+    gate = rng.random() < 0.5
+    base = len(_memory_cell(form, normaliser, gate, [], lambda: "x", 1).nodes)
+    free = _grow(rng, (), rng.randint(0, max(0, n_hi - base)), ops, weights)
+    names = ["x", *(n.name for n in free)]
+    return _memory_cell(form, normaliser, gate, free, lambda: rng.choice(names),
+                        rng.choice(heads or (1,)))
+
+
+def _memory_cell(form: str, normaliser: bool, gate: bool, free: list[Node],
+                 pick: Callable[[], str], heads: int) -> Genome:
+    """Per head C' = f C + i v kᵀ read as C' q with gates of ``form``, after the nodes
+    ``free``; ``pick`` names the value each projection reads."""
+    states = ("C", "n", "m") if form == "stabilised" else ("C", "n") if normaliser else ("C",)
+    b = Builder(states=states)
+    for node in free:
+        b.node(node.op, *node.inputs, name=node.name, **dict(node.params))
+    q = b.linear(pick(), name="q", bias=False)
+    k = b.scale(b.linear(pick(), name="k_raw", bias=False), 1.0, dim_power=-0.5, name="k")
+    v = b.linear(pick(), name="v", bias=False)
+    f_raw = b.head_linear(pick(), name="f_raw", bias_init=3.0)
+    i = ""
+    if form == "stabilised":  # xLSTM's mLSTM (Beck et al. 2024, eq. 19-27)
+        i_raw = b.head_linear(pick(), name="i_raw")
+        a = b.add(b.logsigmoid(f_raw, name="log_f"), "m", name="log_f_plus_m")
+        m_new = b.maximum(a, i_raw, name="m_new")
+        f = b.exp(b.sub(a, m_new, name="f_log"), name="f")
+        i = b.exp(b.sub(i_raw, m_new, name="i_log"), name="i")
+        b.set_state("m", m_new)
+    else:
+        f = b.sigmoid(f_raw, name="f")
+        if form == "sigmoid":
+            i = b.sigmoid(b.head_linear(pick(), name="i_raw"), name="i")
+    vk = b.outer(v, k, name="vk")
+    b.set_state("C", b.add(b.mul(f, "C", name="fC"), b.mul(i, vk, name="ivk") if i else vk,
+                           name="C_new"))
+    read = b.matvec("C_new", q, name="Cq")
+    if normaliser:
+        n_new = b.add(b.mul(f, "n", name="fn"), b.mul(i, k, name="ik") if i else k,
+                      name="n_new")
+        b.set_state("n", n_new)
+        qn = b.abs(b.dot(n_new, q, name="nq"), name="abs_nq")
+        if form == "stabilised":  # max(|nᵀq|, exp(−m)), as the official code
+            den = b.maximum(qn, b.exp(b.scale("m_new", -1.0, name="neg_m"), name="exp_neg_m"),
+                            name="denom")
+            read = b.div(read, den, eps=1e-6, name="h_tilde")
+        else:  # |nᵀq| + 1
+            read = b.div(read, qn, eps=1.0, name="h_tilde")
+    if gate:  # an output gate
+        read = b.mul(b.sigmoid(b.linear(pick(), name="o_raw"), name="o"), read, name="h")
+    return b.build(output=read, values={"kind": "heads", "heads": heads})
+
+
 def _grow(rng: random.Random, states: tuple[str, ...], n_nodes: int,
           ops: list[str], weights: list[float]) -> list[Node]:
     """``n_nodes`` nodes ``n0``, ``n1`` ..., each an op drawn by ``weights`` reading earlier
@@ -212,6 +285,7 @@ def random_genome(
     op_weights: Mapping[str, float] | None = None,
     heads: tuple[int, ...] = (),
     scan: float = 0.0,
+    memory: float = 0.0,
     name: str = "",
     max_tries: int = 10_000,
 ) -> Genome:
@@ -233,6 +307,13 @@ def random_genome(
     module's docstring; 1: every cell is), ``n_nodes`` bounding the whole cell as for the other
     draws. Its input graph's ops must not read a state (no ``attention``). With ``scan`` 0 no
     draw is added, so a seed gives the cell it gave before.
+
+    ``memory`` (0 to 1; default 0): the chance that a draw is a gated matrix memory (see the
+    module's docstring), head-wise with a count drawn from ``heads`` (one head without them);
+    its states are its own (``C``, and ``n``, ``m`` by its form: ``n_states`` does not apply)
+    and ``n_nodes`` bounds the whole cell (10 to 22 nodes without an input graph; the
+    stabilised form 27 to 30: it is drawn only when ``n_nodes`` allows that many). With
+    ``memory`` 0 no draw is added.
     """
     rng = as_rng(seed_or_rng)
     s_lo, s_hi = _as_range(n_states, "n_states")
@@ -253,8 +334,10 @@ def random_genome(
         raise ValueError("op_weights: at least one op needs a positive weight")
     if isinstance(scan, bool) or not isinstance(scan, int | float) or not 0 <= scan <= 1:
         raise ValueError(f"scan must be a number in [0, 1], got {scan!r}")
-    if scan and weights_map.get("attention", 0) > 0:
-        raise ValueError("scan: a scan-able cell cannot attend over earlier states; "
+    if isinstance(memory, bool) or not isinstance(memory, int | float) or not 0 <= memory <= 1:
+        raise ValueError(f"memory must be a number in [0, 1], got {memory!r}")
+    if (scan or memory) and weights_map.get("attention", 0) > 0:
+        raise ValueError("scan, memory: their input graphs cannot attend over earlier states; "
                          "give attention no weight")
     heads = tuple(heads)
     if not all(isinstance(k, int) and not isinstance(k, bool) and 2 <= k <= MAX_MODULES
@@ -262,6 +345,11 @@ def random_genome(
         raise ValueError(f"heads: head counts must be ints in 2..{MAX_MODULES}, got {heads!r}")
     for _ in range(max_tries):
         states = STATE_NAMES[: rng.randint(s_lo, s_hi)]
+        if memory and rng.random() < memory:  # the memory adds 8-20 nodes to its input graph
+            g = prune(_draw_memory(rng, n_hi, ops, weights, heads))
+            if n_lo <= len(g.nodes) <= n_hi and not validate(g, max_nodes=max(n_hi, 1)):
+                return _renumber(g).replace(name=name)
+            continue
         if scan and rng.random() < scan:  # the input graph; the recurrences add 2-5 per state
             g = prune(_draw_scan(rng, states, rng.randint(1, n_hi), ops, weights))
         else:

@@ -130,7 +130,10 @@ class RandomGraphSpace(_HparamSpace):
     the modern recurrences' ops and head-wise projections). ``scan`` (0 to 1) is the share of
     draws of the form the compiler runs as a parallel scan (minGRU-, minLSTM-, HGRN-like: gates
     of the input alone, each state affine in itself), which the free draw reaches by chance
-    in about 1 of 150.
+    in about 1 of 150. ``memory`` (0 to 1) is the share of draws of a head-wise gated matrix
+    memory (mLSTM- and gated-linear-attention-like: ``C' = f C + i v kᵀ`` read as ``C' q``),
+    which the compiler runs in chunks; the stabilised (mLSTM) form has 27-30 nodes, so it is
+    drawn only when ``n_nodes`` allows that many.
     """
 
     n_states: tuple[int, int] = (1, 2)
@@ -138,6 +141,7 @@ class RandomGraphSpace(_HparamSpace):
     op_weights: Mapping[str, float] | None = None
     heads: tuple[int, ...] = ()
     scan: float = 0.0
+    memory: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -148,7 +152,8 @@ class RandomGraphSpace(_HparamSpace):
 
         try:  # a bad vocabulary, weight or head count is named when the space is declared
             random_genome(0, n_states=tuple(self.n_states), n_nodes=tuple(self.n_nodes),
-                          op_weights=self.op_weights, heads=self.heads, scan=self.scan)
+                          op_weights=self.op_weights, heads=self.heads, scan=self.scan,
+                          memory=self.memory)
         except (ValueError, RuntimeError) as e:
             raise ValueError(f"space {self.name!r}: {e}") from None
 
@@ -161,7 +166,7 @@ class RandomGraphSpace(_HparamSpace):
 
         g = random_genome(int(params["graph_seed"]), n_states=tuple(self.n_states),
                           n_nodes=tuple(self.n_nodes), op_weights=self.op_weights,
-                          heads=self.heads, scan=self.scan)
+                          heads=self.heads, scan=self.scan, memory=self.memory)
         return Proposal(g, cell_name(g), self._hp(params))
 
 

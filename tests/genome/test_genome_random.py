@@ -141,6 +141,49 @@ def test_scan_draws_are_cells_the_compiler_scans() -> None:
         random_genome(0, scan=1.0, op_weights={"linear": 1.0, "attention": 1.0})
 
 
+def test_memory_draws_are_matrix_memories_the_compiler_runs_in_chunks() -> None:
+    """``memory=1``: every draw is a head-wise gated matrix memory of one of the three gate
+    forms, on the chunkwise path, equal to its step loop (float64, gradients through the
+    input); ``memory=0`` draws what it drew before; bad values are refused."""
+    from lstm_search.compile import build_plan
+    from lstm_search.genome import hidden_multiple
+    from lstm_search.nn import RecurrentLayer
+
+    forms, heads = set(), set()
+    for seed in range(60):
+        g = random_genome(seed, memory=1.0, heads=(2, 4), n_nodes=(4, 34))
+        assert validate(g, max_nodes=34) == [] and 4 <= len(g.nodes) <= 34
+        assert any(n.op == "outer" for n in g.nodes) and g.states[0] == "C"
+        n = 2 * hidden_multiple(g)
+        plan = build_plan(g, 5, n)
+        assert plan.chunkwise, (seed, plan.path)
+        # stabilised: m and two head-wise gates; sigmoid: two; a decay alone: one
+        forms.add(("m" in g.states, sum(n.op == "head_linear" for n in g.nodes)))
+        heads.add(g.values["heads"])
+        if seed % 12 == 0:
+            loop = RecurrentLayer(g, 5, n, backend="eager", scan=False).double()
+            fast = RecurrentLayer(g, 5, n, backend="script").double()
+            fast.load_state_dict(loop.state_dict())
+            x = torch.randn(70, 2, 5, dtype=torch.float64)
+            got = []
+            for layer in (fast, loop):
+                xx = x.clone().requires_grad_()
+                y, _ = layer(xx)
+                y.pow(2).sum().backward()
+                got.append((y, xx.grad))
+            for a, b in zip(*got, strict=True):
+                torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+    assert heads == {2, 4} and forms == {(True, 2), (False, 2), (False, 1)}, forms
+    # at most 16 nodes (the default) the stabilised form (27-30 nodes) does not fit
+    assert not any("m" in random_genome(s, memory=1.0).states for s in range(30))
+    assert random_genome(5, memory=0.0) == random_genome(5)
+    assert random_genome(5, memory=1.0) == random_genome(5, memory=1.0)  # seeded
+    assert random_genome(5, memory=1.0).values["heads"] == 1  # no head counts: one head
+    for bad in (-0.1, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="memory"):
+            random_genome(0, memory=bad)
+
+
 def test_head_wise_projections_when_asked_and_the_same_cells_when_not() -> None:
     from lstm_search.evaluate import hidden_multiple
     from lstm_search.nn import compile_rnn

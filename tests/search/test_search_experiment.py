@@ -241,8 +241,15 @@ def test_a_random_graph_space_passes_its_vocabulary_and_heads_to_the_generator()
     from lstm_search.compile import build_plan
     assert 5 <= sum(build_plan(scan.build({"graph_seed": s}).genome, 4, 4).scannable
                     for s in range(20)) <= 15
+    memory = RandomGraphSpace(name="memory_random", memory=0.5, heads=(2,))
+    data = json.loads(json.dumps(json_ready(space_to_json(memory))))
+    assert data["memory"] == 0.5 and space_from_json(data) == memory
+    plans = [build_plan(memory.build({"graph_seed": s}).genome, 4, 4) for s in range(20)]
+    assert 5 <= sum(p.chunkwise for p in plans) <= 15
     with pytest.raises(ValueError, match=r"space 'bad'.*scan"):
         RandomGraphSpace(name="bad", scan=2.0)
+    with pytest.raises(ValueError, match=r"space 'bad'.*memory"):
+        RandomGraphSpace(name="bad", memory=-1)
     with pytest.raises(ValueError, match=r"space 'bad'.*heads"):
         RandomGraphSpace(name="bad", heads=(3.5,))
     with pytest.raises(ValueError, match=r"space 'bad'.*unknown op 'nope'"):
