@@ -201,6 +201,22 @@ at::Tensor mm(const at::Tensor& a, const at::Tensor& w, const std::optional<at::
   return at::linear(a, w, b);
 }
 
+// rows b0 .. b0 + rb of a (B, ...) tensor (the tensor itself when they are all of them)
+inline at::Tensor rows(const at::Tensor& t, int64_t b0, int64_t rb) {
+  return rb == t.size(0) ? t : t.narrow(0, b0, rb);
+}
+
+// blocks of batch rows a step loop runs on threads of their own, every step of a block on one
+// thread (its products single-threaded inside the parallel region): rows never mix in a cell,
+// so the blocks share nothing but the weights, where one product per step over the batch
+// would split a small product over threads and wait for them twice a step
+constexpr int64_t MIN_BLOCK_ROWS = 8;  // fewer rows a product: its own cost per call dominates
+inline int64_t row_blocks(int64_t B, bool packed) {
+  const int64_t th = at::get_num_threads();
+  if (packed || th < 2 || at::in_parallel_region()) return 1;
+  return std::max<int64_t>(1, std::min<int64_t>(th, B / MIN_BLOCK_ROWS));
+}
+
 // float32: Cephes' expf (range reduction by ln 2, degree-6 polynomial), branch-free so that
 // the compiler vectorises the loops calling it. 2^k is applied as two factors so that k = 128
 // (x up to ln FLT_MAX = 88.72) does not overflow the exponent field: above, the product
@@ -354,6 +370,11 @@ at::Tensor mm(const at::Tensor& a, const at::Tensor& w, const std::optional<at::
   return at::linear(a, w, b);
 }
 
+// rows b0 .. b0 + rb of a (B, ...) tensor (the tensor itself when they are all of them)
+inline at::Tensor rows(const at::Tensor& t, int64_t b0, int64_t rb) {
+  return rb == t.size(0) ? t : t.narrow(0, b0, rb);
+}
+
 // the device's own exp, tanh, log1p (float and double overloads); the same formulas as the
 // CPU prelude's sigmoid, softplus (beta 1, threshold 20), logsigmoid, max/min (NaN if either
 // is), relu and sign
@@ -458,9 +479,43 @@ class _Gen:
         # at hidden 256: 144 ms against 177; minGRU at 64: 10.8 against 12.6), where with exp
         # and sqrt to recompute (RG-LRU) it was 7-14 % slower (2-core Intel Xeon, 2 threads,
         # batch 16; benchmarks/results/native_time_inside-2026-12-07-intel.md)
+        # the step loop of a CPU plan runs per block of batch rows (row_blocks in the prelude):
+        # a step's products cover the block's rows, B0 .. B1, and its loops those rows
+        self.blocked = not self.cuda and not self.time_inside
+        # see _blocks_open: a chain of two products a step
+        self.row_blocks = (self.blocked and bool(self.vgroups)
+                           and len(self.sgroups) + len(self.vgroups) <= 2)
         self.recompute = False
         if self.time_inside and not any(st.op in _COSTLY for st in plan.steps):
             self.use_recompute()
+
+    def _blocks_open(self) -> list[str]:
+        """The start of the loop over blocks of batch rows B0 .. B1 (RB rows): on CPU one block
+        per thread where :func:`row_blocks` splits the batch, else (CUDA) the whole batch."""
+        if not self.row_blocks:
+            return ["  {", "  const int64_t B0 = 0, B1 = B, RB = B; (void)B1;"]
+        # blocks where a step chains two products (the second of a value the step computed:
+        # MUT1's and MUT2's W (r ⊙ h)): forward + backward at 2 threads, hidden 200, against
+        # one product per step over the batch, both orders of the pair, medians of 25: batch
+        # 20 mut1 0.70 vs 0.75 torch.nn.LSTM, mut2 0.80 vs 0.84; batch 64 mut1 0.66 vs 0.72.
+        # Longer chains gain nothing or lose (mut3, three products: 0.98 vs 1.02, within the
+        # spread; darts_v1, nine: 3.18 vs 3.10; enas 4.30 vs 3.96), and so does a step of one
+        # product (the LSTM: 1.12 vs 1.08 at batch 20, 1.07 vs 1.08 at 64; the GRU 0.84 vs
+        # 0.85 and 0.83 vs 0.87, within the spread): each thread's product packs the whole
+        # weight again (two threads on 10 rows each took 13.6 us for a 200 x 200 weight where
+        # one product on 2 threads took 10.8)
+        return ["  const int64_t nblk = row_blocks(B, packed);",
+                "  at::parallel_for(0, nblk, 1, [&](int64_t k0, int64_t k1) {",
+                "  for (int64_t k = k0; k < k1; ++k) {",
+                "  const int64_t B0 = k * B / nblk, B1 = (k + 1) * B / nblk, RB = B1 - B0;"]
+
+    def _blocks_close(self) -> list[str]:
+        return ["  }", "  });"] if self.row_blocks else ["  }"]
+
+    @property
+    def _b(self) -> str:
+        """The row of a block's product (a step product covers the block's rows only)."""
+        return "(b - B0)" if self.blocked else "b"
 
     def use_recompute(self) -> None:
         """A time-inside plan's backward recomputes the values from the states, the input's
@@ -562,7 +617,8 @@ class _Gen:
                 out.append(f"const T* u{j}_row = ul{j}_t + b * n;")
         for g in self.sgroups + self.vgroups:
             if f"g{g.gid}" in refs:
-                out.append(f"const T* g{g.gid}_row = g{g.gid}_p + b * {len(g.members)} * n;")
+                out.append(f"const T* g{g.gid}_row = g{g.gid}_p + {self._b} * "
+                           f"{len(g.members)} * n;")
         return out
 
     def _forward_seg(self, sg: _Seg, save: bool) -> list[str]:
@@ -633,7 +689,8 @@ class _Gen:
         if self.cuda or self.time_inside:
             self.pending.append((rows, body))
             return [f"@@launch{len(self.pending) - 1}@@"]
-        out = ["at::parallel_for(0, B, rows_grain, [&](int64_t b0, int64_t b1) {",
+        lo, hi = ("B0", "B1") if self.blocked else ("0", "B")
+        out = [f"at::parallel_for({lo}, {hi}, rows_grain, [&](int64_t b0, int64_t b1) {{",
                "  for (int64_t b = b0; b < b1; ++b) {"]
         out += ["    " + r for r in rows]
         out += ["#pragma GCC ivdep", "    for (int64_t j = 0; j < n; ++j) {"]
@@ -776,8 +833,8 @@ class _Gen:
             if j in hist:
                 o.append(f"  at::Tensor f{j} = s_in[{j}].contiguous().clone();")
             else:
-                o += [f"  at::Tensor s{j} = s_in[{j}].contiguous().clone();",
-                      f"  at::Tensor n{j} = at::empty({{B, n}}, opt);"]
+                o += [f"  at::Tensor s{j}_all = s_in[{j}].contiguous().clone();",
+                      f"  at::Tensor n{j}_all = at::empty({{B, n}}, opt);"]
         o.append("  at::Tensor y = at::empty({TT, B, n}, opt);")
         # format 2: the layer below's new states (T, B, n), after this layer's states in s_in,
         # and this layer's, emitted for the layer above
@@ -807,6 +864,9 @@ class _Gen:
         o += [f"  const at::Tensor wq{g.gid} = tq && w[{wi[f'w{g.gid}']}].numel() <= (1 << 20) "
               f"? w[{wi[f'w{g.gid}']}].t().contiguous().t() : w[{wi[f'w{g.gid}']}];"
               for g in self.sgroups + self.vgroups]
+        o += self._blocks_open()
+        o += [f"  at::Tensor s{j} = s{j}_all, n{j} = n{j}_all;  // swapped per step"
+              for j in range(plan.n_states) if j not in hist]
         o.append("  for (int64_t t = 0; t < TT; ++t) {")
         b: list[str] = []
         b.append("const T* x_t = ptr<T>(x) + t * B * m;")
@@ -829,7 +889,8 @@ class _Gen:
                 if r[0] in "su":  # the previous state's history, the values below: above
                     continue
                 if r == "xt":
-                    b.append("sv_xt.select(0, t).copy_(x.select(0, t));")
+                    b.append("rows(sv_xt.select(0, t), B0, RB).copy_(rows(x.select(0, t), B0, "
+                             "RB));")
                 else:
                     b.append(f"T* sv_{r}_p = ptr<T>(sv_{r}) + t * B * n;")
         for r in self.crossing:
@@ -840,19 +901,22 @@ class _Gen:
                 b.append(f"T* {r}_b = ptr<T>({r}_buf);")
                 b.append(f"const at::Tensor& {r}_t = {r}_buf;")
         for g in self.sgroups:  # one product per previous state
-            b.append(f"const at::Tensor g{g.gid} = mm({g.source}, wq{g.gid}, {bias(g)}, packed);")
+            b.append(f"const at::Tensor g{g.gid} = mm(rows({g.source}, B0, RB), wq{g.gid}, "
+                     f"{bias(g)}, packed);")
             b.append(f"const T* g{g.gid}_p = ptr<T>(g{g.gid});")
         for sg in self.segs:
             for g in self.vgroups:  # products of values computed by an earlier segment
                 if self.seg[g.source] + 1 == sg.index:
-                    b.append(f"const at::Tensor g{g.gid} = mm({g.source}_t, wq{g.gid}, "
-                             f"{bias(g)}, packed);")
+                    b.append(f"const at::Tensor g{g.gid} = mm(rows({g.source}_t, B0, RB), "
+                             f"wq{g.gid}, {bias(g)}, packed);")
                     b.append(f"const T* g{g.gid}_p = ptr<T>(g{g.gid});")
             b += self._forward_seg(sg, save)
         b += [f"std::swap(s{j}, n{j});" for j in range(plan.n_states) if j not in hist]
         o += ["    " + line for line in b]
-        o.append("  }")
-        rets = ["y", *(f"f{j}" if j in hist else f"s{j}" for j in range(plan.n_states)),
+        o += ["  }", *self._blocks_close()]
+        # after TT swaps the final state is in s_all (TT even) or n_all (odd)
+        rets = ["y", *(f"f{j}" if j in hist else f"(TT % 2 == 0 ? s{j}_all : n{j}_all)"
+                       for j in range(plan.n_states)),
                 *(f"em{j}" for j in plan.below)]
         if save:
             rets += [f"sv_{r}" for r in lay.saved]
@@ -960,7 +1024,7 @@ class _Gen:
                 add(r, f"dsa{j}_p[b * n + j]")  # the pointwise part, and each product's
                 for g in self.sgroups:
                     if g.source == f"s{j}":
-                        add(r, f"dsm{g.gid}_p[b * n + j]")
+                        add(r, f"dsm{g.gid}_p[{self._b} * n + j]")
                 if j in plan.below:  # what the layer above sent back for it
                     add(r, f"dem{j}_t[b * n + j]")
         for r in self.crossing:
@@ -1119,7 +1183,7 @@ class _Gen:
                       f"  at::Tensor dsp{j}b = at::empty({{B, n}}, opt);"]
             else:
                 o.append(f"  const at::Tensor dz{j} = at::zeros({{B, n}}, opt);")
-        o += [f"  at::Tensor dsm{g.gid} = at::zeros({{B, n}}, opt);" for g in self.sgroups]
+        o += [f"  at::Tensor dsm{g.gid}_all = at::zeros({{B, n}}, opt);" for g in self.sgroups]
         gi = {gid: i for i, gid in enumerate(lay.step_groups)}
         for g in plan.step_groups:
             if not (self.full_pairs and g is self.pg):
@@ -1129,6 +1193,9 @@ class _Gen:
         o += [f"  at::Tensor dap{k} = at::zeros({{B, n}}, opt);" for k in plan.diags]
         o += [f"  const T* p{k}_p = ptr<T>(pw[{i}]);" for i, k in enumerate(plan.diags)]
         o += [f"  T* dap{k}_p = ptr<T>(dap{k});" for k in plan.diags]
+        o += self._blocks_open()
+        # the block's rows of each state product's gradient dq W (a new tensor each step)
+        o += [f"  at::Tensor dsm{g.gid} = rows(dsm{g.gid}_all, B0, RB);" for g in self.sgroups]
         o.append("  for (int64_t t = TT - 1; t >= 0; --t) {")
         b: list[str] = ["const T* dy_t = ptr<T>(dy) + t * B * n;",
                         "const bool odd = (TT - 1 - t) % 2 == 1;"]
@@ -1143,7 +1210,7 @@ class _Gen:
         for j in plan.below:
             b += [f"const T* dem{j}_t = ptr<T>(dem_in{j}) + t * B * n;",
                   f"T* dul{j}_t = ptr<T>(dul{j}) + t * B * n;"]
-        b += [f"a{r}.zero_();" for r in self.crossing]
+        b += [f"rows(a{r}, B0, RB).zero_();" for r in self.crossing]
         b += [f"T* a{r}_p = ptr<T>(a{r});" for r in self.crossing]
         if self.xg is not None:
             b.append("T* dxp_t = ptr<T>(dxp) + t * B * KX;")
@@ -1166,16 +1233,20 @@ class _Gen:
             # a product of a value of an earlier segment: its gradient, dq W, to the value
             for g in self.vgroups:
                 if self.seg[g.source] + 1 == sg.index:
-                    b.append(f"a{g.source}.add_(mm(dq{g.gid}, wt[{gi[g.gid]}], none, packed));")
+                    b.append(f"rows(a{g.source}, B0, RB).add_(mm(rows(dq{g.gid}, B0, RB), "
+                             f"wt[{gi[g.gid]}], none, packed));")
         # each state product's part of the previous state's gradient, read by the next loop
-        b += [f"dsm{g.gid} = mm(dq{g.gid}, wt[{gi[g.gid]}], none, packed);"
+        b += [f"dsm{g.gid} = mm(rows(dq{g.gid}, B0, RB), wt[{gi[g.gid]}], none, packed);"
               for g in self.sgroups]
         o += ["    " + line for line in b]
         o.append("  }")
+        o += [f"  rows(dsm{g.gid}_all, B0, RB).copy_(dsm{g.gid});" for g in self.sgroups]
+        o += self._blocks_close()
         # the initial states' gradients: what the first step's loops and products left
         for j in range(ns):
             last = f"(((TT - 1) % 2 == 1) ? dsp{j}b : dsp{j}a)" if j in pw else f"dz{j}"
-            parts = "".join(f".add_(dsm{g.gid})" for g in self.sgroups if g.source == f"s{j}")
+            parts = "".join(f".add_(dsm{g.gid}_all)" for g in self.sgroups
+                            if g.source == f"s{j}")
             o.append(f"  at::Tensor dfin{j} = TT == 0 ? dsa_in{j}.clone() : "
                      f"{last}.clone(){parts};")
         empty = "at::zeros({0}, opt)"

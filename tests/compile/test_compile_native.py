@@ -420,6 +420,29 @@ def test_native_agrees_with_eager_when_its_loops_split_over_threads(name):
         torch.set_num_threads(before)
 
 
+@pytest.mark.parametrize("name", ["mut1", "mut2", "mut3", "darts_v1", "lstm", "gru"])
+@pytest.mark.parametrize("B", [16, 17, 41])
+def test_native_agrees_with_eager_when_the_batch_runs_in_blocks_of_rows(name, B):
+    """At 2 threads the step loop of a cell that chains two products in a step, over 16 rows
+    or more, runs in blocks of rows, one per thread (the prelude's row_blocks: every step of a
+    block on one thread, its products over the block's rows): even and uneven blocks (17 = 8
+    + 9, 41 = 20 + 21), states and values read by products, a product's gradient carried to
+    the next step: eager's numbers, float64 to 1e-10, every gradient, the inference path
+    too. The LSTM and the GRU (one product a step) and DARTS (nine) keep the whole batch in
+    each product."""
+    from lstm_search.compile._native import native_source
+
+    plan = build_plan(zoo.get(name), 5, 6)
+    chained = name in ("mut1", "mut2")
+    assert ("row_blocks(B, packed)" in native_source(plan, "lsnat_x")) == chained
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert _agree(zoo.get(name), 5, 6, NATIVE, T=9, B=B, seed=2, scan=False)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_change_to_the_shared_prelude_names_a_new_library(monkeypatch):
     """The cache key is the whole source: a fixed helper in the prelude (every layer's
     ``ex``, ``mm``...) builds new libraries instead of loading ones built from the old code."""
