@@ -34,10 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from lstm_search.compile._memory import CHUNK, _known_zero
+from lstm_search.compile._memory import CHUNK, _deps, _heads, _known_zero, step_evaluator
 
 Coef = tuple[tuple[str, ...], float]  # a product of per-head scalar values and a constant
 MatrixFeed = tuple[Coef, str, str]  # c v kᵀ: (c, v, k)
@@ -65,15 +64,8 @@ def gated_path(steps: Any, new_states: tuple[str, ...], state_kinds: tuple[str, 
     by_ref = {s.out: s for s in steps}
     memo: dict[str, frozenset[int]] = {}
 
-    def deps(ref: str) -> frozenset[int]:
-        if ref[0] == "s":
-            return frozenset({int(ref[1:])})
-        s = by_ref.get(ref)
-        if s is None:
-            return frozenset()
-        if ref not in memo:
-            memo[ref] = frozenset().union(*(deps(a) for a in s.args)) if s.args else frozenset()
-        return memo[ref]
+    def deps(ref: str) -> frozenset[int]:  # the states ref reads
+        return _deps(ref, by_ref, memo)
 
     def shape(ref: str) -> str:
         if ref[0] == "s":
@@ -271,11 +263,6 @@ def gated_path(steps: Any, new_states: tuple[str, ...], state_kinds: tuple[str, 
             "step loop", spec)
 
 
-def _heads(v: Tensor, T: int, B: int, h: int) -> Tensor:
-    """(T·B, h·w) rows → (B, h, T, w)."""
-    return v.reshape(T, B, h, -1).permute(1, 2, 0, 3)
-
-
 def _per_head(v: Tensor, T: int, B: int, h: int) -> Tensor:
     """(T·B, h) rows → (B, h, T)."""
     return v.reshape(T, B, h).permute(1, 2, 0)
@@ -306,33 +293,13 @@ def run_gated(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Tens
     """One layer of a gated-memory plan (:func:`gated_path`) over ``x`` (T, B, m) from
     ``states``, with the step loop's results (outputs (T, B, n), final states, no values for
     a layer above)."""
-    from lstm_search.compile._eager import apply_head_op, diag_weight, full_bias, group_weight
-
     spec: GatedSpec = plan.memory
     n, h = plan.hidden_size, plan.heads
     hd = n // h
     T, B = x.shape[0], x.shape[1]
     rows = T * B
     env: dict[str, Tensor] = {"xt": x.reshape(rows, -1), "x": x.reshape(rows, -1)}
-    groups = {g.gid: g for g in plan.groups}
-    diag = {s.pos: diag_weight(params[f"diag_v{s.pos}"], s.weight)
-            for s in plan.steps if s.op == "diag"}
-
-    def evaluate(step: Any, at: dict[str, Tensor], prods: dict[int, Any]) -> Tensor:
-        a = [at[r] for r in step.args]
-        if step.op == "proj":
-            g = groups[step.group]
-            if g.gid not in prods:
-                prods[g.gid] = F.linear(at[g.source], group_weight(g, params),
-                                        full_bias(params.get(g.bias_name),
-                                                  len(g.members) * n)).split(n, 1)
-            val = prods[g.gid][step.slot]
-            return val + step.diag_add * at[g.source] if step.diag_add != 0.0 else val
-        if step.op == "hproj":
-            return F.linear(a[0], params[f"hweight_v{step.pos}"], params.get(f"hbias_v{step.pos}"))
-        if step.op == "diag":
-            return diag[step.pos] * a[0]
-        return apply_head_op(step, a, h, hd)
+    evaluate = step_evaluator(plan, params)
 
     kinds = spec.kinds
     prods: dict[int, Any] = {}

@@ -297,13 +297,44 @@ def _known_zero(state: Tensor) -> bool:
     return all(s == 0 for s in state.stride()) or not bool(state.any())
 
 
+def step_evaluator(plan: Any, params: dict[str, Tensor]) -> Any:
+    """``evaluate(step, env, prods)``: the value of one step of a head-wise plan from the
+    values in ``env`` (rows: all T·B, or one step's B), a group's product made once per
+    ``prods`` (one product over the rows, split per member: one cat as its gradient, not K
+    slices)."""
+    # here, not at the top: _plan imports this module's recogniser, and _eager imports _plan
+    from lstm_search.compile._eager import apply_head_op, diag_weight, full_bias, group_weight
+
+    n, h = plan.hidden_size, plan.heads
+    hd = n // h
+    groups = {g.gid: g for g in plan.groups}
+    diag = {s.pos: diag_weight(params[f"diag_v{s.pos}"], s.weight)
+            for s in plan.steps if s.op == "diag"}
+
+    def evaluate(step: Any, env: dict[str, Tensor], prods: dict[int, Any]) -> Tensor:
+        a = [env[r] for r in step.args]
+        if step.op == "proj":
+            g = groups[step.group]
+            if g.gid not in prods:
+                prods[g.gid] = F.linear(env[g.source], group_weight(g, params),
+                                        full_bias(params.get(g.bias_name), len(g.members) * n)
+                                        ).split(n, 1)
+            val = prods[g.gid][step.slot]
+            return val + step.diag_add * env[g.source] if step.diag_add != 0.0 else val
+        if step.op == "hproj":
+            return F.linear(a[0], params[f"hweight_v{step.pos}"], params.get(f"hbias_v{step.pos}"))
+        if step.op == "diag":
+            return diag[step.pos] * a[0]
+        return apply_head_op(step, a, h, hd)
+
+    return evaluate
+
+
 def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Tensor],
                chunk: int = CHUNK) -> tuple[Tensor, list[Tensor], list[Tensor]]:
     """One layer of a chunkwise plan (:attr:`~._plan.Plan.chunkwise`) over ``x`` (T, B, m)
     from ``states`` (the plan's state shapes), with the step loop's results (outputs
     (T, B, n), final states, no values for a layer above)."""
-    # here, not at the top: _plan imports this module's recogniser, and _eager imports _plan
-    from lstm_search.compile._eager import apply_head_op, diag_weight, full_bias, group_weight
     from lstm_search.compile._gated import GatedSpec, run_gated
 
     if isinstance(plan.memory, GatedSpec):
@@ -317,31 +348,13 @@ def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Ten
     rows = T * B
     env: dict[str, Tensor] = {}
     env["xt"] = env["x"] = x.reshape(rows, -1)
-    groups = {g.gid: g for g in plan.groups}
-    prods: dict[int, tuple[Tensor, ...]] = {}
-    diag = {s.pos: diag_weight(params[f"diag_v{s.pos}"], s.weight)
-            for s in plan.steps if s.op == "diag"}
-
-    def evaluate(step: Any) -> Tensor:
-        a = [env[r] for r in step.args]
-        if step.op == "proj":
-            g = groups[step.group]
-            if g.gid not in prods:  # one product over all T·B rows per source
-                prods[g.gid] = F.linear(env[g.source], group_weight(g, params),
-                                        full_bias(params.get(g.bias_name), len(g.members) * n)
-                                        ).split(n, 1)  # one cat as the gradient, not K slices
-            val = prods[g.gid][step.slot]
-            return val + step.diag_add * env[g.source] if step.diag_add != 0.0 else val
-        if step.op == "hproj":
-            return F.linear(a[0], params[f"hweight_v{step.pos}"], params.get(f"hbias_v{step.pos}"))
-        if step.op == "diag":
-            return diag[step.pos] * a[0]
-        return apply_head_op(step, a, h, hd)
+    prods: dict[int, Any] = {}
+    evaluate = step_evaluator(plan, params)
 
     kinds = spec.kinds
     for step in plan.steps:  # the values of x alone, over all rows
         if kinds[step.pos] == "free":
-            env[step.out] = evaluate(step)
+            env[step.out] = evaluate(step, env, prods)
     viewed: dict[str, Tensor] = {}
 
     def heads(ref: str) -> Tensor:  # one view per value: chunk_memory shares equal (q, k) pairs
@@ -365,7 +378,7 @@ def run_memory(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Ten
                     ).reshape(rows, -1)
     for step in plan.steps:  # the stabiliser's steps and the reads' consumers, over all rows
         if kinds[step.pos] == "after" and step.out not in env:
-            env[step.out] = m_rows if step.out == spec.m_new else evaluate(step)
+            env[step.out] = m_rows if step.out == spec.m_new else evaluate(step, env, prods)
     new = list(states)
     for j, val in zip([*order, spec.m], final, strict=True):
         new[j] = val.reshape(states[j].shape)
