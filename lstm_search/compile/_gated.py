@@ -310,7 +310,9 @@ def run_gated(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Tens
     prelude = [s for s in plan.steps if s.pos in spec.prelude]
     cur: dict[int, Tensor] = {}
     if spec.scalars:
-        used = {a for s in prelude for a in s.args if a in env}
+        # what the prelude reads of x's values, and new scalar states that are such values
+        used = ({a for s in prelude for a in s.args if a in env}
+                | {plan.new_states[j] for j in spec.scalars if plan.new_states[j] in env})
         per_t = {r: env[r].reshape(T, B, -1).unbind(0) for r in used}
         cur = {j: states[j] for j in spec.scalars}
         old: dict[int, list[Tensor]] = {j: [] for j in spec.scalars}

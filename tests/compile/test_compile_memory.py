@@ -242,6 +242,46 @@ def test_gated_memories_get_the_chunkwise_path_and_the_loop_s_numbers(kw: dict, 
             torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
 
 
+def odd_memory(kind: str) -> Genome:
+    """Gated memories of less usual forms (two heads)."""
+    b = Builder(states=("C", "n", "m") if kind == "scalar_feed" else ("C", "m"))
+    q = b.linear("x", name="q", bias=False)
+    k = b.linear("x", name="k", bias=False)
+    v = b.linear("x", name="v", bias=False)
+    g = b.sigmoid(b.head_linear("x", name="g_raw"), name="g")
+    vk = b.outer(v, k, name="vk")
+    if kind == "free_scalar_state":  # m' of x alone; the decay reads m and m'
+        m_new = g
+        c_new = b.add(b.mul(b.mul(g, "m", name="gm"), "C", name="fC"), vk, name="C_new")
+    elif kind == "two_writes":  # C' = C + v kᵀ − 0.5 k vᵀ: a decay of one, two writes
+        m_new = b.add("m", g, name="m_new")
+        c_new = b.add("C", vk, b.scale(b.outer(k, v, name="kv"), -0.5, name="half_kv"),
+                      name="C_new")
+    else:  # a constant decay, a subtracted write; (scalar_feed) n' = g n + k + g, g a scalar
+        m_new = b.add("m", g, name="m_new")
+        c_new = b.sub(b.scale("C", 0.9, name="C09"), b.mul(g, vk, name="gvk"), name="C_new")
+    h = b.add(b.matvec(c_new, q, name="Cq"), b.scale("m", 1.0, name="m_read"), name="h")
+    if kind == "scalar_feed":
+        n_new = b.add(b.mul(g, "n", name="gn"), k, g, name="n_new")
+        h = b.mul(h, b.dot(n_new, q, name="nq"), name="h_n")
+        b.set_state("n", n_new)
+    b.set_state("C", c_new)
+    b.set_state("m", m_new)
+    return b.build(output=h, name=kind, values={"kind": "heads", "heads": 2})
+
+
+@pytest.mark.parametrize("kind", ["free_scalar_state", "two_writes", "constant_decay",
+                                  "scalar_feed"])
+def test_gated_memories_of_unusual_forms_equal_the_loop(kind: str) -> None:
+    g = odd_memory(kind)
+    assert build_plan(g, 5, 8).path.startswith("chunkwise: the gated memory"), kind
+    loop, fast = pair(g, torch.float64)
+    for T in (3, CHUNK + 6):
+        x, states = inputs(loop, T, 2, torch.float64, seed=T)
+        for got, want in zip(run(fast, x, states), run(loop, x, states), strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize("kw, reason", [
     ({"reads_memory_directly": True}, "reads state 'C' itself (only M q and nᵀq"),
     ({"reads_outer": True}, "node 'vkq' reads the memory update 'vk'"),
