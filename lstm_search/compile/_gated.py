@@ -8,7 +8,10 @@ Hardware-Efficient Training", eq. 3-4; RetNet's decay; the unstabilised mLSTM), 
 same structure with other gates. :func:`gated_path` finds, in a head-wise plan:
 
 - the scalar states S (one per head): each new value reads only x and S. They are stepped
-  alone, per step on (B, h) tensors (cheap: no matrix, no vector of the memory);
+  alone, per step on (B, h) tensors (cheap: no matrix, no vector of the memory), or, when
+  every one is xLSTM's stabiliser ``m' = max(g + m, u)`` with g and u of x alone (most
+  mutants of the mLSTM), computed in closed form over the sequence by
+  :func:`._memory.chunk_memory`;
 - the memories: every other state is, per head, ``M_t = a_t M_{t-1} + Σ_r c_{r,t} v_r k_rᵀ``
   (a matrix) or ``n_t = a_t n_{t-1} + Σ_r c_{r,t} w_r`` (a vector), with ``a``, ``c`` products
   of per-head scalars and constants, and v, k, w vectors, all of x and S alone (no gate reads
@@ -36,7 +39,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lstm_search.compile._memory import CHUNK, _deps, _heads, _known_zero, step_evaluator
+from lstm_search.compile._memory import (
+    CHUNK,
+    _deps,
+    _heads,
+    _known_zero,
+    chunk_memory,
+    step_evaluator,
+)
 
 Coef = tuple[tuple[str, ...], float]  # a product of per-head scalar values and a constant
 MatrixFeed = tuple[Coef, str, str]  # c v kᵀ: (c, v, k)
@@ -54,6 +64,9 @@ class GatedSpec:
     # per step position: "free" (x alone), "prelude", "pre" (x and S: after the scalar
     # states), "internal" (a memory update: never computed), "after" (reads a read)
     kinds: tuple[str, ...]
+    # when every scalar state is xLSTM's stabiliser m' = max(g + m, u) with g, u of x alone:
+    # (state, g ref, u ref), computed in closed form over the sequence (no prelude loop)
+    closed: tuple[tuple[int, str, str], ...] = ()
 
 
 def gated_path(steps: Any, new_states: tuple[str, ...], state_kinds: tuple[str, ...],
@@ -252,12 +265,31 @@ def gated_path(steps: Any, new_states: tuple[str, ...], state_kinds: tuple[str, 
             if a in internal or a in memory_new:
                 return (f"step loop: node {node(s.out)} reads the memory update "
                         f"{node(a)} (only M q and nᵀq are computed without the loop)"), None
+    closed = []
+    for j in sorted(scalars):  # m' = max(g + m, u), g and u of x alone
+        mx = by_ref.get(new_states[j])
+        form = None
+        if mx is not None and mx.op == "max" and len(mx.args) == 2:
+            for a_ref, u_ref in (mx.args, mx.args[::-1]):
+                add = by_ref.get(a_ref)
+                if (add is not None and add.op == "add" and len(add.args) == 2
+                        and f"s{j}" in add.args and not deps(u_ref)):
+                    g_ref = add.args[1] if add.args[0] == f"s{j}" else add.args[0]
+                    if g_ref != f"s{j}" and not deps(g_ref):
+                        form = (j, g_ref, u_ref)
+                        break
+        if form is None:
+            closed = []
+            break
+        closed.append(form)
     spec = GatedSpec(scalars=tuple(sorted(scalars)),
                      prelude=tuple(by_ref[r].pos for r in needed),
-                     memories=tuple(found), reads=tuple(reads), kinds=tuple(kinds))
+                     memories=tuple(found), reads=tuple(reads), kinds=tuple(kinds),
+                     closed=tuple(closed))
     names = ", ".join(repr(state_names[j]) for j in memories)
-    stepped = (f", the scalar states {', '.join(repr(state_names[j]) for j in sorted(scalars))}"
-               " stepped alone" if scalars else "")
+    listed = ", ".join(repr(state_names[j]) for j in sorted(scalars))
+    stepped = ("" if not scalars else f", the stabilisers {listed} in closed form" if closed
+               else f", the scalar states {listed} stepped alone")
     return (f"chunkwise: the gated memory {names} (decay and writes from x and scalar "
             f"states{stepped}) runs in chunks of {CHUNK} steps, M q read by products, not a "
             "step loop", spec)
@@ -309,7 +341,18 @@ def run_gated(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Tens
     # the scalar states, stepped alone: (B, h) per step
     prelude = [s for s in plan.steps if s.pos in spec.prelude]
     cur: dict[int, Tensor] = {}
-    if spec.scalars:
+    if spec.closed:  # stabilisers in closed form (_memory.chunk_memory), then the prelude's
+        for j, g, u in spec.closed:  # steps over all rows from the states before each step
+            m_all = chunk_memory(_per_head(env[g], T, B, h), _per_head(env[u], T, B, h), [],
+                                 [], states[j].reshape(B, h), [], chunk)[0]
+            m_steps = m_all.permute(2, 0, 1)  # (T, B, h)
+            env[f"s{j}"] = torch.cat([states[j].reshape(1, B, h), m_steps[:-1]], 0
+                                     ).reshape(rows, h)
+        for step in prelude:
+            env[step.out] = evaluate(step, env, prods)
+        cur = {j: env[plan.new_states[j]].reshape(T, B, -1)[-1].reshape(states[j].shape)
+               for j in spec.scalars}
+    elif spec.scalars:
         # what the prelude reads of x's values, and new scalar states that are such values
         used = ({a for s in prelude for a in s.args if a in env}
                 | {plan.new_states[j] for j in spec.scalars if plan.new_states[j] in env})

@@ -363,6 +363,26 @@ def test_most_mutants_of_the_mlstm_keep_a_chunkwise_path() -> None:
     stabilised = sum(p.path.startswith("chunkwise: the matrix memory") for p in paths)
     chunkwise = sum(p.chunkwise for p in paths)
     assert stabilised < 70 and chunkwise >= 80, (stabilised, chunkwise)
+    # most gated ones keep the stabiliser's form for their scalar state: no per-step prelude
+    gated = [p for p in paths if p.path.startswith("chunkwise: the gated memory")]
+    assert sum(bool(p.memory.closed) for p in gated) >= 0.8 * len(gated) > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 12, 22])
+def test_gated_mutants_with_and_without_a_closed_form_stabiliser_equal_the_loop(seed: int
+                                                                                ) -> None:
+    """Mutants of the mLSTM on the gated path: those whose scalar state is still xLSTM's
+    stabiliser m' = max(g + m, u) with g, u of x alone (seeds 0, 1, 7) get it in closed form
+    (no per-step prelude), the others (12, 22) step it; both are the loop's numbers across
+    chunks (float64 1e-9, every gradient)."""
+    g = mutate(zoo.mlstm(2), seed, hidden_size=8).genome
+    spec = build_plan(g, 5, 8).memory
+    assert bool(spec.closed) == (seed in (0, 1, 7)), spec
+    loop, fast = pair(g, torch.float64)
+    for T in (3, CHUNK + 6):
+        x, states = inputs(loop, T, 2, torch.float64, seed=T)
+        for got, want in zip(run(fast, x, states), run(loop, x, states), strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
 def test_show_prints_the_chunkwise_path(capsys: pytest.CaptureFixture[str]) -> None:
