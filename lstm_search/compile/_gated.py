@@ -9,9 +9,9 @@ same structure with other gates. :func:`gated_path` finds, in a head-wise plan:
 
 - the scalar states S (one per head): each new value reads only x and S. They are stepped
   alone, per step on (B, h) tensors (cheap: no matrix, no vector of the memory), or, when
-  every one is xLSTM's stabiliser ``m' = max(g + m, u)`` with g and u of x alone (most
-  mutants of the mLSTM), computed in closed form over the sequence by
-  :func:`._memory.chunk_memory`;
+  every one is xLSTM's stabiliser ``m' = max(g + m, u)`` (most mutants of the mLSTM) or
+  affine in itself, ``s' = a s + Σ c w``, with everything of x alone, computed over the
+  sequence by :func:`._memory.chunk_memory` or the scan path's ``affine_scan``;
 - the memories: every other state is, per head, ``M_t = a_t M_{t-1} + Σ_r c_{r,t} v_r k_rᵀ``
   (a matrix) or ``n_t = a_t n_{t-1} + Σ_r c_{r,t} w_r`` (a vector), with ``a``, ``c`` products
   of per-head scalars and constants, and v, k, w vectors, all of x and S alone (no gate reads
@@ -64,9 +64,10 @@ class GatedSpec:
     # per step position: "free" (x alone), "prelude", "pre" (x and S: after the scalar
     # states), "internal" (a memory update: never computed), "after" (reads a read)
     kinds: tuple[str, ...]
-    # when every scalar state is xLSTM's stabiliser m' = max(g + m, u) with g, u of x alone:
-    # (state, g ref, u ref), computed in closed form over the sequence (no prelude loop)
-    closed: tuple[tuple[int, str, str], ...] = ()
+    # when every scalar state is xLSTM's stabiliser m' = max(g + m, u) ("max", state, g, u)
+    # or affine in itself, s' = a s + Σ c w ("affine", state, a, feeds), with everything of x
+    # alone: computed over the sequence (no prelude loop)
+    closed: tuple[tuple[Any, ...], ...] = ()
 
 
 def gated_path(steps: Any, new_states: tuple[str, ...], state_kinds: tuple[str, ...],
@@ -265,10 +266,12 @@ def gated_path(steps: Any, new_states: tuple[str, ...], state_kinds: tuple[str, 
             if a in internal or a in memory_new:
                 return (f"step loop: node {node(s.out)} reads the memory update "
                         f"{node(a)} (only M q and nᵀq are computed without the loop)"), None
-    closed = []
-    for j in sorted(scalars):  # m' = max(g + m, u), g and u of x alone
+    closed: list[tuple[Any, ...]] = []
+    kept = set(internal)  # linear() below marks what it walks: not for the kinds above
+    for j in sorted(scalars):
+        # m' = max(g + m, u), g and u of x alone: ("max", j, g, u)
         mx = by_ref.get(new_states[j])
-        form = None
+        form: tuple[Any, ...] | None = None
         if mx is not None and mx.op == "max" and len(mx.args) == 2:
             for a_ref, u_ref in (mx.args, mx.args[::-1]):
                 add = by_ref.get(a_ref)
@@ -276,23 +279,44 @@ def gated_path(steps: Any, new_states: tuple[str, ...], state_kinds: tuple[str, 
                         and f"s{j}" in add.args and not deps(u_ref)):
                     g_ref = add.args[1] if add.args[0] == f"s{j}" else add.args[0]
                     if g_ref != f"s{j}" and not deps(g_ref):
-                        form = (j, g_ref, u_ref)
+                        form = ("max", j, g_ref, u_ref)
                         break
+        if form is None:  # s' = a s + Σ c w, a, c and w of x alone: ("affine", j, a, feeds)
+            lin = linear(new_states[j], j)
+            decay = None if lin is None else lin[0] if lin[0] is not None else ((), 0.0)
+            if lin is not None and decay is not None and not any(
+                    deps(r) for r in (*decay[0], *(r for f in lin[1] for r in (*f[0][0],
+                                                                              f[1])))):
+                form = ("affine", j, decay, lin[1])
         if form is None:
             closed = []
             break
         closed.append(form)
+    internal.clear()
+    internal.update(kept)
     spec = GatedSpec(scalars=tuple(sorted(scalars)),
                      prelude=tuple(by_ref[r].pos for r in needed),
                      memories=tuple(found), reads=tuple(reads), kinds=tuple(kinds),
                      closed=tuple(closed))
     names = ", ".join(repr(state_names[j]) for j in memories)
     listed = ", ".join(repr(state_names[j]) for j in sorted(scalars))
-    stepped = ("" if not scalars else f", the stabilisers {listed} in closed form" if closed
+    stepped = ("" if not scalars else f", the scalar states {listed} in closed form" if closed
                else f", the scalar states {listed} stepped alone")
     return (f"chunkwise: the gated memory {names} (decay and writes from x and scalar "
             f"states{stepped}) runs in chunks of {CHUNK} steps, M q read by products, not a "
             "step loop", spec)
+
+
+def _rows_coef(c: Any, env: dict[str, Tensor], rows: int, h: int) -> Tensor:
+    """A product of per-head scalars and a constant over all rows, (rows, h) (a constant
+    alone: (1, 1), broadcast)."""
+    refs, k = c
+    out = env[refs[0]] if refs else None
+    for r in refs[1:]:
+        out = out * env[r]
+    if out is None:
+        return next(iter(env.values())).new_full((1, 1), k)
+    return out * k if k != 1.0 else out
 
 
 def _per_head(v: Tensor, T: int, B: int, h: int) -> Tensor:
@@ -341,12 +365,28 @@ def run_gated(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Tens
     # the scalar states, stepped alone: (B, h) per step
     prelude = [s for s in plan.steps if s.pos in spec.prelude]
     cur: dict[int, Tensor] = {}
-    if spec.closed:  # stabilisers in closed form (_memory.chunk_memory), then the prelude's
-        for j, g, u in spec.closed:  # steps over all rows from the states before each step
-            m_all = chunk_memory(_per_head(env[g], T, B, h), _per_head(env[u], T, B, h), [],
-                                 [], states[j].reshape(B, h), [], chunk)[0]
-            m_steps = m_all.permute(2, 0, 1)  # (T, B, h)
-            env[f"s{j}"] = torch.cat([states[j].reshape(1, B, h), m_steps[:-1]], 0
+    if spec.closed:  # the scalar states over the sequence (stabilisers by _memory.chunk_memory,
+        # affine ones by the scan path's affine_scan), then the prelude's steps over all rows
+        from lstm_search.compile._scan import affine_scan  # (_scan imports _plan)
+
+        for form in spec.closed:
+            j = form[1]
+            if form[0] == "max":
+                m_all = chunk_memory(_per_head(env[form[2]], T, B, h),
+                                     _per_head(env[form[3]], T, B, h), [], [],
+                                     states[j].reshape(B, h), [], chunk)[0]
+                s_all = m_all.permute(2, 0, 1).reshape(T, B * h)
+            else:
+                a = _rows_coef(form[2], env, rows, h)
+                b = None
+                for c, w in form[3]:
+                    term = env[w] * _rows_coef(c, env, rows, h)
+                    b = term if b is None else b + term
+                a_t = a.expand(rows, h).reshape(T, B * h)
+                b_t = (b if b is not None else torch.zeros_like(a_t)).expand(rows, h
+                                                                             ).reshape(T, B * h)
+                s_all = affine_scan(a_t.contiguous(), b_t.contiguous(), states[j].reshape(B * h))
+            env[f"s{j}"] = torch.cat([states[j].reshape(1, B * h), s_all[:-1]], 0
                                      ).reshape(rows, h)
         for step in prelude:
             env[step.out] = evaluate(step, env, prods)

@@ -368,6 +368,18 @@ def test_most_mutants_of_the_mlstm_keep_a_chunkwise_path() -> None:
     assert sum(bool(p.memory.closed) for p in gated) >= 0.8 * len(gated) > 0
 
 
+def test_scalar_states_in_closed_form_say_which() -> None:
+    """A free-running m' = m + i (sigmoid gates) is affine: scanned by the scan path's
+    affine_scan; xLSTM's stabiliser with a query reading m: chunk_memory's closed form; a
+    scalar state of x alone: affine with no decay."""
+    def forms(g: Genome) -> list[str]:
+        return [f[0] for f in build_plan(g, 5, 8).memory.closed]
+
+    assert forms(memory_cell(sigmoid_gates=True)) == ["affine"]
+    assert forms(memory_cell(query_reads_state=True)) == ["max"]
+    assert build_plan(odd_memory("free_scalar_state"), 5, 8).memory.closed[0][2] == ((), 0.0)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 7, 12, 22])
 def test_gated_mutants_with_and_without_a_closed_form_stabiliser_equal_the_loop(seed: int
                                                                                 ) -> None:
@@ -399,7 +411,7 @@ def test_show_prints_the_gated_path(tmp_path, capsys: pytest.CaptureFixture[str]
     assert main(["show", str(f)]) == 0
     out = capsys.readouterr().out
     assert ("# path: chunkwise: the gated memory 'C', 'n' (decay and writes from x and scalar "
-            "states, the scalar states 'm' stepped alone)") in out
+            "states, the scalar states 'm' in closed form)") in out
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
