@@ -41,6 +41,7 @@ from torch import Tensor
 
 from lstm_search.compile._memory import (
     CHUNK,
+    _chunks,
     _deps,
     _heads,
     _known_zero,
@@ -307,15 +308,15 @@ def gated_path(steps: Any, new_states: tuple[str, ...], state_kinds: tuple[str, 
             "step loop", spec)
 
 
-def _rows_coef(c: Any, env: dict[str, Tensor], rows: int, h: int) -> Tensor:
+def _rows_coef(c: Any, env: dict[str, Tensor]) -> Tensor | float:
     """A product of per-head scalars and a constant over all rows, (rows, h) (a constant
-    alone: (1, 1), broadcast)."""
+    alone: the float)."""
     refs, k = c
-    out = env[refs[0]] if refs else None
+    if not refs:
+        return k
+    out = env[refs[0]]
     for r in refs[1:]:
         out = out * env[r]
-    if out is None:
-        return next(iter(env.values())).new_full((1, 1), k)
     return out * k if k != 1.0 else out
 
 
@@ -377,14 +378,11 @@ def run_gated(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Tens
                                      states[j].reshape(B, h), [], chunk)[0]
                 s_all = m_all.permute(2, 0, 1).reshape(T, B * h)
             else:
-                a = _rows_coef(form[2], env, rows, h)
-                b = None
+                a = x.new_zeros(rows, h) + _rows_coef(form[2], env)
+                b = x.new_zeros(rows, h)
                 for c, w in form[3]:
-                    term = env[w] * _rows_coef(c, env, rows, h)
-                    b = term if b is None else b + term
-                a_t = a.expand(rows, h).reshape(T, B * h)
-                b_t = (b if b is not None else torch.zeros_like(a_t)).expand(rows, h
-                                                                             ).reshape(T, B * h)
+                    b = b + env[w] * _rows_coef(c, env)
+                a_t, b_t = a.reshape(T, B * h), b.reshape(T, B * h)
                 s_all = affine_scan(a_t.contiguous(), b_t.contiguous(), states[j].reshape(B * h))
             env[f"s{j}"] = torch.cat([states[j].reshape(1, B * h), s_all[:-1]], 0
                                      ).reshape(rows, h)
@@ -417,14 +415,9 @@ def run_gated(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Tens
         if kinds[step.pos] == "pre":
             env[step.out] = evaluate(step, env, prods)
 
-    def coef(c: Any) -> Tensor | float:
-        refs, k = c
-        if not refs:
-            return k
-        out = env[refs[0]]
-        for r in refs[1:]:
-            out = out * env[r]
-        return _per_head(out * k if k != 1.0 else out, T, B, h)
+    def coef(c: Any) -> Tensor | float:  # (B, h, T), or a constant
+        out = _rows_coef(c, env)
+        return _per_head(out, T, B, h) if isinstance(out, Tensor) else out
 
     viewed: dict[str, Tensor] = {}
 
@@ -449,7 +442,7 @@ def run_gated(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Tens
                 if not (isinstance(c, float) and c == 1.0) else last
             fs.append((*[heads(r) for r in f[1:-1]], c_last))
         mems[j] = (decays[a], fs)
-    finals, got = _chunks(mems, {j: states[j] for j in mems},
+    finals, got = _run_chunks(mems, {j: states[j] for j in mems},
                           [(j, heads(q)) for _, j, q in spec.reads], B, h, hd, chunk)
     for (ref, _, _), val in zip(spec.reads, got, strict=True):
         env[ref] = (val.permute(2, 0, 1, 3) if val.dim() == 4 else val.permute(2, 0, 1)
@@ -466,17 +459,13 @@ def run_gated(plan: Any, params: dict[str, Tensor], x: Tensor, states: list[Tens
 
 
 def _split(t: Any, chunk: int, dim: int, n: int) -> list[Any]:
-    """``t`` cut into ``n`` chunks along ``dim`` once (a float: itself in each); one chunk:
-    itself (a slice per chunk would, under autograd, write a zero-filled tensor of the whole
-    sequence per slice for its gradient; split's is one cat)."""
-    if not isinstance(t, Tensor):
-        return [t] * n
-    return [t] if n == 1 else list(t.split(chunk, dim))
+    """:func:`._memory._chunks` of a tensor (a float: itself in each of the ``n`` chunks)."""
+    return list(_chunks(t, chunk, dim)) if isinstance(t, Tensor) else [t] * n
 
 
-def _chunks(mems: dict[int, Any], init: dict[int, Tensor],
-            reads: list[tuple[int, Tensor]], B: int, h: int, hd: int, chunk: int
-            ) -> tuple[dict[int, Tensor], list[Tensor]]:
+def _run_chunks(mems: dict[int, Any], init: dict[int, Tensor],
+                reads: list[tuple[int, Tensor]], B: int, h: int, hd: int, chunk: int
+                ) -> tuple[dict[int, Tensor], list[Tensor]]:
     """Every memory over T steps, chunk by chunk: ``mems[j]`` = (a (B, h, T), feeds) with a
     feed (v, c k) of a matrix or (c w,) of a vector (B, h, T, d) each, c folded in;
     ``reads`` (memory, query (B, h, T, d)). Memories with the same decay tensor share its

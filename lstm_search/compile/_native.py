@@ -479,11 +479,10 @@ class _Gen:
         # at hidden 256: 144 ms against 177; minGRU at 64: 10.8 against 12.6), where with exp
         # and sqrt to recompute (RG-LRU) it was 7-14 % slower (2-core Intel Xeon, 2 threads,
         # batch 16; benchmarks/results/native_time_inside-2026-12-07-intel.md)
-        # the step loop of a CPU plan runs per block of batch rows (row_blocks in the prelude):
-        # a step's products cover the block's rows, B0 .. B1, and its loops those rows
-        self.blocked = not self.cuda and not self.time_inside
-        # see _blocks_open: a chain of two products a step
-        self.row_blocks = (self.blocked and bool(self.vgroups)
+        # a CPU step loop chaining two products a step runs per block of batch rows (the
+        # prelude's row_blocks; why, measured: _blocks_open): a step's products cover the
+        # block's rows, B0 .. B1, and its loops those rows
+        self.row_blocks = (not self.cuda and not self.time_inside and bool(self.vgroups)
                            and len(self.sgroups) + len(self.vgroups) <= 2)
         self.recompute = False
         if self.time_inside and not any(st.op in _COSTLY for st in plan.steps):
@@ -515,7 +514,7 @@ class _Gen:
     @property
     def _b(self) -> str:
         """The row of a block's product (a step product covers the block's rows only)."""
-        return "(b - B0)" if self.blocked else "b"
+        return "(b - B0)" if self.row_blocks else "b"
 
     def use_recompute(self) -> None:
         """A time-inside plan's backward recomputes the values from the states, the input's
@@ -689,7 +688,7 @@ class _Gen:
         if self.cuda or self.time_inside:
             self.pending.append((rows, body))
             return [f"@@launch{len(self.pending) - 1}@@"]
-        lo, hi = ("B0", "B1") if self.blocked else ("0", "B")
+        lo, hi = ("B0", "B1") if self.row_blocks else ("0", "B")
         out = [f"at::parallel_for({lo}, {hi}, rows_grain, [&](int64_t b0, int64_t b1) {{",
                "  for (int64_t b = b0; b < b1; ++b) {"]
         out += ["    " + r for r in rows]
