@@ -147,6 +147,10 @@ class Layout:
     weights: tuple[str, ...]  # w{gid}, b{gid} (groups with a bias), p{k} (diag nodes)
     saved: tuple[str, ...]  # refs saved per step by forward_save, in order
     step_groups: tuple[int, ...]  # gids of the per-step groups, order of dq results
+    # native, time-inside plans: the x group's bias is added where the step's loop reads the
+    # products, not by the product; the backward takes it after the diagonal weights and
+    # returns its gradient, summed in its loop, after theirs
+    loop_bias: bool = False
 
 
 def layout(plan: Plan) -> Layout:

@@ -415,6 +415,8 @@ class _FusedLayer(torch.autograd.Function):
             wt = w_of[f"w{gid}"].t()
             wts.append(_gemm.pack(wt, B) if packed else wt)
         ps = [w_of[f"p{k}"] for k in plan.diags]
+        if lay.loop_bias:  # the x group's bias, read where the loop reads its products
+            ps.append(w_of[f"b{plan.x_group.gid}"])  # type: ignore[union-attr]
         res = kernel.unit.backward(dy.contiguous(), *ds, *dem,
                                    *[stash[r] for r in lay.saved], *wts, *ps, *ctx.masks,
                                    *kernel.row_slices(weights, B, packed, transposed=True),
@@ -424,7 +426,9 @@ class _FusedLayer(torch.autograd.Function):
         dqs = dict(zip(lay.step_groups, res[2 + ns:2 + ns + len(lay.step_groups)], strict=True))
         k = 2 + ns + len(lay.step_groups)
         dps = dict(zip(plan.diags, res[k:k + len(plan.diags)], strict=True))
-        dbelow = list(res[k + len(plan.diags):])
+        k += len(plan.diags)
+        dbias = res[k] if lay.loop_bias else None  # summed by the loop
+        dbelow = list(res[k + (1 if lay.loop_bias else 0):])
         grads: dict[str, Tensor] = {}
         dx = None
         xg = plan.x_group
@@ -441,7 +445,7 @@ class _FusedLayer(torch.autograd.Function):
                 xin = x * drop[xg.mask]
             grads[f"w{xg.gid}"] = dxp2.t().mm(xin.reshape(T * B, -1))
             if xg.n_bias:
-                grads[f"b{xg.gid}"] = dxp2.sum(0)
+                grads[f"b{xg.gid}"] = dxp2.sum(0) if dbias is None else dbias
         if plan.uses_xt:
             dx = dxt if dx is None else dx + dxt
         for g in plan.step_groups:

@@ -366,6 +366,47 @@ def test_a_time_inside_backward_recomputes_the_values_unless_they_are_costly():
                       seed=5)
 
 
+def test_a_time_inside_loop_adds_the_input_bias_and_sums_its_gradient():
+    """A time-inside plan's product of x runs without its bias (no copy of the bias into every
+    row, no second pass summing the gradient): the loop adds the bias where it reads the
+    products and sums its gradient where it writes theirs; the same numbers as eager with
+    every bias nonzero (float64, 1e-10), a raw-input read (RG-LRU's u = x) included."""
+    from lstm_search.compile._native import native_layout
+
+    for name, fused in (("mingru", True), ("minlstm", True), ("rglru", True),
+                        ("lstm", False), ("gru", False)):
+        plan = build_plan(zoo.get(name), 4, 4)
+        assert native_layout(plan).loop_bias is fused, name
+        src = native_source(plan, "lsnat_x")
+        assert ("+ bx_p[" in src and "dbx_row[" in src) is fused, name
+        if not fused:
+            continue
+        assert "std::optional<at::Tensor>(w[" not in src  # the products run without it
+        gen = torch.Generator().manual_seed(3)
+        x = torch.randn(11, 3, 4, generator=gen, dtype=torch.float64)
+        s = [torch.randn(3, 4, generator=gen, dtype=torch.float64) for _ in plan.state_shapes]
+        eager = compile_cell(zoo.get(name), 4, 4, "eager", seed=0).double()
+        with torch.no_grad():
+            for p in eager.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
+        native = compile_cell(zoo.get(name), 4, 4, "native", seed=0).double()
+        native.load_state_dict(eager.state_dict())
+        assert native.kernel.name == "native"
+        biases = [k for k, p in native.named_parameters() if k.startswith("bias")]
+        assert biases, name
+        outs = []
+        for layer in (eager, native):
+            xi = x.clone().requires_grad_(True)
+            y, new = layer(xi, [t.clone() for t in s])
+            loss = (y * y.sin()).sum() + sum((t * t.cos()).sum() for t in new)
+            grads = torch.autograd.grad(loss, [xi, *layer.parameters()])
+            with torch.no_grad():
+                y0, _ = layer(x, [t.clone() for t in s])
+            outs.append([y, *new, *grads, y0])
+        for a, b in zip(*outs, strict=True):
+            assert (a - b).abs().max() <= 1e-10 * (1 + a.abs().max()), name
+
+
 THREADS_SEEN = r"""
 #include <ATen/Parallel.h>
 #include <torch/library.h>
