@@ -421,7 +421,8 @@ class _FusedLayer(torch.autograd.Function):
                                    *[stash[r] for r in lay.saved], *wts, *ps, *ctx.masks,
                                    *kernel.row_slices(weights, B, packed, transposed=True),
                                    packed)
-        dxp, dxt = res[0], res[1]
+        dxp = res[0]
+        dxt: Tensor | None = res[1] if plan.uses_xt else None
         dstate0 = list(res[2:2 + ns])
         dqs = dict(zip(lay.step_groups, res[2 + ns:2 + ns + len(lay.step_groups)], strict=True))
         k = 2 + ns + len(lay.step_groups)
@@ -437,16 +438,23 @@ class _FusedLayer(torch.autograd.Function):
         if xg is not None:
             wx = w_of[f"w{xg.gid}"]
             dxp2 = dxp.reshape(T * B, -1)  # (T·B, Kx·n): one product over the sequence
-            dx = _gemm.linear(dxp2, _gemm.pack(wx.t(), T * B) if packed else wx.t(), None,
-                              packed).reshape(T, B, -1)
             xin = x
+            if dxt is not None and not packed and xg.mask < 0:
+                # the raw input's own gradient (fresh from the backward) takes the product's
+                # in place (beta = 1): no new tensor and no separate add (RG-LRU, hidden 200,
+                # 35 steps, 1 thread, both orders of the pair, 3 times: 2 % faster)
+                dx = dxt.view(T * B, -1).addmm_(dxp2, wx).view(T, B, -1)
+                dxt = None
+            else:
+                dx = _gemm.linear(dxp2, _gemm.pack(wx.t(), T * B) if packed else wx.t(), None,
+                                  packed).reshape(T, B, -1)
             if xg.mask >= 0:  # the product read x ⊙ mask
                 dx = dx * drop[xg.mask]
                 xin = x * drop[xg.mask]
             grads[f"w{xg.gid}"] = dxp2.t().mm(xin.reshape(T * B, -1))
             if xg.n_bias:
                 grads[f"b{xg.gid}"] = dxp2.sum(0) if dbias is None else dbias
-        if plan.uses_xt:
+        if dxt is not None:
             dx = dxt if dx is None else dx + dxt
         for g in plan.step_groups:
             dq2 = dqs[g.gid].reshape(T * B, -1)  # (T·B, K·n)
