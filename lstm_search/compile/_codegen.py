@@ -151,6 +151,10 @@ class Layout:
     # products, not by the product; the backward takes it after the diagonal weights and
     # returns its gradient, summed in its loop, after theirs
     loop_bias: bool = False
+    # native, time-inside plans: saved refs whose values are the raw input itself (x, or a
+    # copy of it such as RG-LRU's u = x): forward_save returns an empty tensor in their place
+    # and the caller hands the backward the input
+    from_input: tuple[str, ...] = ()
 
 
 def layout(plan: Plan) -> Layout:

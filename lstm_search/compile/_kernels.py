@@ -401,6 +401,8 @@ class _FusedLayer(torch.autograd.Function):
         weights = list(saved[1:1 + len(lay.weights)])
         stash = dict(zip(lay.saved, saved[1 + len(lay.weights):1 + len(lay.weights)
                                           + len(lay.saved)], strict=True))
+        for r in lay.from_input:  # saved as the input itself, not a copy
+            stash[r] = x
         w_of = dict(zip(lay.weights, weights, strict=True))
         T, B = x.shape[0], x.shape[1]
         like = stash[lay.saved[0]] if lay.saved else x.new_zeros(T, B, n)

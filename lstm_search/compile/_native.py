@@ -497,6 +497,11 @@ class _Gen:
         # 12.1; at hidden 256 (1 thread) and at 35 steps, hidden 200 within the spread
         if self.time_inside and self.xg is not None and self.xg.n_bias:
             self.lay = replace(self.lay, loop_bias=True)
+        # ... and saves no copy of the raw input (its backward is handed the input itself)
+        if self.time_inside:
+            copies = {st.out for st in plan.steps if st.op == "copy" and st.args == ("xt",)}
+            self.lay = replace(self.lay, from_input=tuple(
+                r for r in self.lay.saved if r == "xt" or r in copies))
 
     def _blocks_open(self) -> list[str]:
         """The start of the loop over blocks of batch rows B0 .. B1 (RB rows): on CPU one block
@@ -664,8 +669,9 @@ class _Gen:
         if save:
             for r in self.lay.saved:
                 if self._seg_of(r) == sg.index:
-                    if r[0] in "sxu":  # a previous state, the raw input, a value below: the
-                        continue  # caller copies it, or it is the input itself
+                    if r[0] in "sxu" or r in self.lay.from_input:  # a previous state, the
+                        continue  # raw input, a value below: the caller copies it, or it is
+                        # the input itself
                     body.append(f"sv_{r}_p[b * n + j] = {self._load(r)};")
                     if r[0] == "r":
                         uses.update(("xp", f"g{self.pg.gid}"))  # type: ignore[union-attr]
@@ -782,11 +788,11 @@ class _Gen:
                 if r == "xp":  # the products themselves, as (TT, B, KX)
                     o.append("  const at::Tensor sv_xp = xp.view({TT, B, KX});")
                     continue
-                width = "m" if r == "xt" else "n"
-                o.append(f"  at::Tensor sv_{r} = at::empty({{TT, B, {width}}}, opt);")
+                if r in lay.from_input:  # the caller hands the backward x itself
+                    o.append(f"  const at::Tensor sv_{r} = at::empty({{0}}, opt);")
+                    continue
+                o.append(f"  at::Tensor sv_{r} = at::empty({{TT, B, n}}, opt);")
                 o.append(f"  T* sv_{r}_p0 = ptr<T>(sv_{r});")
-            if "xt" in lay.saved:
-                o.append("  sv_xt.copy_(x);")
         for j in sorted(hist):
             o.append(f"  if (TT > 0) sv_s{j}.select(0, 0).copy_(f{j});")
         o += [f"  const T* p{k}_p = ptr<T>(w[{wi[f'p{k}']}]);" for k in plan.diags]
@@ -803,7 +809,7 @@ class _Gen:
                         f"T* n{j}_p = t % 2 == 0 ? n{j}_p0 : s{j}_p0;"]
         if save:
             pre += [f"T* sv_{r}_p = sv_{r}_p0 + t * B * n;" for r in lay.saved
-                    if r[0] not in "sx"]
+                    if r[0] not in "sx" and r not in lay.from_input]
         self._forward_seg(self.segs[0], save)  # the step's loop, into self.pending
         o.append("  at::parallel_for(0, B, rows_grain, [&](int64_t b0, int64_t b1) {")
         o.append("  for (int64_t t = 0; t < TT; ++t) {")

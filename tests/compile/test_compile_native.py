@@ -366,30 +366,45 @@ def test_a_time_inside_backward_recomputes_the_values_unless_they_are_costly():
                       seed=5)
 
 
+def mix_cell():
+    """``h' = z ⊙ h + (1 − z) ⊙ fit(x)`` with ``z = σ(W x + b)``: a time-inside cell without costly
+    functions (its backward recomputes) that reads the raw input."""
+    b = Builder(["h"])
+    z = b.sigmoid(b.linear("x", name="wz"), name="z")
+    b.set_state("h", b.add(b.mul(z, "h"), b.mul(b.one_minus(z), b.fit("x"))))
+    return b.build(name="mix")
+
+
 def test_a_time_inside_loop_adds_the_input_bias_and_sums_its_gradient():
     """A time-inside plan's product of x runs without its bias (no copy of the bias into every
     row, no second pass summing the gradient): the loop adds the bias where it reads the
-    products and sums its gradient where it writes theirs; the same numbers as eager with
-    every bias nonzero (float64, 1e-10), a raw-input read (RG-LRU's u = x) included."""
+    products and sums its gradient where it writes theirs; its forward saves no copy of the
+    raw input (the backward is handed x). The same numbers as eager with every bias nonzero
+    (float64, 1e-10), raw-input reads included (RG-LRU's u = x, saved values; a recomputing
+    cell)."""
     from lstm_search.compile._native import native_layout
 
-    for name, fused in (("mingru", True), ("minlstm", True), ("rglru", True),
-                        ("lstm", False), ("gru", False)):
-        plan = build_plan(zoo.get(name), 4, 4)
+    for genome, fused, raw in ((zoo.get("mingru"), True, ()), (zoo.get("minlstm"), True, ()),
+                               (zoo.get("rglru"), True, ("v0",)), (mix_cell(), True, ("xt",)),
+                               (zoo.get("lstm"), False, ()), (zoo.get("gru"), False, ())):
+        name = genome.name
+        plan = build_plan(genome, 4, 4)
         assert native_layout(plan).loop_bias is fused, name
+        assert native_layout(plan).from_input == raw, name
         src = native_source(plan, "lsnat_x")
         assert ("+ bx_p[" in src and "dbx_row[" in src) is fused, name
+        assert "sv_xt.copy_" not in src and "sv_v0_p[b * n + j] = " not in src
         if not fused:
             continue
         assert "std::optional<at::Tensor>(w[" not in src  # the products run without it
         gen = torch.Generator().manual_seed(3)
         x = torch.randn(11, 3, 4, generator=gen, dtype=torch.float64)
         s = [torch.randn(3, 4, generator=gen, dtype=torch.float64) for _ in plan.state_shapes]
-        eager = compile_cell(zoo.get(name), 4, 4, "eager", seed=0).double()
+        eager = compile_cell(genome, 4, 4, "eager", seed=0).double()
         with torch.no_grad():
             for p in eager.parameters():
                 p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
-        native = compile_cell(zoo.get(name), 4, 4, "native", seed=0).double()
+        native = compile_cell(genome, 4, 4, "native", seed=0).double()
         native.load_state_dict(eager.state_dict())
         assert native.kernel.name == "native"
         biases = [k for k, p in native.named_parameters() if k.startswith("bias")]
