@@ -4,10 +4,14 @@ cell's input projections alone), in one process with interleaved repetitions.
 
 The step-by-step program (the generator with ``time_inside`` off) runs a parallel loop and a
 few tensor operations per step; the time-inside ones run every step inside one parallel loop
-over the batch's rows with pointer arithmetic only, the earlier saving every value its
-backward reads for every step, the current saving only what the steps read (the states and
-the input's products) and recomputing the values in the backward. Forward + backward of one
-layer, B = 16, input = hidden, float32, torch's default threads unless ``--threads``.
+over the batch's rows with pointer arithmetic only, one saving every value its backward reads
+for every step, the other saving only what the steps read (the states and the input's
+products) and recomputing the values in the backward. These three are the earlier programs,
+whose product of x adds the bias and whose forward saves a copy of the raw input; "the
+backend's program" is the one the backend builds today (its choice of the two time-inside
+ones, the bias added in the loop, its gradient summed there, no copy of x). Forward +
+backward of one layer, B = 16, input = hidden, float32, torch's default threads unless
+``--threads``.
 
 Writes benchmarks/results/native_time_inside-<date>[-<tag>].md and .json.
 
@@ -79,7 +83,8 @@ def main() -> None:
             assert new.layers[0].kernel.name == "native" and \
                 new.layers[0].kernel.unit is not None
             chosen = "recomputing" if _native._Gen(new.layers[0].plan).recompute else "saving"
-            new.layers[0].kernel = _variant(new.layers[0].plan, True, True)
+            recomputing = compile_rnn(zoo.get(cell), H, H, backend="native", seed=0)
+            recomputing.layers[0].kernel = _variant(new.layers[0].plan, True, True)
             old = compile_rnn(zoo.get(cell), H, H, backend="native", seed=0)
             old.layers[0].kernel = _variant(old.layers[0].plan, False, False)
             saving = compile_rnn(zoo.get(cell), H, H, backend="native", seed=0)
@@ -94,14 +99,15 @@ def main() -> None:
                 y.sum().backward()
 
             mark = {"recomputing": "", "saving": ""}
-            mark[chosen] = " (the backend's)"
-            impls = {f"time inside, recomputing{mark['recomputing']}": new,
+            mark[chosen] = " (the backend's choice, earlier program)"
+            impls = {f"the backend's program ({chosen})": new,
+                     f"time inside, recomputing{mark['recomputing']}": recomputing,
                      f"time inside, saving values{mark['saving']}": saving,
                      "step by step": old, "floor": floor}
             y_new, _ = new(x)
             y_new.sum().backward()
             g_new, x.grad = x.grad, None
-            for other in (saving, old):  # the same outputs and input gradient
+            for other in (recomputing, saving, old):  # the same outputs and input gradient
                 y_old, _ = other(x)
                 y_old.sum().backward()
                 assert torch.allclose(y_new, y_old, rtol=1e-5, atol=1e-6)

@@ -791,8 +791,11 @@ class _Gen:
                 if r in lay.from_input:  # the caller hands the backward x itself
                     o.append(f"  const at::Tensor sv_{r} = at::empty({{0}}, opt);")
                     continue
-                o.append(f"  at::Tensor sv_{r} = at::empty({{TT, B, n}}, opt);")
+                width = "m" if r == "xt" else "n"
+                o.append(f"  at::Tensor sv_{r} = at::empty({{TT, B, {width}}}, opt);")
                 o.append(f"  T* sv_{r}_p0 = ptr<T>(sv_{r});")
+            if "xt" in lay.saved and "xt" not in lay.from_input:
+                o.append("  sv_xt.copy_(x);")
         for j in sorted(hist):
             o.append(f"  if (TT > 0) sv_s{j}.select(0, 0).copy_(f{j});")
         o += [f"  const T* p{k}_p = ptr<T>(w[{wi[f'p{k}']}]);" for k in plan.diags]
