@@ -115,3 +115,28 @@ def test_bench_leaves_the_global_generator_alone() -> None:
     bench_cell("convlstm", hidden=2, batch=1, seq=2, repeats=1, warmup=0, spatial=(3, 3))
     bench_cell("gru", hidden=3, batch=1, seq=2, repeats=1, warmup=0)
     assert torch.equal(torch.rand(3), want)
+
+
+def test_the_step_loops_of_whole_sequence_paths_are_timed_in_a_pass_of_their_own(monkeypatch):
+    """Interleaved with the others, a slow step loop (the mLSTM's: hundreds of MB per call)
+    slowed every implementation of its row: bench_cell times the scan and chunkwise paths
+    first, then the step loops, each pass with the reference, and keeps the rows in order."""
+    from lstm_search import bench
+
+    calls: list[str] = []
+    real = bench.compile_rnn
+
+    def logged(*args, **kw):
+        module = real(*args, **kw)
+        tag = "loop" if kw.get("scan") is False else "whole"
+        module.register_forward_pre_hook(lambda *_: calls.append(tag))
+        return module
+
+    monkeypatch.setattr(bench, "compile_rnn", logged)
+    rows = bench.bench_cell("mingru", hidden=8, batch=2, seq=5, repeats=3, warmup=1,
+                            backends=("eager", "script"))
+    assert [r.impl for r in rows] == ["torch.nn.LSTM", "eager", "eager (step loop)", "script",
+                                      "script (step loop)"]
+    timed = calls[4:]  # after each module's first call when it was built
+    assert timed == ["whole"] * 8 + ["loop"] * 8  # (1 warm-up + 3 repetitions) x 2 each
+    assert all(r.ratio > 0 for r in rows)
