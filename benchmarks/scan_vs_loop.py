@@ -40,6 +40,7 @@ from lstm_search import zoo
 from lstm_search.bench import machine
 from lstm_search.compile._scan import doubling_scan, run_scan
 from lstm_search.nn import compile_cell
+from lstm_search.provenance import git_commit
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -136,6 +137,7 @@ def main() -> None:
     info["device"] = (torch.cuda.get_device_name() if args.device == "cuda" else "cpu")
     info["wall_s"] = round(time.time() - t0, 1)
     info["repeats"] = args.repeats
+    info["commit"] = git_commit()
     with contextlib.suppress(OSError):
         info["loadavg_after"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     OUT.mkdir(parents=True, exist_ok=True)
@@ -148,10 +150,10 @@ def main() -> None:
               for r in rows]
     text = (f"# minGRU: step loop vs scan vs floor\n\n{info['cpu']}, {info['cores']} cores, "
             f"device {info['device']}, "
-            f"torch {info['torch']}, {info['threads']} threads, {info['date']}; one layer, "
-            f"batch {B}, input = hidden, float32, forward + backward, median of "
-            f"{args.repeats} interleaved repetitions. The machine's 2 cores are shared with "
-            f"other jobs (load average after the run: {info.get('loadavg_after', '?')}).\n\n"
+            f"torch {info['torch']}, {info['threads']} threads, {info['date']}; commit "
+            f"{info['commit']}; one layer, batch {B}, input = hidden, float32, forward + "
+            f"backward, median of {args.repeats} interleaved repetitions; load average after "
+            f"the run: {info.get('loadavg_after', '?')}.\n\n"
             + "\n".join(table) + "\n")
     stem.with_suffix(".md").write_text(text)
     print(text)
