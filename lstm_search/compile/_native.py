@@ -502,6 +502,14 @@ class _Gen:
             copies = {st.out for st in plan.steps if st.op == "copy" and st.args == ("xt",)}
             self.lay = replace(self.lay, from_input=tuple(
                 r for r in self.lay.saved if r == "xt" or r in copies))
+        # a time-inside plan's saved exp(2·y) whose twin exp(y) is saved too
+        # (:meth:`_exp_of_half`): not stored; the backward squares the twin (RG-LRU: one
+        # (T, B, n) array less written and read)
+        self.squares: dict[str, str] = {}
+        for st in plan.steps if self.time_inside else ():
+            twin = self._exp_of_half(st) if st.op == "exp" else None
+            if twin and st.out in self.lay.saved and twin in self.lay.saved:
+                self.squares[st.out] = twin
 
     def _blocks_open(self) -> list[str]:
         """The start of the loop over blocks of batch rows B0 .. B1 (RB rows): on CPU one block
@@ -595,7 +603,8 @@ class _Gen:
         if op == "diag":
             return f"p{st.pos}_p[j] * {a[0]}"
         if op == "exp":
-            return f"ex({a[0]})"
+            twin = self._exp_of_half(st)
+            return f"{twin} * {twin}" if twin else f"ex({a[0]})"
         if op == "log":
             return f"std::log({a[0]})"
         if op == "softplus":
@@ -616,6 +625,21 @@ class _Gen:
         if op == "scale":
             return f"{a[0]} * {_f(st.const)}"
         raise ValueError(f"no native rule for op {op!r}")  # pragma: no cover
+
+    def _exp_of_half(self, st: Step) -> str | None:
+        """For ``exp(2·y)`` where the same loop computed ``e = exp(y)`` before it, ``e``: the
+        value is then ``e·e``, one exponential less per element (RG-LRU's ``a² = exp(2 log a)``
+        beside ``a = exp(log a)``, De et al. 2024, eq. 4; equal up to rounding, both overflow
+        to inf and underflow to 0 alike)."""
+        src = self.by_pos.get(int(st.args[0][1:])) if st.args[0][0] == "v" else None
+        if src is None or src.op != "scale" or src.const != 2.0 or src.args[0][0] != "v":
+            return None
+        y = src.args[0]
+        twin = next((s for s in self.plan.steps if s.op == "exp" and s.args == (y,)
+                     and s.pos < st.pos), None)
+        if twin is None or self.seg[twin.out] != self.seg[st.out]:
+            return None
+        return twin.out
 
     def _rows(self, refs: set[str]) -> list[str]:
         """Row pointers (row b) of the arrays a forward loop reads."""
@@ -669,9 +693,9 @@ class _Gen:
         if save:
             for r in self.lay.saved:
                 if self._seg_of(r) == sg.index:
-                    if r[0] in "sxu" or r in self.lay.from_input:  # a previous state, the
-                        continue  # raw input, a value below: the caller copies it, or it is
-                        # the input itself
+                    if r[0] in "sxu" or r in self.lay.from_input or r in self.squares:
+                        continue  # a previous state, the raw input, a value below: the caller
+                        # copies it, or it is the input itself; a square of a saved value
                     body.append(f"sv_{r}_p[b * n + j] = {self._load(r)};")
                     if r[0] == "r":
                         uses.update(("xp", f"g{self.pg.gid}"))  # type: ignore[union-attr]
@@ -788,7 +812,8 @@ class _Gen:
                 if r == "xp":  # the products themselves, as (TT, B, KX)
                     o.append("  const at::Tensor sv_xp = xp.view({TT, B, KX});")
                     continue
-                if r in lay.from_input:  # the caller hands the backward x itself
+                if r in lay.from_input or r in self.squares:  # the caller hands the backward
+                    # x itself; a square the backward recomputes
                     o.append(f"  const at::Tensor sv_{r} = at::empty({{0}}, opt);")
                     continue
                 width = "m" if r == "xt" else "n"
@@ -812,7 +837,7 @@ class _Gen:
                         f"T* n{j}_p = t % 2 == 0 ? n{j}_p0 : s{j}_p0;"]
         if save:
             pre += [f"T* sv_{r}_p = sv_{r}_p0 + t * B * n;" for r in lay.saved
-                    if r[0] not in "sx" and r not in lay.from_input]
+                    if r[0] not in "sx" and r not in lay.from_input and r not in self.squares]
         self._forward_seg(self.segs[0], save)  # the step's loop, into self.pending
         o.append("  at::parallel_for(0, B, rows_grain, [&](int64_t b0, int64_t b1) {")
         o.append("  for (int64_t t = 0; t < TT; ++t) {")
@@ -1030,7 +1055,11 @@ class _Gen:
                 return self._load(ref)
             if ref not in lay.saved:  # pragma: no cover - the layout saves what rules read
                 raise ValueError(f"the backward reads {ref}, which is not saved")
-            if ref not in loaded:
+            if ref not in loaded and ref in self.squares:
+                e = val(self.squares[ref])
+                loaded.add(ref)
+                body.append(f"const T {ref}_v = {e} * {e};")
+            elif ref not in loaded:
                 loaded.add(ref)
                 body.append(f"const T {ref}_v = sv_{ref}_p[b * {'m' if ref == 'xt' else 'n'}"
                             " + j];")
@@ -1107,7 +1136,7 @@ class _Gen:
         o += ["  (void)wt; (void)packed;", "  const T* dy_p = ptr<T>(dy);"]
         svi = {r: i for i, r in enumerate(lay.saved)}
         o += [f"  const at::Tensor sv_{r} = sv[{i}].contiguous();" for r, i in svi.items()]
-        o += [f"  const T* sv_{r}_p0 = ptr<T>(sv_{r});" for r in svi]
+        o += [f"  const T* sv_{r}_p0 = ptr<T>(sv_{r});" for r in svi if r not in self.squares]
         if "xt" in svi:
             o.append("  const int64_t m = sv_xt.size(2);")
         else:
@@ -1141,7 +1170,7 @@ class _Gen:
                "const bool odd = (TT - 1 - t) % 2 == 1;", "(void)odd;"]
         width = {"xt": "m", "xp": "KX"}
         pre += [f"const T* sv_{r}_p = sv_{r}_p0 + t * B * {width.get(r, 'n')};"
-                for r in lay.saved]
+                for r in lay.saved if r not in self.squares]
         for j in range(ns):
             before = f"(odd ? dsp{j}a_p : dsp{j}b_p)" if j in pw else f"dz{j}_p"
             pre.append(f"const T* dsa{j}_p = t == TT - 1 ? dsa_in{j}_p : {before};")

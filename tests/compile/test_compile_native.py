@@ -422,6 +422,59 @@ def test_a_time_inside_loop_adds_the_input_bias_and_sums_its_gradient():
             assert (a - b).abs().max() <= 1e-10 * (1 + a.abs().max()), name
 
 
+def square_cell():
+    """``a = exp(−σ(W x + U h))``, ``h' = a ⊙ h + (1 − exp(2 log a)) ⊙ tanh(V x)``: RG-LRU's
+    ``a`` and ``a²`` in a cell with a product of its state each step (not time-inside)."""
+    b = Builder(["h"])
+    log_a = b.scale(b.sigmoid(b.add(b.linear("x", name="wa"), b.linear("h", name="ua"))), -1.0)
+    a = b.exp(log_a)
+    a2 = b.exp(b.scale(log_a, 2.0))
+    b.set_state("h", b.add(b.mul(a, "h"),
+                           b.mul(b.one_minus(a2), b.tanh(b.linear("x", name="v")))))
+    return b.build(name="square")
+
+
+def test_exp_of_twice_a_value_is_the_square_of_its_exp():
+    """``exp(2·y)`` beside ``exp(y)`` in the same loop is emitted as the square of the latter (one
+    exponential less per element), and a time-inside plan saves only the latter (the backward
+    squares it): RG-LRU's ``a²``. The same numbers as eager in float64 (1e-10, values and
+    gradients); in float32 as close to the float64 result as eager's own float32 numbers are,
+    also with the gates driven to saturation (inputs times 30: ``a²`` near 1, where
+    ``sqrt(1 − a²)``'s gradient is ill-conditioned and eager itself is off by 1.5e-5)."""
+    cases = ((zoo.get("rglru"), "v9", "v7", True), (square_cell(), "", "", False))
+    for genome, sq, twin, inside in cases:
+        plan = build_plan(genome, 4, 4)
+        src = native_source(plan, "lsnat_x")
+        exps = [st for st in plan.steps if st.op == "exp"]
+        squared = [st for st in exps if " * v" in
+                   src.split(f"const T v{st.pos} = ", 1)[1].split(";", 1)[0]]
+        assert len(exps) == 2 and len(squared) == 1, genome.name
+        if inside:  # not stored; read back as the square of the saved twin
+            assert f"const T {sq} = {twin} * {twin};" in src
+            assert f"const T {sq}_v = {twin}_v * {twin}_v;" in src
+            assert f"sv_{sq}_p[b * n + j] =" not in src and f"sv_{twin}_p[b * n + j] =" in src
+        for scale in (1.0, 30.0):
+            gen = torch.Generator().manual_seed(5)
+            x = scale * torch.randn(9, 3, 4, generator=gen, dtype=torch.float64)
+            s = [torch.randn(3, 4, generator=gen, dtype=torch.float64) for _ in plan.state_shapes]
+            results = {}
+            for backend, dtype in (("eager", torch.float64), ("native", torch.float64),
+                                   ("eager", torch.float32), ("native", torch.float32)):
+                layer = compile_cell(genome, 4, 4, backend, seed=0).to(dtype)
+                assert layer.kernel.name == backend
+                xi = x.to(dtype).requires_grad_(True)
+                y, new = layer(xi, [t.to(dtype) for t in s])
+                loss = (y * y.sin()).sum() + sum((t * t.cos()).sum() for t in new)
+                grads = torch.autograd.grad(loss, [xi, *layer.parameters()])
+                results[backend, dtype] = [t.detach().double() for t in (y, *new, *grads)]
+            err = {key: max(float((a - t).abs().max() / (1 + t.abs().max())) for a, t in
+                            zip(got, results["eager", torch.float64], strict=True))
+                   for key, got in results.items()}
+            assert err["native", torch.float64] <= 1e-10, genome.name
+            assert err["native", torch.float32] <= 2 * err["eager", torch.float32] + 1e-6, (
+                genome.name, scale, err)
+
+
 THREADS_SEEN = r"""
 #include <ATen/Parallel.h>
 #include <torch/library.h>
