@@ -7,9 +7,10 @@ few tensor operations per step; the time-inside ones run every step inside one p
 over the batch's rows with pointer arithmetic only, one saving every value its backward reads
 for every step, the other saving only what the steps read (the states and the input's
 products) and recomputing the values in the backward. These three are the earlier programs,
-whose product of x adds the bias and whose forward saves a copy of the raw input; "the
-backend's program" is the one the backend builds today (its choice of the two time-inside
-ones, the bias added in the loop, its gradient summed there, no copy of x). Forward +
+whose product of x adds the bias, whose forward saves a copy of the raw input and which take
+exp(2y) by an exponential of its own; "the backend's program" is the one the backend builds
+today (its choice of the two time-inside ones, the bias added in the loop, its gradient summed
+there, no copy of x, exp(2y) as the square of exp(y) and not saved: RG-LRU's a²). Forward +
 backward of one layer, B = 16, input = hidden, float32, torch's default threads unless
 ``--threads``.
 
@@ -51,6 +52,7 @@ def _variant(plan, time_inside: bool, recompute: bool):
     def init(self, *a, **k):
         original(self, *a, **k)
         self.recompute = False
+        self.exp_squares, self.squares = False, {}
         self.lay = layout(self.plan)
         self.time_inside = self.time_inside and time_inside
         if recompute and self.time_inside:
