@@ -9,7 +9,10 @@ rnn_tanh). The native backend's first call includes building its library when th
 builds, run again for warm ones.
 
     python benchmarks/bench_cells.py [--repeats 20] [--threads N] [--quick] [--no-compile]
-                                     [--no-native] [--inference] [--tag NAME]
+                                     [--no-native] [--inference] [--hidden N] [--tag NAME]
+
+``--hidden N`` times every zoo cell at hidden N instead (files ``cells-...-hN``): the issue's
+"every zoo cell and backend at hidden 200 and 650" is the default run plus ``--hidden 650``.
 
 ``--inference`` times the forward alone under no_grad (files ``cells-...-inference``);
 ``--tag`` ends the file names with ``-NAME`` (e.g. the CPU, when two machines record on one
@@ -58,10 +61,17 @@ def main() -> None:
     p.add_argument("--no-native", action="store_true", help="skip the native backend")
     p.add_argument("--inference", action="store_true",
                    help="the forward alone under no_grad instead of forward + backward")
+    p.add_argument("--hidden", type=int, default=None,
+                   help="every zoo cell at this hidden size (default: 200, and lstm and gru "
+                        "also at 650)")
     p.add_argument("--tag", default="", help="a suffix for the file names (letters, digits, -)")
     args = p.parse_args()
     if args.tag and not all(ch.isalnum() or ch == "-" for ch in args.tag):
         p.error(f"--tag {args.tag!r}: use letters, digits and '-'")
+    if args.hidden is not None and not 1 <= args.hidden <= 4096:
+        p.error(f"--hidden {args.hidden}: give a size from 1 to 4096")
+    if args.hidden is not None and args.quick:
+        p.error("--hidden times every zoo cell; --quick times lstm and gru: choose one")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     plan: list[tuple[str, int, tuple[str, ...]]] = []
@@ -69,8 +79,8 @@ def main() -> None:
     native = () if args.no_native else ("native",)
     for c in cells:
         extra = ("compile",) if c == "lstm" and not args.no_compile else ()
-        plan.append((c, 200, ("eager", "script", *native, *extra)))
-    if not args.quick:
+        plan.append((c, args.hidden or 200, ("eager", "script", *native, *extra)))
+    if not args.quick and args.hidden is None:
         plan += [("lstm", 650, ("eager", "script", *native)),
                  ("gru", 650, ("eager", "script", *native))]
     rows = []
@@ -91,6 +101,7 @@ def main() -> None:
         pass
     OUT.mkdir(parents=True, exist_ok=True)
     quick = (("-quick" if args.quick else "") + ("-inference" if args.inference else "")
+             + (f"-h{args.hidden}" if args.hidden is not None else "")
              + (f"-{args.tag}" if args.tag else ""))
     stem = OUT / f"cells-{time.strftime('%Y-%m-%d', time.gmtime())}-t{info['threads']}{quick}"
     stem.with_suffix(".json").write_text(json.dumps(
@@ -98,7 +109,8 @@ def main() -> None:
     text = (f"# Compiled cells vs torch RNNs\n\n{info['cpu']}, {info['cores']} cores, torch "
             f"{info['torch']}, {info['threads']} threads, {info['date']}, commit "
             f"{info['commit'] or 'unknown'}, {args.repeats} "
-            f"interleaved repetitions, batch 20, 35 steps, input = hidden, "
+            f"interleaved repetitions, batch 20, 35 steps, input = hidden"
+            f"{f' = {args.hidden}' if args.hidden is not None else ''}, "
             f"{'forward under no_grad' if args.inference else 'forward + backward'}. "
             f"Load average after the run: {info.get('loadavg_after', '?')} (the machine's 2 "
             f"cores are shared).\n\n{format_table(rows)}\n")
