@@ -630,8 +630,8 @@ class _Gen:
     def _exp_of_half(self, st: Step) -> str | None:
         """For ``exp(2·y)`` where the same loop computed ``e = exp(y)`` before it, ``e``: the
         value is then ``e·e``, one exponential less per element (RG-LRU's ``a² = exp(2 log a)``
-        beside ``a = exp(log a)``, De et al. 2024, eq. 4; equal up to rounding, both overflow
-        to inf and underflow to 0 alike)."""
+        beside ``a = exp(log a)``, De et al. 2024, eq. 4; equal up to rounding: both overflow to
+        inf, and for y below −43.5 both are 0 or a denormal under 1.2e-38)."""
         if not self.exp_squares:
             return None
         src = self.by_pos.get(int(st.args[0][1:])) if st.args[0][0] == "v" else None
