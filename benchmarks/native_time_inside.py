@@ -52,7 +52,8 @@ def _variant(plan, time_inside: bool, recompute: bool):
     def init(self, *a, **k):
         original(self, *a, **k)
         self.recompute = False
-        self.exp_squares, self.squares = False, {}
+        self.squares = {}  # and exp(2y) by an exponential of its own
+        self._exp_of_half = lambda st: None
         self.lay = layout(self.plan)
         self.time_inside = self.time_inside and time_inside
         if recompute and self.time_inside:

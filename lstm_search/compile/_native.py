@@ -485,7 +485,6 @@ class _Gen:
         self.row_blocks = (not self.cuda and not self.time_inside and bool(self.vgroups)
                            and len(self.sgroups) + len(self.vgroups) <= 2)
         self.recompute = False
-        self.exp_squares = True  # exp(2·y) as exp(y)² (:meth:`_exp_of_half`)
         if self.time_inside and not any(st.op in _COSTLY for st in plan.steps):
             self.use_recompute()
         # a time-inside plan's loop adds the x group's bias as it reads the products, and its
@@ -507,7 +506,7 @@ class _Gen:
         # (:meth:`_exp_of_half`): not stored; the backward squares the twin (RG-LRU: one
         # (T, B, n) array less written and read)
         self.squares: dict[str, str] = {}
-        for st in plan.steps if self.time_inside and self.exp_squares else ():
+        for st in plan.steps if self.time_inside else ():
             twin = self._exp_of_half(st) if st.op == "exp" else None
             if twin and st.out in self.lay.saved and twin in self.lay.saved:
                 self.squares[st.out] = twin
@@ -632,8 +631,6 @@ class _Gen:
         value is then ``e·e``, one exponential less per element (RG-LRU's ``a² = exp(2 log a)``
         beside ``a = exp(log a)``, De et al. 2024, eq. 4; equal up to rounding: both overflow to
         inf, and for y below −43.5 both are 0 or a denormal under 1.2e-38)."""
-        if not self.exp_squares:
-            return None
         src = self.by_pos.get(int(st.args[0][1:])) if st.args[0][0] == "v" else None
         if src is None or src.op != "scale" or src.const != 2.0 or src.args[0][0] != "v":
             return None
