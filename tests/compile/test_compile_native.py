@@ -103,7 +103,8 @@ def test_native_agrees_with_eager(name):
 
 @pytest.mark.parametrize("name", ["lstm", "mut3"])
 def test_native_float32_within_1e_5(name):
-    # float32: the fused loop's exp, sigmoid and tanh are polynomials (Cephes), not libm's
+    # float32: the fused loop's exp and sigmoid are polynomials (Cephes), its tanh a rational
+    # function (Eigen's), not libm's
     assert _agree(zoo.get(name), 5, 4, NATIVE, dtype=torch.float32, rtol=1e-5, T=20, B=3,
                   scan=False)
 
@@ -165,6 +166,38 @@ def test_native_float32_softplus_and_logsigmoid_over_their_whole_range(op):
     (g,) = torch.autograd.grad(layer(grad_in)[0].sum(), grad_in)
     (g_ref,) = torch.autograd.grad(ref(grad_in)[0].sum(), grad_in)
     torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-7)
+
+
+def tanh_cell():
+    """``h' = tanh(W x) + h``: from h = 0 in one step, the float32 tanh of the fused loop
+    alone."""
+    b = Builder(["h"])
+    b.set_state("h", b.add(b.tanh(b.linear("x", name="w", bias=False)), "h"))
+    return b.build(name="tanh_only")
+
+
+def test_native_float32_tanh_over_its_whole_range():
+    # the rational tanh (no exponential): within 3e-7 of float64's tanh everywhere, exactly
+    # ±1 where its clamp holds, x itself where tanh(x) rounds to x, NaN kept; its gradient
+    # (from the saved value) as eager's
+    layer = native_layer(tanh_cell(), 4, 4, seed=0)
+    with torch.no_grad():
+        layer.weight_x.copy_(torch.eye(4))
+    v = torch.cat([torch.linspace(-12.0, 12.0, 24001), torch.tensor(
+        [7.9, 7.9053, 7.9054, 7.91, 9.0, 20.0, -7.91, -20.0, 1e30, -1e30, 1e-6, -1e-6, 3.999e-4,
+         4.001e-4, 1e-30, 0.5, 0.625, -0.625, float("nan")])])
+    v = torch.cat([v, v.new_zeros((-len(v)) % 4)]).reshape(1, -1, 4)  # one step, h = 0
+    with torch.no_grad():
+        got, _ = layer(v)
+        want = torch.tanh(torch.nn.functional.linear(v, layer.weight_x).double())
+    torch.testing.assert_close(got.double(), want, rtol=3e-7, atol=0, equal_nan=True)
+    assert (got[v.abs() >= 7.9054].abs() == 1.0).all()
+    grad_in = torch.linspace(-10.0, 10.0, 64).reshape(1, 16, 4).requires_grad_(True)
+    ref = compile_cell(tanh_cell(), 4, 4, "eager")
+    ref.load_state_dict(layer.state_dict())
+    (g,) = torch.autograd.grad(layer(grad_in)[0].sum(), grad_in)
+    (g_ref,) = torch.autograd.grad(ref(grad_in)[0].sum(), grad_in)
+    torch.testing.assert_close(g, g_ref, rtol=1e-5, atol=1e-6)
 
 
 def test_native_stack_and_gradcheck():
