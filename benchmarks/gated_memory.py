@@ -27,13 +27,12 @@ import argparse
 import collections
 import json
 import statistics
-import time
 from pathlib import Path
 
 import torch
 
 from lstm_search import zoo
-from lstm_search.bench import machine
+from lstm_search.bench import interleaved_times, machine
 from lstm_search.compile import build_plan
 from lstm_search.genome import Builder, Genome, mutate
 from lstm_search.nn import RecurrentLayer
@@ -73,16 +72,7 @@ def time_rows(cell: str, genome: Genome, T: int, B: int, H: int, heads: int, rep
         y, _ = m(x)
         y.sum().backward()
 
-    for m in impls.values():
-        step(m)
-    times: dict[str, list[float]] = {k: [] for k in impls}
-    for _ in range(repeats):
-        for name, m in impls.items():
-            m.zero_grad(set_to_none=True)
-            x.grad = None
-            t0 = time.perf_counter()
-            step(m)
-            times[name].append(time.perf_counter() - t0)
+    times = interleaved_times(impls, step, x, repeats, warmup=1)
     base = statistics.median(times["torch.nn.LSTM"])
     return [{"cell": cell, "T": T, "B": B, "hidden": H, "heads": heads, "impl": k,
              "ms": statistics.median(v) * 1e3, "ratio": statistics.median(v) / base,

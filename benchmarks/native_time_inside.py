@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from lstm_search import zoo
-from lstm_search.bench import machine
+from lstm_search.bench import interleaved_times, machine
 from lstm_search.compile import _native
 from lstm_search.compile._codegen import layout
 from lstm_search.compile._kernels import NativeKernel
@@ -116,17 +116,7 @@ def main() -> None:
                 assert torch.allclose(y_new, y_old, rtol=1e-5, atol=1e-6)
                 assert torch.allclose(g_new, x.grad, rtol=1e-4, atol=1e-5)
                 x.grad = None
-            for m in impls.values():
-                run(m)
-                run(m)
-            times = {k: [] for k in impls}
-            for _ in range(args.repeats):
-                for k, m in impls.items():
-                    m.zero_grad(set_to_none=True)
-                    x.grad = None
-                    t0 = time.perf_counter()
-                    run(m)
-                    times[k].append(time.perf_counter() - t0)
+            times = interleaved_times(impls, run, x, args.repeats, warmup=2)
             base = statistics.median(times["floor"])
             for k, ts in times.items():
                 med = statistics.median(ts)

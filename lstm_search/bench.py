@@ -25,6 +25,7 @@ import platform
 import statistics
 import subprocess
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -150,6 +151,32 @@ def _spatial_references(cell: str, m: int, n: int, spatial: tuple[int, int]
             "hand-written ConvLSTM": (n, ConvLSTMReference(m, n, spatial, genome.kernel))}
 
 
+def interleaved_times(impls: Mapping[str, torch.nn.Module],
+                      run: Callable[[torch.nn.Module], None], x: torch.Tensor, repeats: int,
+                      *, warmup: int = 0, sync: Callable[[], None] | None = None
+                      ) -> dict[str, list[float]]:
+    """Seconds per call of ``run(module)`` for each of ``impls``: ``warmup`` untimed calls
+    each, then ``repeats`` rounds in which every implementation runs once in turn (so each
+    sees the same load on a shared machine), each call after its module's gradients and
+    ``x``'s are cleared; ``sync`` (a device's synchronize) before the clock is read."""
+    for module in impls.values():
+        for _ in range(warmup):
+            run(module)
+    out: dict[str, list[float]] = {name: [] for name in impls}
+    for _ in range(repeats):
+        for name, module in impls.items():
+            module.zero_grad(set_to_none=True)
+            x.grad = None
+            if sync is not None:
+                sync()
+            t0 = time.perf_counter()
+            run(module)
+            if sync is not None:
+                sync()
+            out[name].append(time.perf_counter() - t0)
+    return out
+
+
 def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
                input_size: int | None = None, backends: tuple[str, ...] = ("script",),
                repeats: int = 20, warmup: int = 3, seed: int = 0,
@@ -220,21 +247,8 @@ def bench_cell(cell: str, *, hidden: int = 200, batch: int = 20, seq: int = 35,
                     and kernel.cuda_kernel() is None:
                 paths[name] += " (runs script on CUDA)"
     def timed(names: list[str]) -> dict[str, list[float]]:
-        for name in names:
-            for _ in range(warmup):
-                step(impls[name])
-        out: dict[str, list[float]] = {k: [] for k in names}
-        for _ in range(repeats):  # interleaved: every implementation sees the same load
-            for name in names:
-                module = impls[name]
-                module.zero_grad(set_to_none=True)
-                x.grad = None
-                sync()
-                t0 = time.perf_counter()
-                step(module)
-                sync()
-                out[name].append(time.perf_counter() - t0)
-        return out
+        return interleaved_times({k: impls[k] for k in names}, step, x, repeats,
+                                 warmup=warmup, sync=sync)
 
     # the step loops of whole-sequence paths run in a pass of their own, with the reference
     # again: interleaved with the rest, the mLSTM's (200 ms, hundreds of MB per call) slowed

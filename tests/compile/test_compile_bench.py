@@ -140,3 +140,29 @@ def test_the_step_loops_of_whole_sequence_paths_are_timed_in_a_pass_of_their_own
     timed = calls[4:]  # after each module's first call when it was built
     assert timed == ["whole"] * 8 + ["loop"] * 8  # (1 warm-up + 3 repetitions) x 2 each
     assert all(r.ratio > 0 for r in rows)
+
+
+def test_interleaved_times_warms_up_then_runs_each_module_once_per_round_on_clean_grads():
+    from lstm_search.bench import interleaved_times
+
+    x = torch.randn(3, 2, requires_grad=True)
+    impls = {"a": torch.nn.Linear(2, 2), "b": torch.nn.Linear(2, 1)}
+    calls: list[str] = []
+    clean: list[bool] = []
+    synced: list[int] = []
+
+    def run(module: torch.nn.Module) -> None:
+        calls.append("a" if module is impls["a"] else "b")
+        clean.append(x.grad is None and all(p.grad is None for p in module.parameters()))
+        module(x).sum().backward()
+
+    def sync() -> None:
+        synced.append(1)
+
+    times = interleaved_times(impls, run, x, 3, warmup=2, sync=sync)
+    assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3
+    assert all(clean[4:])  # every timed call starts with no gradient left by the one before
+    assert not all(clean[:4])  # (the warm-up calls accumulate them)
+    assert sorted(times) == ["a", "b"] and all(len(v) == 3 and min(v) > 0
+                                               for v in times.values())
+    assert len(synced) == 2 * 6  # before and after each timed call
