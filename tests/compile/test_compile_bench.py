@@ -166,3 +166,26 @@ def test_interleaved_times_warms_up_then_runs_each_module_once_per_round_on_clea
     assert sorted(times) == ["a", "b"] and all(len(v) == 3 and min(v) > 0
                                                for v in times.values())
     assert len(synced) == 2 * 6  # before and after each timed call
+
+
+def test_native_share_counts_the_matrix_products_flops_a_memory_s_own_included():
+    """benchmarks/native_share.py's share of the LSTM's matrix work: for cells whose products
+    are their weights, the weight entries' share; the mLSTM adds its memory's products."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "native_share.py"
+    spec = importlib.util.spec_from_file_location("native_share", path)
+    assert spec is not None and spec.loader is not None
+    share = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(share)
+    lstm = share.matmul_flops("lstm", 16, 2, 6)
+    # forward: x's products 2·T·B·m·4n and the state's 2·B·n·4n a step; backward twice that
+    # less the products of the zero first state's gradient: a count of the same order
+    assert 5 * 2 * 6 * 2 * 16 * 64 < lstm < 7 * 2 * 6 * 2 * 16 * 64
+    for cell in ("gru", "lstm_b", "mut1"):
+        flops = share.matmul_flops(cell, 16, 2, 6) / lstm
+        entries = share.matrix_entries(cell, 16) / share.matrix_entries("lstm", 16)
+        assert abs(flops - entries) < 0.02, cell  # (the zero first state: a product fewer)
+    mlstm = share.matmul_flops("mlstm", 16, 2, 6) / lstm
+    assert mlstm > share.matrix_entries("mlstm", 16) / share.matrix_entries("lstm", 16) + 0.1
